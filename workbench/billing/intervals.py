@@ -1,0 +1,139 @@
+"""One customer's interval file: the CSV that ``workbench bill --intervals`` reads.
+
+Columns: ``timestamp`` (ISO 8601 interval start with an offset or ``Z``), ``delivered_kwh`` and optionally
+``received_kwh`` [kWh per interval]. Every problem is reported with the file, the row (1 = header) and
+what was expected.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from workbench.errors import IntervalDataError
+
+_OFFSET = re.compile(r"(Z|[+-]\d{2}:?\d{2})$")
+
+
+@dataclass
+class IntervalSeries:
+    """A uniform series of interval reads for one meter."""
+
+    utc: np.ndarray  # datetime64[m], interval starts
+    offsets_minutes: np.ndarray  # int64, each timestamp's own UTC offset as written
+    delivered_kwh: np.ndarray  # float64
+    received_kwh: np.ndarray  # float64
+    step_minutes: int
+    source: str = ""
+
+
+def parse_timestamps(values, source: str):
+    """ISO 8601 strings with offsets -> (UTC datetime64[m], offset minutes int64)."""
+    strings = pd.Series(values, dtype="string")
+    if strings.isna().any():
+        row = int(np.argmax(strings.isna().to_numpy())) + 2
+        raise IntervalDataError(f"{source}: row {row}: timestamp is empty")
+    offsets = strings.str.extract(_OFFSET.pattern, expand=False)
+    if offsets.isna().any():
+        row = int(np.argmax(offsets.isna().to_numpy())) + 2
+        raise IntervalDataError(
+            f"{source}: row {row}: timestamp {strings.iloc[row - 2]!r} has no UTC offset; write it as "
+            "2025-01-01T00:00:00-05:00 or 2025-01-01T05:00:00Z so the instant is unambiguous"
+        )
+    try:
+        utc = pd.to_datetime(strings, utc=True, format="ISO8601")
+    except (ValueError, TypeError) as exc:
+        bad = _first_unparsable(strings)
+        raise IntervalDataError(
+            f"{source}: row {bad + 2}: timestamp {strings.iloc[bad]!r} is not ISO 8601 ({exc})"
+        ) from None
+    off = offsets.to_numpy(dtype=object)
+    sign = np.where([o.startswith("-") for o in off], -1, 1)
+    digits = [o.replace(":", "")[1:] if o != "Z" else "0000" for o in off]
+    minutes = np.array([int(d[:2]) * 60 + int(d[2:]) for d in digits], dtype=np.int64) * sign
+    return utc.dt.tz_localize(None).to_numpy().astype("datetime64[m]"), minutes
+
+
+def _first_unparsable(strings) -> int:
+    for i, text in enumerate(strings):
+        try:
+            pd.Timestamp(text)
+        except (ValueError, TypeError):
+            return i
+    return 0
+
+
+def read_interval_csv(path) -> IntervalSeries:
+    """Read and check a one-meter interval CSV."""
+    file = Path(path)
+    if not file.exists():
+        raise IntervalDataError(f"{file}: interval file not found")
+    try:
+        table = pacsv.read_csv(file, convert_options=pacsv.ConvertOptions(column_types={"timestamp": pa.string()}))
+    except pa.ArrowInvalid as exc:
+        raise IntervalDataError(f"{file}: cannot read as CSV: {exc}") from None
+    columns = table.column_names
+    for required in ("timestamp", "delivered_kwh"):
+        if required not in columns:
+            raise IntervalDataError(
+                f"{file}: missing column {required!r}; found {columns}; expected timestamp, delivered_kwh[, received_kwh]"
+            )
+    if table.num_rows == 0:
+        raise IntervalDataError(f"{file}: no interval rows")
+    utc, offsets = parse_timestamps(table.column("timestamp").to_pylist(), str(file))
+    delivered = _numbers(table, "delivered_kwh", file)
+    received = _numbers(table, "received_kwh", file) if "received_kwh" in columns else np.zeros(len(delivered))
+    return check_series(utc, offsets, delivered, received, str(file))
+
+
+def _numbers(table, column, file) -> np.ndarray:
+    col = table.column(column)
+    if pa.types.is_floating(col.type) or pa.types.is_integer(col.type):
+        values = col.to_numpy(zero_copy_only=False).astype(float)
+        if np.isnan(values).any():
+            row = int(np.argmax(np.isnan(values))) + 2
+            raise IntervalDataError(f"{file}: row {row}: {column} is empty; expected a number of kWh")
+        return values
+    values = pd.to_numeric(pd.Series(col.to_pylist(), dtype="object"), errors="coerce").to_numpy(float)
+    bad = np.isnan(values)
+    if not bad.any():
+        return values
+    row = int(np.argmax(bad))
+    raise IntervalDataError(
+        f"{file}: row {row + 2}: {column} is {col[row].as_py()!r}; expected a number of kWh"
+    )
+
+
+def check_series(utc, offsets, delivered, received, source: str) -> IntervalSeries:
+    """Sorted, unique, uniform-step interval starts, or an error naming the row."""
+    ticks = utc.astype("int64")
+    if len(ticks) > 1:
+        steps = np.diff(ticks)
+        dup = np.flatnonzero(steps == 0)
+        if len(dup):
+            raise IntervalDataError(
+                f"{source}: row {dup[0] + 3}: duplicate timestamp {utc[dup[0]]}Z (also on row {dup[0] + 2}); "
+                "each interval must appear once"
+            )
+        back = np.flatnonzero(steps < 0)
+        if len(back):
+            raise IntervalDataError(f"{source}: row {back[0] + 3}: timestamp goes back in time; sort the file by timestamp")
+        step = int(np.median(steps))
+        odd = np.flatnonzero(steps != step)
+        if len(odd):
+            i = odd[0]
+            raise IntervalDataError(
+                f"{source}: row {i + 3}: interval starts {utc[i + 1]}Z, {steps[i]} minutes after the previous one; "
+                f"expected a uniform step of {step} minutes (missing or extra intervals)"
+            )
+    else:
+        step = 60
+    if step <= 0 or 1440 % step:
+        raise IntervalDataError(f"{source}: step of {step} minutes does not divide a day")
+    return IntervalSeries(utc, offsets, np.asarray(delivered, float), np.asarray(received, float), step, source)

@@ -1,0 +1,261 @@
+"""Pricing: billing determinants × a tariff's rates -> line items. Plain numpy over (meter, bill period).
+
+Rounding rule: each line item's amount is rounded half-up to the cent once (``round_cents``); a bill's
+total is the sum of its rounded line items, so every bill adds up on paper. Taxes are computed on the
+rounded amounts they apply to, and rounded the same way.
+
+Effective dates: when a tariff version changes inside a bill period, the period is billed under each
+version on its full determinants and each version's line items are weighted by the share of the period's
+days it was in force (proration by days, as Oracle CC&B and most utility tariffs do). Block sizes keep the
+full period's size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from workbench.billing.periods import BillPeriods
+from workbench.tariffs.compile import CompiledTariff, CompiledVersion
+
+CATEGORIES = ("fixed", "energy", "demand", "minimum", "rider", "tax", "credit")
+
+
+def round_cents(amount):
+    """Round half-up (away from zero for negatives) to the cent; 1e-9 absorbs binary noise (0.125 -> 0.13)."""
+    a = np.asarray(amount, dtype=float)
+    return np.sign(a) * np.floor(np.abs(a) * 100.0 + 0.5 + 1e-9) / 100.0
+
+
+@dataclass
+class LineItems:
+    """Line items of M meters × B periods, columnar: metadata per item, arrays (J, M, B)."""
+
+    description: list[str] = field(default_factory=list)
+    category: list[str] = field(default_factory=list)
+    unit: list[str] = field(default_factory=list)
+    quantity: list[np.ndarray] = field(default_factory=list)
+    rate: list[np.ndarray] = field(default_factory=list)
+    amount: list[np.ndarray] = field(default_factory=list)
+    version: list[str] = field(default_factory=list)  # effective date of the tariff version, "" if only one
+
+    def add(self, description, category, unit, quantity, rate, amount, version=""):
+        self.version.append(version)
+        self.description.append(description)
+        self.category.append(category)
+        self.unit.append(unit)
+        amount = np.asarray(amount, dtype=float)
+        self.quantity.append(np.broadcast_to(np.asarray(quantity, dtype=float), amount.shape))
+        self.rate.append(np.broadcast_to(np.asarray(rate, dtype=float), amount.shape))
+        self.amount.append(amount)
+
+    def total(self) -> np.ndarray:
+        return np.sum(self.amount, axis=0) if self.amount else 0.0
+
+    def subtotal(self, categories) -> np.ndarray:
+        parts = [a for a, c in zip(self.amount, self.category, strict=True) if c in categories]
+        return np.sum(parts, axis=0) if parts else 0.0
+
+
+@dataclass
+class Determinants:
+    """Billing determinants of M meters × B periods (see workbench.kernels.scan)."""
+
+    energy_kwh: np.ndarray  # (M, B, E)
+    received_kwh: np.ndarray  # (M, B, E)
+    peak_kw: np.ndarray  # (M, B)
+    tou_peak_kw: np.ndarray  # (M, B, D)
+    cp_kw: np.ndarray  # (M, B)
+    rtp_cost: np.ndarray  # (M, B)
+    counts: np.ndarray  # (M, B, 3) present, missing, estimated
+
+    @classmethod
+    def from_scan(cls, out: dict) -> Determinants:
+        return cls(**{k: out[k] for k in cls.__dataclass_fields__})
+
+    @property
+    def delivered_kwh(self) -> np.ndarray:
+        return self.energy_kwh.sum(axis=-1)
+
+
+def billing_demand(tariff: CompiledTariff, det: Determinants, periods: BillPeriods) -> np.ndarray:
+    """(M, B) billing demand [kW]: the period's peak, at least the minimum and the ratchet."""
+    peak = det.peak_kw
+    demand = np.maximum(peak, tariff.minimum_kw)
+    ratchet = tariff.ratchet
+    if ratchet is None:
+        return demand
+    end_month = ((periods.end - 1).astype("datetime64[M]").astype(int) % 12) + 1
+    counted = np.where(np.isin(end_month, ratchet.count_months), peak, 0.0)
+    history = np.zeros((peak.shape[0], len(ratchet.history_kw)))
+    history[:] = ratchet.history_kw
+    series = np.concatenate([history, counted], axis=1)
+    offset = history.shape[1]
+    out = demand.copy()
+    for b in range(peak.shape[1]):
+        lo = max(0, offset + b - ratchet.months)
+        window = series[:, lo : offset + b]
+        if window.shape[1]:
+            out[:, b] = np.maximum(out[:, b], ratchet.percent / 100.0 * window.max(axis=1))
+    return out
+
+
+def _block_quantities(amount, limits):
+    """Split amounts (..., ) into blocks given per-element upper limits (..., K-1) -> (..., K)."""
+    lower = np.concatenate([np.zeros(limits.shape[:-1] + (1,)), limits], axis=-1)
+    upper = np.concatenate([limits, np.full(limits.shape[:-1] + (1,), np.inf)], axis=-1)
+    return np.clip(amount[..., None] - lower, 0.0, upper - lower)
+
+
+def price_version(
+    tariff: CompiledTariff, version: CompiledVersion, det: Determinants, periods: BillPeriods, weight: np.ndarray,
+    tag: str = "",
+) -> LineItems:
+    """Line items of one tariff version, each weighted by ``weight`` (M, B) and rounded to the cent."""
+    items = LineItems()
+    days = periods.days.astype(float)
+    proration = periods.proration
+    n_seasons = len(tariff.season_names)
+    n_tou = len(tariff.tou_names)
+    season_days = periods.season_days(tariff.month_season, n_seasons)  # (M, B, S)
+    season_frac = np.divide(season_days, days[..., None], out=np.zeros_like(season_days), where=days[..., None] > 0)
+    bill_kw = billing_demand(tariff, det, periods)
+    total_kwh = det.delivered_kwh
+    end_month = ((periods.end - 1).astype("datetime64[M]").astype(int) % 12) + 1
+
+    def add(description, category, unit, quantity, rate, amount=None):
+        quantity = np.broadcast_to(np.asarray(quantity, float), weight.shape) * weight
+        rate = np.broadcast_to(np.asarray(rate, float), weight.shape)
+        amount = quantity * rate if amount is None else np.asarray(amount, float) * weight
+        items.add(description, category, unit, quantity, rate, round_cents(amount), tag)
+
+    for charge in version.charges:
+        spec = charge.spec
+        if charge.kind == "customer":
+            qty = {"bill": 1.0, "day": days, "month": proration}[spec.per]
+            add(spec.description, "fixed", spec.per, qty, spec.amount)
+        elif charge.kind == "energy":
+            for e in range(tariff.n_energy_buckets):
+                label = tariff.energy_bucket_label(e)
+                add(_join(spec.description, label), "energy", "kWh", det.energy_kwh[..., e], charge.rates[e])
+        elif charge.kind == "energy_blocks":
+            _energy_blocks(tariff, charge, det, days, proration, season_days, season_frac, bill_kw, add)
+        elif charge.kind in ("demand", "demand_blocks"):
+            _demand(tariff, charge, det, season_frac, bill_kw, add)
+        elif charge.kind == "rtp":
+            add(spec.description, "energy", "kWh", total_kwh,
+                np.divide(det.rtp_cost, total_kwh, out=np.zeros_like(total_kwh), where=total_kwh > 0), det.rtp_cost)
+            if spec.adder:
+                add(f"{spec.description} adder", "energy", "kWh", total_kwh, spec.adder)
+        elif charge.kind == "rider":
+            rate = spec.rate
+            if isinstance(rate, dict):
+                rate = np.vectorize(rate.get)(end_month).astype(float)
+            add(spec.description, "rider", "kWh", total_kwh, rate)
+    for charge in version.charges:
+        spec = charge.spec
+        if charge.kind == "minimum":
+            floor = spec.amount * {"bill": 1.0, "day": days, "month": proration}[spec.per] * weight
+            short = np.maximum(round_cents(floor) - items.subtotal(("fixed", "energy", "demand", "rider")), 0.0)
+            items.add(spec.description, "minimum", "$", (short > 0).astype(float), short, short, tag)
+    for charge in version.charges:
+        spec = charge.spec
+        if charge.kind == "tax":
+            base = items.subtotal(tuple(spec.applies_to))
+            items.add(spec.description, "tax", "$", base, spec.percent / 100.0,
+                      round_cents(base * spec.percent / 100.0), tag)
+    return items
+
+
+def _join(description, label):
+    return f"{description}, {label}" if label else description
+
+
+def _energy_blocks(tariff, charge, det, days, proration, season_days, season_frac, bill_kw, add):
+    spec = charge.spec.blocks
+    n_tou = len(tariff.tou_names)
+    n_blocks = charge.rates.shape[1]
+    scale = {  # (M, B, S) multiplier of the block limits
+        "kWh": proration[..., None] * season_frac,
+        "kWh/day": season_days,
+        "kWh/kW": bill_kw[..., None] * season_frac,
+        "kWh/kW/day": bill_kw[..., None] * season_days,
+    }[spec.unit]
+    limits = charge.limits[None, None, :, :] * scale[..., None]  # (M, B, S, K-1)
+    kwh = det.energy_kwh
+    for s in range(len(tariff.season_names)):
+        buckets = range(s * n_tou, (s + 1) * n_tou)
+        if spec.scope == "total":
+            season_total = kwh[..., s * n_tou : (s + 1) * n_tou].sum(axis=-1)
+            blocks = _block_quantities(season_total, limits[:, :, s])  # (M, B, K)
+        for e in buckets:
+            if spec.scope == "total":
+                share = np.divide(kwh[..., e], season_total, out=np.zeros_like(season_total), where=season_total > 0)
+                qty = blocks * share[..., None]
+            else:
+                qty = _block_quantities(kwh[..., e], limits[:, :, s])
+            label = tariff.energy_bucket_label(e)
+            for k in range(n_blocks):
+                block = f"block {k + 1}" if n_blocks > 1 else ""
+                add(_join(charge.description, ", ".join(x for x in (label, block) if x)), "energy", "kWh",
+                    qty[..., k], charge.rates[e, k])
+
+
+def _demand(tariff, charge, det, season_frac, bill_kw, add):
+    spec = charge.spec
+    if spec.measure == "tou":
+        n_d = len(tariff.demand_tou_names)
+        for d in range(tariff.n_demand_buckets):
+            kw = det.tou_peak_kw[..., d]
+            label = tariff.demand_bucket_label(d)
+            if charge.kind == "demand":
+                add(_join(spec.description, label), "demand", "kW", kw, charge.rates[d])
+            else:
+                lim = charge.limits[d // n_d]
+                blocks = _block_quantities(kw, np.broadcast_to(lim, kw.shape + lim.shape))
+                for k in range(blocks.shape[-1]):
+                    add(_join(spec.description, f"{label}, block {k + 1}"), "demand", "kW", blocks[..., k],
+                        charge.rates[d, k])
+        return
+    kw = bill_kw if spec.measure == "max" else det.cp_kw
+    if charge.kind == "demand":
+        rate = (season_frac * charge.rates).sum(axis=-1)  # a period across seasons pays each season's share
+        add(spec.description, "demand", "kW", kw, rate)
+        return
+    n_blocks = charge.rates.shape[1]
+    for k in range(n_blocks):
+        qty = np.zeros_like(kw)
+        amount = np.zeros_like(kw)
+        for s in range(len(tariff.season_names)):
+            lim = charge.limits[s]
+            block = _block_quantities(kw, np.broadcast_to(lim, kw.shape + lim.shape))[..., k]
+            qty += season_frac[..., s] * block
+            amount += season_frac[..., s] * block * charge.rates[s, k]
+        rate = np.divide(amount, qty, out=np.zeros_like(qty), where=qty > 0)
+        add(_join(spec.description, f"block {k + 1}"), "demand", "kW", qty, rate, amount)
+
+
+def price(tariff: CompiledTariff, det: Determinants, periods: BillPeriods) -> LineItems:
+    """All line items of all versions in force during the periods, prorated by days."""
+    days = np.maximum(periods.days, 1)
+    weights = [periods.overlap_days(v.effective, v.expires) / days for v in tariff.versions]
+    active = [i for i, w in enumerate(weights) if (w > 0).any()]
+    uncovered = periods.valid & (np.sum(weights, axis=0) < 1 - 1e-9)
+    if uncovered.any():
+        from workbench.errors import BillingError
+
+        m, b = np.argwhere(uncovered)[0]
+        first = min(v.effective for v in tariff.versions)
+        raise BillingError(
+            f"{tariff.source_path}: no version of tariff {tariff.code} is in force for the whole bill period "
+            f"{periods.start[m, b]} to {periods.end[m, b]} (versions start {first}); add a version or bill later periods"
+        )
+    out = LineItems()
+    for i in active:
+        version = tariff.versions[i]
+        tag = str(version.effective) if len(active) > 1 else ""
+        part = price_version(tariff, version, det, periods, weights[i], tag)
+        for name in ("description", "category", "unit", "quantity", "rate", "amount", "version"):
+            getattr(out, name).extend(getattr(part, name))
+    return out

@@ -1,0 +1,24 @@
+"""Bills as text, the way a rate analyst reads them at a terminal."""
+
+from __future__ import annotations
+
+
+def bills_as_text(tariff, bills) -> str:
+    lines = [f"Tariff {tariff.code}: {tariff.name}"]
+    grand = 0.0
+    for bill in bills:
+        flag = " (partial period)" if bill.partial else ""
+        lines.append("")
+        lines.append(f"Bill period {bill.start} to {bill.end} (end exclusive), {bill.days} days{flag}")
+        lines.append(f"  delivered {bill.delivered_kwh:,.3f} kWh, peak demand {bill.peak_kw:,.3f} kW"
+                     + (f", received {bill.received_kwh:,.3f} kWh" if bill.received_kwh else ""))
+        if bill.estimated_intervals or bill.missing_intervals:
+            lines.append(f"  ESTIMATED: {bill.estimated_intervals} estimated, {bill.missing_intervals} missing intervals")
+        for li in bill.line_items:
+            lines.append(f"  {li.description[:46]:<46} {li.quantity:>14,.3f} {li.unit:<6} x {li.rate:>10.5f} "
+                         f"= {li.amount:>11,.2f}")
+        lines.append(f"  {'Total':<46} {'':>14} {'':<6}   {'':>10}   {bill.total:>11,.2f}")
+        grand += bill.total
+    lines.append("")
+    lines.append(f"{len(bills)} bills, total ${grand:,.2f}")
+    return "\n".join(lines)

@@ -1,0 +1,169 @@
+"""The scan: one pass over every interval of every meter into billing determinants.
+
+For each meter ``m`` and bill period ``b`` (intervals ``bounds[m, b]`` to ``bounds[m, b + 1]``):
+
+- ``energy_kwh[m, b, e]``    delivered kWh in energy bucket ``e`` (season × ToU period)
+- ``received_kwh[m, b, e]``  received kWh in energy bucket ``e``
+- ``peak_kw[m, b]``          highest demand [kW] over the demand interval (block or rolling)
+- ``tou_peak_kw[m, b, d]``   highest demand in demand bucket ``d`` (0 where the bucket never occurs)
+- ``cp_kw[m, b]``            mean demand at the flagged system-peak intervals
+- ``rtp_cost[m, b]``         sum of delivered kWh × real-time price [$]
+- ``counts[m, b, :]``        intervals in the period: [present, missing (NaN), estimated]
+
+Demand windows do not cross bill-period boundaries (the demand register resets at each read). A missing
+interval (NaN) counts as 0 kWh in a demand window and is counted as missing.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+N_COUNTS = 3  # present, missing, estimated
+
+
+@njit(cache=True, nogil=True)
+def _scan_meter(
+    delivered, received, quality, bounds, energy_bucket, demand_bucket, block_pos, window, rolling, kw_factor,
+    rtp_price, cp_flag, energy_kwh, received_kwh, peak_kw, tou_peak_kw, cp_kw, rtp_cost, counts,
+):
+    n_periods = bounds.shape[0] - 1
+    has_rtp = rtp_price.shape[0] > 0
+    has_quality = quality.shape[0] > 0
+    ring = np.zeros(max(window, 1), dtype=np.float64)
+    for b in range(n_periods):
+        start = bounds[b]
+        stop = bounds[b + 1]
+        peak = 0.0
+        cp_sum = 0.0
+        cp_n = 0
+        rtp = 0.0
+        present = 0
+        missing = 0
+        estimated = 0
+        window_sum = 0.0
+        filled = 0
+        for i in range(window):
+            ring[i] = 0.0
+        for t in range(start, stop):
+            d = delivered[t]
+            r = received[t]
+            e = energy_bucket[t]
+            if d != d:  # NaN: no read
+                missing += 1
+                d = 0.0
+            else:
+                present += 1
+                energy_kwh[b, e] += d
+                if has_rtp:
+                    rtp += d * rtp_price[t]
+            if r == r:
+                received_kwh[b, e] += r
+            if has_quality and quality[t] == 1:
+                estimated += 1
+            # demand over the window ending at t
+            if window == 1:
+                kw = d * kw_factor
+                complete = True
+            elif rolling:
+                slot = filled % window
+                window_sum += d - ring[slot]
+                ring[slot] = d
+                filled += 1
+                kw = window_sum * kw_factor
+                complete = filled >= window
+            else:
+                if block_pos[t] == 0:
+                    window_sum = 0.0
+                window_sum += d
+                kw = window_sum * kw_factor
+                complete = block_pos[t] == window - 1
+            if complete:
+                if kw > peak:
+                    peak = kw
+                db = demand_bucket[t]
+                if db >= 0 and kw > tou_peak_kw[b, db]:
+                    tou_peak_kw[b, db] = kw
+                if cp_flag[t]:
+                    cp_sum += kw
+                    cp_n += 1
+        peak_kw[b] = peak
+        cp_kw[b] = cp_sum / cp_n if cp_n > 0 else 0.0
+        rtp_cost[b] = rtp
+        counts[b, 0] = present
+        counts[b, 1] = missing
+        counts[b, 2] = estimated
+
+
+@njit(parallel=True, cache=True)
+def _scan_parallel(
+    delivered, received, quality, bounds, energy_bucket, demand_bucket, block_pos, window, rolling, kw_factor,
+    rtp_price, cp_flag, energy_kwh, received_kwh, peak_kw, tou_peak_kw, cp_kw, rtp_cost, counts,
+):
+    for m in prange(delivered.shape[0]):
+        _scan_meter(
+            delivered[m], received[m], quality[m], bounds[m], energy_bucket, demand_bucket, block_pos, window, rolling,
+            kw_factor, rtp_price, cp_flag, energy_kwh[m], received_kwh[m], peak_kw[m], tou_peak_kw[m], cp_kw[m],
+            rtp_cost[m], counts[m],
+        )
+
+
+@njit(cache=True)
+def _scan_serial(
+    delivered, received, quality, bounds, energy_bucket, demand_bucket, block_pos, window, rolling, kw_factor,
+    rtp_price, cp_flag, energy_kwh, received_kwh, peak_kw, tou_peak_kw, cp_kw, rtp_cost, counts,
+):
+    for m in range(delivered.shape[0]):
+        _scan_meter(
+            delivered[m], received[m], quality[m], bounds[m], energy_bucket, demand_bucket, block_pos, window, rolling,
+            kw_factor, rtp_price, cp_flag, energy_kwh[m], received_kwh[m], peak_kw[m], tou_peak_kw[m], cp_kw[m],
+            rtp_cost[m], counts[m],
+        )
+
+
+def scan_determinants(
+    delivered, received, bounds, energy_bucket, demand_bucket, n_energy, n_demand, *, quality=None,
+    block_pos=None, window=1, rolling=False, kw_factor=4.0, rtp_price=None, cp_flag=None, parallel=True,
+):
+    """Scan ``(meter, time)`` arrays into determinants (see the module docstring).
+
+    Parameters
+    ----------
+    delivered, received : (M, T) float32/float64 [kWh per interval]
+    bounds : (M, B + 1) int64, interval index where each bill period starts (last: end of the last)
+    energy_bucket : (T,) int16, energy bucket of each interval, 0..n_energy-1
+    demand_bucket : (T,) int16, demand bucket of each interval, -1 for none
+    quality : (M, T) uint8, optional; 1 = estimated
+    block_pos : (T,) int16, position of each interval in its clock-aligned demand block (block method)
+    window : int, intervals per demand window; kw_factor : 60 / demand-interval minutes [1/h]
+    rtp_price : (T,) float64 [$/kWh], optional; cp_flag : (T,) bool, system-peak intervals, optional
+    parallel : bool, threads over meters (``False`` inside a thread pool that forbids it)
+
+    Returns
+    -------
+    dict of arrays: energy_kwh (M,B,E), received_kwh (M,B,E), peak_kw (M,B), tou_peak_kw (M,B,D), cp_kw (M,B),
+    rtp_cost (M,B), counts (M,B,3)
+    """
+    n_meters, n_times = delivered.shape
+    n_periods = bounds.shape[1] - 1
+    out = {
+        "energy_kwh": np.zeros((n_meters, n_periods, n_energy)),
+        "received_kwh": np.zeros((n_meters, n_periods, n_energy)),
+        "peak_kw": np.zeros((n_meters, n_periods)),
+        "tou_peak_kw": np.zeros((n_meters, n_periods, max(n_demand, 1))),
+        "cp_kw": np.zeros((n_meters, n_periods)),
+        "rtp_cost": np.zeros((n_meters, n_periods)),
+        "counts": np.zeros((n_meters, n_periods, N_COUNTS), dtype=np.int64),
+    }
+    # no quality flags: a (M, 0) array, so each meter's row is empty and nothing counts as estimated
+    quality = np.zeros((n_meters, 0), np.uint8) if quality is None else np.ascontiguousarray(quality, dtype=np.uint8)
+    block_pos = np.zeros(n_times, np.int16) if block_pos is None else np.asarray(block_pos, np.int16)
+    rtp_price = np.zeros(0) if rtp_price is None else np.asarray(rtp_price, np.float64)
+    cp_flag = np.zeros(n_times, np.bool_) if cp_flag is None else np.asarray(cp_flag, np.bool_)
+    fn = _scan_parallel if parallel else _scan_serial
+    fn(
+        np.ascontiguousarray(delivered), np.ascontiguousarray(received), quality,
+        np.ascontiguousarray(bounds, dtype=np.int64), np.asarray(energy_bucket, np.int16),
+        np.asarray(demand_bucket, np.int16), block_pos, int(window), bool(rolling), float(kw_factor), rtp_price,
+        cp_flag, out["energy_kwh"], out["received_kwh"], out["peak_kw"], out["tou_peak_kw"], out["cp_kw"],
+        out["rtp_cost"], out["counts"],
+    )
+    return out

@@ -1,0 +1,202 @@
+"""The tariff model: what a tariff YAML file may say, validated on load.
+
+A tariff has a *structure* (time zone, holidays, seasons, time-of-use periods, demand measurement) that
+decides how interval data is scanned into billing determinants, and *versions*: effective-dated price
+lists that turn determinants into line items. Changing a price is a new version (re-price, no re-scan);
+changing ToU hours is a new tariff.
+
+See ``docs/tariff-format.md`` for the format with examples.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Number = float
+# A rate may be one number, one per ToU period, one per season, or one per season and period.
+RateSpec = Union[Number, dict[str, Union[Number, dict[str, Number]]]]
+# Block (tier) rates: a list (one per block), or such lists keyed by period and/or season.
+BlockRateSpec = Union[list[Number], dict[str, Union[list[Number], dict[str, list[Number]]]]]
+LimitSpec = Union[list[Number], dict[str, list[Number]]]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Window(_Strict):
+    """Hours of some days in some seasons: one rule of a ToU schedule."""
+
+    seasons: list[str] = Field(default_factory=lambda: ["all"])
+    days: list[Literal["weekday", "weekend", "holiday", "all"]] = Field(default_factory=lambda: ["all"])
+    hours: Union[str, list[str]] = "00:00-24:00"
+
+    @field_validator("hours")
+    @classmethod
+    def _hours_format(cls, value):
+        for text in [value] if isinstance(value, str) else value:
+            parse_hours(text)
+        return value
+
+
+def parse_hours(text: str) -> tuple[int, int]:
+    """'16:00-21:00' -> (960, 1260) minutes; an end before the start wraps past midnight."""
+    try:
+        start, end = (part.strip() for part in text.split("-"))
+        minutes = []
+        for part in (start, end):
+            hh, mm = part.split(":")
+            hh, mm = int(hh), int(mm)
+            if not (0 <= hh <= 24 and 0 <= mm < 60) or (hh == 24 and mm):
+                raise ValueError
+            minutes.append(hh * 60 + mm)
+    except ValueError:
+        raise ValueError(f"hours {text!r} must look like '16:00-21:00' (local time, 00:00 to 24:00)") from None
+    if minutes[0] == minutes[1]:
+        raise ValueError(f"hours {text!r} is empty")
+    return minutes[0], minutes[1]
+
+
+class TimeOfUse(_Strict):
+    """ToU periods by name, each a list of windows."""
+
+    periods: dict[str, list[Window]]
+
+
+class Ratchet(_Strict):
+    """Billing demand is at least ``percent`` % of the highest demand of the previous ``months`` bill periods.
+
+    ``count_months``: only bill periods ending in these calendar months count (e.g. [6, 7, 8, 9] for a
+    summer-only ratchet); default all. ``history_kw``: peak demand of the bill periods before the data,
+    oldest first, so the first periods of the data see their ratchet too.
+    """
+
+    percent: float = Field(gt=0, le=100)
+    months: int = Field(ge=1, le=36)
+    count_months: list[int] = Field(default_factory=lambda: list(range(1, 13)))
+    history_kw: list[float] = Field(default_factory=list)
+
+
+class Demand(_Strict):
+    """How demand is measured: interval, block or rolling, ToU demand periods, ratchet, minimum."""
+
+    # None: the data's own interval (PySAM/URDB convention: demand is the single-interval maximum)
+    interval_minutes: int | None = Field(15, ge=1, le=60)
+    method: Literal["block", "rolling"] = "block"
+    time_of_use: TimeOfUse | None = None  # need not cover every hour: outside them no ToU demand is charged
+    ratchet: Ratchet | None = None
+    minimum_kw: float = Field(0.0, ge=0)
+    # system-peak intervals (local ISO timestamps of interval starts) for coincident-peak demand
+    coincident_peaks: list[dt.datetime] = Field(default_factory=list)
+
+
+class CustomerCharge(_Strict):
+    type: Literal["customer"]
+    description: str = "Customer charge"
+    amount: float
+    per: Literal["bill", "day", "month"] = "month"
+
+
+class Blocks(_Strict):
+    unit: Literal["kWh", "kWh/day", "kWh/kW", "kWh/kW/day"] = "kWh"
+    # total: blocks count all ToU periods of a season together, each period's kWh allocated to blocks in
+    #        proportion to its share (URDB / PySAM semantics); period: each ToU period has its own blocks.
+    scope: Literal["total", "period"] = "total"
+    limits: LimitSpec
+    rates: BlockRateSpec
+
+
+class EnergyCharge(_Strict):
+    type: Literal["energy"]
+    description: str = "Energy"
+    rates: RateSpec | None = None
+    blocks: Blocks | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self):
+        if (self.rates is None) == (self.blocks is None):
+            raise ValueError("an energy charge needs exactly one of 'rates' ($/kWh) or 'blocks'")
+        return self
+
+
+class DemandBlocks(_Strict):
+    limits: LimitSpec  # kW upper bounds of each block but the last
+    rates: BlockRateSpec
+
+
+class DemandCharge(_Strict):
+    type: Literal["demand"]
+    description: str = "Demand"
+    # max: highest demand in the bill period (billing demand, with ratchet and minimum);
+    # tou: highest demand inside each demand ToU period; coincident: demand at the system peak
+    measure: Literal["max", "tou", "coincident"] = "max"
+    rates: RateSpec | None = None
+    blocks: DemandBlocks | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self):
+        if (self.rates is None) == (self.blocks is None):
+            raise ValueError("a demand charge needs exactly one of 'rates' ($/kW) or 'blocks'")
+        return self
+
+
+class RealTimeCharge(_Strict):
+    type: Literal["rtp"]
+    description: str = "Energy at real-time prices"
+    prices: str  # CSV file (timestamp, price [$/kWh]), hourly or sub-hourly, relative to the tariff file
+    adder: float = 0.0  # [$/kWh] added to every interval's price
+
+
+class Rider(_Strict):
+    type: Literal["rider"]
+    description: str
+    rate: Union[float, dict[int, float]]  # [$/kWh] on delivered kWh; or by month (1-12) of the period end
+
+
+class Minimum(_Strict):
+    type: Literal["minimum"]
+    description: str = "Minimum bill adjustment"
+    amount: float = Field(ge=0)
+    per: Literal["bill", "day", "month"] = "month"
+
+
+class Tax(_Strict):
+    type: Literal["tax"]
+    description: str
+    percent: float = Field(ge=0, le=100)
+    applies_to: list[Literal["fixed", "energy", "demand", "minimum", "rider"]]
+
+
+Charge = Annotated[
+    Union[CustomerCharge, EnergyCharge, DemandCharge, RealTimeCharge, Rider, Minimum, Tax],
+    Field(discriminator="type"),
+]
+
+
+class Version(_Strict):
+    effective: dt.date
+    expires: dt.date | None = None  # exclusive; default: the next version's effective date
+    charges: list[Charge]
+
+    @model_validator(mode="after")
+    def _dates(self):
+        if self.expires is not None and self.expires <= self.effective:
+            raise ValueError(f"expires {self.expires} is not after effective {self.effective}")
+        return self
+
+
+class TariffSpec(_Strict):
+    code: str
+    name: str
+    utility: str = ""
+    sector: Literal["residential", "commercial", "industrial", "lighting", "other"] = "residential"
+    timezone: str | None = None  # IANA name; None: each timestamp's own offset (URDB tariffs)
+    holidays: Literal["none", "NERC", "US"] = "none"
+    seasons: dict[str, list[int]] = Field(default_factory=lambda: {"all": list(range(1, 13))})
+    time_of_use: TimeOfUse | None = None  # None: one period, "all"
+    demand: Demand = Field(default_factory=Demand)
+    versions: list[Version] = Field(min_length=1)
+    source: str = ""  # where the tariff came from (filing, URDB id)

@@ -1,0 +1,62 @@
+"""Real-time price series for RTP tariffs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow.csv as pacsv
+
+from workbench.errors import TariffError
+
+
+def read_price_series(path: str, base_dir=None, source: str = "<tariff>"):
+    """Read a CSV of ``timestamp`` (ISO 8601 with offset, interval start) and ``price`` [$/kWh].
+
+    Returns ``(start_utc datetime64[m] array, price float64 array)`` sorted by time. Each price holds from its
+    timestamp to the next one (hourly or sub-hourly).
+    """
+    file = Path(path)
+    if not file.is_absolute() and base_dir is not None:
+        file = Path(base_dir) / file
+    if not file.exists():
+        raise TariffError(f"{source}: real-time price file {file} not found (the 'prices' field of the rtp charge)")
+    try:
+        table = pacsv.read_csv(file, convert_options=pacsv.ConvertOptions(column_types={"timestamp": "string"}))
+    except Exception as exc:  # pyarrow's messages name the row; keep them
+        raise TariffError(f"{file}: cannot read price file: {exc}") from None
+    for column in ("timestamp", "price"):
+        if column not in table.column_names:
+            raise TariffError(f"{file}: missing column {column!r}; expected columns timestamp, price")
+    from workbench.billing.intervals import parse_timestamps
+
+    utc, _ = parse_timestamps(table.column("timestamp").to_pylist(), str(file))
+    try:
+        price = np.asarray(table.column("price").to_numpy(zero_copy_only=False), dtype=float)
+    except (TypeError, ValueError):
+        raise TariffError(f"{file}: column 'price' must hold numbers [$/kWh]") from None
+    if np.isnan(price).any():
+        row = int(np.argmax(np.isnan(price))) + 2
+        raise TariffError(f"{file}: row {row}: price is empty or not a number")
+    order = np.argsort(utc, kind="stable")
+    utc, price = utc[order], price[order]
+    if len(utc) > 1 and (np.diff(utc.astype("int64")) == 0).any():
+        row = int(np.argmax(np.diff(utc.astype("int64")) == 0)) + 2
+        raise TariffError(f"{file}: duplicate timestamp {utc[row - 1]}Z")
+    return utc, price
+
+
+def prices_for_intervals(series, interval_utc: np.ndarray, step_minutes: int, source: str) -> np.ndarray:
+    """The price in force at each interval start; an error if the series does not cover the data."""
+    starts, price = series
+    t = np.asarray(interval_utc, dtype="datetime64[m]")
+    if len(t) == 0:
+        return np.zeros(0)
+    last_cover = starts[-1] + (starts[-1] - starts[-2] if len(starts) > 1 else np.timedelta64(60, "m"))
+    if t[0] < starts[0] or t[-1] >= last_cover:
+        raise TariffError(
+            f"{source}: real-time prices cover {starts[0]}Z to {last_cover}Z but the intervals run from "
+            f"{t[0]}Z to {t[-1] + np.timedelta64(step_minutes, 'm')}Z; extend the price file"
+        )
+    idx = np.searchsorted(starts, t, side="right") - 1
+    return price[idx]

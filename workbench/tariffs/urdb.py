@@ -1,0 +1,311 @@
+"""Import an OpenEI Utility Rate Database (URDB v8) tariff into the workbench tariff model.
+
+A URDB tariff becomes the same validated model a YAML tariff does, so it bills through the same engine.
+Months whose schedules and demand months are identical are grouped into one season. Tier limits are
+monthly and count all ToU periods together, each period's kWh allocated to tiers in proportion to its
+share (URDB / PySAM semantics). A feature the engine cannot bill (reactive power, hp/kVA demand,
+coincident charges without system peaks...) is an error that names the field, never a silent zero.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from workbench.errors import TariffError
+
+MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
+_ENERGY_UNITS = {"kWh": "kWh", "kWh daily": "kWh/day", "kWh/kW": "kWh/kW", "kWh/kW daily": "kWh/kW/day"}
+# metadata and fields that do not change a bill (or belong to later features: dgrules -> net metering)
+_IGNORED = {
+    "label", "uri", "utility", "eiaid", "name", "sector", "servicetype", "description", "source", "sourceparent",
+    "startdate", "enddate", "supersedes", "approved", "is_default", "country", "voltagecategory", "phasewiring",
+    "peakkwcapacitymin", "peakkwcapacitymax", "peakkwcapacityhistory", "peakkwhusagemin", "peakkwhusagemax",
+    "peakkwhusagehistory", "voltageminimum", "voltagemaximum", "basicinformationcomments", "energycomments",
+    "demandcomments", "revisions", "energyattrs", "demandattrs", "fixedattrs", "dgrules", "latest_update",
+    "energyratestructure", "energyweekdayschedule", "energyweekendschedule", "flatdemandstructure",
+    "flatdemandmonths", "flatdemandunit", "demandratestructure", "demandweekdayschedule", "demandweekendschedule",
+    "demandrateunit", "fixedchargefirstmeter", "fixedchargeunits", "fixedchargeeaaddl", "mincharge",
+    "minchargeunits", "fixedmonthlycharge", "minmonthlycharge", "annualmincharge", "lookbackpercent",
+    "lookbackrange", "lookbackmonths", "demandratchetpercentage", "demandwindow", "fueladjustmentsmonthly",
+    "coincidentratestructure", "coincidentrateschedule", "coincidentrateunit", "demandreactivepowercharge",
+    "demandunits", "_comment", "_id", "id", "utility_name", "locations", "service_type", "sourcereference",
+    "energyunits", "isbasic", "revisions", "ratesforutility",
+}
+
+
+def _fail(source, field, message):
+    return TariffError(f"{source}: URDB field '{field}': {message}")
+
+
+def urdb_to_spec(data: dict, source: str = "<URDB tariff>") -> dict:
+    """A URDB v8 item (or API response with ``items``) -> a workbench tariff dict (see model.TariffSpec)."""
+    if isinstance(data, dict) and "items" in data:
+        items = data["items"]
+        if len(items) != 1:
+            raise TariffError(f"{source}: the URDB response holds {len(items)} tariffs; save the one to bill")
+        data = items[0]
+    if not isinstance(data, dict) or "energyratestructure" not in data and "flatdemandstructure" not in data:
+        raise TariffError(f"{source}: not a URDB v8 tariff (no energyratestructure or flatdemandstructure)")
+    _reject_unsupported(data, source)
+
+    energy = data.get("energyratestructure") or []
+    wk = _schedule(data, "energyweekdayschedule", source) if energy else [[0] * 24] * 12
+    we = _schedule(data, "energyweekendschedule", source) if energy else wk
+    flat = data.get("flatdemandstructure") or []
+    flat_months = list(data.get("flatdemandmonths") or ([0] * 12))
+    if len(flat_months) != 12:
+        raise _fail(source, "flatdemandmonths", f"has {len(flat_months)} values; expected 12")
+    dstruct = data.get("demandratestructure") or []
+    dwk = _schedule(data, "demandweekdayschedule", source) if dstruct else [[0] * 24] * 12
+    dwe = _schedule(data, "demandweekendschedule", source) if dstruct else dwk
+
+    # months with the same schedules and flat-demand period form one season
+    keys, seasons = {}, {}
+    for mo in range(12):
+        key = (tuple(wk[mo]), tuple(we[mo]), flat_months[mo], tuple(dwk[mo]), tuple(dwe[mo]))
+        keys.setdefault(key, []).append(mo)
+    for months in keys.values():
+        seasons[_season_name(months)] = [mo + 1 for mo in months]
+    month_season = {mo: name for name, months in seasons.items() for mo in (m - 1 for m in months)}
+
+    spec = {
+        "code": str(data.get("label") or data.get("name") or "URDB")[:64],
+        "name": str(data.get("name") or data.get("label") or "URDB tariff"),
+        "utility": str(data.get("utility") or ""),
+        "sector": _sector(data.get("sector")),
+        "timezone": None,
+        "holidays": "none",
+        "seasons": seasons,
+        "demand": {"interval_minutes": None},
+        "source": f"URDB {data.get('label', '')}".strip(),
+    }
+    if data.get("demandwindow"):
+        spec["demand"]["interval_minutes"] = int(data["demandwindow"])
+    charges = []
+    charges += _fixed(data, source)
+    if energy:
+        spec["time_of_use"], charges_energy = _energy(energy, wk, we, month_season, source)
+        charges += charges_energy
+    if flat:
+        charges += _flat_demand(flat, flat_months, seasons, source)
+    if dstruct:
+        spec["demand"]["time_of_use"], tou_charge = _tou_demand(dstruct, dwk, dwe, month_season, source)
+        charges += tou_charge
+    ratchet = _ratchet(data, source)
+    if ratchet:
+        spec["demand"]["ratchet"] = ratchet
+    fuel = data.get("fueladjustmentsmonthly")
+    if fuel and any(fuel):
+        if len(fuel) != 12:
+            raise _fail(source, "fueladjustmentsmonthly", "expected 12 monthly values")
+        charges.append({"type": "rider", "description": "Fuel adjustment",
+                        "rate": {i + 1: float(v) for i, v in enumerate(fuel)}})
+    charges += _minimum(data, source)
+    start = data.get("startdate")
+    effective = dt.datetime.fromtimestamp(int(start), dt.UTC).date() if start else dt.date(1900, 1, 1)
+    spec["versions"] = [{"effective": effective, "charges": charges}]
+    return spec
+
+
+def _reject_unsupported(data, source):
+    if data.get("demandreactivepowercharge"):
+        raise _fail(source, "demandreactivepowercharge", "reactive-power ($/kVAR) charges are not supported")
+    if data.get("coincidentratestructure"):
+        raise _fail(source, "coincidentratestructure", "coincident-peak charges need the system-peak intervals, "
+                    "which URDB does not give; write the tariff in YAML with demand.coincident_peaks")
+    for field in ("flatdemandunit", "demandrateunit", "demandunits"):
+        unit = data.get(field)
+        if unit not in (None, "", "kW"):
+            raise _fail(source, field, f"demand unit {unit!r} is not supported (only kW)")
+    if data.get("annualmincharge"):
+        raise _fail(source, "annualmincharge", "an annual minimum charge is not supported yet")
+    if data.get("fixedchargeeaaddl"):
+        raise _fail(source, "fixedchargeeaaddl", "charges per additional meter are not supported")
+    pct = data.get("demandratchetpercentage")
+    if pct and any(pct):
+        raise _fail(source, "demandratchetpercentage",
+                    "monthly ratchet percentages are not supported; use lookbackpercent / lookbackrange")
+    unknown = sorted(set(data) - _IGNORED)
+    if unknown:
+        raise _fail(source, unknown[0], f"unknown or unsupported field(s) {unknown}")
+
+
+def _schedule(data, field, source):
+    rows = data.get(field)
+    if rows is None:
+        raise _fail(source, field, "missing; a 12 × 24 schedule of 0-based period indices is required")
+    if len(rows) != 12 or any(len(r) != 24 for r in rows):
+        raise _fail(source, field, "expected 12 months × 24 hours of period indices")
+    return [[int(x) for x in r] for r in rows]
+
+
+def _season_name(months):
+    if len(months) == 12:
+        return "all"
+    runs, run = [], [months[0]]
+    for mo in months[1:]:
+        if mo == run[-1] + 1:
+            run.append(mo)
+        else:
+            runs.append(run)
+            run = [mo]
+    runs.append(run)
+    return "+".join(MONTHS[r[0]] if len(r) == 1 else f"{MONTHS[r[0]]}-{MONTHS[r[-1]]}" for r in runs)
+
+
+def _sector(value):
+    value = (value or "").lower()
+    return value if value in ("residential", "commercial", "industrial", "lighting") else "other"
+
+
+def _hour_windows(hours):
+    """[3, 4, 5, 9] -> ['03:00-06:00', '09:00-10:00']"""
+    out, start = [], None
+    for h in range(25):
+        inside = h in hours
+        if inside and start is None:
+            start = h
+        if not inside and start is not None:
+            out.append(f"{start:02d}:00-{h:02d}:00")
+            start = None
+    return out
+
+
+def _tou_periods(wk, we, month_season, prefix):
+    periods = {}
+    seasons_done = set()
+    for mo in range(12):
+        season = month_season[mo]
+        if season in seasons_done:
+            continue
+        seasons_done.add(season)
+        for day, rows in (("weekday", wk), ("weekend", we)):
+            for p in sorted(set(rows[mo])):
+                hours = [h for h in range(24) if rows[mo][h] == p]
+                periods.setdefault(f"{prefix}{p + 1}", []).append(
+                    {"seasons": [season], "days": [day], "hours": _hour_windows(hours)}
+                )
+    return periods
+
+
+def _rate(tier):
+    return float(tier.get("rate", 0) or 0) + float(tier.get("adj", 0) or 0)
+
+
+def _tiers(structure, field, source, used):
+    """(limits, rates per period, unit) for tiered structures with URDB monthly limits."""
+    limits, unit = None, None
+    for p in used:
+        if p >= len(structure):
+            raise _fail(source, field, f"the schedules use period {p} but {field} has {len(structure)} periods")
+        tiers = structure[p]
+        if not tiers:
+            raise _fail(source, f"{field}[{p}]", "period has no tiers")
+        maxes = [t.get("max") for t in tiers[:-1]]
+        if any(x is None for x in maxes):
+            raise _fail(source, f"{field}[{p}]", "every tier but the last needs a 'max'")
+        if len(maxes) and (limits is None or len(maxes) > len(limits)):
+            if limits is not None and maxes[: len(limits)] != limits:
+                raise _fail(source, f"{field}[{p}]", f"tier limits {maxes} differ from {limits} of another period; "
+                            "URDB/PySAM tiers are monthly and shared by all periods")
+            limits = [float(x) for x in maxes]
+        elif len(maxes) and [float(x) for x in maxes] != limits[: len(maxes)]:
+            raise _fail(source, f"{field}[{p}]", f"tier limits {maxes} differ from {limits} of another period")
+        u = tiers[0].get("unit", "kWh")
+        if unit is not None and u != unit:
+            raise _fail(source, f"{field}[{p}]", f"tier unit {u!r} differs from {unit!r} of another period")
+        unit = u
+    n_blocks = len(limits) + 1 if limits else 1
+    rates = {}
+    for p in used:
+        r = [_rate(t) for t in structure[p]]
+        rates[p] = r + [r[-1]] * (n_blocks - len(r))  # a period with fewer tiers keeps its last rate
+    return limits or [], rates, unit or "kWh"
+
+
+def _energy(structure, wk, we, month_season, source):
+    used = sorted({p for rows in (wk, we) for r in rows for p in r})
+    limits, rates, unit = _tiers(structure, "energyratestructure", source, used)
+    if unit not in _ENERGY_UNITS:
+        raise _fail(source, "energyratestructure", f"tier unit {unit!r} is not one of {sorted(_ENERGY_UNITS)}")
+    tou = {"periods": _tou_periods(wk, we, month_season, "p")}
+    if limits:
+        charge = {"type": "energy", "description": "Energy", "blocks": {
+            "unit": _ENERGY_UNITS[unit], "scope": "total", "limits": limits,
+            "rates": {f"p{p + 1}": rates[p] for p in used}}}
+    else:
+        charge = {"type": "energy", "description": "Energy", "rates": {f"p{p + 1}": rates[p][0] for p in used}}
+    return tou, [charge]
+
+
+def _flat_demand(structure, flat_months, seasons, source):
+    used = sorted(set(flat_months))
+    limits, rates, _ = _tiers(structure, "flatdemandstructure", source, used)
+    season_period = {name: flat_months[months[0] - 1] for name, months in seasons.items()}
+    if limits:
+        return [{"type": "demand", "description": "Demand", "measure": "max", "blocks": {
+            "limits": limits, "rates": {s: rates[p] for s, p in season_period.items()}}}]
+    return [{"type": "demand", "description": "Demand", "measure": "max",
+             "rates": {s: rates[p][0] for s, p in season_period.items()}}]
+
+
+def _tou_demand(structure, wk, we, month_season, source):
+    used = sorted({p for rows in (wk, we) for r in rows for p in r})
+    limits, rates, _ = _tiers(structure, "demandratestructure", source, used)
+    periods = _tou_periods(wk, we, month_season, "d")
+    if limits:
+        charge = {"type": "demand", "description": "ToU demand", "measure": "tou", "blocks": {
+            "limits": limits, "rates": {f"d{p + 1}": rates[p] for p in used}}}
+    else:
+        charge = {"type": "demand", "description": "ToU demand", "measure": "tou",
+                  "rates": {f"d{p + 1}": rates[p][0] for p in used}}
+    return {"periods": periods}, [charge]
+
+
+def _ratchet(data, source):
+    pct = float(data.get("lookbackpercent") or 0)
+    if not pct:
+        return None
+    if pct > 1:
+        raise _fail(source, "lookbackpercent", f"{pct} should be a fraction (0.8 for 80%)")
+    rng = int(data.get("lookbackrange") or 0)
+    months = data.get("lookbackmonths") or []
+    if rng and months and any(months):
+        raise _fail(source, "lookbackmonths", "give either lookbackrange or lookbackmonths, not both")
+    if rng:
+        return {"percent": pct * 100, "months": rng}
+    if months and any(months):
+        if len(months) != 12:
+            raise _fail(source, "lookbackmonths", "expected 12 booleans")
+        return {"percent": pct * 100, "months": 12, "count_months": [i + 1 for i, v in enumerate(months) if v]}
+    raise _fail(source, "lookbackpercent", "a lookback percent needs lookbackrange or lookbackmonths")
+
+
+def _per(units, field, source):
+    units = (units or "$/month").strip()
+    if units in ("$/month", "$/mo"):
+        return "month", 1.0
+    if units == "$/day":
+        return "day", 1.0
+    if units == "$/year":
+        return "month", 1.0 / 12.0
+    raise _fail(source, field, f"unit {units!r} is not one of $/month, $/day, $/year")
+
+
+def _fixed(data, source):
+    out = []
+    if data.get("fixedchargefirstmeter"):
+        per, factor = _per(data.get("fixedchargeunits"), "fixedchargeunits", source)
+        out.append({"type": "customer", "description": "Fixed charge", "amount": float(data["fixedchargefirstmeter"]) * factor, "per": per})
+    elif data.get("fixedmonthlycharge"):
+        out.append({"type": "customer", "description": "Fixed charge", "amount": float(data["fixedmonthlycharge"]), "per": "month"})
+    return out
+
+
+def _minimum(data, source):
+    if data.get("mincharge"):
+        per, factor = _per(data.get("minchargeunits"), "minchargeunits", source)
+        return [{"type": "minimum", "amount": float(data["mincharge"]) * factor, "per": per}]
+    if data.get("minmonthlycharge"):
+        return [{"type": "minimum", "amount": float(data["minmonthlycharge"]), "per": "month"}]
+    return []
