@@ -10,7 +10,6 @@ import argparse
 import csv
 import json
 import sys
-from pathlib import Path
 
 from workbench.errors import WorkbenchError
 
@@ -70,7 +69,7 @@ def _cycle(args) -> int:
     from workbench.billing.cycle import run_cycle
 
     result = run_cycle(args.cube, args.tariffs, args.out, cycles=_cycles(args.cycle), period=args.period,
-                       progress=not args.quiet, scheduler=args.scheduler)
+                       progress=not args.quiet)
     print(result.summary_text())
     return 0
 
@@ -113,8 +112,6 @@ def build_parser() -> argparse.ArgumentParser:
     cycle.add_argument("--cycle", default="all", help="cycle number(s), e.g. 7 or 3,4, or 'all'")
     cycle.add_argument("--period", help="only bill periods ending in this month, e.g. 2025-11 (default: every period)")
     cycle.add_argument("--out", default="reports/cycle")
-    cycle.add_argument("--scheduler", help="dask scheduler: 'local' for a LocalCluster or tcp://host:port "
-                       "(default: threads in this process)")
     cycle.add_argument("--quiet", action="store_true")
     cycle.set_defaults(func=_cycle)
     return parser

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from workbench.billing.pricing import Determinants
 from workbench.calendar import LocalTime, local_time, local_wall_times
 from workbench.errors import BillingError
 from workbench.kernels.scan import scan_determinants
-from workbench.billing.pricing import Determinants
 from workbench.tariffs.compile import CompiledTariff
 from workbench.tariffs.prices import prices_for_intervals
 

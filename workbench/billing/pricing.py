@@ -117,7 +117,6 @@ def price_version(
     days = periods.days.astype(float)
     proration = periods.proration
     n_seasons = len(tariff.season_names)
-    n_tou = len(tariff.tou_names)
     season_days = periods.season_days(tariff.month_season, n_seasons)  # (M, B, S)
     season_frac = np.divide(season_days, days[..., None], out=np.zeros_like(season_days), where=days[..., None] > 0)
     bill_kw = billing_demand(tariff, det, periods)
@@ -156,8 +155,13 @@ def price_version(
     for charge in version.charges:
         spec = charge.spec
         if charge.kind == "minimum":
-            floor = spec.amount * {"bill": 1.0, "day": days, "month": proration}[spec.per] * weight
-            short = np.maximum(round_cents(floor) - items.subtotal(("fixed", "energy", "demand", "rider")), 0.0)
+            billed = items.subtotal(("fixed", "energy", "demand", "rider")) + np.zeros(weight.shape)
+            if spec.per == "year":
+                short = _annual_shortfall(spec.amount, billed, periods) * weight
+            else:
+                floor = spec.amount * {"bill": 1.0, "day": days, "month": proration}[spec.per] * weight
+                short = np.maximum(round_cents(floor) - billed, 0.0)
+            short = round_cents(short)
             items.add(spec.description, "minimum", "$", (short > 0).astype(float), short, short, tag)
     for charge in version.charges:
         spec = charge.spec
@@ -166,6 +170,22 @@ def price_version(
             items.add(spec.description, "tax", "$", base, spec.percent / 100.0,
                       round_cents(base * spec.percent / 100.0), tag)
     return items
+
+
+def _annual_shortfall(amount, billed, periods):
+    """(M, B) the annual minimum's top-up, on the bill period of each year that ends in December."""
+    last_day = periods.end - 1
+    year = last_day.astype("datetime64[Y]").astype(int)
+    december = (last_day.astype("datetime64[M]").astype(int) % 12 == 11) & periods.valid
+    out = np.zeros(billed.shape)
+    for y in np.unique(year[december]):
+        in_year = (year == y) & periods.valid
+        total = np.where(in_year, billed, 0.0).sum(axis=1, keepdims=True)
+        target = december & (year == y)
+        # the last December-ending period of the year carries the top-up
+        last = target & (np.cumsum(target[:, ::-1], axis=1)[:, ::-1] == 1)
+        out = np.where(last, np.maximum(amount - total, 0.0), out)
+    return out
 
 
 def _join(description, label):

@@ -93,6 +93,134 @@ def _scan_meter(
         counts[b, 2] = estimated
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _sum_max(x, a, b):
+    """Sum, max and NaN count of x[a:b], two accumulators so the adds do not wait on each other."""
+    s0 = 0.0
+    s1 = 0.0
+    m0 = 0.0
+    m1 = 0.0
+    half = a + ((b - a) // 2) * 2
+    for t in range(a, half, 2):
+        v0 = np.float64(x[t])
+        v1 = np.float64(x[t + 1])
+        s0 += v0
+        s1 += v1
+        m0 = v0 if v0 > m0 else m0
+        m1 = v1 if v1 > m1 else m1
+    if half < b:
+        v0 = np.float64(x[half])
+        s0 += v0
+        m0 = v0 if v0 > m0 else m0
+    total = s0 + s1
+    n_nan = 0
+    if total != total:  # a NaN somewhere: count it and sum the rest (rare: missing reads)
+        total = 0.0
+        for t in range(a, b):
+            v = np.float64(x[t])
+            if v != v:
+                n_nan += 1
+            else:
+                total += v
+    return total, (m0 if m0 > m1 else m1), n_nan
+
+
+@njit(cache=True, nogil=True)
+def _scan_meter_segments(
+    delivered, received, quality, bounds, seg_start, seg_energy, seg_demand, kw_factor, rtp_price, cp_index,
+    energy_kwh, received_kwh, peak_kw, tou_peak_kw, cp_kw, rtp_cost, counts,
+):
+    """The scan for single-interval demand (window 1), over runs of intervals that share both buckets."""
+    n_periods = bounds.shape[0] - 1
+    has_rtp = rtp_price.shape[0] > 0
+    has_quality = quality.shape[0] > 0
+    n_seg = seg_start.shape[0] - 1
+    for b in range(n_periods):
+        start = bounds[b]
+        stop = bounds[b + 1]
+        if stop <= start:
+            continue
+        # first run that reaches past `start`
+        lo = 0
+        hi = n_seg
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if seg_start[mid] <= start:
+                lo = mid
+            else:
+                hi = mid
+        peak = 0.0
+        missing = 0
+        k = lo
+        while k < n_seg and seg_start[k] < stop:
+            a = max(seg_start[k], start)
+            z = min(seg_start[k + 1], stop)
+            e = seg_energy[k]
+            total, top, n_nan = _sum_max(delivered, a, z)
+            energy_kwh[b, e] += total
+            missing += n_nan
+            r_total, r_top, r_nan = _sum_max(received, a, z)
+            received_kwh[b, e] += r_total
+            kw = top * kw_factor
+            if kw > peak:
+                peak = kw
+            db = seg_demand[k]
+            if db >= 0 and kw > tou_peak_kw[b, db]:
+                tou_peak_kw[b, db] = kw
+            k += 1
+        if has_rtp:
+            rtp = 0.0
+            for t in range(start, stop):
+                v = delivered[t]
+                if v == v:
+                    rtp += v * rtp_price[t]
+            rtp_cost[b] = rtp
+        cp_sum = 0.0
+        cp_n = 0
+        for i in range(cp_index.shape[0]):
+            t = cp_index[i]
+            if start <= t < stop:
+                v = delivered[t]
+                cp_sum += (v if v == v else 0.0) * kw_factor
+                cp_n += 1
+        cp_kw[b] = cp_sum / cp_n if cp_n > 0 else 0.0
+        estimated = 0
+        if has_quality:
+            for t in range(start, stop):
+                if quality[t] == 1:
+                    estimated += 1
+        peak_kw[b] = peak
+        counts[b, 0] = (stop - start) - missing
+        counts[b, 1] = missing
+        counts[b, 2] = estimated
+
+
+@njit(parallel=True, cache=True)
+def _scan_segments_parallel(
+    delivered, received, quality, bounds, seg_start, seg_energy, seg_demand, kw_factor, rtp_price, cp_index,
+    energy_kwh, received_kwh, peak_kw, tou_peak_kw, cp_kw, rtp_cost, counts,
+):
+    for m in prange(delivered.shape[0]):
+        _scan_meter_segments(
+            delivered[m], received[m], quality[m], bounds[m], seg_start, seg_energy, seg_demand, kw_factor,
+            rtp_price, cp_index, energy_kwh[m], received_kwh[m], peak_kw[m], tou_peak_kw[m], cp_kw[m],
+            rtp_cost[m], counts[m],
+        )
+
+
+@njit(cache=True)
+def _scan_segments_serial(
+    delivered, received, quality, bounds, seg_start, seg_energy, seg_demand, kw_factor, rtp_price, cp_index,
+    energy_kwh, received_kwh, peak_kw, tou_peak_kw, cp_kw, rtp_cost, counts,
+):
+    for m in range(delivered.shape[0]):
+        _scan_meter_segments(
+            delivered[m], received[m], quality[m], bounds[m], seg_start, seg_energy, seg_demand, kw_factor,
+            rtp_price, cp_index, energy_kwh[m], received_kwh[m], peak_kw[m], tou_peak_kw[m], cp_kw[m],
+            rtp_cost[m], counts[m],
+        )
+
+
 @njit(parallel=True, cache=True)
 def _scan_parallel(
     delivered, received, quality, bounds, energy_bucket, demand_bucket, block_pos, window, rolling, kw_factor,
@@ -122,6 +250,7 @@ def _scan_serial(
 def scan_determinants(
     delivered, received, bounds, energy_bucket, demand_bucket, n_energy, n_demand, *, quality=None,
     block_pos=None, window=1, rolling=False, kw_factor=4.0, rtp_price=None, cp_flag=None, parallel=True,
+    runs=None,
 ):
     """Scan ``(meter, time)`` arrays into determinants (see the module docstring).
 
@@ -136,6 +265,10 @@ def scan_determinants(
     window : int, intervals per demand window; kw_factor : 60 / demand-interval minutes [1/h]
     rtp_price : (T,) float64 [$/kWh], optional; cp_flag : (T,) bool, system-peak intervals, optional
     parallel : bool, threads over meters (``False`` inside a thread pool that forbids it)
+    runs : bool, optional
+        Single-interval demand (``window == 1``) is scanned over runs of intervals that share their buckets
+        (a plain sum and max per run: the fast path). ``False`` forces the interval-by-interval loop; the
+        tests compare both.
 
     Returns
     -------
@@ -158,12 +291,23 @@ def scan_determinants(
     block_pos = np.zeros(n_times, np.int16) if block_pos is None else np.asarray(block_pos, np.int16)
     rtp_price = np.zeros(0) if rtp_price is None else np.asarray(rtp_price, np.float64)
     cp_flag = np.zeros(n_times, np.bool_) if cp_flag is None else np.asarray(cp_flag, np.bool_)
+    delivered = np.ascontiguousarray(delivered)
+    received = np.ascontiguousarray(received)
+    bounds = np.ascontiguousarray(bounds, dtype=np.int64)
+    energy_bucket = np.asarray(energy_bucket, np.int16)
+    demand_bucket = np.asarray(demand_bucket, np.int16)
+    outputs = (out["energy_kwh"], out["received_kwh"], out["peak_kw"], out["tou_peak_kw"], out["cp_kw"],
+               out["rtp_cost"], out["counts"])
+    if (runs is None or runs) and window == 1 and n_times:
+        # runs of intervals sharing both buckets: the inner loop is then a plain sum and max
+        change = np.flatnonzero((energy_bucket[1:] != energy_bucket[:-1]) | (demand_bucket[1:] != demand_bucket[:-1]))
+        seg_start = np.concatenate([[0], change + 1, [n_times]]).astype(np.int64)
+        fn = _scan_segments_parallel if parallel else _scan_segments_serial
+        fn(delivered, received, quality, bounds, seg_start, energy_bucket[seg_start[:-1]],
+           demand_bucket[seg_start[:-1]], float(kw_factor), rtp_price, np.flatnonzero(cp_flag).astype(np.int64),
+           *outputs)
+        return out
     fn = _scan_parallel if parallel else _scan_serial
-    fn(
-        np.ascontiguousarray(delivered), np.ascontiguousarray(received), quality,
-        np.ascontiguousarray(bounds, dtype=np.int64), np.asarray(energy_bucket, np.int16),
-        np.asarray(demand_bucket, np.int16), block_pos, int(window), bool(rolling), float(kw_factor), rtp_price,
-        cp_flag, out["energy_kwh"], out["received_kwh"], out["peak_kw"], out["tou_peak_kw"], out["cp_kw"],
-        out["rtp_cost"], out["counts"],
-    )
+    fn(delivered, received, quality, bounds, energy_bucket, demand_bucket, block_pos, int(window), bool(rolling),
+       float(kw_factor), rtp_price, cp_flag, *outputs)
     return out

@@ -11,16 +11,16 @@ See ``docs/tariff-format.md`` for the format with examples.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Number = float
 # A rate may be one number, one per ToU period, one per season, or one per season and period.
-RateSpec = Union[Number, dict[str, Union[Number, dict[str, Number]]]]
+RateSpec = Number | dict[str, Number | dict[str, Number]]
 # Block (tier) rates: a list (one per block), or such lists keyed by period and/or season.
-BlockRateSpec = Union[list[Number], dict[str, Union[list[Number], dict[str, list[Number]]]]]
-LimitSpec = Union[list[Number], dict[str, list[Number]]]
+BlockRateSpec = list[Number] | dict[str, list[Number] | dict[str, list[Number]]]
+LimitSpec = list[Number] | dict[str, list[Number]]
 
 
 class _Strict(BaseModel):
@@ -32,7 +32,7 @@ class Window(_Strict):
 
     seasons: list[str] = Field(default_factory=lambda: ["all"])
     days: list[Literal["weekday", "weekend", "holiday", "all"]] = Field(default_factory=lambda: ["all"])
-    hours: Union[str, list[str]] = "00:00-24:00"
+    hours: str | list[str] = "00:00-24:00"
 
     @field_validator("hours")
     @classmethod
@@ -153,14 +153,17 @@ class RealTimeCharge(_Strict):
 class Rider(_Strict):
     type: Literal["rider"]
     description: str
-    rate: Union[float, dict[int, float]]  # [$/kWh] on delivered kWh; or by month (1-12) of the period end
+    rate: float | dict[int, float]  # [$/kWh] on delivered kWh; or by month (1-12) of the period end
 
 
 class Minimum(_Strict):
+    """A minimum bill. ``per: year`` is an annual minimum: the shortfall of the year's bills is added to the
+    bill period that ends in December."""
+
     type: Literal["minimum"]
     description: str = "Minimum bill adjustment"
     amount: float = Field(ge=0)
-    per: Literal["bill", "day", "month"] = "month"
+    per: Literal["bill", "day", "month", "year"] = "month"
 
 
 class Tax(_Strict):
@@ -171,7 +174,7 @@ class Tax(_Strict):
 
 
 Charge = Annotated[
-    Union[CustomerCharge, EnergyCharge, DemandCharge, RealTimeCharge, Rider, Minimum, Tax],
+    CustomerCharge | EnergyCharge | DemandCharge | RealTimeCharge | Rider | Minimum | Tax,
     Field(discriminator="type"),
 ]
 

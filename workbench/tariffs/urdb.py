@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
+
 from workbench.errors import TariffError
 
 MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
@@ -29,7 +31,7 @@ _IGNORED = {
     "lookbackrange", "lookbackmonths", "demandratchetpercentage", "demandwindow", "fueladjustmentsmonthly",
     "coincidentratestructure", "coincidentrateschedule", "coincidentrateunit", "demandreactivepowercharge",
     "demandunits", "_comment", "_id", "id", "utility_name", "locations", "service_type", "sourcereference",
-    "energyunits", "isbasic", "revisions", "ratesforutility",
+    "energyunits", "isbasic", "ratesforutility",
 }
 
 
@@ -44,6 +46,8 @@ def urdb_to_spec(data: dict, source: str = "<URDB tariff>") -> dict:
         if len(items) != 1:
             raise TariffError(f"{source}: the URDB response holds {len(items)} tariffs; save the one to bill")
         data = items[0]
+    if isinstance(data, dict):  # the API and exports spell some fields in camelCase (demandUnits, dgRules)
+        data = {str(k).lower(): v for k, v in data.items()}
     if not isinstance(data, dict) or "energyratestructure" not in data and "flatdemandstructure" not in data:
         raise TariffError(f"{source}: not a URDB v8 tariff (no energyratestructure or flatdemandstructure)")
     _reject_unsupported(data, source)
@@ -101,9 +105,11 @@ def urdb_to_spec(data: dict, source: str = "<URDB tariff>") -> dict:
         charges.append({"type": "rider", "description": "Fuel adjustment",
                         "rate": {i + 1: float(v) for i, v in enumerate(fuel)}})
     charges += _minimum(data, source)
-    start = data.get("startdate")
-    effective = dt.datetime.fromtimestamp(int(start), dt.UTC).date() if start else dt.date(1900, 1, 1)
-    spec["versions"] = [{"effective": effective, "charges": charges}]
+    # URDB's startdate/enddate say when the utility filed the rate; whoever bills with a URDB tariff has
+    # chosen it for their data, so it is in force for any date (kept in `source` for the record)
+    if data.get("startdate"):
+        spec["source"] += f" (startdate {data['startdate']})"
+    spec["versions"] = [{"effective": dt.date(1900, 1, 1), "charges": charges}]
     return spec
 
 
@@ -117,8 +123,6 @@ def _reject_unsupported(data, source):
         unit = data.get(field)
         if unit not in (None, "", "kW"):
             raise _fail(source, field, f"demand unit {unit!r} is not supported (only kW)")
-    if data.get("annualmincharge"):
-        raise _fail(source, "annualmincharge", "an annual minimum charge is not supported yet")
     if data.get("fixedchargeeaaddl"):
         raise _fail(source, "fixedchargeeaaddl", "charges per additional meter are not supported")
     pct = data.get("demandratchetpercentage")
@@ -185,11 +189,29 @@ def _tou_periods(wk, we, month_season, prefix):
                 periods.setdefault(f"{prefix}{p + 1}", []).append(
                     {"seasons": [season], "days": [day], "hours": _hour_windows(hours)}
                 )
-    return periods
+    return dict(sorted(periods.items(), key=lambda kv: int(kv[0][len(prefix):])))
 
 
 def _rate(tier):
     return float(tier.get("rate", 0) or 0) + float(tier.get("adj", 0) or 0)
+
+
+_NO_LIMIT = 1e12  # pads the block limits of a season with fewer tiers than another
+
+
+def _seasonal_tiers(structure, field, source, periods_by_season):
+    """(limits by season, rates by season and period, unit). Periods used in the same months must share
+    tier limits (URDB/PySAM tiers are monthly); seasons may differ. Seasons with fewer tiers are padded."""
+    per_season = {s: _tiers(structure, field, source, used) for s, used in periods_by_season.items()}
+    units = {u for _, _, u in per_season.values()}
+    if len(units) > 1:
+        raise _fail(source, field, f"tiers use different units {sorted(units)} in different months")
+    n_limits = max(len(lim) for lim, _, _ in per_season.values())
+    limits, rates = {}, {}
+    for s, (lim, rate, _) in per_season.items():
+        limits[s] = lim + [_NO_LIMIT * (i + 1) for i in range(n_limits - len(lim))]
+        rates[s] = {p: r + [r[-1]] * (n_limits + 1 - len(r)) for p, r in rate.items()}
+    return limits, rates, units.pop()
 
 
 def _tiers(structure, field, source, used):
@@ -223,19 +245,33 @@ def _tiers(structure, field, source, used):
     return limits or [], rates, unit or "kWh"
 
 
+def _used_by_season(wk, we, month_season):
+    out = {}
+    for mo in range(12):
+        out.setdefault(month_season[mo], set()).update(wk[mo], we[mo])
+    return {s: sorted(p) for s, p in out.items()}
+
+
 def _energy(structure, wk, we, month_season, source):
     used = sorted({p for rows in (wk, we) for r in rows for p in r})
-    limits, rates, unit = _tiers(structure, "energyratestructure", source, used)
+    by_season = _used_by_season(wk, we, month_season)
+    limits, rates, unit = _seasonal_tiers(structure, "energyratestructure", source, by_season)
     if unit not in _ENERGY_UNITS:
         raise _fail(source, "energyratestructure", f"tier unit {unit!r} is not one of {sorted(_ENERGY_UNITS)}")
     tou = {"periods": _tou_periods(wk, we, month_season, "p")}
-    if limits:
+    if any(limits.values()):
+        # a period not used in a season still needs rates there (it never has kWh): its own first season's
         charge = {"type": "energy", "description": "Energy", "blocks": {
             "unit": _ENERGY_UNITS[unit], "scope": "total", "limits": limits,
-            "rates": {f"p{p + 1}": rates[p] for p in used}}}
+            "rates": {s: {f"p{p + 1}": rates[s].get(p, _any_rates(rates, p)) for p in used} for s in rates}}}
     else:
-        charge = {"type": "energy", "description": "Energy", "rates": {f"p{p + 1}": rates[p][0] for p in used}}
+        charge = {"type": "energy", "description": "Energy",
+                  "rates": {s: {f"p{p + 1}": rates[s].get(p, _any_rates(rates, p))[0] for p in used} for s in rates}}
     return tou, [charge]
+
+
+def _any_rates(rates, p):
+    return next(r[p] for r in rates.values() if p in r)
 
 
 def _flat_demand(structure, flat_months, seasons, source):
@@ -251,14 +287,15 @@ def _flat_demand(structure, flat_months, seasons, source):
 
 def _tou_demand(structure, wk, we, month_season, source):
     used = sorted({p for rows in (wk, we) for r in rows for p in r})
-    limits, rates, _ = _tiers(structure, "demandratestructure", source, used)
+    limits, rates, _ = _seasonal_tiers(structure, "demandratestructure", source, _used_by_season(wk, we, month_season))
     periods = _tou_periods(wk, we, month_season, "d")
-    if limits:
+    if any(limits.values()):
         charge = {"type": "demand", "description": "ToU demand", "measure": "tou", "blocks": {
-            "limits": limits, "rates": {f"d{p + 1}": rates[p] for p in used}}}
+            "limits": limits,
+            "rates": {s: {f"d{p + 1}": rates[s].get(p, _any_rates(rates, p)) for p in used} for s in rates}}}
     else:
         charge = {"type": "demand", "description": "ToU demand", "measure": "tou",
-                  "rates": {f"d{p + 1}": rates[p][0] for p in used}}
+                  "rates": {s: {f"d{p + 1}": rates[s].get(p, _any_rates(rates, p))[0] for p in used} for s in rates}}
     return {"periods": periods}, [charge]
 
 
@@ -270,15 +307,20 @@ def _ratchet(data, source):
         raise _fail(source, "lookbackpercent", f"{pct} should be a fraction (0.8 for 80%)")
     rng = int(data.get("lookbackrange") or 0)
     months = data.get("lookbackmonths") or []
-    if rng and months and any(months):
-        raise _fail(source, "lookbackmonths", "give either lookbackrange or lookbackmonths, not both")
-    if rng:
-        return {"percent": pct * 100, "months": rng}
+    # lookbackrange: how many months back; lookbackmonths: which months' peaks count (as SAM reads them)
+    out = {"percent": pct * 100, "months": rng or 11}
     if months and any(months):
         if len(months) != 12:
             raise _fail(source, "lookbackmonths", "expected 12 booleans")
-        return {"percent": pct * 100, "months": 12, "count_months": [i + 1 for i, v in enumerate(months) if v]}
+        out["count_months"] = [i + 1 for i, v in enumerate(months) if v]
+    if rng or (months and any(months)):
+        return out
     raise _fail(source, "lookbackpercent", "a lookback percent needs lookbackrange or lookbackmonths")
+
+
+# PySAM's convention (docs/pysam-conventions.md): a $/day charge is billed as 365/12 days every month,
+# whatever the month's length; URDB tariffs follow it so their bills agree with SAM to the cent.
+DAYS_PER_MONTH = 365.0 / 12.0
 
 
 def _per(units, field, source):
@@ -286,9 +328,9 @@ def _per(units, field, source):
     if units in ("$/month", "$/mo"):
         return "month", 1.0
     if units == "$/day":
-        return "day", 1.0
+        return "month", DAYS_PER_MONTH
     if units == "$/year":
-        return "month", 1.0 / 12.0
+        return "year", 1.0
     raise _fail(source, field, f"unit {units!r} is not one of $/month, $/day, $/year")
 
 
@@ -296,6 +338,8 @@ def _fixed(data, source):
     out = []
     if data.get("fixedchargefirstmeter"):
         per, factor = _per(data.get("fixedchargeunits"), "fixedchargeunits", source)
+        if per == "year":
+            per, factor = "month", 1.0 / 12.0
         out.append({"type": "customer", "description": "Fixed charge", "amount": float(data["fixedchargefirstmeter"]) * factor, "per": per})
     elif data.get("fixedmonthlycharge"):
         out.append({"type": "customer", "description": "Fixed charge", "amount": float(data["fixedmonthlycharge"]), "per": "month"})
@@ -308,4 +352,105 @@ def _minimum(data, source):
         return [{"type": "minimum", "amount": float(data["mincharge"]) * factor, "per": per}]
     if data.get("minmonthlycharge"):
         return [{"type": "minimum", "amount": float(data["minmonthlycharge"]), "per": "month"}]
+    if data.get("annualmincharge"):
+        return [{"type": "minimum", "amount": float(data["annualmincharge"]), "per": "year"}]
     return []
+
+
+def to_urdb(tariff, version: int = 0) -> tuple[dict, list[str]]:
+    """Export a compiled tariff as a URDB v8 item, for SAM/PySAM and other URDB tools.
+
+    Returns ``(item, dropped)``: ``dropped`` names what URDB cannot say (holidays, taxes, minimum billing
+    demand, coincident peaks, RTP, sub-hourly ToU boundaries...), so a comparison can state its caveats.
+    """
+    from workbench.calendar import HOLIDAY, WEEKDAY, WEEKEND
+
+    dropped = []
+    if tariff.holidays != "none":
+        dropped.append(f"holidays ({tariff.holidays}): URDB has none")
+    if tariff.timezone:
+        dropped.append(f"time zone {tariff.timezone} and DST: URDB schedules are in local standard hours")
+    grid = tariff.energy_grid
+    if (grid[:, :, ::60].repeat(60, axis=2) != grid).any():
+        dropped.append("ToU boundaries inside an hour: rounded to the hour")
+    del HOLIDAY
+    hours = np.arange(24) * 60
+    charges = tariff.versions[version].charges
+    item = {"label": tariff.code, "name": tariff.name, "utility": "", "sector": "Commercial"}
+    energy = [c for c in charges if c.kind in ("energy", "energy_blocks")]
+    if len(energy) > 1:
+        dropped.append("more than one energy charge: only the first is exported")
+    buckets = sorted({int(b) for b in np.unique(grid[:, [WEEKDAY, WEEKEND]][..., hours])})
+    index = {b: i for i, b in enumerate(buckets)}
+    item["energyweekdayschedule"] = [[index[int(grid[mo, WEEKDAY, h])] for h in hours] for mo in range(12)]
+    item["energyweekendschedule"] = [[index[int(grid[mo, WEEKEND, h])] for h in hours] for mo in range(12)]
+    units = {"kWh": "kWh", "kWh/day": "kWh daily", "kWh/kW": "kWh/kW", "kWh/kW/day": "kWh/kW daily"}
+    structure = []
+    for b in buckets:
+        season = b // len(tariff.tou_names)
+        if not energy:
+            structure.append([{"rate": 0.0}])
+        elif energy[0].kind == "energy":
+            structure.append([{"rate": float(energy[0].rates[b])}])
+        else:
+            c = energy[0]
+            if c.spec.blocks.scope != "total":
+                dropped.append("blocks per ToU period (scope: period): exported as monthly blocks")
+            limits = c.limits[season]
+            structure.append([
+                {"rate": float(c.rates[b, k]), "unit": units[c.spec.blocks.unit],
+                 **({"max": float(limits[k])} if k < len(limits) else {})}
+                for k in range(c.rates.shape[1])
+            ])
+    item["energyratestructure"] = structure
+    riders = [c for c in charges if c.kind == "rider"]
+    if riders:
+        fuel = np.zeros(12)
+        for c in riders:
+            rate = c.spec.rate
+            fuel += [rate[m + 1] for m in range(12)] if isinstance(rate, dict) else rate
+        item["fueladjustmentsmonthly"] = [float(x) for x in fuel]
+    for c in charges:
+        spec = c.spec
+        if c.kind == "customer":
+            item["fixedchargefirstmeter"] = float(spec.amount) * (DAYS_PER_MONTH if spec.per == "day" else 1.0)
+            item["fixedchargeunits"] = "$/month"
+        elif c.kind == "minimum":
+            item["mincharge"], item["minchargeunits"] = float(spec.amount), {"year": "$/year"}.get(spec.per, "$/month")
+        elif c.kind in ("demand", "demand_blocks") and spec.measure == "max":
+            n_s = len(tariff.season_names)
+            rows = c.rates.reshape(n_s, -1)
+            item["flatdemandstructure"] = [
+                [{"rate": float(rows[s, k]), **({"max": float(c.limits[s][k])} if c.limits is not None and k < c.limits.shape[1] else {})}
+                 for k in range(rows.shape[1])]
+                for s in range(n_s)
+            ]
+            item["flatdemandmonths"] = [int(s) for s in tariff.month_season]
+            item["flatdemandunit"] = "kW"
+        elif c.kind in ("demand", "demand_blocks") and spec.measure == "tou":
+            dgrid = tariff.demand_grid
+            dbuckets = sorted({int(b) for b in np.unique(dgrid[:, [WEEKDAY, WEEKEND]][..., hours])})
+            # URDB needs a period for every hour: hours outside demand ToU get a $0 period
+            dindex = {b: i for i, b in enumerate(dbuckets)}
+            rates = c.rates if c.rates.ndim == 2 else c.rates[:, None]
+            item["demandratestructure"] = [
+                [{"rate": float(rates[b, 0]) if b >= 0 else 0.0}] for b in dbuckets
+            ]
+            if rates.shape[1] > 1:
+                dropped.append("tiered ToU demand: exported at the first block's rate")
+            item["demandweekdayschedule"] = [[dindex[int(dgrid[mo, WEEKDAY, h])] for h in hours] for mo in range(12)]
+            item["demandweekendschedule"] = [[dindex[int(dgrid[mo, WEEKEND, h])] for h in hours] for mo in range(12)]
+            item["demandrateunit"] = "kW"
+        elif c.kind in ("demand", "demand_blocks"):
+            dropped.append(f"{spec.measure} demand charge '{spec.description}'")
+        elif c.kind in ("tax", "rtp"):
+            dropped.append(f"{c.kind} '{spec.description}'")
+    if tariff.minimum_kw:
+        dropped.append(f"minimum billing demand {tariff.minimum_kw} kW")
+    if tariff.ratchet is not None:
+        item["lookbackpercent"] = tariff.ratchet.percent / 100.0
+        item["lookbackrange"] = tariff.ratchet.months
+        item["lookbackmonths"] = [m + 1 in tariff.ratchet.count_months for m in range(12)]
+    if tariff.demand_interval_minutes not in (None, 15, 60):
+        dropped.append(f"{tariff.demand_interval_minutes}-minute demand window")
+    return item, dropped

@@ -1,0 +1,189 @@
+"""Billing benchmark: `make bench` (or `python -m benchmarks.bench_billing --help`).
+
+Prints, in one run and on the same data:
+
+1. annual bills for N meters × 35,040 intervals (2 channels, float32, in memory) under RES-TOU,
+   GS-TOU-DEMAND and LGS-TOU: seconds, bills per second, and the ratio to the time numpy takes to read
+   the same two arrays once (``delivered.sum(axis=1)`` + ``received.sum(axis=1)``, the memory-bandwidth floor);
+2. PySAM Utilityrate5 on the same tariffs (exported to URDB with ``to_urdb``) for a sample of the same
+   meters, called once per customer-year as its users call it (build the model, set inputs, execute, read
+   the monthly bills), against our engine on the same URDB tariffs and all N meters: bills per second and
+   the ratio;
+3. re-pricing M customers' determinants under a changed tariff (every price × 1.05; same periods).
+
+Medians of --repeats runs; the machine is shared and noisy, so compare ratios, not seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from workbench.ami.cube import open_cube
+from workbench.billing.determinants import scan, schedule_arrays
+from workbench.billing.periods import calendar_month_periods, periods_from_rows
+from workbench.billing.pricing import Determinants, price
+from workbench.sample import generate_sample_utility
+from workbench.tariffs import load_tariff, tariff_from_spec
+from workbench.tariffs.urdb import to_urdb
+
+TARIFFS = ("RES-TOU", "GS-TOU-DEMAND", "LGS-TOU")
+
+
+def median_time(fn, repeats):
+    times = []
+    result = None
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), result
+
+
+def load_data(meters: int, folder: Path):
+    cube = folder / f"cube-{meters}.zarr"
+    if not cube.exists():
+        print(f"generating {meters:,} sample meters into {cube} (once; reused by later runs)...", flush=True)
+        generate_sample_utility(cube, n_meters=meters, year=2025, seed=7, meter_chunk=1000, progress=False)
+    ds = open_cube(cube)
+    delivered = np.ascontiguousarray(ds["delivered_kwh"].values)
+    received = np.ascontiguousarray(ds["received_kwh"].values)
+    utc = ds["time"].values.astype("datetime64[m]")
+    return utc, delivered, received
+
+
+def bill_all(tariff, utc, delivered, received, step=15):
+    sched = schedule_arrays(tariff, utc, step, timezone=tariff.timezone or "America/New_York")
+    day = sched.local.day
+    first, end = np.datetime64(int(day[0]), "D"), np.datetime64(int(day[-1]), "D") + 1
+    periods = periods_from_rows([calendar_month_periods(first, end)] * delivered.shape[0], day)
+    det = scan(tariff, sched, delivered, received, periods.bounds)
+    items = price(tariff, det, periods)
+    return det, periods, items
+
+
+def scaled_prices(node, factor):
+    """Every price in a tariff's charges × factor (not limits, not percents)."""
+    if isinstance(node, dict):
+        out = {}
+        for key, value in node.items():
+            if key in ("limits", "percent", "applies_to", "per", "unit", "scope", "measure", "type", "description", "prices"):
+                out[key] = value
+            else:
+                out[key] = scaled_prices(value, factor)
+        return out
+    if isinstance(node, list):
+        return [scaled_prices(v, factor) for v in node]
+    if isinstance(node, (int, float)) and not isinstance(node, bool):
+        return node * factor
+    return node
+
+
+def pysam_bills_per_second(urdb_item, delivered, sample):
+    import PySAM.Utilityrate5 as ur5
+    from PySAM.UtilityRateTools import URDBv8_to_ElectricityRates
+
+    rates = URDBv8_to_ElectricityRates(json.loads(json.dumps(urdb_item)))
+    if rates.get("ur_enable_billing_demand"):
+        rates["ur_yearzero_usage_peaks"] = [0.0] * 12
+    steps_per_hour = delivered.shape[1] // 8760
+    rows = np.linspace(0, delivered.shape[0] - 1, sample).astype(int)
+    bills = []
+    t0 = time.perf_counter()
+    for row in rows:
+        load = (delivered[row, : 8760 * steps_per_hour].astype(float) * steps_per_hour).tolist()
+        model = ur5.new()
+        model.Lifetime.analysis_period = 1
+        model.Lifetime.inflation_rate = 0.0
+        model.Lifetime.system_use_lifetime_output = 0
+        model.SystemOutput.degradation = (0.0,)
+        model.Load.load_escalation = (0.0,)
+        model.ElectricityRates.rate_escalation = (0.0,)
+        for key, value in rates.items():
+            model.ElectricityRates.__setattr__(key, value)
+        model.SystemOutput.gen = [0.0] * len(load)
+        model.Load.load = load
+        model.execute(0)
+        bills.append(model.Outputs.year1_monthly_utility_bill_w_sys)
+    seconds = time.perf_counter() - t0
+    return 12 * len(rows) / seconds, seconds, len(rows)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--meters", type=int, default=10_000)
+    parser.add_argument("--pysam-sample", type=int, default=40, help="customers PySAM bills (one call each)")
+    parser.add_argument("--reprice-meters", type=int, default=100_000)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--data", default="data/bench")
+    parser.add_argument("--json", help="also write the figures to this JSON file")
+    args = parser.parse_args(argv)
+    folder = Path(args.data)
+    folder.mkdir(parents=True, exist_ok=True)
+    utc, delivered, received = load_data(args.meters, folder)
+    n, t = delivered.shape
+    gb = (delivered.nbytes + received.nbytes) / 1e9
+    print(f"\nmachine: {platform.processor() or platform.machine()}, {__import__('os').cpu_count()} cores; "
+          f"data: {n:,} meters x {t:,} intervals x 2 channels float32 = {gb:.2f} GB in memory; "
+          f"median of {args.repeats} runs\n")
+    results = {"meters": n, "intervals": t, "gigabytes": round(gb, 3), "repeats": args.repeats, "tariffs": {}}
+
+    floor, _ = median_time(lambda: (delivered.sum(axis=1), received.sum(axis=1)), args.repeats)
+    results["numpy_read_seconds"] = floor
+    print(f"numpy single-pass read of both channels (floor): {floor:.3f} s ({gb / floor:.1f} GB/s)\n")
+
+    print(f"{'tariff':<16}{'seconds':>9}{'bills/s':>13}{'x floor':>9}   (annual bills, 12 per meter)")
+    for code in TARIFFS:
+        tariff = load_tariff(f"tariffs/{code}.yaml")
+        bill_all(tariff, utc, delivered[:2], received[:2])  # compile (numba cache) outside the timing
+        seconds, (det, periods, items) = median_time(lambda t=tariff: bill_all(t, utc, delivered, received), args.repeats)
+        bills = int(periods.valid.sum())
+        results["tariffs"][code] = {"seconds": seconds, "bills": bills, "bills_per_second": bills / seconds,
+                                    "ratio_to_floor": seconds / floor}
+        print(f"{code:<16}{seconds:>9.3f}{bills / seconds:>13,.0f}{seconds / floor:>9.2f}")
+
+    print(f"\nPySAM Utilityrate5 vs this engine on the same tariffs exported to URDB "
+          f"(PySAM: {args.pysam_sample} customer-years, one call each; ours: all {n:,} meters)")
+    print(f"{'tariff':<16}{'PySAM bills/s':>15}{'ours bills/s':>15}{'ratio':>10}   what URDB cannot say")
+    for code in TARIFFS:
+        item, dropped = to_urdb(load_tariff(f"tariffs/{code}.yaml"))
+        ours_tariff = load_tariff(item, timezone="America/New_York")
+        bill_all(ours_tariff, utc, delivered[:2], received[:2])
+        seconds, (_, periods, _) = median_time(lambda t=ours_tariff: bill_all(t, utc, delivered, received), args.repeats)
+        ours = int(periods.valid.sum()) / seconds
+        theirs, _, _ = pysam_bills_per_second(item, delivered, args.pysam_sample)
+        results["tariffs"][code].update({"pysam_bills_per_second": theirs, "ours_urdb_bills_per_second": ours,
+                                         "ratio_to_pysam": ours / theirs})
+        print(f"{code:<16}{theirs:>15,.1f}{ours:>15,.0f}{ours / theirs:>10,.0f}x  {'; '.join(dropped)}")
+
+    print(f"\nre-pricing {args.reprice_meters:,} customers' determinants under changed prices (x1.05)")
+    for code in TARIFFS:
+        path = Path(f"tariffs/{code}.yaml")
+        tariff = load_tariff(path)
+        det, periods, _ = bill_all(tariff, utc, delivered, received)
+        reps = -(-args.reprice_meters // n)
+        big = Determinants(**{k: np.concatenate([getattr(det, k)] * reps)[: args.reprice_meters]
+                              for k in Determinants.__dataclass_fields__})
+        big_periods = type(periods)(*(np.concatenate([getattr(periods, f)] * reps)[: args.reprice_meters]
+                                      for f in ("start", "end", "nominal_days", "bounds")))
+        spec = yaml.safe_load(path.read_text())
+        spec["versions"] = scaled_prices(spec["versions"], 1.05)
+        changed = tariff_from_spec(spec, str(path), base_dir=path.parent)
+        seconds, items = median_time(lambda c=changed, d=big, p=big_periods: price(c, d, p), args.repeats)
+        revenue = float(np.sum(items.total()))
+        results["tariffs"][code]["reprice_seconds"] = seconds
+        print(f"{code:<16}{seconds:>9.3f} s for {args.reprice_meters:,} customers x 12 bills "
+              f"(revenue at new prices ${revenue:,.0f})")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+"""Determinants over the interval cube (xarray, numpy- or dask-backed).
+
+The same numba scan runs per meter chunk through ``xr.apply_ufunc(..., dask="parallelized")``, so a cube
+opened lazily from Zarr and the same cube loaded in memory give identical determinants. Inside dask's
+thread pool the kernel runs serially per chunk (dask supplies the parallelism; numba's own thread pool is
+not safe to enter from several threads at once).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from workbench.billing.determinants import Schedule, schedule_arrays
+from workbench.billing.periods import BillPeriods, periods_from_rows, read_date_periods
+from workbench.billing.pricing import Determinants
+from workbench.calendar import local_time, local_wall_times
+from workbench.errors import CubeError
+from workbench.kernels.scan import scan_determinants
+
+_OUTPUTS = ("energy_kwh", "received_kwh", "peak_kw", "tou_peak_kw", "cp_kw", "rtp_cost", "counts")
+
+
+def cube_time(ds: xr.Dataset) -> tuple[np.ndarray, int]:
+    """UTC interval starts (datetime64[m]) and the step in minutes."""
+    utc = ds["time"].values.astype("datetime64[m]")
+    step = int(ds.attrs.get("step_minutes") or (utc[1] - utc[0]).astype(int))
+    return utc, step
+
+
+def cube_local_days(ds: xr.Dataset) -> np.ndarray:
+    """Local date (days since epoch) of every interval, in the utility's time zone."""
+    tz = ds.attrs.get("timezone")
+    if not tz:
+        raise CubeError("the cube has no 'timezone' attribute (the utility's IANA time zone)")
+    utc, _ = cube_time(ds)
+    return local_time(local_wall_times(utc, tz)).day
+
+
+def cube_periods(ds: xr.Dataset, local_day: np.ndarray | None = None) -> BillPeriods:
+    """Bill periods of every meter of ``ds`` from its cycle's read dates, clipped to the cube's days."""
+    day = cube_local_days(ds) if local_day is None else local_day
+    first = np.datetime64(int(day[0]), "D")
+    end = np.datetime64(int(day[-1]), "D") + 1
+    reads = ds["read_date"].values.astype("datetime64[D]")
+    cycle_ids = list(ds["cycle_id"].values.astype(int))
+    by_cycle = {}
+    rows = []
+    for cycle in ds["cycle"].values.astype(int):
+        if cycle not in by_cycle:
+            if cycle not in cycle_ids:
+                raise CubeError(f"meter cycle {cycle} has no read dates in the cube (cycle_id {cycle_ids})")
+            by_cycle[cycle] = read_date_periods(reads[cycle_ids.index(cycle)], first, end, f"cycle {cycle} read dates")
+        rows.append(by_cycle[cycle])
+    return periods_from_rows(rows, day)
+
+
+def _scan_block(delivered, received, quality, bounds, *, schedule: Schedule, n_energy, n_demand, parallel):
+    out = scan_determinants(
+        delivered, received, bounds, schedule.energy_bucket, schedule.demand_bucket, n_energy, n_demand,
+        quality=quality, block_pos=schedule.block_pos, window=schedule.window, rolling=schedule.rolling,
+        kw_factor=schedule.kw_factor, rtp_price=schedule.rtp_price, cp_flag=schedule.cp_flag, parallel=parallel,
+    )
+    return tuple(out[name] for name in _OUTPUTS)
+
+
+def cube_determinants(ds: xr.Dataset, tariff, periods: BillPeriods, schedule: Schedule | None = None) -> xr.Dataset:
+    """Determinants of every meter of ``ds`` under ``tariff`` as a Dataset (lazy if ``ds`` is dask-backed).
+
+    Variables: energy_kwh, received_kwh (meter, period, energy_bucket), peak_kw, cp_kw, rtp_cost
+    (meter, period), tou_peak_kw (meter, period, demand_bucket), counts (meter, period, count).
+    """
+    if schedule is None:
+        utc, step = cube_time(ds)
+        schedule = schedule_arrays(tariff, utc, step, timezone=tariff.timezone or ds.attrs.get("timezone"))
+    lazy = ds["delivered_kwh"].chunks is not None
+    bounds = xr.DataArray(periods.bounds, dims=("meter", "edge"), coords={"meter": ds["meter"].values})
+    if lazy:
+        bounds = bounds.chunk({"meter": ds["delivered_kwh"].chunks[0], "edge": -1})
+    n_periods = periods.bounds.shape[1] - 1
+    n_e, n_d = tariff.n_energy_buckets, max(tariff.n_demand_buckets, 1)
+    results = xr.apply_ufunc(
+        _scan_block, ds["delivered_kwh"], ds["received_kwh"], ds["quality"], bounds,
+        input_core_dims=[["time"], ["time"], ["time"], ["edge"]],
+        output_core_dims=[["period", "energy_bucket"], ["period", "energy_bucket"], ["period"],
+                          ["period", "demand_bucket"], ["period"], ["period"], ["period", "count"]],
+        kwargs={"schedule": schedule, "n_energy": n_e, "n_demand": tariff.n_demand_buckets, "parallel": not lazy},
+        dask="parallelized",
+        output_dtypes=[np.float64] * 6 + [np.int64],
+        dask_gufunc_kwargs={"output_sizes": {"period": n_periods, "energy_bucket": n_e, "demand_bucket": n_d,
+                                             "count": 3}},
+    )
+    return xr.Dataset(dict(zip(_OUTPUTS, results, strict=True)))
+
+
+def determinants_from_dataset(det: xr.Dataset) -> Determinants:
+    """The pricing stage's numpy view of a (computed) determinants Dataset."""
+    return Determinants(**{name: np.asarray(det[name].values) for name in _OUTPUTS})
