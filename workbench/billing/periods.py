@@ -8,6 +8,7 @@ sizes are prorated by ``days / nominal_days`` (the days the full period would ha
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -30,22 +31,34 @@ class BillPeriods:
     nominal_days: np.ndarray
     bounds: np.ndarray
 
-    @property
+    @cached_property
     def days(self) -> np.ndarray:
         return (self.end - self.start).astype(int)
 
-    @property
+    @cached_property
     def valid(self) -> np.ndarray:
         return self.end > self.start
 
-    @property
+    @cached_property
     def proration(self) -> np.ndarray:
         """Share of a monthly charge a period pays: 1 for a full period, days / nominal days for a partial one."""
         days = self.days
         return np.where(days < self.nominal_days, days / np.maximum(self.nominal_days, 1), 1.0)
 
+    @cached_property
+    def end_month(self) -> np.ndarray:
+        """(M, B) calendar month (1-12) of each period's last day."""
+        return ((self.end - 1).astype("datetime64[M]").astype(int) % 12) + 1
+
     def season_days(self, month_season: np.ndarray, n_seasons: int) -> np.ndarray:
-        """(M, B, S) days of each period in each season."""
+        """(M, B, S) days of each period in each season (cached: re-pricing the same periods reuses it)."""
+        key = (tuple(int(x) for x in month_season), n_seasons)
+        cache = self.__dict__.setdefault("_season_days_cache", {})
+        if key not in cache:
+            cache[key] = self._season_days(month_season, n_seasons)
+        return cache[key]
+
+    def _season_days(self, month_season, n_seasons):
         out = np.zeros(self.start.shape + (n_seasons,))
         first = self.start.min() if self.start.size else None
         if first is None:

@@ -17,15 +17,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from workbench.billing.periods import BillPeriods
+from workbench.kernels.money import round_cents
 from workbench.tariffs.compile import CompiledTariff, CompiledVersion
 
 CATEGORIES = ("fixed", "energy", "demand", "minimum", "rider", "tax", "credit")
-
-
-def round_cents(amount):
-    """Round half-up (away from zero for negatives) to the cent; 1e-9 absorbs binary noise (0.125 -> 0.13)."""
-    a = np.asarray(amount, dtype=float)
-    return np.sign(a) * np.floor(np.abs(a) * 100.0 + 0.5 + 1e-9) / 100.0
 
 
 @dataclass
@@ -51,11 +46,14 @@ class LineItems:
         self.amount.append(amount)
 
     def total(self) -> np.ndarray:
-        return np.sum(self.amount, axis=0) if self.amount else 0.0
+        return self.subtotal(CATEGORIES)
 
     def subtotal(self, categories) -> np.ndarray:
-        parts = [a for a, c in zip(self.amount, self.category, strict=True) if c in categories]
-        return np.sum(parts, axis=0) if parts else 0.0
+        total = 0.0
+        for amount, category in zip(self.amount, self.category, strict=True):
+            if category in categories:
+                total = total + amount
+        return total
 
 
 @dataclass
@@ -76,7 +74,15 @@ class Determinants:
 
     @property
     def delivered_kwh(self) -> np.ndarray:
-        return self.energy_kwh.sum(axis=-1)
+        return _sum_last(self.energy_kwh)
+
+
+def _sum_last(values: np.ndarray) -> np.ndarray:
+    """Sum over a short last axis (buckets) by adding slices: numpy's strided reduction is slower here."""
+    total = values[..., 0].copy()
+    for i in range(1, values.shape[-1]):
+        total += values[..., i]
+    return total
 
 
 def billing_demand(tariff: CompiledTariff, det: Determinants, periods: BillPeriods) -> np.ndarray:
@@ -86,47 +92,76 @@ def billing_demand(tariff: CompiledTariff, det: Determinants, periods: BillPerio
     ratchet = tariff.ratchet
     if ratchet is None:
         return demand
-    end_month = ((periods.end - 1).astype("datetime64[M]").astype(int) % 12) + 1
-    counted = np.where(np.isin(end_month, ratchet.count_months), peak, 0.0)
+    counted = np.where(np.isin(periods.end_month, ratchet.count_months), peak, 0.0)
     history = np.zeros((peak.shape[0], len(ratchet.history_kw)))
     history[:] = ratchet.history_kw
-    series = np.concatenate([history, counted], axis=1)
-    offset = history.shape[1]
-    out = demand.copy()
+    series = np.ascontiguousarray(np.concatenate([history, counted], axis=1).T)  # (history + B, M)
+    offset = history.shape[0] if history.ndim == 1 else history.shape[1]
+    out = np.ascontiguousarray(demand.T)
     for b in range(peak.shape[1]):
         lo = max(0, offset + b - ratchet.months)
-        window = series[:, lo : offset + b]
-        if window.shape[1]:
-            out[:, b] = np.maximum(out[:, b], ratchet.percent / 100.0 * window.max(axis=1))
+        if offset + b > lo:
+            np.maximum(out[b], ratchet.percent / 100.0 * series[lo : offset + b].max(axis=0), out=out[b])
+    return out.T
+
+
+def _blocks(amount, limits):
+    """Split ``amount`` (M, B) into blocks with upper bounds ``limits`` (M, B, K-1): a list of K (M, B) arrays."""
+    out = []
+    lower = None
+    for k in range(limits.shape[-1] + 1):
+        part = amount - lower if lower is not None else amount.copy()
+        np.maximum(part, 0.0, out=part)
+        if k < limits.shape[-1]:
+            width = limits[..., k] - lower if lower is not None else limits[..., k]
+            np.minimum(part, width, out=part)
+            lower = limits[..., k]
+        out.append(part)
     return out
 
 
-def _block_quantities(amount, limits):
-    """Split amounts (..., ) into blocks given per-element upper limits (..., K-1) -> (..., K)."""
-    lower = np.concatenate([np.zeros(limits.shape[:-1] + (1,)), limits], axis=-1)
-    upper = np.concatenate([limits, np.full(limits.shape[:-1] + (1,), np.inf)], axis=-1)
-    return np.clip(amount[..., None] - lower, 0.0, upper - lower)
+@dataclass
+class _Context:
+    """What every version's pricing needs, computed once per pricing run."""
+
+    days: np.ndarray
+    proration: np.ndarray
+    season_days: np.ndarray  # (M, B, S)
+    season_frac: np.ndarray  # (M, B, S)
+    bill_kw: np.ndarray
+    total_kwh: np.ndarray
+    end_month: np.ndarray
+
+    @classmethod
+    def build(cls, tariff, det, periods):
+        days = periods.days.astype(float)
+        season_days = periods.season_days(tariff.month_season, len(tariff.season_names))
+        season_frac = np.divide(season_days, days[..., None], out=np.zeros_like(season_days),
+                                where=days[..., None] > 0)
+        return cls(days, periods.proration, season_days, season_frac, billing_demand(tariff, det, periods),
+                   det.delivered_kwh, periods.end_month)
 
 
 def price_version(
-    tariff: CompiledTariff, version: CompiledVersion, det: Determinants, periods: BillPeriods, weight: np.ndarray,
-    tag: str = "",
+    tariff: CompiledTariff, version: CompiledVersion, det: Determinants, periods: BillPeriods, weight,
+    tag: str = "", ctx: _Context | None = None,
 ) -> LineItems:
-    """Line items of one tariff version, each weighted by ``weight`` (M, B) and rounded to the cent."""
+    """Line items of one tariff version, each weighted by ``weight`` (M, B; None = 1) and rounded to the cent."""
+    ctx = ctx or _Context.build(tariff, det, periods)
     items = LineItems()
-    days = periods.days.astype(float)
-    proration = periods.proration
-    n_seasons = len(tariff.season_names)
-    season_days = periods.season_days(tariff.month_season, n_seasons)  # (M, B, S)
-    season_frac = np.divide(season_days, days[..., None], out=np.zeros_like(season_days), where=days[..., None] > 0)
-    bill_kw = billing_demand(tariff, det, periods)
-    total_kwh = det.delivered_kwh
-    end_month = ((periods.end - 1).astype("datetime64[M]").astype(int) % 12) + 1
+    days, proration, season_days, season_frac = ctx.days, ctx.proration, ctx.season_days, ctx.season_frac
+    bill_kw, total_kwh, end_month = ctx.bill_kw, ctx.total_kwh, ctx.end_month
+    shape = days.shape
 
     def add(description, category, unit, quantity, rate, amount=None):
-        quantity = np.broadcast_to(np.asarray(quantity, float), weight.shape) * weight
-        rate = np.broadcast_to(np.asarray(rate, float), weight.shape)
-        amount = quantity * rate if amount is None else np.asarray(amount, float) * weight
+        quantity = np.broadcast_to(np.asarray(quantity, float), shape)
+        if weight is not None:
+            quantity = quantity * weight
+        rate = np.broadcast_to(np.asarray(rate, float), shape)
+        if amount is None:
+            amount = quantity * rate
+        elif weight is not None:
+            amount = np.asarray(amount, float) * weight
         items.add(description, category, unit, quantity, rate, round_cents(amount), tag)
 
     for charge in version.charges:
@@ -139,9 +174,9 @@ def price_version(
                 label = tariff.energy_bucket_label(e)
                 add(_join(spec.description, label), "energy", "kWh", det.energy_kwh[..., e], charge.rates[e])
         elif charge.kind == "energy_blocks":
-            _energy_blocks(tariff, charge, det, days, proration, season_days, season_frac, bill_kw, add)
+            _energy_blocks(tariff, charge, det, ctx, add)
         elif charge.kind in ("demand", "demand_blocks"):
-            _demand(tariff, charge, det, season_frac, bill_kw, add)
+            _demand(tariff, charge, det, ctx, add)
         elif charge.kind == "rtp":
             add(spec.description, "energy", "kWh", total_kwh,
                 np.divide(det.rtp_cost, total_kwh, out=np.zeros_like(total_kwh), where=total_kwh > 0), det.rtp_cost)
@@ -155,11 +190,11 @@ def price_version(
     for charge in version.charges:
         spec = charge.spec
         if charge.kind == "minimum":
-            billed = items.subtotal(("fixed", "energy", "demand", "rider")) + np.zeros(weight.shape)
+            billed = items.subtotal(("fixed", "energy", "demand", "rider")) + np.zeros(shape)
             if spec.per == "year":
-                short = _annual_shortfall(spec.amount, billed, periods) * weight
+                short = _annual_shortfall(spec.amount, billed, periods) * (1.0 if weight is None else weight)
             else:
-                floor = spec.amount * {"bill": 1.0, "day": days, "month": proration}[spec.per] * weight
+                floor = spec.amount * {"bill": 1.0, "day": days, "month": proration}[spec.per] * (1.0 if weight is None else weight)
                 short = np.maximum(round_cents(floor) - billed, 0.0)
             short = round_cents(short)
             items.add(spec.description, "minimum", "$", (short > 0).astype(float), short, short, tag)
@@ -192,37 +227,37 @@ def _join(description, label):
     return f"{description}, {label}" if label else description
 
 
-def _energy_blocks(tariff, charge, det, days, proration, season_days, season_frac, bill_kw, add):
+def _energy_blocks(tariff, charge, det, ctx, add):
     spec = charge.spec.blocks
     n_tou = len(tariff.tou_names)
     n_blocks = charge.rates.shape[1]
-    scale = {  # (M, B, S) multiplier of the block limits
-        "kWh": proration[..., None] * season_frac,
-        "kWh/day": season_days,
-        "kWh/kW": bill_kw[..., None] * season_frac,
-        "kWh/kW/day": bill_kw[..., None] * season_days,
-    }[spec.unit]
-    limits = charge.limits[None, None, :, :] * scale[..., None]  # (M, B, S, K-1)
     kwh = det.energy_kwh
     for s in range(len(tariff.season_names)):
+        scale = {  # (M, B) multiplier of this season's block limits
+            "kWh": lambda: ctx.proration * ctx.season_frac[..., s],
+            "kWh/day": lambda: ctx.season_days[..., s],
+            "kWh/kW": lambda: ctx.bill_kw * ctx.season_frac[..., s],
+            "kWh/kW/day": lambda: ctx.bill_kw * ctx.season_days[..., s],
+        }[spec.unit]()
+        limits = scale[..., None] * charge.limits[s]  # (M, B, K-1)
         buckets = range(s * n_tou, (s + 1) * n_tou)
         if spec.scope == "total":
-            season_total = kwh[..., s * n_tou : (s + 1) * n_tou].sum(axis=-1)
-            blocks = _block_quantities(season_total, limits[:, :, s])  # (M, B, K)
+            season_total = _sum_last(kwh[..., s * n_tou : (s + 1) * n_tou])
+            blocks = _blocks(season_total, limits)
         for e in buckets:
             if spec.scope == "total":
                 share = np.divide(kwh[..., e], season_total, out=np.zeros_like(season_total), where=season_total > 0)
-                qty = blocks * share[..., None]
+                qty = [block * share for block in blocks]
             else:
-                qty = _block_quantities(kwh[..., e], limits[:, :, s])
+                qty = _blocks(kwh[..., e], limits)
             label = tariff.energy_bucket_label(e)
             for k in range(n_blocks):
                 block = f"block {k + 1}" if n_blocks > 1 else ""
                 add(_join(charge.description, ", ".join(x for x in (label, block) if x)), "energy", "kWh",
-                    qty[..., k], charge.rates[e, k])
+                    qty[k], charge.rates[e, k])
 
 
-def _demand(tariff, charge, det, season_frac, bill_kw, add):
+def _demand(tariff, charge, det, ctx, add):
     spec = charge.spec
     if spec.measure == "tou":
         n_d = len(tariff.demand_tou_names)
@@ -232,26 +267,27 @@ def _demand(tariff, charge, det, season_frac, bill_kw, add):
             if charge.kind == "demand":
                 add(_join(spec.description, label), "demand", "kW", kw, charge.rates[d])
             else:
-                lim = charge.limits[d // n_d]
-                blocks = _block_quantities(kw, np.broadcast_to(lim, kw.shape + lim.shape))
-                for k in range(blocks.shape[-1]):
-                    add(_join(spec.description, f"{label}, block {k + 1}"), "demand", "kW", blocks[..., k],
-                        charge.rates[d, k])
+                blocks = _blocks(kw, np.broadcast_to(charge.limits[d // n_d], kw.shape + charge.limits[0].shape))
+                for k, block in enumerate(blocks):
+                    add(_join(spec.description, f"{label}, block {k + 1}"), "demand", "kW", block, charge.rates[d, k])
         return
-    kw = bill_kw if spec.measure == "max" else det.cp_kw
+    kw = ctx.bill_kw if spec.measure == "max" else det.cp_kw
+    n_seasons = len(tariff.season_names)
     if charge.kind == "demand":
-        rate = (season_frac * charge.rates).sum(axis=-1)  # a period across seasons pays each season's share
+        rate = charge.rates[0] * ctx.season_frac[..., 0]  # a period across seasons pays each season's share
+        for s in range(1, n_seasons):
+            rate = rate + charge.rates[s] * ctx.season_frac[..., s]
         add(spec.description, "demand", "kW", kw, rate)
         return
-    n_blocks = charge.rates.shape[1]
-    for k in range(n_blocks):
+    per_season = [_blocks(kw, np.broadcast_to(charge.limits[s], kw.shape + charge.limits[s].shape))
+                  for s in range(n_seasons)]
+    for k in range(charge.rates.shape[1]):
         qty = np.zeros_like(kw)
         amount = np.zeros_like(kw)
-        for s in range(len(tariff.season_names)):
-            lim = charge.limits[s]
-            block = _block_quantities(kw, np.broadcast_to(lim, kw.shape + lim.shape))[..., k]
-            qty += season_frac[..., s] * block
-            amount += season_frac[..., s] * block * charge.rates[s, k]
+        for s in range(n_seasons):
+            part = ctx.season_frac[..., s] * per_season[s][k]
+            qty += part
+            amount += part * charge.rates[s, k]
         rate = np.divide(amount, qty, out=np.zeros_like(qty), where=qty > 0)
         add(_join(spec.description, f"block {k + 1}"), "demand", "kW", qty, rate, amount)
 
@@ -272,10 +308,12 @@ def price(tariff: CompiledTariff, det: Determinants, periods: BillPeriods) -> Li
             f"{periods.start[m, b]} to {periods.end[m, b]} (versions start {first}); add a version or bill later periods"
         )
     out = LineItems()
+    ctx = _Context.build(tariff, det, periods)
     for i in active:
         version = tariff.versions[i]
         tag = str(version.effective) if len(active) > 1 else ""
-        part = price_version(tariff, version, det, periods, weights[i], tag)
+        weight = weights[i] if len(active) > 1 or not (weights[i][periods.valid] == 1).all() else None
+        part = price_version(tariff, version, det, periods, weight, tag, ctx)
         for name in ("description", "category", "unit", "quantity", "rate", "amount", "version"):
             getattr(out, name).extend(getattr(part, name))
     return out
