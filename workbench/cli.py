@@ -22,7 +22,11 @@ def _bill(args) -> int:
     tariff = load_tariff(args.tariff, timezone=args.timezone)
     series = read_interval_csv(args.intervals)
     read_dates = _read_dates(args.read_dates) if args.read_dates else None
-    bills = bill_interval_series(tariff, series, read_dates=read_dates, timezone=args.timezone)
+    bills = bill_interval_series(
+        tariff, series, read_dates=read_dates, timezone=args.timezone, program=args.program,
+        true_up_month=args.true_up_month, export_rates=args.export_rates, pto_date=_date(args.pto_date, "--pto-date"),
+        programs_dir=args.programs,
+    )
     if args.format == "json":
         json.dump({"tariff": tariff.code, "tariff_name": tariff.name, "intervals": str(args.intervals),
                    "bills": [b.to_dict() for b in bills]}, sys.stdout, indent=2)
@@ -40,6 +44,17 @@ def _bill(args) -> int:
 
         print(bills_as_text(tariff, bills))
     return 0
+
+
+def _date(text, option):
+    import datetime as dt
+
+    if text is None:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise WorkbenchError(f"{option}: {text!r} is not a date like 2024-05-01") from None
 
 
 def _read_dates(text):
@@ -95,6 +110,15 @@ def build_parser() -> argparse.ArgumentParser:
                       "for URDB tariffs, the timestamps' own offsets)")
     bill.add_argument("--read-dates", help="meter-read dates, comma separated (bill periods run from one to the next); "
                       "default: calendar months of local time")
+    bill.add_argument("--program", help="net-metering program: a code in tariffs/programs/, a program file, or a "
+                      "PySAM option (net-metering-kwh, net-metering-dollars, net-billing, net-billing-carryover, "
+                      "buy-all-sell-all); default for a URDB tariff: its dgrules")
+    bill.add_argument("--programs", help="folder of program files (default: programs/ beside the tariff)")
+    bill.add_argument("--true-up-month", type=int, help="month (1-12) whose bill carries the annual true-up")
+    bill.add_argument("--export-rates", help="export values: CSV timestamp,export_rate (per interval or hour) or a "
+                      "576-row table month,day_type,hour,export_rate")
+    bill.add_argument("--pto-date", help="permission-to-operate date (picks the export-value vintage and the "
+                      "anniversary true-up)")
     bill.set_defaults(func=_bill)
 
     sample = sub.add_parser("sample", help="generate the synthetic sample utility (interval cube)")

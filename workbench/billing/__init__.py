@@ -19,8 +19,13 @@ from workbench.billing.pricing import price
 __all__ = ["Bill", "LineItem", "bill_series", "bill_interval_series"]
 
 
-def bill_interval_series(tariff, series: IntervalSeries, *, read_dates=None, timezone: str | None = None) -> list[Bill]:
-    """Bills of one meter's checked interval series under a compiled tariff."""
+def bill_interval_series(
+    tariff, series: IntervalSeries, *, read_dates=None, timezone: str | None = None, program=None,
+    true_up_month: int | None = None, export_rates=None, pto_date=None, programs_dir=None,
+) -> list[Bill]:
+    """Bills of one meter's checked interval series under a compiled tariff (and a net-metering program)."""
+    from workbench.nem.resolve import prepare_program
+
     tz = timezone or tariff.timezone
     sched = schedule_arrays(tariff, series.utc, series.step_minutes, series.offsets_minutes, tz)
     day = sched.local.day
@@ -31,14 +36,25 @@ def bill_interval_series(tariff, series: IntervalSeries, *, read_dates=None, tim
     else:
         rows = [read_date_periods(read_dates, first, end)]
     periods = periods_from_rows(rows, day)
-    delivered = series.delivered_kwh[None, :]
-    received = series.received_kwh[None, :]
-    det = scan(tariff, sched, delivered, received, periods.bounds, parallel=False)
-    items = price(tariff, det, periods)
-    return bills_for_meter(items, periods, det, 0)
+    plan = prepare_program(tariff, series, sched, program=program, true_up_month=true_up_month,
+                           export_rates=export_rates, pto_date=pto_date, programs_dir=programs_dir)
+    delivered = plan.delivered[None, :]
+    received = plan.received[None, :]
+    det = scan(tariff, sched, delivered, received, periods.bounds, parallel=False, export_price=plan.export_price)
+    if plan.enrollment is None:
+        items = price(tariff, det, periods)
+        return bills_for_meter(items, periods, det, 0)
+    from workbench.nem.billing import bill_with_program
+
+    result = bill_with_program(tariff, det, periods, plan.enrollment, sell_rates=plan.sell_rates,
+                               export_valued=plan.export_price is not None)
+    return bills_for_meter(result.items, periods, det, 0, extras=result.extras)
 
 
-def bill_series(tariff, timestamps, delivered_kwh, received_kwh=None, *, read_dates=None, timezone=None) -> list[Bill]:
+def bill_series(
+    tariff, timestamps, delivered_kwh, received_kwh=None, *, read_dates=None, timezone=None, program=None,
+    true_up_month=None, export_rates=None, pto_date=None,
+) -> list[Bill]:
     """Bills of one meter from arrays.
 
     Parameters
@@ -50,6 +66,17 @@ def bill_series(tariff, timestamps, delivered_kwh, received_kwh=None, *, read_da
         Meter-read dates; bill periods run from one to the next. Default: calendar months of local time.
     timezone : str, optional
         Time zone the tariff's schedules apply in; default the tariff's, else the timestamps' own.
+    program : str or Program, optional
+        Net-metering program: a PySAM option name (net-metering-kwh, net-metering-dollars, net-billing,
+        net-billing-carryover, buy-all-sell-all), a program file, or a Program. Default: none, or for a URDB
+        tariff its ``dgrules`` when the meter exports.
+    true_up_month : int, optional
+        Month (1-12) whose bill carries the annual true-up.
+    export_rates : pandas.Series or path, optional
+        Export values [$/kWh]: a series indexed by tz-aware timestamps (interval or hour starts), or a CSV file
+        (timestamp, export_rate) or a 576-value table (month, day_type, hour, export_rate).
+    pto_date : date, optional
+        Permission-to-operate (enrollment) date: picks the export-value vintage, the anniversary true-up.
     """
     idx = pd.DatetimeIndex(timestamps)
     if idx.tz is None:
@@ -61,4 +88,5 @@ def bill_series(tariff, timestamps, delivered_kwh, received_kwh=None, *, read_da
     received = np.zeros_like(delivered) if received_kwh is None else np.asarray(received_kwh, dtype=float)
     series = check_series(utc, offsets, delivered, received, "<timestamps>")
     tz = timezone or tariff.timezone or (str(idx.tz) if not str(idx.tz).startswith(("UTC+", "UTC-")) else None)
-    return bill_interval_series(tariff, series, read_dates=read_dates, timezone=tz)
+    return bill_interval_series(tariff, series, read_dates=read_dates, timezone=tz, program=program,
+                                true_up_month=true_up_month, export_rates=export_rates, pto_date=pto_date)

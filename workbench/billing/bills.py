@@ -34,6 +34,12 @@ class Bill:
     partial: bool = False
     estimated_intervals: int = 0
     missing_intervals: int = 0
+    # net metering / net billing (zero without a program)
+    credit_earned: float = 0.0  # [$] export credits earned in this bill
+    credit_applied: float = 0.0  # [$] credits that offset this bill's charges
+    credit_carried: float = 0.0  # [$] credit balance carried to the next bill
+    kwh_carried: float = 0.0  # [kWh] banked kWh carried to the next bill (kWh credits)
+    true_up: bool = False  # this bill carries the annual true-up
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -46,7 +52,8 @@ def _date(value) -> dt.date:
     return dt.date.fromisoformat(str(np.datetime64(value, "D")))
 
 
-def bills_for_meter(items: LineItems, periods: BillPeriods, det: Determinants, m: int = 0) -> list[Bill]:
+def bills_for_meter(items: LineItems, periods: BillPeriods, det: Determinants, m: int = 0,
+                    extras: dict | None = None) -> list[Bill]:
     """The bills of meter row ``m``, zero lines (no quantity, no amount) left out."""
     bills = []
     days = periods.days
@@ -71,5 +78,6 @@ def bills_for_meter(items: LineItems, periods: BillPeriods, det: Determinants, m
             received_kwh=round(float(det.received_kwh[m, b].sum()), 4), peak_kw=round(float(det.peak_kw[m, b]), 4),
             partial=bool(days[m, b] < periods.nominal_days[m, b]), estimated_intervals=int(counts[2]),
             missing_intervals=int(counts[1]),
+            **{k: (bool(v[m, b]) if k == "true_up" else round(float(v[m, b]), 4)) for k, v in (extras or {}).items()},
         ))
     return bills

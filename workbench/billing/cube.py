@@ -18,7 +18,7 @@ from workbench.calendar import local_time, local_wall_times
 from workbench.errors import CubeError
 from workbench.kernels.scan import scan_determinants
 
-_OUTPUTS = ("energy_kwh", "received_kwh", "peak_kw", "tou_peak_kw", "cp_kw", "rtp_cost", "counts")
+_OUTPUTS = ("energy_kwh", "received_kwh", "peak_kw", "tou_peak_kw", "cp_kw", "rtp_cost", "export_credit", "counts")
 
 
 def cube_time(ds: xr.Dataset) -> tuple[np.ndarray, int]:
@@ -55,20 +55,23 @@ def cube_periods(ds: xr.Dataset, local_day: np.ndarray | None = None) -> BillPer
     return periods_from_rows(rows, day)
 
 
-def _scan_block(delivered, received, quality, bounds, *, schedule: Schedule, n_energy, n_demand, parallel):
+def _scan_block(delivered, received, quality, bounds, *, schedule: Schedule, n_energy, n_demand, parallel,
+                export_price=None):
     out = scan_determinants(
         delivered, received, bounds, schedule.energy_bucket, schedule.demand_bucket, n_energy, n_demand,
         quality=quality, block_pos=schedule.block_pos, window=schedule.window, rolling=schedule.rolling,
         kw_factor=schedule.kw_factor, rtp_price=schedule.rtp_price, cp_flag=schedule.cp_flag, parallel=parallel,
+        export_price=export_price,
     )
     return tuple(out[name] for name in _OUTPUTS)
 
 
-def cube_determinants(ds: xr.Dataset, tariff, periods: BillPeriods, schedule: Schedule | None = None) -> xr.Dataset:
+def cube_determinants(ds: xr.Dataset, tariff, periods: BillPeriods, schedule: Schedule | None = None,
+                      export_price: np.ndarray | None = None) -> xr.Dataset:
     """Determinants of every meter of ``ds`` under ``tariff`` as a Dataset (lazy if ``ds`` is dask-backed).
 
-    Variables: energy_kwh, received_kwh (meter, period, energy_bucket), peak_kw, cp_kw, rtp_cost
-    (meter, period), tou_peak_kw (meter, period, demand_bucket), counts (meter, period, count).
+    Variables: energy_kwh, received_kwh (meter, period, energy_bucket), peak_kw, cp_kw, rtp_cost,
+    export_credit (meter, period), tou_peak_kw (meter, period, demand_bucket), counts (meter, period, count).
     """
     if schedule is None:
         utc, step = cube_time(ds)
@@ -83,10 +86,11 @@ def cube_determinants(ds: xr.Dataset, tariff, periods: BillPeriods, schedule: Sc
         _scan_block, ds["delivered_kwh"], ds["received_kwh"], ds["quality"], bounds,
         input_core_dims=[["time"], ["time"], ["time"], ["edge"]],
         output_core_dims=[["period", "energy_bucket"], ["period", "energy_bucket"], ["period"],
-                          ["period", "demand_bucket"], ["period"], ["period"], ["period", "count"]],
-        kwargs={"schedule": schedule, "n_energy": n_e, "n_demand": tariff.n_demand_buckets, "parallel": not lazy},
+                          ["period", "demand_bucket"], ["period"], ["period"], ["period"], ["period", "count"]],
+        kwargs={"schedule": schedule, "n_energy": n_e, "n_demand": tariff.n_demand_buckets, "parallel": not lazy,
+                "export_price": export_price},
         dask="parallelized",
-        output_dtypes=[np.float64] * 6 + [np.int64],
+        output_dtypes=[np.float64] * 7 + [np.int64],
         dask_gufunc_kwargs={"output_sizes": {"period": n_periods, "energy_bucket": n_e, "demand_bucket": n_d,
                                              "count": 3}},
     )

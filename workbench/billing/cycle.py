@@ -39,6 +39,8 @@ from workbench.billing.determinants import schedule_arrays
 from workbench.billing.periods import BillPeriods
 from workbench.billing.pricing import billing_demand, price
 from workbench.errors import BillingError
+from workbench.nem import load_programs
+from workbench.nem.billing import Enrollment, bill_with_program
 from workbench.tariffs import load_tariff_book
 
 
@@ -96,18 +98,28 @@ def run_cycle(cube, tariffs_dir, out, *, cycles=None, period=None, progress=True
             raise BillingError(f"cycle(s) {unknown} have no meters in {cube}; cycles present: {sorted(set(cycle_of.tolist()))}")
     schedules = {}
     rate_codes = ds["rate_code"].values.astype(str)
+    nem_codes = ds["nem_program"].values.astype(str)
+    programs_dir = Path(tariffs_dir) / "programs"
+    programs = load_programs(programs_dir) if programs_dir.exists() else {}
     exceptions = [
         {"meter": m, "account": a, "rate_code": r, "reason": f"rate code {r!r} is not in the tariff book {tariffs_dir}"}
         for m, a, r, s in zip(ds["meter"].values, ds["account"].values, rate_codes, selected, strict=True)
         if s and r not in book
     ]
-    billable = selected & np.isin(rate_codes, list(book))
+    exceptions += [
+        {"meter": m, "account": a, "rate_code": r,
+         "reason": f"net-metering program {p!r} is not in {programs_dir}/ (programs: {sorted(programs)})"}
+        for m, a, r, p, s in zip(ds["meter"].values, ds["account"].values, rate_codes, nem_codes, selected, strict=True)
+        if s and r in book and p and p not in programs
+    ]
+    billable = selected & np.isin(rate_codes, list(book)) & ((nem_codes == "") | np.isin(nem_codes, list(programs)))
+    export_prices_cache = {}
 
     chunk = chunk_meters or (ds["delivered_kwh"].chunks[0][0] if ds["delivered_kwh"].chunks else 1000)
     tmp = out.parent / f".{out.name}.partial-{int(time.time() * 1e6)}"
     tmp.mkdir(parents=True)
     writers = {}
-    counts = {"bills": 0, "line_items": 0, "revenue": 0.0}
+    counts = {"bills": 0, "line_items": 0, "revenue": 0.0, "held_in_chunks": 0}
     by_code = {}
     try:
         starts = range(0, ds.sizes["meter"], chunk)
@@ -119,18 +131,41 @@ def run_cycle(cube, tariffs_dir, out, *, cycles=None, period=None, progress=True
             block = ds.isel(meter=slice(start, start + chunk)).load().isel(meter=idx - start)
             periods_all = cube_periods(block, local_day)
             codes = rate_codes[idx]
-            for code in np.unique(codes):
+            nem = nem_codes[idx]
+            # a meter that exports but is on no program cannot be billed right: hold it, with the reason
+            exported = np.nansum(block["received_kwh"].values, axis=1) > 0
+            unassigned = exported & (nem == "")
+            for i in np.flatnonzero(unassigned):
+                exceptions.append({"meter": str(block["meter"].values[i]), "account": str(block["account"].values[i]),
+                                   "rate_code": codes[i], "reason": "received energy from the customer but the "
+                                   "account is on no net-metering program (nem_program is empty)"})
+            counts["held_in_chunks"] += int(unassigned.sum())
+            for code, program_code in sorted(set(zip(codes[~unassigned], nem[~unassigned], strict=True))):
                 tariff = book[code]
                 if code not in schedules:
                     schedules[code] = schedule_arrays(tariff, utc, step, timezone=tariff.timezone or ds.attrs["timezone"])
-                rows = np.flatnonzero(codes == code)
+                rows = np.flatnonzero((codes == code) & (nem == program_code) & ~unassigned)
                 sub = block.isel(meter=rows)
                 periods = BillPeriods(periods_all.start[rows], periods_all.end[rows], periods_all.nominal_days[rows],
                                       periods_all.bounds[rows])
-                det = determinants_from_dataset(cube_determinants(sub, tariff, periods, schedules[code]))
-                items = price(tariff, det, periods)
+                extras = None
+                if program_code:
+                    program = programs[program_code]
+                    key = (code, program_code)
+                    if key not in export_prices_cache:
+                        export_prices_cache[key] = _program_export_price(program, tariff, utc, step, schedules[code])
+                    price_array = export_prices_cache[key]
+                    if program.netting_interval == "hourly":
+                        sub = _hourly_netted(sub, utc, step)
+                    det = determinants_from_dataset(
+                        cube_determinants(sub, tariff, periods, schedules[code], export_price=price_array))
+                    result = bill_with_program(tariff, det, periods, Enrollment(program), export_valued=price_array is not None)
+                    items, extras = result.items, result.extras
+                else:
+                    det = determinants_from_dataset(cube_determinants(sub, tariff, periods, schedules[code]))
+                    items = price(tariff, det, periods)
                 mask = _period_mask(periods, period)
-                bills, lines = _tables(sub, tariff, periods, det, items, mask)
+                bills, lines = _tables(sub, tariff, periods, det, items, mask, program_code, extras)
                 _append(writers, tmp, "bills", bills)
                 _append(writers, tmp, "line_items", lines)
                 counts["bills"] += bills.num_rows
@@ -153,7 +188,7 @@ def run_cycle(cube, tariffs_dir, out, *, cycles=None, period=None, progress=True
         summary.to_csv(tmp / "summary.csv", index=False)
         pd.DataFrame(exceptions, columns=["meter", "account", "rate_code", "reason"]).to_csv(tmp / "exceptions.csv", index=False)
         meters_in = int(selected.sum())
-        result = CycleResult(out, meters_in, int(billable.sum()), len(exceptions), counts["bills"],
+        result = CycleResult(out, meters_in, int(billable.sum()) - counts["held_in_chunks"], len(exceptions), counts["bills"],
                              counts["line_items"], round(counts["revenue"], 2), time.perf_counter() - started, summary)
         run = {"cube": str(cube), "tariffs": str(tariffs_dir), "cycles": cycles or "all", "period": period,
                "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "meters_in": meters_in,
@@ -179,7 +214,9 @@ _SCHEMAS = {
         ("rate_code", pa.string()), ("period_start", pa.date32()), ("period_end", pa.date32()), ("days", pa.int16()),
         ("partial", pa.bool_()), ("delivered_kwh", pa.float64()), ("received_kwh", pa.float64()),
         ("peak_kw", pa.float64()), ("billing_demand_kw", pa.float64()), ("intervals", pa.int32()),
-        ("missing_intervals", pa.int32()), ("estimated_intervals", pa.int32()), ("total", pa.float64()),
+        ("missing_intervals", pa.int32()), ("estimated_intervals", pa.int32()), ("nem_program", pa.string()),
+        ("credit_earned", pa.float64()), ("credit_applied", pa.float64()), ("credit_carried", pa.float64()),
+        ("kwh_carried", pa.float64()), ("true_up", pa.bool_()), ("total", pa.float64()),
     ]),
     "line_items": pa.schema([
         ("meter", pa.string()), ("period_start", pa.date32()), ("line", pa.int16()), ("description", pa.string()),
@@ -199,7 +236,23 @@ def _append(writers, folder, name, table):
     writers[name].write_table(table)
 
 
-def _tables(ds, tariff, periods, det, items, mask):
+def _program_export_price(program, tariff, utc, step, schedule):
+    """Per-interval export values of a program (the vintage of the data's first year: the cube holds no PTO)."""
+    if program.kind == "net_metering" or program.export_values is None:
+        return None
+    from workbench.nem.resolve import vintage_prices
+
+    return vintage_prices(program, utc, schedule.local, step, pto=None)
+
+
+def _hourly_netted(sub, utc, step):
+    from workbench.nem.resolve import _hourly_net
+
+    d, r = _hourly_net(sub["delivered_kwh"].values, sub["received_kwh"].values, utc, step)
+    return sub.assign(delivered_kwh=(("meter", "time"), d), received_kwh=(("meter", "time"), r))
+
+
+def _tables(ds, tariff, periods, det, items, mask, program_code="", extras=None):
     m_idx, b_idx = np.nonzero(mask)
     meters = ds["meter"].values.astype(str)
     amounts = np.stack(items.amount) if items.amount else np.zeros((0,) + mask.shape)
@@ -222,6 +275,11 @@ def _tables(ds, tariff, periods, det, items, mask):
         "intervals": det.counts[m_idx, b_idx, 0].astype(np.int32),
         "missing_intervals": det.counts[m_idx, b_idx, 1].astype(np.int32),
         "estimated_intervals": det.counts[m_idx, b_idx, 2].astype(np.int32),
+        "nem_program": np.full(len(m_idx), program_code),
+        **{name: (extras[name][m_idx, b_idx] if extras and name in extras else np.zeros(len(m_idx)))
+           for name in ("credit_earned", "credit_applied", "credit_carried", "kwh_carried")},
+        "true_up": (extras["true_up"][m_idx, b_idx] if extras and "true_up" in extras
+                    else np.zeros(len(m_idx), bool)),
         "total": totals[m_idx, b_idx],
     }, schema=_SCHEMAS["bills"])
     # line items: every (item, meter, period) with a quantity or an amount

@@ -49,6 +49,8 @@ def schedule_arrays(
     demand_bucket = tariff.demand_grid[month, day_type, minute]
 
     interval = tariff.demand_interval_minutes or step_minutes
+    if interval % step_minutes and not tariff.needs_demand:
+        interval = step_minutes  # nothing is billed on demand: report the peak at the data's resolution
     if interval % step_minutes:
         raise BillingError(
             f"{tariff.source_path}: demand is measured over {interval} minutes but the data's interval is "
@@ -69,12 +71,16 @@ def schedule_arrays(
                     60.0 / interval, rtp, cp)
 
 
-def scan(tariff, schedule: Schedule, delivered, received, bounds, quality=None, parallel=True) -> Determinants:
+def scan(tariff, schedule: Schedule, delivered, received, bounds, quality=None, parallel=True,
+         export_price=None) -> Determinants:
     """Run the numba scan over (meter, time) arrays."""
     out = scan_determinants(
         delivered, received, bounds, schedule.energy_bucket, schedule.demand_bucket, tariff.n_energy_buckets,
         tariff.n_demand_buckets, quality=quality, block_pos=schedule.block_pos, window=schedule.window,
         rolling=schedule.rolling, kw_factor=schedule.kw_factor, rtp_price=schedule.rtp_price,
-        cp_flag=schedule.cp_flag, parallel=parallel,
+        cp_flag=schedule.cp_flag, parallel=parallel, export_price=export_price,
     )
-    return Determinants.from_scan(out)
+    det = Determinants.from_scan(out)
+    if export_price is None:
+        det.export_credit = None
+    return det

@@ -67,10 +67,11 @@ class Determinants:
     cp_kw: np.ndarray  # (M, B)
     rtp_cost: np.ndarray  # (M, B)
     counts: np.ndarray  # (M, B, 3) present, missing, estimated
+    export_credit: np.ndarray | None = None  # (M, B) received kWh × export value [$]
 
     @classmethod
     def from_scan(cls, out: dict) -> Determinants:
-        return cls(**{k: out[k] for k in cls.__dataclass_fields__})
+        return cls(**{k: out[k] for k in cls.__dataclass_fields__ if k in out})
 
     @property
     def delivered_kwh(self) -> np.ndarray:
@@ -149,8 +150,7 @@ def price_version(
     """Line items of one tariff version, each weighted by ``weight`` (M, B; None = 1) and rounded to the cent."""
     ctx = ctx or _Context.build(tariff, det, periods)
     items = LineItems()
-    days, proration, season_days, season_frac = ctx.days, ctx.proration, ctx.season_days, ctx.season_frac
-    bill_kw, total_kwh, end_month = ctx.bill_kw, ctx.total_kwh, ctx.end_month
+    days, proration, total_kwh, end_month = ctx.days, ctx.proration, ctx.total_kwh, ctx.end_month
     shape = days.shape
 
     def add(description, category, unit, quantity, rate, amount=None):
@@ -201,7 +201,7 @@ def price_version(
     for charge in version.charges:
         spec = charge.spec
         if charge.kind == "tax":
-            base = items.subtotal(tuple(spec.applies_to))
+            base = items.subtotal(tuple(spec.applies_to)) + np.zeros(shape)
             items.add(spec.description, "tax", "$", base, spec.percent / 100.0,
                       round_cents(base * spec.percent / 100.0), tag)
     return items
@@ -233,12 +233,15 @@ def _energy_blocks(tariff, charge, det, ctx, add):
     n_blocks = charge.rates.shape[1]
     kwh = det.energy_kwh
     for s in range(len(tariff.season_names)):
-        scale = {  # (M, B) multiplier of this season's block limits
-            "kWh": lambda: ctx.proration * ctx.season_frac[..., s],
-            "kWh/day": lambda: ctx.season_days[..., s],
-            "kWh/kW": lambda: ctx.bill_kw * ctx.season_frac[..., s],
-            "kWh/kW/day": lambda: ctx.bill_kw * ctx.season_days[..., s],
-        }[spec.unit]()
+        # (M, B) multiplier of this season's block limits
+        if spec.unit == "kWh":
+            scale = ctx.proration * ctx.season_frac[..., s]
+        elif spec.unit == "kWh/day":
+            scale = ctx.season_days[..., s]
+        elif spec.unit == "kWh/kW":
+            scale = ctx.bill_kw * ctx.season_frac[..., s]
+        else:  # kWh/kW/day
+            scale = ctx.bill_kw * ctx.season_days[..., s]
         limits = scale[..., None] * charge.limits[s]  # (M, B, K-1)
         buckets = range(s * n_tou, (s + 1) * n_tou)
         if spec.scope == "total":

@@ -18,6 +18,12 @@ def bills_as_text(tariff, bills) -> str:
             lines.append(f"  {li.description[:46]:<46} {li.quantity:>14,.3f} {li.unit:<6} x {li.rate:>10.5f} "
                          f"= {li.amount:>11,.2f}")
         lines.append(f"  {'Total':<46} {'':>14} {'':<6}   {'':>10}   {bill.total:>11,.2f}")
+        if bill.credit_earned or bill.credit_applied or bill.credit_carried or bill.kwh_carried:
+            lines.append(f"  Credits: earned ${bill.credit_earned:,.2f}, applied ${bill.credit_applied:,.2f}, "
+                         f"carried forward ${bill.credit_carried:,.2f}"
+                         + (f"; banked {bill.kwh_carried:,.3f} kWh" if bill.kwh_carried else ""))
+        if bill.true_up:
+            lines.append("  This bill carries the annual true-up.")
         grand += bill.total
     lines.append("")
     lines.append(f"{len(bills)} bills, total ${grand:,.2f}")

@@ -6,8 +6,9 @@ For each meter ``m`` and bill period ``b`` (intervals ``bounds[m, b]`` to ``boun
 - ``received_kwh[m, b, e]``  received kWh in energy bucket ``e``
 - ``peak_kw[m, b]``          highest demand [kW] over the demand interval (block or rolling)
 - ``tou_peak_kw[m, b, d]``   highest demand in demand bucket ``d`` (0 where the bucket never occurs)
-- ``cp_kw[m, b]``            mean demand at the flagged system-peak intervals
+- ``cp_kw[m, b]``            mean demand over the demand windows that start at the flagged system-peak intervals
 - ``rtp_cost[m, b]``         sum of delivered kWh × real-time price [$]
+- ``export_credit[m, b]``    sum of received kWh × export value [$] (net billing)
 - ``counts[m, b, :]``        intervals in the period: [present, missing (NaN), estimated]
 
 Demand windows do not cross bill-period boundaries (the demand register resets at each read). A missing
@@ -23,10 +24,11 @@ N_COUNTS = 3  # present, missing, estimated
 @njit(cache=True, nogil=True)
 def _scan_meter(
     delivered, received, quality, bounds, energy_bucket, demand_bucket, block_pos, window, rolling, kw_factor,
-    rtp_price, cp_flag, energy_kwh, received_kwh, peak_kw, tou_peak_kw, cp_kw, rtp_cost, counts,
+    rtp_price, export_price, cp_flag, energy_kwh, received_kwh, peak_kw, tou_peak_kw, cp_kw, rtp_cost, export_credit, counts,
 ):
     n_periods = bounds.shape[0] - 1
     has_rtp = rtp_price.shape[0] > 0
+    has_export = export_price.shape[0] > 0
     has_quality = quality.shape[0] > 0
     ring = np.zeros(max(window, 1), dtype=np.float64)
     for b in range(n_periods):
@@ -36,6 +38,7 @@ def _scan_meter(
         cp_sum = 0.0
         cp_n = 0
         rtp = 0.0
+        export = 0.0
         present = 0
         missing = 0
         estimated = 0
@@ -57,6 +60,8 @@ def _scan_meter(
                     rtp += d * rtp_price[t]
             if r == r:
                 received_kwh[b, e] += r
+                if has_export:
+                    export += r * export_price[t]
             if has_quality and quality[t] == 1:
                 estimated += 1
             # demand over the window ending at t
@@ -82,12 +87,19 @@ def _scan_meter(
                 db = demand_bucket[t]
                 if db >= 0 and kw > tou_peak_kw[b, db]:
                     tou_peak_kw[b, db] = kw
-                if cp_flag[t]:
-                    cp_sum += kw
-                    cp_n += 1
+            # coincident peak: demand over the `window` intervals that start at the flagged interval
+            if cp_flag[t] and t + window <= stop:
+                cp_acc = 0.0
+                for i in range(t, t + window):
+                    v = delivered[i]
+                    if v == v:
+                        cp_acc += v
+                cp_sum += cp_acc * kw_factor
+                cp_n += 1
         peak_kw[b] = peak
         cp_kw[b] = cp_sum / cp_n if cp_n > 0 else 0.0
         rtp_cost[b] = rtp
+        export_credit[b] = export
         counts[b, 0] = present
         counts[b, 1] = missing
         counts[b, 2] = estimated
@@ -127,12 +139,13 @@ def _sum_max(x, a, b):
 
 @njit(cache=True, nogil=True)
 def _scan_meter_segments(
-    delivered, received, quality, bounds, seg_start, seg_energy, seg_demand, kw_factor, rtp_price, cp_index,
-    energy_kwh, received_kwh, peak_kw, tou_peak_kw, cp_kw, rtp_cost, counts,
+    delivered, received, quality, bounds, seg_start, seg_energy, seg_demand, kw_factor, rtp_price, export_price, cp_index,
+    energy_kwh, received_kwh, peak_kw, tou_peak_kw, cp_kw, rtp_cost, export_credit, counts,
 ):
     """The scan for single-interval demand (window 1), over runs of intervals that share both buckets."""
     n_periods = bounds.shape[0] - 1
     has_rtp = rtp_price.shape[0] > 0
+    has_export = export_price.shape[0] > 0
     has_quality = quality.shape[0] > 0
     n_seg = seg_start.shape[0] - 1
     for b in range(n_periods):
@@ -175,6 +188,13 @@ def _scan_meter_segments(
                 if v == v:
                     rtp += v * rtp_price[t]
             rtp_cost[b] = rtp
+        if has_export:
+            export = 0.0
+            for t in range(start, stop):
+                v = received[t]
+                if v == v:
+                    export += v * export_price[t]
+            export_credit[b] = export
         cp_sum = 0.0
         cp_n = 0
         for i in range(cp_index.shape[0]):
@@ -197,60 +217,60 @@ def _scan_meter_segments(
 
 @njit(parallel=True, cache=True)
 def _scan_segments_parallel(
-    delivered, received, quality, bounds, seg_start, seg_energy, seg_demand, kw_factor, rtp_price, cp_index,
-    energy_kwh, received_kwh, peak_kw, tou_peak_kw, cp_kw, rtp_cost, counts,
+    delivered, received, quality, bounds, seg_start, seg_energy, seg_demand, kw_factor, rtp_price, export_price, cp_index,
+    energy_kwh, received_kwh, peak_kw, tou_peak_kw, cp_kw, rtp_cost, export_credit, counts,
 ):
     for m in prange(delivered.shape[0]):
         _scan_meter_segments(
             delivered[m], received[m], quality[m], bounds[m], seg_start, seg_energy, seg_demand, kw_factor,
-            rtp_price, cp_index, energy_kwh[m], received_kwh[m], peak_kw[m], tou_peak_kw[m], cp_kw[m],
-            rtp_cost[m], counts[m],
+            rtp_price, export_price, cp_index, energy_kwh[m], received_kwh[m], peak_kw[m], tou_peak_kw[m], cp_kw[m],
+            rtp_cost[m], export_credit[m], counts[m],
         )
 
 
 @njit(cache=True)
 def _scan_segments_serial(
-    delivered, received, quality, bounds, seg_start, seg_energy, seg_demand, kw_factor, rtp_price, cp_index,
-    energy_kwh, received_kwh, peak_kw, tou_peak_kw, cp_kw, rtp_cost, counts,
+    delivered, received, quality, bounds, seg_start, seg_energy, seg_demand, kw_factor, rtp_price, export_price, cp_index,
+    energy_kwh, received_kwh, peak_kw, tou_peak_kw, cp_kw, rtp_cost, export_credit, counts,
 ):
     for m in range(delivered.shape[0]):
         _scan_meter_segments(
             delivered[m], received[m], quality[m], bounds[m], seg_start, seg_energy, seg_demand, kw_factor,
-            rtp_price, cp_index, energy_kwh[m], received_kwh[m], peak_kw[m], tou_peak_kw[m], cp_kw[m],
-            rtp_cost[m], counts[m],
+            rtp_price, export_price, cp_index, energy_kwh[m], received_kwh[m], peak_kw[m], tou_peak_kw[m], cp_kw[m],
+            rtp_cost[m], export_credit[m], counts[m],
         )
 
 
 @njit(parallel=True, cache=True)
 def _scan_parallel(
     delivered, received, quality, bounds, energy_bucket, demand_bucket, block_pos, window, rolling, kw_factor,
-    rtp_price, cp_flag, energy_kwh, received_kwh, peak_kw, tou_peak_kw, cp_kw, rtp_cost, counts,
+    rtp_price, export_price, cp_flag, energy_kwh, received_kwh, peak_kw, tou_peak_kw, cp_kw, rtp_cost, export_credit, counts,
 ):
     for m in prange(delivered.shape[0]):
         _scan_meter(
             delivered[m], received[m], quality[m], bounds[m], energy_bucket, demand_bucket, block_pos, window, rolling,
-            kw_factor, rtp_price, cp_flag, energy_kwh[m], received_kwh[m], peak_kw[m], tou_peak_kw[m], cp_kw[m],
-            rtp_cost[m], counts[m],
+            kw_factor, rtp_price, export_price, cp_flag, energy_kwh[m], received_kwh[m], peak_kw[m], tou_peak_kw[m],
+            cp_kw[m], rtp_cost[m], export_credit[m], counts[m],
         )
 
 
 @njit(cache=True)
 def _scan_serial(
     delivered, received, quality, bounds, energy_bucket, demand_bucket, block_pos, window, rolling, kw_factor,
-    rtp_price, cp_flag, energy_kwh, received_kwh, peak_kw, tou_peak_kw, cp_kw, rtp_cost, counts,
+    rtp_price, export_price, cp_flag, energy_kwh, received_kwh, peak_kw, tou_peak_kw, cp_kw, rtp_cost, export_credit, counts,
 ):
     for m in range(delivered.shape[0]):
         _scan_meter(
             delivered[m], received[m], quality[m], bounds[m], energy_bucket, demand_bucket, block_pos, window, rolling,
-            kw_factor, rtp_price, cp_flag, energy_kwh[m], received_kwh[m], peak_kw[m], tou_peak_kw[m], cp_kw[m],
-            rtp_cost[m], counts[m],
+            kw_factor, rtp_price, export_price, cp_flag, energy_kwh[m], received_kwh[m], peak_kw[m], tou_peak_kw[m],
+            cp_kw[m], rtp_cost[m], export_credit[m], counts[m],
         )
 
 
 def scan_determinants(
     delivered, received, bounds, energy_bucket, demand_bucket, n_energy, n_demand, *, quality=None,
     block_pos=None, window=1, rolling=False, kw_factor=4.0, rtp_price=None, cp_flag=None, parallel=True,
-    runs=None,
+    runs=None, export_price=None,
 ):
     """Scan ``(meter, time)`` arrays into determinants (see the module docstring).
 
@@ -264,6 +284,7 @@ def scan_determinants(
     block_pos : (T,) int16, position of each interval in its clock-aligned demand block (block method)
     window : int, intervals per demand window; kw_factor : 60 / demand-interval minutes [1/h]
     rtp_price : (T,) float64 [$/kWh], optional; cp_flag : (T,) bool, system-peak intervals, optional
+    export_price : (T,) float64 [$/kWh], optional: each interval's export value (net billing)
     parallel : bool, threads over meters (``False`` inside a thread pool that forbids it)
     runs : bool, optional
         Single-interval demand (``window == 1``) is scanned over runs of intervals that share their buckets
@@ -273,7 +294,7 @@ def scan_determinants(
     Returns
     -------
     dict of arrays: energy_kwh (M,B,E), received_kwh (M,B,E), peak_kw (M,B), tou_peak_kw (M,B,D), cp_kw (M,B),
-    rtp_cost (M,B), counts (M,B,3)
+    rtp_cost (M,B), export_credit (M,B), counts (M,B,3)
     """
     n_meters, n_times = delivered.shape
     n_periods = bounds.shape[1] - 1
@@ -284,12 +305,14 @@ def scan_determinants(
         "tou_peak_kw": np.zeros((n_meters, n_periods, max(n_demand, 1))),
         "cp_kw": np.zeros((n_meters, n_periods)),
         "rtp_cost": np.zeros((n_meters, n_periods)),
+        "export_credit": np.zeros((n_meters, n_periods)),
         "counts": np.zeros((n_meters, n_periods, N_COUNTS), dtype=np.int64),
     }
     # no quality flags: a (M, 0) array, so each meter's row is empty and nothing counts as estimated
     quality = np.zeros((n_meters, 0), np.uint8) if quality is None else np.ascontiguousarray(quality, dtype=np.uint8)
     block_pos = np.zeros(n_times, np.int16) if block_pos is None else np.asarray(block_pos, np.int16)
     rtp_price = np.zeros(0) if rtp_price is None else np.asarray(rtp_price, np.float64)
+    export_price = np.zeros(0) if export_price is None else np.asarray(export_price, np.float64)
     cp_flag = np.zeros(n_times, np.bool_) if cp_flag is None else np.asarray(cp_flag, np.bool_)
     delivered = np.ascontiguousarray(delivered)
     received = np.ascontiguousarray(received)
@@ -297,17 +320,17 @@ def scan_determinants(
     energy_bucket = np.asarray(energy_bucket, np.int16)
     demand_bucket = np.asarray(demand_bucket, np.int16)
     outputs = (out["energy_kwh"], out["received_kwh"], out["peak_kw"], out["tou_peak_kw"], out["cp_kw"],
-               out["rtp_cost"], out["counts"])
+               out["rtp_cost"], out["export_credit"], out["counts"])
     if (runs is None or runs) and window == 1 and n_times:
         # runs of intervals sharing both buckets: the inner loop is then a plain sum and max
         change = np.flatnonzero((energy_bucket[1:] != energy_bucket[:-1]) | (demand_bucket[1:] != demand_bucket[:-1]))
         seg_start = np.concatenate([[0], change + 1, [n_times]]).astype(np.int64)
         fn = _scan_segments_parallel if parallel else _scan_segments_serial
         fn(delivered, received, quality, bounds, seg_start, energy_bucket[seg_start[:-1]],
-           demand_bucket[seg_start[:-1]], float(kw_factor), rtp_price, np.flatnonzero(cp_flag).astype(np.int64),
-           *outputs)
+           demand_bucket[seg_start[:-1]], float(kw_factor), rtp_price, export_price,
+           np.flatnonzero(cp_flag).astype(np.int64), *outputs)
         return out
     fn = _scan_parallel if parallel else _scan_serial
     fn(delivered, received, quality, bounds, energy_bucket, demand_bucket, block_pos, int(window), bool(rolling),
-       float(kw_factor), rtp_price, cp_flag, *outputs)
+       float(kw_factor), rtp_price, export_price, cp_flag, *outputs)
     return out

@@ -82,7 +82,7 @@ def load_tariff(source, *, timezone: str | None = None) -> CompiledTariff:
     from workbench.tariffs.urdb import urdb_to_spec
 
     if isinstance(source, dict):
-        return tariff_from_spec(urdb_to_spec(source, "<URDB tariff>"), "<URDB tariff>", timezone=timezone)
+        return _with_urdb(tariff_from_spec(urdb_to_spec(source, "<URDB tariff>"), "<URDB tariff>", timezone=timezone), source)
     path = Path(source)
     if not path.exists():
         raise TariffError(f"{path}: tariff file not found")
@@ -92,7 +92,8 @@ def load_tariff(source, *, timezone: str | None = None) -> CompiledTariff:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise TariffError(f"{path}: not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
-        return tariff_from_spec(urdb_to_spec(data, str(path)), str(path), base_dir=path.parent, timezone=timezone)
+        compiled = tariff_from_spec(urdb_to_spec(data, str(path)), str(path), base_dir=path.parent, timezone=timezone)
+        return _with_urdb(compiled, data)
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -100,6 +101,14 @@ def load_tariff(source, *, timezone: str | None = None) -> CompiledTariff:
         at = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
         raise TariffError(f"{path}: not valid YAML{at}: {getattr(exc, 'problem', exc)}") from None
     return tariff_from_spec(data, str(path), base_dir=path.parent, timezone=timezone)
+
+
+def _with_urdb(compiled, data):
+    from workbench.tariffs.urdb import urdb_extras
+
+    compiled.extra["urdb"] = urdb_extras(data, compiled)
+    compiled.extra["sell_rates"] = compiled.extra["urdb"].get("sell_rates")
+    return compiled
 
 
 def load_tariff_book(directory) -> dict[str, CompiledTariff]:

@@ -63,6 +63,17 @@ class CompiledTariff:
     extra: dict = field(default_factory=dict)
 
     @property
+    def needs_demand(self) -> bool:
+        """Whether any charge depends on measured demand (demand charges, kWh-per-kW blocks)."""
+        for version in self.versions:
+            for charge in version.charges:
+                if charge.kind in ("demand", "demand_blocks"):
+                    return True
+                if charge.kind == "energy_blocks" and "kW" in charge.spec.blocks.unit:
+                    return True
+        return False
+
+    @property
     def n_energy_buckets(self) -> int:
         return len(self.season_names) * len(self.tou_names)
 

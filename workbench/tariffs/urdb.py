@@ -357,6 +357,24 @@ def _minimum(data, source):
     return []
 
 
+def urdb_extras(data: dict, compiled) -> dict:
+    """What net metering needs from a URDB item: ``dgrules`` and the ``sell`` rate of each energy bucket."""
+    if "items" in data:
+        data = data["items"][0]
+    data = {str(k).lower(): v for k, v in data.items()}
+    out = {"dgrules": data.get("dgrules")}
+    structure = data.get("energyratestructure") or []
+    sells = [float((tiers[0] if tiers else {}).get("sell", 0) or 0) for tiers in structure]
+    if True:  # an absent sell rate is 0 $/kWh, as in URDB and PySAM
+        rates = np.zeros(compiled.n_energy_buckets)
+        for e in range(compiled.n_energy_buckets):
+            name = compiled.tou_names[e % len(compiled.tou_names)]
+            period = int(name[1:]) - 1 if name.startswith("p") and name[1:].isdigit() else 0
+            rates[e] = sells[period] if period < len(sells) else 0.0
+        out["sell_rates"] = rates
+    return out
+
+
 def to_urdb(tariff, version: int = 0) -> tuple[dict, list[str]]:
     """Export a compiled tariff as a URDB v8 item, for SAM/PySAM and other URDB tools.
 

@@ -1,0 +1,525 @@
+"""Slow, obviously-correct references for the scan kernel and for whole bills.
+
+Written from ``docs/tariff-format.md`` and the module docstring of ``workbench/kernels/scan.py`` only, not
+from the engine's code: plain Python loops over intervals, ``zoneinfo`` for local time (not
+``workbench.calendar``), the ``holidays`` package for holidays, and the validated ``TariffSpec`` (pydantic
+objects of ``workbench/tariffs/model.py``) rather than the compiled arrays. Nothing here is fast; the point
+is that each step can be checked against the documentation line by line.
+
+``reference_scan``  one meter's determinants, mirroring the kernel's documented semantics.
+``reference_bills`` one meter's bills, straight from "How a bill is computed".
+"""
+
+from __future__ import annotations
+
+import bisect
+import csv
+import datetime as dt
+import math
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import holidays as holidays_lib
+
+# ---------------------------------------------------------------------------------------------------- scan
+
+
+def reference_scan(
+    delivered_row, bounds_row, energy_bucket, demand_bucket, window, rolling, kw_factor, block_pos=None,
+    rtp_price=None, cp_flag=None, *, n_energy=None, n_demand=None, received_row=None, quality_row=None,
+):
+    """One meter's determinants with plain loops (see ``workbench.kernels.scan``'s module docstring).
+
+    For each bill period ``b`` (intervals ``bounds_row[b]`` to ``bounds_row[b + 1]``):
+
+    - energy / received kWh summed per energy bucket (NaN = no read: not summed, counted missing);
+    - demand windows never reach outside the period. ``window == 1``: each interval alone. Rolling: the
+      ``window`` intervals ending at ``t``, once ``window`` intervals of the period have passed. Block: the
+      intervals since the last ``block_pos == 0`` (or the period's start), measured when
+      ``block_pos == window - 1``. A NaN counts as 0 kWh inside a window. kW = kWh × ``kw_factor``;
+    - the peak is the highest window (at least 0); a ToU peak is the highest window whose last interval is in
+      that demand bucket (-1: none); the coincident-peak demand is the mean of the windows measured at
+      flagged intervals; rtp cost = Σ kWh × price over present reads.
+
+    Returns a dict of lists: energy_kwh (B × E), received_kwh (B × E), peak_kw (B), tou_peak_kw (B × D),
+    cp_kw (B), rtp_cost (B), counts (B × [present, missing, estimated]).
+    """
+    n_times = len(delivered_row)
+    if n_energy is None:
+        n_energy = max(int(e) for e in energy_bucket) + 1 if n_times else 1
+    if n_demand is None:
+        n_demand = max([int(d) for d in demand_bucket] + [0]) + 1
+    n_demand = max(n_demand, 1)
+    received_row = [0.0] * n_times if received_row is None else received_row
+    out = {"energy_kwh": [], "received_kwh": [], "peak_kw": [], "tou_peak_kw": [], "cp_kw": [], "rtp_cost": [],
+           "counts": []}
+    for b in range(len(bounds_row) - 1):
+        start, stop = int(bounds_row[b]), int(bounds_row[b + 1])
+        energy = [0.0] * n_energy
+        received = [0.0] * n_energy
+        tou_peak = [0.0] * n_demand
+        peak = 0.0
+        cp_values = []
+        rtp = 0.0
+        present = missing = estimated = 0
+        for t in range(start, stop):
+            value = float(delivered_row[t])
+            if math.isnan(value):
+                missing += 1
+            else:
+                present += 1
+                energy[int(energy_bucket[t])] += value
+                if rtp_price is not None and len(rtp_price):
+                    rtp += value * float(rtp_price[t])
+            r = float(received_row[t])
+            if not math.isnan(r):
+                received[int(energy_bucket[t])] += r
+            if quality_row is not None and len(quality_row) and int(quality_row[t]) == 1:
+                estimated += 1
+
+            # which intervals make up the demand window measured at t (None: no window ends at t)
+            if window == 1:
+                members = [t]
+            elif rolling:
+                members = list(range(t - window + 1, t + 1)) if t - window + 1 >= start else None
+            else:
+                if int(block_pos[t]) != window - 1:
+                    members = None
+                else:
+                    first = t
+                    while first > start and int(block_pos[first]) != 0:
+                        first -= 1
+                    members = list(range(first, t + 1))
+            if members is None:
+                continue
+            kwh = 0.0
+            for i in members:
+                v = float(delivered_row[i])
+                kwh += 0.0 if math.isnan(v) else v
+            kw = kwh * kw_factor
+            peak = max(peak, kw)
+            d = int(demand_bucket[t])
+            if d >= 0:
+                tou_peak[d] = max(tou_peak[d], kw)
+
+        # coincident peak: demand over the `window` intervals starting at each flagged interval (inside the period)
+        if cp_flag is not None and len(cp_flag):
+            for t in range(start, stop):
+                if bool(cp_flag[t]) and t + window <= stop:
+                    kwh = sum(0.0 if math.isnan(float(delivered_row[i])) else float(delivered_row[i])
+                              for i in range(t, t + window))
+                    cp_values.append(kwh * kw_factor)
+        out["energy_kwh"].append(energy)
+        out["received_kwh"].append(received)
+        out["peak_kw"].append(peak)
+        out["tou_peak_kw"].append(tou_peak)
+        out["cp_kw"].append(sum(cp_values) / len(cp_values) if cp_values else 0.0)
+        out["rtp_cost"].append(rtp)
+        out["counts"].append([present, missing, estimated])
+    return out
+
+
+# --------------------------------------------------------------------------------------------- calendar
+
+# the holidays package names them "New Year's Day", "Memorial Day", ..., "Thanksgiving Day", "Christmas Day"
+NERC_NAMES = ("New Year's Day", "Memorial Day", "Independence Day", "Labor Day", "Thanksgiving", "Christmas Day")
+
+
+def holiday_set(calendar: str, years) -> set[dt.date]:
+    """Holidays of the named calendar. NERC: its six holidays, a Sunday holiday observed on the Monday."""
+    out: set[dt.date] = set()
+    if calendar == "none":
+        return out
+    for year in years:
+        if calendar == "US":
+            out.update(holidays_lib.US(years=year, observed=True).keys())
+            continue
+        for day, name in holidays_lib.US(years=year, observed=False).items():
+            if name.startswith(NERC_NAMES):
+                out.add(day + dt.timedelta(days=1) if day.weekday() == 6 else day)
+    return out
+
+
+def day_type(day: dt.date, holiday_dates: set[dt.date]) -> str:
+    """weekday | weekend | holiday (a holiday on any day is a holiday)."""
+    if day in holiday_dates:
+        return "holiday"
+    return "weekend" if day.weekday() >= 5 else "weekday"
+
+
+def hours_cover(hours, minute: int) -> bool:
+    """Whether local minute-of-day ``minute`` falls in one of the windows ('22:00-06:00' wraps)."""
+    for text in [hours] if isinstance(hours, str) else hours:
+        start_text, end_text = (p.strip() for p in text.split("-"))
+        sh, sm = (int(x) for x in start_text.split(":"))
+        eh, em = (int(x) for x in end_text.split(":"))
+        start, end = sh * 60 + sm, eh * 60 + em
+        if start < end and start <= minute < end:
+            return True
+        if start > end and (minute >= start or minute < end):
+            return True
+    return False
+
+
+def period_at(tou, season: str, dtype: str, minute: int, default="all"):
+    """The ToU period that covers (season, day type, minute), ``default`` when the ToU is None, else None."""
+    if tou is None:
+        return default
+    found = [
+        name
+        for name, windows in tou.periods.items()
+        for w in windows
+        if ("all" in w.seasons or season in w.seasons)
+        and ("all" in w.days or dtype in w.days)
+        and hours_cover(w.hours, minute)
+    ]
+    assert len(found) <= 1, f"overlapping periods {found}"
+    return found[0] if found else None
+
+
+# ---------------------------------------------------------------------------------------------- money
+
+
+def cents(amount: float) -> float:
+    """Round half-up (away from zero) to the cent, once (9 decimals first: binary noise is not a half)."""
+    return float(Decimal(f"{amount:.9f}").quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
+def rate_of(value, season: str, period: str):
+    """A rate (number | by period | by season | by season then period) for one season and period."""
+    if isinstance(value, (int, float)):
+        return float(value)
+    if season in value:
+        return rate_of(value[season], season, period)
+    return rate_of(value[period], season, period)
+
+
+def block_rates_of(value, season: str, period: str) -> list[float]:
+    if isinstance(value, list):
+        return [float(x) for x in value]
+    if season in value:
+        return block_rates_of(value[season], season, period)
+    return block_rates_of(value[period], season, period)
+
+
+def limits_of(value, season: str) -> list[float]:
+    return [float(x) for x in (value if isinstance(value, list) else value[season])]
+
+
+def split_blocks(amount: float, limits: list[float]) -> list[float]:
+    """Amount split across blocks whose upper bounds (all but the last) are ``limits``."""
+    out, lower = [], 0.0
+    for upper in [*limits, math.inf]:
+        out.append(min(max(amount - lower, 0.0), upper - lower))
+        lower = upper
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ bills
+
+
+def _month_start(day: dt.date) -> dt.date:
+    return day.replace(day=1)
+
+
+def _next_month(day: dt.date) -> dt.date:
+    return (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+
+
+def bill_periods(first: dt.date, end: dt.date, read_dates=None):
+    """[(start, end exclusive, nominal days)] clipped to the data's days [first, end)."""
+    out = []
+    if read_dates is None:
+        month = _month_start(first)
+        while month < end:
+            nxt = _next_month(month)
+            out.append((max(month, first), min(nxt, end), (nxt - month).days))
+            month = nxt
+        return out
+    reads = sorted(read_dates)
+    for a, b in zip(reads, reads[1:], strict=False):
+        if b > first and a < end:
+            out.append((max(a, first), min(b, end), (b - a).days))
+    return out
+
+
+def read_prices(path: Path):
+    """(sorted UTC datetimes, prices) of an RTP price CSV."""
+    rows = []
+    with open(path, newline="") as f:
+        for row in csv.DictReader(f):
+            stamp = dt.datetime.fromisoformat(row["timestamp"].replace("Z", "+00:00")).astimezone(dt.UTC)
+            rows.append((stamp, float(row["price"])))
+    rows.sort()
+    return [r[0] for r in rows], [r[1] for r in rows]
+
+
+def reference_bills(spec, timestamps_utc, delivered, received=None, step_minutes=15, read_dates=None, timezone=None,
+                    base_dir=None):
+    """Bills of one meter, computed the way docs/tariff-format.md says.
+
+    Parameters
+    ----------
+    spec : workbench.tariffs.model.TariffSpec (``tariff.extra["spec"]``)
+    timestamps_utc : list of aware datetimes, interval starts (uniform step ``step_minutes``); with no time
+        zone anywhere, each timestamp's own offset is its local time
+    delivered, received : lists [kWh per interval]; NaN = no read
+    read_dates : list of dates, optional (default: calendar months of local time)
+    timezone : str, optional; overrides the tariff's
+    base_dir : folder RTP price files are relative to
+
+    Returns a list of dicts: start, end (exclusive), days, total, lines = [(description, category, amount)],
+    and the determinants it used (energy, peak_kw, billing_kw, ...), for debugging a disagreement.
+    """
+    tz_name = timezone or spec.timezone
+    zone = ZoneInfo(tz_name) if tz_name else None
+    n = len(timestamps_utc)
+    local = [(ts.astimezone(zone) if zone else ts).replace(tzinfo=None) for ts in timestamps_utc]
+    days_of = [wall.date() for wall in local]
+    first, end = days_of[0], days_of[-1] + dt.timedelta(days=1)
+    hol = holiday_set(spec.holidays, range(first.year - 1, end.year + 2))
+    month_season = {mo: name for name, months in spec.seasons.items() for mo in months}
+    dem = spec.demand
+    interval = dem.interval_minutes or step_minutes
+    window = interval // step_minutes
+    kw_factor = 60.0 / interval
+    peaks_local = {p.replace(tzinfo=None) for p in dem.coincident_peaks}
+
+    # per interval: season, energy period, demand period (memoized: the answer depends on these keys only)
+    season_of, period_of, dperiod_of = [], [], []
+    lookup: dict[tuple[str, str, int], tuple[str | None, str | None]] = {}
+    for wall in local:
+        season = month_season[wall.month]
+        key = (season, day_type(wall.date(), hol), wall.hour * 60 + wall.minute)
+        if key not in lookup:
+            lookup[key] = (period_at(spec.time_of_use, *key),
+                           period_at(dem.time_of_use, *key) if dem.time_of_use else "all")
+        season_of.append(season)
+        period_of.append(lookup[key][0])
+        dperiod_of.append(lookup[key][1])
+
+    prices = None
+    rtp_files = {c.prices for v in spec.versions for c in v.charges if c.type == "rtp"}
+    if rtp_files:
+        path = Path(rtp_files.pop())
+        if not path.is_absolute() and base_dir is not None:
+            path = Path(base_dir) / path
+        prices = read_prices(path)
+
+    periods = bill_periods(first, end, read_dates)
+    dets = []
+    for p_start, p_end, nominal in periods:
+        idx = [i for i in range(n) if p_start <= days_of[i] < p_end]
+        dets.append(_period_determinants(
+            idx, timestamps_utc, local, delivered, received, season_of, period_of, dperiod_of, window, kw_factor,
+            dem.method, interval, peaks_local, prices,
+        ))
+    # billing demand: max(peak, minimum, ratchet % × highest counted peak of the previous `months` periods)
+    ratchet = dem.ratchet
+    history = list(ratchet.history_kw) if ratchet else []
+    for b, (p_start, p_end, _) in enumerate(periods):
+        billing = max(dets[b]["peak_kw"], dem.minimum_kw)
+        if ratchet is not None:
+            previous = []
+            for k in range(len(history) + b - ratchet.months, len(history) + b):
+                if k < 0:
+                    continue
+                if k < len(history):
+                    previous.append(history[k])
+                else:
+                    j = k - len(history)
+                    ends_in = (periods[j][1] - dt.timedelta(days=1)).month
+                    previous.append(dets[j]["peak_kw"] if ends_in in ratchet.count_months else 0.0)
+            if previous:
+                billing = max(billing, ratchet.percent / 100.0 * max(previous))
+        dets[b]["billing_kw"] = billing
+
+    versions = sorted(spec.versions, key=lambda v: v.effective)
+    bills = []
+    for b, (p_start, p_end, nominal) in enumerate(periods):
+        days = (p_end - p_start).days
+        lines = []
+        for i, version in enumerate(versions):
+            v_end = version.expires or (versions[i + 1].effective if i + 1 < len(versions) else None)
+            lo = max(p_start, version.effective)
+            hi = p_end if v_end is None else min(p_end, v_end)
+            overlap = (hi - lo).days
+            if overlap <= 0:
+                continue
+            tag = f" (rates of {version.effective})" if _versions_in(versions, p_start, p_end) > 1 else ""
+            lines += _price_version(spec, version, dets[b], p_start, p_end, nominal, overlap / days, tag)
+        bills.append({
+            "start": p_start, "end": p_end, "days": days, "nominal_days": nominal,
+            "total": cents(sum(amount for _, _, amount in lines)), "lines": lines, **dets[b],
+        })
+    return bills
+
+
+def _versions_in(versions, p_start, p_end):
+    count = 0
+    for i, version in enumerate(versions):
+        v_end = version.expires or (versions[i + 1].effective if i + 1 < len(versions) else None)
+        if version.effective < p_end and (v_end is None or v_end > p_start):
+            count += 1
+    return count
+
+
+def _period_determinants(idx, timestamps_utc, local, delivered, received, season_of, period_of, dperiod_of,
+                         window, kw_factor, method, interval, peaks_local, prices):
+    energy: dict[tuple[str, str], float] = {}
+    received_kwh = 0.0
+    rtp_cost = 0.0
+    total = 0.0
+    for i in idx:
+        v = float(delivered[i])
+        if received is not None and not math.isnan(float(received[i])):
+            received_kwh += float(received[i])
+        if math.isnan(v):
+            continue
+        key = (season_of[i], period_of[i])
+        energy[key] = energy.get(key, 0.0) + v
+        total += v
+        if prices is not None:
+            k = bisect.bisect_right(prices[0], timestamps_utc[i]) - 1
+            rtp_cost += v * prices[1][k]
+
+    def kwh(i):
+        v = float(delivered[i])
+        return 0.0 if math.isnan(v) else v
+
+    # demand windows inside the period: (kW, demand period of the window's last interval, its last interval)
+    windows = []
+    if window == 1:
+        windows = [(kwh(i) * kw_factor, i, [i]) for i in idx]
+    elif method == "rolling":
+        for j in range(window - 1, len(idx)):
+            members = idx[j - window + 1 : j + 1]
+            windows.append((sum(kwh(i) for i in members) * kw_factor, members[-1], members))
+    else:
+        # clock-aligned blocks: intervals whose start falls in the same `interval`-minute slot of the clock
+        blocks: dict[int, list[int]] = {}
+        for i in idx:
+            epoch_min = int(timestamps_utc[i].timestamp() // 60)
+            blocks.setdefault(epoch_min // interval, []).append(i)
+        for slot, members in sorted(blocks.items()):
+            last_of_slot = (slot + 1) * interval - (interval // window)
+            if int(timestamps_utc[members[-1]].timestamp() // 60) != last_of_slot:
+                continue  # the block's last interval is not in this period: never measured
+            windows.append((sum(kwh(i) for i in members) * kw_factor, members[-1], members))
+    peak = max([0.0] + [kw for kw, _, _ in windows])
+    tou_peak: dict[tuple[str, str], float] = {}
+    for kw, last, _ in windows:
+        if dperiod_of[last] is not None:
+            key = (season_of[last], dperiod_of[last])
+            tou_peak[key] = max(tou_peak.get(key, 0.0), kw)
+    # coincident peak: the demand interval that *starts* at each system-peak time
+    cp_values = [kw for kw, _, members in windows if local[members[0]] in peaks_local]
+    return {
+        "energy": energy, "delivered_kwh": total, "received_kwh": received_kwh, "peak_kw": peak,
+        "tou_peak": tou_peak, "cp_kw": sum(cp_values) / len(cp_values) if cp_values else 0.0, "rtp_cost": rtp_cost,
+    }
+
+
+def _season_days(p_start: dt.date, p_end: dt.date, spec) -> dict[str, int]:
+    month_season = {mo: name for name, months in spec.seasons.items() for mo in months}
+    out = dict.fromkeys(spec.seasons, 0)
+    day = p_start
+    while day < p_end:
+        out[month_season[day.month]] += 1
+        day += dt.timedelta(days=1)
+    return out
+
+
+def _price_version(spec, version, det, p_start, p_end, nominal, weight, tag):
+    """Line items (description, category, rounded amount) of one version, weighted by its share of days."""
+    days = (p_end - p_start).days
+    share = days / nominal if days < nominal else 1.0
+    season_days = _season_days(p_start, p_end, spec)
+    frac = {s: d / days for s, d in season_days.items()}
+    seasons = list(spec.seasons)
+    tou_names = list(spec.time_of_use.periods) if spec.time_of_use else ["all"]
+    dtou_names = list(spec.demand.time_of_use.periods) if spec.demand.time_of_use else ["all"]
+    billing_kw = det["billing_kw"]
+    total_kwh = det["delivered_kwh"]
+    end_month = (p_end - dt.timedelta(days=1)).month
+    lines: list[tuple[str, str, float]] = []
+
+    def add(description, category, amount):
+        lines.append((description + tag, category, cents(amount * weight)))
+
+    for c in version.charges:
+        if c.type == "customer":
+            quantity = {"bill": 1.0, "day": float(days), "month": share}[c.per]
+            add(c.description, "fixed", quantity * c.amount)
+        elif c.type == "energy" and c.rates is not None:
+            for s in seasons:
+                for p in tou_names:
+                    kwh = det["energy"].get((s, p), 0.0)
+                    add(f"{c.description} {s} {p}", "energy", kwh * rate_of(c.rates, s, p))
+        elif c.type == "energy":
+            blk = c.blocks
+            for s in seasons:
+                scale = {
+                    "kWh": share * frac[s], "kWh/day": season_days[s], "kWh/kW": billing_kw * frac[s],
+                    "kWh/kW/day": billing_kw * season_days[s],
+                }[blk.unit]
+                limits = [x * scale for x in limits_of(blk.limits, s)]
+                season_kwh = sum(det["energy"].get((s, p), 0.0) for p in tou_names)
+                for p in tou_names:
+                    kwh = det["energy"].get((s, p), 0.0)
+                    if blk.scope == "total":
+                        part = kwh / season_kwh if season_kwh > 0 else 0.0
+                        quantities = [q * part for q in split_blocks(season_kwh, limits)]
+                    else:
+                        quantities = split_blocks(kwh, limits)
+                    rates = block_rates_of(blk.rates, s, p)
+                    for k, q in enumerate(quantities):
+                        add(f"{c.description} {s} {p} block {k + 1}", "energy", q * rates[k])
+        elif c.type == "demand":
+            if c.measure == "tou":
+                for s in seasons:
+                    for p in dtou_names:
+                        kw = det["tou_peak"].get((s, p), 0.0)
+                        if c.rates is not None:
+                            add(f"{c.description} {s} {p}", "demand", kw * rate_of(c.rates, s, p))
+                        else:
+                            rates = block_rates_of(c.blocks.rates, s, p)
+                            for k, q in enumerate(split_blocks(kw, limits_of(c.blocks.limits, s))):
+                                add(f"{c.description} {s} {p} block {k + 1}", "demand", q * rates[k])
+                continue
+            kw = billing_kw if c.measure == "max" else det["cp_kw"]
+            if c.rates is not None:
+                # a period across seasons pays each season's rate by its share of days
+                add(c.description, "demand", sum(frac[s] * kw * rate_of(c.rates, s, "all") for s in seasons))
+            else:
+                n_blocks = len(limits_of(c.blocks.limits, seasons[0])) + 1
+                for k in range(n_blocks):
+                    amount = sum(
+                        frac[s] * split_blocks(kw, limits_of(c.blocks.limits, s))[k]
+                        * block_rates_of(c.blocks.rates, s, "all")[k]
+                        for s in seasons
+                    )
+                    add(f"{c.description} block {k + 1}", "demand", amount)
+        elif c.type == "rtp":
+            add(c.description, "energy", det["rtp_cost"])
+            if c.adder:
+                add(f"{c.description} adder", "energy", total_kwh * c.adder)
+        elif c.type == "rider":
+            rate = c.rate[end_month] if isinstance(c.rate, dict) else c.rate
+            add(c.description, "rider", total_kwh * rate)
+
+    def subtotal(categories):
+        return sum(amount for _, category, amount in lines if category in categories)
+
+    for c in version.charges:
+        if c.type == "minimum":
+            if c.per == "year":
+                raise NotImplementedError("annual minimum: not in the reference")
+            floor = cents(c.amount * {"bill": 1.0, "day": float(days), "month": share}[c.per] * weight)
+            short = max(floor - subtotal(("fixed", "energy", "demand", "rider")), 0.0)
+            lines.append((c.description + tag, "minimum", cents(short)))
+    for c in version.charges:
+        if c.type == "tax":
+            lines.append((c.description + tag, "tax", cents(c.percent / 100.0 * subtotal(tuple(c.applies_to)))))
+    return lines
