@@ -69,7 +69,7 @@ class CompiledTariff:
             for charge in version.charges:
                 if charge.kind in ("demand", "demand_blocks"):
                     return True
-                if charge.kind == "energy_blocks" and "kW" in charge.spec.blocks.unit:
+                if charge.kind == "energy_blocks" and charge.spec.blocks.unit in ("kWh/kW", "kWh/kW/day"):
                     return True
         return False
 
