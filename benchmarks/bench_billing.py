@@ -87,33 +87,69 @@ def scaled_prices(node, factor):
 
 
 def pysam_bills_per_second(urdb_item, delivered, sample):
-    import PySAM.Utilityrate5 as ur5
-    from PySAM.UtilityRateTools import URDBv8_to_ElectricityRates
+    """PySAM as its users call it: per customer-year, build the model, set inputs, execute, read the bills."""
+    from tests.oracle.pysam_reference import run_utilityrate5
 
-    rates = URDBv8_to_ElectricityRates(json.loads(json.dumps(urdb_item)))
-    if rates.get("ur_enable_billing_demand"):
-        rates["ur_yearzero_usage_peaks"] = [0.0] * 12
     steps_per_hour = delivered.shape[1] // 8760
     rows = np.linspace(0, delivered.shape[0] - 1, sample).astype(int)
-    bills = []
     t0 = time.perf_counter()
     for row in rows:
-        load = (delivered[row, : 8760 * steps_per_hour].astype(float) * steps_per_hour).tolist()
-        model = ur5.new()
-        model.Lifetime.analysis_period = 1
-        model.Lifetime.inflation_rate = 0.0
-        model.Lifetime.system_use_lifetime_output = 0
-        model.SystemOutput.degradation = (0.0,)
-        model.Load.load_escalation = (0.0,)
-        model.ElectricityRates.rate_escalation = (0.0,)
-        for key, value in rates.items():
-            model.ElectricityRates.__setattr__(key, value)
-        model.SystemOutput.gen = [0.0] * len(load)
-        model.Load.load = load
-        model.execute(0)
-        bills.append(model.Outputs.year1_monthly_utility_bill_w_sys)
+        model = run_utilityrate5(urdb_item, delivered[row, : 8760 * steps_per_hour].astype(float),
+                                 steps_per_hour=steps_per_hour)
+        model.Outputs.year1_monthly_utility_bill_w_sys
     seconds = time.perf_counter() - t0
     return 12 * len(rows) / seconds, seconds, len(rows)
+
+
+def bill_program(tariff, program, utc, delivered, received, step=15):
+    from workbench.nem.billing import Enrollment, bill_with_program
+    from workbench.nem.resolve import vintage_prices
+
+    sched = schedule_arrays(tariff, utc, step, timezone=tariff.timezone)
+    day = sched.local.day
+    first, end = np.datetime64(int(day[0]), "D"), np.datetime64(int(day[-1]), "D") + 1
+    periods = periods_from_rows([calendar_month_periods(first, end)] * delivered.shape[0], day)
+    export = None
+    if program.kind != "net_metering" and program.export_values is not None:
+        export = vintage_prices(program, utc, sched.local, step)
+    det = scan(tariff, sched, delivered, received, periods.bounds, export_price=export)
+    result = bill_with_program(tariff, det, periods, Enrollment(program), export_valued=export is not None)
+    return periods, result
+
+
+def nem_section(args, utc, delivered, received, floor, results):
+    """Net-metered annual bills: every meter gets a rooftop-solar export channel (the sample's solar meters'
+    exports, repeated), billed under NEM 2.0 and the Net Billing Tariff on RES-TOU."""
+    from tests.oracle.pysam_reference import run_utilityrate5
+    from workbench.nem import load_program
+
+    solar = np.flatnonzero(received.sum(axis=1) > 0)
+    exports = received[solar] if len(solar) else np.zeros((1, received.shape[1]), np.float32)
+    solar_received = np.ascontiguousarray(exports[np.arange(received.shape[0]) % len(exports)])
+    tariff = load_tariff("tariffs/RES-TOU.yaml")
+    print(f"\nnet-metered annual bills, {received.shape[0]:,} solar meters (RES-TOU); floor {floor:.3f} s")
+    print(f"{'program':<16}{'seconds':>9}{'bills/s':>13}{'x floor':>9}{'PySAM bills/s':>15}{'ratio':>9}")
+    item, _ = to_urdb(tariff)
+    for code, option in (("NEM2", 0), ("NBT", 2)):
+        program = load_program(f"tariffs/programs/{code}.yaml")
+        bill_program(tariff, program, utc, delivered[:2], solar_received[:2])
+        seconds, (periods, _) = median_time(
+            lambda p=program: bill_program(tariff, p, utc, delivered, solar_received), args.repeats)
+        bills = int(periods.valid.sum())
+        steps = delivered.shape[1] // 8760
+        rows = np.linspace(0, delivered.shape[0] - 1, args.pysam_sample).astype(int)
+        t0 = time.perf_counter()
+        for row in rows:
+            model = run_utilityrate5(item, delivered[row, : 8760 * steps].astype(float),
+                                     solar_received[row, : 8760 * steps].astype(float), steps_per_hour=steps,
+                                     metering_option=option)
+            model.Outputs.utility_bill_w_sys_ym
+        pysam = 12 * len(rows) / (time.perf_counter() - t0)
+        ours = bills / seconds
+        results.setdefault("nem", {})[code] = {"seconds": seconds, "bills_per_second": ours,
+                                               "ratio_to_floor": seconds / floor, "pysam_bills_per_second": pysam,
+                                               "ratio_to_pysam": ours / pysam}
+        print(f"{code:<16}{seconds:>9.3f}{ours:>13,.0f}{seconds / floor:>9.2f}{pysam:>15,.1f}{ours / pysam:>8,.0f}x")
 
 
 def main(argv=None):
@@ -170,7 +206,7 @@ def main(argv=None):
         det, periods, _ = bill_all(tariff, utc, delivered, received)
         reps = -(-args.reprice_meters // n)
         big = Determinants(**{k: np.concatenate([getattr(det, k)] * reps)[: args.reprice_meters]
-                              for k in Determinants.__dataclass_fields__})
+                              for k in Determinants.__dataclass_fields__ if getattr(det, k) is not None})
         big_periods = type(periods)(*(np.concatenate([getattr(periods, f)] * reps)[: args.reprice_meters]
                                       for f in ("start", "end", "nominal_days", "bounds")))
         spec = yaml.safe_load(path.read_text())
@@ -181,6 +217,7 @@ def main(argv=None):
         results["tariffs"][code]["reprice_seconds"] = seconds
         print(f"{code:<16}{seconds:>9.3f} s for {args.reprice_meters:,} customers x 12 bills "
               f"(revenue at new prices ${revenue:,.0f})")
+    nem_section(args, utc, delivered, received, floor, results)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
 
