@@ -91,7 +91,7 @@ def day_windows(draw, names, step=15):
 
 
 @st.composite
-def structures(draw, first_day, last_day, step):
+def structures(draw, first_day, last_day, step, ratchet=False):
     """The tariff's structure: time zone, holidays, seasons, ToU periods, demand measurement."""
     structure: dict = {"timezone": draw(st.sampled_from([LA, LA, NY]))}
     structure["holidays"] = draw(st.sampled_from(["none", "NERC", "US"]))
@@ -123,10 +123,12 @@ def structures(draw, first_day, last_day, step):
         demand["time_of_use"] = {"periods": {"on_peak": [
             {"seasons": [draw(st.sampled_from(seasons))] if draw(st.booleans()) else ["all"],
              "days": draw(st.sampled_from([["weekday"], ["all"]])), "hours": f"{start:02d}:00-{end:02d}:00"}]}}
-    if draw(st.booleans()):
+    if ratchet or draw(st.booleans()):
+        count_months = draw(st.one_of(st.just([6, 7, 8, 9]), st.just(list(range(1, 13))),
+                                      st.sets(st.integers(1, 12), min_size=1, max_size=12).map(sorted)))
         demand["ratchet"] = {
             "percent": float(draw(st.sampled_from([50, 75, 80, 100]))), "months": draw(st.integers(1, 11)),
-            "count_months": sorted(draw(st.sets(st.integers(1, 12), min_size=1, max_size=12))),
+            "count_months": count_months,
             "history_kw": [float(x) for x in draw(st.lists(st.integers(0, 40), max_size=4))],
         }
     window = (demand["interval_minutes"] or step) // step
@@ -171,7 +173,7 @@ LIMIT_RANGES = {"kWh": (50, 2500), "kWh/day": (2, 60), "kWh/kW": (20, 400), "kWh
 
 
 @st.composite
-def charge_lists(draw, structure, with_rtp):
+def charge_lists(draw, structure, with_rtp, demand_max=False):
     seasons = list(structure.get("seasons", {"all": None}))
     periods = list(structure["time_of_use"]["periods"]) if "time_of_use" in structure else ["all"]
     demand = structure["demand"]
@@ -190,7 +192,7 @@ def charge_lists(draw, structure, with_rtp):
             "unit": unit, "scope": draw(st.sampled_from(["total", "period"])), "limits": limits,
             "rates": block_rate_shapes(draw, seasons, periods, n_blocks)}})
     demand_rates = st.decimals("1.00", "15.00", places=2).map(float)
-    if draw(st.integers(0, 2)):
+    if demand_max or draw(st.integers(0, 2)):
         if draw(st.booleans()):
             charges.append({"type": "demand", "description": "Facility", "measure": "max",
                             "rates": rate_shapes(draw, seasons, ["all"], demand_rates)})
@@ -230,26 +232,27 @@ def charge_lists(draw, structure, with_rtp):
 
 
 @st.composite
-def cases(draw):
-    """(tariff spec, interval starts, delivered kWh, read dates or None)."""
+def cases(draw, long=False):
+    """(tariff spec, interval starts, delivered kWh, read dates or None, step). ``long``: a year or more of
+    data under a ratchet, with spikes in some months."""
     if draw(st.booleans()):
         first = draw(st.sampled_from(INTERESTING_STARTS))
     else:
         first = dt.date(2024, 1, 1) + dt.timedelta(days=draw(st.integers(0, 690)))
     # mostly a few bills; sometimes over a year, so that ratchets look back across seasons
-    n_days = draw(st.integers(1, 70)) if draw(st.integers(0, 5)) else draw(st.integers(300, 400))
+    n_days = draw(st.integers(1, 70)) if draw(st.integers(0, 5)) and not long else draw(st.integers(300, 400))
     last = first + dt.timedelta(days=n_days - 1)
     step = 15
-    structure = draw(structures(first, last, step))
+    structure = draw(structures(first, last, step, ratchet=long))
     with_rtp = draw(st.integers(0, 5)) == 0
-    versions = [{"effective": "2023-01-01", "charges": draw(charge_lists(structure, with_rtp))}]
+    versions = [{"effective": "2023-01-01", "charges": draw(charge_lists(structure, with_rtp, demand_max=long))}]
     if n_days > 2 and draw(st.booleans()):
         change = first + dt.timedelta(days=draw(st.integers(1, n_days - 1)))
         if change.day == 1:
             change += dt.timedelta(days=draw(st.integers(1, 9)))
         if draw(st.booleans()):
             versions[0]["expires"] = str(change)
-        versions.append({"effective": str(change), "charges": draw(charge_lists(structure, with_rtp))})
+        versions.append({"effective": str(change), "charges": draw(charge_lists(structure, with_rtp, demand_max=long))})
     spec = {"code": "RANDOM", "name": "Random tariff", **structure, "versions": versions}
 
     tz = ZoneInfo(structure["timezone"])
@@ -258,8 +261,8 @@ def cases(draw):
     idx = pd.date_range(start, end, freq=f"{step}min", inclusive="left").tz_convert(structure["timezone"])
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     kwh = rng.gamma(2.0, draw(st.sampled_from([0.1, 0.5, 3.0])), len(idx)).round(3)
-    if draw(st.booleans()):  # a few spikes, so demand peaks are distinct
-        kwh[rng.integers(0, len(idx), 5)] *= 6
+    if long or draw(st.booleans()):  # a few spikes, so that demand peaks differ from month to month
+        kwh[rng.integers(0, len(idx), 5)] *= draw(st.sampled_from([3, 6, 20]))
     if draw(st.booleans()):
         kwh[rng.random(len(idx)) < 0.01] = np.nan
     read_dates = None
@@ -299,6 +302,12 @@ def compare(spec, idx, kwh, read_dates, step, base_dir):
 
 @given(cases())
 def test_engine_bills_match_reference(price_dir, case):
+    compare(*case, base_dir=price_dir)
+
+
+@settings(max_examples=12)
+@given(cases(long=True))
+def test_long_loads_under_ratchets(price_dir, case):
     compare(*case, base_dir=price_dir)
 
 

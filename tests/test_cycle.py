@@ -147,3 +147,40 @@ def test_cli_cycle(cube, tmp_path, capsys):
 def test_bad_period_argument(cube, tmp_path):
     with pytest.raises(BillingError, match="2025-13"):
         run_cycle(cube, "tariffs", tmp_path / "o", period="2025-13", progress=False)
+
+
+def test_solar_meters_are_billed_under_their_program(cube, cycle_run):
+    _, out = cycle_run
+    ds = open_cube(cube, chunks=False)
+    bills = pd.read_parquet(out / "bills.parquet")
+    solar = set(ds["meter"].values[ds["nem_program"].values == "NEM2"].astype(str))
+    assert solar, "the sample has solar meters"
+    on_program = bills[bills.meter.isin(solar)]
+    assert (on_program.nem_program == "NEM2").all()
+    assert on_program.received_kwh.sum() > 0 and on_program.credit_earned.sum() > 0
+    # NEM 2.0 nets per ToU period: the billed kWh of a solar meter are below what it imported
+    items = pd.read_parquet(out / "line_items.parquet")
+    energy = items[items.meter.isin(solar) & items.description.str.startswith("Energy")].quantity.sum()
+    assert energy < on_program.delivered_kwh.sum()
+    # non-bypassable charges on every imported kWh
+    nbc = items[items.meter.isin(solar) & (items.description == "Non-bypassable charges")]
+    assert nbc.quantity.sum() == pytest.approx(on_program.delivered_kwh.sum(), rel=1e-9)
+    assert not bills[~bills.meter.isin(solar)].credit_earned.any()
+
+
+def test_exporting_meter_without_program_is_held(cube, tmp_path):
+    ds = open_cube(cube, chunks=False)
+    programs = ds["nem_program"].values.astype(object)
+    solar = np.flatnonzero(programs == "NEM2")
+    programs[solar[0]] = ""
+    programs[solar[1]] = "NEM9"
+    ds = ds.assign_coords(nem_program=("meter", programs.astype(str)))
+    path = tmp_path / "cube.zarr"
+    write_cube(ds, path, meter_chunk=50)
+    result = run_cycle(path, "tariffs", tmp_path / "out", progress=False)
+    assert result.meters_in == result.meters_billed + result.meters_held == 120
+    held = pd.read_csv(tmp_path / "out" / "exceptions.csv").set_index("meter")
+    assert "no net-metering program" in held.loc[str(ds["meter"].values[solar[0]]), "reason"]
+    assert "NEM9" in held.loc[str(ds["meter"].values[solar[1]]), "reason"]
+    bills = pd.read_parquet(tmp_path / "out" / "bills.parquet")
+    assert not set(held.index) & set(bills.meter)
