@@ -28,6 +28,7 @@ import holidays as holidays_lib
 def reference_scan(
     delivered_row, bounds_row, energy_bucket, demand_bucket, window, rolling, kw_factor, block_pos=None,
     rtp_price=None, cp_flag=None, *, n_energy=None, n_demand=None, received_row=None, quality_row=None,
+    export_price=None,
 ):
     """One meter's determinants with plain loops (see ``workbench.kernels.scan``'s module docstring).
 
@@ -40,10 +41,11 @@ def reference_scan(
       ``block_pos == window - 1``. A NaN counts as 0 kWh inside a window. kW = kWh × ``kw_factor``;
     - the peak is the highest window (at least 0); a ToU peak is the highest window whose last interval is in
       that demand bucket (-1: none); the coincident-peak demand is the mean of the windows measured at
-      flagged intervals; rtp cost = Σ kWh × price over present reads.
+      flagged intervals; rtp cost = Σ kWh × price over present reads; export credit = Σ received kWh ×
+      export value over present received reads.
 
     Returns a dict of lists: energy_kwh (B × E), received_kwh (B × E), peak_kw (B), tou_peak_kw (B × D),
-    cp_kw (B), rtp_cost (B), counts (B × [present, missing, estimated]).
+    cp_kw (B), rtp_cost (B), export_credit (B), counts (B × [present, missing, estimated]).
     """
     n_times = len(delivered_row)
     if n_energy is None:
@@ -53,7 +55,7 @@ def reference_scan(
     n_demand = max(n_demand, 1)
     received_row = [0.0] * n_times if received_row is None else received_row
     out = {"energy_kwh": [], "received_kwh": [], "peak_kw": [], "tou_peak_kw": [], "cp_kw": [], "rtp_cost": [],
-           "counts": []}
+           "export_credit": [], "counts": []}
     for b in range(len(bounds_row) - 1):
         start, stop = int(bounds_row[b]), int(bounds_row[b + 1])
         energy = [0.0] * n_energy
@@ -62,6 +64,7 @@ def reference_scan(
         peak = 0.0
         cp_values = []
         rtp = 0.0
+        export = 0.0
         present = missing = estimated = 0
         for t in range(start, stop):
             value = float(delivered_row[t])
@@ -75,6 +78,8 @@ def reference_scan(
             r = float(received_row[t])
             if not math.isnan(r):
                 received[int(energy_bucket[t])] += r
+                if export_price is not None and len(export_price):
+                    export += r * float(export_price[t])
             if quality_row is not None and len(quality_row) and int(quality_row[t]) == 1:
                 estimated += 1
 
@@ -116,6 +121,7 @@ def reference_scan(
         out["tou_peak_kw"].append(tou_peak)
         out["cp_kw"].append(sum(cp_values) / len(cp_values) if cp_values else 0.0)
         out["rtp_cost"].append(rtp)
+        out["export_credit"].append(export)
         out["counts"].append([present, missing, estimated])
     return out
 
@@ -309,7 +315,7 @@ def reference_bills(spec, timestamps_utc, delivered, received=None, step_minutes
 
     periods = bill_periods(first, end, read_dates)
     dets = []
-    for p_start, p_end, nominal in periods:
+    for p_start, p_end, _ in periods:
         idx = [i for i in range(n) if p_start <= days_of[i] < p_end]
         dets.append(_period_determinants(
             idx, timestamps_utc, local, delivered, received, season_of, period_of, dperiod_of, window, kw_factor,
@@ -318,7 +324,7 @@ def reference_bills(spec, timestamps_utc, delivered, received=None, step_minutes
     # billing demand: max(peak, minimum, ratchet % × highest counted peak of the previous `months` periods)
     ratchet = dem.ratchet
     history = list(ratchet.history_kw) if ratchet else []
-    for b, (p_start, p_end, _) in enumerate(periods):
+    for b in range(len(periods)):
         billing = max(dets[b]["peak_kw"], dem.minimum_kw)
         if ratchet is not None:
             previous = []
@@ -413,8 +419,11 @@ def _period_determinants(idx, timestamps_utc, local, delivered, received, season
         if dperiod_of[last] is not None:
             key = (season_of[last], dperiod_of[last])
             tou_peak[key] = max(tou_peak.get(key, 0.0), kw)
-    # coincident peak: the demand interval that *starts* at each system-peak time
-    cp_values = [kw for kw, _, members in windows if local[members[0]] in peaks_local]
+    # coincident peak: the demand interval that *starts* at each system-peak time (all of it in the period)
+    cp_values = []
+    for pos, i in enumerate(idx):
+        if local[i] in peaks_local and pos + window <= len(idx):
+            cp_values.append(sum(kwh(j) for j in idx[pos : pos + window]) * kw_factor)
     return {
         "energy": energy, "delivered_kwh": total, "received_kwh": received_kwh, "peak_kw": peak,
         "tou_peak": tou_peak, "cp_kw": sum(cp_values) / len(cp_values) if cp_values else 0.0, "rtp_cost": rtp_cost,

@@ -151,20 +151,25 @@ def test_tou_with_weekends_and_a_nerc_holiday():
     assert bill.total == 385.60
 
 
-@pytest.mark.parametrize("day,on_peak_kwh", [
-    ("2027-07-05", 0),  # Sunday 4 July 2027: NERC observes it on Monday the 5th, off-peak all day
-    ("2026-07-03", 20),  # Saturday 4 July 2026: NERC does not move it, so Friday the 3rd is a weekday
+@pytest.mark.parametrize("calendar,day,on_peak_kwh", [
+    ("NERC", "2027-07-05", 0),  # Sunday 4 July 2027: NERC observes it on Monday the 5th, off-peak all day
+    ("NERC", "2026-07-03", 20),  # Saturday 4 July 2026: NERC does not move it, so Friday the 3rd is a weekday
+    ("US", "2026-07-03", 0),  # the federal calendar observes it on Friday the 3rd
+    ("NERC", "2025-06-19", 20),  # Juneteenth (Thursday) is not a NERC holiday
+    ("US", "2025-06-19", 0),  # but it is a federal one
+    ("NERC", "2025-11-27", 0),  # Thanksgiving
+    ("none", "2025-11-27", 20),  # no holiday calendar: a Thursday like any other
 ])
-def test_nerc_sunday_holiday_moves_to_monday(day, on_peak_kwh):
+def test_holiday_calendars(calendar, day, on_peak_kwh):
     tou = {"periods": {
         "on_peak": [{"days": ["weekday"], "hours": "14:00-19:00"}],
         "off_peak": [{"days": ["weekday"], "hours": ["00:00-14:00", "19:00-24:00"]},
                      {"days": ["weekend", "holiday"], "hours": "00:00-24:00"}],
     }}
-    t = tariff([{"type": "energy", "rates": {"on_peak": 1.00, "off_peak": 0.10}}], holidays="NERC", time_of_use=tou)
+    t = tariff([{"type": "energy", "rates": {"on_peak": 1.00, "off_peak": 0.10}}], holidays=calendar, time_of_use=tou)
     start = dt.date.fromisoformat(day)
     (bill,) = run(t, intervals(str(start), str(start + dt.timedelta(days=1))), 1.0)
-    # on-peak kWh × 1.00 + (96 - on-peak kWh) × 0.10
+    # on-peak kWh (5 h × 4 × 1 kWh = 20 on a weekday) × 1.00 + the rest of the 96 kWh × 0.10
     assert bill.total == round(on_peak_kwh * 1.00 + (96 - on_peak_kwh) * 0.10, 2)
 
 

@@ -3,7 +3,8 @@
 Paths: parallel (prange over meters) and serial; for single-interval demand the run-segment fast path and
 the interval-by-interval loop (``runs=False``). Random meters, bill-period bounds (empty periods, periods
 not covering the data), energy and demand buckets (-1: no demand period), NaN reads, float32 and float64,
-quality flags, block and rolling windows of 1-4 intervals, real-time prices and coincident-peak flags.
+quality flags, block and rolling windows of 1-4 intervals, real-time prices, export values and
+coincident-peak flags.
 Also run from the threads of a ``ThreadPoolExecutor``, the way dask's threaded scheduler calls it.
 """
 
@@ -30,7 +31,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))  # HYPOTHESIS_
 
 RTOL = 1e-9
 ATOL = 1e-9  # a rolling window sum that returns to 0 keeps ~1e-15 of float noise
-OUTPUTS = ("energy_kwh", "received_kwh", "peak_kw", "tou_peak_kw", "cp_kw", "rtp_cost", "counts")
+OUTPUTS = ("energy_kwh", "received_kwh", "peak_kw", "tou_peak_kw", "cp_kw", "rtp_cost", "export_credit", "counts")
 
 
 @st.composite
@@ -65,6 +66,7 @@ def scan_inputs(draw):
     rolling = draw(st.booleans())
     block_pos = (draw(st.integers(0, 3)) + np.arange(n_times)) % window
     rtp_price = rng.uniform(-0.05, 0.5, n_times) if draw(st.booleans()) else None
+    export_price = rng.uniform(0.0, 0.3, n_times) if draw(st.booleans()) else None
     cp_flag = rng.random(n_times) < 0.05 if draw(st.booleans()) else None
     quality = (rng.random((n_meters, n_times)) < 0.1).astype(np.uint8) if draw(st.booleans()) else None
     kw_factor = 60.0 / (draw(st.sampled_from([5, 15, 30, 60])) * window)
@@ -73,6 +75,7 @@ def scan_inputs(draw):
         energy_bucket=energy_bucket.astype(np.int16), demand_bucket=demand_bucket.astype(np.int16),
         n_energy=n_energy, n_demand=n_demand, quality=quality, block_pos=block_pos.astype(np.int16),
         window=window, rolling=rolling, kw_factor=kw_factor, rtp_price=rtp_price, cp_flag=cp_flag,
+        export_price=export_price,
     )
 
 
@@ -81,7 +84,7 @@ def run_kernel(inputs, **kwargs):
         inputs["delivered"], inputs["received"], inputs["bounds"], inputs["energy_bucket"], inputs["demand_bucket"],
         inputs["n_energy"], inputs["n_demand"], quality=inputs["quality"], block_pos=inputs["block_pos"],
         window=inputs["window"], rolling=inputs["rolling"], kw_factor=inputs["kw_factor"],
-        rtp_price=inputs["rtp_price"], cp_flag=inputs["cp_flag"], **kwargs,
+        rtp_price=inputs["rtp_price"], cp_flag=inputs["cp_flag"], export_price=inputs.get("export_price"), **kwargs,
     )
 
 
@@ -92,6 +95,7 @@ def run_reference(inputs):
             inputs["window"], inputs["rolling"], inputs["kw_factor"], inputs["block_pos"], inputs["rtp_price"],
             inputs["cp_flag"], n_energy=inputs["n_energy"], n_demand=inputs["n_demand"],
             received_row=inputs["received"][m], quality_row=None if inputs["quality"] is None else inputs["quality"][m],
+            export_price=inputs.get("export_price"),
         )
         for m in range(inputs["delivered"].shape[0])
     ]
@@ -171,6 +175,7 @@ def _threaded_inputs(seed):
         n_energy=4, n_demand=2, quality=None, block_pos=(np.arange(n_times) % 4).astype(np.int16),
         window=int(rng.choice([1, 4])), rolling=bool(seed % 2), kw_factor=1.0,
         rtp_price=rng.uniform(0, 0.2, n_times), cp_flag=rng.random(n_times) < 0.01,
+        export_price=rng.uniform(0, 0.1, n_times),
     )
 
 
@@ -229,5 +234,6 @@ def test_many_meters_parallel_equals_reference(window, rolling):
         quality=(rng.random((n_meters, n_times)) < 0.2).astype(np.uint8),
         block_pos=(np.arange(n_times) % window).astype(np.int16), window=window, rolling=rolling, kw_factor=4.0,
         rtp_price=rng.uniform(0, 0.3, n_times), cp_flag=rng.random(n_times) < 0.03,
+        export_price=rng.uniform(0, 0.1, n_times),
     )
     assert_same(run_kernel(inputs, parallel=True), run_reference(inputs))

@@ -48,10 +48,11 @@ def parse_timestamps(values, source: str):
         )
     try:
         utc = pd.to_datetime(strings, utc=True, format="ISO8601")
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, OverflowError):
         bad = _first_unparsable(strings)
         raise IntervalDataError(
-            f"{source}: row {bad + 2}: timestamp {strings.iloc[bad]!r} is not ISO 8601 ({exc})"
+            f"{source}: row {bad + 2}: timestamp {strings.iloc[bad]!r} is not an ISO 8601 date and time; "
+            "expected e.g. 2025-01-01T00:15:00-05:00"
         ) from None
     off = offsets.to_numpy(dtype=object)
     sign = np.where([o.startswith("-") for o in off], -1, 1)
@@ -99,9 +100,12 @@ def _numbers(table, column, file) -> np.ndarray:
         if np.isnan(values).any():
             row = int(np.argmax(np.isnan(values))) + 2
             raise IntervalDataError(f"{file}: row {row}: {column} is empty; expected a number of kWh")
+        if not np.isfinite(values).all():
+            row = int(np.argmax(~np.isfinite(values))) + 2
+            raise IntervalDataError(f"{file}: row {row}: {column} is {values[row - 2]}; expected a finite number of kWh")
         return values
     values = pd.to_numeric(pd.Series(col.to_pylist(), dtype="object"), errors="coerce").to_numpy(float)
-    bad = np.isnan(values)
+    bad = ~np.isfinite(values)
     if not bad.any():
         return values
     row = int(np.argmax(bad))

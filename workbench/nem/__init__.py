@@ -58,7 +58,9 @@ def load_program(source) -> Program:
         if not path.exists():
             raise ProgramError(f"{path}: program file not found")
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            from workbench.tariffs import read_yaml
+
+            data = read_yaml(path.read_text(encoding="utf-8"))
         except yaml.YAMLError as exc:
             raise ProgramError(f"{path}: not valid YAML: {exc}") from None
     try:

@@ -19,21 +19,54 @@ from workbench.tariffs.model import TariffSpec
 __all__ = ["CompiledTariff", "TariffSpec", "load_tariff", "load_tariff_book", "tariff_from_spec"]
 
 
+class _TariffLoader(yaml.SafeLoader):
+    """YAML without implicit timestamps: dates stay text, so the model parses them and names a bad one."""
+
+
+_TariffLoader.yaml_implicit_resolvers = {
+    key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def read_yaml(text: str):
+    return yaml.load(text, Loader=_TariffLoader)  # noqa: S506 (a SafeLoader subclass)
+
+
+_TYPE_WORDS = ("float", "int", "str", "bool", "list", "dict", "union", "literal", "function-after")
+
+
+def _clean_loc(loc) -> str:
+    parts = []
+    for x in loc:
+        text = str(x)
+        if isinstance(x, str) and (x in _UNION_TAGS or "[" in text or text.split("[")[0].lower() in _TYPE_WORDS):
+            continue
+        parts.append(text)
+    return ".".join(parts)
+
+
 def _format_validation(source: str, exc: ValidationError) -> str:
+    by_field: dict[str, list[dict]] = {}
+    for err in exc.errors():
+        by_field.setdefault(_clean_loc(err["loc"]), []).append(err)
     lines = [f"{source}: invalid tariff:"]
-    for err in exc.errors()[:10]:
-        loc = ".".join(str(x) for x in err["loc"] if not (isinstance(x, str) and x in _UNION_TAGS))
-        msg = err["msg"]
+    for loc, errs in list(by_field.items())[:10]:
+        err = errs[0]
+        got = err.get("input")
+        shown = "" if isinstance(got, (dict, list)) or err["type"] in ("missing", "extra_forbidden") else f" (got {got!r})"
         if err["type"] == "extra_forbidden":
             msg = "unknown field (check the spelling; see docs/tariff-format.md for the fields)"
         elif err["type"] == "missing":
             msg = "required field is missing"
-        got = err.get("input")
-        if err["type"] not in ("missing", "extra_forbidden") and not isinstance(got, (dict, list)):
-            msg += f" (got {got!r})"
-        lines.append(f"  {loc or '(top level)'}: {msg}")
-    if len(exc.errors()) > 10:
-        lines.append(f"  ... and {len(exc.errors()) - 10} more")
+        elif len(errs) > 1:  # a field that takes several forms (a number, a list, a mapping by season/period)
+            msg = "has the wrong form; expected a number [$], a list of block values, or a mapping by season or " \
+                  "ToU period (see docs/tariff-format.md)"
+        else:
+            msg = err["msg"].replace("Value error, ", "")
+        lines.append(f"  {loc or '(top level)'}: {msg}{shown}")
+    if len(by_field) > 10:
+        lines.append(f"  ... and {len(by_field) - 10} more")
     return "\n".join(lines)
 
 
@@ -95,7 +128,7 @@ def load_tariff(source, *, timezone: str | None = None) -> CompiledTariff:
         compiled = tariff_from_spec(urdb_to_spec(data, str(path)), str(path), base_dir=path.parent, timezone=timezone)
         return _with_urdb(compiled, data)
     try:
-        data = yaml.safe_load(text)
+        data = read_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
