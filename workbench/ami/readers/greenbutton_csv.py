@@ -1,0 +1,436 @@
+"""Green Button CSV downloads (utility "Download my data" CSV), in the common layouts.
+
+- **PG&E / PECO / ComEd**: a ``Key,Value`` preamble, then ``TYPE,DATE,START TIME,END TIME,USAGE (kWh),COST,NOTES``
+  (solar: ``IMPORT (kWh)``, ``EXPORT (kWh)``; some add a ``UNITS`` column). ``END TIME`` is the inclusive last
+  minute (00:00-00:14 is a 15-minute interval).
+- **SDG&E**: ``Meter Number,Date,Start Time,Duration,Consumption,Generation,Net`` with a 12-hour clock
+  (``1:15 PM``) and the duration in minutes.
+- **SCE**: sections headed ``Energy Delivered time period,...`` / ``Energy Received time period,...`` with rows
+  ``2024-05-22 00:00:00 to 2024-05-22 00:15:00,0.04,<quality>``.
+
+Times are local wall-clock times without offsets, so a ``timezone`` is required (argument, or a
+``Time Zone``/``Timezone`` preamble line). The fall-back hour is handled as the file labels it: a local time
+that occurs twice is given the daylight-time offset at its first occurrence and standard time at its second
+(SDG&E's 25 rows); a local time written once although it occurred twice (PG&E's 24 labels, where the value is
+the sum of both hours) is split evenly into the two UTC intervals, both flagged estimated
+(``source_quality`` ``dst-split``) and counted as two reads. A local time that does not exist (spring
+forward) is rejected.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import re
+import zoneinfo
+from collections import defaultdict
+from pathlib import Path
+
+from workbench.ami.readers._result import (
+    DEFAULT_BATCH_ROWS,
+    BatchBuffer,
+    ReadStream,
+    Tally,
+    collect,
+    make_batch,
+)
+from workbench.errors import IntervalDataError
+
+_UTC = dt.UTC
+_DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%m/%d/%y", "%Y/%m/%d", "%d-%b-%Y")
+_TIME_FORMATS = ("%H:%M", "%H:%M:%S", "%I:%M %p", "%I:%M:%S %p", "%I:%M%p")
+_UNIT_FACTORS = {"kwh": 1.0, "wh": 1e-3, "mwh": 1e3}
+_METER_KEYS = (
+    "meter number",
+    "meter",
+    "meter id",
+    "service id",
+    "service agreement id",
+    "account number",
+    "account",
+)
+_TZ_KEYS = ("time zone", "timezone", "tz")
+_SCE_SECTION = re.compile(r"^\s*energy\s+(delivered|received)\s+time\s+period", re.I)
+_SCE_PERIOD = re.compile(r"^\s*(.+?)\s+to\s+(.+?)\s*$", re.I)
+
+
+def _parse_date(text: str) -> dt.date:
+    text = text.strip()
+    for f in _DATE_FORMATS:
+        try:
+            return dt.datetime.strptime(text, f).date()
+        except ValueError:
+            continue
+    raise ValueError(f"date {text!r} is not a date (expected YYYY-MM-DD or M/D/YYYY)")
+
+
+def _parse_time(text: str) -> dt.time:
+    text = text.strip().upper()
+    for f in _TIME_FORMATS:
+        try:
+            return dt.datetime.strptime(text, f).time()
+        except ValueError:
+            continue
+    raise ValueError(f"time {text!r} is not a clock time (expected HH:MM or H:MM AM/PM)")
+
+
+def _parse_datetime(text: str) -> dt.datetime:
+    text = text.strip()
+    for sep in (" ", "T"):
+        if sep in text:
+            d, t = text.split(sep, 1)
+            try:
+                return dt.datetime.combine(_parse_date(d), _parse_time(t))
+            except ValueError:
+                continue
+    raise ValueError(f"{text!r} is not a date and time")
+
+
+def _parse_number(text: str) -> float:
+    t = text.strip().replace(",", "").replace("$", "")
+    if not t:
+        raise ValueError("value is empty")
+    try:
+        v = float(t)
+    except ValueError:
+        raise ValueError(f"value {text.strip()!r} is not a number") from None
+    if v != v or v in (float("inf"), float("-inf")):
+        raise ValueError(f"value {text.strip()!r} is not a finite number")
+    return v
+
+
+def _norm(cell: str) -> str:
+    return re.sub(r"\s+", " ", cell.strip().lower())
+
+
+class _Localizer:
+    """Local wall-clock starts to UTC, holding fall-back-hour records until the file ends."""
+
+    def __init__(self, tz: zoneinfo.ZoneInfo):
+        self.tz = tz
+        self.held: dict[tuple, list] = defaultdict(list)  # (meter, channel, local start) -> records
+
+    def classify(self, local: dt.datetime) -> str:
+        a = local.replace(tzinfo=self.tz, fold=0)
+        b = local.replace(tzinfo=self.tz, fold=1)
+        if a.utcoffset() != b.utcoffset():
+            # ambiguous (fall back) if both folds map back to the same wall time, else non-existent
+            back = a.astimezone(_UTC).astimezone(self.tz).replace(tzinfo=None)
+            return "ambiguous" if back == local else "missing"
+        return "ok"
+
+    def utc(self, local: dt.datetime, fold: int) -> dt.datetime:
+        return local.replace(tzinfo=self.tz, fold=fold).astimezone(_UTC)
+
+
+class _Records:
+    """Accumulates accepted records column-wise and emits batches."""
+
+    def __init__(self, path: Path, batch_rows: int):
+        self.source = str(path)
+        self.buf = BatchBuffer(batch_rows)
+        self._reset()
+
+    def _reset(self):
+        self.cols = {k: [] for k in ("meter", "channel", "start", "seconds", "kwh", "quality", "sq", "row")}
+
+    def add(self, meter, channel, start_utc: dt.datetime, seconds, kwh, quality, sq, row):
+        c = self.cols
+        c["meter"].append(meter)
+        c["channel"].append(channel)
+        c["start"].append(int(start_utc.timestamp()) * 1_000_000)
+        c["seconds"].append(seconds)
+        c["kwh"].append(kwh)
+        c["quality"].append(quality)
+        c["sq"].append(sq)
+        c["row"].append(row)
+        if len(c["row"]) >= 8192:
+            yield from self.flush()
+
+    def flush(self):
+        c = self.cols
+        if c["row"]:
+            import pyarrow as pa
+
+            batch = make_batch(
+                meter=pa.array(c["meter"], pa.string()).dictionary_encode(),
+                channel=pa.array(c["channel"], pa.string()).dictionary_encode(),
+                start_us=c["start"],
+                seconds=c["seconds"],
+                kwh=c["kwh"],
+                quality=c["quality"],
+                source_quality=pa.array(c["sq"], pa.string()).dictionary_encode(),
+                source=self.source,
+                row=c["row"],
+            )
+            self._reset()
+            yield from self.buf.add(batch)
+
+
+def _quality(text: str | None) -> tuple[int, str, bool]:
+    """(flag, source code, is_missing) from a free-text quality/notes cell."""
+    t = (text or "").strip()
+    low = t.lower()
+    if "missing" in low or low in ("m", "no data"):
+        return 0, t, True
+    if "estim" in low or low in ("e", "est"):
+        return 1, t, False
+    return 0, t, False
+
+
+def read_greenbutton_csv_batches(
+    path,
+    tally: Tally,
+    *,
+    timezone: str | None = None,
+    meter: str | None = None,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+):
+    path = Path(path)
+    if not path.exists():
+        raise IntervalDataError(f"{path}: file not found")
+    try:
+        f = open(path, newline="", encoding="utf-8-sig", errors="strict")  # noqa: SIM115
+    except OSError as e:
+        raise IntervalDataError(f"{path}: cannot read the file: {e}") from None
+    try:
+        yield from _read(path, f, tally, timezone, meter, batch_rows)
+    except UnicodeDecodeError as e:
+        raise IntervalDataError(
+            f"{path}: the file is not UTF-8 text ({e.reason} at byte {e.start}); "
+            "save it as CSV (UTF-8) and try again"
+        ) from None
+    except csv.Error as e:
+        raise IntervalDataError(f"{path}: the CSV cannot be read: {e}") from None
+    finally:
+        f.close()
+
+
+def _read(path: Path, f, tally: Tally, timezone, meter_arg, batch_rows):
+    reader = csv.reader(f)
+    preamble: dict[str, str] = {}
+    layout = None
+    header: list[str] = []
+    sce_channel = None
+    localizer: _Localizer | None = None
+    out = _Records(path, batch_rows)
+    meter_default = meter_arg
+    last_seconds: dict[tuple, int] = {}
+
+    def ensure_context():
+        nonlocal localizer, meter_default
+        if localizer is None:
+            tz_name = timezone or next((preamble[k] for k in _TZ_KEYS if k in preamble), None)
+            if not tz_name:
+                raise IntervalDataError(
+                    f"{path}: the times in this Green Button CSV are local clock times without a UTC offset and "
+                    "no time zone was given: pass timezone='America/Los_Angeles' (the utility's zone)"
+                )
+            try:
+                localizer = _Localizer(zoneinfo.ZoneInfo(tz_name.strip()))
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                raise IntervalDataError(
+                    f"{path}: time zone {tz_name!r} is not an IANA zone name (e.g. America/Los_Angeles)"
+                ) from None
+            tally.metadata["timezone"] = tz_name.strip()
+        if meter_default is None:
+            found = next((preamble[k] for k in _METER_KEYS if preamble.get(k)), None)
+            meter_default = found or path.stem
+            tally.metadata["meter_from"] = "preamble" if found else "file name"
+
+    def emit(meter, channel, local, seconds, kwh, qflag, sq, row, raw):
+        state = localizer.classify(local)
+        if state == "missing":
+            tally.reject(
+                row,
+                meter,
+                f"local time {local:%Y-%m-%d %H:%M} does not exist in {localizer.tz.key} "
+                "(clocks spring forward)",
+                raw,
+            )
+            return
+        if state == "ambiguous":
+            localizer.held[(meter, channel, local)].append((seconds, kwh, qflag, sq, row))
+            return
+        yield from out.add(meter, channel, localizer.utc(local, 0), seconds, kwh, qflag, sq, row)
+
+    for cells in reader:
+        row = reader.line_num
+        stripped = [c.strip() for c in cells]
+        if not any(stripped):
+            sce_channel = None if layout == "sce" else sce_channel
+            continue
+        upper = [_norm(c) for c in cells]
+        # -- header / section detection ----------------------------------------------------------
+        m = _SCE_SECTION.match(cells[0])
+        if m:
+            layout, sce_channel = "sce", m.group(1).lower()
+            continue
+        if "type" in upper and "date" in upper and "start time" in upper:
+            layout, header = "pge", upper
+            continue
+        if "meter number" in upper and "date" in upper and "start time" in upper:
+            layout, header = "sdge", upper
+            continue
+        if layout is None or (layout == "sce" and sce_channel is None):
+            if len(stripped) >= 2 and stripped[0] and stripped[1] and ":" not in stripped[0]:
+                preamble[_norm(stripped[0]).rstrip(":")] = stripped[1]
+            elif ":" in stripped[0]:
+                k, _, v = stripped[0].partition(":")
+                preamble[_norm(k)] = v.strip()
+            continue
+        # -- data rows ---------------------------------------------------------------------------
+        ensure_context()
+        raw = ",".join(cells)
+        try:
+            if layout == "sce":
+                tally.read += 1
+                pm = _SCE_PERIOD.match(cells[0])
+                if not pm:
+                    raise ValueError(f"time period {cells[0]!r} is not 'start to end'")
+                start, end = _parse_datetime(pm.group(1)), _parse_datetime(pm.group(2))
+                seconds = int((end - start).total_seconds())
+                key = (meter_default, sce_channel)
+                if seconds <= 0:  # across the fall-back hour the wall clock goes back
+                    seconds = last_seconds.get(key, 0)
+                    if seconds <= 0:
+                        raise ValueError("the interval end is not after its start")
+                last_seconds[key] = seconds
+                kwh = _parse_number(cells[1] if len(cells) > 1 else "")
+                qflag, sq, missing = _quality(cells[2] if len(cells) > 2 else "")
+                if missing:
+                    raise ValueError(f"the utility marks this interval as missing ({sq!r})")
+                yield from emit(meter_default, sce_channel, start, seconds, kwh, qflag, sq, row, raw)
+            elif layout == "pge":
+                rec = dict(zip(header, cells, strict=False))
+                value_cols = [(c, "delivered") for c in header if c.startswith(("usage", "import"))]
+                value_cols += [(c, "received") for c in header if c.startswith("export")]
+                if not value_cols:
+                    raise IntervalDataError(
+                        f"{path}: line {row}: no USAGE, IMPORT or EXPORT column in the header"
+                    )
+                day = _parse_date(rec.get("date", ""))
+                start = dt.datetime.combine(day, _parse_time(rec.get("start time", "")))
+                seconds = 0
+                if rec.get("end time", "").strip():
+                    end = dt.datetime.combine(day, _parse_time(rec["end time"]))
+                    minutes = int((end - start).total_seconds() // 60) % 1440
+                    minutes = minutes + 1 if minutes % 5 == 4 else minutes  # END TIME = last minute
+                    seconds = minutes * 60
+                factor = 1.0
+                units = rec.get("units", "").strip()
+                for col, _ in value_cols:
+                    m = re.search(r"\((\w+)\)", col)
+                    units = units or (m.group(1) if m else "kwh")
+                if _norm(units) not in _UNIT_FACTORS:
+                    tally.read += len(value_cols)
+                    for _col, _channel in value_cols:
+                        tally.reject(
+                            row, meter_default, f"unit {units!r} is not energy (kWh, Wh or MWh)", raw
+                        )
+                    continue
+                factor = _UNIT_FACTORS[_norm(units)]
+                qflag, sq, missing = _quality(rec.get("notes", ""))
+                for col, channel in value_cols:
+                    tally.read += 1
+                    try:
+                        if seconds <= 0:
+                            raise ValueError("the END TIME is not after the START TIME")
+                        if missing:
+                            raise ValueError(f"the utility marks this interval as missing ({sq!r})")
+                        kwh = _parse_number(rec.get(col, "")) * factor
+                    except ValueError as e:
+                        tally.reject(row, meter_default, f"{col.upper()}: {e}", raw)
+                        continue
+                    yield from emit(meter_default, channel, start, seconds, kwh, qflag, sq, row, raw)
+            else:  # sdge
+                rec = dict(zip(header, cells, strict=False))
+                meter = rec.get("meter number", "").strip() or meter_default
+                value_cols = [
+                    (c, ch)
+                    for c, ch in (("consumption", "delivered"), ("generation", "received"))
+                    if c in header
+                ]
+                day = _parse_date(rec.get("date", ""))
+                start = dt.datetime.combine(day, _parse_time(rec.get("start time", "")))
+                dur = rec.get("duration", "").strip()
+                seconds = int(_parse_number(dur) * 60) if dur else 0
+                for col, channel in value_cols:
+                    tally.read += 1
+                    try:
+                        if seconds <= 0:
+                            raise ValueError(f"Duration {dur!r} is not a positive number of minutes")
+                        kwh = _parse_number(rec.get(col, ""))
+                    except ValueError as e:
+                        tally.reject(row, meter, f"{col.title()}: {e}", raw)
+                        continue
+                    yield from emit(meter, channel, start, seconds, kwh, 0, "", row, raw)
+        except ValueError as e:
+            if layout != "sce":
+                # a date/time error before the per-column loop: one reject per value column
+                n_vals = _n_value_columns(header, layout)
+                tally.read += n_vals
+                for _ in range(n_vals):
+                    tally.reject(row, meter_default, str(e), raw)
+            else:
+                tally.reject(row, meter_default, str(e), raw)
+
+    if layout is None:
+        raise IntervalDataError(
+            f"{path}: no Green Button CSV header found (expected 'TYPE,DATE,START TIME,...', "
+            "'Meter Number,Date,Start Time,...' or an 'Energy Delivered time period' section)"
+        )
+    if localizer is not None:
+        for (meter, channel, local), recs in localizer.held.items():
+            if len(recs) == 1:  # one label for two clock hours: split evenly, flag estimated
+                seconds, kwh, _q, sq, row = recs[0]
+                tally.read += 1  # the record stands for two interval reads
+                for fold in (0, 1):
+                    yield from out.add(
+                        meter, channel, localizer.utc(local, fold), seconds, kwh / 2, 1, "dst-split", row
+                    )
+            else:
+                for k, (seconds, kwh, q, sq, row) in enumerate(recs):
+                    yield from out.add(
+                        meter, channel, localizer.utc(local, min(k, 1)), seconds, kwh, q, sq, row
+                    )
+        tally.metadata["preamble"] = preamble
+    tally.metadata["layout"] = layout
+    yield from out.flush()
+    yield from out.buf.finish()
+
+
+def _n_value_columns(header: list[str], layout: str) -> int:
+    if layout == "pge":
+        return max(1, sum(1 for c in header if c.startswith(("usage", "import", "export"))))
+    return max(1, sum(1 for c in ("consumption", "generation") if c in header))
+
+
+def stream_greenbutton_csv(
+    path, *, timezone: str | None = None, meter: str | None = None, batch_rows: int = DEFAULT_BATCH_ROWS
+) -> ReadStream:
+    """Stream a Green Button CSV download.
+
+    Parameters
+    ----------
+    path : the CSV file.
+    timezone : IANA zone of the file's clock times (required unless the preamble names it).
+    meter : meter id for files that do not carry one per row (default: a ``Meter Number`` /
+        ``Service`` / ``Account Number`` preamble line, else the file name).
+    batch_rows : rows per batch.
+    """
+    return ReadStream(
+        Path(path),
+        "greenbutton_csv",
+        lambda tally: read_greenbutton_csv_batches(
+            path, tally, timezone=timezone, meter=meter, batch_rows=batch_rows
+        ),
+    )
+
+
+def read_greenbutton_csv(path, **kwargs):
+    """Read a whole Green Button CSV into a :class:`ReadResult`."""
+    return collect(stream_greenbutton_csv(path, **kwargs))
+
+
+__all__ = ["read_greenbutton_csv", "stream_greenbutton_csv"]

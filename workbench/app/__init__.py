@@ -1,0 +1,8 @@
+"""Panel dashboards: data-store components (state in ``param``), views, and small app files that assemble them.
+
+- ``nem_store.NemStudyStore``: the NEM 2.0 vs 3.0 study's state (the scanned ``StudyData`` and the options).
+- ``nem_views``: bill distribution, savings and cost-shift numbers, summary table (each a ``pn.viewable.Viewer``).
+- ``nem_app``: ``create_app(cube_path, n_meters=...)`` and ``serve(port, cube, show=False)``.
+
+The same components work inside a notebook: ``NemStudyStore(study)`` and any view of it.
+"""
