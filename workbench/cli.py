@@ -98,6 +98,18 @@ def _cycles(text):
         raise WorkbenchError(f"--cycle: {text!r} is not a cycle number (1-20), a list like 3,4 or 'all'") from None
 
 
+def _serve(args) -> int:
+    from workbench.app.nem_app import serve
+
+    print(f"NEM 2.0 vs 3.0 study on http://127.0.0.1:{args.port} (Ctrl-C stops it)")
+    thread = serve(args.port, args.cube, show=False, n_meters=args.meters)
+    try:
+        thread.join()
+    except KeyboardInterrupt:
+        thread.stop()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="workbench", description="Rate Workbench: electric-utility rate analysis and billing.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -138,6 +150,12 @@ def build_parser() -> argparse.ArgumentParser:
     cycle.add_argument("--out", default="reports/cycle")
     cycle.add_argument("--quiet", action="store_true")
     cycle.set_defaults(func=_cycle)
+    serve = sub.add_parser("serve", help="serve a dashboard (nem: the NEM 2.0 vs 3.0 impact study)")
+    serve.add_argument("app", choices=["nem"])
+    serve.add_argument("--cube", default="data/sample/nem-study.zarr", help="generated if missing")
+    serve.add_argument("--meters", type=int, default=300, help="meters to generate when the cube is missing")
+    serve.add_argument("--port", type=int, default=5006)
+    serve.set_defaults(func=_serve)
     return parser
 
 
