@@ -186,6 +186,9 @@ INTERVAL_CASES = {
         lambda r: r[:30] + ["yesterday 10am,0.5"] + r[31:], ["row 31", "yesterday 10am"]),
     "non-numeric value": (
         lambda r: r[:40] + [r[40].replace(",0.5", ",abc")] + r[41:], ["row 41", "delivered_kwh", "'abc'"]),
+    "empty timestamp": (lambda r: r[:30] + [",0.5"] + r[31:], ["row 31", "timestamp is empty"]),
+    "n/a value": (
+        lambda r: r[:40] + [r[40].replace(",0.5", ",n/a")] + r[41:], ["row 41", "delivered_kwh", "'n/a'"]),
     "empty value": (
         lambda r: r[:40] + [r[40].replace(",0.5", ",")] + r[41:], ["row 41", "delivered_kwh", "empty"]),
     "infinite value": (
@@ -259,7 +262,10 @@ def test_real_time_price_file_problems(files, capsys):
                       "    charges:\n      - {type: rtp, prices: prices.csv}\n")
     (files / "prices.csv").write_text("\n".join(rows[:11] + [rows[11].replace("0.05", "")] + rows[12:]) + "\n")
     code, _, err = cli(["bill", "--tariff", tariff, "--intervals", files / "intervals.csv"], capsys)
-    assert_user_error(code, err, "prices.csv", "row 12", "price")
+    assert_user_error(code, err, "prices.csv", "row 12", "price is empty")
+    (files / "prices.csv").write_text("\n".join(rows[:6] + [rows[6].replace("0.05", "n/a")] + rows[7:]) + "\n")
+    code, _, err = cli(["bill", "--tariff", tariff, "--intervals", files / "intervals.csv"], capsys)
+    assert_user_error(code, err, "prices.csv", "row 7", "price is 'n/a'")
     (files / "prices.csv").write_text("\n".join(rows[:25]) + "\n")  # one day of prices for three days of data
     code, _, err = cli(["bill", "--tariff", tariff, "--intervals", files / "intervals.csv"], capsys)
     assert_user_error(code, err, "rtp.yaml", "extend the price file")

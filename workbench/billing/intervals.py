@@ -35,8 +35,9 @@ class IntervalSeries:
 
 def parse_timestamps(values, source: str):
     """ISO 8601 strings with offsets -> (UTC datetime64[m], offset minutes int64)."""
-    strings = pd.Series(values, dtype="string")
-    if strings.isna().any():
+    strings = pd.Series(values, dtype="string").str.strip()
+    if strings.isna().any() or (strings == "").any():
+        strings = strings.mask(strings == "")
         row = int(np.argmax(strings.isna().to_numpy())) + 2
         raise IntervalDataError(f"{source}: row {row}: timestamp is empty")
     offsets = strings.str.extract(_OFFSET.pattern, expand=False)
@@ -76,7 +77,10 @@ def read_interval_csv(path) -> IntervalSeries:
     if not file.exists():
         raise IntervalDataError(f"{file}: interval file not found")
     try:
-        table = pacsv.read_csv(file, convert_options=pacsv.ConvertOptions(column_types={"timestamp": pa.string()}))
+        # only an empty cell is "no value": pyarrow's default null spellings ("n/a", "NULL", "-nan"...) would turn
+        # text that is not a number into a silent gap, which must instead be reported as what it is
+        options = pacsv.ConvertOptions(column_types={"timestamp": pa.string()}, null_values=[""], strings_can_be_null=True)
+        table = pacsv.read_csv(file, convert_options=options)
     except pa.ArrowInvalid as exc:
         raise IntervalDataError(f"{file}: cannot read as CSV: {exc}") from None
     columns = table.column_names

@@ -22,7 +22,8 @@ def read_price_series(path: str, base_dir=None, source: str = "<tariff>"):
     if not file.exists():
         raise TariffError(f"{source}: real-time price file {file} not found (the 'prices' field of the rtp charge)")
     try:
-        table = pacsv.read_csv(file, convert_options=pacsv.ConvertOptions(column_types={"timestamp": "string"}))
+        options = pacsv.ConvertOptions(column_types={"timestamp": "string"}, null_values=[""], strings_can_be_null=True)
+        table = pacsv.read_csv(file, convert_options=options)
     except Exception as exc:  # pyarrow's messages name the row; keep them
         raise TariffError(f"{file}: cannot read price file: {exc}") from None
     for column in ("timestamp", "price"):
@@ -31,19 +32,27 @@ def read_price_series(path: str, base_dir=None, source: str = "<tariff>"):
     from workbench.billing.intervals import parse_timestamps
 
     utc, _ = parse_timestamps(table.column("timestamp").to_pylist(), str(file))
-    try:
-        price = np.asarray(table.column("price").to_numpy(zero_copy_only=False), dtype=float)
-    except (TypeError, ValueError):
-        raise TariffError(f"{file}: column 'price' must hold numbers [$/kWh]") from None
-    if np.isnan(price).any():
-        row = int(np.argmax(np.isnan(price))) + 2
-        raise TariffError(f"{file}: row {row}: price is empty or not a number")
+    raw = table.column("price").to_pylist()
+    price = np.array([_number(v) for v in raw], dtype=float)
+    if not np.isfinite(price).all():
+        row = int(np.argmax(~np.isfinite(price)))
+        shown = "empty" if raw[row] is None else repr(raw[row])
+        raise TariffError(f"{file}: row {row + 2}: price is {shown}; expected a number of $/kWh")
     order = np.argsort(utc, kind="stable")
     utc, price = utc[order], price[order]
     if len(utc) > 1 and (np.diff(utc.astype("int64")) == 0).any():
         row = int(np.argmax(np.diff(utc.astype("int64")) == 0)) + 2
         raise TariffError(f"{file}: duplicate timestamp {utc[row - 1]}Z")
     return utc, price
+
+
+def _number(value) -> float:
+    if value is None:
+        return np.nan
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return np.nan
 
 
 def prices_for_intervals(series, interval_utc: np.ndarray, step_minutes: int, source: str) -> np.ndarray:

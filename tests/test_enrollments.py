@@ -1,0 +1,91 @@
+"""Account program histories: validation errors name the file, row and account; lock-in and vintage rules."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from workbench.nem import load_programs
+from workbench.nem.enrollments import (
+    EnrollmentError,
+    export_vintage_year,
+    load_enrollments,
+    lock_in_end,
+)
+
+PROGRAMS = load_programs(Path(__file__).resolve().parents[1] / "tariffs" / "programs")
+HEADER = "account,program,pto_date,start,end,true_up_month,policy_version\n"
+
+
+def _write(tmp_path, body, header=HEADER):
+    path = tmp_path / "enrollments.csv"
+    path.write_text(header + body)
+    return path
+
+
+def test_history_resolves_program_per_day(tmp_path):
+    path = _write(tmp_path, "A1,NEM2,2018-03-02,,2024-06-30,,\nA1,NBT,2024-07-15,,,4,2023 tariff\nA2,NBT,2025-02-01,,,,\n")
+    book = load_enrollments(path, PROGRAMS)
+    assert book.accounts() == ["A1", "A2"]
+    on = book.program_on("A1", dt.date(2020, 1, 1))
+    assert (on.program, on.pto_date, on.true_up_month) == ("NEM2", dt.date(2018, 3, 2), None)
+    assert book.program_on("A1", dt.date(2024, 6, 30)) is None  # end is exclusive, gap before the new PTO
+    on = book.program_on("A1", dt.date(2024, 7, 15))
+    assert (on.program, on.true_up_month) == ("NBT", 4)
+    assert book.program_on("A2", dt.date(2025, 1, 31)) is None
+    assert book.program_on("nobody", dt.date(2025, 1, 31)) is None
+
+
+def test_overlapping_histories_name_the_account_and_rows(tmp_path):
+    path = _write(tmp_path, "A1,NEM2,2018-03-02,,2024-08-01,,\nA1,NBT,2024-07-15,,,,\n")
+    with pytest.raises(EnrollmentError) as err:
+        load_enrollments(path, PROGRAMS)
+    msg = str(err.value)
+    assert "account A1" in msg and "rows 2" in msg and "3 (NBT" in msg and "overlap" in msg
+
+
+def test_open_ended_row_followed_by_another_overlaps(tmp_path):
+    path = _write(tmp_path, "A1,NEM2,2018-03-02,,,,\nA1,NBT,2024-07-15,,,,\n")
+    with pytest.raises(EnrollmentError, match="open-ended"):
+        load_enrollments(path, PROGRAMS)
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ("A1,NEM9,2018-03-02,,,,\n", "program 'NEM9' is not in the program book"),
+        ("A1,NEM2,2018-13-02,,,,\n", "pto_date '2018-13-02' is not a date"),
+        ("A1,NEM2,,,,,\n", "column 'pto_date' is empty"),
+        ("A1,NEM2,2018-03-02,2018-01-01,,,\n", "before the PTO date"),
+        ("A1,NEM2,2018-03-02,,2018-03-02,,\n", "is not after start"),
+        ("A1,NEM2,2018-03-02,,,13,\n", "true_up_month '13' is not a month 1-12"),
+        (",NEM2,2018-03-02,,,,\n", "account is empty"),
+    ],
+)
+def test_bad_rows_name_file_and_row(tmp_path, body, fragment):
+    path = _write(tmp_path, body)
+    with pytest.raises(EnrollmentError) as err:
+        load_enrollments(path, PROGRAMS)
+    assert fragment in str(err.value)
+    assert f"{path}" in str(err.value) and "row 2" in str(err.value)
+
+
+def test_missing_and_unknown_columns(tmp_path):
+    with pytest.raises(EnrollmentError, match="missing column"):
+        load_enrollments(_write(tmp_path, "A1,NEM2\n", header="account,program\n"), PROGRAMS)
+    with pytest.raises(EnrollmentError, match="unknown column.*tariff"):
+        load_enrollments(_write(tmp_path, "A1,NEM2,2018-03-02,X\n", header="account,program,pto_date,tariff\n"),
+                         PROGRAMS)
+
+
+def test_lock_in_and_export_lock_dates():
+    nem2, nbt = PROGRAMS["NEM2"], PROGRAMS["NBT"]
+    assert lock_in_end(nem2, dt.date(2019, 5, 10)) == dt.date(2039, 5, 10)  # 20 years
+    assert lock_in_end(nem2, dt.date(2020, 2, 29)) == dt.date(2040, 2, 29)
+    assert lock_in_end(nbt, dt.date(2024, 7, 15)) is None
+    # NBT: the PTO-year vintage for 9 years, then the vintage in force on the billing date
+    assert export_vintage_year(nbt, dt.date(2024, 7, 15), dt.date(2033, 7, 14)) == 2024
+    assert export_vintage_year(nbt, dt.date(2024, 7, 15), dt.date(2033, 7, 15)) == 2033
+    assert export_vintage_year(nem2, dt.date(2019, 5, 10), dt.date(2045, 1, 1)) == 2019

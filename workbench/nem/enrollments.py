@@ -1,0 +1,211 @@
+"""Accounts' net-metering histories: which program governs an account's bill on a given day, and why.
+
+An enrollment file (CSV) holds one row per (account, program, effective period)::
+
+    account,program,pto_date,start,end,true_up_month,policy_version
+    A000123,NEM2,2019-05-10,2019-05-10,,,D.16-01-044
+    A000456,NEM2,2018-03-02,2018-03-02,2024-06-30,,
+    A000456,NBT,2024-07-15,2024-07-15,,,2023 tariff
+
+- ``pto_date``: permission-to-operate (interconnection) date of the system the row covers; it picks the
+  export-value vintage, the anniversary true-up month and the start of lock-in periods.
+- ``start`` (default: ``pto_date``), ``end`` (exclusive; empty = open): when the row governs bills.
+- ``true_up_month`` (optional, 1-12) overrides the program's.
+
+One customer base holds several program generations at once. The rules enforced here, each with an error
+that names the file, the row and the account:
+
+- the program exists in the book; dates parse; ``end`` is after ``start``; ``start`` is not before PTO;
+- one account's rows never overlap (an account is on one program on any day);
+- a program closed to new customers (``closed_after`` in the program file) takes no PTO after that date;
+- a legacy lock-in (``lock_in_years``, e.g. 20 for NEM 2.0) ends at PTO + N years: from then on the
+  account is on the program's ``successor`` (if the file names one), without a new row;
+- an export-value lock (``export_lock_years``, e.g. 9 for NBT) keeps the PTO-year vintage for N years; from
+  then on the vintage in force on the billing date applies (:func:`export_vintage_year`).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+from workbench.errors import WorkbenchError
+
+COLUMNS = ("account", "program", "pto_date", "start", "end", "true_up_month", "policy_version")
+REQUIRED = ("account", "program", "pto_date")
+
+
+class EnrollmentError(WorkbenchError):
+    """An enrollment file is invalid (names the file, row and account)."""
+
+
+@dataclass(frozen=True)
+class Enrolled:
+    """One row of an account's program history."""
+
+    account: str
+    program: str
+    pto_date: dt.date
+    start: dt.date
+    end: dt.date | None  # exclusive; None = open
+    true_up_month: int | None = None
+    policy_version: str = ""
+    row: int = 0  # line in the source file
+
+    def covers(self, day: dt.date) -> bool:
+        return self.start <= day and (self.end is None or day < self.end)
+
+
+@dataclass(frozen=True)
+class ProgramOn:
+    """The program governing an account's bill on a day, and why."""
+
+    account: str
+    program: str
+    pto_date: dt.date
+    true_up_month: int | None
+    reason: str
+
+
+def _add_years(day: dt.date, years: float) -> dt.date:
+    whole = int(years)
+    try:
+        out = day.replace(year=day.year + whole)
+    except ValueError:  # 29 February
+        out = day.replace(year=day.year + whole, day=28)
+    return out + dt.timedelta(days=round((years - whole) * 365.25))
+
+
+def lock_in_end(program, pto_date: dt.date) -> dt.date | None:
+    """The first day after the program's legacy lock-in, or None when the program has none."""
+    years = getattr(program, "lock_in_years", None)
+    return _add_years(pto_date, years) if years else None
+
+
+def export_vintage_year(program, pto_date: dt.date, day: dt.date) -> int:
+    """The export-value vintage year for a bill on ``day``: the PTO year while the export lock runs."""
+    years = getattr(program, "export_lock_years", None)
+    if years and day >= _add_years(pto_date, years):
+        return day.year
+    return pto_date.year
+
+
+class EnrollmentBook:
+    """Every account's program history, validated against the program book."""
+
+    def __init__(self, rows: list[Enrolled], programs: dict, source: str = "enrollments"):
+        self.source = source
+        self.programs = programs
+        self._by_account: dict[str, list[Enrolled]] = {}
+        for row in rows:
+            self._by_account.setdefault(row.account, []).append(row)
+        for history in self._by_account.values():
+            history.sort(key=lambda r: r.start)
+        self._validate()
+
+    def __len__(self) -> int:
+        return len(self._by_account)
+
+    def __contains__(self, account: str) -> bool:
+        return account in self._by_account
+
+    def accounts(self) -> list[str]:
+        return sorted(self._by_account)
+
+    def history(self, account: str) -> list[Enrolled]:
+        return list(self._by_account.get(account, []))
+
+    def _where(self, row: Enrolled) -> str:
+        return f"{self.source}, row {row.row}, account {row.account}"
+
+    def _validate(self) -> None:
+        for account, history in self._by_account.items():
+            for row in history:
+                program = self.programs.get(row.program)
+                if program is None:
+                    raise EnrollmentError(
+                        f"{self._where(row)}: program {row.program!r} is not in the program book "
+                        f"(programs: {', '.join(sorted(self.programs))})")
+                closed = getattr(program, "closed_after", None)
+                if closed is not None and row.pto_date > closed:
+                    raise EnrollmentError(
+                        f"{self._where(row)}: {row.program} closed to new customers after {closed}; PTO "
+                        f"{row.pto_date} must enroll in {getattr(program, 'successor', None) or 'a successor program'}")
+            for before, after in zip(history, history[1:], strict=False):
+                if before.end is None or after.start < before.end:
+                    until = "open-ended" if before.end is None else f"until {before.end}"
+                    raise EnrollmentError(
+                        f"{self.source}: account {account}: rows {before.row} ({before.program} from "
+                        f"{before.start}, {until}) and {after.row} ({after.program} from {after.start}) overlap; "
+                        "end the first row on or before the second row's start")
+
+    def program_on(self, account: str, day: dt.date) -> ProgramOn | None:
+        """The program governing ``account``'s bill on ``day`` (None: on no program that day)."""
+        for row in self._by_account.get(account, ()):
+            if not row.covers(day):
+                continue
+            program = self.programs[row.program]
+            ends = lock_in_end(program, row.pto_date)
+            successor = getattr(program, "successor", None)
+            if ends is not None and day >= ends and successor:
+                return ProgramOn(account, successor, row.pto_date, row.true_up_month,
+                                 f"{row.program} lock-in of {program.lock_in_years:g} years ended {ends}; "
+                                 f"on the successor {successor}")
+            return ProgramOn(account, row.program, row.pto_date, row.true_up_month,
+                             f"enrolled in {row.program} from {row.start} (row {row.row})")
+        return None
+
+
+def _date(text: str, where: str, column: str, required: bool) -> dt.date | None:
+    text = (text or "").strip()
+    if not text:
+        if required:
+            raise EnrollmentError(f"{where}: column {column!r} is empty; expected a date like 2024-05-01")
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise EnrollmentError(f"{where}: {column} {text!r} is not a date like 2024-05-01") from None
+
+
+def load_enrollments(path, programs: dict) -> EnrollmentBook:
+    """Read and validate an enrollment CSV against ``programs`` (code -> Program)."""
+    path = Path(path)
+    if not path.exists():
+        raise EnrollmentError(f"{path}: enrollment file not found")
+    with path.open(newline="", encoding="utf-8-sig") as f:
+        reader = csv.DictReader(f)
+        header = [h.strip() for h in reader.fieldnames or []]
+        missing = [c for c in REQUIRED if c not in header]
+        if missing:
+            raise EnrollmentError(f"{path}: missing column(s) {', '.join(missing)}; expected {', '.join(COLUMNS)}")
+        unknown = [c for c in header if c not in COLUMNS]
+        if unknown:
+            raise EnrollmentError(f"{path}: unknown column(s) {', '.join(unknown)}; expected {', '.join(COLUMNS)}")
+        rows = []
+        for line, raw in enumerate(reader, start=2):
+            rec = {k.strip(): (v or "").strip() for k, v in raw.items() if k is not None}
+            account = rec.get("account", "")
+            where = f"{path}, row {line}" + (f", account {account}" if account else "")
+            if not account:
+                raise EnrollmentError(f"{where}: account is empty")
+            if not rec.get("program"):
+                raise EnrollmentError(f"{where}: program is empty")
+            pto = _date(rec.get("pto_date", ""), where, "pto_date", True)
+            start = _date(rec.get("start", ""), where, "start", False) or pto
+            end = _date(rec.get("end", ""), where, "end", False)
+            if start < pto:
+                raise EnrollmentError(f"{where}: start {start} is before the PTO date {pto}: an account cannot be "
+                                      "on a program before its system may operate")
+            if end is not None and end <= start:
+                raise EnrollmentError(f"{where}: end {end} is not after start {start}")
+            month = rec.get("true_up_month", "")
+            true_up = None
+            if month:
+                if not month.isdigit() or not 1 <= int(month) <= 12:
+                    raise EnrollmentError(f"{where}: true_up_month {month!r} is not a month 1-12")
+                true_up = int(month)
+            rows.append(Enrolled(account, rec["program"], pto, start, end, true_up, rec.get("policy_version", ""), line))
+    return EnrollmentBook(rows, programs, source=str(path))
