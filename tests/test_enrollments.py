@@ -89,3 +89,20 @@ def test_lock_in_and_export_lock_dates():
     assert export_vintage_year(nbt, dt.date(2024, 7, 15), dt.date(2033, 7, 14)) == 2024
     assert export_vintage_year(nbt, dt.date(2024, 7, 15), dt.date(2033, 7, 15)) == 2033
     assert export_vintage_year(nem2, dt.date(2019, 5, 10), dt.date(2045, 1, 1)) == 2019
+
+
+def test_closed_program_refuses_later_pto(tmp_path):
+    assert PROGRAMS["NEM2"].closed_after == dt.date(2023, 4, 14)
+    load_enrollments(_write(tmp_path, "A1,NEM2,2023-04-14,,,,\n"), PROGRAMS)  # the last day it was open
+    with pytest.raises(EnrollmentError) as err:
+        load_enrollments(_write(tmp_path, "A1,NEM2,2023-04-15,,,,\n"), PROGRAMS)
+    assert "row 2, account A1" in str(err.value) and "closed to new customers after 2023-04-14" in str(err.value)
+    assert "NBT" in str(err.value)
+
+
+def test_lock_in_ends_on_the_successor(tmp_path):
+    book = load_enrollments(_write(tmp_path, "A1,NEM2,2019-05-10,,,,\n"), PROGRAMS)
+    assert book.program_on("A1", dt.date(2039, 5, 9)).program == "NEM2"
+    after = book.program_on("A1", dt.date(2039, 5, 10))
+    assert after.program == "NBT" and after.pto_date == dt.date(2019, 5, 10)
+    assert "lock-in of 20 years ended 2039-05-10" in after.reason

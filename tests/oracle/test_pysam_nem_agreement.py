@@ -5,14 +5,18 @@ PySAM's five metering options (``ur_metering_option`` 0-4) against our programs 
 ``buy-all-sell-all``), on real URDB tariffs (with ``sell`` rates added where the fixture has none) and one
 hand-written ToU tariff with tiered ``sell`` rates; solar homes from seeded synthetic data (delivered and
 received never both non-zero in one interval); export values from the URDB ``sell`` field and from an 8760
-hourly series (``ur_en_ts_sell_rate``); true-up months other than December.
+hourly series (``ur_en_ts_sell_rate``: 8760 values with hourly data, the same values one per step with
+15-minute data); true-up months other than December.
 
 Conventions (what PySAM does, option by option): ``docs/pysam-nem-conventions.md``. PySAM settings mirrored
 (issue 5): credits of the net-billing options usable in the month earned
 (``ur_nb_apply_credit_current_month = 1``), ``ur_nm_credit_month = true_up_month - 1``, year-end sell rate 0,
 no rollover / expiry switches. Cases are sized so that export credits never exceed a month's energy charge
 under options 2 and 4 (PySAM would then let them offset fixed charges, which our programs do not: see
-``test_net_billing_credits_beyond_the_energy_charge_are_a_deliberate_difference``).
+``test_net_billing_credits_beyond_the_energy_charge_are_a_deliberate_difference``), and 15-minute cases give
+PySAM their export values one per step (given 8760 values, PySAM prices 3 of every 4 steps at the next hour's
+value: ``test_hourly_export_values_on_15_minute_data_are_a_deliberate_difference``). Tariffs are loaded from
+URDB JSON files, as ``workbench bill --tariff`` does (the tiered ``sell`` rates are read from the file).
 
 Run with ``pytest -m oracle``. Tolerance: half a cent per line item (PySAM does not round).
 """
@@ -162,16 +166,23 @@ CASES = [
 # ---------------------------------------------------------------------------------------------- PySAM side
 
 
-def pysam_overrides(case: Case) -> dict:
+def pysam_overrides(case: Case, hourly_series_on_steps: bool = False) -> dict:
+    """PySAM settings of a case. The 8760 export values go to PySAM one value per step (each hour's value
+    repeated): given 8760 values with 15-minute steps, PySAM prices steps 2-4 of every hour at the *next*
+    hour's value (ssc ``setup_time_series``; docs/pysam-nem-conventions.md §B, QUIRK), which no bill should do.
+    ``hourly_series_on_steps=True`` hands it the 8760 values as they are, to show that difference."""
     overrides = {"ur_nm_credit_month": case.true_up_month - 1, "ur_nb_apply_credit_current_month": 1}
     if case.time_series_exports:
-        overrides.update(ur_en_ts_sell_rate=1, ur_ts_sell_rate=tuple(float(v) for v in export_values_8760(7)))
+        values = export_values_8760(7)
+        if not hourly_series_on_steps:
+            values = np.repeat(values, case.meter.steps_per_hour)
+        overrides.update(ur_en_ts_sell_rate=1, ur_ts_sell_rate=tuple(float(v) for v in values))
     return overrides
 
 
-def pysam_reference(case: Case, item: dict, delivered, received) -> dict[str, np.ndarray]:
+def pysam_reference(case: Case, item: dict, delivered, received, **settings) -> dict[str, np.ndarray]:
     model = run_utilityrate5(
-        item, delivered, received, case.meter.steps_per_hour, case.option, overrides=pysam_overrides(case)
+        item, delivered, received, case.meter.steps_per_hour, case.option, overrides=pysam_overrides(case, **settings)
     )
 
     def year1(name):
@@ -200,22 +211,28 @@ def pysam_reference(case: Case, item: dict, delivered, received) -> dict[str, np
 
 
 def _engine():
-    # Not skipped: the net-metering engine is being written against this contract; until it exists these fail.
     from workbench.billing import bill_series
     from workbench.tariffs import load_tariff
 
-    return load_tariff, bill_series
+    def load_urdb(item: dict, folder: Path):
+        # from a URDB JSON file, as `workbench bill --tariff x.json` does: the file is where the tiered `sell`
+        # rates are read from (the compiled tariff keeps tier 1's only)
+        path = folder / f"{item['label']}.json"
+        path.write_text(json.dumps(item))
+        return load_tariff(path)
+
+    return load_urdb, bill_series
 
 
 @pytest.fixture(scope="module", params=CASES, ids=[c.id for c in CASES])
-def case_result(request):
+def case_result(request, tmp_path_factory):
     case: Case = request.param
     item = TARIFFS[case.tariff]()
     delivered, received = case.meter.channels()
     reference = pysam_reference(case, item, delivered, received)
     load_tariff, bill_series = _engine()
     bills = bill_series(
-        load_tariff(item),
+        load_tariff(item, tmp_path_factory.mktemp("tariff")),
         timestamps_2018(case.meter.steps_per_hour),
         delivered,
         received,
@@ -360,10 +377,11 @@ def test_credit_line_items_are_negative(case_result):
         assert bill.total == pytest.approx(round(sum(i.amount for i in bill.line_items), 2), abs=1e-9), case.id
 
 
-def test_net_billing_credits_beyond_the_energy_charge_are_a_deliberate_difference():
+def test_net_billing_credits_beyond_the_energy_charge_are_a_deliberate_difference(tmp_path):
     """PySAM option 2 lets export credits exceed the energy charge and offset fixed charges (negative bill);
-    our ``net-billing`` never lets credits offset fixed charges (issue 5). Documented in
-    docs/pysam-nem-conventions.md section H."""
+    our ``net-billing`` never lets credits offset fixed charges (issue 5): the excess carries to the next bill
+    and what is left at the true-up is paid at face value, as PySAM settles option 3's balance. Same dollars,
+    later. Documented in docs/pysam-nem-conventions.md section E and H."""
     load_tariff, bill_series = _engine()
     item = TARIFFS["hw-tou-sell"]()
     delivered, received = Meter(202, 1, 0.5, 12.0).channels()
@@ -372,13 +390,56 @@ def test_net_billing_credits_beyond_the_energy_charge_are_a_deliberate_differenc
     over = np.flatnonzero(reference["credits"] > reference["ec_gross"] + 0.01)
     assert over.size, "the large-PV home must earn more credit than its energy charge in some month"
     bills = bill_series(
-        load_tariff(item), timestamps_2018(1), delivered, received, timezone="UTC", program="net-billing",
+        load_tariff(item, tmp_path), timestamps_2018(1), delivered, received, timezone="UTC", program="net-billing",
         true_up_month=4,
     )  # fmt: skip
+    paid = [-sum(i.amount for i in b.line_items if i.description == "Credit balance paid at true-up") for b in bills]
     for m in over:
         ours = _by_category(bills[m])
         assert reference["bill"][m] < reference["fixed"][m]  # PySAM: credits ate into the fixed charge
-        assert bills[m].total >= ours["fixed"] + ours["dc"] - _tolerance(bills[m])  # ours: they never do
+        # ours: they never do (the true-up settlement aside, which pays the balance carried to it)
+        assert bills[m].total + paid[m] >= ours["fixed"] + ours["dc"] - _tolerance(bills[m])
+        assert bills[m].credit_applied <= reference["ec_gross"][m] + 0.01
+    # PySAM's option 2 credits every exported kWh in full, in the month earned; ours pay the same dollars
+    earned = reference["credits"]
+    assert [b.credit_earned for b in bills] == pytest.approx(earned, abs=0.005)
+    carried = 0.0
+    for m, bill in enumerate(bills):
+        carried += bill.credit_earned - bill.credit_applied - paid[m]
+        assert bill.credit_carried == pytest.approx(carried, abs=1e-6)
+    assert sum(paid) > 0 and bills[3].true_up and bills[3].credit_carried == 0.0
+    assert sum(b.credit_applied for b in bills) + sum(paid) + bills[-1].credit_carried == pytest.approx(
+        earned.sum(), abs=0.005 * 12
+    )
+
+
+def test_hourly_export_values_on_15_minute_data_are_a_deliberate_difference(tmp_path):
+    """Given 8760 hourly export values and 15-minute data, PySAM prices the first step of hour h at hour h's
+    value and the other three at hour h + 1's (ssc ``setup_time_series`` advances its index after the first
+    step of each hour; the last three steps of the year get 0). Our engine prices every interval at the value
+    of the hour it starts in, as the export-rate file says (timestamp = hour start). The agreement cases give
+    PySAM the per-step series instead, on which both apply the same value to the same interval."""
+    case = next(c for c in CASES if c.id == "jackson-emc-net-billing-ts-tu4")
+    item = TARIFFS[case.tariff]()
+    delivered, received = case.meter.channels()
+    values = export_values_8760(7)
+    step = np.arange(received.size)
+    month = np.repeat(np.arange(12), np.array(MONTH_DAYS) * 24 * 4)
+    shifted_hour = (step + 3) // 4  # PySAM: ceil(step / 4)
+    pysam_value = np.where(shifted_hour < 8760, values[np.minimum(shifted_hour, 8759)], 0.0)
+    # hand references, month by month: PySAM's misaligned lookup and the hour-start lookup
+    pysam_expected = np.bincount(month, received * pysam_value, 12)
+    hour_start_expected = np.bincount(month, received * values[step // 4], 12)
+
+    reference = pysam_reference(case, item, delivered, received, hourly_series_on_steps=True)
+    assert reference["credits"] == pytest.approx(pysam_expected, abs=1e-6)
+    load_tariff, bill_series = _engine()
+    bills = bill_series(
+        load_tariff(item, tmp_path), timestamps_2018(4), delivered, received, timezone="UTC", program="net-billing",
+        true_up_month=4, export_rates=export_series(values),
+    )  # fmt: skip
+    assert [b.credit_earned for b in bills] == pytest.approx(hour_start_expected, abs=0.005)
+    assert np.all(np.abs(pysam_expected - hour_start_expected) > 0.5)  # dollars a month, not rounding
 
 
 # ---------------------------------------------------------------------------------------------- command line
@@ -430,11 +491,3 @@ def test_command_line_net_billing_with_export_rates_agrees_with_pysam(tmp_path):
         tolerance = 0.005 * max(len(bill["line_items"]), 1) + 1e-6
         assert abs(bill["total"] - reference["bill"][m]) <= tolerance, (bill["start"], bill["total"], reference["bill"][m])
         assert abs(-sum(i["amount"] for i in credits) - reference["credits"][m]) <= 0.005 * len(credits) + 1e-6
-
-
-# Issue 5 is open: the engine does not yet mirror all of PySAM's per-option rules (per-period kWh banks,
-# chronological tiers under net billing, the option 1 true-up payout, time-series export tiers); see
-# docs/pysam-nem-conventions.md. Cases that already agree pass (xpass); the rest are expected failures.
-_NOT_YET = pytest.mark.xfail(reason="issue 5 open: PySAM metering-option rules not all mirrored yet", strict=False)
-pytestmark = [*(pytestmark if isinstance(globals().get("pytestmark"), list) else
-                [globals()["pytestmark"]] if "pytestmark" in globals() else []), _NOT_YET]

@@ -109,6 +109,46 @@ def test_option0_true_up_cashes_out_month_level_excess_at_yearend_rate():
     assert np.all(outputs(0, E2, ur_nm_credit_month=5)["true_up_credits"] == 0)
 
 
+def test_option0_rolls_a_periods_surplus_to_the_period_at_the_same_weekday_hour():
+    # Jul-Dec bill periods p2 / p3 at the hours of p0 / p1 (same rates). PySAM lists each month's weekday periods
+    # at 0, 5, 11 and 17 h ([p0, p0, p0, p1] then [p2, p2, p2, p3]) and moves p1's bank to p3 in July
+    second_half = [[2] * 12 + [3] * 6 + [2] * 6 for _ in range(6)]
+    first_half = [[0] * 12 + [1] * 6 + [0] * 6 for _ in range(6)]
+    structure = tariff_t()["energyratestructure"]
+    item = tariff_t(energyratestructure=structure + structure, energyweekdayschedule=first_half + second_half,
+                    energyweekendschedule=[row[:] for row in first_half + second_half])
+    ec = outputs(0, E1, item=item)["charge_w_sys_ec"]
+    assert (ec[JUL], ec[AUG]) == pytest.approx((81.60, 81.60))  # p3 covered by p1's 912 kWh, as in tariff T
+
+
+def test_option0_loses_the_surplus_of_a_period_at_none_of_the_rollover_hours():
+    # p1 = 12-16 h: at none of 0, 5, 11, 17 h, so its surplus (hours 12-14 export) never reaches the next month
+    sched = [[0] * 12 + [1] * 5 + [0] * 7 for _ in range(12)]
+    o = outputs(0, E1, item=tariff_t(energyweekdayschedule=sched, energyweekendschedule=[r[:] for r in sched]))
+    surplus_june = np.asarray(o["model"].Outputs.surplus_w_sys_ec_jun_tp)
+    # p1's June surplus alone (13 kWh a day: 15 exported, 2 imported at 15-16 h), not June's + May's; last column = total
+    assert surplus_june[2][-1] == pytest.approx(30 * 13)
+    # July: 589 kWh p0 + 155 kWh p1 billed in full, tiers in proportion
+    assert o["charge_w_sys_ec"][JUL] == pytest.approx(589 / 744 * (30 + 444 * 0.2) + 155 / 744 * (90 + 444 * 0.5))
+
+
+def test_hourly_time_series_sell_rate_on_15_minute_steps_is_read_one_hour_ahead():
+    # 1 kW load, 15-minute steps; on 1 January steps 44-55 (11:00-13:45) export 1, 2, ..., 12 kWh.
+    # ts = 1 $/kWh in hour 12 only. PySAM prices the first step of hour h at ts[h] and the next three at
+    # ts[h + 1]: steps 45-48 (2 + 3 + 4 + 5 = $14), not hour 12's steps 48-51 ($26)
+    delivered, received = np.full(35040, 0.25), np.zeros(35040)
+    delivered[44:56], received[44:56] = 0.0, np.arange(1.0, 13.0)
+    ts = np.zeros(8760)
+    ts[12] = 1.0
+    model = run_utilityrate5(tariff_t(), delivered, received, 4, 2,
+                             overrides={"ur_en_ts_sell_rate": 1, "ur_ts_sell_rate": tuple(ts)})
+    assert np.asarray(model.Outputs.net_billing_credits_ym)[1][0] == pytest.approx(14.0)
+    # given one value per step, each step takes its own value
+    model = run_utilityrate5(tariff_t(), delivered, received, 4, 2,
+                             overrides={"ur_en_ts_sell_rate": 1, "ur_ts_sell_rate": tuple(np.repeat(ts, 4))})
+    assert np.asarray(model.Outputs.net_billing_credits_ym)[1][0] == pytest.approx(26.0)
+
+
 def test_options_0_and_1_refuse_time_series_sell_rates():
     with pytest.raises(Exception, match="not compatible with net metering"):
         outputs(0, E1, ur_en_ts_sell_rate=1, ur_ts_sell_rate=tuple(np.full(8760, 0.05)))

@@ -36,15 +36,22 @@ class ProgramError(WorkbenchError):
 
 
 def pysam_program(name: str, true_up_month: int = 12, yearend_sell_rate: float = 0.0) -> Program:
-    """The program that mirrors PySAM's metering option ``name`` (docs/pysam-nem-conventions.md)."""
+    """The program that mirrors PySAM's metering option ``name`` (docs/pysam-nem-conventions.md).
+
+    Billed by ``workbench.nem.pysam_options``: option 0 banks kWh per ToU period and cashes out the excess kWh
+    at ``yearend_sell_rate`` [$/kWh] in the true-up month; options 1-3 carry dollar credits (applied to the
+    energy charge of the month earned) and pay the balance at face value at the true-up; option 4 sells all
+    generation.
+    """
+    if name not in PYSAM_OPTIONS:
+        raise ProgramError(f"{name!r} is not a PySAM metering option ({', '.join(PYSAM_OPTIONS)})")
     option = PYSAM_OPTIONS[name]
-    true_up = TrueUp(month=true_up_month, surplus_rate=yearend_sell_rate, kwh_rate=yearend_sell_rate,
-                     leftover="forfeit")
-    common = {"code": name, "name": f"PySAM metering option {option} ({name})", "true_up": true_up,
-              "offsets": ["energy"]}
+    true_up = TrueUp(month=true_up_month, kwh_rate=yearend_sell_rate,
+                     leftover="pay" if option in (1, 2, 3) else "forfeit")
     kind = {0: "net_metering", 1: "net_metering", 2: "net_billing", 3: "net_billing", 4: "buy_all_sell_all"}[option]
-    credits = "kwh" if option == 0 else "dollars"
-    return Program(kind=kind, credits=credits, **common)
+    return Program(code=name, name=f"PySAM metering option {option} ({name})", kind=kind,
+                   credits="kwh" if option == 0 else "dollars", offsets=["energy"], true_up=true_up,
+                   pysam_option=option)
 
 
 def load_program(source) -> Program:

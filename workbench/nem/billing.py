@@ -10,6 +10,7 @@ before it).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -17,6 +18,9 @@ from workbench.billing.periods import BillPeriods
 from workbench.billing.pricing import Determinants, LineItems, price
 from workbench.kernels.money import round_cents
 from workbench.nem.programs import Program
+
+if TYPE_CHECKING:
+    from workbench.nem.pysam_options import PysamInputs
 
 
 @dataclass
@@ -26,6 +30,8 @@ class Enrollment:
     program: Program
     pto_date: np.datetime64 | None = None  # permission to operate (enrollment) date
     true_up_month: int | None = None  # overrides the program's (1-12)
+    # interval channels and tiered sell rates, for the PySAM metering options (workbench.nem.pysam_options)
+    pysam_inputs: PysamInputs | None = None
 
 
 @dataclass
@@ -99,6 +105,11 @@ def bill_with_program(tariff, det: Determinants, periods: BillPeriods, enrollmen
     program = enrollment.program
     month = _true_up_month(enrollment)
     true_up = true_up_mask(periods, month)
+    if program.pysam_option is not None:
+        from workbench.nem.pysam_options import bill_pysam_option
+
+        result = bill_pysam_option(tariff, det, periods, enrollment, true_up, export_valued, sell_rates)
+        return _true_up_fee(result, program, true_up)
     valid = periods.valid
     shape = valid.shape
     extras = {}
@@ -116,9 +127,13 @@ def bill_with_program(tariff, det: Determinants, periods: BillPeriods, enrollmen
     nbc_index = None
     delivered = det.delivered_kwh
     received = det.received_kwh.sum(axis=-1)
-    if program.non_bypassable_rate:
-        amount = round_cents(delivered * program.non_bypassable_rate)
-        items.add("Non-bypassable charges", "rider", "kWh", delivered, program.non_bypassable_rate, amount)
+    nbc = program.non_bypassable_rate
+    if nbc:
+        # on top of retail: every imported kWh; inside retail: only the imported kWh that exports netted away
+        # (the billed kWh already paid it in the retail rate)
+        charged = np.maximum(delivered - billed_det.energy_kwh.sum(axis=-1), 0.0) if program.non_bypassable_in_retail else delivered
+        amount = round_cents(charged * nbc)
+        items.add("Non-bypassable charges", "rider", "kWh", charged, nbc, amount)
         nbc_index = len(items.amount) - 1
 
     # what an exported (or net surplus) kWh earns this bill [$]
@@ -127,7 +142,10 @@ def bill_with_program(tariff, det: Determinants, periods: BillPeriods, enrollmen
         if program.credits == "kwh":
             earned = np.zeros(shape)
         else:
-            earned = (surplus * retail_energy_rates(tariff)).sum(axis=-1)
+            value = retail_energy_rates(tariff)
+            if nbc and program.non_bypassable_in_retail:
+                value = np.maximum(value - nbc, 0.0)  # a surplus kWh earns retail minus the NBC
+            earned = (surplus * value).sum(axis=-1)
     elif export_valued:
         earned = det.export_credit.copy()
     elif program.export_rate is not None:

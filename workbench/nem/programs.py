@@ -8,6 +8,7 @@ how they carry from month to month, and what happens at the annual true-up.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -69,6 +70,10 @@ class Program(_Strict):
     export_rate: float | None = None  # [$/kWh]
     export_values: ExportValues | None = None
     non_bypassable_rate: float = Field(0.0, ge=0)  # [$/kWh] on every imported kWh; credits cannot offset it
+    # True: the NBC is part of the tariff's retail energy rates, as every customer pays it (California). Net
+    # metering must not let exports net it away: the imported kWh that exports offset are charged the NBC, and a
+    # net surplus kWh earns the retail rate minus the NBC. False: the NBC is a charge on top of the retail rates.
+    non_bypassable_in_retail: bool = False
     # line-item categories credits may offset; never fixed charges
     offsets: list[Literal["energy", "demand", "rider", "minimum"]] = Field(
         default_factory=lambda: ["energy", "demand", "rider", "minimum"]
@@ -78,6 +83,11 @@ class Program(_Strict):
     lock_in_years: float | None = None  # legacy lock-in (NEM 2.0: 20 years) from the PTO date
     export_lock_years: float | None = None  # export-value lock (NBT: 9 years) from the PTO date
     description: str = ""
+    closed_after: date | None = None  # closed to new customers: no PTO after this date (NEM 2.0: 2023-04-14)
+    successor: str | None = None  # the program an account moves to when its lock-in ends
+    # PySAM Utilityrate5 ``ur_metering_option`` (0-4) this program mirrors rule for rule (see
+    # workbench.nem.pysam_options); None for real programs, which follow the fields above
+    pysam_option: int | None = Field(None, ge=0, le=4)
 
     @model_validator(mode="after")
     def _consistent(self):

@@ -12,6 +12,7 @@ from workbench.errors import WorkbenchError
 from workbench.nem import DGRULES, PYSAM_OPTIONS, ProgramError, load_program, pysam_program
 from workbench.nem.billing import Enrollment
 from workbench.nem.exports import export_prices, read_export_values
+from workbench.nem.pysam_options import PysamInputs, sell_tiers_for
 
 
 @dataclass
@@ -99,6 +100,15 @@ def prepare_program(tariff, series, schedule, *, program=None, true_up_month=Non
         delivered, received = _hourly_net(delivered, received, series.utc, series.step_minutes)
     pto = np.datetime64(pto_date, "D") if pto_date is not None else None
     enrollment = Enrollment(program, pto, true_up_month)
+    if program.pysam_option is not None:
+        if export_rates is not None and program.pysam_option in (0, 1):
+            raise WorkbenchError(
+                f"--export-rates: {program.code} nets kWh per ToU period and values surplus at the tariff's rates; "
+                "export values per interval apply to net-billing, net-billing-carryover and buy-all-sell-all "
+                "(PySAM refuses time-series sell rates with net metering too)"
+            )
+        enrollment.pysam_inputs = PysamInputs(delivered[None, :], received[None, :], schedule.energy_bucket,
+                                              sell_tiers_for(tariff))
     price = None
     source = "--export-rates"
     if export_rates is not None:

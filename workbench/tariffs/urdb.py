@@ -365,13 +365,16 @@ def urdb_extras(data: dict, compiled) -> dict:
     out = {"dgrules": data.get("dgrules")}
     structure = data.get("energyratestructure") or []
     sells = [float((tiers[0] if tiers else {}).get("sell", 0) or 0) for tiers in structure]
-    if True:  # an absent sell rate is 0 $/kWh, as in URDB and PySAM
-        rates = np.zeros(compiled.n_energy_buckets)
-        for e in range(compiled.n_energy_buckets):
-            name = compiled.tou_names[e % len(compiled.tou_names)]
-            period = int(name[1:]) - 1 if name.startswith("p") and name[1:].isdigit() else 0
-            rates[e] = sells[period] if period < len(sells) else 0.0
-        out["sell_rates"] = rates
+    # an absent sell rate is 0 $/kWh, as in URDB and PySAM
+    rates = np.zeros(compiled.n_energy_buckets)
+    for e in range(compiled.n_energy_buckets):
+        name = compiled.tou_names[e % len(compiled.tou_names)]
+        period = int(name[1:]) - 1 if name.startswith("p") and name[1:].isdigit() else 0
+        rates[e] = sells[period] if period < len(sells) else 0.0
+    out["sell_rates"] = rates
+    from workbench.nem.pysam_options import urdb_sell_tiers  # lazy: nem imports tariffs
+
+    out["sell_tiers"] = urdb_sell_tiers(data, compiled)  # (E, K): every tier's sell rate, for PySAM's options
     return out
 
 
