@@ -1,0 +1,179 @@
+"""The ingest and VEE report: one self-contained HTML file plus CSVs of its tables.
+
+``vee_report.html`` holds: the summary, the accounting line of the ingest (reads in = accepted + rejected +
+duplicates, with the files and the rejects by reason), the counts per rule, the worst meters, the fault
+injection scores when faults were injected, the held meter-periods, and a heat map of missing and estimated
+intervals by meter and local day (an embedded PNG). The same tables are written as CSV beside it.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import html
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from workbench.vee.rules import INPUT_RULES, RULES
+
+HEATMAP_METERS = 200
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em;color:#222;max-width:1200px}
+h1{font-size:1.5em}h2{font-size:1.15em;margin-top:1.8em;border-bottom:1px solid #ccc}
+table{border-collapse:collapse;font-size:.9em;margin:.5em 0}td,th{border:1px solid #ddd;padding:3px 8px}
+th{background:#f3f3f3;text-align:left}td{text-align:right}td:first-child{text-align:left}
+.ok{color:#1a7f37;font-weight:600}.bad{color:#b42318;font-weight:600}.note{color:#666;font-size:.9em}
+"""
+
+
+def _table(frame: pd.DataFrame, max_rows: int | None = None) -> str:
+    if frame is None or not len(frame):
+        return "<p class='note'>none</p>"
+    shown = frame if max_rows is None else frame.head(max_rows)
+    more = "" if max_rows is None or len(frame) <= max_rows else (
+        f"<p class='note'>{len(frame) - max_rows:,} more rows in the CSV</p>")
+    return shown.to_html(index=False, escape=True, border=0, na_rep="") + more
+
+
+def _heatmap_png(summary) -> tuple[str | None, int]:
+    """Base64 PNG of missing / estimated intervals by meter x day (the meters with the most), and meters shown."""
+    total = summary.missing_by_day.sum(axis=1) + summary.estimated_by_day.sum(axis=1)
+    rows = np.flatnonzero(total)
+    if not rows.size:
+        return None, 0
+    rows = rows[np.argsort(-total[rows], kind="stable")][:HEATMAP_METERS]
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import PowerNorm
+
+    days = summary.days
+    fig_h = 2.0 + min(len(rows), HEATMAP_METERS) * 0.045
+    fig, axes = plt.subplots(1, 2, figsize=(13, max(fig_h, 3.0)), sharey=True)
+    for ax, data, title, cmap in ((axes[0], summary.missing_by_day, "missing intervals (before estimation)", "Reds"),
+                                  (axes[1], summary.estimated_by_day, "estimated intervals", "Blues")):
+        # a power scale: one missing interval must show beside a missing day
+        norm = PowerNorm(gamma=0.4, vmin=0, vmax=max(1, int(data[rows].max())))
+        img = ax.imshow(data[rows], aspect="auto", interpolation="nearest", cmap=cmap, norm=norm)
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("local day")
+        ticks = np.linspace(0, len(days) - 1, min(len(days), 8)).astype(int)
+        ax.set_xticks(ticks)
+        ax.set_xticklabels([str(days[i]) for i in ticks], rotation=45, ha="right", fontsize=7)
+        fig.colorbar(img, ax=ax, fraction=0.04, pad=0.02, label="intervals")
+    labels = summary.meters[rows]
+    if len(rows) <= 60:
+        axes[0].set_yticks(range(len(rows)))
+        axes[0].set_yticklabels(labels, fontsize=6)
+    else:
+        axes[0].set_yticks([])
+    axes[0].set_ylabel(f"{len(rows)} meters with the most missing + estimated intervals")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode("ascii"), len(rows)
+
+
+def _accounting_html(accounting: dict) -> tuple[str, dict[str, pd.DataFrame]]:
+    reads_in = int(accounting.get("reads_in", 0))
+    parts = {k: int(accounting.get(k, 0)) for k in ("accepted", "rejected", "duplicates")}
+    total = sum(parts.values())
+    adds_up = total == reads_in
+    verdict = ("<span class='ok'>adds up</span>" if adds_up else
+               f"<span class='bad'>DOES NOT ADD UP: {reads_in - total:+,} reads unaccounted for</span>")
+    line = (f"<p><b>reads in {reads_in:,} = accepted {parts['accepted']:,} + rejected {parts['rejected']:,} + "
+            f"duplicates {parts['duplicates']:,}</b> &mdash; {verdict}</p>")
+    tables = {
+        "accounting_files": pd.DataFrame(accounting.get("files") or [],
+                                         columns=["file", "reads_in", "accepted", "rejected", "duplicates"]),
+        "rejects_by_reason": pd.DataFrame(sorted((accounting.get("rejects_by_reason") or {}).items(),
+                                                 key=lambda kv: -kv[1]), columns=["reason", "reads"]),
+        "rejects_sample": pd.DataFrame(accounting.get("rejects_sample") or [],
+                                       columns=["file", "row", "meter", "timestamp", "reason"]),
+    }
+    files = tables["accounting_files"]
+    if len(files):
+        sums = files[["reads_in", "accepted", "rejected", "duplicates"]].sum()
+        bad = files[files["reads_in"] != files["accepted"] + files["rejected"] + files["duplicates"]]
+        if len(bad):
+            line += f"<p class='bad'>{len(bad)} file(s) do not add up: {html.escape(', '.join(bad['file']))}</p>"
+        if int(sums["reads_in"]) != reads_in:
+            line += (f"<p class='bad'>the files' reads in ({int(sums['reads_in']):,}) differ from the total "
+                     f"({reads_in:,})</p>")
+    body = (line + "<h3>Files</h3>" + _table(files) + "<h3>Rejects by reason</h3>" + _table(tables["rejects_by_reason"])
+            + "<h3>Rejected reads (sample, with file and row)</h3>" + _table(tables["rejects_sample"], 200))
+    return body, tables
+
+
+def write_report(out_dir: str | os.PathLike, vee_result_or_summary, accounting: dict | None = None,
+                 *, title: str = "Ingest and VEE report") -> Path:
+    """Write ``vee_report.html`` and the CSVs of its tables into ``out_dir``; return the HTML path.
+
+    ``vee_result_or_summary``: a :class:`~workbench.vee.engine.VeeResult` or
+    :class:`~workbench.vee.summary.VeeSummary`. ``accounting``: the ingest's dict (reads_in, accepted, rejected,
+    duplicates, rejects_by_reason, files, rejects_sample); when given, the report shows whether it adds up.
+    """
+    summary = vee_result_or_summary
+    if hasattr(summary, "summary") and callable(summary.summary):
+        summary = summary.summary()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    rules = summary.rule_table()
+    meaning = {code: text for code, (_, text) in RULES.items()} | INPUT_RULES
+    rules.insert(1, "meaning", rules["rule"].map(meaning).fillna("intervals estimated by this method"))
+    worst = summary.worst_meters(25)
+    exceptions = summary.exceptions.to_pandas() if summary.exceptions.num_rows else pd.DataFrame(
+        columns=summary.exceptions.schema.names)
+    held = summary.held if summary.held is not None else pd.DataFrame(
+        columns=["meter", "period_start", "period_end", "intervals", "estimated", "missing", "reason"])
+    csvs = {"rules": rules, "worst_meters": worst, "exceptions": exceptions, "held": held}
+
+    first, last = (str(summary.days[0]), str(summary.days[-1])) if len(summary.days) else ("", "")
+    info = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>" for k, v in {
+        "meters": f"{summary.n_meters:,}", "local days": f"{len(summary.days):,} ({first} to {last})",
+        "intervals": f"{summary.n_intervals:,}", "intervals estimated": f"{summary.intervals_estimated:,}",
+        "values changed (edits, originals kept)": f"{summary.edits:,}",
+        "failed, not estimated": f"{summary.counts.get('NOT_ESTIMATED', {}).get('intervals', 0):,}",
+        "meter-periods checked for bill-readiness": f"{summary.meter_periods:,}",
+        "meter-periods held": f"{len(held):,}", "meters not bill-ready": f"{summary.meters_not_ready:,}",
+        "VEE seconds": f"{summary.seconds:.2f}", **summary.info}.items())
+    sections = [f"<h1>{html.escape(title)}</h1>",
+                f"<p class='note'>written {dt.datetime.now(dt.UTC).isoformat(timespec='seconds')}</p>",
+                f"<h2>Summary</h2><table>{info}</table>"]
+    if accounting is not None:
+        body, tables = _accounting_html(accounting)
+        sections.append("<h2>Accounting: every read in is accepted, rejected (with a reason) or a duplicate</h2>" + body)
+        csvs.update(tables)
+    sections.append("<h2>Counts per rule</h2>" + _table(rules))
+    if summary.faults is not None:
+        bf, br = summary.faults["by_fault"], summary.faults["by_rule"]
+        sections.append("<h2>Injected faults: caught and estimated (recall)</h2>" + _table(bf)
+                        + "<h3>Flags raised by those rules that were injected faults (precision)</h3>" + _table(br))
+        csvs.update({"faults_recall": bf, "faults_precision": br})
+    png, shown = _heatmap_png(summary)
+    if png is None:
+        sections.append("<h2>Missing and estimated intervals by meter and day</h2><p class='ok'>no missing or "
+                        "estimated intervals</p>")
+    else:
+        sections.append(f"<h2>Missing and estimated intervals by meter and day</h2><p class='note'>{shown} of "
+                        f"{summary.n_meters:,} meters (those with the most); the rest have fewer or none.</p>"
+                        f"<img alt='heat map of missing and estimated intervals' src='data:image/png;base64,{png}'>")
+    sections.append("<h2>Worst meters</h2>" + _table(worst))
+    sections.append("<h2>Meter-periods held (not bill-ready)</h2>" + _table(held, 200))
+    sections.append("<h2>Exceptions (per meter, rule and local day)</h2>" + _table(exceptions, 300))
+    doc = ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>" + html.escape(title)
+           + f"</title><style>{_CSS}</style></head><body>" + "\n".join(sections) + "</body></html>")
+    path = out / "vee_report.html"
+    for name, frame in csvs.items():
+        frame.to_csv(out / f"{name}.csv", index=False)
+    tmp = out / ".vee_report.html.tmp"
+    tmp.write_text(doc, encoding="utf-8")
+    os.replace(tmp, path)
+    return path
