@@ -18,12 +18,18 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed
 
-$(CUBE): | $(VENV)/.installed
-	$(BIN)/workbench sample --meters $(METERS) --out $(CUBE)
+SAMPLE := data/sample
+PERIOD ?= 2025-01:2025-12
 
-# Sets everything up, builds the sample utility and bills it on the embedded defaults.
-demo: install $(CUBE)
-	$(BIN)/workbench cycle --cube $(CUBE) --tariffs tariffs --out reports/demo
+$(SAMPLE)/ami/faults.json: | $(VENV)/.installed
+	$(BIN)/workbench sample --meters $(METERS) --out $(CUBE) --ami $(SAMPLE)/ami --quiet
+
+# Sets everything up and runs meter to cash on the embedded defaults: the sample utility's AMI export (with
+# faults) is ingested into the billing cube and validated/estimated (report in reports/demo/ingest), then billed.
+demo: install $(SAMPLE)/ami/faults.json
+	$(BIN)/workbench ingest $(SAMPLE)/ami/reads-*.parquet --into $(SAMPLE)/billing.zarr --registry $(SAMPLE)/ami/meters.csv \
+		--read-dates $(SAMPLE)/ami/read-dates.csv --period $(PERIOD) --vee --report reports/demo/ingest
+	$(BIN)/workbench cycle --cube $(SAMPLE)/billing.zarr --tariffs tariffs --out reports/demo/cycle
 
 # The whole suite: unit, property, oracle (PySAM), notebook and CLI tests.
 test: install
@@ -37,6 +43,8 @@ lab: install
 
 bench: install
 	$(BIN)/python -m benchmarks.bench_billing
+	$(BIN)/python -m benchmarks.bench_vee --meters 10000
+	$(BIN)/python -m benchmarks.bench_ingest --meters 10000
 
 bench-quick: install
 	$(BIN)/python -m benchmarks.bench_billing --meters 1000 --pysam-sample 20 --reprice-meters 20000

@@ -72,19 +72,38 @@ def _read_dates(text):
 def _sample(args) -> int:
     from workbench.sample import generate_sample_utility
 
-    summary = generate_sample_utility(args.out, n_meters=args.meters, year=args.year, seed=args.seed,
-                                      meter_chunk=args.chunk, progress=not args.quiet)
+    year, months = args.year, None
+    if args.months:
+        from workbench.sample import parse_months
+
+        try:
+            year, first, last = parse_months(args.months, args.year)
+        except ValueError as exc:
+            raise WorkbenchError(f"--months: {exc}") from None
+        months = (first, last)
+    summary = generate_sample_utility(args.out, n_meters=args.meters, year=year, seed=args.seed,
+                                      meter_chunk=args.chunk, progress=not args.quiet, months=months)
     print(f"sample utility written to {args.out}")
     for key, value in summary.items():
         print(f"  {key}: {value}")
+    if args.ami:
+        from workbench.sample_ami import export_ami
+
+        truth = export_ami(args.out, args.ami, seed=args.seed)
+        print(f"AMI export (MDM Parquet by month, meter registry, read dates) written to {args.ami}: "
+              f"{truth['reads_written']:,} reads, with faults: {truth['interval_faults']} in the intervals and "
+              f"{truth['file_faults']} in the files (the truth is in {args.ami}/faults.json)")
     return 0
 
 
 def _cycle(args) -> int:
     from workbench.billing.cycle import run_cycle
 
+    if args.workers is not None and args.scheduler != "local":
+        raise WorkbenchError("--workers: only with --scheduler local (an existing cluster has its own workers)")
     result = run_cycle(args.cube, args.tariffs, args.out, cycles=_cycles(args.cycle), period=args.period,
-                       progress=not args.quiet)
+                       progress=not args.quiet, scheduler=args.scheduler, workers=args.workers, fresh=args.fresh,
+                       chunk_meters=args.chunk)
     print(result.summary_text())
     return 0
 
@@ -107,6 +126,41 @@ def _serve(args) -> int:
         thread.join()
     except KeyboardInterrupt:
         thread.stop()
+    return 0
+
+
+def _vee(args) -> int:
+    from workbench.vee import load_config, vee_cube
+
+    config = load_config(args.config)
+    summary = vee_cube(args.cube, config, report_dir=args.report, inject_seed=args.inject_faults,
+                       progress=not args.quiet)
+    print(summary.summary_text())
+    if args.report:
+        print(f"report: {args.report}/vee_report.html (tables as CSV beside it)")
+    print(f"audit trail (edits with originals, exceptions): {summary.info.get('audit')}/")
+    return 0
+
+
+def _ingest(args) -> int:
+    from workbench.ami.ingest import ingest
+
+    applied = None if args.multiplier_applied is None else args.multiplier_applied == "yes"
+    result = ingest(args.files, args.into, args.registry, create_period=args.period, timezone=args.timezone,
+                    multiplier_applied=applied, read_dates=args.read_dates, force=args.force,
+                    report_dir=args.report)
+    print(result.summary_text())
+    if args.vee:
+        from workbench.ami.registry import load_registry
+        from workbench.vee import load_config, vee_cube
+
+        registry = load_registry(args.registry) if args.registry else None
+        summary = vee_cube(args.into, load_config(args.vee_config), report_dir=args.report, registry=registry,
+                           accounting=result.accounting, progress=False)
+        print()
+        print(summary.summary_text())
+        if args.report:
+            print(f"ingest and VEE report: {args.report}/vee_report.html")
     return 0
 
 
@@ -138,7 +192,11 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--year", type=int, default=2025)
     sample.add_argument("--seed", type=int, default=42)
     sample.add_argument("--chunk", type=int, default=1000, help="meters per Zarr chunk")
+    sample.add_argument("--months", help="only these months of the year, e.g. 2025-10:2025-11 (default: the whole "
+                        "year); the year given here replaces --year")
     sample.add_argument("--out", default="data/sample/cube.zarr")
+    sample.add_argument("--ami", metavar="DIR", help="also write the utility as its AMI head-end would export it, "
+                        "with faults: MDM Parquet by month, meters.csv, read-dates.csv (for workbench ingest)")
     sample.add_argument("--quiet", action="store_true")
     sample.set_defaults(func=_sample)
 
@@ -148,6 +206,12 @@ def build_parser() -> argparse.ArgumentParser:
     cycle.add_argument("--cycle", default="all", help="cycle number(s), e.g. 7 or 3,4, or 'all'")
     cycle.add_argument("--period", help="only bill periods ending in this month, e.g. 2025-11 (default: every period)")
     cycle.add_argument("--out", default="reports/cycle")
+    cycle.add_argument("--scheduler", help="run the meter chunks on dask: 'local' (a LocalCluster on this machine) "
+                       "or a scheduler address like tcp://10.0.0.5:8786 (default: in this process)")
+    cycle.add_argument("--workers", type=int, help="worker processes of --scheduler local (default 2)")
+    cycle.add_argument("--fresh", action="store_true", help="ignore meter chunks kept by an interrupted earlier run "
+                       "of the same inputs (default: resume from them)")
+    cycle.add_argument("--chunk", type=int, help="meters per billing chunk (default: the cube's Zarr meter chunk)")
     cycle.add_argument("--quiet", action="store_true")
     cycle.set_defaults(func=_cycle)
     serve = sub.add_parser("serve", help="serve a dashboard (nem: the NEM 2.0 vs 3.0 impact study)")
@@ -156,6 +220,33 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--meters", type=int, default=300, help="meters to generate when the cube is missing")
     serve.add_argument("--port", type=int, default=5006)
     serve.set_defaults(func=_serve)
+
+    vee = sub.add_parser("vee", help="validate, estimate and edit the interval cube in place (VEE) and report")
+    vee.add_argument("--cube", default="data/sample/cube.zarr")
+    vee.add_argument("--config", help="site VEE configuration (YAML) merged over workbench/vee/defaults.yaml")
+    vee.add_argument("--report", help="folder for vee_report.html and its CSV tables")
+    vee.add_argument("--inject-faults", type=int, metavar="SEED", help="first inject the demo faults (gaps, "
+                     "spikes, flatlines, ...) with this seed and score VEE against them; changes the cube")
+    vee.add_argument("--quiet", action="store_true")
+    vee.set_defaults(func=_vee)
+
+    ing = sub.add_parser("ingest", help="load interval files (Green Button, MDM CSV/Parquet, CMEP) into the cube")
+    ing.add_argument("files", nargs="+", metavar="FILE", help="interval files; the format is recognised")
+    ing.add_argument("--into", required=True, metavar="CUBE", help="the cube (Zarr directory); created if missing")
+    ing.add_argument("--registry", help="meter registry CSV or YAML (required to create a cube; see docs/registry.md)")
+    ing.add_argument("--period", help="months of a new cube, e.g. 2025-01:2025-12 (default: the months the data cover)")
+    ing.add_argument("--multiplier-applied", choices=["yes", "no"], help="the files already include CT x PT (yes) "
+                     "or hold raw meter values (no); default: each meter's registry flag")
+    ing.add_argument("--timezone", help="IANA zone of times without a UTC offset, and of a new cube "
+                     "(default: the cube's, or the registry's)")
+    ing.add_argument("--read-dates", help="CSV cycle,read_date of a new cube's bill cycles (default: the 1st of "
+                     "each month)")
+    ing.add_argument("--force", action="store_true", help="ingest files even if already in the cube's ingest log")
+    ing.add_argument("--report", metavar="DIR", help="also write ingest_accounting.json and the rejects/audit here")
+    ing.add_argument("--vee", action="store_true", help="then validate and estimate the cube (VEE) and put the "
+                     "ingest accounting and the VEE results in one report (--report)")
+    ing.add_argument("--vee-config", help="site VEE configuration merged over workbench/vee/defaults.yaml")
+    ing.set_defaults(func=_ingest)
     return parser
 
 

@@ -19,6 +19,9 @@ Determinism: every meter's parameters and noise come from its own random stream,
 ``n_meters`` (meter ``M000123`` is the same in a 200-meter and a 100,000-meter sample).
 
 Memory is bounded by the chunk: meters are generated and written ``meter_chunk`` at a time.
+
+``months=(first, last)`` writes only some months of the year (e.g. a bill run's two months at 500,000
+meters, for the scaling benchmark); see :func:`generate_sample_utility`.
 """
 
 from __future__ import annotations
@@ -82,6 +85,10 @@ class _Year:
     season: np.ndarray  # (n_days,) float32 residential lighting factor (higher in winter)
     temp: np.ndarray  # (T,) float32 dry-bulb temperature [°C]
     pv_per_kw: np.ndarray  # (n_orient, T) float32 AC kWh per interval per kW DC
+    #: for a span of months (see :func:`_span`): the whole year, and the span's first interval and day in it
+    full: _Year | None = None
+    t0: int = 0
+    day0: int = 0
 
 
 def utility_time_axis(year: int, tz: str = TIMEZONE, step_minutes: int = STEP_MINUTES) -> np.ndarray:
@@ -506,7 +513,60 @@ def _shapes(m: _Meters) -> _Shapes:
 # meters: interval data
 
 
+def _span(year: int, first_month: int, last_month: int) -> _Year:
+    """The year's features restricted to local months ``first_month``..``last_month`` (inclusive)."""
+    full = _year_features(year)
+    if (first_month, last_month) == (1, 12):
+        return full
+    lo = pd.Timestamp(year=year, month=first_month, day=1, tz=TIMEZONE).tz_convert("UTC").tz_localize(None)
+    hi_month = pd.Timestamp(year=year, month=last_month, day=1) + pd.offsets.MonthBegin(1)
+    hi = hi_month.tz_localize(TIMEZONE).tz_convert("UTC").tz_localize(None)
+    t0, t1 = np.searchsorted(full.time, [lo.to_datetime64(), hi.to_datetime64()])
+    day0 = int(full.day[t0])
+    n_days = int(full.day[t1 - 1]) + 1 - day0
+    return _Year(
+        year=year,
+        time=full.time[t0:t1],
+        key=full.key[t0:t1],
+        day=full.day[t0:t1] - day0,
+        n_days=n_days,
+        daytype=full.daytype[day0 : day0 + n_days],
+        season=full.season[day0 : day0 + n_days],
+        temp=full.temp[t0:t1],
+        pv_per_kw=full.pv_per_kw[:, t0:t1],
+        full=full,
+        t0=int(t0),
+        day0=day0,
+    )
+
+
+def parse_months(text: str, year: int | None = None) -> tuple[int, int, int]:
+    """``"2025-10:2025-11"``, ``"2025-10"`` or ``"10:11"`` (with ``year``) -> (year, first month, last month)."""
+    parts = [p.strip() for p in str(text).split(":")]
+    if not 1 <= len(parts) <= 2:
+        raise ValueError(f"months {text!r}: expected a span like 2025-10:2025-11")
+    got = []
+    for part in parts:
+        y, _, m = part.rpartition("-")
+        try:
+            got.append((int(y) if y else year, int(m)))
+        except ValueError:
+            raise ValueError(f"months {text!r}: {part!r} is not a month like 2025-10") from None
+    if len(got) == 1:
+        got.append(got[0])
+    (y0, m0), (y1, m1) = got
+    if y0 is None or y1 is None:
+        raise ValueError(f"months {text!r}: give the year, e.g. {year or 2025}-10:{year or 2025}-11")
+    if y0 != y1:
+        raise ValueError(f"months {text!r}: the span must lie in one calendar year (the sample is per year)")
+    if not (1 <= m0 <= m1 <= 12):
+        raise ValueError(f"months {text!r}: expected months 1..12, first <= last")
+    return y0, m0, m1
+
+
 def _day_factors(yr: _Year, cls: int, U: np.ndarray, sig_d: float, rng: np.random.Generator) -> np.ndarray:
+    # always drawn for the whole year (the same draws for a span as for the year), then cut to the span
+    span, yr = yr, (yr.full or yr)
     n_days = yr.n_days
     f = np.exp(sig_d * rng.standard_normal(n_days) - 0.5 * sig_d * sig_d)
     if cls == 0:
@@ -519,6 +579,8 @@ def _day_factors(yr: _Year, cls: int, U: np.ndarray, sig_d: float, rng: np.rando
             f[n_days - 8 :] *= 0.45
         if U[17] < 0.3:  # Independence Day week shutdown
             f[181:188] *= 0.5
+    if span.full is not None:
+        f = f[span.day0 : span.day0 + span.n_days]
     return f.astype(np.float32)
 
 
@@ -552,8 +614,11 @@ def _block(yr: _Year, m: _Meters, seed: int) -> tuple[np.ndarray, np.ndarray]:
         days[r] = _day_factors(yr, cls, m.U[r], float(sh.sig_d[r]), rng)
         if cls > 0:  # short demand peaks (motor starts, process loads)
             k = int(rng.integers(20, 61)) if cls == 1 else int(rng.integers(40, 121))
-            where = rng.integers(0, n_t, k)
+            where = rng.integers(0, n_t if yr.full is None else yr.full.time.size, k)
             amp = rng.uniform(0.10, 0.40, k).astype(f32)
+            if yr.full is not None:  # the year's peaks that fall in the span
+                inside = (where >= yr.t0) & (where < yr.t0 + n_t)
+                where, amp = where[inside] - yr.t0, amp[inside]
             spikes.append((r, where, amp))
         rng.standard_normal(dtype=f32, out=z[r])
         rng.standard_normal(dtype=f32, out=zh[r])
@@ -598,12 +663,20 @@ def generate_sample_utility(
     seed: int = 42,
     meter_chunk: int = 1000,
     progress: bool = True,
+    months: tuple[int, int] | None = None,
 ) -> dict:
     """Generate the synthetic sample utility and write it as an interval cube (Zarr) at ``path``.
 
     One calendar ``year`` of 15-minute data for ``n_meters`` meters, deterministic for a given ``seed``
     (independent of ``meter_chunk``), written ``meter_chunk`` meters at a time (memory is bounded by the
     chunk) into a temporary directory that replaces ``path`` only when complete. Returns a summary dict.
+
+    ``months=(first, last)`` writes only local months ``first``..``last`` (inclusive) of ``year``, e.g.
+    ``(10, 11)`` for a November bill run whose cycles start in October (:func:`parse_months` reads
+    ``"2025-10:2025-11"``). Generation time and size scale with the span. A span is its own model: the
+    meters, their day factors and demand peaks are those of the year, the interval noise is drawn for the
+    span only and each meter is scaled to its kWh/day over the span, so its values differ from the same
+    days of a full-year sample.
     """
     n_meters, year, seed, meter_chunk = int(n_meters), int(year), int(seed), int(meter_chunk)
     if not 1 <= n_meters <= _MAX_METERS:
@@ -617,7 +690,13 @@ def generate_sample_utility(
     t0 = _time.perf_counter()
     meter_chunk = min(meter_chunk, n_meters)
 
-    yr = _year_features(year)
+    if months is not None:
+        first_month, last_month = (int(v) for v in months)
+        if not 1 <= first_month <= last_month <= 12:
+            raise ValueError(f"months must be (first, last) with 1 <= first <= last <= 12, got {months}")
+        yr = _span(year, first_month, last_month)
+    else:
+        yr = _year_features(year)
     n_t = yr.time.size
     meters = _meters(seed, n_meters)
     classes = np.array([c for c, _ in CLASS_SHARES])[meters.cls]
@@ -656,13 +735,16 @@ def generate_sample_utility(
             "utility": UTILITY_NAME,
             "synthetic": True,
             "generator": (
-                f"workbench.sample.generate_sample_utility(n_meters={n_meters}, year={year}, seed={seed}); "
+                f"workbench.sample.generate_sample_utility(n_meters={n_meters}, year={year}, seed={seed}"
+                f"{'' if yr.full is None else f', months={months}'}); "
                 f"synthetic loads driven by TMY3 weather {TMY_FILE} (Greensboro NC, shipped with pvlib)"
             ),
             "seed": seed,
             "year": year,
         },
     )
+    if yr.full is not None:
+        template.attrs["months"] = f"{year}-{first_month:02d}:{year}-{last_month:02d}"
     template["delivered_kwh"].attrs = {"units": "kWh", "long_name": "energy delivered to the customer"}
     template["received_kwh"].attrs = {"units": "kWh", "long_name": "energy received from the customer"}
     template["quality"].attrs = {"flag_values": "0 1 2", "flag_meanings": "actual estimated missing"}
@@ -724,6 +806,7 @@ def generate_sample_utility(
         "synthetic": True,
         "n_meters": n_meters,
         "year": year,
+        **({} if yr.full is None else {"months": template.attrs["months"]}),
         "seed": seed,
         "timezone": TIMEZONE,
         "n_intervals": int(n_t),

@@ -1,0 +1,70 @@
+"""Where a billing run reads its cube from: a local Zarr directory or a Zarr store behind an fsspec URL.
+
+Local paths go through :func:`workbench.ami.cube.open_cube`. A URL (``s3://bucket/utility/cube.zarr``,
+``gs://...``, ``memory://...``; any fsspec protocol whose package is installed, e.g. ``s3fs`` for S3 and
+S3-compatible stores such as MinIO or Ceph) is opened with xarray the same way: lazily, per-meter
+coordinates in memory as numpy unicode, validated against docs/cube.md. Credentials and endpoints come from
+the usual fsspec/botocore configuration (``AWS_ACCESS_KEY_ID``, ``AWS_ENDPOINT_URL``, ``~/.aws``, or
+``FSSPEC_S3_ENDPOINT_URL``), on the client and on every worker alike.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from workbench.ami.cube import open_cube, quiet_zarr, validate_cube
+from workbench.errors import CubeError
+
+
+def is_url(cube) -> bool:
+    return "://" in str(cube)
+
+
+def open_run_cube(cube) -> xr.Dataset:
+    """The cube at ``cube`` (a path or an fsspec URL), lazily, with its per-meter coordinates in memory."""
+    if not is_url(cube):
+        return open_cube(cube)
+    try:
+        with quiet_zarr():
+            ds = xr.open_zarr(str(cube), chunks={}, consolidated=None)
+    except Exception as exc:  # fsspec and zarr raise many kinds of errors for a missing or damaged store
+        raise CubeError(f"{cube}: cannot open the interval cube: {exc}") from exc
+    updates = {}
+    for name, var in ds.coords.items():
+        if var.ndim == 1 and var.dtype.kind in ("U", "O", "T", "S"):
+            updates[name] = (var.dims, np.array([str(v) for v in var.values]), var.attrs)
+        elif var.ndim == 1 and var.dims == ("meter",):
+            updates[name] = var.load()
+    ds = ds.assign_coords(updates)
+    ds["read_date"] = ds["read_date"].load()
+    try:
+        validate_cube(ds)
+    except CubeError as exc:
+        raise CubeError(f"{cube}: {exc}") from None
+    return ds
+
+
+def cube_fingerprint(cube) -> dict:
+    """What identifies this version of the cube: its root metadata, and when that file was written."""
+    if is_url(cube):
+        import fsspec
+
+        fs, root = fsspec.core.url_to_fs(str(cube))
+        for name in ("zarr.json", ".zmetadata"):
+            path = f"{root.rstrip('/')}/{name}"
+            if fs.exists(path):
+                info = fs.info(path)
+                stamp = {k: str(info[k]) for k in ("ETag", "LastModified", "mtime", "created") if k in info}
+                return {"cube": str(cube), "metadata": hashlib.sha256(fs.cat_file(path)).hexdigest(), **stamp}
+        return {"cube": str(cube)}
+    path = Path(cube)
+    for name in ("zarr.json", ".zmetadata", ".zgroup"):
+        meta = path / name
+        if meta.exists():
+            return {"cube": str(path.resolve()), "metadata": hashlib.sha256(meta.read_bytes()).hexdigest(),
+                    "modified_ns": meta.stat().st_mtime_ns}
+    return {"cube": str(cube)}

@@ -1,0 +1,280 @@
+"""Bill one meter chunk of the interval cube: the unit of work of a billing run.
+
+:func:`bill_chunk` is pure in the sense that matters for scheduling: given the run's :class:`CyclePlan`
+and a :class:`ChunkTask` it opens the Zarr chunk itself, bills its meters and writes the chunk's tables and
+done-marker (see :mod:`workbench.billing.run_store`); running it twice writes the same files. So the same
+function runs in-process, on a dask ``LocalCluster`` or on a remote cluster, and a task retried after a
+worker died simply writes its chunk again.
+
+Per-chunk checks (future ones, such as a bill-ready verdict from VEE or per-meter PTO dates, belong here
+too): a data chunk missing on disk is an error naming the variable and chunk, never NaN bills; a meter that
+exports energy but is on no net-metering program is held, with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from workbench.ami.cube import check_chunks_present, open_zarr_group
+from workbench.billing.cube import _OUTPUTS
+from workbench.billing.periods import BillPeriods, periods_from_rows
+from workbench.billing.pricing import Determinants, billing_demand, price
+from workbench.billing.run_store import write_chunk
+from workbench.kernels.scan import scan_determinants
+from workbench.nem.billing import Enrollment, bill_with_program
+
+#: test hook (documented in docs/scale.md): the chunk number whose first attempt kills its worker process
+KILL_ENV = "WORKBENCH_TEST_KILL_CHUNK"
+
+
+@dataclass
+class CyclePlan:
+    """Everything a chunk needs that is the same for every chunk of the run (shipped once to each worker)."""
+
+    cube: str
+    parts: str
+    tariffs_dir: str
+    book: dict  # rate code -> compiled tariff
+    programs: dict  # program code -> program
+    schedules: dict  # rate code -> Schedule on the cube's time axis
+    export_prices: dict  # (rate code, program code) -> per-interval export values or None
+    utc: np.ndarray  # UTC interval starts, datetime64[m]
+    step: int  # minutes per interval
+    local_day: np.ndarray  # local date (days since epoch) of every interval
+    cycle_rows: dict  # cycle -> (start, end, nominal_days) bill periods clipped to the cube
+    period: str | None = None
+    #: numba's threads inside the scan; False on a dask cluster, whose workers are the parallelism (numba
+    #: threads in every worker would oversubscribe the cores). Same results either way.
+    parallel_scan: bool = True
+
+
+@dataclass
+class ChunkTask:
+    """One meter chunk: its position in the cube and its meters' attributes (so workers never read them)."""
+
+    chunk_no: int
+    start: int
+    stop: int
+    meter: np.ndarray
+    account: np.ndarray
+    customer_class: np.ndarray
+    rate_code: np.ndarray
+    nem_program: np.ndarray
+    cycle: np.ndarray
+    billable: np.ndarray  # bool per meter: selected and with a known rate code and program
+    meters_billable: int = field(init=False)
+
+    def __post_init__(self):
+        self.meters_billable = int(np.count_nonzero(self.billable))
+
+
+def period_mask(periods: BillPeriods, period: str | None) -> np.ndarray:
+    valid = periods.valid
+    if period is None:
+        return valid
+    month = np.datetime64(period, "M")
+    return valid & ((periods.end - 1).astype("datetime64[M]") == month)
+
+
+def read_chunk(cube: str, start: int, stop: int, meters=None) -> dict[str, np.ndarray]:
+    """The interval variables of meters ``start:stop`` from the Zarr store (chunks checked present)."""
+    group = open_zarr_group(cube)
+    check_chunks_present(group, start, stop, cube, meters)
+    return {name: group[name][start:stop, :] for name in ("delivered_kwh", "received_kwh", "quality")}
+
+
+def bill_chunk(plan: CyclePlan, task: ChunkTask) -> dict:
+    """Bill the meters of one chunk, write ``parts/<chunk>.*`` and return the done-marker (counts)."""
+    started = time.perf_counter()
+    _test_kill_hook(plan, task.chunk_no)
+    marker = {"chunk": task.chunk_no, "start": task.start, "stop": task.stop, "meters_billable": task.meters_billable,
+              "held": [], "groups": [], "pid": os.getpid()}
+    bills_parts, lines_parts = [], []
+    idx = np.flatnonzero(task.billable)
+    if len(idx):
+        data = read_chunk(plan.cube, task.start, task.stop, task.meter)
+        # plain numpy from here: xarray's alignment per rate-code group cost more than the scan itself
+        block = {name: values[idx] for name, values in data.items()}
+        block.update(meter=task.meter[idx], account=task.account[idx], customer_class=task.customer_class[idx],
+                     cycle=task.cycle[idx])
+        del data
+        periods_all = periods_from_rows([plan.cycle_rows[int(c)] for c in task.cycle[idx]], plan.local_day)
+        codes = task.rate_code[idx]
+        nem = task.nem_program[idx]
+        # a meter that exports but is on no program cannot be billed right: hold it, with the reason
+        exported = np.nansum(block["received_kwh"], axis=1) > 0
+        unassigned = exported & (nem == "")
+        for i in np.flatnonzero(unassigned):
+            marker["held"].append({"meter": str(block["meter"][i]), "account": str(block["account"][i]),
+                                   "rate_code": str(codes[i]), "reason": "received energy from the customer but the "
+                                   "account is on no net-metering program (nem_program is empty)"})
+        for code, program_code in sorted(set(zip(codes[~unassigned], nem[~unassigned], strict=True))):
+            rows = np.flatnonzero((codes == code) & (nem == program_code) & ~unassigned)
+            sub = {name: values[rows] for name, values in block.items()}
+            bills, lines, mask = _bill_group(plan, sub, periods_all, rows, code, program_code)
+            bills_parts.append(bills)
+            lines_parts.append(lines)
+            totals = bills.column("total").to_numpy()
+            marker["groups"].append({
+                "rate_code": str(code), "nem_program": str(program_code), "meters": int(mask.any(axis=1).sum()),
+                "bills": bills.num_rows, "line_items": lines.num_rows,
+                "kwh": float(bills.column("delivered_kwh").to_numpy().sum()), "revenue": float(totals.sum()),
+            })
+    tables = {"bills": pa.concat_tables([SCHEMAS["bills"].empty_table(), *bills_parts]),
+              "line_items": pa.concat_tables([SCHEMAS["line_items"].empty_table(), *lines_parts])}
+    marker["bills"] = tables["bills"].num_rows
+    marker["line_items"] = tables["line_items"].num_rows
+    marker["seconds"] = round(time.perf_counter() - started, 4)
+    write_chunk(Path(plan.parts), task.chunk_no, tables, marker)
+    return marker
+
+
+def _bill_group(plan: CyclePlan, sub: dict, periods_all: BillPeriods, rows, code, program_code):
+    """Bills and line items of the meters ``sub`` (arrays by name) of one chunk on one rate code and program."""
+    tariff = plan.book[code]
+    schedule = plan.schedules[code]
+    periods = BillPeriods(periods_all.start[rows], periods_all.end[rows], periods_all.nominal_days[rows],
+                          periods_all.bounds[rows])
+    extras = None
+    if program_code:
+        program = plan.programs[program_code]
+        price_array = plan.export_prices[(code, program_code)]
+        if program.netting_interval == "hourly":
+            sub = _hourly_netted(sub, plan.utc, plan.step)
+        det = _scan(sub, tariff, periods, schedule, export_price=price_array, parallel=plan.parallel_scan)
+        result = bill_with_program(tariff, det, periods, Enrollment(program), export_valued=price_array is not None)
+        items, extras = result.items, result.extras
+    else:
+        det = _scan(sub, tariff, periods, schedule, parallel=plan.parallel_scan)
+        items = price(tariff, det, periods)
+    mask = period_mask(periods, plan.period)
+    bills, lines = _tables(sub, tariff, periods, det, items, mask, program_code, extras)
+    return bills, lines, mask
+
+
+def _test_kill_hook(plan: CyclePlan, chunk_no: int) -> None:
+    """Kill this process on the first attempt at the chunk named by ``WORKBENCH_TEST_KILL_CHUNK``.
+
+    For the worker-death test only. ``WORKBENCH_TEST_KILL_CHUNK=<chunk>[@<flag file>]``: the first attempt
+    creates the flag file (default ``killed-<chunk>`` in the run's partial folder) and exits the process at
+    once, without cleanup, as a crashed or OOM-killed dask worker would; later attempts find the flag and
+    bill the chunk.
+    """
+    setting = os.environ.get(KILL_ENV, "")
+    if not setting:
+        return
+    chunk, _, flag = setting.partition("@")
+    if chunk.strip() != str(chunk_no):
+        return
+    flag = Path(flag) if flag else Path(plan.parts).parent / f"killed-{chunk_no}"
+    if not flag.exists():
+        flag.write_text(str(os.getpid()))
+        os._exit(1)
+
+
+SCHEMAS = {
+    "bills": pa.schema([
+        ("meter", pa.string()), ("account", pa.string()), ("customer_class", pa.string()), ("cycle", pa.int16()),
+        ("rate_code", pa.string()), ("period_start", pa.date32()), ("period_end", pa.date32()), ("days", pa.int16()),
+        ("partial", pa.bool_()), ("delivered_kwh", pa.float64()), ("received_kwh", pa.float64()),
+        ("peak_kw", pa.float64()), ("billing_demand_kw", pa.float64()), ("intervals", pa.int32()),
+        ("missing_intervals", pa.int32()), ("estimated_intervals", pa.int32()), ("nem_program", pa.string()),
+        ("credit_earned", pa.float64()), ("credit_applied", pa.float64()), ("credit_carried", pa.float64()),
+        ("kwh_carried", pa.float64()), ("true_up", pa.bool_()), ("total", pa.float64()),
+    ]),
+    "line_items": pa.schema([
+        ("meter", pa.string()), ("period_start", pa.date32()), ("line", pa.int16()), ("description", pa.string()),
+        ("category", pa.string()), ("quantity", pa.float64()), ("unit", pa.string()), ("rate", pa.float64()),
+        ("amount", pa.float64()), ("tariff_version", pa.string()),
+    ]),
+}
+
+
+def program_export_price(program, schedule, utc, step):
+    """Per-interval export values of a program (the vintage of the data's first year: the cube holds no PTO)."""
+    if program.kind == "net_metering" or program.export_values is None:
+        return None
+    from workbench.nem.resolve import vintage_prices
+
+    return vintage_prices(program, utc, schedule.local, step, pto=None)
+
+
+def _scan(sub: dict, tariff, periods: BillPeriods, schedule, export_price=None, parallel=True) -> Determinants:
+    """The numba scan of the meters ``sub``, as :func:`workbench.billing.cube.cube_determinants` runs it."""
+    out = scan_determinants(
+        sub["delivered_kwh"], sub["received_kwh"], periods.bounds, schedule.energy_bucket, schedule.demand_bucket,
+        tariff.n_energy_buckets, tariff.n_demand_buckets, quality=sub["quality"], block_pos=schedule.block_pos,
+        window=schedule.window, rolling=schedule.rolling, kw_factor=schedule.kw_factor, rtp_price=schedule.rtp_price,
+        cp_flag=schedule.cp_flag, parallel=parallel, export_price=export_price,
+    )
+    return Determinants(**{name: np.asarray(out[name]) for name in _OUTPUTS})
+
+
+def _hourly_netted(sub, utc, step):
+    from workbench.nem.resolve import _hourly_net
+
+    d, r = _hourly_net(sub["delivered_kwh"], sub["received_kwh"], utc, step)
+    return {**sub, "delivered_kwh": d, "received_kwh": r}
+
+
+def _tables(ds, tariff, periods, det, items, mask, program_code="", extras=None):
+    m_idx, b_idx = np.nonzero(mask)
+    meters = ds["meter"].astype(str)
+    amounts = np.stack(items.amount) if items.amount else np.zeros((0,) + mask.shape)
+    totals = np.round(amounts.sum(axis=0), 2)
+    bd = billing_demand(tariff, det, periods)
+    bills = pa.table({
+        "meter": meters[m_idx],
+        "account": ds["account"].astype(str)[m_idx],
+        "customer_class": ds["customer_class"].astype(str)[m_idx],
+        "cycle": ds["cycle"].astype(np.int16)[m_idx],
+        "rate_code": np.full(len(m_idx), tariff.code),
+        "period_start": periods.start[m_idx, b_idx],
+        "period_end": periods.end[m_idx, b_idx],
+        "days": periods.days[m_idx, b_idx].astype(np.int16),
+        "partial": (periods.days < periods.nominal_days)[m_idx, b_idx],
+        "delivered_kwh": det.energy_kwh.sum(axis=-1)[m_idx, b_idx],
+        "received_kwh": det.received_kwh.sum(axis=-1)[m_idx, b_idx],
+        "peak_kw": det.peak_kw[m_idx, b_idx],
+        "billing_demand_kw": bd[m_idx, b_idx],
+        "intervals": det.counts[m_idx, b_idx, 0].astype(np.int32),
+        "missing_intervals": det.counts[m_idx, b_idx, 1].astype(np.int32),
+        "estimated_intervals": det.counts[m_idx, b_idx, 2].astype(np.int32),
+        "nem_program": np.full(len(m_idx), program_code),
+        **{name: (extras[name][m_idx, b_idx] if extras and name in extras else np.zeros(len(m_idx)))
+           for name in ("credit_earned", "credit_applied", "credit_carried", "kwh_carried")},
+        "true_up": (extras["true_up"][m_idx, b_idx] if extras and "true_up" in extras
+                    else np.zeros(len(m_idx), bool)),
+        "total": totals[m_idx, b_idx],
+    }, schema=SCHEMAS["bills"])
+    # line items: every (item, meter, period) with a quantity or an amount
+    qty = np.stack(items.quantity) if items.quantity else amounts
+    rate = np.stack(items.rate) if items.rate else amounts
+    keep = ((qty != 0) | (amounts != 0)) & mask[None]
+    j, m, b = np.nonzero(keep)
+    order = np.lexsort((j, b, m))
+    j, m, b = j[order], m[order], b[order]
+    line_no = np.zeros(len(j), np.int16)
+    if len(j):
+        new_bill = np.r_[True, (m[1:] != m[:-1]) | (b[1:] != b[:-1])]
+        group_start = np.maximum.accumulate(np.where(new_bill, np.arange(len(j)), 0))
+        line_no = (np.arange(len(j)) - group_start + 1).astype(np.int16)
+    lines = pa.table({
+        "meter": meters[m],
+        "period_start": periods.start[m, b],
+        "line": line_no,
+        "description": np.asarray(items.description, dtype=object)[j] if len(j) else np.array([], dtype=object),
+        "category": np.asarray(items.category, dtype=object)[j] if len(j) else np.array([], dtype=object),
+        "quantity": np.round(qty[j, m, b], 6),
+        "unit": np.asarray(items.unit, dtype=object)[j] if len(j) else np.array([], dtype=object),
+        "rate": np.round(rate[j, m, b], 6),
+        "amount": amounts[j, m, b],
+        "tariff_version": np.asarray(items.version, dtype=object)[j] if len(j) else np.array([], dtype=object),
+    }, schema=SCHEMAS["line_items"])
+    return bills, lines
