@@ -5,10 +5,15 @@ Prints, on synthetic files written to a temporary directory:
 1. MDM long-format Parquet: rows per second through ``stream_file`` (every batch converted to the common
    schema: units, channel, quality, interval end -> start), against ``pyarrow.parquet.read_table`` of the same
    file (the floor: decoding alone, no conversion). Target: > 10 million rows/s.
-2. Green Button XML: interval readings per second through the streaming reader. Target: >= 300,000/s.
-3. Peak RSS (``resource.getrusage``, measured in a fresh subprocess per case) when streaming each big file
-   with small batches, against the same process after imports only and against the file size: memory must
-   be bounded by the batch, not the file.
+2. Green Button XML: interval readings per second through ``stream_file`` (the scan engine: byte splitter,
+   numba kernel, libxml2 safety check in a second process), against references measured in the same run on
+   the same file: expat and libxml2 with no Python per element (the floor for parsing the XML at all, with
+   no tree), expat counting elements, bare lxml ``iterparse`` counting IntervalReadings, and the lxml engine
+   (the reader before the scan engine) on a tenth of the file. Target: >= 300,000/s.
+3. Peak RSS (``VmHWM``, measured in a fresh subprocess per case) when streaming each big file with small
+   batches, against the same process after imports only and against the file size: memory must be bounded
+   by the batch, not the file. For XML: a file and one 10x larger, and the check process's own peak.
+   ``--parquet-rows 0`` skips the Parquet cases.
 
 Medians of --repeats runs; the machine is shared, so compare ratios more than seconds.
 """
@@ -30,6 +35,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from workbench.ami.readers import stream_file
+
+CHECK_SCRIPT = Path(__file__).parents[1] / "workbench" / "ami" / "readers" / "greenbutton_xml_check.py"
 
 
 def write_mdm_parquet(path: Path, rows: int, meters: int = 5000) -> None:
@@ -156,6 +163,92 @@ def peak_rss(path: Path | None, batch_rows: int) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+_RSS_CHILD_XML = _RSS_CHILD.replace(
+    "base = rss_kib()",
+    # the numba kernel's import and cache load are paid once per process, not per reading: before the base
+    "import workbench.ami.readers.greenbutton_xml_entries as k, numpy as np\n"
+    "k.scan_entries(np.zeros(1, np.uint8), 0, True, np.zeros(0, np.uint8), np.zeros((1, 6), np.int64),"
+    " *(np.zeros(1, t) for t in (np.int64, np.int64, np.float64, np.int64, np.int64)))\n"
+    "base = rss_kib()",
+)
+
+
+def xml_peak_rss(path: Path, batch_rows: int) -> dict:
+    out = subprocess.run(
+        [sys.executable, "-c", _RSS_CHILD_XML, str(path), str(batch_rows)],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=os.environ | {"PYTHONWARNINGS": "ignore"},
+    )
+    reader = json.loads(out.stdout.strip().splitlines()[-1])
+    check = subprocess.run(  # the libxml2 check, as the reader runs it beside itself: its own peak
+        [sys.executable, "-P", str(CHECK_SCRIPT), str(path)], check=True, capture_output=True, text=True
+    )
+    return reader | {"check_peak_kib": json.loads(check.stdout)["peak_kib"]}
+
+
+def _expat(path: Path, count: bool) -> int:
+    import xml.parsers.expat
+
+    parser = xml.parsers.expat.ParserCreate()
+    n = [0]
+    if count:
+
+        def start(name, attrs):
+            n[0] += 1
+
+        parser.StartElementHandler = start
+    with open(path, "rb") as f:
+        parser.ParseFile(f)
+    return n[0]
+
+
+def _lxml_count(path: Path) -> int:
+    from lxml import etree
+
+    n = 0
+    for _, elem in etree.iterparse(
+        str(path), events=("end",), tag="{http://naesb.org/espi}IntervalReading", resolve_entities=False
+    ):
+        n += 1
+        elem.clear(keep_tail=False)
+    return n
+
+
+def _lxml_engine(path: Path) -> float:
+    from workbench.ami.readers._result import ReadStream
+    from workbench.ami.readers.greenbutton_xml import read_greenbutton_xml_batches
+
+    t0 = time.perf_counter()
+    stream = ReadStream(
+        path, "greenbutton_xml", lambda t: read_greenbutton_xml_batches(path, t, engine="lxml")
+    )
+    n = sum(b.num_rows for b in stream)
+    return n / (time.perf_counter() - t0)
+
+
+def bench_xml(feed: Path, small: Path, n_xml: int, repeats: int) -> None:
+    from workbench.ami.readers.greenbutton_xml_check import check_file
+
+    print(
+        f"\n2. Green Button XML ({n_xml:,} readings, {feed.stat().st_size / 1e6:.0f} MB), "
+        f"median of {repeats} runs, readings/s"
+    )
+    ours = median_time(lambda: time_stream(feed)[0], repeats)
+    cases = [
+        ("expat, no handlers (well-formedness floor)", lambda: _expat(feed, False)),
+        ("libxml2 SAX check, no tree (our safety pass)", lambda: check_file(feed)),
+        ("expat counting start tags (bare reference)", lambda: _expat(feed, True)),
+        ("lxml iterparse counting IntervalReading (bare)", lambda: _lxml_count(feed)),
+    ]
+    refs = {name: median_time(lambda fn=fn: _timed(fn), repeats) for name, fn in cases}
+    for name, secs in refs.items():
+        print(f"   {name:<48} {n_xml / secs:12,.0f}   (ours = {secs / ours:5.2f}x this)")
+    print(f"   {'lxml engine (reader before + check, 1/10 file)':<48} {_lxml_engine(small):12,.0f}")
+    print(f"   {'workbench stream_file (scan engine)':<48} {n_xml / ours:12,.0f}   (target >= 300,000/s)")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--parquet-rows", type=int, default=20_000_000, help="rows in the MDM Parquet file")
@@ -171,29 +264,34 @@ def main(argv=None) -> int:
         d = Path(d)
         parquet = d / "mdm.parquet"
         feed = d / "feed.xml"
+        small_feed = d / "feed_tenth.xml"
         print(
             f"writing {args.parquet_rows:,} Parquet rows and {args.xml_readings:,} Green Button readings ..."
         )
-        write_mdm_parquet(parquet, args.parquet_rows)
+        if args.parquet_rows:
+            write_mdm_parquet(parquet, args.parquet_rows)
         write_greenbutton_feed(feed, args.xml_readings)
-        n_parquet = pq.ParquetFile(parquet).metadata.num_rows
+        # a tenth of the feed with the same layout (readings per usage point, so per ReadingType wait)
+        write_greenbutton_feed(small_feed, args.xml_readings // 10, usage_points=2)
 
-        print(
-            f"\n1. MDM long-format Parquet ({n_parquet:,} rows, {parquet.stat().st_size / 1e6:.0f} MB), "
-            f"cores: {os.cpu_count()}"
-        )
-        floor = median_time(lambda: _timed(lambda: pq.read_table(parquet)), args.repeats)
-        ours = median_time(lambda: time_stream(parquet)[0], args.repeats)
-        print(f"   pyarrow.parquet.read_table (floor, decode only): {n_parquet / floor / 1e6:6.1f} M rows/s")
-        print(
-            f"   workbench stream_file -> common schema:          {n_parquet / ours / 1e6:6.1f} M rows/s"
-            f"   (target > 10 M rows/s; {ours / floor:.2f}x the floor's time)"
-        )
+        if args.parquet_rows:
+            n_parquet = pq.ParquetFile(parquet).metadata.num_rows
+            print(
+                f"\n1. MDM long-format Parquet ({n_parquet:,} rows, {parquet.stat().st_size / 1e6:.0f} MB), "
+                f"cores: {os.cpu_count()}"
+            )
+            floor = median_time(lambda: _timed(lambda: pq.read_table(parquet)), args.repeats)
+            ours = median_time(lambda: time_stream(parquet)[0], args.repeats)
+            print(
+                f"   pyarrow.parquet.read_table (floor, decode only): {n_parquet / floor / 1e6:6.1f} M rows/s"
+            )
+            print(
+                f"   workbench stream_file -> common schema:          {n_parquet / ours / 1e6:6.1f} M rows/s"
+                f"   (target > 10 M rows/s; {ours / floor:.2f}x the floor's time)"
+            )
 
-        secs, n_xml = time_stream(feed)
-        secs = min(secs, median_time(lambda: time_stream(feed)[0], max(1, args.repeats - 1)))
-        print(f"\n2. Green Button XML ({n_xml:,} readings, {feed.stat().st_size / 1e6:.0f} MB)")
-        print(f"   workbench stream_file: {n_xml / secs:,.0f} readings/s   (target >= 300,000/s)")
+        n_xml = time_stream(feed)[1]  # (also loads the numba kernel, once per process)
+        bench_xml(feed, small_feed, n_xml, args.repeats)
 
         print(f"\n3. Peak RSS streaming with batch_rows={args.batch_rows:,} (fresh process each)")
         base = peak_rss(None, args.batch_rows)
@@ -201,11 +299,20 @@ def main(argv=None) -> int:
             f"   after imports only: RSS {base['base_kib'] / 1024:5.0f} MiB "
             f"(getrusage ru_maxrss {base['ru_maxrss_kib'] / 1024:.0f} MiB is not used: Linux carries the parent's peak across fork/exec)"
         )
-        for path in (parquet, feed):
+        for path in (parquet,) if args.parquet_rows else ():
             r = peak_rss(path, args.batch_rows)
             print(
                 f"   {path.name:<12} peak RSS while reading {r['peak_kib'] / 1024:5.0f} MiB "
                 f"(+{(r['peak_kib'] - r['base_kib']) / 1024:.0f} MiB over imports; "
+                f"file {path.stat().st_size / 2**20:,.0f} MiB, {r['rows']:,} rows; "
+                f"the whole result in memory would be ~{r['rows'] * 41 / 2**20:,.0f} MiB)"
+            )
+        for path in (small_feed, feed):  # the same layout, 10x longer: the peak must not grow with it
+            r = xml_peak_rss(path, args.batch_rows)
+            print(
+                f"   {path.name:<14} peak RSS while reading {r['peak_kib'] / 1024:5.0f} MiB "
+                f"(+{(r['peak_kib'] - r['base_kib']) / 1024:.0f} MiB over imports and the numba kernel; "
+                f"check process {r['check_peak_kib'] / 1024:.0f} MiB; "
                 f"file {path.stat().st_size / 2**20:,.0f} MiB, {r['rows']:,} rows; "
                 f"the whole result in memory would be ~{r['rows'] * 41 / 2**20:,.0f} MiB)"
             )

@@ -140,3 +140,79 @@ def test_random_rows_cmep(rows):
         "cmep",
         timezone="America/New_York",
     )
+
+
+# -- the Green Button XML scan engine (byte splitter + numba kernel), forced on small files ---------------
+
+COASTAL = Path(
+    "/work/shared/data/greenbutton/Coastal_Single_Family_Jan_1_2011_to_Jan_1_2012.xml"
+).read_bytes()
+
+
+def _read_scan(data: bytes):
+    """Read with the scan engine, its libxml2 check deferred to the end as when it runs in a second process:
+    the scanner itself meets the broken bytes."""
+    from workbench.ami.readers import greenbutton_xml
+    from workbench.ami.readers._result import ReadStream, collect
+    from workbench.ami.readers.greenbutton_xml_check import check_file
+
+    class LateCheck(greenbutton_xml._Check):
+        def __init__(self, path, parallel):
+            self.path, self.proc, self.verdict = path, None, None
+
+        def raise_if_bad(self):
+            if self.verdict is None:
+                self.verdict = check_file(self.path)
+            super().raise_if_bad()
+
+    saved = greenbutton_xml._Check, greenbutton_xml.PARALLEL_CHECK_BYTES
+    greenbutton_xml._Check, greenbutton_xml.PARALLEL_CHECK_BYTES = LateCheck, 0
+    try:
+        with tempfile.TemporaryDirectory() as d:
+            p = Path(d) / "fuzz.xml"
+            p.write_bytes(data)
+            stream = ReadStream(
+                p,
+                "greenbutton_xml",
+                lambda t: greenbutton_xml.read_greenbutton_xml_batches(p, t, engine="scan"),
+            )
+            try:
+                res = collect(stream)
+            except WorkbenchError as e:
+                assert str(p) in str(e)
+                return None
+            c = res.counts
+            assert c["read"] == c["accepted"] + c["rejected"]
+            return res
+    finally:
+        greenbutton_xml._Check, greenbutton_xml.PARALLEL_CHECK_BYTES = saved
+
+
+@FUZZ
+@given(
+    st.lists(st.tuples(st.integers(0, len(SAMPLE) - 1), st.binary(min_size=0, max_size=8)), max_size=6),
+    st.integers(0, len(SAMPLE)),
+)
+def test_mutated_sample_feed_through_the_scan_engine(edits, cut):
+    data = bytearray(SAMPLE[:cut] if cut > len(SAMPLE) // 2 else SAMPLE)
+    for pos, repl in edits:
+        pos = min(pos, len(data))
+        data[pos : pos + len(repl)] = repl
+    _read_scan(bytes(data))
+
+
+@FUZZ
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, len(COASTAL) - 1), st.sampled_from([b"<", b">", b"/", b"&", b"-", b"9", b" ", b""])
+        ),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_markup_bytes_flipped_in_a_year_long_feed_through_the_scan_engine(edits):
+    data = bytearray(COASTAL)
+    for pos, repl in edits:
+        data[pos : pos + 1] = repl
+    _read_scan(bytes(data))

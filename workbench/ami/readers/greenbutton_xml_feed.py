@@ -1,0 +1,420 @@
+"""Green Button XML: link bookkeeping and conversion to the common schema, shared by both engines.
+
+:class:`_Feed` keeps the feed's ReadingTypes, MeterReadings, UsagePoints and LocalTimeParameters (linked by
+their hrefs, see ``greenbutton_xml.py``), converts parsed IntervalBlocks (:class:`_ParsedBlock`) into
+:class:`_Piece` s once their ReadingType is known and holds them until then; :class:`_Pieces` gathers
+pieces into RecordBatches in READ_SCHEMA.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+from lxml import etree
+
+from workbench.ami.readers._result import (
+    BatchBuffer,
+    Tally,
+    dict_const,
+    dict_from_codes,
+    make_batch,
+)
+
+ATOM = "http://www.w3.org/2005/Atom"
+ESPI = "http://naesb.org/espi"
+_ENTRY = f"{{{ATOM}}}entry"
+_LINK = f"{{{ATOM}}}link"
+_CONTENT = f"{{{ATOM}}}content"
+_TITLE = f"{{{ATOM}}}title"
+
+FLOW_DELIVERED = 1  # forward: energy delivered to the customer
+FLOW_RECEIVED = 19  # reverse: energy received from the customer
+UOM_WH = 72
+UOM_W = 38
+KIND_DEMAND = 8
+#: QualityOfReading codes that mean "not an actual read": 7 manually edited, 8 estimated using a
+#: reference day, 9 estimated using linear interpolation
+ESTIMATED_QUALITY_CODES = frozenset({7, 8, 9})
+#: accumulationBehaviour codes accepted as interval energy: absent/0 "none", 4 deltaData
+_DELTA_ACCUMULATION = frozenset({0, 4})
+_FLOW_NAMES = {4: "net", 20: "total", 0: "none"}
+
+DEFAULT_MAX_PENDING_READINGS = 2_000_000
+
+
+@dataclass
+class _ParsedBlock:
+    """One IntervalBlock, parsed but not yet converted (its ReadingType may still be unknown)."""
+
+    rows: np.ndarray  # int64 IntervalReading ordinals
+    starts: np.ndarray  # int64 epoch seconds; _MISSING where the reading had no timePeriod/start
+    durations: np.ndarray  # int64 seconds; -1 where missing
+    values: np.ndarray  # float64; NaN where missing or not a number
+    quality: np.ndarray  # uint8 0/1
+    source_quality: list | None  # per-reading code strings, or None when the block has no ReadingQuality
+    block_start: int | None  # interval/start of the block, to derive starts
+    bad: dict  # position -> (reason, raw): readings rejected while parsing
+
+    def __len__(self):
+        return len(self.rows)
+
+
+_MISSING = np.iinfo(np.int64).min
+
+
+def _int_or_none(text) -> int | None:
+    if text is None:
+        return None
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        try:
+            f = float(text)
+        except ValueError:
+            return None
+        return int(f) if f.is_integer() else None
+
+
+_PREFIX = re.compile(r"^[a-z][a-z0-9+.-]*://[^/]*", re.I)
+
+
+def meter_from_href(href: str) -> str:
+    """A UsagePoint href as a meter id: without scheme/host, ESPI resource root or leading slash."""
+    h = _PREFIX.sub("", href.strip())
+    cut = h.find("/resource/")
+    if cut >= 0:
+        h = h[cut + len("/resource/") :]
+    return h.strip("/") or href
+
+
+def _child_fields(resource) -> dict[str, str]:
+    out = {}
+    for child in resource:
+        if isinstance(child.tag, str) and len(child) == 0:
+            out[etree.QName(child).localname] = (child.text or "").strip()
+    return out
+
+
+@dataclass
+class _Piece:
+    """Converted reads of one IntervalBlock (numpy), gathered into batches by :class:`_Pieces`."""
+
+    meter: str
+    channel: str
+    start_us: np.ndarray
+    seconds: np.ndarray
+    kwh: np.ndarray
+    quality: np.ndarray
+    source_quality: list | None
+    rows: np.ndarray
+
+    @property
+    def num_rows(self) -> int:
+        return len(self.rows)
+
+
+class _Pieces:
+    """Gathers many small block pieces into one RecordBatch (per-batch Arrow overhead, not per block)."""
+
+    GATHER_ROWS = 65_536
+
+    def __init__(self, source: str, batch_rows: int):
+        self.source = source
+        self.out = BatchBuffer(batch_rows)
+        self.gather = min(batch_rows, self.GATHER_ROWS)
+        self.pieces: list[_Piece] = []
+        self.rows = 0
+
+    def add(self, piece):
+        if piece is None or piece.num_rows == 0:
+            return
+        self.pieces.append(piece)
+        self.rows += piece.num_rows
+        if self.rows >= self.gather:
+            yield from self._flush()
+
+    def _flush(self):
+        ps, self.pieces, self.rows = self.pieces, [], 0
+        if not ps:
+            return
+        lengths = np.array([p.num_rows for p in ps])
+        meters = sorted({p.meter for p in ps})
+        meter_code = {m: i for i, m in enumerate(meters)}
+        channels = ["delivered", "received"]
+        if all(p.source_quality is None for p in ps):
+            sq = dict_const("", int(lengths.sum()))
+        else:
+            codes = []
+            for p in ps:
+                codes.extend(p.source_quality if p.source_quality is not None else [""] * p.num_rows)
+            sq = pa.array(codes, pa.string()).dictionary_encode()
+        batch = make_batch(
+            meter=dict_from_codes(np.repeat([meter_code[p.meter] for p in ps], lengths), meters),
+            channel=dict_from_codes(np.repeat([channels.index(p.channel) for p in ps], lengths), channels),
+            start_us=np.concatenate([p.start_us for p in ps]),
+            seconds=np.concatenate([p.seconds for p in ps]),
+            kwh=np.concatenate([p.kwh for p in ps]),
+            quality=np.concatenate([p.quality for p in ps]),
+            source_quality=sq,
+            source=self.source,
+            row=np.concatenate([p.rows for p in ps]),
+        )
+        yield from self.out.add(batch)
+
+    def finish(self):
+        yield from self._flush()
+        yield from self.out.finish()
+
+
+class _Feed:
+    """Link bookkeeping and emission for one feed."""
+
+    def __init__(self, path: Path, tally: Tally, max_pending: int, meter_ids: dict | None):
+        self.path, self.tally, self.max_pending = path, tally, max_pending
+        self.meter_ids = meter_ids or {}
+        self.reading_types: dict[str, dict] = {}  # self href -> fields
+        self.meter_readings: dict[str, dict] = {}  # self href -> {"up", "related"}
+        self.mr_by_related: dict[str, list[str]] = defaultdict(list)  # related href -> MR self hrefs
+        self.mr_by_self: dict[str, str] = {}
+        self.usage_points: dict[str, dict] = {}  # self href -> info
+        self.up_by_related: dict[str, str] = {}  # related href -> UsagePoint self href
+        self.local_time: dict[str, dict] = {}
+        self.pending: dict[str, list[_ParsedBlock]] = defaultdict(list)  # block up href -> blocks
+        self.pending_rows = 0
+        self.prescanned = False
+
+    # -- metadata resources -------------------------------------------------------------------------
+    def add_resource(self, kind: str, resource, self_href, up_href, related, title) -> None:
+        if kind == "ReadingType":
+            if self_href:
+                self.reading_types[self_href] = _child_fields(resource) | {"_up": up_href}
+        elif kind == "MeterReading":
+            if self_href and self_href not in self.meter_readings:
+                self.meter_readings[self_href] = {"up": up_href, "related": related}
+                for r in related:
+                    self.mr_by_related[r].append(self_href)
+        elif kind == "UsagePoint":
+            if self_href and self_href not in self.usage_points:
+                kind_el = resource.find(f"{{{etree.QName(resource).namespace}}}ServiceCategory")
+                service_kind = None
+                if kind_el is not None and len(kind_el):
+                    service_kind = (kind_el[0].text or "").strip()
+                self.usage_points[self_href] = {
+                    "href": self_href,
+                    "title": title,
+                    "service_kind": service_kind,
+                    "related": related,
+                }
+                for r in related:
+                    self.up_by_related[r] = self_href
+        elif kind == "LocalTimeParameters":
+            if self_href:
+                self.local_time[self_href] = _child_fields(resource)
+
+    # -- resolution ---------------------------------------------------------------------------------
+    def meter_reading_for_block(self, block_up: str | None) -> str | None:
+        if block_up is None:
+            return None
+        mrs = self.mr_by_related.get(block_up)
+        return mrs[0] if mrs else None
+
+    def reading_type_for(self, mr_href: str) -> dict | None:
+        for r in self.meter_readings[mr_href]["related"]:
+            if r in self.reading_types:
+                return self.reading_types[r]
+        for rt in self.reading_types.values():  # ReadingType whose 'up' names the MeterReading
+            if rt.get("_up") == mr_href:
+                return rt
+        return None
+
+    def meter_for(self, mr_href: str) -> str:
+        mr = self.meter_readings[mr_href]
+        up_href = self.up_by_related.get(mr["up"]) if mr["up"] else None
+        if up_href is None:
+            base = mr["up"] or mr_href
+            up_href = re.sub(r"/MeterReading(/[^/]*)?/?$", "", base)
+        meter = meter_from_href(up_href)
+        return str(self.meter_ids.get(up_href, self.meter_ids.get(meter, meter)))
+
+    # -- emission -----------------------------------------------------------------------------------
+    def convert(self, mr_href: str, rt: dict, block: _ParsedBlock) -> pa.RecordBatch | None:
+        tally, meter = self.tally, self.meter_for(mr_href)
+        n = len(block)
+        ok = np.ones(n, dtype=bool)
+        reasons: dict[int, tuple[str, str]] = dict(block.bad)
+        for i in block.bad:
+            ok[i] = False
+
+        flow = _int_or_none(rt.get("flowDirection"))
+        uom = _int_or_none(rt.get("uom"))
+        kind = _int_or_none(rt.get("kind"))
+        power = _int_or_none(rt.get("powerOfTenMultiplier")) or 0
+        accumulation = _int_or_none(rt.get("accumulationBehaviour"))
+        interval_length = _int_or_none(rt.get("intervalLength"))
+        whole = None
+        if flow not in (None, FLOW_DELIVERED, FLOW_RECEIVED):
+            whole = (
+                f"flowDirection {flow} ({_FLOW_NAMES.get(flow, 'unknown')}) is neither delivered (1) nor "
+                "received (19)"
+            )
+        elif kind == KIND_DEMAND or uom == UOM_W:
+            whole = "demand readings are not energy"
+        elif uom is None:
+            whole = "the ReadingType has no uom (unit of measure): expected 72 (Wh)"
+        elif uom != UOM_WH:
+            whole = f"unit of measure code {rt.get('uom')!r} is not energy in Wh (uom 72)"
+        elif accumulation not in (None, *_DELTA_ACCUMULATION):
+            whole = f"accumulationBehaviour {accumulation} is a register reading, not interval energy (4)"
+        elif abs(power) > 18:
+            whole = f"powerOfTenMultiplier {power} is out of range"
+        if whole is not None:
+            tally.reject_many(
+                block.rows,
+                meter,
+                f"ReadingType {self._rt_href(mr_href)}: {whole}",
+                pa.array(block.values).cast(pa.string()),
+            )
+            return None
+
+        durations = block.durations.copy()
+        if (durations < 0).any():
+            if interval_length is None or interval_length <= 0:
+                for i in np.flatnonzero((durations < 0) & ok):
+                    ok[i] = False
+                    reasons[i] = ("no timePeriod duration and the ReadingType has no intervalLength", "")
+            else:
+                durations[durations < 0] = interval_length
+        starts = block.starts.copy()
+        missing = np.flatnonzero(starts == _MISSING)
+        for i in missing:  # rare: derive from the previous reading or the block's interval start
+            if i > 0 and starts[i - 1] != _MISSING and durations[i - 1] > 0:
+                starts[i] = starts[i - 1] + durations[i - 1]
+            elif i == 0 and block.block_start is not None:
+                starts[i] = block.block_start
+            elif ok[i]:
+                ok[i] = False
+                reasons[i] = ("IntervalReading has no timePeriod start and none can be derived", "")
+        bad_dur = ok & ((durations <= 0) | (durations > 2**31 - 1))
+        for i in np.flatnonzero(bad_dur):
+            ok[i] = False
+            reasons[i] = (f"interval duration {durations[i]} s is not a positive length of time", "")
+        bad_start = ok & ((starts < -(2**40)) | (starts > 2**40))
+        for i in np.flatnonzero(bad_start):
+            ok[i] = False
+            reasons[i] = (f"timePeriod start {starts[i]} is not a plausible epoch time", "")
+
+        if reasons:
+            idx = sorted(reasons)
+            raws = [
+                reasons[i][1]
+                or f"start={block.starts[i]} duration={block.durations[i]} value={block.values[i]:g}"
+                for i in idx
+            ]
+            tally.reject_many(block.rows[idx], meter, [reasons[i][0] for i in idx], raws)
+        if not ok.any():
+            return None
+        sel = None if ok.all() else np.flatnonzero(ok)
+
+        def take(a):
+            return a if sel is None else a[sel]
+
+        kwh = take(block.values) * (10.0**power / 1000.0)
+        sq = (
+            None
+            if block.source_quality is None
+            else list(take(np.asarray(block.source_quality, dtype=object)))
+        )
+        channel = "received" if flow == FLOW_RECEIVED else "delivered"
+        return _Piece(
+            meter,
+            channel,
+            take(starts) * 1_000_000,
+            take(durations),
+            kwh,
+            take(block.quality),
+            sq,
+            take(block.rows),
+        )
+
+    def _rt_href(self, mr_href: str) -> str:
+        for r in self.meter_readings[mr_href]["related"]:
+            if r in self.reading_types:
+                return r
+        return "(linked by 'up')"
+
+    def take_block(self, block_up: str | None, block: _ParsedBlock):
+        """Convert now if the MeterReading and ReadingType are known, else hold the block."""
+        mr = self.meter_reading_for_block(block_up)
+        if mr is not None:
+            rt = self.reading_type_for(mr)
+            if rt is not None:
+                return self.convert(mr, rt, block)
+        if self.prescanned:  # every link of the file is known: this block can never be resolved
+            self.reject_unlinked(block_up, block, mr)
+            return None
+        self.pending[block_up or ""].append(block)
+        self.pending_rows += len(block)
+        return None
+
+    def reject_unlinked(self, block_up, block: _ParsedBlock, mr: str | None) -> None:
+        if mr is None:
+            reason = f"IntervalBlock (up {block_up!r}) belongs to no MeterReading in the feed"
+            meter = None
+        else:
+            reason = f"MeterReading {mr} has no ReadingType in the feed (units and direction unknown)"
+            meter = self.meter_for(mr)
+        raws = pa.array(block.values).cast(pa.string())
+        self.tally.reject_many(block.rows, meter, reason, raws)
+
+    def release(self):
+        """Convert every held block whose links are now complete."""
+        for up in list(self.pending):
+            mr = self.meter_reading_for_block(up or None)
+            if mr is None:
+                continue
+            rt = self.reading_type_for(mr)
+            if rt is None:
+                continue
+            for block in self.pending.pop(up):
+                self.pending_rows -= len(block)
+                out = self.convert(mr, rt, block)
+                if out is not None:
+                    yield out
+
+    def finish(self):
+        yield from self.release()
+        for up, blocks in self.pending.items():
+            mr = self.meter_reading_for_block(up or None)
+            for block in blocks:
+                self.reject_unlinked(up, block, mr)
+        self.pending.clear()
+        self.pending_rows = 0
+
+    def metadata(self) -> dict:
+        ups = {}
+        for href, info in self.usage_points.items():
+            meter = str(
+                self.meter_ids.get(href, self.meter_ids.get(meter_from_href(href), meter_from_href(href)))
+            )
+            ltp = next((self.local_time[r] for r in info["related"] if r in self.local_time), None)
+            ups[meter] = {
+                "href": href,
+                "title": info["title"],
+                "service_kind": info["service_kind"],
+                "local_time_parameters": ltp,
+            }
+        return {
+            "usage_points": ups,
+            "local_time_parameters": dict(self.local_time),
+            "reading_types": {
+                h: {k: v for k, v in rt.items() if k != "_up"} for h, rt in self.reading_types.items()
+            },
+        }
