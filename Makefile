@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 METERS ?= 2000
 CUBE ?= data/sample/cube.zarr
 
-.PHONY: demo test test-fast lab bench bench-quick install lint clean
+.PHONY: demo test test-fast lab bench bench-quick bench-scale install lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ bench: install
 	$(BIN)/python -m benchmarks.bench_billing
 	$(BIN)/python -m benchmarks.bench_vee --meters 10000
 	$(BIN)/python -m benchmarks.bench_ingest --meters 10000
+
+# 10k-500k meters x one month, plus 1/2/4 LocalCluster workers (generates ~15 GB of cubes under data/bench/ once)
+bench-scale: install
+	$(BIN)/python -m benchmarks.bench_scale --meters 10000,50000,100000,500000 --workers 1,2,4 --storage
 
 bench-quick: install
 	$(BIN)/python -m benchmarks.bench_billing --meters 1000 --pysam-sample 20 --reprice-meters 20000

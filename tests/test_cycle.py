@@ -16,6 +16,7 @@ from workbench.billing.cube import cube_determinants, cube_periods
 from workbench.billing.cycle import run_cycle
 from workbench.cli import main
 from workbench.errors import BillingError
+from workbench.nem import load_program
 from workbench.sample import generate_sample_utility
 from workbench.tariffs import load_tariff
 
@@ -185,3 +186,76 @@ def test_exporting_meter_without_program_is_held(cube, tmp_path):
     assert "NEM9" in held.loc[str(ds["meter"].values[solar[1]]), "reason"]
     bills = pd.read_parquet(tmp_path / "out" / "bills.parquet")
     assert not set(held.index) & set(bills.meter)
+
+
+def test_bills_on_too_many_estimated_intervals_are_held_for_review(cube, cycle_run, tmp_path):
+    """VEE's bill-ready rule (defaults.yaml: held when more than 2% of a period's intervals are estimated)."""
+    _, out = cycle_run
+    ds = open_cube(cube, chunks=False)
+    bills = pd.read_parquet(out / "bills.parquet")
+    assert bills.bill_ready.all() and (bills.hold_reason == "").all()  # the clean sample is bill-ready
+    times = pd.DatetimeIndex(ds["time"].values)
+    quality = ds["quality"].values.copy()
+    picked = {}
+    for row, extra in ((0, 0), (1, 1)):  # exactly 2 % estimated (ready) and one interval more (held)
+        meter = str(ds["meter"].values[row])
+        bill = bills[bills.meter == meter].iloc[5]
+        n = int(bill.intervals)
+        k = (2 * n) // 100 + extra  # floor(2 % of n) is at most 2 %; one more is above it
+        # the period's intervals are those between its local read dates; mark the first k estimated
+        tz = ds.attrs["timezone"]
+        start = pd.Timestamp(bill.period_start).tz_localize(tz).tz_convert("UTC").tz_localize(None)
+        first = int(times.searchsorted(start))
+        quality[row, first:first + k] = 1
+        picked[meter] = (bill.period_start, n, k)
+    path = tmp_path / "cube.zarr"
+    write_cube(ds.assign(quality=(("meter", "time"), quality)), path, meter_chunk=40)
+    result = run_cycle(path, "tariffs", tmp_path / "out", progress=False)
+    again = pd.read_parquet(tmp_path / "out" / "bills.parquet").set_index(["meter", "period_start"])
+    (ready_meter, (p0, n0, k0)), (held_meter, (p1, n1, k1)) = picked.items()
+    assert k0 * 100 <= 2 * n0 and k1 * 100 > 2 * n1
+    assert again.loc[(ready_meter, p0), "estimated_intervals"] == k0 and again.loc[(ready_meter, p0), "bill_ready"]
+    held = again.loc[(held_meter, p1)]
+    assert held.estimated_intervals == k1 and not held.bill_ready
+    assert f"{k1} of {n1} intervals estimated" in held.hold_reason and "> 2%" in held.hold_reason
+    assert result.bills_held == 1 == int((~again.bill_ready).sum())
+    assert json.loads((tmp_path / "out" / "run.json").read_text())["bills_held_not_bill_ready"] == 1
+
+
+def test_enrollment_file_gives_each_account_its_program_pto_and_true_up(cube, tmp_path):
+    """Accounts on several program generations at once, each billed as the single-customer path bills it."""
+    ds = open_cube(cube, chunks=False)
+    solar = np.flatnonzero(ds["nem_program"].values == "NEM2")
+    assert len(solar) >= 2
+    a, b = solar[:2]
+    acc = ds["account"].values.astype(str)
+    enrollments = tmp_path / "enrollments.csv"
+    enrollments.write_text(
+        "account,program,pto_date,start,end,true_up_month,policy_version\n"
+        f"{acc[a]},NEM2,2019-05-10,,2025-03-01,,\n"      # moved off NEM 2.0 ...
+        f"{acc[a]},NBT,2025-03-01,,,9,2023 tariff\n"     # ... onto the NBT in March, true-up in September
+        f"{acc[b]},NEM2,2020-08-20,,,,\n")               # anniversary true-up: July
+    result = run_cycle(cube, "tariffs", tmp_path / "out", enrollments=enrollments, progress=False)
+    assert result.meters_in == result.meters_billed + result.meters_held
+    bills = pd.read_parquet(tmp_path / "out" / "bills.parquet")
+    times = pd.DatetimeIndex(ds["time"].values).tz_localize("UTC").tz_convert(ds.attrs["timezone"])
+    checked = []
+    for m, program, pto, month in ((a, "NBT", "2025-03-01", 9), (b, "NEM2", "2020-08-20", 7)):
+        meter = str(ds["meter"].values[m])
+        mine = bills[bills.meter == meter].sort_values("period_start")
+        assert (mine.nem_program == program).all()
+        reads = [pd.Timestamp(r).date() for r in ds["read_date"].sel(cycle_id=int(ds["cycle"].values[m])).values
+                 if not np.isnat(r)]
+        alone = bill_series(load_tariff(f"tariffs/{ds['rate_code'].values[m]}.yaml"), times,
+                            ds["delivered_kwh"].values[m], ds["received_kwh"].values[m], read_dates=reads,
+                            program=load_program(f"tariffs/programs/{program}.yaml"), pto_date=pto,
+                            true_up_month=month if program == "NBT" else None)
+        assert [b.total for b in alone] == pytest.approx(list(mine.total), abs=1e-9)
+        true_up_ends = (pd.to_datetime(mine[mine.true_up].period_end) - pd.Timedelta(days=1)).dt.month
+        assert set(true_up_ends) <= {month}
+        checked.append(meter)
+    assert len(checked) == 2
+    bad = tmp_path / "bad.csv"
+    bad.write_text(f"account,program,pto_date\n{acc[a]},NEM7,2019-05-10\n")
+    with pytest.raises(Exception, match=f"row 2, account {acc[a]}.*NEM7"):
+        run_cycle(cube, "tariffs", tmp_path / "out2", enrollments=bad, progress=False)

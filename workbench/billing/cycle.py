@@ -30,6 +30,7 @@ over. The result is the same, bit for bit, however the run was split, resumed or
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import shutil
@@ -52,6 +53,7 @@ from workbench.billing.run_store import RunStore, run_key
 from workbench.errors import BillingError, CubeError, WorkbenchError
 from workbench.nem import load_programs
 from workbench.tariffs import load_tariff_book
+from workbench.vee import load_config as load_vee_config
 
 
 @dataclass
@@ -68,11 +70,15 @@ class CycleResult:
     chunks: int = 0
     chunks_resumed: int = 0
     scheduler: str = "in-process"
+    bills_held: int = 0  # bills computed but not bill-ready (VEE verdict), held for review
 
     def summary_text(self) -> str:
         lines = [f"Billed {self.meters_billed:,} of {self.meters_in:,} meters "
                  f"({self.meters_held:,} held as exceptions) in {self.seconds:.1f} s",
                  f"{self.bills:,} bills, {self.line_items:,} line items, revenue ${self.revenue:,.2f}"]
+        if self.bills_held:
+            lines.append(f"{self.bills_held:,} bills held for review: not bill-ready (too many estimated or missing "
+                         "intervals; bills.parquet bill_ready / hold_reason)")
         if self.chunks_resumed:
             lines.append(f"resumed: {self.chunks_resumed:,} of {self.chunks:,} meter chunks were billed by an "
                          "earlier, interrupted run of the same inputs")
@@ -101,8 +107,14 @@ class CyclePlanned:
     inputs: dict
 
 
-def plan_cycle(cube, tariffs_dir, out, *, cycles=None, period=None, chunk_meters=None) -> CyclePlanned:
-    """Plan the billing of cycles ``cycles`` (None: all) of ``cube`` under the tariff book ``tariffs_dir``."""
+def plan_cycle(cube, tariffs_dir, out, *, cycles=None, period=None, chunk_meters=None, enrollments=None) -> CyclePlanned:
+    """Plan the billing of cycles ``cycles`` (None: all) of ``cube`` under the tariff book ``tariffs_dir``.
+
+    ``enrollments``: an enrollment file (``workbench.nem.enrollments``); each listed account is billed under the
+    program its history gives on the run's last day (the end of ``period``, else the cube's last day), with its
+    own PTO date (export-value vintage, anniversary true-up) and true-up month. Accounts not in the file keep the
+    cube's ``nem_program``.
+    """
     if period is not None:
         try:
             np.datetime64(period, "M")
@@ -125,6 +137,10 @@ def plan_cycle(cube, tariffs_dir, out, *, cycles=None, period=None, chunk_meters
     nem_codes = ds["nem_program"].values.astype(str)
     programs_dir = Path(tariffs_dir) / "programs"
     programs = load_programs(programs_dir) if programs_dir.exists() else {}
+    pto = np.full(n_meters, "", dtype=object)
+    true_up = np.zeros(n_meters, dtype=int)
+    if enrollments is not None:
+        nem_codes, pto, true_up = _enrolled(enrollments, programs, accounts, nem_codes, period, local_day)
     exceptions = [
         {"meter": m, "account": a, "rate_code": r, "reason": f"rate code {r!r} is not in the tariff book {tariffs_dir}"}
         for m, a, r, s in zip(meters, accounts, rate_codes, selected, strict=True)
@@ -141,9 +157,9 @@ def plan_cycle(cube, tariffs_dir, out, *, cycles=None, period=None, chunk_meters
     codes_used = sorted(set(rate_codes[billable].tolist()))
     schedules = {code: schedule_arrays(book[code], utc, step, timezone=book[code].timezone or ds.attrs["timezone"])
                  for code in codes_used}
-    pairs = sorted(set(zip(rate_codes[billable], nem_codes[billable], strict=True)))
-    export_prices = {(code, prog): program_export_price(programs[prog], schedules[code], utc, step)
-                     for code, prog in pairs if prog}
+    pairs = sorted(set(zip(rate_codes[billable], nem_codes[billable], pto[billable], strict=True)))
+    export_prices = {(code, prog, when): program_export_price(programs[prog], schedules[code], utc, step, when)
+                     for code, prog, when in pairs if prog}
     first = np.datetime64(int(local_day[0]), "D")
     end = np.datetime64(int(local_day[-1]), "D") + 1
     reads = ds["read_date"].values.astype("datetime64[D]")
@@ -156,20 +172,48 @@ def plan_cycle(cube, tariffs_dir, out, *, cycles=None, period=None, chunk_meters
 
     chunk = int(chunk_meters or _disk_meter_chunk(ds))
     key, inputs = run_key(cube, tariffs_dir, cycles=cycles, period=period, chunk_meters=chunk, n_meters=n_meters)
+    if enrollments is not None:  # a changed enrollment file is a different run
+        inputs["enrollments"] = hashlib.sha256(Path(enrollments).read_bytes()).hexdigest()
+        key = hashlib.sha256((key + inputs["enrollments"]).encode()).hexdigest()[:16]
     store = RunStore(out, key)
     plan = CyclePlan(cube=str(cube), parts=str(store.parts), tariffs_dir=str(tariffs_dir), book=book,
                      programs=programs, schedules=schedules, export_prices=export_prices, utc=utc, step=step,
-                     local_day=local_day, cycle_rows=cycle_rows, period=period)
-    coords = {name: ds[name].values for name in ("account", "customer_class", "rate_code", "nem_program")}
+                     local_day=local_day, cycle_rows=cycle_rows, period=period, vee_config=load_vee_config())
+    coords = {name: ds[name].values for name in ("account", "customer_class", "rate_code")}
+    coords["nem_program"] = nem_codes  # the cube's, or the enrollment file's
     tasks = []
     for chunk_no, start in enumerate(range(0, n_meters, chunk)):
         stop = min(start + chunk, n_meters)
         if not billable[start:stop].any():
             continue
         tasks.append(ChunkTask(chunk_no=chunk_no, start=start, stop=stop, meter=meters[start:stop],
-                               cycle=cycle_of[start:stop], billable=billable[start:stop],
+                               cycle=cycle_of[start:stop], billable=billable[start:stop], pto=pto[start:stop],
+                               true_up=true_up[start:stop],
                                **{name: values[start:stop] for name, values in coords.items()}))
     return CyclePlanned(plan, tasks, exceptions, int(selected.sum()), int(billable.sum()), key, inputs)
+
+
+def _enrolled(path, programs, accounts, nem_codes, period, local_day):
+    """Program, PTO date and true-up month per meter from an enrollment file (accounts not in it: unchanged)."""
+    from workbench.nem.enrollments import load_enrollments
+
+    book = load_enrollments(path, programs)
+    if period is not None:
+        last = (np.datetime64(period, "M") + 1).astype("datetime64[D]") - 1
+    else:
+        last = np.datetime64(int(local_day[-1]), "D")
+    day = last.astype(dt.date)
+    codes = nem_codes.astype(object)
+    pto = np.full(len(accounts), "", dtype=object)
+    true_up = np.zeros(len(accounts), dtype=int)
+    for i, account in enumerate(accounts.astype(str)):
+        if account not in book:
+            continue
+        on = book.program_on(account, day)
+        codes[i] = on.program if on else ""
+        if on:
+            pto[i], true_up[i] = on.pto_date.isoformat(), on.true_up_month or 0
+    return codes.astype(str), pto, true_up
 
 
 def _disk_meter_chunk(ds) -> int:
@@ -180,17 +224,19 @@ def _disk_meter_chunk(ds) -> int:
 
 
 def run_cycle(cube, tariffs_dir, out, *, cycles=None, period=None, progress=True, chunk_meters=None,
-              scheduler=None, workers=None, fresh=False) -> CycleResult:
+              scheduler=None, workers=None, fresh=False, enrollments=None) -> CycleResult:
     """Bill cycles ``cycles`` (None: all) of the cube at ``cube`` under the tariff book ``tariffs_dir``.
 
     ``period``: only bill periods ending in this month (``"2025-11"``). ``scheduler``: None (in this
     process), ``"local"`` (a ``LocalCluster`` of ``workers`` processes), a scheduler address
     (``"tcp://host:8786"``) or a ``distributed.Client``. ``fresh``: ignore chunks kept by an earlier,
-    interrupted run of the same inputs. Same outputs whichever way it runs.
+    interrupted run of the same inputs. ``enrollments``: account program histories (see :func:`plan_cycle`).
+    Same outputs whichever way it runs.
     """
     started = time.perf_counter()
     out = Path(out)
-    planned = plan_cycle(cube, tariffs_dir, out, cycles=cycles, period=period, chunk_meters=chunk_meters)
+    planned = plan_cycle(cube, tariffs_dir, out, cycles=cycles, period=period, chunk_meters=chunk_meters,
+                         enrollments=enrollments)
     timings = {"plan": time.perf_counter() - started}
     store = RunStore(out, planned.key)
     store.create(planned.inputs, fresh=fresh)
@@ -243,7 +289,7 @@ def _assemble(planned: CyclePlanned, store: RunStore, out: Path, *, cube, tariff
         shutil.rmtree(tmp)
     tmp.mkdir()
     exceptions = list(planned.exceptions)
-    counts = {"bills": 0, "line_items": 0, "revenue": 0.0, "held_in_chunks": 0}
+    counts = {"bills": 0, "line_items": 0, "revenue": 0.0, "held_in_chunks": 0, "bills_held": 0}
     by_code = {}
     writers = {name: pq.ParquetWriter(tmp / f"{name}.parquet", SCHEMAS[name], compression="zstd")
                for name in ("bills", "line_items")}
@@ -261,6 +307,7 @@ def _assemble(planned: CyclePlanned, store: RunStore, out: Path, *, cube, tariff
                 counts["bills"] += group["bills"]
                 counts["line_items"] += group["line_items"]
                 counts["revenue"] += group["revenue"]
+                counts["bills_held"] += group.get("bills_held", 0)
                 agg = by_code.setdefault(group["rate_code"], {"rate_code": group["rate_code"], "meters": 0, "bills": 0,
                                                               "kwh": 0.0, "revenue": 0.0})
                 agg["meters"] += group["meters"]
@@ -278,12 +325,14 @@ def _assemble(planned: CyclePlanned, store: RunStore, out: Path, *, cube, tariff
     meters_in = planned.meters_in
     result = CycleResult(out, meters_in, planned.meters_billable - counts["held_in_chunks"], len(exceptions),
                          counts["bills"], counts["line_items"], round(counts["revenue"], 2), 0.0, summary,
-                         chunks=len(planned.tasks), chunks_resumed=chunks_resumed, scheduler=scheduler)
+                         chunks=len(planned.tasks), chunks_resumed=chunks_resumed, scheduler=scheduler,
+                         bills_held=counts["bills_held"])
     run = {"cube": str(cube), "tariffs": str(tariffs_dir), "cycles": cycles or "all", "period": period,
            "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "meters_in": meters_in,
            "meters_billed": result.meters_billed, "meters_held": result.meters_held, "bills": result.bills,
            "line_items": result.line_items, "revenue": result.revenue,
            "accounting": f"{meters_in} meters in = {result.meters_billed} billed + {result.meters_held} held",
+           "bills_held_not_bill_ready": result.bills_held,
            "chunks": result.chunks, "chunks_resumed": chunks_resumed, "scheduler": scheduler,
            "run_key": planned.key,
            "seconds": {**{k: round(v, 2) for k, v in timings.items()},

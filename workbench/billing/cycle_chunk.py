@@ -52,6 +52,7 @@ class CyclePlan:
     #: numba's threads inside the scan; False on a dask cluster, whose workers are the parallelism (numba
     #: threads in every worker would oversubscribe the cores). Same results either way.
     parallel_scan: bool = True
+    vee_config: object = None  # the VEE configuration whose bill-ready rule the bills are checked against
 
 
 @dataclass
@@ -68,10 +69,16 @@ class ChunkTask:
     nem_program: np.ndarray
     cycle: np.ndarray
     billable: np.ndarray  # bool per meter: selected and with a known rate code and program
+    # from an enrollment file: PTO date ("" = none) and true-up month (0 = the program's) per meter
+    pto: np.ndarray | None = None
+    true_up: np.ndarray | None = None
     meters_billable: int = field(init=False)
 
     def __post_init__(self):
         self.meters_billable = int(np.count_nonzero(self.billable))
+        n = len(self.meter)
+        self.pto = np.full(n, "", dtype=object) if self.pto is None else self.pto
+        self.true_up = np.zeros(n, dtype=int) if self.true_up is None else self.true_up
 
 
 def period_mask(periods: BillPeriods, period: str | None) -> np.ndarray:
@@ -107,6 +114,7 @@ def bill_chunk(plan: CyclePlan, task: ChunkTask) -> dict:
         periods_all = periods_from_rows([plan.cycle_rows[int(c)] for c in task.cycle[idx]], plan.local_day)
         codes = task.rate_code[idx]
         nem = task.nem_program[idx]
+        pto, true_up = task.pto[idx].astype(str), task.true_up[idx].astype(int)
         # a meter that exports but is on no program cannot be billed right: hold it, with the reason
         exported = np.nansum(block["received_kwh"], axis=1) > 0
         unassigned = exported & (nem == "")
@@ -114,10 +122,14 @@ def bill_chunk(plan: CyclePlan, task: ChunkTask) -> dict:
             marker["held"].append({"meter": str(block["meter"][i]), "account": str(block["account"][i]),
                                    "rate_code": str(codes[i]), "reason": "received energy from the customer but the "
                                    "account is on no net-metering program (nem_program is empty)"})
-        for code, program_code in sorted(set(zip(codes[~unassigned], nem[~unassigned], strict=True))):
-            rows = np.flatnonzero((codes == code) & (nem == program_code) & ~unassigned)
+        keep = ~unassigned
+        # meters bill together when they share tariff, program, PTO date and true-up month (an enrollment file
+        # gives each account its own; without one every meter of a program shares the program's defaults)
+        for code, program_code, pto_date, month in sorted(set(zip(codes[keep], nem[keep], pto[keep], true_up[keep],
+                                                                     strict=True))):
+            rows = np.flatnonzero((codes == code) & (nem == program_code) & (pto == pto_date) & (true_up == month) & keep)
             sub = {name: values[rows] for name, values in block.items()}
-            bills, lines, mask = _bill_group(plan, sub, periods_all, rows, code, program_code)
+            bills, lines, mask = _bill_group(plan, sub, periods_all, rows, code, program_code, pto_date, int(month))
             bills_parts.append(bills)
             lines_parts.append(lines)
             totals = bills.column("total").to_numpy()
@@ -125,6 +137,7 @@ def bill_chunk(plan: CyclePlan, task: ChunkTask) -> dict:
                 "rate_code": str(code), "nem_program": str(program_code), "meters": int(mask.any(axis=1).sum()),
                 "bills": bills.num_rows, "line_items": lines.num_rows,
                 "kwh": float(bills.column("delivered_kwh").to_numpy().sum()), "revenue": float(totals.sum()),
+                "bills_held": int((~bills.column("bill_ready").to_numpy(zero_copy_only=False)).sum()),
             })
     tables = {"bills": pa.concat_tables([SCHEMAS["bills"].empty_table(), *bills_parts]),
               "line_items": pa.concat_tables([SCHEMAS["line_items"].empty_table(), *lines_parts])}
@@ -135,7 +148,8 @@ def bill_chunk(plan: CyclePlan, task: ChunkTask) -> dict:
     return marker
 
 
-def _bill_group(plan: CyclePlan, sub: dict, periods_all: BillPeriods, rows, code, program_code):
+def _bill_group(plan: CyclePlan, sub: dict, periods_all: BillPeriods, rows, code, program_code, pto_date="",
+                true_up_month=0):
     """Bills and line items of the meters ``sub`` (arrays by name) of one chunk on one rate code and program."""
     tariff = plan.book[code]
     schedule = plan.schedules[code]
@@ -144,17 +158,18 @@ def _bill_group(plan: CyclePlan, sub: dict, periods_all: BillPeriods, rows, code
     extras = None
     if program_code:
         program = plan.programs[program_code]
-        price_array = plan.export_prices[(code, program_code)]
+        price_array = plan.export_prices[(code, program_code, pto_date)]
         if program.netting_interval == "hourly":
             sub = _hourly_netted(sub, plan.utc, plan.step)
         det = _scan(sub, tariff, periods, schedule, export_price=price_array, parallel=plan.parallel_scan)
-        result = bill_with_program(tariff, det, periods, Enrollment(program), export_valued=price_array is not None)
+        enrollment = Enrollment(program, np.datetime64(pto_date, "D") if pto_date else None, true_up_month or None)
+        result = bill_with_program(tariff, det, periods, enrollment, export_valued=price_array is not None)
         items, extras = result.items, result.extras
     else:
         det = _scan(sub, tariff, periods, schedule, parallel=plan.parallel_scan)
         items = price(tariff, det, periods)
     mask = period_mask(periods, plan.period)
-    bills, lines = _tables(sub, tariff, periods, det, items, mask, program_code, extras)
+    bills, lines = _tables(sub, tariff, periods, det, items, mask, program_code, extras, plan.vee_config)
     return bills, lines, mask
 
 
@@ -187,6 +202,9 @@ SCHEMAS = {
         ("missing_intervals", pa.int32()), ("estimated_intervals", pa.int32()), ("nem_program", pa.string()),
         ("credit_earned", pa.float64()), ("credit_applied", pa.float64()), ("credit_carried", pa.float64()),
         ("kwh_carried", pa.float64()), ("true_up", pa.bool_()), ("total", pa.float64()),
+        # the VEE bill-ready verdict on the period's intervals (workbench.vee.ready_verdict): a bill that is not
+        # ready is computed but held for review, with the reason
+        ("bill_ready", pa.bool_()), ("hold_reason", pa.string()),
     ]),
     "line_items": pa.schema([
         ("meter", pa.string()), ("period_start", pa.date32()), ("line", pa.int16()), ("description", pa.string()),
@@ -196,13 +214,13 @@ SCHEMAS = {
 }
 
 
-def program_export_price(program, schedule, utc, step):
-    """Per-interval export values of a program (the vintage of the data's first year: the cube holds no PTO)."""
+def program_export_price(program, schedule, utc, step, pto=None):
+    """Per-interval export values of a program: the vintage of the PTO year (default: the data's first year)."""
     if program.kind == "net_metering" or program.export_values is None:
         return None
     from workbench.nem.resolve import vintage_prices
 
-    return vintage_prices(program, utc, schedule.local, step, pto=None)
+    return vintage_prices(program, utc, schedule.local, step, pto=pto or None)
 
 
 def _scan(sub: dict, tariff, periods: BillPeriods, schedule, export_price=None, parallel=True) -> Determinants:
@@ -223,8 +241,12 @@ def _hourly_netted(sub, utc, step):
     return {**sub, "delivered_kwh": d, "received_kwh": r}
 
 
-def _tables(ds, tariff, periods, det, items, mask, program_code="", extras=None):
+def _tables(ds, tariff, periods, det, items, mask, program_code="", extras=None, vee_config=None):
+    from workbench.vee import ready_verdict
+
     m_idx, b_idx = np.nonzero(mask)
+    counts = det.counts[m_idx, b_idx]
+    ready, reason = ready_verdict(counts[:, 0] + counts[:, 1], counts[:, 2], counts[:, 1], vee_config)
     meters = ds["meter"].astype(str)
     amounts = np.stack(items.amount) if items.amount else np.zeros((0,) + mask.shape)
     totals = np.round(amounts.sum(axis=0), 2)
@@ -252,6 +274,8 @@ def _tables(ds, tariff, periods, det, items, mask, program_code="", extras=None)
         "true_up": (extras["true_up"][m_idx, b_idx] if extras and "true_up" in extras
                     else np.zeros(len(m_idx), bool)),
         "total": totals[m_idx, b_idx],
+        "bill_ready": ready,
+        "hold_reason": reason,
     }, schema=SCHEMAS["bills"])
     # line items: every (item, meter, period) with a quantity or an amount
     qty = np.stack(items.quantity) if items.quantity else amounts
