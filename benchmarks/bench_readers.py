@@ -166,7 +166,7 @@ def peak_rss(path: Path | None, batch_rows: int) -> dict:
 _RSS_CHILD_XML = _RSS_CHILD.replace(
     "base = rss_kib()",
     # the numba kernel's import and cache load are paid once per process, not per reading: before the base
-    "import workbench.ami.readers.greenbutton_xml_entries as k, numpy as np\n"
+    "import workbench.kernels.greenbutton_xml_entries as k, numpy as np\n"
     "k.scan_entries(np.zeros(1, np.uint8), 0, True, np.zeros(0, np.uint8), np.zeros((1, 6), np.int64),"
     " *(np.zeros(1, t) for t in (np.int64, np.int64, np.float64, np.int64, np.int64)))\n"
     "base = rss_kib()",

@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 from workbench.ami.readers import _xmlscan, greenbutton_xml, read_file
 from workbench.ami.readers._result import ReadStream, collect
 from workbench.ami.readers.greenbutton_xml import read_greenbutton_xml_batches
-from workbench.ami.readers.greenbutton_xml_kernel import _body
 from workbench.errors import IntervalDataError
+from workbench.kernels.greenbutton_xml import _body
 
 ATOM = "http://www.w3.org/2005/Atom"
 ESPI = "http://naesb.org/espi"

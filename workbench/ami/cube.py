@@ -436,7 +436,7 @@ def write_cube(
     # interval variables chunked along meter; everything else small and in memory (object strings in
     # dask would make xarray load them anyway, with a warning)
     for name in list(out.variables):
-        if name in INTERVAL_VARS:
+        if name in INTERVAL_VARS or (name in out.data_vars and out[name].dims == ("meter", "time")):
             out[name] = out[name].chunk({"meter": mc, "time": -1})
         elif out[name].chunks is not None:
             loaded = out[name].variable.load()
@@ -444,7 +444,10 @@ def write_cube(
                 out = out.assign_coords({name: loaded})
             else:
                 out[name] = loaded
+    # the interval variables, and any other (meter, time) variable (VEE's vee_flags / vee_method), chunked alike
     encoding = {name: {"chunks": (mc, n_time)} for name in INTERVAL_VARS}
+    encoding.update({name: {"chunks": (mc, n_time)} for name, var in out.data_vars.items()
+                     if var.dims == ("meter", "time") and name not in encoding})
     for name in (*METER_COORDS, "meter"):
         encoding[name] = {"chunks": (n_meter,)}
     target = Path(path)

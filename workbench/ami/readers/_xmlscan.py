@@ -1,7 +1,7 @@
 """Scan engine of the Green Button XML reader: the Python side of the byte-level reading.
 
 The file is read window by window into one buffer. In each window the numba kernel
-(:func:`~workbench.ami.readers.greenbutton_xml_entries.scan_entries`) reads the run of plain IntervalBlock
+(:func:`~workbench.kernels.greenbutton_xml_entries.scan_entries`) reads the run of plain IntervalBlock
 entries it finds (:class:`Kernel`, :func:`runs`, :func:`parsed_run`), and stops at anything else. The
 :class:`Splitter` then takes the next top-level item with regular expressions: it skips comments, CDATA
 sections and processing instructions, checks that the next entry is a child of the root (so in the root's
@@ -326,7 +326,7 @@ class Kernel:
     def scan(self, view: np.ndarray, pos: int, final: bool):
         """(entries table, reading arrays, stop offset, STOP_* reason) of the plain entries in
         ``view[pos:]`` (offsets are offsets in ``view``); STOP_FULL only after at least one entry."""
-        from workbench.ami.readers.greenbutton_xml_entries import scan_entries
+        from workbench.kernels.greenbutton_xml_entries import scan_entries
 
         want = (view.size - pos) // 128 + 16  # a reading takes 100 bytes or more
         if len(self.readings[0]) < want:

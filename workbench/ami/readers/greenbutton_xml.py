@@ -18,7 +18,7 @@ Engines (``engine=``, internal: ``stream_file`` always uses "auto"):
 
 - ``"lxml"`` (``greenbutton_xml_tree``): hardened ``iterparse`` of whole entries, XPath per IntervalBlock.
   The reference; about 75,000 readings/s.
-- ``"scan"`` (``_xmlscan`` + ``greenbutton_xml_entries``/``_kernel``): a byte-level splitter and a numba kernel read the
+- ``"scan"`` (``_xmlscan`` + ``workbench.kernels.greenbutton_xml(_entries)``): a byte-level splitter and a numba kernel read the
   IntervalBlocks; every other entry, and any block the kernel does not take, goes through the lxml engine's
   code, so the result is the same. Well-formedness and safety are checked by libxml2 without building a tree
   (``greenbutton_xml_check``): first for small files, in a second process beside the reading for files of

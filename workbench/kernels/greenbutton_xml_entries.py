@@ -4,7 +4,7 @@
 of the plain shape real feeds use: ``<entry>`` (the root's Atom prefix, no namespace declaration) holding
 ``link`` elements, childless elements (id, title, published...) and one ``content`` whose children are
 IntervalBlocks (all with the same start tag, so in the same namespace), read by
-:func:`~workbench.ami.readers.greenbutton_xml_kernel._body`. It records each entry's span, the href of its
+:func:`~workbench.kernels.greenbutton_xml._body`. It records each entry's span, the href of its
 last ``rel="up"`` link and its readings, and stops at the first thing of another shape (another resource, an
 attribute it does not take, an entity reference where it matters, the end of the buffer) for the Python
 side to deal with. Like ``_body``, it either reads an entry exactly as the lxml engine would, or leaves it.
@@ -16,7 +16,7 @@ import numpy as np
 from numba import njit
 
 from workbench.ami.readers._xmlscan import STOP_FULL, STOP_MORE, STOP_OTHER, STOP_UNUSUAL
-from workbench.ami.readers.greenbutton_xml_kernel import BANG, DASH, GT, LT, QMARK, SLASH, _body
+from workbench.kernels.greenbutton_xml import BANG, DASH, GT, LT, QMARK, SLASH, _body
 
 _OK = -1  # _entry read the entry (else it returns a STOP_* reason)
 
