@@ -7,6 +7,7 @@ Expected values are worked out by hand in the comments (or counted independently
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from pathlib import Path
 
@@ -538,3 +539,32 @@ def test_green_button_csv_keeps_the_zone_its_preamble_names(tmp_path):
     check(ingest([bare], cube, reg, timezone="America/Chicago"))  # 00:00 CST = 06:00 UTC
     ds = open_cube(cube, chunks=False)
     assert ds["delivered_kwh"].values[0, t_index(ds, "2025-01-15T06:00")] == 0.5
+
+
+def test_workbench_bill_reads_a_green_button_file_like_its_csv(tmp_path, capsys):
+    """`workbench bill --intervals` takes any AMI format: the same bill from the XML as from the plain CSV."""
+    from workbench.cli import main
+
+    n = 31 * 24
+    xml = tmp_path / "bidi.xml"
+    xml.write_text(gb_feed(n))
+    delivered, received = _values(n)
+    lines = ["timestamp,delivered_kwh,received_kwh"]
+    for h in range(n):
+        start = pd.Timestamp(T0 + 3600 * h, unit="s", tz="UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
+        lines.append(f"{start},{delivered[h] / 1000},{received[h] / 1000}")
+    plain = tmp_path / "bidi.csv"
+    plain.write_text("\n".join(lines) + "\n")
+    outputs = []
+    for path in (xml, plain):
+        code = main(["bill", "--tariff", "tariffs/RES-TOU.yaml", "--intervals", str(path), "--program", "NEM2",
+                     "--pto-date", "2024-02-01", "--format", "json"])
+        assert code == 0
+        outputs.append(json.loads(capsys.readouterr().out)["bills"])
+    assert outputs[0] == outputs[1] and len(outputs[0]) == 1
+    bill = outputs[0][0]
+    assert bill["received_kwh"] == pytest.approx(received.sum() / 1000)
+    # a URDB tariff has no time zone of its own: an AMI file's UTC times need --timezone
+    urdb = sorted(Path("tests/data/urdb").glob("*.json"))[0]
+    assert main(["bill", "--tariff", str(urdb), "--intervals", str(xml)]) == 2
+    assert "--timezone" in capsys.readouterr().err

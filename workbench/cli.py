@@ -16,11 +16,14 @@ from workbench.errors import WorkbenchError
 
 def _bill(args) -> int:
     from workbench.billing import bill_interval_series
-    from workbench.billing.intervals import read_interval_csv
+    from workbench.billing.intervals import is_simple_csv, read_meter_file
     from workbench.tariffs import load_tariff
 
     tariff = load_tariff(args.tariff, timezone=args.timezone)
-    series = read_interval_csv(args.intervals)
+    if not is_simple_csv(args.intervals) and not (tariff.timezone or args.timezone):
+        raise WorkbenchError(f"{args.intervals}: an AMI file's times are UTC; pass --timezone (e.g. America/New_York) so "
+                             f"the tariff {args.tariff}'s time-of-use hours apply in local time")
+    series = read_meter_file(args.intervals, meter=args.meter)
     read_dates = _read_dates(args.read_dates) if args.read_dates else None
     bills = bill_interval_series(
         tariff, series, read_dates=read_dates, timezone=args.timezone, program=args.program,
@@ -170,7 +173,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     bill = sub.add_parser("bill", help="bill one customer's interval file under a tariff")
     bill.add_argument("--tariff", required=True, help="workbench YAML tariff or OpenEI URDB v8 JSON")
-    bill.add_argument("--intervals", required=True, help="CSV: timestamp (ISO 8601 with offset), delivered_kwh[, received_kwh]")
+    bill.add_argument("--intervals", required=True, help="CSV: timestamp (ISO 8601 with offset), delivered_kwh[, received_kwh]; "
+                      "or any AMI file workbench ingest reads (Green Button XML/CSV, MDM CSV/Parquet, CMEP)")
+    bill.add_argument("--meter", help="the meter to bill when the interval file holds several")
     bill.add_argument("--format", choices=["text", "json", "csv"], default="text")
     bill.add_argument("--timezone", help="IANA time zone the tariff's schedules apply in (default: the tariff's; "
                       "for URDB tariffs, the timestamps' own offsets)")

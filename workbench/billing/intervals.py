@@ -145,3 +145,56 @@ def check_series(utc, offsets, delivered, received, source: str) -> IntervalSeri
     if step <= 0 or 1440 % step:
         raise IntervalDataError(f"{source}: step of {step} minutes does not divide a day")
     return IntervalSeries(utc, offsets, np.asarray(delivered, float), np.asarray(received, float), step, source)
+
+
+def is_simple_csv(path) -> bool:
+    """True for the one-meter CSV above (header ``timestamp,delivered_kwh[,received_kwh]``)."""
+    try:
+        with open(path, encoding="utf-8-sig", errors="replace") as f:
+            header = f.readline().strip().lower().replace(" ", "")
+    except OSError:
+        return False
+    return header.split(",")[:2] == ["timestamp", "delivered_kwh"]
+
+
+def read_meter_file(path, meter: str | None = None) -> IntervalSeries:
+    """One meter's series from any interval file: the CSV above, or any AMI format the readers know
+    (Green Button XML/CSV, MDM CSV/Parquet, CMEP): delivered and received channels by interval start.
+
+    A file with several meters needs ``meter``; a file with rejected records is refused (bill from the cube
+    after ``workbench ingest`` to keep the good ones), so a bill never silently misses reads.
+    """
+    if is_simple_csv(path):
+        return read_interval_csv(path)
+    from workbench.ami.readers import read_file
+
+    file = Path(path)
+    if not file.exists():
+        raise IntervalDataError(f"{file}: interval file not found")
+    result = read_file(file)
+    if result.rejects.num_rows:
+        first = result.rejects.slice(0, 1).to_pylist()[0]
+        raise IntervalDataError(
+            f"{file}: {result.rejects.num_rows} record(s) could not be read (first: row {first['row']}: "
+            f"{first['reason']}); fix the file, or ingest it (workbench ingest) to bill the rest")
+    table = result.table.to_pandas()
+    table["meter"] = table["meter"].astype(str)
+    meters = sorted(table["meter"].unique())
+    if meter is None and len(meters) > 1:
+        raise IntervalDataError(f"{file}: holds {len(meters)} meters ({', '.join(meters[:5])}"
+                                f"{', ...' if len(meters) > 5 else ''}); pass --meter to pick one")
+    if meter is not None:
+        if meter not in meters:
+            raise IntervalDataError(f"{file}: meter {meter!r} is not in the file (meters: {', '.join(meters[:10])})")
+        table = table[table["meter"] == meter]
+    if table.empty:
+        raise IntervalDataError(f"{file}: no interval reads")
+    table["channel"] = table["channel"].astype(str)
+    wide = table.pivot_table(index="start", columns="channel", values="kwh", aggfunc="sum").sort_index()
+    utc = wide.index.tz_convert("UTC").tz_localize(None).to_numpy().astype("datetime64[m]")
+    delivered = wide["delivered"].to_numpy(float) if "delivered" in wide else np.zeros(len(wide))
+    received = wide["received"].fillna(0.0).to_numpy(float) if "received" in wide else np.zeros(len(wide))
+    if np.isnan(delivered).any():
+        at = utc[int(np.argmax(np.isnan(delivered)))]
+        raise IntervalDataError(f"{file}: interval {at}Z has a received read but no delivered read")
+    return check_series(utc, np.zeros(len(utc), dtype=np.int64), delivered, received, str(file))
