@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from _samples import GREENBUTTON_SAMPLES
 
 from workbench.ami.cube import open_cube
 from workbench.ami.ingest import ingest
@@ -437,7 +438,7 @@ def test_green_button_and_equivalent_mdm_csv_give_the_same_cube_and_bills(tmp_pa
     pd.testing.assert_frame_equal(bills[0], bills[1])
 
 
-SAMPLES = Path("/work/shared/data/greenbutton")
+SAMPLES = GREENBUTTON_SAMPLES
 
 
 @pytest.mark.skipif(not SAMPLES.exists(), reason="public Green Button samples not present")

@@ -12,6 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from _samples import GREENBUTTON_SAMPLES
 
 from workbench.ami.readers import (
     READ_SCHEMA,
@@ -22,7 +23,7 @@ from workbench.ami.readers import (
 )
 from workbench.errors import IntervalDataError
 
-SAMPLES = Path("/work/shared/data/greenbutton")
+SAMPLES = GREENBUTTON_SAMPLES
 SAMPLE_FILES = sorted(SAMPLES.glob("*.xml"))
 NS = {"a": "http://www.w3.org/2005/Atom", "e": "http://naesb.org/espi"}
 UTC = dt.UTC

@@ -12,11 +12,12 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
+from _samples import GREENBUTTON_SAMPLES
 
 from workbench.ami.readers import read_file, stream_file
 from workbench.errors import IntervalDataError, WorkbenchError
 
-SAMPLES = Path("/work/shared/data/greenbutton")
+SAMPLES = GREENBUTTON_SAMPLES
 
 BILLION_LAUGHS = """<?xml version="1.0"?>
 <!DOCTYPE lolz [
