@@ -6,13 +6,14 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+from _samples import GREENBUTTON_SAMPLES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from workbench.ami.readers import read_file
 from workbench.errors import WorkbenchError
 
-SAMPLE = Path("/work/shared/data/greenbutton/Electric.xml").read_bytes()
+SAMPLE = (GREENBUTTON_SAMPLES / "Electric.xml").read_bytes()
 FUZZ = settings(
     max_examples=60, deadline=2000, suppress_health_check=[HealthCheck.too_slow], derandomize=True
 )
@@ -144,9 +145,7 @@ def test_random_rows_cmep(rows):
 
 # -- the Green Button XML scan engine (byte splitter + numba kernel), forced on small files ---------------
 
-COASTAL = Path(
-    "/work/shared/data/greenbutton/Coastal_Single_Family_Jan_1_2011_to_Jan_1_2012.xml"
-).read_bytes()
+COASTAL = (GREENBUTTON_SAMPLES / "Coastal_Single_Family_Jan_1_2011_to_Jan_1_2012.xml").read_bytes()
 
 
 def _read_scan(data: bytes):
