@@ -6,6 +6,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+import pytest
 from _samples import GREENBUTTON_SAMPLES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -43,6 +44,13 @@ def test_random_bytes_as_greenbutton_xml(data):
 @given(st.binary(max_size=400))
 def test_random_bytes_sniffed(data):
     _read(data, ".dat", None, timezone="UTC", interval_seconds=900)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _compiled_scan_kernel():
+    """Compile (or load from numba's cache) the scan kernel once, so a fresh checkout's first compile (10-25 s)
+    is not charged to the first example's deadline."""
+    _read_scan(SAMPLE)
 
 
 @FUZZ
@@ -185,6 +193,13 @@ def _read_scan(data: bytes):
             return res
     finally:
         greenbutton_xml._Check, greenbutton_xml.PARALLEL_CHECK_BYTES = saved
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _compiled_scan_kernel():
+    """Compile (or load from numba's cache) the scan kernel once, so a fresh checkout's first compile (10-25 s)
+    is not charged to the first example's deadline."""
+    _read_scan(SAMPLE)
 
 
 @FUZZ
