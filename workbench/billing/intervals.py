@@ -148,13 +148,13 @@ def check_series(utc, offsets, delivered, received, source: str) -> IntervalSeri
 
 
 def is_simple_csv(path) -> bool:
-    """True for the one-meter CSV above (header ``timestamp,delivered_kwh[,received_kwh]``)."""
+    """True for the one-meter CSV above: its header starts with ``timestamp`` (then ``delivered_kwh``...)."""
     try:
         with open(path, encoding="utf-8-sig", errors="replace") as f:
             header = f.readline().strip().lower().replace(" ", "")
     except OSError:
         return False
-    return header.split(",")[:2] == ["timestamp", "delivered_kwh"]
+    return header.split(",")[0] == "timestamp" or "delivered_kwh" in header.split(",")
 
 
 def read_meter_file(path, meter: str | None = None) -> IntervalSeries:
