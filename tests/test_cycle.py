@@ -220,6 +220,11 @@ def test_bills_on_too_many_estimated_intervals_are_held_for_review(cube, cycle_r
     assert f"{k1} of {n1} intervals estimated" in held.hold_reason and "> 2%" in held.hold_reason
     assert result.bills_held == 1 == int((~again.bill_ready).sum())
     assert json.loads((tmp_path / "out" / "run.json").read_text())["bills_held_not_bill_ready"] == 1
+    # a site configuration with a looser rule (10%) holds nothing
+    site = tmp_path / "vee-site.yaml"
+    site.write_text("bill_ready:\n  max_estimated_share: 0.10\n")
+    loose = run_cycle(path, "tariffs", tmp_path / "out-site", vee_config=site, progress=False)
+    assert loose.bills_held == 0 and pd.read_parquet(tmp_path / "out-site" / "bills.parquet").bill_ready.all()
 
 
 def test_enrollment_file_gives_each_account_its_program_pto_and_true_up(cube, tmp_path):

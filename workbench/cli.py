@@ -106,7 +106,7 @@ def _cycle(args) -> int:
         raise WorkbenchError("--workers: only with --scheduler local (an existing cluster has its own workers)")
     result = run_cycle(args.cube, args.tariffs, args.out, cycles=_cycles(args.cycle), period=args.period,
                        progress=not args.quiet, scheduler=args.scheduler, workers=args.workers, fresh=args.fresh,
-                       chunk_meters=args.chunk, enrollments=args.enrollments)
+                       chunk_meters=args.chunk, enrollments=args.enrollments, vee_config=args.vee_config)
     print(result.summary_text())
     return 0
 
@@ -218,6 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "of the same inputs (default: resume from them)")
     cycle.add_argument("--enrollments", help="account program histories (CSV account,program,pto_date,start,end,...): "
                        "program, PTO date and true-up month per account; see docs/net-metering.md")
+    cycle.add_argument("--vee-config", help="site VEE configuration whose bill-ready rule holds bills (default: "
+                       "workbench/vee/defaults.yaml: held above 2%% estimated intervals)")
     cycle.add_argument("--chunk", type=int, help="meters per billing chunk (default: the cube's Zarr meter chunk)")
     cycle.add_argument("--quiet", action="store_true")
     cycle.set_defaults(func=_cycle)

@@ -107,13 +107,15 @@ class CyclePlanned:
     inputs: dict
 
 
-def plan_cycle(cube, tariffs_dir, out, *, cycles=None, period=None, chunk_meters=None, enrollments=None) -> CyclePlanned:
+def plan_cycle(cube, tariffs_dir, out, *, cycles=None, period=None, chunk_meters=None, enrollments=None,
+               vee_config=None) -> CyclePlanned:
     """Plan the billing of cycles ``cycles`` (None: all) of ``cube`` under the tariff book ``tariffs_dir``.
 
     ``enrollments``: an enrollment file (``workbench.nem.enrollments``); each listed account is billed under the
     program its history gives on the run's last day (the end of ``period``, else the cube's last day), with its
     own PTO date (export-value vintage, anniversary true-up) and true-up month. Accounts not in the file keep the
-    cube's ``nem_program``.
+    cube's ``nem_program``. ``vee_config``: a site VEE configuration file whose bill-ready rule holds bills
+    (default: ``workbench/vee/defaults.yaml``).
     """
     if period is not None:
         try:
@@ -172,13 +174,17 @@ def plan_cycle(cube, tariffs_dir, out, *, cycles=None, period=None, chunk_meters
 
     chunk = int(chunk_meters or _disk_meter_chunk(ds))
     key, inputs = run_key(cube, tariffs_dir, cycles=cycles, period=period, chunk_meters=chunk, n_meters=n_meters)
+    vee_config = load_vee_config(vee_config)
+    # the bill-ready thresholds decide which bills are held: other thresholds are a different run
+    inputs["vee_bill_ready"] = vee_config.bill_ready.model_dump()
+    key = hashlib.sha256((key + json.dumps(inputs["vee_bill_ready"], sort_keys=True)).encode()).hexdigest()[:16]
     if enrollments is not None:  # a changed enrollment file is a different run
         inputs["enrollments"] = hashlib.sha256(Path(enrollments).read_bytes()).hexdigest()
         key = hashlib.sha256((key + inputs["enrollments"]).encode()).hexdigest()[:16]
     store = RunStore(out, key)
     plan = CyclePlan(cube=str(cube), parts=str(store.parts), tariffs_dir=str(tariffs_dir), book=book,
                      programs=programs, schedules=schedules, export_prices=export_prices, utc=utc, step=step,
-                     local_day=local_day, cycle_rows=cycle_rows, period=period, vee_config=load_vee_config())
+                     local_day=local_day, cycle_rows=cycle_rows, period=period, vee_config=vee_config)
     coords = {name: ds[name].values for name in ("account", "customer_class", "rate_code")}
     coords["nem_program"] = nem_codes  # the cube's, or the enrollment file's
     tasks = []
@@ -224,7 +230,7 @@ def _disk_meter_chunk(ds) -> int:
 
 
 def run_cycle(cube, tariffs_dir, out, *, cycles=None, period=None, progress=True, chunk_meters=None,
-              scheduler=None, workers=None, fresh=False, enrollments=None) -> CycleResult:
+              scheduler=None, workers=None, fresh=False, enrollments=None, vee_config=None) -> CycleResult:
     """Bill cycles ``cycles`` (None: all) of the cube at ``cube`` under the tariff book ``tariffs_dir``.
 
     ``period``: only bill periods ending in this month (``"2025-11"``). ``scheduler``: None (in this
@@ -236,7 +242,7 @@ def run_cycle(cube, tariffs_dir, out, *, cycles=None, period=None, progress=True
     started = time.perf_counter()
     out = Path(out)
     planned = plan_cycle(cube, tariffs_dir, out, cycles=cycles, period=period, chunk_meters=chunk_meters,
-                         enrollments=enrollments)
+                         enrollments=enrollments, vee_config=vee_config)
     timings = {"plan": time.perf_counter() - started}
     store = RunStore(out, planned.key)
     store.create(planned.inputs, fresh=fresh)
