@@ -82,26 +82,50 @@ def write_log(path: Path, entries: list[dict]) -> None:
     os.replace(tmp, path)
 
 
-class RejectWriter:
-    """Streams rejects to a Parquet file; keeps counts per file and category and the first 1,000 as a sample."""
+class _LazyParquet:
+    """A Parquet file written batch by batch, created only when the first row comes."""
+
+    schema: pa.Schema
 
     def __init__(self, path: Path):
         self.path = path
         self._writer = None
+        self.total = 0
+
+    def _write(self, table: pa.Table) -> None:
+        if self._writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._writer = pq.ParquetWriter(self.path, self.schema)
+        self._writer.write_table(table)
+        self.total += table.num_rows
+
+    def close(self) -> Path | None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        return self.path if self.total else None
+
+    def discard(self) -> None:
+        self.close()
+        self.path.unlink(missing_ok=True)
+
+
+class RejectWriter(_LazyParquet):
+    """Streams rejects to a Parquet file; keeps counts per file and category and the first 1,000 as a sample."""
+
+    schema = REJECT_SCHEMA
+
+    def __init__(self, path: Path):
+        super().__init__(path)
         self.sample: list[dict] = []
         self.by_reason: Counter = Counter()
         self.by_file: Counter = Counter()
-        self.total = 0
 
     def add(self, table: pa.Table) -> None:
         if table.num_rows == 0:
             return
         table = table.select(REJECT_SCHEMA.names).cast(REJECT_SCHEMA)
-        if self._writer is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._writer = pq.ParquetWriter(self.path, REJECT_SCHEMA)
-        self._writer.write_table(table)
-        self.total += table.num_rows
+        self._write(table)
         cats = table.column("category").value_counts()
         for item in cats.to_pylist():
             self.by_reason[item["values"]] += item["counts"]
@@ -116,27 +140,17 @@ class RejectWriter:
                 rec["timestamp"] = ts.isoformat() if ts is not None else None
             self.sample.extend(head)
 
-    def close(self) -> Path | None:
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
-        return self.path if self.total else None
 
-    def discard(self) -> None:
-        self.close()
-        self.path.unlink(missing_ok=True)
-
-
-class AuditWriter:
+class AuditWriter(_LazyParquet):
     """Streams audit records (replaced values) to a Parquet file."""
 
+    schema = AUDIT_SCHEMA
+
     def __init__(self, path: Path, ingest_id: str, ingested_at: str, sources: dict[int, str]):
-        self.path = path
+        super().__init__(path)
         self.ingest_id = ingest_id
         self.ingested_at = ingested_at
         self.sources = sources
-        self._writer = None
-        self.total = 0
 
     def _source_names(self, prov: np.ndarray) -> pa.Array:
         ids = (prov >> 2).astype(np.int64)
@@ -162,21 +176,7 @@ class AuditWriter:
             "ingest_id": pa.repeat(pa.scalar(self.ingest_id), n),
             "ingested_at": pa.repeat(pa.scalar(self.ingested_at), n),
         }, schema=AUDIT_SCHEMA)
-        if self._writer is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._writer = pq.ParquetWriter(self.path, AUDIT_SCHEMA)
-        self._writer.write_table(table)
-        self.total += n
-
-    def close(self) -> Path | None:
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
-        return self.path if self.total else None
-
-    def discard(self) -> None:
-        self.close()
-        self.path.unlink(missing_ok=True)
+        self._write(table)
 
 
 def reader_rejects_table(rejects: pa.Table) -> pa.Table:

@@ -59,19 +59,23 @@ class _TextRuns:
         return chunk
 
 
+#: the libxml2 settings of every parse of untrusted XML here: no entity expansion, no DTD, no network, no huge
+#: trees (the check and both reading engines use them)
+HARDENED = dict(
+    resolve_entities=False,
+    load_dtd=False,
+    no_network=True,
+    dtd_validation=False,
+    huge_tree=False,
+    remove_comments=True,
+    remove_pis=True,
+)
+
+
 def check_file(path) -> dict:
     """The verdict on one file: ``{"ok": True}``, ``{"error": "doctype"}``,
     ``{"error": "malformed", "line": int | None, "msg": str}`` or ``{"error": "os", "msg": str}``."""
-    parser = etree.XMLParser(
-        target=_Target(),
-        resolve_entities=False,
-        load_dtd=False,
-        no_network=True,
-        dtd_validation=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-    )
+    parser = etree.XMLParser(target=_Target(), **HARDENED)
     try:
         with open(path, "rb") as f:
             runs = _TextRuns(f)

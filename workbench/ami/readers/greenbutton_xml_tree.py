@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from lxml import etree
 
+from workbench.ami.readers.greenbutton_xml_check import HARDENED
 from workbench.ami.readers.greenbutton_xml_feed import (
     _CONTENT,
     _ENTRY,
@@ -38,15 +39,7 @@ _PROLOG_SCAN_BYTES = 1 << 20
 
 
 def _parser_kwargs() -> dict:
-    return dict(
-        resolve_entities=False,
-        load_dtd=False,
-        no_network=True,
-        dtd_validation=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-    )
+    return dict(HARDENED)
 
 
 def _refuse_doctype_in_prolog(path: Path) -> None:
