@@ -27,9 +27,9 @@ import numpy as np
 import yaml
 
 from workbench.ami.cube import open_cube
-from workbench.billing.determinants import scan, schedule_arrays
-from workbench.billing.periods import calendar_month_periods, periods_from_rows
-from workbench.billing.pricing import Determinants, price
+from workbench.calendar.periods import calendar_month_periods, periods_from_rows
+from workbench.engine.determinants import scan, schedule_arrays
+from workbench.engine.pricing import Determinants, price
 from workbench.sample import generate_sample_utility
 from workbench.tariffs import load_tariff, tariff_from_spec
 from workbench.tariffs.urdb import to_urdb

@@ -11,10 +11,11 @@ import pytest
 import xarray as xr
 
 from workbench.ami.cube import open_cube, write_cube
+from workbench.ami.cube_calendar import cube_periods
 from workbench.billing import bill_series
-from workbench.billing.cube import cube_determinants, cube_periods
 from workbench.billing.cycle import run_cycle
 from workbench.cli import main
+from workbench.engine.cube import cube_determinants
 from workbench.errors import BillingError
 from workbench.nem import load_program
 from workbench.sample import generate_sample_utility

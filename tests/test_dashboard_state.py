@@ -8,8 +8,8 @@ import pytest
 
 from workbench.app.nem_app import create_app
 from workbench.app.nem_store import NemStudyStore
-from workbench.billing.pricing import price
-from workbench.nem.study import StudyData, scale_energy_rates
+from workbench.design.nem_study import StudyData, scale_energy_rates
+from workbench.engine.pricing import price
 from workbench.sample import utility_time_axis
 
 TZ = "America/New_York"

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from workbench.app.nem_app import serve
-from workbench.nem.study import StudyData
+from workbench.design.nem_study import StudyData
 from workbench.sample import utility_time_axis
 
 playwright = pytest.importorskip("playwright.sync_api")

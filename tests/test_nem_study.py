@@ -14,8 +14,7 @@ import pandas as pd
 import pytest
 
 from workbench.billing import bill_series
-from workbench.nem import load_program
-from workbench.nem.study import (
+from workbench.design.nem_study import (
     TARIFF_BOOK,
     StudyData,
     StudyError,
@@ -26,6 +25,7 @@ from workbench.nem.study import (
     simple_payback,
     summarize,
 )
+from workbench.nem import load_program
 from workbench.sample import utility_time_axis
 from workbench.tariffs import load_tariff
 
@@ -123,7 +123,7 @@ def test_savings_payback_export_share_and_cost_shift_by_definition(tiny):
     # avoided cost: every generated kWh at the 2022 export value of its hour, without the first-year adder
     nbt = load_program(TARIFF_BOOK / "programs" / "NBT.yaml")
     scanned = study.classes["RES"]
-    from workbench.billing.determinants import schedule_arrays
+    from workbench.engine.determinants import schedule_arrays
 
     local = schedule_arrays(tiny["tariff"], tiny["utc"], 15).local
     acc = export_value_series(nbt, 2022, tiny["utc"], local, 15, adders=False)

@@ -15,7 +15,7 @@ import pytest
 from workbench.ami.cube import open_cube
 from workbench.ami.ingest import ingest
 from workbench.sample import generate_sample_utility
-from workbench.sample_ami import FILE_FAULTS, export_ami
+from workbench.sample.ami_export import FILE_FAULTS, export_ami
 from workbench.vee import run_vee
 from workbench.vee.faults import FAULTS, fault_rates, score_faults
 

@@ -16,7 +16,7 @@ from workbench.errors import WorkbenchError
 
 def _bill(args) -> int:
     from workbench.billing import bill_interval_series
-    from workbench.billing.intervals import is_simple_csv, read_meter_file
+    from workbench.engine.intervals import is_simple_csv, read_meter_file
     from workbench.tariffs import load_tariff
 
     tariff = load_tariff(args.tariff, timezone=args.timezone)
@@ -43,7 +43,7 @@ def _bill(args) -> int:
                                  li.rate, f"{li.amount:.2f}"])
             writer.writerow([b.start, b.end, b.days, "Total", "", "", "", "", f"{b.total:.2f}"])
     else:
-        from workbench.billing.render import bills_as_text
+        from workbench.engine.render import bills_as_text
 
         print(bills_as_text(tariff, bills))
     return 0
@@ -90,7 +90,7 @@ def _sample(args) -> int:
     for key, value in summary.items():
         print(f"  {key}: {value}")
     if args.ami:
-        from workbench.sample_ami import export_ami
+        from workbench.sample.ami_export import export_ami
 
         truth = export_ami(args.out, args.ami, seed=args.seed)
         print(f"AMI export (MDM Parquet by month, meter registry, read dates) written to {args.ami}: "

@@ -13,7 +13,7 @@ import panel as pn
 
 from workbench.app.nem_store import NemStudyStore
 from workbench.app.nem_views import BillDistribution, HeadlineNumbers, StudyControls, SummaryTable
-from workbench.nem.study import DEFAULT_SIZES, StudyData, ensure_sample_cube
+from workbench.design.nem_study import DEFAULT_SIZES, StudyData, ensure_sample_cube
 
 TITLE = "NEM 2.0 vs NEM 3.0: bill impact of rooftop solar"
 

@@ -11,7 +11,7 @@ import time
 import pandas as pd
 import param
 
-from workbench.nem.study import StudyData, summarize
+from workbench.design.nem_study import StudyData, summarize
 
 
 class NemStudyStore(param.Parameterized):

@@ -10,11 +10,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from workbench.billing.bills import Bill, LineItem, bills_for_meter
-from workbench.billing.determinants import scan, schedule_arrays
-from workbench.billing.intervals import IntervalSeries, check_series
-from workbench.billing.periods import calendar_month_periods, periods_from_rows, read_date_periods
-from workbench.billing.pricing import price
+from workbench.calendar.periods import calendar_month_periods, periods_from_rows, read_date_periods
+from workbench.engine.bills import Bill, LineItem, bills_for_meter
+from workbench.engine.determinants import scan, schedule_arrays
+from workbench.engine.intervals import IntervalSeries, check_series
+from workbench.engine.pricing import price
+from workbench.nem.billing import bill_with_program
+from workbench.nem.resolve import prepare_program
 
 __all__ = ["Bill", "LineItem", "bill_series", "bill_interval_series"]
 
@@ -24,8 +26,6 @@ def bill_interval_series(
     true_up_month: int | None = None, export_rates=None, pto_date=None, programs_dir=None,
 ) -> list[Bill]:
     """Bills of one meter's checked interval series under a compiled tariff (and a net-metering program)."""
-    from workbench.nem.resolve import prepare_program
-
     tz = timezone or tariff.timezone
     sched = schedule_arrays(tariff, series.utc, series.step_minutes, series.offsets_minutes, tz)
     day = sched.local.day
@@ -44,8 +44,6 @@ def bill_interval_series(
     if plan.enrollment is None:
         items = price(tariff, det, periods)
         return bills_for_meter(items, periods, det, 0)
-    from workbench.nem.billing import bill_with_program
-
     result = bill_with_program(tariff, det, periods, plan.enrollment, sell_rates=plan.sell_rates,
                                export_valued=plan.export_price is not None)
     return bills_for_meter(result.items, periods, det, 0, extras=result.extras)

@@ -44,14 +44,16 @@ import pandas as pd
 import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
-from workbench.billing.cube import cube_local_days, cube_time
+from workbench.ami.cube_calendar import cube_local_days, cube_time
 from workbench.billing.cube_source import open_run_cube
 from workbench.billing.cycle_chunk import SCHEMAS, ChunkTask, CyclePlan, bill_chunk, program_export_price
-from workbench.billing.determinants import schedule_arrays
-from workbench.billing.periods import read_date_periods
+from workbench.billing.distributed import bill_chunks_on_cluster
 from workbench.billing.run_store import RunStore, run_key
+from workbench.calendar.periods import read_date_periods
+from workbench.engine.determinants import schedule_arrays
 from workbench.errors import BillingError, CubeError, WorkbenchError
 from workbench.nem import load_programs
+from workbench.nem.enrollments import load_enrollments
 from workbench.tariffs import load_tariff_book
 from workbench.vee import load_config as load_vee_config
 
@@ -201,8 +203,6 @@ def plan_cycle(cube, tariffs_dir, out, *, cycles=None, period=None, chunk_meters
 
 def _enrolled(path, programs, accounts, nem_codes, period, local_day):
     """Program, PTO date and true-up month per meter from an enrollment file (accounts not in it: unchanged)."""
-    from workbench.nem.enrollments import load_enrollments
-
     book = load_enrollments(path, programs)
     if period is not None:
         last = (np.datetime64(period, "M") + 1).astype("datetime64[D]") - 1
@@ -261,8 +261,6 @@ def run_cycle(cube, tariffs_dir, out, *, cycles=None, period=None, progress=True
                 for task in bar:
                     bill_chunk(planned.plan, task)
             else:
-                from workbench.billing.distributed import bill_chunks_on_cluster
-
                 label = bill_chunks_on_cluster(planned.plan, todo, scheduler=scheduler, workers=workers,
                                                progress=progress, run_key=planned.key)
         except (WorkbenchError, KeyboardInterrupt) as exc:

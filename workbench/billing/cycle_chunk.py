@@ -22,12 +22,14 @@ import numpy as np
 import pyarrow as pa
 
 from workbench.ami.cube import check_chunks_present, open_zarr_group
-from workbench.billing.cube import _OUTPUTS
-from workbench.billing.periods import BillPeriods, periods_from_rows
-from workbench.billing.pricing import Determinants, billing_demand, price
 from workbench.billing.run_store import write_chunk
+from workbench.calendar.periods import BillPeriods, periods_from_rows
+from workbench.engine.cube import _OUTPUTS
+from workbench.engine.pricing import Determinants, billing_demand, price
 from workbench.kernels.scan import scan_determinants
 from workbench.nem.billing import Enrollment, bill_with_program
+from workbench.nem.resolve import _hourly_net, vintage_prices
+from workbench.vee import ready_verdict
 
 #: test hook (documented in docs/scale.md): the chunk number whose first attempt kills its worker process
 KILL_ENV = "WORKBENCH_TEST_KILL_CHUNK"
@@ -218,13 +220,11 @@ def program_export_price(program, schedule, utc, step, pto=None):
     """Per-interval export values of a program: the vintage of the PTO year (default: the data's first year)."""
     if program.kind == "net_metering" or program.export_values is None:
         return None
-    from workbench.nem.resolve import vintage_prices
-
     return vintage_prices(program, utc, schedule.local, step, pto=pto or None)
 
 
 def _scan(sub: dict, tariff, periods: BillPeriods, schedule, export_price=None, parallel=True) -> Determinants:
-    """The numba scan of the meters ``sub``, as :func:`workbench.billing.cube.cube_determinants` runs it."""
+    """The numba scan of the meters ``sub``, as :func:`workbench.engine.cube.cube_determinants` runs it."""
     out = scan_determinants(
         sub["delivered_kwh"], sub["received_kwh"], periods.bounds, schedule.energy_bucket, schedule.demand_bucket,
         tariff.n_energy_buckets, tariff.n_demand_buckets, quality=sub["quality"], block_pos=schedule.block_pos,
@@ -235,15 +235,11 @@ def _scan(sub: dict, tariff, periods: BillPeriods, schedule, export_price=None, 
 
 
 def _hourly_netted(sub, utc, step):
-    from workbench.nem.resolve import _hourly_net
-
     d, r = _hourly_net(sub["delivered_kwh"], sub["received_kwh"], utc, step)
     return {**sub, "delivered_kwh": d, "received_kwh": r}
 
 
 def _tables(ds, tariff, periods, det, items, mask, program_code="", extras=None, vee_config=None):
-    from workbench.vee import ready_verdict
-
     m_idx, b_idx = np.nonzero(mask)
     counts = det.counts[m_idx, b_idx]
     ready, reason = ready_verdict(counts[:, 0] + counts[:, 1], counts[:, 2], counts[:, 1], vee_config)

@@ -15,8 +15,13 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from workbench.ami.readers._xmlscan import STOP_FULL, STOP_MORE, STOP_OTHER, STOP_UNUSUAL
 from workbench.kernels.greenbutton_xml import BANG, DASH, GT, LT, QMARK, SLASH, _body
+
+# why the kernel's scan_entries stopped
+STOP_OTHER = 0  # something else than an entry at the top level (the feed's own elements, its end...)
+STOP_UNUSUAL = 1  # an entry the kernel does not read (another resource, an unusual layout)
+STOP_MORE = 2  # the entry (or a comment) goes on past the end of the buffer
+STOP_FULL = 3  # the output arrays are full
 
 _OK = -1  # _entry read the entry (else it returns a STOP_* reason)
 

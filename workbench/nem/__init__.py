@@ -11,8 +11,8 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from workbench.errors import WorkbenchError
-from workbench.nem.programs import Program, TrueUp
+from workbench.nem.programs import Program, ProgramError, TrueUp
+from workbench.tariffs import read_yaml
 
 # PySAM Utilityrate5 ur_metering_option by name
 PYSAM_OPTIONS = {
@@ -29,10 +29,6 @@ DGRULES = {
     "net billing hourly": "net-billing-carryover",
     "buy all sell all": "buy-all-sell-all",
 }
-
-
-class ProgramError(WorkbenchError):
-    """A program file is invalid, or a program name is unknown."""
 
 
 def pysam_program(name: str, true_up_month: int = 12, yearend_sell_rate: float = 0.0) -> Program:
@@ -65,8 +61,6 @@ def load_program(source) -> Program:
         if not path.exists():
             raise ProgramError(f"{path}: program file not found")
         try:
-            from workbench.tariffs import read_yaml
-
             data = read_yaml(path.read_text(encoding="utf-8"))
         except yaml.YAMLError as exc:
             raise ProgramError(f"{path}: not valid YAML: {exc}") from None

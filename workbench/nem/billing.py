@@ -9,35 +9,14 @@ before it).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
-
 import numpy as np
 
-from workbench.billing.periods import BillPeriods
-from workbench.billing.pricing import Determinants, LineItems, price
+from workbench.calendar.periods import BillPeriods
+from workbench.engine.pricing import Determinants, price
 from workbench.kernels.money import round_cents
-from workbench.nem.programs import Program
-
-if TYPE_CHECKING:
-    from workbench.nem.pysam_options import PysamInputs
-
-
-@dataclass
-class Enrollment:
-    """A customer's place in a program: where its 12-month true-up cycle starts and which values apply."""
-
-    program: Program
-    pto_date: np.datetime64 | None = None  # permission to operate (enrollment) date
-    true_up_month: int | None = None  # overrides the program's (1-12)
-    # interval channels and tiered sell rates, for the PySAM metering options (workbench.nem.pysam_options)
-    pysam_inputs: PysamInputs | None = None
-
-
-@dataclass
-class ProgramResult:
-    items: LineItems
-    extras: dict = field(default_factory=dict)  # (M, B) arrays shown on bills: credit_earned, credit_applied, ...
+from workbench.nem.programs import Program, ProgramError
+from workbench.nem.pysam_options import bill_pysam_option
+from workbench.nem.results import Enrollment, ProgramResult
 
 
 def retail_energy_rates(tariff, version_index: int = 0) -> np.ndarray:
@@ -100,14 +79,11 @@ def bill_with_program(tariff, det: Determinants, periods: BillPeriods, enrollmen
     when ``export_valued`` (export values or an export-rate series); the program's flat ``export_rate``; the
     tariff's ``sell_rates`` (E,) per energy bucket (URDB ``sell``).
     """
-    from workbench.nem import ProgramError
 
     program = enrollment.program
     month = _true_up_month(enrollment)
     true_up = true_up_mask(periods, month)
     if program.pysam_option is not None:
-        from workbench.nem.pysam_options import bill_pysam_option
-
         result = bill_pysam_option(tariff, det, periods, enrollment, true_up, export_valued, sell_rates)
         return _true_up_fee(result, program, true_up)
     valid = periods.valid

@@ -8,7 +8,9 @@ import numpy as np
 import pyarrow.csv as pacsv
 
 from workbench.calendar import HOLIDAY, WEEKEND, LocalTime
+from workbench.calendar.timestamps import parse_timestamps
 from workbench.errors import WorkbenchError
+from workbench.tariffs.prices import prices_for_intervals
 
 
 class ExportValueError(WorkbenchError):
@@ -61,8 +63,6 @@ def read_export_values(path, base_dir=None):
             raise ExportValueError(f"{file}: no value for month {mo + 1}, {('weekday', 'weekend')[d]}, hour {h}")
         return "table", grid
     if "timestamp" in columns:
-        from workbench.billing.intervals import parse_timestamps
-
         utc, _ = parse_timestamps([str(x) for x in table.column("timestamp").to_pylist()], str(file))
         order = np.argsort(utc, kind="stable")
         return "series", (utc[order], values[order])
@@ -78,6 +78,4 @@ def export_prices(values, utc: np.ndarray, local: LocalTime, step_minutes: int, 
     if kind == "table":
         day = np.where((local.day_type == WEEKEND) | (local.day_type == HOLIDAY), 1, 0)
         return data[local.month.astype(int) - 1, day, local.minute.astype(int) // 60]
-    from workbench.tariffs.prices import prices_for_intervals
-
     return prices_for_intervals(data, utc, step_minutes, source)

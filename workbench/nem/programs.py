@@ -13,6 +13,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from workbench.errors import WorkbenchError
+
+
+class ProgramError(WorkbenchError):
+    """A program file is invalid, or a program name is unknown."""
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)

@@ -29,22 +29,16 @@ from pathlib import Path
 
 import numpy as np
 
-from workbench.billing.periods import BillPeriods
-from workbench.billing.pricing import Determinants, LineItems, billing_demand, price
+from workbench.calendar import WEEKDAY
+from workbench.calendar.periods import BillPeriods
+from workbench.engine.pricing import Determinants, LineItems, _annual_shortfall, billing_demand, price
 from workbench.kernels.money import round_cents
 from workbench.kernels.tiers import chronological_tiers
+from workbench.nem.programs import ProgramError
+from workbench.nem.results import ProgramResult, PysamInputs
+from workbench.tariffs.urdb_sell import urdb_sell_tiers
 
 NET_METERING, DOLLAR_NET_METERING, NET_BILLING, NET_BILLING_CARRYOVER, BUY_ALL_SELL_ALL = range(5)
-
-
-@dataclass
-class PysamInputs:
-    """What the PySAM options need beyond the determinants: interval channels and tiered sell rates."""
-
-    delivered: np.ndarray | None = None  # (M, T) [kWh] per interval (chronological tiers)
-    received: np.ndarray | None = None  # (M, T) [kWh]
-    energy_bucket: np.ndarray | None = None  # (T,) energy bucket of each interval
-    sell_tiers: np.ndarray | None = None  # (E, K) [$/kWh] URDB ``sell`` per energy bucket and tier
 
 
 @dataclass
@@ -57,26 +51,6 @@ class _Tiers:
 
 
 # ---------------------------------------------------------------------------------------------- URDB sell
-
-
-def urdb_sell_tiers(item: dict, tariff) -> np.ndarray:
-    """(E, K) the URDB ``sell`` rate [$/kWh] of each energy bucket and tier (absent = 0, as in URDB and PySAM).
-
-    Buckets map to URDB periods by their ToU name (``p1`` = period 0, as ``workbench.tariffs.urdb`` names
-    them); a period with fewer tiers keeps its last tier's sell rate, as it keeps its last buy rate.
-    """
-    if "items" in item:
-        item = item["items"][0]
-    structure = {str(k).lower(): v for k, v in item.items()}.get("energyratestructure") or []
-    n_tiers = max([len(tiers) for tiers in structure] or [1])
-    out = np.zeros((tariff.n_energy_buckets, n_tiers))
-    for e in range(tariff.n_energy_buckets):
-        p = _urdb_period(tariff.tou_names[e % len(tariff.tou_names)])
-        tiers = structure[p] if p is not None and p < len(structure) else []
-        for k in range(n_tiers):
-            if tiers:
-                out[e, k] = float(tiers[min(k, len(tiers) - 1)].get("sell", 0) or 0)
-    return out
 
 
 def sell_tiers_for(tariff) -> np.ndarray | None:
@@ -94,17 +68,11 @@ def sell_tiers_for(tariff) -> np.ndarray | None:
     return None if sell is None else np.asarray(sell, dtype=float)[:, None]
 
 
-def _urdb_period(name: str) -> int | None:
-    return int(name[1:]) - 1 if name.startswith("p") and name[1:].isdigit() else None
-
-
 # ---------------------------------------------------------------------------------------------- tiers
 
 
 def _tier_tables(tariff, det: Determinants, periods: BillPeriods):
     """(the tariff version in force, its energy charges as tier tables)."""
-    from workbench.nem import ProgramError
-
     days = np.maximum(periods.days, 1)
     active = [v for v in tariff.versions if (periods.overlap_days(v.effective, v.expires)[periods.valid] > 0).any()]
     if len(active) != 1:
@@ -161,8 +129,6 @@ def proportional_tiers(kwh: np.ndarray, limits: np.ndarray, n_tou: int) -> np.nd
 
 def _chronological(tariff, inputs: PysamInputs | None, channel: str, det_kwh, periods, limits) -> np.ndarray:
     """(M, B, E, K) kWh in time order, or in proportion where that cannot differ (one bucket a season, or no tiers)."""
-    from workbench.nem import ProgramError
-
     n_tou = len(tariff.tou_names)
     if limits.shape[-1] == 0 or n_tou == 1 or not _several_buckets_a_season(det_kwh, n_tou):
         return proportional_tiers(det_kwh, limits, n_tou)
@@ -212,8 +178,6 @@ def _sell_value(kwh: np.ndarray, sell: np.ndarray | None) -> np.ndarray:
 def bill_pysam_option(tariff, det: Determinants, periods: BillPeriods, enrollment, true_up: np.ndarray,
                       export_valued: bool = False, sell_rates: np.ndarray | None = None):
     """Line items and bill extras of a PySAM metering option (``enrollment.program.pysam_option``)."""
-    from workbench.nem.billing import ProgramResult
-
     option = enrollment.program.pysam_option
     inputs: PysamInputs | None = getattr(enrollment, "pysam_inputs", None)
     sell = inputs.sell_tiers if inputs is not None and inputs.sell_tiers is not None else (
@@ -303,8 +267,6 @@ def rollover_targets(tariff) -> np.ndarray:
     surplus moves to the period at the same position of the next month's list (its first position: a period
     at 0 h and 5 h moves as the 0 h one). Surplus in a period that is at none of those hours is lost.
     """
-    from workbench.calendar import WEEKDAY
-
     grid = np.asarray(tariff.energy_grid)
     lists = grid[:, WEEKDAY, [h * 60 for h in ROLLOVER_HOURS]]  # (12, 4) buckets
     out = np.full((12, 12, tariff.n_energy_buckets), -1, dtype=np.int64)
@@ -354,8 +316,6 @@ def _bank_per_period(tariff, det: Determinants, periods: BillPeriods, net: np.nd
 
 def _minimum(version, items: LineItems, periods: BillPeriods, energy_after_credits) -> None:
     """PySAM's minimum: the top-up from fixed + demand + energy after credits (taken as 0 if below) to it."""
-    from workbench.billing.pricing import _annual_shortfall
-
     billed = np.maximum(items.subtotal(("fixed", "demand", "rider")) + energy_after_credits, 0.0)
     for charge in version.charges:
         if charge.kind != "minimum":

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from workbench.errors import TariffError
 from workbench.tariffs.compile import CompiledTariff, compile_tariff
 from workbench.tariffs.model import TariffSpec
+from workbench.tariffs.urdb import urdb_extras, urdb_to_spec
 
 __all__ = ["CompiledTariff", "TariffSpec", "load_tariff", "load_tariff_book", "tariff_from_spec"]
 
@@ -112,8 +113,6 @@ def load_tariff(source, *, timezone: str | None = None) -> CompiledTariff:
         IANA time zone the schedules apply in. Overrides the tariff's; a URDB tariff has none, so without it
         its schedules apply in each timestamp's own local time (its UTC offset).
     """
-    from workbench.tariffs.urdb import urdb_to_spec
-
     if isinstance(source, dict):
         return _with_urdb(tariff_from_spec(urdb_to_spec(source, "<URDB tariff>"), "<URDB tariff>", timezone=timezone), source)
     path = Path(source)
@@ -137,8 +136,6 @@ def load_tariff(source, *, timezone: str | None = None) -> CompiledTariff:
 
 
 def _with_urdb(compiled, data):
-    from workbench.tariffs.urdb import urdb_extras
-
     compiled.extra["urdb"] = urdb_extras(data, compiled)
     compiled.extra["sell_rates"] = compiled.extra["urdb"].get("sell_rates")
     return compiled

@@ -15,6 +15,7 @@ import numpy as np
 from workbench.calendar import DAY_TYPES, HOLIDAY
 from workbench.errors import TariffError
 from workbench.tariffs import model as m
+from workbench.tariffs.prices import read_price_series
 
 MINUTES = 1440
 
@@ -303,8 +304,6 @@ def compile_tariff(spec: m.TariffSpec, source: str = "<tariff>", base_dir=None) 
     rtp = None
     rtp_specs = [c.spec for v in compiled_versions for c in v.charges if c.kind == "rtp"]
     if rtp_specs:
-        from workbench.tariffs.prices import read_price_series
-
         files = {s.prices for s in rtp_specs}
         if len(files) != 1:
             raise where.error("versions", "all versions must use one real-time price file")

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.csv as pacsv
 
+from workbench.calendar.timestamps import parse_timestamps
 from workbench.errors import TariffError
 
 
@@ -29,8 +30,6 @@ def read_price_series(path: str, base_dir=None, source: str = "<tariff>"):
     for column in ("timestamp", "price"):
         if column not in table.column_names:
             raise TariffError(f"{file}: missing column {column!r}; expected columns timestamp, price")
-    from workbench.billing.intervals import parse_timestamps
-
     utc, _ = parse_timestamps(table.column("timestamp").to_pylist(), str(file))
     raw = table.column("price").to_pylist()
     price = np.array([_number(v) for v in raw], dtype=float)

@@ -13,7 +13,9 @@ import datetime as dt
 
 import numpy as np
 
+from workbench.calendar import WEEKDAY, WEEKEND
 from workbench.errors import TariffError
+from workbench.tariffs.urdb_sell import urdb_sell_tiers
 
 MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
 _ENERGY_UNITS = {"kWh": "kWh", "kWh daily": "kWh/day", "kWh/kW": "kWh/kW", "kWh/kW daily": "kWh/kW/day"}
@@ -372,7 +374,6 @@ def urdb_extras(data: dict, compiled) -> dict:
         period = int(name[1:]) - 1 if name.startswith("p") and name[1:].isdigit() else 0
         rates[e] = sells[period] if period < len(sells) else 0.0
     out["sell_rates"] = rates
-    from workbench.nem.pysam_options import urdb_sell_tiers  # lazy: nem imports tariffs
 
     out["sell_tiers"] = urdb_sell_tiers(data, compiled)  # (E, K): every tier's sell rate, for PySAM's options
     return out
@@ -384,8 +385,6 @@ def to_urdb(tariff, version: int = 0) -> tuple[dict, list[str]]:
     Returns ``(item, dropped)``: ``dropped`` names what URDB cannot say (holidays, taxes, minimum billing
     demand, coincident peaks, RTP, sub-hourly ToU boundaries...), so a comparison can state its caveats.
     """
-    from workbench.calendar import HOLIDAY, WEEKDAY, WEEKEND
-
     dropped = []
     if tariff.holidays != "none":
         dropped.append(f"holidays ({tariff.holidays}): URDB has none")
@@ -394,7 +393,7 @@ def to_urdb(tariff, version: int = 0) -> tuple[dict, list[str]]:
     grid = tariff.energy_grid
     if (grid[:, :, ::60].repeat(60, axis=2) != grid).any():
         dropped.append("ToU boundaries inside an hour: rounded to the hour")
-    del HOLIDAY
+
     hours = np.arange(24) * 60
     charges = tariff.versions[version].charges
     item = {"label": tariff.code, "name": tariff.name, "utility": "", "sector": "Commercial"}

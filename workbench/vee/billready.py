@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from workbench.ami.cube_calendar import cube_periods
 from workbench.kernels.vee import period_counts
 from workbench.vee.config import VeeConfig, load_config
 from workbench.vee.rules import VeeError
@@ -19,8 +20,6 @@ from workbench.vee.rules import VeeError
 
 def _bounds(ds: xr.Dataset, periods) -> np.ndarray:
     if periods is None:
-        from workbench.billing.cube import cube_periods  # billing imports VEE, not the other way round
-
         periods = cube_periods(ds)
     bounds = np.asarray(getattr(periods, "bounds", periods), dtype=np.int64)
     n_meters, n_t = ds.sizes["meter"], ds.sizes["time"]
@@ -46,9 +45,9 @@ def bill_ready(ds: xr.Dataset, periods=None, config: VeeConfig | None = None) ->
     Parameters
     ----------
     ds : the (validated) cube slice: ``delivered_kwh`` and ``quality`` on (meter, time)
-    periods : :class:`~workbench.billing.periods.BillPeriods` of the same meters (or any object with
+    periods : :class:`~workbench.calendar.periods.BillPeriods` of the same meters (or any object with
         ``bounds`` (M, B + 1), or that array); None: the cube's read-date periods
-        (:func:`workbench.billing.cube.cube_periods`)
+        (:func:`workbench.engine.cube.cube_periods`)
     config : :class:`VeeConfig` (``bill_ready`` thresholds)
 
     Returns
@@ -94,8 +93,6 @@ def held_table(ds: xr.Dataset, periods=None, config: VeeConfig | None = None) ->
     """Held meter-periods as a table (meter, period_start, period_end, intervals, estimated, missing, reason)
     and the number of valid meter-periods checked. ``periods`` None: the cube's read-date periods."""
     if periods is None:
-        from workbench.billing.cube import cube_periods
-
         periods = cube_periods(ds)
     counts = period_quality(ds, periods)
     ready, reason = ready_verdict(counts[..., 0], counts[..., 1], counts[..., 2], config)

@@ -12,7 +12,9 @@ import xarray as xr
 from workbench.kernels import vee as k
 from workbench.vee.calendar import VeeCalendar, active_ranges, vee_calendar
 from workbench.vee.config import VeeConfig, load_config
+from workbench.vee.inputs import register_check
 from workbench.vee.rules import FLAG_ATTRS, METHOD_ATTRS, METHOD_NAMES, RULE_CODES, RULES, VeeError
+from workbench.vee.summary import VeeSummary
 from workbench.vee.tables import EXCEPTIONS_SCHEMA, edits_table, exceptions_table
 
 _REQUIRED = ("delivered_kwh", "received_kwh", "quality")
@@ -49,8 +51,6 @@ class VeeResult:
 
     def summary(self):
         """A :class:`~workbench.vee.summary.VeeSummary` (what the report needs), small enough to keep."""
-        from workbench.vee.summary import VeeSummary
-
         return VeeSummary.from_result(self)
 
 
@@ -227,8 +227,6 @@ def run_vee(ds: xr.Dataset, config: VeeConfig | None = None, *, registry=None, r
     exceptions = exceptions_table(meters, cal, out["day_counts"], out["day_total"], out["day_ref"], config,
                                   _active_notes(meters, time, a0, a1))
     if register_reads is not None and config.validation.register_reads.enabled:
-        from workbench.vee.inputs import register_check
-
         reg = register_check(ds.assign(delivered_kwh=(("meter", "time"), out["delivered"])), register_reads, config,
                              flags=out["flags"], day_counts=out["day_counts"], calendar=cal)
         exceptions = pa.concat_tables([exceptions, reg]) if reg.num_rows else exceptions

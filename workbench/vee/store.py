@@ -34,6 +34,7 @@ from workbench.vee.billready import held_table
 from workbench.vee.config import VeeConfig, load_config
 from workbench.vee.engine import run_vee
 from workbench.vee.faults import fault_rates, inject_faults, merge_scores, score_faults
+from workbench.vee.report import write_report
 from workbench.vee.rules import FLAG_ATTRS, METHOD_ATTRS
 from workbench.vee.summary import VeeSummary
 from workbench.vee.tables import EDITS_SCHEMA, EXCEPTIONS_SCHEMA
@@ -172,8 +173,6 @@ def vee_cube(cube_path: str | os.PathLike, config: VeeConfig | None = None, repo
         exceptions_writer.close()
         raise
     if report_dir is not None:
-        from workbench.vee.report import write_report
-
         write_report(report_dir, total, accounting)
     return total
 

@@ -26,13 +26,15 @@ from lxml import etree
 
 from workbench.ami.readers.greenbutton_xml_feed import _ENTRY, ATOM, _ParsedBlock
 from workbench.ami.readers.greenbutton_xml_tree import _parser_kwargs
+from workbench.kernels.greenbutton_xml_entries import (  # noqa: F401 (STOP_*: why the scan stopped, for the reader)
+    STOP_FULL,
+    STOP_MORE,
+    STOP_OTHER,
+    STOP_UNUSUAL,
+    scan_entries,
+)
 
 CHUNK_BYTES = 8 << 20
-# why the kernel's scan_entries stopped
-STOP_OTHER = 0  # something else than an entry at the top level (the feed's own elements, its end...)
-STOP_UNUSUAL = 1  # an entry the kernel does not read (another resource, an unusual layout)
-STOP_MORE = 2  # the entry (or a comment) goes on past the end of the buffer
-STOP_FULL = 3  # the output arrays are full
 ATOM_B = ATOM.encode()
 ESTIMATED_CODES = np.array([7, 8, 9])
 
@@ -326,8 +328,6 @@ class Kernel:
     def scan(self, view: np.ndarray, pos: int, final: bool):
         """(entries table, reading arrays, stop offset, STOP_* reason) of the plain entries in
         ``view[pos:]`` (offsets are offsets in ``view``); STOP_FULL only after at least one entry."""
-        from workbench.kernels.greenbutton_xml_entries import scan_entries
-
         want = (view.size - pos) // 128 + 16  # a reading takes 100 bytes or more
         if len(self.readings[0]) < want:
             self._allocate(want // 4, want)

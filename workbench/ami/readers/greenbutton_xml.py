@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 
 from workbench.ami.readers import _xmlscan
-from workbench.ami.readers._result import DEFAULT_BATCH_ROWS, ReadStream
+from workbench.ami.readers._result import DEFAULT_BATCH_ROWS, ReadStream, collect
 from workbench.ami.readers.greenbutton_xml_check import check_file
 from workbench.ami.readers.greenbutton_xml_feed import ATOM, DEFAULT_MAX_PENDING_READINGS, meter_from_href
 from workbench.ami.readers.greenbutton_xml_tree import (
@@ -305,8 +305,6 @@ def stream_greenbutton_xml(
 
 def read_greenbutton_xml(path, **kwargs):
     """Read a whole Green Button XML feed into a :class:`ReadResult` (no partial result on error)."""
-    from workbench.ami.readers._result import collect
-
     return collect(stream_greenbutton_xml(path, **kwargs))
 
 

@@ -34,6 +34,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from workbench.ami.cube import atomic_directory, open_cube
+from workbench.vee.faults import inject_faults
 
 #: file-level faults written into the export (rows of each)
 FILE_FAULTS = {"identical_duplicates": 6, "conflicting_duplicates": 3, "unknown_meter": 96,
@@ -75,8 +76,6 @@ def _exchanges(ds, n: int, rng) -> dict[int, np.datetime64]:
 def export_ami(cube, out_dir, *, seed: int = 7, fault_share: float = 0.02, exchanges: int = 2,
                file_faults: bool = True) -> dict:
     """Write the AMI export of ``cube`` into ``out_dir``; returns the truth (also in ``faults.json``)."""
-    from workbench.vee.faults import inject_faults
-
     ds = open_cube(cube)
     rng = np.random.default_rng(seed)
     n, times = ds.sizes["meter"], ds["time"].values.astype("datetime64[us]")

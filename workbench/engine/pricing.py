@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from workbench.billing.periods import BillPeriods
+from workbench.calendar.periods import BillPeriods
+from workbench.errors import BillingError
 from workbench.kernels.money import round_cents
 from workbench.tariffs.compile import CompiledTariff, CompiledVersion
 
@@ -302,8 +303,6 @@ def price(tariff: CompiledTariff, det: Determinants, periods: BillPeriods) -> Li
     active = [i for i, w in enumerate(weights) if (w > 0).any()]
     uncovered = periods.valid & (np.sum(weights, axis=0) < 1 - 1e-9)
     if uncovered.any():
-        from workbench.errors import BillingError
-
         m, b = np.argwhere(uncovered)[0]
         first = min(v.effective for v in tariff.versions)
         raise BillingError(

@@ -45,21 +45,24 @@ import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 import workbench
-from workbench.billing.determinants import scan, schedule_arrays
-from workbench.billing.periods import BillPeriods, calendar_month_periods, periods_from_rows
-from workbench.billing.pricing import Determinants, price
+from workbench.ami.cube import open_cube
+from workbench.calendar.periods import BillPeriods, calendar_month_periods, periods_from_rows
+from workbench.design.nem_summary import simple_payback, summarize  # noqa: F401 (the study's API)
+from workbench.design.solar import TMY_FILE, PVSystem, add_pv, pv_kwh_per_kw, tmy_path  # noqa: F401 (the study's API)
+from workbench.engine.determinants import scan, schedule_arrays
+from workbench.engine.pricing import Determinants, price
 from workbench.errors import WorkbenchError
 from workbench.nem import load_program
 from workbench.nem.billing import Enrollment, bill_with_program
 from workbench.nem.exports import export_prices, read_export_values
 from workbench.nem.programs import Program
+from workbench.sample import generate_sample_utility
 from workbench.tariffs import load_tariff
 from workbench.tariffs.compile import CompiledTariff
 
@@ -69,91 +72,10 @@ TARIFF_BOOK = Path(workbench.__file__).resolve().parent.parent / "tariffs"
 DEFAULT_SIZES = (0.0, 3.0, 5.0, 7.0, 10.0)
 #: the study tariff of each customer class (both programs need a time-of-use rate)
 CLASS_TARIFFS = {"RES": "RES-TOU", "SGS": "GS-TOU-DEMAND", "LGS": "LGS-TOU"}
-TMY_FILE = "723170TYA.CSV"  # Greensboro NC, shipped in pvlib/data
 
 
 class StudyError(WorkbenchError):
     """The study cannot run as asked (a size outside the scanned grid, an unknown class or vintage)."""
-
-
-# ---------------------------------------------------------------------------------------------------------
-# modelled PV
-
-
-@dataclass(frozen=True)
-class PVSystem:
-    """A rooftop PV system per kW DC (PVWatts model in pvlib)."""
-
-    tilt: float = 25.0  # [degrees]
-    azimuth: float = 180.0  # [degrees], 180 = south
-    dc_ac_ratio: float = 1.15  # [-]
-    gamma_pdc: float = -0.0037  # [1/°C] power temperature coefficient
-    losses_percent: float = 14.08  # [%] PVWatts default system losses
-    albedo: float = 0.2  # [-]
-
-
-def tmy_path() -> Path:
-    import pvlib
-
-    return Path(pvlib.__file__).parent / "data" / TMY_FILE
-
-
-@lru_cache(maxsize=8)
-def _pv_cached(first: np.datetime64, n: int, step_minutes: int, system: PVSystem) -> np.ndarray:
-    import pvlib
-
-    data, meta = pvlib.iotools.read_tmy3(tmy_path(), map_variables=True)
-    hourly = {k: data[k].to_numpy(dtype=float) for k in ("ghi", "dni", "dhi", "temp_air", "wind_speed")}
-    step = np.timedelta64(step_minutes, "m")
-    utc = first + np.arange(n) * step
-    # TMY hours are labelled in local standard time at the hour's end; map each interval's midpoint onto
-    # the TMY year (by day of year and hour; 29 February repeats 28 February)
-    centre = (utc + step // 2).astype("datetime64[s]")
-    lst = pd.DatetimeIndex(centre + np.timedelta64(int(round(meta["TZ"] * 3600)), "s"))
-    doy = lst.day_of_year.to_numpy() - 1
-    doy = np.where(lst.is_leap_year & (doy >= 59), doy - 1, doy)
-    position = doy * 24 + lst.hour.to_numpy() + lst.minute.to_numpy() / 60 + lst.second.to_numpy() / 3600
-    hours = np.arange(8760, dtype=float)
-    irr = {k: np.interp(position - 0.5, hours, hourly[k], period=8760) for k in ("ghi", "dni", "dhi")}
-    temp = np.interp(position - 1.0, hours, hourly["temp_air"], period=8760)
-    wind = np.interp(position - 1.0, hours, hourly["wind_speed"], period=8760)
-    solpos = pvlib.solarposition.get_solarposition(pd.DatetimeIndex(centre).tz_localize("UTC"), meta["latitude"],
-                                                   meta["longitude"], altitude=meta["altitude"], temperature=temp)
-    zenith = solpos["apparent_zenith"].to_numpy()
-    poa = pvlib.irradiance.get_total_irradiance(
-        system.tilt, system.azimuth, zenith, solpos["azimuth"].to_numpy(), irr["dni"], irr["ghi"], irr["dhi"],
-        albedo=system.albedo, model="isotropic",
-    )["poa_global"]
-    poa = np.where(zenith < 90.0, np.clip(np.nan_to_num(np.asarray(poa, dtype=float)), 0.0, 1300.0), 0.0)
-    params = pvlib.temperature.TEMPERATURE_MODEL_PARAMETERS["sapm"]["close_mount_glass_glass"]
-    t_cell = pvlib.temperature.sapm_cell(poa, temp, wind, **params)
-    dc_kw = pvlib.pvsystem.pvwatts_dc(poa, t_cell, 1.0, system.gamma_pdc) * (1.0 - system.losses_percent / 100)
-    eta = 0.96
-    ac_kw = pvlib.inverter.pvwatts(dc_kw, 1.0 / system.dc_ac_ratio / eta, eta_inv_nom=eta)
-    return np.clip(np.nan_to_num(np.asarray(ac_kw, dtype=float)), 0.0, None) * step_minutes / 60.0
-
-
-def pv_kwh_per_kw(utc, step_minutes: int, system: PVSystem = PVSystem()) -> np.ndarray:
-    """(T,) AC energy of 1 kW DC of rooftop PV in each interval [kWh/kW], on a UTC time axis.
-
-    ``utc``: interval starts (naive UTC datetime64, uniform step of ``step_minutes``). Weather: the TMY3 file
-    of Greensboro NC shipped with pvlib (its typical year mapped onto the axis by day of year and hour).
-    """
-    utc = np.asarray(utc).astype("datetime64[m]")
-    return _pv_cached(utc[0], len(utc), int(step_minutes), system).copy()
-
-
-def add_pv(load_kwh: np.ndarray, pv_kwh: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Meter channels of a load behind PV, per interval: delivered = max(load - pv, 0), received = max(pv - load, 0).
-
-    ``load_kwh`` (M, T) or (T,) [kWh], ``pv_kwh`` broadcastable to it [kWh]; returns (delivered, received).
-    """
-    net = load_kwh - pv_kwh
-    return np.maximum(net, 0).astype(load_kwh.dtype), np.maximum(-net, 0).astype(load_kwh.dtype)
-
-
-# ---------------------------------------------------------------------------------------------------------
-# export values and tariff what-ifs
 
 
 def export_value_series(program: Program, vintage: int, utc, local, step_minutes: int, pto_date=None,
@@ -271,8 +193,6 @@ class StudyData:
     @classmethod
     def from_cube(cls, path, *, classes=None, **options) -> StudyData:
         """Scan the interval cube at ``path`` (read a meter chunk at a time); ``classes``: None = all present."""
-        from workbench.ami.cube import open_cube
-
         ds = open_cube(path)
         received_total = ds["received_kwh"].sum("time").values
         program = ds["nem_program"].values.astype(str)
@@ -295,7 +215,7 @@ class StudyData:
 
     @classmethod
     def _build(cls, utc, step_minutes, timezone, meta: pd.DataFrame, read: Callable, *, sizes=DEFAULT_SIZES,
-               vintages=None, tariffs=None, nem2="NEM2", nbt="NBT", book=TARIFF_BOOK, pv_system=PVSystem(),
+               vintages=None, tariffs=None, nem2="NEM2", nbt="NBT", book=TARIFF_BOOK, pv_system=PVSystem(),  # noqa: B008 (frozen)
                chunk_meters: int = 512) -> StudyData:
         """The scan. ``tariffs``: class -> tariff (code in ``book``, path or CompiledTariff), default
         ``CLASS_TARIFFS``; ``nem2``/``nbt``: program codes in ``book/programs`` or Programs; ``vintages``:
@@ -464,43 +384,9 @@ class StudyData:
         return pd.DataFrame(rows).reset_index(drop=True)
 
 
-def simple_payback(cost, savings) -> np.ndarray:
-    """Simple payback [years]: ``cost / savings``; ``inf`` when the annual savings are not positive."""
-    cost, savings = np.asarray(cost, float), np.asarray(savings, float)
-    out = np.full(np.broadcast(cost, savings).shape, np.inf)
-    ok = savings > 0
-    np.divide(cost, savings, out=out, where=ok)
-    return np.where(np.isnan(cost) | np.isnan(savings), np.nan, out)
-
-
-def summarize(case: pd.DataFrame) -> pd.DataFrame:
-    """Summary of a :meth:`StudyData.price_case` table: one row per group ("modelled PV", "existing solar").
-
-    Means are per customer of the group; ``total_cost_shift_*`` sums the group [$/year].
-    """
-    rows = {}
-    for label, part in (("modelled PV", case[~case["existing_solar"]]), ("existing solar", case[case["existing_solar"]])):
-        if not len(part):
-            continue
-        rows[label] = {
-            "customer_class": part["customer_class"].iloc[0], "size_kw": part["size_kw"].iloc[0],
-            "vintage": part["vintage"].iloc[0], "customers": len(part),
-            "mean_bill_no_solar": part["bill_no_solar"].mean(), "mean_bill_nem2": part["bill_nem2"].mean(),
-            "mean_bill_nem3": part["bill_nem3"].mean(), "mean_savings_nem2": part["savings_nem2"].mean(),
-            "mean_savings_nem3": part["savings_nem3"].mean(), "median_payback_nem2": part["payback_nem2"].median(),
-            "median_payback_nem3": part["payback_nem3"].median(), "mean_export_share": part["export_share"].mean(),
-            "mean_cost_shift_nem2": part["cost_shift_nem2"].mean(), "mean_cost_shift_nem3": part["cost_shift_nem3"].mean(),
-            "total_cost_shift_nem2": part["cost_shift_nem2"].sum(min_count=1),
-            "total_cost_shift_nem3": part["cost_shift_nem3"].sum(min_count=1),
-        }
-    return pd.DataFrame.from_dict(rows, orient="index").round(4)
-
-
 def ensure_sample_cube(path, n_meters: int = 200, seed: int = 42) -> Path:
     """The sample utility's cube at ``path``, generated (``workbench.sample``) if it is not there yet."""
     path = Path(path)
     if not path.exists():
-        from workbench.sample import generate_sample_utility
-
         generate_sample_utility(path, n_meters=n_meters, seed=seed, progress=False)
     return path

@@ -11,48 +11,13 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from workbench.billing.determinants import Schedule, schedule_arrays
-from workbench.billing.periods import BillPeriods, periods_from_rows, read_date_periods
-from workbench.billing.pricing import Determinants
-from workbench.calendar import local_time, local_wall_times
-from workbench.errors import CubeError
+from workbench.ami.cube_calendar import cube_time
+from workbench.calendar.periods import BillPeriods
+from workbench.engine.determinants import Schedule, schedule_arrays
+from workbench.engine.pricing import Determinants
 from workbench.kernels.scan import scan_determinants
 
 _OUTPUTS = ("energy_kwh", "received_kwh", "peak_kw", "tou_peak_kw", "cp_kw", "rtp_cost", "export_credit", "counts")
-
-
-def cube_time(ds: xr.Dataset) -> tuple[np.ndarray, int]:
-    """UTC interval starts (datetime64[m]) and the step in minutes."""
-    utc = ds["time"].values.astype("datetime64[m]")
-    step = int(ds.attrs.get("step_minutes") or (utc[1] - utc[0]).astype(int))
-    return utc, step
-
-
-def cube_local_days(ds: xr.Dataset) -> np.ndarray:
-    """Local date (days since epoch) of every interval, in the utility's time zone."""
-    tz = ds.attrs.get("timezone")
-    if not tz:
-        raise CubeError("the cube has no 'timezone' attribute (the utility's IANA time zone)")
-    utc, _ = cube_time(ds)
-    return local_time(local_wall_times(utc, tz)).day
-
-
-def cube_periods(ds: xr.Dataset, local_day: np.ndarray | None = None) -> BillPeriods:
-    """Bill periods of every meter of ``ds`` from its cycle's read dates, clipped to the cube's days."""
-    day = cube_local_days(ds) if local_day is None else local_day
-    first = np.datetime64(int(day[0]), "D")
-    end = np.datetime64(int(day[-1]), "D") + 1
-    reads = ds["read_date"].values.astype("datetime64[D]")
-    cycle_ids = list(ds["cycle_id"].values.astype(int))
-    by_cycle = {}
-    rows = []
-    for cycle in ds["cycle"].values.astype(int):
-        if cycle not in by_cycle:
-            if cycle not in cycle_ids:
-                raise CubeError(f"meter cycle {cycle} has no read dates in the cube (cycle_id {cycle_ids})")
-            by_cycle[cycle] = read_date_periods(reads[cycle_ids.index(cycle)], first, end, f"cycle {cycle} read dates")
-        rows.append(by_cycle[cycle])
-    return periods_from_rows(rows, day)
 
 
 def _scan_block(delivered, received, quality, bounds, *, schedule: Schedule, n_energy, n_demand, parallel,

@@ -7,8 +7,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from workbench.billing.periods import BillPeriods
-from workbench.billing.pricing import Determinants, LineItems
+from workbench.calendar.periods import BillPeriods
+from workbench.engine.pricing import Determinants, LineItems
 
 
 @dataclass

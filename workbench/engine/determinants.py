@@ -2,7 +2,7 @@
 
 ``schedule_arrays`` turns a time axis and a tariff into the per-interval arrays the kernel reads (energy and
 demand bucket, demand block position, real-time price, system-peak flags); ``scan`` runs the kernel. Both are
-independent of how the interval data is held (numpy here; see ``workbench.billing.cube`` for xarray/dask).
+independent of how the interval data is held (numpy here; see ``workbench.engine.cube`` for xarray/dask).
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from workbench.billing.pricing import Determinants
 from workbench.calendar import LocalTime, local_time, local_wall_times
+from workbench.engine.pricing import Determinants
 from workbench.errors import BillingError
 from workbench.kernels.scan import scan_determinants
 from workbench.tariffs.compile import CompiledTariff
