@@ -16,22 +16,60 @@ from workbench.errors import WorkbenchError
 
 def _bill(args) -> int:
     from workbench.billing import bill_interval_series
-    from workbench.billing.intervals import is_simple_csv, read_meter_file
+    from workbench.billing.feedtime import feed_zone, zone_warnings
+    from workbench.billing.intervals import read_meter_reads
+    from workbench.billing.register import check_register_tariff, register_series
+    from workbench.billing.repair import build_series, check_reads
     from workbench.tariffs import load_tariff
 
     tariff = load_tariff(args.tariff, timezone=args.timezone)
-    if not is_simple_csv(args.intervals) and not (tariff.timezone or args.timezone):
-        raise WorkbenchError(f"{args.intervals}: an AMI file's times are UTC; pass --timezone (e.g. America/New_York) so "
-                             f"the tariff {args.tariff}'s time-of-use hours apply in local time")
-    series = read_meter_file(args.intervals, meter=args.meter)
-    read_dates = _read_dates(args.read_dates) if args.read_dates else None
+    reads = read_meter_reads(args.intervals, meter=args.meter)
+    source = reads.source
+    check = check_reads(reads)
+    feed = feed_zone(reads.local_time)
+    tz = tariff.timezone or feed[0]
+    whose = "--timezone's" if args.timezone else f"the tariff {tariff.code}'s" if tariff.timezone else "the feed's"
+    if tz is None and reads.offsets_minutes is None:
+        raise WorkbenchError(f"{source}: an AMI file's times are UTC and the file gives no time zone of its own; pass "
+                             f"--timezone (e.g. America/New_York) so the tariff {args.tariff}'s hours apply in local time")
+    if check.identical:
+        _warn(f"{source}: {len(check.identical)} identical duplicate reading(s) merged, one kept: "
+              + "; ".join(check.identical[:5]) + ("; ..." if len(check.identical) > 5 else ""))
+    for text in zone_warnings(source, reads.start.astype("datetime64[m]"), reads.offsets_minutes, feed, tz, whose):
+        _warn(text)
+    if check.problems:
+        for problem in check.problems:
+            print(f"  - {problem.text}" + ("" if problem.repairable else " (cannot be repaired)"), file=sys.stderr)
+        if not check.repairable:
+            raise WorkbenchError(f"{source}: {check.summary()}; the ones marked 'cannot be repaired' must be fixed in "
+                                 "the file (see the list above)")
+        if not args.repair:
+            raise WorkbenchError(f"{source}: {check.summary()}; pass --repair to estimate, split or drop them as "
+                                 "listed above (the bill is then marked estimated)")
+    notes = []
+    if check.register:
+        check_register_tariff(tariff, source)
+        if args.read_dates:
+            raise WorkbenchError(f"--read-dates: {source} holds monthly reads, which are their own bill periods")
+        series, read_dates = register_series(reads, tz)
+        tz = "UTC"  # the register series is on a naive axis of local dates
+    else:
+        series, repairs = build_series(reads, check, tz, repair=args.repair)
+        args.repairs_done = repairs
+        for text in repairs:
+            print(f"repaired: {source}: {text}", file=sys.stderr)
+        read_dates = _read_dates(args.read_dates) if args.read_dates else None
     bills = bill_interval_series(
-        tariff, series, read_dates=read_dates, timezone=args.timezone, program=args.program,
-        true_up_month=args.true_up_month, export_rates=args.export_rates, pto_date=_date(args.pto_date, "--pto-date"),
-        programs_dir=args.programs,
+        tariff, series, read_dates=read_dates, timezone=tz if not tariff.timezone or check.register else None,
+        program=args.program, true_up_month=args.true_up_month, export_rates=args.export_rates,
+        pto_date=_date(args.pto_date, "--pto-date"), programs_dir=args.programs, notes=notes,
     )
+    for text in notes:
+        _warn(text)
     if args.format == "json":
         json.dump({"tariff": tariff.code, "tariff_name": tariff.name, "intervals": str(args.intervals),
+                   "estimated": any(b.estimated_intervals for b in bills),
+                   "repairs": getattr(args, "repairs_done", []), "warnings": notes,
                    "bills": [b.to_dict() for b in bills]}, sys.stdout, indent=2)
         print()
     elif args.format == "csv":
@@ -47,6 +85,10 @@ def _bill(args) -> int:
 
         print(bills_as_text(tariff, bills))
     return 0
+
+
+def _warn(text: str) -> None:
+    print(f"warning: {text}", file=sys.stderr)
 
 
 def _date(text, option):
@@ -181,6 +223,10 @@ def build_parser() -> argparse.ArgumentParser:
                       "for URDB tariffs, the timestamps' own offsets)")
     bill.add_argument("--read-dates", help="meter-read dates, comma separated (bill periods run from one to the next); "
                       "default: calendar months of local time")
+    bill.add_argument("--repair", action="store_true", help="repair the feed's usual faults and bill (default: list "
+                      "every problem and stop): estimate gaps (VEE: linear, like-day), split long readings evenly, "
+                      "drop zero-length records and conflicting duplicates (then estimated); each repair is listed "
+                      "and the bill is marked estimated; see docs/bill-command.md")
     bill.add_argument("--program", help="net-metering program: a code in tariffs/programs/, a program file, or a "
                       "PySAM option (net-metering-kwh, net-metering-dollars, net-billing, net-billing-carryover, "
                       "buy-all-sell-all); default for a URDB tariff: its dgrules")

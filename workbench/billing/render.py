@@ -5,6 +5,10 @@ from __future__ import annotations
 
 def bills_as_text(tariff, bills) -> str:
     lines = [f"Tariff {tariff.code}: {tariff.name}"]
+    estimated = [b for b in bills if b.estimated_intervals]
+    if estimated:
+        lines.append(f"*** ESTIMATED: {len(estimated)} of {len(bills)} bills include estimated intervals "
+                     f"({sum(b.estimated_intervals for b in estimated):,} in all); not every kWh was read ***")
     grand = 0.0
     for bill in bills:
         flag = " (partial period)" if bill.partial else ""
@@ -13,7 +17,8 @@ def bills_as_text(tariff, bills) -> str:
         lines.append(f"  delivered {bill.delivered_kwh:,.3f} kWh, peak demand {bill.peak_kw:,.3f} kW"
                      + (f", received {bill.received_kwh:,.3f} kWh" if bill.received_kwh else ""))
         if bill.estimated_intervals or bill.missing_intervals:
-            lines.append(f"  ESTIMATED: {bill.estimated_intervals} estimated, {bill.missing_intervals} missing intervals")
+            lines.append(f"  *** ESTIMATED BILL: {bill.estimated_intervals} estimated, {bill.missing_intervals} missing "
+                         "intervals ***")
         for li in bill.line_items:
             lines.append(f"  {li.description[:46]:<46} {li.quantity:>14,.3f} {li.unit:<6} x {li.rate:>10.5f} "
                          f"= {li.amount:>11,.2f}")
