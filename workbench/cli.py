@@ -46,7 +46,7 @@ def _bill(args) -> int:
         if not args.repair:
             raise WorkbenchError(f"{source}: {check.summary()}; pass --repair to estimate, split or drop them as "
                                  "listed above (the bill is then marked estimated)")
-    notes = []
+    notes, repairs = [], []
     if check.register:
         check_register_tariff(tariff, source)
         if args.read_dates:
@@ -55,7 +55,6 @@ def _bill(args) -> int:
         tz = "UTC"  # the register series is on a naive axis of local dates
     else:
         series, repairs = build_series(reads, check, tz, repair=args.repair)
-        args.repairs_done = repairs
         for text in repairs:
             print(f"repaired: {source}: {text}", file=sys.stderr)
         read_dates = _read_dates(args.read_dates) if args.read_dates else None
@@ -69,7 +68,7 @@ def _bill(args) -> int:
     if args.format == "json":
         json.dump({"tariff": tariff.code, "tariff_name": tariff.name, "intervals": str(args.intervals),
                    "estimated": any(b.estimated_intervals for b in bills),
-                   "repairs": getattr(args, "repairs_done", []), "warnings": notes,
+                   "repairs": repairs, "warnings": notes,
                    "bills": [b.to_dict() for b in bills]}, sys.stdout, indent=2)
         print()
     elif args.format == "csv":
