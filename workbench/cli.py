@@ -65,6 +65,9 @@ def _bill(args) -> int:
     )
     for text in notes:
         _warn(text)
+    if check.register:
+        for b in bills:
+            b.peak_kw = 0.0  # a daily spread of a monthly reading is no measured demand
     if args.format == "json":
         json.dump({"tariff": tariff.code, "tariff_name": tariff.name, "intervals": str(args.intervals),
                    "estimated": any(b.estimated_intervals for b in bills),
@@ -82,7 +85,7 @@ def _bill(args) -> int:
     else:
         from workbench.billing.render import bills_as_text
 
-        print(bills_as_text(tariff, bills))
+        print(bills_as_text(tariff, bills, register=check.register))
     return 0
 
 
@@ -219,7 +222,8 @@ def build_parser() -> argparse.ArgumentParser:
     bill.add_argument("--meter", help="the meter to bill when the interval file holds several")
     bill.add_argument("--format", choices=["text", "json", "csv"], default="text")
     bill.add_argument("--timezone", help="IANA time zone the tariff's schedules apply in (default: the tariff's; "
-                      "for URDB tariffs, the timestamps' own offsets)")
+                      "else a Green Button feed's LocalTimeParameters; else the timestamps' own offsets); a feed or "
+                      "timestamps on another clock get a warning naming both")
     bill.add_argument("--read-dates", help="meter-read dates, comma separated (bill periods run from one to the next); "
                       "default: calendar months of local time")
     bill.add_argument("--repair", action="store_true", help="repair the feed's usual faults and bill (default: list "

@@ -294,6 +294,7 @@ def test_monthly_register_data_billed_under_a_flat_tariff(capsys, tmp_path):
     assert [(b["start"], b["end"], b["delivered_kwh"], b["total"]) for b in bills] == [
         ("2011-01-01", "2011-02-01", 300.0, 40.00), ("2011-02-01", "2011-03-01", 280.0, 38.00),
         ("2011-03-01", "2011-04-01", 310.0, 41.00)]
+    assert all(b["peak_kw"] == 0.0 for b in bills)  # monthly reads measure no demand
 
 
 @pytest.mark.parametrize("kind,why", [("tou", "time of use"), ("demand", "demand")])

@@ -199,6 +199,8 @@ def build_series(reads: Reads, check: FeedCheck, timezone: str, *, repair: bool)
     if check.problems and not (repair and check.repairable):
         raise IntervalDataError(f"{reads.source}: {check.summary()}")
     step, n = check.step_seconds, check.n_cells
+    if check.keep is None or not check.keep.any():
+        raise IntervalDataError(f"{reads.source}: no readings left to bill once the problems above are set aside")
     delivered = np.full(n, np.nan)
     received = np.full(n, np.nan) if reads.has_received else np.zeros(n)
     quality = np.zeros(n, np.uint8)
