@@ -304,3 +304,14 @@ def test_monthly_register_data_refused_under_tou_or_demand(capsys, tmp_path, kin
         tmp_path / "t.yaml", energy="{type: demand, description: Demand, rates: 8.0}")
     out = run_in_process(["bill", "--tariff", tariff, "--intervals", _monthly(tmp_path / "m.xml")], capsys)
     assert_refused(out, "m.xml", "monthly", why)
+
+
+def test_overlapping_readings_cannot_be_repaired(capsys, tmp_path):
+    """Feed with a 2-hour reading over two hourly ones: refused even with --repair, the rows named."""
+    readings = _hours("2011-01-01T08:00", 24)
+    readings.insert(3, ("2011-01-01T10:00:00", 7200, 2000))  # covers 10:00 and 11:00, read hourly as well
+    out = run_in_process(["bill", "--tariff", _tariff(tmp_path / "t.yaml"), "--intervals",
+                          _feed(tmp_path / "f.xml", readings), "--repair"], capsys)
+    line = assert_refused(out, "f.xml", "overlap at 2011-01-01T10:00Z", "cannot be repaired")
+    assert "1 reading of 2 h at 2011-01-01T10:00Z" in line
+    assert any("readings overlap at 2011-01-01T10:00Z (rows 3, 4)" in x for x in out.stderr.splitlines())

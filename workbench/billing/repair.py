@@ -12,8 +12,9 @@ the repairs of docs/bill-command.md, each listed, with the VEE rules the ingest 
 - a zero-length record: dropped (it covers no time);
 - conflicting duplicates: all of them dropped and the interval estimated as a gap (as the ingest does).
 
-A reading off the grid, of a length that is not a whole number of intervals, or a record the reader could
-not read is never repaired: it stops the bill.
+A reading off the grid, of a length that is not a whole number of intervals, readings that overlap (a
+2-hour reading and an hourly one of the same hour), or a record the reader could not read is never
+repaired: it stops the bill.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from workbench.errors import IntervalDataError
 from workbench.vee.calendar import vee_calendar
 from workbench.vee.config import load_config
 from workbench.vee.engine import kernel_params, vee_arrays
-from workbench.vee.inputs import CONFLICTING, IDENTICAL, classify_duplicates
+from workbench.vee.inputs import CONFLICTING, classify_duplicates
 from workbench.vee.rules import METHOD_NAMES, RULES
 
 REGISTER_SECONDS = 27 * 86400  # readings this long (or longer) are monthly register reads, not intervals
@@ -47,7 +48,7 @@ def at_text(t) -> str:
 
 @dataclass
 class Problem:
-    kind: str  # gap, long, zero, conflict, odd, grid, unreadable
+    kind: str  # gap, long, zero, conflict, odd, grid, overlap, unreadable
     at: int | None  # UTC seconds since 1970 (None when unknown)
     text: str
     repairable: bool = True
@@ -59,7 +60,7 @@ KIND_NAMES = {"gap": ("gap", "gaps"), "long": ("long reading", "long readings"),
               "conflict": ("conflicting duplicate", "conflicting duplicates"),
               "odd": ("reading of odd length", "readings of odd length"), "grid": ("reading off the interval grid",
                                                                              "readings off the interval grid"),
-              "unreadable": ("unreadable record", "unreadable records")}
+              "overlap": ("overlap", "overlaps"), "unreadable": ("unreadable record", "unreadable records")}
 
 
 @dataclass
@@ -124,65 +125,85 @@ def check_reads(reads: Reads) -> FeedCheck:
     odd = (seconds % step != 0) | (seconds <= 0)
     off_grid = (ticks - origin) % step != 0
     keep = ~(odd | off_grid)
-    for i in order:
+    for i in order[(odd | off_grid)[order]]:
+        when = f"{at_text(np.datetime64(int(ticks[i]), 's'))} (row {reads.row[i]})"
         if odd[i]:
-            when = f"{duration_text(seconds[i])} at {at_text(np.datetime64(int(ticks[i]), 's'))} (row {reads.row[i]})"
-            check.problems.append(Problem("odd", int(ticks[i]), f"reading of {when}; expected {duration_text(step)} "
-                                          "or a whole number of them", False, f"reading of {when}"))
-        elif off_grid[i]:
-            when = f"{at_text(np.datetime64(int(ticks[i]), 's'))} (row {reads.row[i]})"
+            check.problems.append(Problem("odd", int(ticks[i]), f"reading of {duration_text(seconds[i])} at {when}; "
+                                          f"expected {duration_text(step)} or a whole number of them", False,
+                                          f"reading of {duration_text(seconds[i])} at {when}"))
+        else:
             check.problems.append(Problem("grid", int(ticks[i]), f"reading at {when} is not on the "
                                           f"{duration_text(step)} grid of the other readings", False,
                                           f"reading off the grid at {when}"))
     parts = np.where(keep, seconds // step, 1).astype(np.int64)
     cell = (ticks - origin) // step
-    for i in order:
-        if keep[i] and parts[i] > 1:
-            when = f"{duration_text(seconds[i])} at {at_text(np.datetime64(int(ticks[i]), 's'))}"
-            check.problems.append(Problem("long", int(ticks[i]), f"reading of {when} ({reads.kwh[i]:g} kWh, row "
-                                          f"{reads.row[i]})", short=f"reading of {when}"))
-    # duplicates: reads of the same channel and start (and length) in file order
+    for i in order[(keep & (parts > 1))[order]]:
+        when = f"{duration_text(seconds[i])} at {at_text(np.datetime64(int(ticks[i]), 's'))}"
+        check.problems.append(Problem("long", int(ticks[i]), f"reading of {when} ({reads.kwh[i]:g} kWh, row "
+                                      f"{reads.row[i]})", short=f"reading of {when}"))
+    _duplicates(reads, check, ticks, seconds, keep)
+    valid = ~(odd | off_grid)
+    n_cells = int((cell + parts)[valid].max()) if valid.any() else 0
+    check.origin, check.n_cells, check.keep, check.cell, check.parts = origin, n_cells, keep, cell, parts
+    for received in ([False, True] if reads.has_received else [False]):
+        _overlaps_and_gaps(reads, check, received, valid, step)
+    check.problems.sort(key=lambda p: -1 if p.at is None else int(p.at))
+    return check
+
+
+def _duplicates(reads: Reads, check: FeedCheck, ticks, seconds, keep) -> None:
+    """Identical duplicates: one kept, listed in ``check.identical``; conflicting ones: problems, none kept."""
     idx = np.flatnonzero(keep)
     kind = classify_duplicates(np.zeros(len(idx)), reads.start[idx].astype("datetime64[ns]"), reads.kwh[idx],
                                channel=np.char.add(reads.received[idx].astype(str), seconds[idx].astype(str)),
                                tolerance_kwh=load_config().validation.duplicates.tolerance_kwh)
-    conflict_keys = set()
-    for j in np.flatnonzero(kind == CONFLICTING):
-        conflict_keys.add((bool(reads.received[idx[j]]), int(ticks[idx[j]])))
-    for j in np.flatnonzero(kind == IDENTICAL):
-        i = idx[j]
-        if (bool(reads.received[i]), int(ticks[i])) in conflict_keys:
+    if not kind.any():
+        return
+    key = list(zip(reads.received[idx].tolist(), ticks[idx].tolist(), seconds[idx].tolist(), strict=True))
+    groups: dict = {}
+    for j in np.flatnonzero(kind != 0):
+        groups.setdefault(key[j], [])
+    for j, k in enumerate(key):
+        if k in groups:
+            groups[k].append(idx[j])
+    for (received, tick, _), same in sorted(groups.items(), key=lambda kv: kv[0][1]):
+        when = at_text(np.datetime64(tick, "s"))
+        if len({reads.kwh[i] for i in same}) == 1 or not (kind[np.isin(idx, same)] == CONFLICTING).any():
+            keep[same[1:]] = False
+            check.identical.append(f"{when}: {reads.kwh[same[0]]:g} kWh on rows "
+                                   + " and ".join(str(reads.row[i]) for i in same))
             continue
-        keep[i] = False
-        twin = idx[np.flatnonzero((ticks[idx] == ticks[i]) & (reads.received[idx] == reads.received[i]))[0]]
-        check.identical.append(f"{at_text(np.datetime64(int(ticks[i]), 's'))}: {reads.kwh[i]:g} kWh on rows "
-                               f"{reads.row[twin]} and {reads.row[i]}")
-    for received, tick in sorted(conflict_keys, key=lambda k: k[1]):
-        same = idx[(ticks[idx] == tick) & (reads.received[idx] == received)]
         keep[same] = False
         listed = "; ".join(f"{reads.kwh[i]:g} kWh (row {reads.row[i]})" for i in same)
         channel = " received" if received else ""
-        when = at_text(np.datetime64(tick, "s"))
         check.problems.append(Problem("conflict", tick, f"conflicting{channel} readings at {when}: {listed}",
                                       short=f"conflicting duplicate at {when}"))
-    n_cells = int((cell + parts)[~(odd | off_grid)].max()) if (~(odd | off_grid)).any() else 0
-    check.origin, check.n_cells, check.keep, check.cell, check.parts = origin, n_cells, keep, cell, parts
-    # gaps: cells of a channel no read covers (conflicting cells are listed as conflicts, not as gaps)
-    valid = ~(odd | off_grid)
-    for received in ([False, True] if reads.has_received else [False]):
-        covered = np.zeros(n_cells, bool)
-        sel = np.flatnonzero(valid & (reads.received == received))
-        for i in sel:
-            covered[cell[i]:cell[i] + parts[i]] = True
-        for a, b in _runs(~covered):
-            t = np.datetime64(origin + a * step, "s")
-            channel = " in the received channel" if received else ""
-            after = sel[cell[sel] >= b]
-            where = f" (before row {reads.row[after[np.argmin(cell[after])]]})" if len(after) else ""
-            text = f"gap of {duration_text((b - a) * step)}{channel} at {at_text(t)}{where}"
-            check.problems.append(Problem("gap", origin + a * step, text, short=text))
-    check.problems.sort(key=lambda p: -1 if p.at is None else int(p.at))
-    return check
+
+
+def _overlaps_and_gaps(reads: Reads, check: FeedCheck, received: bool, valid, step: int) -> None:
+    """Cells of a channel two kept readings cover (not repairable), and cells none covers (gaps)."""
+    cell, parts, origin = check.cell, check.parts, check.origin
+    count = np.zeros(check.n_cells, np.int64)
+    sel = np.flatnonzero(valid & (reads.received == received))
+    kept = sel[check.keep[sel]]
+    np.add.at(count, cell[kept[parts[kept] == 1]], 1)
+    for i in kept[parts[kept] > 1]:
+        count[cell[i]:cell[i] + parts[i]] += 1
+    channel = " in the received channel" if received else ""
+    for a, _b in _runs(count > 1):
+        rows = [int(reads.row[i]) for i in kept if cell[i] <= a < cell[i] + parts[i]]
+        when = at_text(np.datetime64(origin + a * step, "s"))
+        check.problems.append(Problem("overlap", origin + a * step, f"readings overlap{channel} at {when} "
+                                      f"(rows {', '.join(map(str, rows))})", False, f"overlap at {when}"))
+    covered = np.zeros(check.n_cells, bool)
+    covered[cell[sel[parts[sel] == 1]]] = True  # conflicting cells are listed as conflicts, not as gaps
+    for i in sel[parts[sel] > 1]:
+        covered[cell[i]:cell[i] + parts[i]] = True
+    for a, b in _runs(~covered):
+        after = sel[cell[sel] >= b]
+        where = f" (before row {reads.row[after[np.argmin(cell[after])]]})" if len(after) else ""
+        text = f"gap of {duration_text((b - a) * step)}{channel} at {at_text(np.datetime64(origin + a * step, 's'))}{where}"
+        check.problems.append(Problem("gap", origin + a * step, text, short=text))
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
