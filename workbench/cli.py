@@ -51,9 +51,12 @@ def _bill(args) -> int:
         check_register_tariff(tariff, source)
         if args.read_dates:
             raise WorkbenchError(f"--read-dates: {source} holds monthly reads, which are their own bill periods")
-        series, read_dates = register_series(reads, tz)
+        series, read_dates, nominal = register_series(reads, tz, notes)
         tz = "UTC"  # the register series is on a naive axis of local dates
     else:
+        nominal = None
+        if check.step_seconds >= 86400:
+            check_register_tariff(tariff, source, "daily reads")
         series, repairs = build_series(reads, check, tz, repair=args.repair)
         for text in repairs:
             print(f"repaired: {source}: {text}", file=sys.stderr)
@@ -61,7 +64,7 @@ def _bill(args) -> int:
     bills = bill_interval_series(
         tariff, series, read_dates=read_dates, timezone=tz if not tariff.timezone or check.register else None,
         program=args.program, true_up_month=args.true_up_month, export_rates=args.export_rates,
-        pto_date=_date(args.pto_date, "--pto-date"), programs_dir=args.programs, notes=notes,
+        pto_date=_date(args.pto_date, "--pto-date"), programs_dir=args.programs, notes=notes, nominal_days=nominal,
     )
     for text in notes:
         _warn(text)

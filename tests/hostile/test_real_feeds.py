@@ -315,3 +315,20 @@ def test_overlapping_readings_cannot_be_repaired(capsys, tmp_path):
     line = assert_refused(out, "f.xml", "overlap at 2011-01-01T10:00Z", "cannot be repaired")
     assert "1 reading of 2 h at 2011-01-01T10:00Z" in line
     assert any("readings overlap at 2011-01-01T10:00Z (rows 3, 4)" in x for x in out.stderr.splitlines())
+
+
+def test_public_monthly_feed_bills_with_its_fragment_prorated(capsys, tmp_path):
+    """Public Electric.xml (monthly: April, then 11 days of May): 2 bills; May pays 11/31 of the customer charge."""
+    feed = GREENBUTTON_SAMPLES / "Electric.xml"
+    assert feed.exists(), f"the public Green Button sample is missing: {feed}"
+    out = run_in_process(["bill", "--tariff", _tariff(tmp_path / "t.yaml", tz="America/New_York"), "--intervals", feed,
+                          "--format", "json"], capsys)
+    assert_ok(out)
+    april, may = json.loads(out.stdout)["bills"]
+    # readings 4702205 Wh from 1333252800 (2012-04-01 00:00 EDT) for 30 d; 1262848 Wh from 2012-05-01 for 11 d
+    assert (april["start"], april["end"], april["delivered_kwh"], april["total"]) == (
+        "2012-04-01", "2012-05-01", 4702.205, 480.22)  # 10.00 + 470.2205 -> 470.22
+    may_items = {li["description"]: li["amount"] for li in may["line_items"]}
+    assert (may["start"], may["end"], may["delivered_kwh"]) == ("2012-05-01", "2012-05-12", 1262.848)
+    assert may_items == {"Customer charge": 3.55, "Energy": 126.28}  # 10 x 11/31 = 3.548; 126.2848
+    assert any("covers only 11 days" in x and "11/31" in x for x in out.stderr.splitlines() if x.startswith("warning:"))

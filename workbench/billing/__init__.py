@@ -27,11 +27,13 @@ __all__ = ["Bill", "LineItem", "bill_series", "bill_interval_series"]
 def bill_interval_series(
     tariff, series: IntervalSeries, *, read_dates=None, timezone: str | None = None, program=None,
     true_up_month: int | None = None, export_rates=None, pto_date=None, programs_dir=None, notes: list | None = None,
+    nominal_days=None,
 ) -> list[Bill]:
     """Bills of one meter's checked interval series under a compiled tariff (and a net-metering program).
 
     ``notes``: a list that receives warnings a user must see (data outside ``read_dates`` left unbilled, a
-    period the data cover only in part, prorated by hours).
+    period the data cover only in part, prorated by hours). ``nominal_days``: the full length of each period
+    between ``read_dates`` when it is not the period itself (a monthly reading that is a fragment of a month).
     """
     from workbench.nem.resolve import prepare_program
 
@@ -45,6 +47,11 @@ def bill_interval_series(
         rows = [calendar_month_periods(first, end)]
     else:
         rows = [read_date_periods(read_dates, first, end)]
+        if nominal_days is not None:
+            start, stop, nominal = rows[0]
+            if len(nominal) != len(nominal_days):
+                raise ValueError("nominal_days: one per period between read_dates that holds data")
+            rows = [(start, stop, np.maximum(nominal, np.asarray(nominal_days, dtype=int)))]
         _outside_notes(read_dates, day, series, notes)
     periods = periods_from_rows(rows, day)
     periods.covered_share = hour_shares(periods, series.step_minutes, _full_hours(periods, tz))

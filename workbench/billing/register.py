@@ -5,6 +5,8 @@ it can be billed only under a tariff that needs no interval data: flat or tiered
 charges, riders, minimums and taxes. A time-of-use, real-time-price, demand or coincident-peak tariff is
 refused with one line saying why. Each reading is one bill period (its local start date to its local end
 date); its energy is spread evenly over its days, so a reading across a season change is priced by days.
+A reading shorter than :data:`FULL_DAYS` (the last one of a download, cut at its date) is a fragment of a
+month: its monthly charges are prorated by its days over its calendar month's days, with a warning.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import pandas as pd
 from workbench.billing.intervals import IntervalSeries, Reads
 from workbench.billing.repair import at_text
 from workbench.errors import BillingError, IntervalDataError
+
+FULL_DAYS = 27  # a monthly reading of fewer days is a fragment of a month
 
 
 def register_refusal(tariff) -> str | None:
@@ -30,8 +34,9 @@ def register_refusal(tariff) -> str | None:
     return None
 
 
-def register_series(reads: Reads, timezone: str | None) -> tuple[IntervalSeries, list]:
-    """(a daily series on the local-day axis, the read dates) of monthly reads; checks they follow on."""
+def register_series(reads: Reads, timezone: str | None, notes: list) -> tuple[IntervalSeries, list, list]:
+    """(a daily series on the local-day axis, the read dates, each period's nominal days) of monthly reads;
+    checks they follow on; a fragment of a month is noted in ``notes``."""
     src = reads.source
     if reads.received.any():
         raise IntervalDataError(f"{src}: monthly reads of received energy: net metering needs interval data")
@@ -40,8 +45,9 @@ def register_series(reads: Reads, timezone: str | None) -> tuple[IntervalSeries,
     order = np.lexsort((reads.row, reads.start))
     start = pd.DatetimeIndex(reads.start[order].astype("datetime64[ns]")).tz_localize("UTC").tz_convert(timezone)
     end = start + pd.to_timedelta(reads.seconds[order], unit="s")
-    first = start.tz_localize(None).floor("D").to_numpy().astype("datetime64[D]")
-    last = (end.tz_localize(None) - pd.Timedelta(seconds=1)).floor("D").to_numpy().astype("datetime64[D]") + 1
+    # read dates: the local dates nearest the reads (a read at local midnight, or a few hours off it)
+    first = start.tz_localize(None).round("D").to_numpy().astype("datetime64[D]")
+    last = end.tz_localize(None).round("D").to_numpy().astype("datetime64[D]")
     kwh, rows = reads.kwh[order], reads.row[order]
     keep = np.ones(len(kwh), bool)
     for i in range(1, len(kwh)):
@@ -64,11 +70,17 @@ def register_series(reads: Reads, timezone: str | None) -> tuple[IntervalSeries,
     utc = axis.astype("datetime64[m]")  # local dates on a naive axis: billed with timezone UTC
     series = IntervalSeries(utc, np.zeros(len(utc), np.int64), per_day, np.zeros(len(utc)), 1440, src,
                             np.where(reads.quality[order][keep].astype(bool).repeat(days), 1, 0).astype(np.uint8))
-    return series, list(np.concatenate([first, last[-1:]]))
+    nominal = days.copy()
+    for i in np.flatnonzero(days < FULL_DAYS):
+        month = first[i].astype("datetime64[M]")
+        nominal[i] = int(((month + 1).astype("datetime64[D]") - month.astype("datetime64[D]")).astype(int))
+        notes.append(f"{src}: the monthly reading {first[i]} to {last[i]} (row {rows[i]}) covers only {days[i]} days; "
+                     f"its monthly charges are prorated {days[i]}/{nominal[i]} days")
+    return series, list(np.concatenate([first, last[-1:]])), list(nominal)
 
 
-def check_register_tariff(tariff, source: str) -> None:
+def check_register_tariff(tariff, source: str, what: str = "monthly (register) reads") -> None:
     why = register_refusal(tariff)
     if why:
-        raise BillingError(f"{source}: holds monthly (register) reads, which the tariff {tariff.code} cannot bill: "
-                           f"{why}; bill it from interval data or under a flat or tiered tariff")
+        raise BillingError(f"{source}: holds {what}, which the tariff {tariff.code} cannot bill: "
+                           f"{why}; bill it from finer interval data or under a flat or tiered tariff")

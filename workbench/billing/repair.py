@@ -31,7 +31,7 @@ from workbench.vee.engine import kernel_params, vee_arrays
 from workbench.vee.inputs import CONFLICTING, classify_duplicates
 from workbench.vee.rules import METHOD_NAMES, RULES
 
-REGISTER_SECONDS = 27 * 86400  # readings this long (or longer) are monthly register reads, not intervals
+REGISTER_SECONDS = 86400  # readings all longer than a day are register reads (monthly data), not intervals
 
 
 def duration_text(seconds) -> str:
@@ -110,7 +110,7 @@ def check_reads(reads: Reads) -> FeedCheck:
     if n == 0:
         return check
     seconds = reads.seconds.astype(np.int64)
-    if (seconds >= REGISTER_SECONDS).all():
+    if (seconds > REGISTER_SECONDS).all():
         check.register = True
         return check
     values, counts = np.unique(seconds, return_counts=True)
