@@ -332,3 +332,11 @@ def test_public_monthly_feed_bills_with_its_fragment_prorated(capsys, tmp_path):
     assert (may["start"], may["end"], may["delivered_kwh"]) == ("2012-05-01", "2012-05-12", 1262.848)
     assert may_items == {"Customer charge": 3.55, "Energy": 126.28}  # 10 x 11/31 = 3.548; 126.2848
     assert any("covers only 11 days" in x and "11/31" in x for x in out.stderr.splitlines() if x.startswith("warning:"))
+
+
+def test_daily_reads_refused_under_a_time_of_use_tariff(capsys, tmp_path):
+    """Feed of daily readings under a time-of-use tariff: refused in one line (a day's kWh has no hours)."""
+    days = [((dt.datetime(2025, 4, 1, 4) + dt.timedelta(days=i)).isoformat(), 86400, 24000) for i in range(10)]
+    feed = _feed(tmp_path / "d.xml", days, tz_offset=-18000, step=86400)
+    out = run_in_process(["bill", "--tariff", REPO / "tariffs" / "RES-TOU.yaml", "--intervals", feed], capsys)
+    assert_refused(out, "d.xml", "daily reads", "time of use")
