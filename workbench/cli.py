@@ -61,7 +61,9 @@ def _bill_feed(args, tariff):
     if check.identical:
         _warn(f"{source}: {len(check.identical)} identical duplicate reading(s) merged, one kept: "
               + "; ".join(check.identical[:5]) + ("; ..." if len(check.identical) > 5 else ""), said)
-    for text in zone_warnings(source, reads.start.astype("datetime64[m]"), reads.offsets_minutes, feed, tz, whose):
+    one = ~reads.received  # each timestamp once (a CSV row gives both channels)
+    written = None if reads.offsets_minutes is None else reads.offsets_minutes[one]
+    for text in zone_warnings(source, reads.start[one].astype("datetime64[m]"), written, feed, tz, whose):
         _warn(text, said)
     if check.problems:
         for problem in check.problems:

@@ -170,7 +170,7 @@ def _duplicates(reads: Reads, check: FeedCheck, ticks, seconds, keep) -> None:
         when = at_text(np.datetime64(tick, "s"))
         if len({reads.kwh[i] for i in same}) == 1 or not (kind[np.isin(idx, same)] == CONFLICTING).any():
             keep[same[1:]] = False
-            check.identical.append(f"{when}: {reads.kwh[same[0]]:g} kWh on rows "
+            check.identical.append(f"{when}: {reads.kwh[same[0]]:g} kWh{' received' if received else ''} on rows "
                                    + " and ".join(str(reads.row[i]) for i in same))
             continue
         keep[same] = False
