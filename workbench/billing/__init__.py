@@ -78,7 +78,7 @@ def bill_interval_series(
             full = _nominal(bill, periods) * 24
             hours = round(float(s) * full, 2)
             notes.append(f"{series.source}: the data cover only {hours:g} h of the bill period {bill.start} to "
-                         f"{bill.end} ({full} h in full); its monthly charges are prorated {hours:g}/{full} h")
+                         f"{bill.end} (the full period: {full} h); its monthly charges are prorated {hours:g}/{full} h")
     return bills
 
 

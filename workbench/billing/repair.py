@@ -53,6 +53,8 @@ class Problem:
     text: str
     repairable: bool = True
     short: str = ""  # for the one-line summary, e.g. "gap of 1 h at 2011-11-06T17:00Z"
+    cells: int = 1  # intervals it leaves without a reading (a gap's length)
+    received: bool = False  # in the received channel
 
 
 KIND_NAMES = {"gap": ("gap", "gaps"), "long": ("long reading", "long readings"),
@@ -78,6 +80,7 @@ class FeedCheck:
     keep: np.ndarray | None = None  # bool per read: used for the series
     cell: np.ndarray | None = None  # first cell of each read
     parts: np.ndarray | None = None  # intervals each read covers
+    delivered_covered: np.ndarray | None = None  # bool per cell: a delivered read covers it
 
     def summary(self) -> str:
         """'3 problems (1 gap of 1 h at ..., ...)' for the one error line."""
@@ -177,7 +180,7 @@ def _duplicates(reads: Reads, check: FeedCheck, ticks, seconds, keep) -> None:
         listed = "; ".join(f"{reads.kwh[i]:g} kWh (row {reads.row[i]})" for i in same)
         channel = " received" if received else ""
         check.problems.append(Problem("conflict", tick, f"conflicting{channel} readings at {when}: {listed}",
-                                      short=f"conflicting duplicate at {when}"))
+                                      short=f"conflicting duplicate at {when}", received=bool(received)))
 
 
 def _overlaps_and_gaps(reads: Reads, check: FeedCheck, received: bool, valid, step: int) -> None:
@@ -199,11 +202,16 @@ def _overlaps_and_gaps(reads: Reads, check: FeedCheck, received: bool, valid, st
     covered[cell[sel[parts[sel] == 1]]] = True  # conflicting cells are listed as conflicts, not as gaps
     for i in sel[parts[sel] > 1]:
         covered[cell[i]:cell[i] + parts[i]] = True
+    if received:  # a time with no reading at all is one gap, listed with the delivered channel
+        covered |= ~check.delivered_covered
+    else:
+        check.delivered_covered = covered
     for a, b in _runs(~covered):
         after = sel[cell[sel] >= b]
         where = f" (before row {reads.row[after[np.argmin(cell[after])]]})" if len(after) else ""
         text = f"gap of {duration_text((b - a) * step)}{channel} at {at_text(np.datetime64(origin + a * step, 's'))}{where}"
-        check.problems.append(Problem("gap", origin + a * step, text, short=text))
+        check.problems.append(Problem("gap", origin + a * step, text, short=text, cells=b - a,
+                                      received=received))
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -246,14 +254,16 @@ def build_series(reads: Reads, check: FeedCheck, timezone: str, *, repair: bool)
     if gaps.any():
         delivered, received, method = _estimate(utc, delivered, received, quality, timezone, step // 60, reads.source)
         quality[gaps] = 1
-        for a, b in _runs(gaps):
+        for p in check.problems:
+            if p.kind not in ("gap", "conflict"):
+                continue
+            a = (int(p.at) - check.origin) // step
+            b = a + p.cells
             used = sorted({METHOD_NAMES[int(m)].replace("_", "-") for m in method[a:b] if m})
-            what = next((p.text for p in check.problems if p.kind in ("gap", "conflict")
-                         and p.at is not None and int(p.at) == check.origin + a * step), None)
-            what = what or f"gap of {duration_text((b - a) * step)} at {at_text(utc[a])}"
-            verb = "dropped the " if what.startswith("conflicting") else "estimated the "
-            repairs.append(f"{verb}{what}" + (" and estimated the interval" if verb == "dropped the " else "")
-                           + f" ({' and '.join(used)}: {delivered[a:b].sum():.3f} kWh)")
+            kwh = (received if p.received else delivered)[a:b].sum()
+            done = (f"dropped the {p.text} and estimated the interval" if p.kind == "conflict"
+                    else f"estimated the {p.text}")
+            repairs.append(f"{done} ({' and '.join(used) or 'VEE'}: {kwh:.3f} kWh)")
     if reads.offsets_minutes is not None:
         offsets = _fill(offsets)
     else:
