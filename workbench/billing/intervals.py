@@ -1,8 +1,9 @@
-"""One customer's interval file: the CSV that ``workbench bill --intervals`` reads.
+"""One customer's interval file: the CSV that ``workbench bill --intervals`` reads, or any AMI file.
 
-Columns: ``timestamp`` (ISO 8601 interval start with an offset or ``Z``), ``delivered_kwh`` and optionally
+CSV columns: ``timestamp`` (ISO 8601 interval start with an offset or ``Z``), ``delivered_kwh`` and optionally
 ``received_kwh`` [kWh per interval]. Every problem is reported with the file, the row (1 = header) and
-what was expected.
+what was expected. :func:`read_meter_reads` returns one meter's readings as the file holds them
+(:class:`Reads`), unchecked: ``workbench.billing.repair`` checks the whole feed and repairs it on request.
 """
 
 from __future__ import annotations
