@@ -176,9 +176,11 @@ def _without(rows, k):
 
 
 INTERVAL_CASES = {
-    # file row 51 is rows[50]; dropping it makes row 51 start 30 minutes after row 50
-    "non-uniform step": (lambda r: _without(r, 50), ["row 51", "30 minutes", "15 minutes"]),
-    "duplicate timestamps": (lambda r: r[:51] + [r[50]] + r[51:], ["row 52", "duplicate", "row 51"]),
+    # file row 51 is rows[50]; dropping it leaves a 15-minute gap before the row that is now row 51
+    "non-uniform step": (lambda r: _without(r, 50), ["1 problem", "gap of 15 min", "before row 51", "--repair"]),
+    # an identical repeated row is merged (counted, with a warning); a differing one is a conflict naming both
+    "duplicate timestamps": (lambda r: r[:51] + [r[50].replace(",0.5", ",0.75")] + r[51:],
+                             ["conflicting duplicate", "--repair"]),
     "timestamps going back": (lambda r: r[:40] + [r[41], r[40]] + r[42:], ["row 42", "back in time"]),
     "timestamp without an offset": (
         lambda r: r[:30] + [r[30].replace("-04:00", "")] + r[31:], ["row 31", "no UTC offset"]),
@@ -212,6 +214,9 @@ def test_invalid_interval_file(files, capsys, case):
     bad = files / "bad-intervals.csv"
     bad.write_text("\n".join(rows) + ("\n" if rows else ""))
     code, out, err = cli(["bill", "--tariff", files / "tariff.yaml", "--intervals", bad], capsys)
+    # a feed's problems are listed ("  - ...") above the one error line that sums them up
+    listed = [line for line in err.splitlines() if line.startswith("  - ")]
+    err = err[sum(len(line) + 1 for line in listed):]
     assert_user_error(code, err, "bad-intervals.csv", *fragments)
     assert out == ""
 

@@ -15,23 +15,14 @@ from workbench.errors import WorkbenchError
 
 
 def _bill(args) -> int:
-    from workbench.billing import bill_interval_series
-    from workbench.engine.intervals import is_simple_csv, read_meter_file
     from workbench.tariffs import load_tariff
 
     tariff = load_tariff(args.tariff, timezone=args.timezone)
-    if not is_simple_csv(args.intervals) and not (tariff.timezone or args.timezone):
-        raise WorkbenchError(f"{args.intervals}: an AMI file's times are UTC; pass --timezone (e.g. America/New_York) so "
-                             f"the tariff {args.tariff}'s time-of-use hours apply in local time")
-    series = read_meter_file(args.intervals, meter=args.meter)
-    read_dates = _read_dates(args.read_dates) if args.read_dates else None
-    bills = bill_interval_series(
-        tariff, series, read_dates=read_dates, timezone=args.timezone, program=args.program,
-        true_up_month=args.true_up_month, export_rates=args.export_rates, pto_date=_date(args.pto_date, "--pto-date"),
-        programs_dir=args.programs,
-    )
+    bills, repairs, said, register = _bill_feed(args, tariff)
     if args.format == "json":
         json.dump({"tariff": tariff.code, "tariff_name": tariff.name, "intervals": str(args.intervals),
+                   "estimated": any(b.estimated_intervals for b in bills),
+                   "repairs": repairs, "warnings": said,
                    "bills": [b.to_dict() for b in bills]}, sys.stdout, indent=2)
         print()
     elif args.format == "csv":
@@ -45,8 +36,75 @@ def _bill(args) -> int:
     else:
         from workbench.engine.render import bills_as_text
 
-        print(bills_as_text(tariff, bills))
+        print(bills_as_text(tariff, bills, register=register))
     return 0
+
+
+def _bill_feed(args, tariff):
+    """Check the feed whole, list its problems (stop, or repair with --repair), bill it: (bills, repairs,
+    warnings, whether monthly register reads); see docs/bill-command.md."""
+    from workbench.billing import bill_interval_series
+    from workbench.billing.feedtime import feed_zone, zone_warnings
+    from workbench.billing.register import check_register_tariff, register_series
+    from workbench.billing.repair import build_series, check_reads
+    from workbench.engine.intervals import read_meter_reads
+
+    reads = read_meter_reads(args.intervals, meter=args.meter)
+    source, said = reads.source, []
+    check = check_reads(reads)
+    feed = feed_zone(reads.local_time)
+    tz = tariff.timezone or feed[0]
+    whose = "--timezone's" if args.timezone else f"the tariff {tariff.code}'s" if tariff.timezone else "the feed's"
+    if tz is None and reads.offsets_minutes is None:
+        raise WorkbenchError(f"{source}: an AMI file's times are UTC and the file gives no time zone of its own; pass "
+                             f"--timezone (e.g. America/New_York) so the tariff {args.tariff}'s hours apply in local time")
+    if check.identical:
+        _warn(f"{source}: {len(check.identical)} identical duplicate reading(s) merged, one kept: "
+              + "; ".join(check.identical[:5]) + ("; ..." if len(check.identical) > 5 else ""), said)
+    one = ~reads.received  # each timestamp once (a CSV row gives both channels)
+    written = None if reads.offsets_minutes is None else reads.offsets_minutes[one]
+    for text in zone_warnings(source, reads.start[one].astype("datetime64[m]"), written, feed, tz, whose):
+        _warn(text, said)
+    if check.problems:
+        for problem in check.problems:
+            print(f"  - {problem.text}" + ("" if problem.repairable else " (cannot be repaired)"), file=sys.stderr)
+        if not check.repairable:
+            raise WorkbenchError(f"{source}: {check.summary()}; the ones marked 'cannot be repaired' must be fixed in "
+                                 "the file (see the list above)")
+        if not args.repair:
+            raise WorkbenchError(f"{source}: {check.summary()}; pass --repair to estimate, split or drop them as "
+                                 "listed above (the bill is then marked estimated)")
+    notes, repairs, nominal = [], [], None
+    if check.register:
+        check_register_tariff(tariff, source)
+        if args.read_dates:
+            raise WorkbenchError(f"--read-dates: {source} holds monthly reads, which are their own bill periods")
+        series, read_dates, nominal = register_series(reads, tz, notes)
+        tz = "UTC"  # the register series is on a naive axis of local dates
+    else:
+        if check.step_seconds >= 86400:
+            check_register_tariff(tariff, source, "daily reads")
+        series, repairs = build_series(reads, check, tz, repair=args.repair)
+        for text in repairs:
+            print(f"repaired: {source}: {text}", file=sys.stderr)
+        read_dates = _read_dates(args.read_dates) if args.read_dates else None
+    bills = bill_interval_series(
+        tariff, series, read_dates=read_dates, timezone=tz if not tariff.timezone or check.register else None,
+        program=args.program, true_up_month=args.true_up_month, export_rates=args.export_rates,
+        pto_date=_date(args.pto_date, "--pto-date"), programs_dir=args.programs, notes=notes, nominal_days=nominal,
+    )
+    for text in notes:
+        _warn(text, said)
+    if check.register:
+        for b in bills:
+            b.peak_kw = 0.0  # a daily spread of a monthly reading is no measured demand
+    return bills, repairs, said, check.register
+
+
+def _warn(text: str, said: list | None = None) -> None:
+    print(f"warning: {text}", file=sys.stderr)
+    if said is not None:
+        said.append(text)
 
 
 def _date(text, option):
@@ -178,9 +236,14 @@ def build_parser() -> argparse.ArgumentParser:
     bill.add_argument("--meter", help="the meter to bill when the interval file holds several")
     bill.add_argument("--format", choices=["text", "json", "csv"], default="text")
     bill.add_argument("--timezone", help="IANA time zone the tariff's schedules apply in (default: the tariff's; "
-                      "for URDB tariffs, the timestamps' own offsets)")
+                      "else a Green Button feed's LocalTimeParameters; else the timestamps' own offsets); a feed or "
+                      "timestamps on another clock get a warning naming both")
     bill.add_argument("--read-dates", help="meter-read dates, comma separated (bill periods run from one to the next); "
                       "default: calendar months of local time")
+    bill.add_argument("--repair", action="store_true", help="repair the feed's usual faults and bill (default: list "
+                      "every problem and stop): estimate gaps (VEE: linear, like-day), split long readings evenly, "
+                      "drop zero-length records and conflicting duplicates (then estimated); each repair is listed "
+                      "and the bill is marked estimated; see docs/bill-command.md")
     bill.add_argument("--program", help="net-metering program: a code in tariffs/programs/, a program file, or a "
                       "PySAM option (net-metering-kwh, net-metering-dollars, net-billing, net-billing-carryover, "
                       "buy-all-sell-all); default for a URDB tariff: its dgrules")

@@ -10,7 +10,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from workbench.calendar.periods import calendar_month_periods, periods_from_rows, read_date_periods
+from workbench.calendar.periods import (
+    calendar_month_periods,
+    hour_shares,
+    periods_from_rows,
+    read_date_periods,
+)
 from workbench.engine.bills import Bill, LineItem, bills_for_meter
 from workbench.engine.determinants import scan, schedule_arrays
 from workbench.engine.intervals import IntervalSeries, check_series
@@ -23,9 +28,16 @@ __all__ = ["Bill", "LineItem", "bill_series", "bill_interval_series"]
 
 def bill_interval_series(
     tariff, series: IntervalSeries, *, read_dates=None, timezone: str | None = None, program=None,
-    true_up_month: int | None = None, export_rates=None, pto_date=None, programs_dir=None,
+    true_up_month: int | None = None, export_rates=None, pto_date=None, programs_dir=None, notes: list | None = None,
+    nominal_days=None,
 ) -> list[Bill]:
-    """Bills of one meter's checked interval series under a compiled tariff (and a net-metering program)."""
+    """Bills of one meter's checked interval series under a compiled tariff (and a net-metering program).
+
+    ``notes``: a list that receives warnings a user must see (data outside ``read_dates`` left unbilled, a
+    period the data cover only in part, prorated by hours). ``nominal_days``: the full length of each period
+    between ``read_dates`` when it is not the period itself (a monthly reading that is a fragment of a month).
+    """
+    notes = [] if notes is None else notes
     tz = timezone or tariff.timezone
     sched = schedule_arrays(tariff, series.utc, series.step_minutes, series.offsets_minutes, tz)
     day = sched.local.day
@@ -35,18 +47,68 @@ def bill_interval_series(
         rows = [calendar_month_periods(first, end)]
     else:
         rows = [read_date_periods(read_dates, first, end)]
+        if nominal_days is not None:
+            start, stop, nominal = rows[0]
+            if len(nominal) != len(nominal_days):
+                raise ValueError("nominal_days: one per period between read_dates that holds data")
+            rows = [(start, stop, np.maximum(nominal, np.asarray(nominal_days, dtype=int)))]
+        _outside_notes(read_dates, day, series, notes)
     periods = periods_from_rows(rows, day)
+    periods.covered_share = hour_shares(periods, series.step_minutes, _full_hours(periods, tz))
     plan = prepare_program(tariff, series, sched, program=program, true_up_month=true_up_month,
                            export_rates=export_rates, pto_date=pto_date, programs_dir=programs_dir)
     delivered = plan.delivered[None, :]
     received = plan.received[None, :]
-    det = scan(tariff, sched, delivered, received, periods.bounds, parallel=False, export_price=plan.export_price)
+    quality = None if series.quality is None else series.quality[None, :]
+    det = scan(tariff, sched, delivered, received, periods.bounds, quality=quality, parallel=False,
+               export_price=plan.export_price)
     if plan.enrollment is None:
         items = price(tariff, det, periods)
-        return bills_for_meter(items, periods, det, 0)
-    result = bill_with_program(tariff, det, periods, plan.enrollment, sell_rates=plan.sell_rates,
-                               export_valued=plan.export_price is not None)
-    return bills_for_meter(result.items, periods, det, 0, extras=result.extras)
+        bills = bills_for_meter(items, periods, det, 0)
+    else:
+        result = bill_with_program(tariff, det, periods, plan.enrollment, sell_rates=plan.sell_rates,
+                                   export_valued=plan.export_price is not None)
+        bills = bills_for_meter(result.items, periods, det, 0, extras=result.extras)
+    share = periods.covered_share[0][periods.valid[0]]
+    for bill, s in zip(bills, share, strict=True):
+        if not np.isnan(s):
+            bill.partial = True
+            full = _nominal(bill, periods) * 24
+            hours = round(float(s) * full, 2)
+            notes.append(f"{series.source}: the data cover only {hours:g} h of the bill period {bill.start} to "
+                         f"{bill.end} (the full period: {full} h); its monthly charges are prorated {hours:g}/{full} h")
+    return bills
+
+
+def _nominal(bill, periods) -> int:
+    starts = periods.start[0].astype("datetime64[D]")
+    i = int(np.flatnonzero(starts == np.datetime64(bill.start, "D"))[0])
+    return int(periods.nominal_days[0][i])
+
+
+def _full_hours(periods, tz) -> np.ndarray:
+    """(M, B) hours of each period's local days: 24 a day, 23 or 25 across a DST change in ``tz``."""
+    hours = periods.days * 24.0
+    if tz is None:
+        return hours
+    edges = pd.DatetimeIndex(np.concatenate([periods.start.ravel(), periods.end.ravel()]).astype("datetime64[ns]"))
+    utc = edges.tz_localize(tz, nonexistent="shift_forward", ambiguous=False).tz_convert("UTC").tz_localize(None)
+    utc = utc.to_numpy().astype("datetime64[m]").astype(np.int64).reshape(2, *periods.start.shape)
+    return (utc[1] - utc[0]) / 60.0
+
+
+def _outside_notes(read_dates, day, series, notes) -> None:
+    reads = np.asarray(read_dates, dtype="datetime64[D]")
+    reads = reads[~np.isnat(reads)]
+    if not len(reads):
+        return
+    days = np.asarray(day).astype("datetime64[D]")
+    total = series.delivered_kwh
+    for mask, where in ((days < reads.min(), f"before the first read date {reads.min()}"),
+                        (days >= reads.max(), f"on or after the last read date {reads.max()}")):
+        if mask.any():
+            notes.append(f"{series.source}: {int(mask.sum()):,} intervals ({total[mask].sum():,.3f} kWh delivered, "
+                         f"{days[mask][0]} to {days[mask][-1]}) are {where} (--read-dates) and are not billed")
 
 
 def bill_series(

@@ -2,7 +2,10 @@
 
 A bill period runs from a start date (inclusive, local midnight) to an end date (exclusive). Periods are
 clipped to the data's coverage; a clipped period is *partial* and its monthly charges and monthly block
-sizes are prorated by ``days / nominal_days`` (the days the full period would have had).
+sizes are prorated by ``days / nominal_days`` (the days the full period would have had). When the data begin
+or end part-way through a day (a trailing fragment of 3 hours), the share is by hours instead: the hours the
+data cover over ``nominal_days x 24`` (:func:`hour_shares`), so a fragment never pays a whole day, let alone
+a whole period.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ class BillPeriods:
     end: np.ndarray
     nominal_days: np.ndarray
     bounds: np.ndarray
+    covered_share: np.ndarray | None = None  # (M, B) share by hours where the data cover part of a day; NaN: by days
 
     @cached_property
     def days(self) -> np.ndarray:
@@ -43,7 +47,10 @@ class BillPeriods:
     def proration(self) -> np.ndarray:
         """Share of a monthly charge a period pays: 1 for a full period, days / nominal days for a partial one."""
         days = self.days
-        return np.where(days < self.nominal_days, days / np.maximum(self.nominal_days, 1), 1.0)
+        share = np.where(days < self.nominal_days, days / np.maximum(self.nominal_days, 1), 1.0)
+        if self.covered_share is not None:
+            share = np.where(np.isnan(self.covered_share), share, self.covered_share)
+        return share
 
     @cached_property
     def end_month(self) -> np.ndarray:
@@ -125,3 +132,14 @@ def periods_from_rows(rows, local_day: np.ndarray) -> BillPeriods:
     bounds = np.searchsorted(day, edges, side="left").astype(np.int64)
     # a padded period has start == end: make its bounds empty at the last period's end
     return BillPeriods(start=start, end=end, nominal_days=nominal, bounds=bounds)
+
+
+def hour_shares(periods: BillPeriods, step_minutes: int, full_hours: np.ndarray) -> np.ndarray:
+    """(M, B) share of each full period the data cover by hours, NaN where they cover every hour of its days.
+
+    ``full_hours`` (M, B): the hours of each (clipped) period's local days (23 or 25 on DST days). A period the
+    data cover only in part pays ``covered hours / (nominal_days x 24)`` of a monthly charge.
+    """
+    covered = np.diff(periods.bounds, axis=1) * step_minutes / 60.0
+    share = covered / np.maximum(periods.nominal_days * 24.0, 1.0)
+    return np.where(periods.valid & (covered < full_hours - 1e-9), share, np.nan)

@@ -1,12 +1,14 @@
-"""One customer's interval file: the CSV that ``workbench bill --intervals`` reads.
+"""One customer's interval file: the CSV that ``workbench bill --intervals`` reads, or any AMI file.
 
-Columns: ``timestamp`` (ISO 8601 interval start with an offset or ``Z``), ``delivered_kwh`` and optionally
+CSV columns: ``timestamp`` (ISO 8601 interval start with an offset or ``Z``), ``delivered_kwh`` and optionally
 ``received_kwh`` [kWh per interval]. Every problem is reported with the file, the row (1 = header) and
-what was expected.
+what was expected. :func:`read_meter_reads` returns one meter's readings as the file holds them
+(:class:`Reads`), unchecked: ``workbench.billing.repair`` checks the whole feed and repairs it on request.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +21,7 @@ from workbench.ami.readers import read_file
 from workbench.calendar.timestamps import parse_timestamps
 from workbench.errors import IntervalDataError
 
-__all__ = ["IntervalSeries", "check_series", "parse_timestamps", "read_interval_csv", "read_meter_file"]
+__all__ = ["IntervalSeries", "check_series", "parse_timestamps", "read_interval_csv", "read_meter_reads"]
 
 
 
@@ -33,10 +35,35 @@ class IntervalSeries:
     received_kwh: np.ndarray  # float64
     step_minutes: int
     source: str = ""
+    quality: np.ndarray | None = None  # uint8 per interval: 0 actual, 1 estimated (None: all actual)
 
 
-def read_interval_csv(path) -> IntervalSeries:
-    """Read and check a one-meter interval CSV."""
+@dataclass
+class Reads:
+    """One meter's reads as the file holds them, before any check: one row per reading and channel.
+
+    start : datetime64[s] UTC interval starts; seconds : int64 lengths (the CSV's: its step); received : bool
+    channel; kwh; quality : uint8 (1 = estimated by the source); row : the source's row or element ordinal;
+    offsets_minutes : the UTC offset each CSV timestamp was written with (None for AMI files, in UTC);
+    zero_length : [(row, start, raw)] records of no length; unreadable : [(row, reason)] other rejected records;
+    local_time : the feed's LocalTimeParameters (Green Button), or None.
+    """
+
+    start: np.ndarray
+    seconds: np.ndarray
+    received: np.ndarray
+    kwh: np.ndarray
+    quality: np.ndarray
+    row: np.ndarray
+    source: str
+    offsets_minutes: np.ndarray | None = None
+    zero_length: list = None
+    unreadable: list = None
+    local_time: dict | None = None
+    has_received: bool = False
+
+
+def _read_csv_columns(path):
     file = Path(path)
     if not file.exists():
         raise IntervalDataError(f"{file}: interval file not found")
@@ -58,7 +85,41 @@ def read_interval_csv(path) -> IntervalSeries:
     utc, offsets = parse_timestamps(table.column("timestamp").to_pylist(), str(file))
     delivered = _numbers(table, "delivered_kwh", file)
     received = _numbers(table, "received_kwh", file) if "received_kwh" in columns else np.zeros(len(delivered))
-    return check_series(utc, offsets, delivered, received, str(file))
+    return utc, offsets, delivered, received, "received_kwh" in columns
+
+
+def read_interval_csv(path) -> IntervalSeries:
+    """Read and check a one-meter interval CSV (uniform step, no gaps, no duplicates)."""
+    utc, offsets, delivered, received, _ = _read_csv_columns(path)
+    return check_series(utc, offsets, delivered, received, str(Path(path)))
+
+
+def read_csv_reads(path) -> Reads:
+    """The one-meter CSV's rows as :class:`Reads` (each row one interval of the file's usual step)."""
+    utc, offsets, delivered, received, has_received = _read_csv_columns(path)
+    ticks = utc.astype("int64")
+    if len(ticks) > 1:
+        back = np.flatnonzero(np.diff(ticks) < 0)
+        if len(back):
+            raise IntervalDataError(f"{path}: row {back[0] + 3}: timestamp goes back in time; sort the file by timestamp")
+        steps = np.diff(ticks)
+        steps = steps[steps > 0]
+        step = int(np.median(steps)) if len(steps) else 60
+    else:
+        step = 60
+    if step <= 0 or 1440 % step:
+        raise IntervalDataError(f"{path}: step of {step} minutes does not divide a day")
+    n = len(utc)
+    rows = np.arange(2, n + 2, dtype=np.int64)
+    start = utc.astype("datetime64[s]")
+    channels = [(False, delivered)] + ([(True, received)] if has_received else [])
+    return Reads(
+        start=np.concatenate([start] * len(channels)), seconds=np.full(n * len(channels), step * 60, np.int64),
+        received=np.concatenate([np.full(n, flag) for flag, _ in channels]),
+        kwh=np.concatenate([np.asarray(v, float) for _, v in channels]), quality=np.zeros(n * len(channels), np.uint8),
+        row=np.concatenate([rows] * len(channels)), source=str(path),
+        offsets_minutes=np.concatenate([offsets] * len(channels)), zero_length=[], unreadable=[],
+        has_received=has_received)
 
 
 def _numbers(table, column, file) -> np.ndarray:
@@ -121,27 +182,28 @@ def is_simple_csv(path) -> bool:
     return header.split(",")[0] == "timestamp" or "delivered_kwh" in header.split(",")
 
 
-def read_meter_file(path, meter: str | None = None) -> IntervalSeries:
-    """One meter's series from any interval file: the CSV above, or any AMI format the readers know
-    (Green Button XML/CSV, MDM CSV/Parquet, CMEP): delivered and received channels by interval start.
+_ZERO = re.compile(r"duration 0 s is not a positive length")
+_RAW_START = re.compile(r"start=(-?\d+)")
 
-    A file with several meters needs ``meter``; a file with rejected records is refused (bill from the cube
-    after ``workbench ingest`` to keep the good ones), so a bill never silently misses reads.
+
+def read_meter_reads(path, meter: str | None = None) -> Reads:
+    """One meter's reads from any interval file: the CSV above, or any AMI format the readers know
+    (Green Button XML/CSV, MDM CSV/Parquet, CMEP), unchecked: :mod:`workbench.billing.repair` checks them.
+
+    A file with several meters needs ``meter``. Records the reader rejected are kept: zero-length records
+    (a repair drops them) and the others (``unreadable``: they stop the bill, naming their rows).
     """
     if is_simple_csv(path):
-        return read_interval_csv(path)
+        return read_csv_reads(path)
     file = Path(path)
     if not file.exists():
         raise IntervalDataError(f"{file}: interval file not found")
     result = read_file(file)
-    if result.rejects.num_rows:
-        first = result.rejects.slice(0, 1).to_pylist()[0]
-        raise IntervalDataError(
-            f"{file}: {result.rejects.num_rows} record(s) could not be read (first: row {first['row']}: "
-            f"{first['reason']}); fix the file, or ingest it (workbench ingest) to bill the rest")
     table = result.table.to_pandas()
     table["meter"] = table["meter"].astype(str)
-    meters = sorted(table["meter"].unique())
+    rejects = result.rejects.to_pandas() if result.rejects.num_rows else pd.DataFrame(
+        columns=["row", "meter", "reason", "raw"])
+    meters = sorted(set(table["meter"].unique()) | {m for m in rejects["meter"].astype(str) if m})
     if meter is None and len(meters) > 1:
         raise IntervalDataError(f"{file}: holds {len(meters)} meters ({', '.join(meters[:5])}"
                                 f"{', ...' if len(meters) > 5 else ''}); pass --meter to pick one")
@@ -149,14 +211,25 @@ def read_meter_file(path, meter: str | None = None) -> IntervalSeries:
         if meter not in meters:
             raise IntervalDataError(f"{file}: meter {meter!r} is not in the file (meters: {', '.join(meters[:10])})")
         table = table[table["meter"] == meter]
-    if table.empty:
+        rejects = rejects[rejects["meter"].astype(str).isin([meter, ""])]
+    if table.empty and rejects.empty:
         raise IntervalDataError(f"{file}: no interval reads")
-    table["channel"] = table["channel"].astype(str)
-    wide = table.pivot_table(index="start", columns="channel", values="kwh", aggfunc="sum").sort_index()
-    utc = wide.index.tz_convert("UTC").tz_localize(None).to_numpy().astype("datetime64[m]")
-    delivered = wide["delivered"].to_numpy(float) if "delivered" in wide else np.zeros(len(wide))
-    received = wide["received"].fillna(0.0).to_numpy(float) if "received" in wide else np.zeros(len(wide))
-    if np.isnan(delivered).any():
-        at = utc[int(np.argmax(np.isnan(delivered)))]
-        raise IntervalDataError(f"{file}: interval {at}Z has a received read but no delivered read")
-    return check_series(utc, np.zeros(len(utc), dtype=np.int64), delivered, received, str(file))
+    zero, unreadable = [], []
+    for rec in rejects.itertuples():
+        if _ZERO.search(str(rec.reason)):
+            found = _RAW_START.search(str(rec.raw))
+            at = np.datetime64(int(found.group(1)), "s") if found else None
+            zero.append((int(rec.row), at, str(rec.raw)))
+        else:
+            unreadable.append((int(rec.row), str(rec.reason)))
+    start = table["start"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy().astype("datetime64[s]")
+    received = (table["channel"].astype(str) == "received").to_numpy()
+    up = result.metadata.get("usage_points", {}) if isinstance(result.metadata, dict) else {}
+    used = meter or (meters[0] if meters else None)
+    local = (up.get(used) or {}).get("local_time_parameters") or None
+    if local is None and isinstance(result.metadata, dict) and len(result.metadata.get("local_time_parameters") or {}) == 1:
+        local = next(iter(result.metadata["local_time_parameters"].values()))
+    return Reads(start=start, seconds=table["seconds"].to_numpy(np.int64), received=received,
+                 kwh=table["kwh"].to_numpy(float), quality=table["quality"].to_numpy(np.uint8),
+                 row=table["row"].to_numpy(np.int64), source=str(file), zero_length=zero, unreadable=unreadable,
+                 local_time=local, has_received=bool(received.any()))

@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 
-def bills_as_text(tariff, bills) -> str:
+def bills_as_text(tariff, bills, register: bool = False) -> str:
+    """``register``: the bills are of monthly register reads (no interval data: no peak demand is shown)."""
     lines = [f"Tariff {tariff.code}: {tariff.name}"]
+    if register:
+        lines.append("Monthly register reads: each bill period is one reading; no interval data, no peak demand")
+    estimated = [b for b in bills if b.estimated_intervals]
+    if estimated:
+        lines.append(f"*** ESTIMATED: {len(estimated)} of {len(bills)} bills include estimated intervals "
+                     f"({sum(b.estimated_intervals for b in estimated):,} in all); not every kWh was read ***")
     grand = 0.0
     for bill in bills:
         flag = " (partial period)" if bill.partial else ""
         lines.append("")
         lines.append(f"Bill period {bill.start} to {bill.end} (end exclusive), {bill.days} days{flag}")
-        lines.append(f"  delivered {bill.delivered_kwh:,.3f} kWh, peak demand {bill.peak_kw:,.3f} kW"
+        peak = "" if register else f", peak demand {bill.peak_kw:,.3f} kW"
+        lines.append(f"  delivered {bill.delivered_kwh:,.3f} kWh{peak}"
                      + (f", received {bill.received_kwh:,.3f} kWh" if bill.received_kwh else ""))
         if bill.estimated_intervals or bill.missing_intervals:
-            lines.append(f"  ESTIMATED: {bill.estimated_intervals} estimated, {bill.missing_intervals} missing intervals")
+            lines.append(f"  *** ESTIMATED BILL: {bill.estimated_intervals} estimated, {bill.missing_intervals} missing "
+                         "intervals ***")
         for li in bill.line_items:
             lines.append(f"  {li.description[:46]:<46} {li.quantity:>14,.3f} {li.unit:<6} x {li.rate:>10.5f} "
                          f"= {li.amount:>11,.2f}")
