@@ -28,9 +28,12 @@ import errno
 import io
 import json
 import os
+import re
+import socket
 import sys
 
 from workbench.errors import WorkbenchError
+from workbench.outputs import STAGING_PREFIX
 
 
 def _bill(args) -> int:
@@ -155,6 +158,7 @@ def _serve(args) -> int:
         allowed = origin_allow_list(args.port, args.allow_origin or ())
     except ValueError as exc:
         raise WorkbenchError(f"--allow-origin: {exc}") from None
+    _port_free(args.port)  # before a missing cube is generated, which takes minutes
     try:
         thread = serve(args.port, args.cube, show=False, n_meters=args.meters, allow_origins=args.allow_origin or ())
     except OSError as exc:
@@ -330,6 +334,16 @@ def main(argv=None) -> int:
                      "command and this line (WORKBENCH_DEBUG=1 shows the traceback)", status=70)
 
 
+def _port_free(port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise WorkbenchError(f"--port {port}: cannot listen on 127.0.0.1:{port} ({exc.strerror}); "
+                                 "pick another --port") from None
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with the workbench's one-line errors: ``error: workbench sample: ...``, exit 2."""
 
@@ -390,35 +404,58 @@ _OS_ADVICE = {
 }
 
 
+# the temporary names beside an output (workbench.outputs, workbench.ami.cube.atomic_directory): the user
+# gave the final name, so the message names that one
+_STAGING_NAMES = re.compile(r"\.(?P<a>.+)\.tmp-[0-9a-f]+|\.(?P<b>.+)\.[0-9a-f]{8}\.tmp|"
+                            + re.escape(STAGING_PREFIX) + r"(?P<c>.+)-[0-9a-f]{8}")
+
+
+def _user_path(name) -> str:
+    path = os.fsdecode(name)
+    head, _, base = path.rpartition(os.sep)
+    match = _STAGING_NAMES.fullmatch(base)
+    if not match:
+        return path
+    final = next(g for g in match.groups() if g)
+    return f"{head}{os.sep if head or path.startswith(os.sep) else ''}{final} (writing its temporary copy {path})"
+
+
 def _os_error_line(exc: OSError) -> str:
     what, todo = _OS_ADVICE.get(exc.errno, (exc.strerror or type(exc).__name__, "check the path and retry"))
     if exc.filename is not None:
-        path = os.fsdecode(exc.filename)
+        path = _user_path(exc.filename)
         if exc.filename2 is not None:
-            path = f"{path} -> {os.fsdecode(exc.filename2)}"
+            path = f"{path} -> {_user_path(exc.filename2)}"
         return f"{path}: {what}; {todo}"
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG, errno.EIO):
+    where = _file_in_traceback(exc.__traceback__)
+    if where is not None:
+        return f"{_user_path(where)}: {what}; {todo}"
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG):
         return f"writing the output: {what}; {todo}"
     return f"{_one_line(str(exc)) or what}; {todo}"
 
 
 def _decode_error_line(exc: UnicodeDecodeError) -> str:
     where = _file_in_traceback(exc.__traceback__)
-    what = (f"not {exc.encoding.upper()} text (byte 0x{exc.object[exc.start]:02x} at byte offset {exc.start:,}); "
+    what = (f"not {exc.encoding.upper()} text (it holds the byte 0x{exc.object[exc.start]:02x}); "
             if exc.object and exc.start < len(exc.object) else f"not {exc.encoding} text; ")
     todo = "save it as UTF-8 (a spreadsheet's 'CSV UTF-8') and retry"
     return f"{where}: {what}{todo}" if where else f"an input file is {what}{todo}"
 
 
 def _file_in_traceback(tb):
-    """The name of the text file being read where a decode failed (innermost frame holding an open one)."""
+    """The name of the file being read or written where the exception rose (innermost frame holding one open).
+
+    A read or write error carries no file name (only ``open`` does), so the open file objects of the failing
+    frames tell which file it was; None if there is none.
+    """
     frames = []
     while tb is not None:
         frames.append(tb.tb_frame)
         tb = tb.tb_next
     for frame in reversed(frames):
-        for value in frame.f_locals.values():
-            if isinstance(value, io.TextIOWrapper) and isinstance(getattr(value, "name", None), str | bytes):
+        for value in list(frame.f_locals.values()):
+            if isinstance(value, io.IOBase) and isinstance(getattr(value, "name", None), str | bytes):
                 return os.fsdecode(value.name)
     return None
 
