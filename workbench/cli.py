@@ -25,15 +25,13 @@ from __future__ import annotations
 import argparse
 import csv
 import errno
-import io
 import json
 import os
-import re
 import socket
 import sys
 
+from workbench.cli_errors import decode_error_line, one_line, os_error_line
 from workbench.errors import WorkbenchError
-from workbench.outputs import STAGING_PREFIX
 
 
 def _bill(args) -> int:
@@ -321,16 +319,16 @@ def main(argv=None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     except UnicodeDecodeError as exc:
-        return _fail(_decode_error_line(exc))
+        return _fail(decode_error_line(exc))
     except OSError as exc:
-        return _fail(_os_error_line(exc))
+        return _fail(os_error_line(exc))
     except MemoryError:
         return _fail("out of memory; bill or process fewer meters at a time (--chunk, --cycle) or use a machine "
                      "with more memory")
     except Exception as exc:
         if os.environ.get("WORKBENCH_DEBUG", "") not in ("", "0"):
             raise
-        return _fail(f"internal error ({type(exc).__name__}: {_one_line(str(exc))}); please report it with the "
+        return _fail(f"internal error ({type(exc).__name__}: {one_line(str(exc))}); please report it with the "
                      "command and this line (WORKBENCH_DEBUG=1 shows the traceback)", status=70)
 
 
@@ -367,97 +365,14 @@ def _fail(message: str, status: int = 2) -> int:
     return status
 
 
-def _one_line(text: str, limit: int = 300) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
 def _stdout_to_devnull() -> None:
     """The reader of stdout left: point stdout at /dev/null so Python's exit flush cannot fail again."""
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         os.close(devnull)
-    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+    except (OSError, ValueError, AttributeError):
         pass  # not a real file (a test's capture): nothing will flush to a pipe
-
-
-# errno -> (what happened, what to do)
-_OS_ADVICE = {
-    errno.ENOENT: ("no such file or directory", "check the path"),
-    errno.EACCES: ("permission denied", "check its permissions, or choose a path you can read and write"),
-    errno.EPERM: ("operation not permitted", "check its permissions, or choose another path"),
-    errno.EISDIR: ("is a directory, expected a file", "give the path of a file"),
-    errno.ENOTDIR: ("a part of the path is not a directory", "check the path"),
-    errno.ENOSPC: ("no space left on the device", "free some space or write to another disk"),
-    errno.EDQUOT: ("disk quota exceeded", "free some space or write to another disk"),
-    errno.EROFS: ("read-only file system", "write the output to a folder on a writable disk"),
-    errno.EEXIST: ("already exists", "choose another path"),
-    errno.ENOTEMPTY: ("directory not empty", "choose another path"),
-    errno.ENAMETOOLONG: ("file name too long", "use a shorter path"),
-    errno.ELOOP: ("too many levels of symbolic links", "check the symbolic links on the path"),
-    errno.EMFILE: ("too many open files", "raise the limit (ulimit -n) or process fewer files at a time"),
-    errno.EIO: ("input/output error", "check the disk or the network file system"),
-    errno.EFBIG: ("file too large", "write to another file system"),
-    errno.ENXIO: ("no such device", "check the path"),
-    errno.ETXTBSY: ("file busy", "close the program using it and retry"),
-}
-
-
-# the temporary names beside an output (workbench.outputs, workbench.ami.cube.atomic_directory): the user
-# gave the final name, so the message names that one
-_STAGING_NAMES = re.compile(r"\.(?P<a>.+)\.tmp-[0-9a-f]+|\.(?P<b>.+)\.[0-9a-f]{8}\.tmp|"
-                            + re.escape(STAGING_PREFIX) + r"(?P<c>.+)-[0-9a-f]{8}")
-
-
-def _user_path(name) -> str:
-    path = os.fsdecode(name)
-    head, _, base = path.rpartition(os.sep)
-    match = _STAGING_NAMES.fullmatch(base)
-    if not match:
-        return path
-    final = next(g for g in match.groups() if g)
-    return f"{head}{os.sep if head or path.startswith(os.sep) else ''}{final} (writing its temporary copy {path})"
-
-
-def _os_error_line(exc: OSError) -> str:
-    what, todo = _OS_ADVICE.get(exc.errno, (exc.strerror or type(exc).__name__, "check the path and retry"))
-    if exc.filename is not None:
-        path = _user_path(exc.filename)
-        if exc.filename2 is not None:
-            path = f"{path} -> {_user_path(exc.filename2)}"
-        return f"{path}: {what}; {todo}"
-    where = _file_in_traceback(exc.__traceback__)
-    if where is not None:
-        return f"{_user_path(where)}: {what}; {todo}"
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG):
-        return f"writing the output: {what}; {todo}"
-    return f"{_one_line(str(exc)) or what}; {todo}"
-
-
-def _decode_error_line(exc: UnicodeDecodeError) -> str:
-    where = _file_in_traceback(exc.__traceback__)
-    what = (f"not {exc.encoding.upper()} text (it holds the byte 0x{exc.object[exc.start]:02x}); "
-            if exc.object and exc.start < len(exc.object) else f"not {exc.encoding} text; ")
-    todo = "save it as UTF-8 (a spreadsheet's 'CSV UTF-8') and retry"
-    return f"{where}: {what}{todo}" if where else f"an input file is {what}{todo}"
-
-
-def _file_in_traceback(tb):
-    """The name of the file being read or written where the exception rose (innermost frame holding one open).
-
-    A read or write error carries no file name (only ``open`` does), so the open file objects of the failing
-    frames tell which file it was; None if there is none.
-    """
-    frames = []
-    while tb is not None:
-        frames.append(tb.tb_frame)
-        tb = tb.tb_next
-    for frame in reversed(frames):
-        for value in list(frame.f_locals.values()):
-            if isinstance(value, io.IOBase) and isinstance(getattr(value, "name", None), str | bytes):
-                return os.fsdecode(value.name)
-    return None
 
 
 if __name__ == "__main__":

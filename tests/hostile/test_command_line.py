@@ -223,3 +223,25 @@ def test_a_bug_is_one_line_with_exit_70_and_debug_shows_the_traceback(monkeypatc
     monkeypatch.setenv("WORKBENCH_DEBUG", "1")
     with pytest.raises(KeyError):
         run_in_process(["bill", "--tariff", "t.yaml", "--intervals", "i.csv"], capsys)
+
+
+# ---------------------------------------------------------------------------------------- optional libraries
+
+
+def test_vee_report_without_matplotlib_is_written_without_the_heat_map(tmp_path, monkeypatch, capsys):
+    """`vee --report` where matplotlib cannot be imported: the report is written, says why it has no heat map."""
+    cube, report = tmp_path / "cube.zarr", tmp_path / "report"
+    assert_ok(run_in_process(["sample", "--meters", 3, "--months", "2025-11", "--out", cube, "--quiet"], capsys))
+    for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` raises ImportError
+    outcome = run_in_process(["vee", "--cube", cube, "--report", report, "--inject-faults", 3, "--quiet"], capsys)
+    assert_ok(outcome)
+    html = (report / "vee_report.html").read_text()
+    assert "heat map not drawn: matplotlib is not installed (pip install matplotlib)" in html
+    assert "data:image/png" not in html
+    assert "Worst meters" in html and (report / "rules.csv").exists()
+    warnings = [line for line in outcome.stderr.splitlines() if line.startswith("warning:")]
+    assert warnings == [f"warning: {report / 'vee_report.html'}: heat map not drawn: matplotlib is not installed "
+                        "(pip install matplotlib); the counts per rule, the worst meters and the exceptions below "
+                        "are complete without it"]
