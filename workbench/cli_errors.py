@@ -39,6 +39,10 @@ _OS_ADVICE = {
     errno.EFBIG: ("file too large", "write to another file system"),
     errno.ENXIO: ("no such device", "check the path"),
     errno.ETXTBSY: ("file busy", "close the program using it and retry"),
+    errno.ECONNREFUSED: ("connection refused", "check the address and that the server there runs"),
+    errno.ETIMEDOUT: ("connection timed out", "check the address and the network"),
+    errno.EHOSTUNREACH: ("host unreachable", "check the address and the network"),
+    errno.EADDRINUSE: ("address already in use", "pick another port"),
 }
 
 
@@ -58,22 +62,30 @@ def _user_path(name) -> str:
     return f"{head}{os.sep if head or path.startswith(os.sep) else ''}{final} (writing its temporary copy {path})"
 
 
+_NETWORK = {errno.ECONNREFUSED, errno.ETIMEDOUT, errno.EHOSTUNREACH, errno.EADDRINUSE}
+
+
 def os_error_line(exc: OSError) -> str:
+    """``<path>: <what>; <what to do>`` for an ``OSError`` (without the ``error: `` prefix)."""
     what, todo = _OS_ADVICE.get(exc.errno, (exc.strerror or type(exc).__name__, "check the path and retry"))
     if exc.filename is not None:
         path = _user_path(exc.filename)
         if exc.filename2 is not None:
             path = f"{path} -> {_user_path(exc.filename2)}"
         return f"{path}: {what}; {todo}"
-    where = _file_in_traceback(exc.__traceback__)
+    network = isinstance(exc, ConnectionError | TimeoutError) or exc.errno in _NETWORK
+    where = None if network else _file_in_traceback(exc.__traceback__)
     if where is not None:
         return f"{_user_path(where)}: {what}; {todo}"
     if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG):
         return f"writing the output: {what}; {todo}"
+    if exc.errno not in _OS_ADVICE:
+        todo = "retry; if it persists, report it with the command and this line"
     return f"{one_line(str(exc)) or what}; {todo}"
 
 
 def decode_error_line(exc: UnicodeDecodeError) -> str:
+    """``<file>: not UTF-8 text ...; save it as UTF-8`` (the file found in the failing frames, if any)."""
     where = _file_in_traceback(exc.__traceback__)
     what = (f"not {exc.encoding.upper()} text (it holds the byte 0x{exc.object[exc.start]:02x}); "
             if exc.object and exc.start < len(exc.object) else f"not {exc.encoding} text; ")
