@@ -12,7 +12,8 @@ field or row and what was expected, and exits with status 2; no Python traceback
 - a ``UnicodeDecodeError`` (a file that is not UTF-8 text): ``error: <file>: not UTF-8 text ...``, exit 2.
 - ``MemoryError``: one line saying so, exit 2.
 - the reader of the output went away (``workbench bill ... | head``): no message, exit 141 (128 + SIGPIPE,
-  as a command killed by SIGPIPE), stdout pointed at /dev/null so the exit flush does not complain.
+  as a command killed by SIGPIPE), stdout pointed at /dev/null so the exit flush does not complain. A broken
+  pipe that is not stdout's (a socket to a dask scheduler) is an ``OSError`` line like any other.
 - Ctrl-C: ``interrupted``, exit 130.
 - anything else is a bug of the workbench, not of the input: one line ``error: internal error (<type>:
   <message>); please report it ...``, exit 70 (``EX_SOFTWARE``), so a script can tell a bug from a refusal.
@@ -27,6 +28,7 @@ import csv
 import errno
 import json
 import os
+import select
 import socket
 import sys
 
@@ -312,9 +314,11 @@ def main(argv=None) -> int:
         return status
     except WorkbenchError as exc:
         return _fail(str(exc))
-    except BrokenPipeError:
-        _stdout_to_devnull()
-        return 141
+    except BrokenPipeError as exc:
+        if exc.filename is None and _stdout_gone():
+            _stdout_to_devnull()
+            return 141
+        return _fail(os_error_line(exc))  # another pipe or socket than our reader's: say so
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
@@ -363,6 +367,17 @@ def _fail(message: str, status: int = 2) -> int:
     except (BrokenPipeError, ValueError):  # stderr gone: the status still tells
         pass
     return status
+
+
+def _stdout_gone() -> bool:
+    """Whether stdout's reader closed it (a pipe's write end polls as an error then); True when unknowable."""
+    try:
+        fd = sys.stdout.fileno()
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT)
+        return any(event & (select.POLLERR | select.POLLHUP) for _, event in poller.poll(0))
+    except (OSError, ValueError, AttributeError):  # no real descriptor (a test's capture), or no poll()
+        return True
 
 
 def _stdout_to_devnull() -> None:

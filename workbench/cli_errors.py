@@ -43,6 +43,7 @@ _OS_ADVICE = {
     errno.ETIMEDOUT: ("connection timed out", "check the address and the network"),
     errno.EHOSTUNREACH: ("host unreachable", "check the address and the network"),
     errno.EADDRINUSE: ("address already in use", "pick another port"),
+    errno.EPIPE: ("broken pipe", "the other end closed the connection; retry"),
 }
 
 
@@ -62,7 +63,7 @@ def _user_path(name) -> str:
     return f"{head}{os.sep if head or path.startswith(os.sep) else ''}{final} (writing its temporary copy {path})"
 
 
-_NETWORK = {errno.ECONNREFUSED, errno.ETIMEDOUT, errno.EHOSTUNREACH, errno.EADDRINUSE}
+_NETWORK = {errno.ECONNREFUSED, errno.ETIMEDOUT, errno.EHOSTUNREACH, errno.EADDRINUSE, errno.EPIPE}
 
 
 def os_error_line(exc: OSError) -> str:

@@ -62,6 +62,17 @@ def test_bill_piped_into_head_shows_the_first_line_and_no_traceback(year_csv):
     assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr and "error:" not in done.stderr
 
 
+def test_a_broken_pipe_that_is_not_stdout_is_an_error_line():
+    """A BrokenPipeError from another pipe (a scheduler's socket) while stdout is fine: one `error:` line, exit 2."""
+    script = ("import sys, workbench.cli as cli\n"
+              "def bill(args):\n    raise BrokenPipeError(32, 'Broken pipe')\n"
+              "cli._bill = bill\n"
+              "sys.exit(cli.main(['bill', '--tariff', 't.yaml', '--intervals', 'i.csv']))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=_env(), timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines() == ["error: [Errno 32] Broken pipe; the other end closed the connection; retry"]
+
+
 # ------------------------------------------------------------------------------------- usage and numbers
 
 
