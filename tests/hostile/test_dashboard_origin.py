@@ -115,3 +115,15 @@ def test_the_allow_list_is_exact():
     assert not origin_allowed("null", allowed)
     with pytest.raises(ValueError, match="is not an origin"):
         origin_allow_list(5006, ["http://host/path"])
+
+
+def test_serve_on_a_port_in_use_raises_at_the_call():
+    """serve() on a port another socket listens on: OSError (address in use) in the caller, not a dead thread."""
+    utc = utility_time_axis(2025).astype("datetime64[m]")
+    study = StudyData.from_arrays(utc, 15, np.full((2, len(utc)), 0.3, np.float32), None, ["RES"] * 2,
+                                  timezone="America/New_York", sizes=(0, 5))
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        with pytest.raises(OSError, match="in use"):
+            serve(busy.getsockname()[1], study=study)

@@ -159,11 +159,11 @@ def serve(port: int = 5006, cube="data/sample/cube.zarr", show: bool = False, *,
             server = pn.serve(session, port=port, address="127.0.0.1", show=False, start=False, loop=loop,
                               title=TITLE, websocket_origin=allowed, server_id=server_id, verbose=False)
             _guard_websockets(server, allowed)
+            server.start()
         except BaseException as exc:  # handed to the caller, which raises it
             failure.append(exc)
             ready.set()
             return None
-        server.start()
         if show:
             loop.add_callback(server.show, "/")
         loop.add_callback(ready.set)
@@ -174,7 +174,9 @@ def serve(port: int = 5006, cube="data/sample/cube.zarr", show: bool = False, *,
     thread = StoppableThread(io_loop=loop, owns_loop=True, target=run, kwargs={"server_id": server_id},
                              daemon=True)
     thread.start()
-    ready.wait()
+    while not ready.wait(0.5):
+        if not thread.is_alive():
+            raise RuntimeError("the dashboard server's thread ended before it served")
     if failure:
         thread.join()
         raise failure[0]
