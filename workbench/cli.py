@@ -2,15 +2,37 @@
 
 Bad input (an invalid tariff, a malformed interval file...) prints one message that names the file, the
 field or row and what was expected, and exits with status 2; no Python traceback.
+
+:func:`main` is the last line of defence; what reaches it ends as follows:
+
+- :class:`~workbench.errors.WorkbenchError`: its message, ``error: ...``, exit 2.
+- a usage error (unknown command or option, ``--meters abc``): ``error: workbench sample: ...``, exit 2.
+- an ``OSError`` on a path (permission denied, is a directory, not a directory, no such file, no space left,
+  read-only file system, ...): ``error: <path>: <what>; <what to do>``, exit 2 (the path from the exception).
+- a ``UnicodeDecodeError`` (a file that is not UTF-8 text): ``error: <file>: not UTF-8 text ...``, exit 2.
+- ``MemoryError``: one line saying so, exit 2.
+- the reader of the output went away (``workbench bill ... | head``): no message, exit 141 (128 + SIGPIPE,
+  as a command killed by SIGPIPE), stdout pointed at /dev/null so the exit flush does not complain. A broken
+  pipe that is not stdout's (a socket to a dask scheduler) is an ``OSError`` line like any other.
+- Ctrl-C: ``interrupted``, exit 130.
+- anything else is a bug of the workbench, not of the input: one line ``error: internal error (<type>:
+  <message>); please report it ...``, exit 70 (``EX_SOFTWARE``), so a script can tell a bug from a refusal.
+  The traceback is kept out of a user's terminal but not lost: ``WORKBENCH_DEBUG=1 workbench ...`` shows it
+  (and the exception propagates, exit 1), which is what a bug report should carry.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import errno
 import json
+import os
+import select
+import socket
 import sys
 
+from workbench.cli_errors import decode_error_line, one_line, os_error_line
 from workbench.errors import WorkbenchError
 
 
@@ -133,6 +155,10 @@ def _read_dates(text):
 def _sample(args) -> int:
     from workbench.sample import generate_sample_utility
 
+    _int_range("--meters", args.meters, 1, 999_999, "meters to generate")
+    _int_range("--chunk", args.chunk, 1, None, "meters per Zarr chunk")
+    _int_range("--seed", args.seed, 0, None, "a random seed")
+    _int_range("--year", args.year, 1901, 2099, "the sample's calendar year")
     year, months = args.year, None
     if args.months:
         from workbench.sample import parse_months
@@ -179,10 +205,27 @@ def _cycles(text):
 
 
 def _serve(args) -> int:
-    from workbench.app.nem_app import serve
-
-    print(f"NEM 2.0 vs 3.0 study on http://127.0.0.1:{args.port} (Ctrl-C stops it)")
-    thread = serve(args.port, args.cube, show=False, n_meters=args.meters)
+    _int_range("--port", args.port, 1, 65535, "a TCP port")
+    _int_range("--meters", args.meters, 1, 999_999, "meters to generate when the cube is missing")
+    try:
+        from workbench.app.nem_app import origin_allow_list, serve
+    except ImportError as exc:
+        raise WorkbenchError(f"workbench serve needs the dashboard libraries ({exc.name or exc}): "
+                             "pip install 'rate-workbench[notebooks]'") from None
+    try:
+        allowed = origin_allow_list(args.port, args.allow_origin or ())
+    except ValueError as exc:
+        raise WorkbenchError(f"--allow-origin: {exc}") from None
+    _port_free(args.port)  # before a missing cube is generated, which takes minutes
+    try:
+        thread = serve(args.port, args.cube, show=False, n_meters=args.meters, allow_origins=args.allow_origin or ())
+    except OSError as exc:
+        if exc.errno in (errno.EADDRINUSE, errno.EACCES) and not exc.filename:
+            raise WorkbenchError(f"--port {args.port}: cannot listen on 127.0.0.1:{args.port} ({exc.strerror}); "
+                                 "pick another --port") from None
+        raise
+    print(f"NEM 2.0 vs 3.0 study on http://127.0.0.1:{args.port} (Ctrl-C stops it); "
+          f"browser connections accepted from: {', '.join(allowed)}", flush=True)
     try:
         thread.join()
     except KeyboardInterrupt:
@@ -226,7 +269,7 @@ def _ingest(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="workbench", description="Rate Workbench: electric-utility rate analysis and billing.")
+    parser = _Parser(prog="workbench", description="Rate Workbench: electric-utility rate analysis and billing.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     bill = sub.add_parser("bill", help="bill one customer's interval file under a tariff")
@@ -291,6 +334,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--cube", default="data/sample/nem-study.zarr", help="generated if missing")
     serve.add_argument("--meters", type=int, default=300, help="meters to generate when the cube is missing")
     serve.add_argument("--port", type=int, default=5006)
+    serve.add_argument("--allow-origin", action="append", metavar="HOST[:PORT]", help="also accept the browser's "
+                       "live connection from this origin (a reverse proxy's name); repeatable. Default: only "
+                       "127.0.0.1:PORT and localhost:PORT")
     serve.set_defaults(func=_serve)
 
     vee = sub.add_parser("vee", help="validate, estimate and edit the interval cube in place (VEE) and report")
@@ -323,15 +369,88 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run ``workbench ARGV``; returns the exit status (see the module docstring for what each failure prints)."""
     try:
-        return args.func(args)
+        args = build_parser().parse_args(argv)
+        status = args.func(args)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit flush
+        return status
     except WorkbenchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return _fail(str(exc))
+    except BrokenPipeError as exc:
+        if exc.filename is None and _stdout_gone():
+            _stdout_to_devnull()
+            return 141
+        return _fail(os_error_line(exc))  # another pipe or socket than our reader's: say so
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except UnicodeDecodeError as exc:
+        return _fail(decode_error_line(exc))
+    except OSError as exc:
+        return _fail(os_error_line(exc))
+    except MemoryError:
+        return _fail("out of memory; bill or process fewer meters at a time (--chunk, --cycle) or use a machine "
+                     "with more memory")
+    except Exception as exc:
+        if os.environ.get("WORKBENCH_DEBUG", "") not in ("", "0"):
+            raise
+        return _fail(f"internal error ({type(exc).__name__}: {one_line(str(exc))}); please report it with the "
+                     "command and this line (WORKBENCH_DEBUG=1 shows the traceback)", status=70)
+
+
+def _port_free(port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise WorkbenchError(f"--port {port}: cannot listen on 127.0.0.1:{port} ({exc.strerror}); "
+                                 "pick another --port") from None
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with the workbench's one-line errors: ``error: workbench sample: ...``, exit 2."""
+
+    def error(self, message):
+        self.exit(2, f"error: {self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _int_range(option, value, low, high, what):
+    if value is None:
+        return
+    if value < low or (high is not None and value > high):
+        bound = f"between {low} and {high}" if high is not None else f"at least {low}"
+        raise WorkbenchError(f"{option}: {value} is out of range; expected {what}, {bound}")
+
+
+def _fail(message: str, status: int = 2) -> int:
+    try:
+        print(f"error: {message}", file=sys.stderr, flush=True)
+    except (BrokenPipeError, ValueError):  # stderr gone: the status still tells
+        pass
+    return status
+
+
+def _stdout_gone() -> bool:
+    """Whether stdout's reader closed it (a pipe's write end polls as an error then); True when unknowable."""
+    try:
+        fd = sys.stdout.fileno()
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT)
+        return any(event & (select.POLLERR | select.POLLHUP) for _, event in poller.poll(0))
+    except (OSError, ValueError, AttributeError):  # no real descriptor (a test's capture), or no poll()
+        return True
+
+
+def _stdout_to_devnull() -> None:
+    """The reader of stdout left: point stdout at /dev/null so Python's exit flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass  # not a real file (a test's capture): nothing will flush to a pipe
 
 
 if __name__ == "__main__":

@@ -62,9 +62,15 @@ def _batch(meter_codes, meter_labels, start_us, channel, value, unit="kWh", esti
 
 def _exchanges(ds, n: int, rng) -> dict[int, np.datetime64]:
     """Service-point rows whose meter is exchanged, and the UTC instant of the exchange (local midnight)."""
-    rows = rng.choice(ds.sizes["meter"], size=min(n, ds.sizes["meter"]), replace=False)
-    days = rng.integers(60, 300, size=len(rows))
     t0 = ds["time"].values[0].astype("datetime64[D]")
+    # inside the cube's span (a --months cube is shorter than a year), with 2 days after it for the
+    # inactive-meter reads; a whole year draws as it always did (60..300)
+    span_days = int((ds["time"].values[-1].astype("datetime64[D]") - t0) / np.timedelta64(1, "D"))
+    high = min(300, span_days - 2)
+    if high <= 1:
+        return {}
+    rows = rng.choice(ds.sizes["meter"], size=min(n, ds.sizes["meter"]), replace=False)
+    days = rng.integers(min(60, high // 3), high, size=len(rows))
     tz = ds.attrs["timezone"]
     out = {}
     for r, d in zip(rows, days, strict=True):

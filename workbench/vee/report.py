@@ -4,6 +4,9 @@
 duplicates, with the files and the rejects by reason), the counts per rule, the worst meters, the fault
 injection scores when faults were injected, the held meter-periods, and a heat map of missing and estimated
 intervals by meter and local day (an embedded PNG). The same tables are written as CSV beside it.
+
+The heat map needs matplotlib. Without it the report is written all the same; its heat-map section says the
+map was not drawn and how to get it, and a ``warning:`` line on stderr says so too.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import datetime as dt
 import html
 import io
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -40,14 +44,24 @@ def _table(frame: pd.DataFrame, max_rows: int | None = None) -> str:
     return shown.to_html(index=False, escape=True, border=0, na_rep="") + more
 
 
+NO_MATPLOTLIB = ("heat map not drawn: matplotlib is not installed (pip install matplotlib); the counts per "
+                 "rule, the worst meters and the exceptions below are complete without it")
+
+
 def _heatmap_png(summary) -> tuple[str | None, int]:
-    """Base64 PNG of missing / estimated intervals by meter x day (the meters with the most), and meters shown."""
+    """Base64 PNG of missing / estimated intervals by meter x day (the meters with the most), and meters shown.
+
+    ``(None, 0)``: nothing missing or estimated; ``(None, -1)``: there is, but matplotlib is not installed.
+    """
     total = summary.missing_by_day.sum(axis=1) + summary.estimated_by_day.sum(axis=1)
     rows = np.flatnonzero(total)
     if not rows.size:
         return None, 0
     rows = rows[np.argsort(-total[rows], kind="stable")][:HEATMAP_METERS]
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:
+        return None, -1
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
@@ -158,7 +172,11 @@ def write_report(out_dir: str | os.PathLike, vee_result_or_summary, accounting: 
                         + "<h3>Flags raised by those rules that were injected faults (precision)</h3>" + _table(br))
         csvs.update({"faults_recall": bf, "faults_precision": br})
     png, shown = _heatmap_png(summary)
-    if png is None:
+    if shown < 0:
+        print(f"warning: {out / 'vee_report.html'}: {NO_MATPLOTLIB}", file=sys.stderr)
+        sections.append(f"<h2>Missing and estimated intervals by meter and day</h2><p class='bad'>"
+                        f"{html.escape(NO_MATPLOTLIB)}</p>")
+    elif png is None:
         sections.append("<h2>Missing and estimated intervals by meter and day</h2><p class='ok'>no missing or "
                         "estimated intervals</p>")
     else:
