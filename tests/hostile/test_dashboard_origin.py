@@ -19,9 +19,9 @@ pytest.importorskip("panel")
 
 from tornado.httpclient import HTTPClientError, HTTPRequest  # noqa: E402
 from tornado.websocket import websocket_connect  # noqa: E402
-from workbench.nem.study import StudyData  # noqa: E402
 
 from workbench.app.nem_app import origin_allow_list, origin_allowed, serve  # noqa: E402
+from workbench.design.nem_study import StudyData  # noqa: E402
 from workbench.sample import utility_time_axis  # noqa: E402
 
 
