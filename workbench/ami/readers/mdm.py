@@ -36,8 +36,10 @@ from workbench.ami.readers._result import (
     collect,
     dict_const,
 )
+from workbench.ami.readers._text import header_line, long_line_error, sniff_delimiter
 from workbench.errors import IntervalDataError
 
+_DELIMITER_NAMES = {",": "commas", ";": "semicolons", "\t": "tabs"}
 UNIT_FACTORS = {"kwh": 1.0, "wh": 1e-3, "mwh": 1e3}
 CHANNEL_NAMES = {
     "delivered": "delivered",
@@ -91,7 +93,7 @@ _ALIASES = {
     "minutes": ("intervalminutes", "minutes", "durationminutes"),
 }
 
-_NUMBER = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
+_NUMBER = r"(?i)^\s*[-+]?((\d+\.?\d*|\.\d+)(e[-+]?\d+)?|nan|inf|infinity)\s*$"
 _HAS_OFFSET = r"(Z|z|[+-]\d\d:?\d\d)\s*$"
 
 
@@ -195,7 +197,8 @@ class _Converter:
         out = v.to_numpy(zero_copy_only=False)
         if out.dtype != np.float64:
             out = out.astype(np.float64)
-        bad_value |= ~np.isfinite(out)
+        if v.null_count:  # missing or not a number; NaN and inf are numbers the boundary screen rejects as such
+            bad_value |= v.is_null().to_numpy(zero_copy_only=False)
         return out
 
     def _times(self, arr, bad_time, first_row):
@@ -510,12 +513,13 @@ def _csv_batches(
     interval_seconds,
     timezone,
     batch_rows,
-    delimiter=",",
 ):
-    with open(path, newline="", encoding="utf-8-sig", errors="replace") as f:
-        header = next(csv.reader(f, delimiter=delimiter), None)
-    if not header:
+    line = header_line(path)
+    delimiter = sniff_delimiter(path, line)
+    header = next(csv.reader([line], delimiter=delimiter), None)
+    if not header or not any(h.strip() for h in header):
         raise IntervalDataError(f"{path}: the file is empty (no header line)")
+    tally.metadata["delimiter"] = delimiter
     cols = _map_columns(path, header, columns, timestamp)
     dict_type = pa.dictionary(pa.int32(), pa.string())
     types = {name: pa.string() for name in header}
@@ -560,9 +564,15 @@ def _csv_batches(
                 if out is not None:
                     yield out
     except pa.ArrowInvalid as e:
+        if "straddl" in str(e):
+            raise long_line_error(path, conv.next_row) from None
+        if "UTF8" in str(e) or "utf8" in str(e).lower():
+            raise IntervalDataError(
+                f"{path}: near row {conv.next_row}: not UTF-8 text; the file must be saved as UTF-8"
+            ) from None
         raise IntervalDataError(
-            f"{path}: the CSV cannot be read near row {conv.next_row}: {e}. Check the delimiter and that every "
-            "row has as many fields as the header."
+            f"{path}: the CSV cannot be read near row {conv.next_row}: {e}. Every row must have as many fields "
+            f"as the header, separated by {_DELIMITER_NAMES[delimiter]} like the header."
         ) from None
 
 
