@@ -36,7 +36,7 @@ from workbench.ami.readers._result import (
     collect,
     dict_const,
 )
-from workbench.ami.readers._text import header_line, long_line_error, sniff_delimiter
+from workbench.ami.readers._text import MAX_LINE_CHARS, header_line, long_line_error, sniff_delimiter
 from workbench.errors import IntervalDataError
 
 _DELIMITER_NAMES = {",": "commas", ";": "semicolons", "\t": "tabs"}
@@ -559,6 +559,7 @@ def _csv_batches(
             ),
         )
         for batch in reader:
+            _check_field_lengths(path, batch, conv.next_row)
             for start in range(0, batch.num_rows, batch_rows):
                 out = conv.convert(batch.slice(start, batch_rows))
                 if out is not None:
@@ -574,6 +575,21 @@ def _csv_batches(
             f"{path}: the CSV cannot be read near row {conv.next_row}: {e}. Every row must have as many fields "
             f"as the header, separated by {_DELIMITER_NAMES[delimiter]} like the header."
         ) from None
+
+
+def _check_field_lengths(path, batch: pa.RecordBatch, first_row: int) -> None:
+    """Refuse a field longer than any line may be (the CSV reader's blocks hold it; the line cap applies)."""
+    for col in batch.columns:
+        values = col.dictionary if pa.types.is_dictionary(col.type) else col
+        lengths = pc.binary_length(values)
+        longest = pc.max(lengths).as_py()
+        if longest is not None and longest > MAX_LINE_CHARS:
+            if pa.types.is_dictionary(col.type):
+                bad = int(np.argmax(lengths.to_numpy(zero_copy_only=False)))
+                at = int(np.flatnonzero(col.indices.to_numpy(zero_copy_only=False) == bad)[0])
+            else:
+                at = int(np.argmax(lengths.fill_null(0).to_numpy(zero_copy_only=False)))
+            raise long_line_error(path, first_row + at)
 
 
 def stream_mdm(
