@@ -245,9 +245,10 @@ def test_non_utf8_enrollments_are_refused(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("row, fragment", [("A1,NEM2,2024-01-01,,,\u00b2,", "true_up_month"),
+                                           ("A1,NEM2,0024-01-01,,,,", "pto_date '0024-01-01' is outside"),
                                            ("A1,NEM2,2024-01-01,,,,,extra", "fields")])
 def test_enrollment_rows_with_odd_values_are_refused(tmp_path, row, fragment):
-    """Enrollments with a superscript-two true-up month or an extra field: refused naming row 2."""
+    """Enrollments with a superscript-two true-up month, a PTO in year 24 or an extra field: refused at row 2."""
     from workbench.nem.enrollments import EnrollmentError, load_enrollments
 
     path = tmp_path / "enrollments.csv"

@@ -36,6 +36,8 @@ from workbench.errors import WorkbenchError
 COLUMNS = ("account", "program", "pto_date", "start", "end", "true_up_month", "policy_version")
 REQUIRED = ("account", "program", "pto_date")
 _EXTRA = "\x00extra"  # DictReader key of the fields beyond the header
+#: no net-metering enrollment is dated outside these years (the first programs are from the 1980s)
+_EARLIEST, _LATEST = dt.date(1970, 1, 1), dt.date(2100, 12, 31)
 
 
 class EnrollmentError(WorkbenchError):
@@ -166,9 +168,13 @@ def _date(text: str, where: str, column: str, required: bool) -> dt.date | None:
             raise EnrollmentError(f"{where}: column {column!r} is empty; expected a date like 2024-05-01")
         return None
     try:
-        return dt.date.fromisoformat(text)
+        day = dt.date.fromisoformat(text)
     except ValueError:
         raise EnrollmentError(f"{where}: {column} {text!r} is not a date like 2024-05-01") from None
+    if not _EARLIEST <= day <= _LATEST:
+        raise EnrollmentError(f"{where}: {column} {text!r} is outside {_EARLIEST.year}-{_LATEST.year} (a typo in the "
+                              "year?)")
+    return day
 
 
 def load_enrollments(path, programs: dict) -> EnrollmentBook:
