@@ -21,6 +21,7 @@ from workbench.ami.readers._result import (
     REJECT_SCHEMA,
     ReadResult,
     ReadStream,
+    check_interval_kwh,
     collect,
 )
 from workbench.ami.readers.cmep import read_cmep, stream_cmep
@@ -126,6 +127,7 @@ __all__ = [
     "REJECT_SCHEMA",
     "ReadResult",
     "ReadStream",
+    "check_interval_kwh",
     "read_cmep",
     "read_file",
     "read_greenbutton_csv",

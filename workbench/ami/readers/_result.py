@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from workbench.errors import WorkbenchError
+from workbench.errors import IntervalDataError, WorkbenchError
 
 CHANNELS = ("delivered", "received")
 
@@ -194,11 +194,10 @@ def screen_batch(batch: pa.RecordBatch, tally: Tally, *, negative_delivered: str
         return batch
     kwh = batch.column(4).to_numpy(zero_copy_only=False)
     secs = batch.column(3).to_numpy(zero_copy_only=False)
-    magnitude = np.abs(kwh)
-    top = magnitude.max()  # NaN when any read is NaN: the comparison below then fails
-    low = kwh.min()
-    if top <= _KWH_PER_SECOND * max(int(secs.min()), 1) and not low < 0:
+    top, low = kwh.max(), kwh.min()  # NaN when any read is NaN: the comparison below then fails
+    if top <= _KWH_PER_SECOND * max(int(secs.min()), 1) and low >= 0:
         return batch
+    magnitude = np.abs(kwh)
     code = np.zeros(n, dtype=np.int8)
     limit = np.maximum(secs, 1).astype(np.float64) * _KWH_PER_SECOND
     code[magnitude > limit] = 2
@@ -230,6 +229,23 @@ def screen_batch(batch: pa.RecordBatch, tally: Tally, *, negative_delivered: str
         [f"{k!r} kWh in {s} s" for k, s in zip(kwh[idx].tolist(), secs[idx].tolist(), strict=True)],
     )
     return batch.filter(pa.array(~bad))
+
+
+def check_interval_kwh(delivered, received, seconds: int, source: str, first_row: int = 2) -> None:
+    """Refuse a one-meter series (the one-file path, e.g. ``workbench bill --intervals``) holding a read the
+    boundary screen would reject: :class:`~workbench.errors.IntervalDataError` naming the file, the row
+    (``first_row`` = the row of the first read) and the reason. Vectorized."""
+    limit = _KWH_PER_SECOND * max(int(seconds), 1)
+    for channel, values in (("delivered", delivered), ("received", received)):
+        kwh = np.asarray(values, dtype=np.float64)
+        bad = ~(np.abs(kwh) <= limit)
+        if channel == "delivered":
+            bad |= kwh < 0
+        if bad.any():
+            i = int(np.argmax(bad))
+            v = float(kwh[i])
+            reason = NON_FINITE if not np.isfinite(v) else BEYOND_LIMIT if abs(v) > limit else NEGATIVE_DELIVERED
+            raise IntervalDataError(f"{source}: row {first_row + i}: {channel} {v!r} kWh: {reason}")
 
 
 class ReadStream:
