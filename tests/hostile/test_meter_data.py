@@ -66,6 +66,16 @@ def test_ingest_rejects_1e30_kwh_beyond_any_meter(tmp_path, capsys):
     assert sample["row"] == 3 and sample["file"].endswith("reads.csv")
 
 
+def test_ingest_rejects_a_read_absurd_once_multiplied(tmp_path, capsys):
+    """200 kWh in an hour on a meter with CT 10,000 x PT 10,000: 2e10 kWh (20,000 GW) rejected, 1e-4 read."""
+    data = _mdm(tmp_path / "reads.csv", ["0.0001", 200.0])
+    acct, out = _ingest(tmp_path, capsys, data, registry="meter_id,customer_class,rate_code,timezone,ct_ratio,"
+                        "pt_ratio\nM1,LGS,LGS-TOU,UTC,10000,10000\n")
+    assert (acct["reads_in"], acct["accepted"], acct["rejected"]) == (2, 1, 1)
+    assert acct["rejects_by_reason"] == {"kWh beyond any meter's physical limit": 1}
+    assert acct["rejects_sample"][0]["row"] == 3 and "CT x PT of meter M1 (1e+08)" in acct["rejects_sample"][0]["reason"]
+
+
 def test_ingest_rejects_absurd_reads_in_parquet(tmp_path, capsys):
     """MDM Parquet with NaN and 1e30 kWh: one reject of each reason, the good read accepted."""
     path = tmp_path / "reads.parquet"

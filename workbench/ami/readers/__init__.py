@@ -83,7 +83,8 @@ def sniff_format(path) -> str:
     if suffix in (".csv", ".txt", ".tsv"):
         return "mdm_csv"
     raise IntervalDataError(
-        f"{path}: cannot tell the format of this file; pass format= one of {', '.join(FORMATS)}"
+        f"{path}: cannot tell the format of this file: expected Green Button XML or CSV, an MDM export "
+        f"(.csv, .tsv, .txt, .parquet) or CMEP (in Python: format= one of {', '.join(FORMATS)})"
     )
 
 

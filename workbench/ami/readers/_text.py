@@ -54,7 +54,8 @@ def header_line(path) -> str:
             raw = f.readline(MAX_LINE_CHARS + 1)
     except OSError as e:
         raise IntervalDataError(f"{path}: cannot read the file: {e}") from None
-    if len(raw) > MAX_LINE_CHARS and not raw.endswith((b"\n", b"\r")):
+    raw = raw.split(b"\r", 1)[0]  # a file with old-Mac line ends (CR only)
+    if len(raw) > MAX_LINE_CHARS and not raw.endswith(b"\n"):
         raise long_line_error(path, 1)
     try:
         text = raw.decode("utf-8-sig")

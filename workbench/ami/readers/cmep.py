@@ -61,8 +61,8 @@ def read_cmep_batches(
         raise IntervalDataError(f"{path}: file not found")
     if timezone is None:
         raise IntervalDataError(
-            f"{path}: CMEP times have no UTC offset: pass timezone='America/Los_Angeles' "
-            "(the zone the sender uses) or 'UTC'"
+            f"{path}: CMEP times have no UTC offset: say the zone the sender uses (workbench ingest --timezone "
+            "America/Los_Angeles, or UTC; in Python: timezone='America/Los_Angeles')"
         )
     if timestamp not in ("start", "end"):
         raise IntervalDataError(f"{path}: timestamp={timestamp!r}: say 'start' or 'end'")

@@ -226,7 +226,8 @@ def _read(path: Path, f, tally: Tally, timezone, meter_arg, batch_rows):
             if not tz_name:
                 raise IntervalDataError(
                     f"{path}: the times in this Green Button CSV are local clock times without a UTC offset and "
-                    "no time zone was given: pass timezone='America/Los_Angeles' (the utility's zone)"
+                    "no time zone was given: say the utility's zone (workbench ingest --timezone America/Los_Angeles;"
+                    " in Python: timezone='America/Los_Angeles')"
                 )
             try:
                 localizer = _Localizer(zoneinfo.ZoneInfo(tz_name.strip()))

@@ -125,8 +125,8 @@ def _map_columns(path, names: list[str], columns: dict | None, timestamp: str | 
     if "meter" not in found or "value" not in found:
         missing = [r for r in ("meter", "value") if r not in found]
         raise IntervalDataError(
-            f"{path}: no {' or '.join(missing)} column found among {names}. Name it with "
-            f"columns={{'{missing[0]}': '<column>'}}."
+            f"{path}: no {' or '.join(missing)} column found among {names}: name the columns meter_id and value "
+            f"(in Python: columns={{'{missing[0]}': '<column>'}})."
         )
     time_roles = [r for r in ("start", "end", "timestamp") if r in found]
     if not time_roles:
@@ -139,7 +139,7 @@ def _map_columns(path, names: list[str], columns: dict | None, timestamp: str | 
     if timestamp is None and role == "timestamp":
         raise IntervalDataError(
             f"{path}: column {found['timestamp']!r} does not say whether it is the interval start or end: "
-            "pass timestamp='start' or timestamp='end'"
+            "name it interval_start or interval_end (in Python: timestamp='start' or timestamp='end')"
         )
     found["time"] = found[role]
     found["time_is"] = timestamp or role
@@ -156,7 +156,9 @@ class _Converter:
         self.next_row = first_row
         self.source = str(path)
         if "unit" not in cols and unit is None:
-            raise IntervalDataError(f"{path}: no unit column: pass unit='kWh' (or 'Wh', 'MWh')")
+            raise IntervalDataError(
+                f"{path}: no unit column: add one (kWh, Wh or MWh), or give the meter registry a unit column "
+                "(workbench ingest); in Python: unit='kWh'")
         if unit is not None and _norm(unit) not in UNIT_FACTORS:
             raise IntervalDataError(f"{path}: unit={unit!r} is not energy: use kWh, Wh or MWh")
         tally.metadata.update(
@@ -262,7 +264,8 @@ class _Converter:
             first = int(np.flatnonzero(valid)[0]) if valid.any() else 0
             raise IntervalDataError(
                 f"{self.path}: row {first_row + first}: time {naive[first]} has no UTC offset and no time zone "
-                "was given: pass timezone='America/Los_Angeles' (the zone the export was written in) or 'UTC'"
+                "was given: say the zone the export was written in (workbench ingest --timezone America/Los_Angeles, "
+                "or UTC; in Python: timezone='America/Los_Angeles')"
             )
         if self.timezone.upper() == "UTC":
             return naive.cast(pa.timestamp("us", tz="UTC"))
@@ -454,7 +457,7 @@ class _Converter:
                     return seconds
         raise IntervalDataError(
             f"{self.path}: the interval length cannot be inferred (no meter has two consecutive reads in the "
-            "first batch): pass interval_seconds=900 (or the export's interval length)"
+            "first batch): add an interval_seconds column (in Python: interval_seconds=900)"
         )
 
 
