@@ -265,3 +265,13 @@ def test_enrollment_rows_with_odd_values_are_refused(tmp_path, row, fragment):
     path.write_text("account,program,pto_date,start,end,true_up_month,policy_version\n" + row + "\n")
     with pytest.raises(EnrollmentError, match=f"row 2.*{fragment}"):
         load_enrollments(path, {})
+
+
+def test_non_utf8_vee_config_is_refused(tmp_path):
+    """A VEE site file saved as cp1252 (a comment with an accent): refused naming the file and UTF-8."""
+    from workbench.vee import VeeError, load_config
+
+    path = tmp_path / "site.yaml"
+    path.write_bytes("# r\xe9glage du site\nvalidation: {spike: {ratio: 6}}\n".encode("cp1252"))
+    with pytest.raises(VeeError, match="site.yaml: not UTF-8"):
+        load_config(path)
