@@ -192,3 +192,19 @@ def test_empty_file(tmp_path):
     p.write_text("")
     with pytest.raises(WorkbenchError, match=r"empty\.xml"):
         read_file(p, format="greenbutton_xml")
+
+
+def test_check_interval_kwh_names_the_row_and_the_reason():
+    """The one-file path's check: the first bad read's row (first read = row 2) and the screen's reason."""
+    from workbench.ami.readers import check_interval_kwh
+
+    check_interval_kwh([0.0, 1.0, 2500.0], [0.0, 0.0, 0.0], 900, "f.csv")  # 2,500 kWh in 15 min = 10 MW: possible
+    for delivered, received, expected in (
+        ([1.0, float("nan")], [0.0, 0.0], "f.csv: row 3: delivered nan kWh: non-finite kWh"),
+        ([1.0, 1.0, 1e30], [0.0, 0.0, 0.0], "f.csv: row 4: delivered 1e+30 kWh: kWh beyond any meter's physical limit"),
+        ([-0.5], [0.0], "f.csv: row 2: delivered -0.5 kWh: negative delivered kWh"),
+        ([1.0], [float("inf")], "f.csv: row 2: received inf kWh: non-finite kWh"),
+    ):
+        with pytest.raises(IntervalDataError) as info:
+            check_interval_kwh(delivered, received, 900, "f.csv")
+        assert str(info.value) == expected

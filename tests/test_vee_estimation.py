@@ -167,7 +167,7 @@ def test_received_channel_is_estimated_too():
 def test_running_vee_on_its_own_output_changes_nothing():
     d, t = _daily(30, "2025-04-01T00:00", lambda day: 1.0 + day.day / 100)
     d[22 * PER_DAY + 40: 22 * PER_DAY + 60] = np.nan
-    d[5 * PER_DAY + 3] = 50.0  # a spike
+    d[5 * PER_DAY + 3] = 20.0  # a spike (80 kW: within a residential service, unlike 50 kWh = 200 kW)
     d[9 * PER_DAY + 7: 9 * PER_DAY + 9] = np.nan
     first = run_vee(make_cube([d], time=t), QUIET)
     second = run_vee(first.dataset, QUIET)

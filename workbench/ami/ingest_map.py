@@ -16,6 +16,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from workbench.ami.ingest_store import CubeLayout
+from workbench.ami.readers._result import BEYOND_LIMIT as BEYOND_LIMIT_REASON
+from workbench.ami.readers._result import PHYSICAL_LIMIT_KW
 from workbench.ami.registry import MeterRegistry
 from workbench.kernels import ingest as K
 
@@ -33,9 +35,12 @@ CATEGORIES = {
     K.BEFORE_INSTALL: "data on inactive meter",
     K.AFTER_REMOVAL: "data on inactive meter",
 }
+#: a read whose value x CT x PT is beyond any meter (the readers' screen sees the value before the multiplier)
+BEYOND_LIMIT = 100
+CATEGORIES[BEYOND_LIMIT] = BEYOND_LIMIT_REASON
 CONFLICT_CATEGORY = "conflicting duplicate"
 _NO_CELLS = (np.zeros((2, 0, 0), np.float32), np.zeros((2, 0, 0), np.uint32))  # map without writing
-_PER_METER = (K.NOT_IN_CUBE, K.NO_SUCH_CHANNEL, K.BEFORE_INSTALL, K.AFTER_REMOVAL)
+_PER_METER = (K.NOT_IN_CUBE, K.NO_SUCH_CHANNEL, K.BEFORE_INSTALL, K.AFTER_REMOVAL, BEYOND_LIMIT)
 
 
 @dataclass
@@ -84,6 +89,7 @@ class ReadMapper:
              for m in meters], dtype=np.float64)
         self.channels = np.array(
             [("delivered" in m.channels) | (("received" in m.channels) << 1) for m in meters], dtype=np.uint8)
+        self.factor_max = float(self.factor.max()) if len(self.factor) else 1.0
         self._dict_cache: tuple[pa.Array, np.ndarray] | None = None
         self._buffers: dict[str, np.ndarray] = {}
         self._reason_text: dict[int, str] = {}
@@ -160,10 +166,33 @@ class ReadMapper:
         ``n_left`` counts them. The arrays returned are reused by the next call.
         """
         out = self._outputs(batch.num_rows)
+        inputs = self._inputs(batch)
+        over = self._beyond_limit(inputs)
+        if over is not None:  # the kernel rejects NaN as "not a number"; the reason is set right below
+            kwh = inputs[6].copy()
+            kwh[over] = np.nan
+            inputs = (*inputs[:6], kwh, *inputs[7:])
         out.n_ok, out.n_left, out.dups, out.conflicts = K.map_scatter(
-            *self._inputs(batch), rows[0], rows[1], val, prov, source_id, first_new,
+            *inputs, rows[0], rows[1], val, prov, source_id, first_new,
             out.row, out.t, out.value, out.flags, out.reason, out.meter)
+        if over is not None:
+            out.reason[: out.n][over & (out.reason[: out.n] == K.NOT_A_NUMBER)] = BEYOND_LIMIT
         return out
+
+    def _beyond_limit(self, inputs) -> np.ndarray | None:
+        """Reads whose kWh x the meter's CT x PT is beyond :data:`PHYSICAL_LIMIT_KW` over the interval (None:
+        none; one reduction when no multiplier could take a read there)."""
+        meter_code, code_to_meter, seconds, kwh = inputs[0], inputs[1], inputs[5], inputs[6]
+        if not len(kwh):
+            return None
+        per_second = PHYSICAL_LIMIT_KW / 3600.0
+        top = max(float(kwh.max()), -float(kwh.min()))  # NaN (none after the readers' screen): checked below
+        if top * self.factor_max <= per_second * max(int(seconds.min()), 1):
+            return None
+        m = np.where(meter_code >= 0, code_to_meter[np.maximum(meter_code, 0)], -1)
+        factor = np.where(m >= 0, self.factor[np.maximum(m, 0)], 1.0)
+        over = np.abs(kwh) * factor > per_second * np.maximum(seconds, 1)
+        return over if over.any() else None
 
     # -- rejects ---------------------------------------------------------------------------------------------
     def reason_text(self, code: int, meter: int) -> str:
@@ -185,6 +214,9 @@ class ReadMapper:
                     "(the cube was built without it; rebuild the cube with this registry)")
         if code == K.NOT_A_NUMBER:
             return "value is not a number"
+        if code == BEYOND_LIMIT:
+            return (f"{BEYOND_LIMIT_REASON}: kWh x CT x PT of meter {m.meter_id} ({_num(m.multiplier)}) above "
+                    f"{PHYSICAL_LIMIT_KW:,.0f} kW over the interval")
         if code == K.NO_SUCH_CHANNEL:
             return (f"meter {m.meter_id} does not record this channel (registry channels: "
                     f"{'+'.join(m.channels)})")
@@ -224,6 +256,10 @@ class ReadMapper:
             "reason": pa.DictionaryArray.from_arrays(inv, pa.array(reasons)).cast(pa.string()),
             "category": pa.DictionaryArray.from_arrays(inv, pa.array(cats)).cast(pa.string()),
         })
+
+
+def _num(x: float) -> str:
+    return f"{x:g}"
 
 
 def _source(batch: pa.RecordBatch) -> str:

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
@@ -36,7 +37,11 @@ def open_stream(path, reader_opts: dict):
     default = opts.pop("default_timezone", None)
     if "timezone" not in opts and default and sniff_format(path) != "greenbutton_csv":
         opts["timezone"] = default
-    return stream_file(path, **opts)
+    stream = stream_file(path, **opts)
+    # a negative delivered read stays in the cube for VEE's NEGATIVE rule (flagged, estimated, the original kept
+    # in the edits); non-finite and absurd values are rejected by the reader boundary (docs/ingest.md)
+    stream.negative_delivered = "keep"
+    return stream
 
 
 def step_minutes_of(seconds: Counter) -> int:
@@ -111,6 +116,12 @@ def pass_one(jobs, mapper: ReadMapper, store: ChunkStore, rejects: RejectWriter,
                 tally["dups_seen"] += dups
                 tally["conflicts_seen"] += conflicts
         rejects.add(reader_rejects_table(stream.rejects))
+        n_negative = stream.metadata.get("negative_delivered", 0)
+        if n_negative:
+            print(f"warning: {path}: {n_negative:,} negative delivered read(s) (first on row "
+                  f"{stream.metadata['negative_delivered_first_row']}) kept for VEE, which flags them NEGATIVE and "
+                  "estimates them; run workbench vee before billing", file=sys.stderr)
+        tally["negative_delivered"] = n_negative
         tally["counts"] = stream.counts
         per_file.append(tally)
     return per_file

@@ -20,11 +20,22 @@ from pathlib import Path
 
 import numpy as np
 
+from workbench.ami.readers._text import bounded_lines
 from workbench.errors import WorkbenchError
 
 CUSTOMER_CLASSES = ("RES", "SGS", "LGS")
 CHANNELS = ("delivered", "received")
 UNITS = {"kwh": "kWh", "wh": "Wh", "mwh": "MWh"}
+#: the most a service of each class can draw or feed when the registry gives no ``max_kw`` [kW]: a 400 A
+#: 240 V residential service (96 kVA), a self-contained CL320 meter at 480 V three-phase (266 kVA), a large
+#: customer's transformer-rated service; a meter with CT x PT > 1 at least ``MAX_KW_PER_MULTIPLIER`` x
+#: the multiplier (a class-20 meter: 20 A x 480 V x sqrt(3) = 16.6 kVA on the secondary side)
+DEFAULT_MAX_KW = {"RES": 100.0, "SGS": 300.0, "LGS": 1000.0}
+MAX_KW_PER_MULTIPLIER = 20.0
+#: no instrument transformer has a larger ratio (a 50,000:5 A CT is 10,000; a 500 kV PT is ~4,500)
+MAX_RATIO = 10_000.0
+#: no single service point draws more [kW] (a 1 GW interconnection)
+MAX_SERVICE_KW = 1e6
 _YES = {"yes", "y", "true", "t", "1"}
 _NO = {"no", "n", "false", "f", "0", ""}
 #: attributes every meter of one service point must agree on (the cube holds one value per row)
@@ -54,6 +65,8 @@ class Meter:
     multiplier_applied : True if the source values already include CT × PT (then they are not applied again).
     install, removal : install window [local wall-clock time], None = open-ended.
     timezone : IANA zone of ``install``/``removal`` ("" = the utility's time zone).
+    max_kw : the most the service can draw or feed [kW], None = the class default (:func:`default_max_kw`);
+        VEE's IMPLAUSIBLE rule withholds a read above it.
     row : line (CSV) or entry number (YAML) in the registry file.
     """
 
@@ -72,6 +85,7 @@ class Meter:
     install: dt.datetime | None = None
     removal: dt.datetime | None = None
     timezone: str = ""
+    max_kw: float | None = None
     row: int = 0
 
     @property
@@ -79,10 +93,22 @@ class Meter:
         """CT ratio × PT ratio."""
         return self.ct_ratio * self.pt_ratio
 
+    @property
+    def limit_kw(self) -> float:
+        """``max_kw``, or the class default for the meter's multiplier."""
+        return self.max_kw if self.max_kw is not None else default_max_kw(self.customer_class, self.multiplier)
+
     def window_utc(self, default_tz: str) -> tuple[np.datetime64 | None, np.datetime64 | None]:
         """The install window as naive UTC datetime64[us] (None = open-ended)."""
         tz = zoneinfo.ZoneInfo(self.timezone or default_tz)
         return _to_utc(self.install, tz), _to_utc(self.removal, tz)
+
+
+def default_max_kw(customer_class: str, multiplier: float = 1.0) -> float:
+    """The physical limit of a service without ``max_kw`` [kW]: the class default, at least
+    ``MAX_KW_PER_MULTIPLIER`` x CT x PT for a transformer-rated meter (docs/registry.md)."""
+    base = DEFAULT_MAX_KW.get(str(customer_class).upper(), max(DEFAULT_MAX_KW.values()))
+    return max(base, MAX_KW_PER_MULTIPLIER * float(multiplier)) if multiplier > 1 else base
 
 
 def _to_utc(local: dt.datetime | None, tz) -> np.datetime64 | None:
@@ -186,7 +212,7 @@ def load_registry(path) -> MeterRegistry:
 def _csv_records(path: Path):
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
-            reader = csv.reader(f)
+            reader = csv.reader(bounded_lines(f, path))
             header = next(reader, None)
             if not header:
                 raise RegistryError(f"{path}: the file is empty (expected a header line with meter_id, ...)")
@@ -203,7 +229,10 @@ def _csv_records(path: Path):
                 out.append((line_no, dict(zip(header, values, strict=True))))
             return out
     except UnicodeDecodeError as e:
-        raise RegistryError(f"{path}: not a UTF-8 text file ({e})") from None
+        raise RegistryError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start}); save the registry as CSV "
+                            "UTF-8") from None
+    except csv.Error as e:
+        raise RegistryError(f"{path}: not a readable CSV ({e})") from None
 
 
 def _yaml_records(path: Path):
@@ -211,6 +240,9 @@ def _yaml_records(path: Path):
 
     try:
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as e:
+        raise RegistryError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start}); save the registry as "
+                            "UTF-8") from None
     except yaml.YAMLError as e:
         raise RegistryError(f"{path}: not valid YAML: {e}") from None
     if isinstance(doc, dict):
@@ -263,7 +295,7 @@ def _parse_record(path, where, row, rec: dict) -> Meter:
         cycle = int(float(cycle_text))
         if cycle != float(cycle_text) or not 1 <= cycle <= 32767:
             raise ValueError
-    except ValueError:
+    except (ValueError, OverflowError):
         raise err("cycle", f"{cycle_text!r} is not a bill cycle number (a whole number >= 1)") from None
     channels_text = text("channels", "delivered+received" if nem_program else "delivered")
     tokens = [t for t in channels_text.replace(";", " ").replace("+", " ").replace(",", " ").split() if t]
@@ -287,7 +319,20 @@ def _parse_record(path, where, row, rec: dict) -> Meter:
             raise err(field, f"{raw!r} is not a number") from None
         if not np.isfinite(value) or value <= 0:
             raise err(field, f"{raw} must be a positive number (1 for a self-contained meter)")
+        if value > MAX_RATIO:
+            raise err(field, f"{raw} is beyond any instrument transformer's ratio (at most {MAX_RATIO:,.0f}; "
+                             "write the ratio, e.g. 80 for 400:5)")
         ratios[field] = value
+    max_kw = None
+    raw = text("max_kw")
+    if raw:
+        try:
+            max_kw = float(raw)
+        except ValueError:
+            raise err("max_kw", f"{raw!r} is not a number of kW") from None
+        if not np.isfinite(max_kw) or not 0 < max_kw <= MAX_SERVICE_KW:
+            raise err("max_kw", f"{raw} must be a number of kW above 0 and at most {MAX_SERVICE_KW:,.0f} (blank: "
+                                "the class default)")
     applied_text = text("multiplier_applied").lower()
     if applied_text in _YES:
         applied = True
@@ -309,7 +354,7 @@ def _parse_record(path, where, row, rec: dict) -> Meter:
         meter_id=meter_id, service_point=service_point, account=text("account", service_point),
         customer_class=cls, rate_code=rate_code, cycle=cycle, nem_program=nem_program, channels=channels,
         unit=unit, ct_ratio=ratios["ct_ratio"], pt_ratio=ratios["pt_ratio"], multiplier_applied=applied,
-        install=install, removal=removal, timezone=tz, row=row,
+        install=install, removal=removal, timezone=tz, max_kw=max_kw, row=row,
     )
 
 
@@ -406,7 +451,7 @@ def write_registry_csv(registry, path) -> Path:
                 m.meter_id, m.service_point, m.account, m.customer_class, m.rate_code, m.cycle, m.nem_program,
                 "+".join(m.channels), m.unit, _num(m.ct_ratio), _num(m.pt_ratio),
                 "yes" if m.multiplier_applied else "no",
-                _when(m.install), _when(m.removal), m.timezone,
+                _when(m.install), _when(m.removal), m.timezone, "" if m.max_kw is None else _num(m.max_kw),
             ])
     return path
 
@@ -427,6 +472,7 @@ __all__ = [
     "Meter",
     "MeterRegistry",
     "RegistryError",
+    "default_max_kw",
     "load_registry",
     "registry_from_cube",
     "write_registry_csv",

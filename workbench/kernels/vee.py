@@ -6,7 +6,9 @@ outputs into tables.
 
 Per meter, over its row of ``T`` intervals grouped into ``D`` local days:
 
-1. interval checks: MISSING (NaN), NEGATIVE, REVERSE_FLOW (received energy on a meter with no net-metering
+1. interval checks: IMPLAUSIBLE (an actual read above the meter's physical limit ``limit`` [kWh per interval]
+   on either channel: both channels of the interval are withheld, NaN with quality 2 and method WITHHELD, and
+   never estimated, so the bill period is held), MISSING (NaN), NEGATIVE, REVERSE_FLOW (received energy on a meter with no net-metering
    program), INACTIVE (a read outside the meter's active range), FLATLINE (a run of identical delivered
    values at least ``flat_len`` long);
 2. day checks: SPIKE (an interval above ``spike_ratio`` x the day's third-highest interval and above
@@ -37,7 +39,8 @@ REVERSE_FLOW = 7
 INACTIVE = 8
 REGISTER_MISMATCH = 9
 NOT_ESTIMATED = 10
-N_RULE_BITS = 11
+IMPLAUSIBLE = 11
+N_RULE_BITS = 12
 
 # estimation method codes (``vee_method``)
 METHOD_NONE = 0
@@ -45,7 +48,8 @@ METHOD_LINEAR = 1
 METHOD_LIKE_DAY = 2
 METHOD_FLAT_FILL = 3
 METHOD_SOURCE = 4  # estimated before VEE (quality 1 in the input)
-N_METHODS = 5
+METHOD_WITHHELD = 5  # IMPLAUSIBLE: the read is removed (NaN, quality 2), never estimated; the original is in the edits
+N_METHODS = 6
 
 #: columns of ``day_counts``: one per rule bit, then intervals estimated with methods 1, 2, 3
 N_DAY_COLS = N_RULE_BITS + 3
@@ -98,8 +102,8 @@ def _estimate_channel(values, out, bad, q_out, f_out, new_method, m_out, other_n
         n_gap = g1 - g0
         left = g0 - 1
         right = g1
-        has_left = left >= a0 and values[left] == values[left]
-        has_right = right < a1 and values[right] == values[right]
+        has_left = left >= a0 and values[left] == values[left] and (f_out[left] & _bit(IMPLAUSIBLE)) == 0
+        has_right = right < a1 and values[right] == values[right] and (f_out[right] & _bit(IMPLAUSIBLE)) == 0
         for k in range(g0, g1):
             method = METHOD_NONE
             value = 0.0
@@ -142,8 +146,9 @@ def _estimate_channel(values, out, bad, q_out, f_out, new_method, m_out, other_n
 
 
 @njit(cache=True, nogil=True)
-def _day_stats(d_in, bad_d, s, e):
-    """Valid reads, their sum, the highest and the third-highest of intervals ``s..e`` (-1 when fewer)."""
+def _day_stats(d_in, bad_d, s, e, lim):
+    """Valid reads (0..``lim``), their sum, the highest and the third-highest of intervals ``s..e`` (-1 when
+    fewer)."""
     n_valid = 0
     total = 0.0
     v1 = -1.0
@@ -151,7 +156,7 @@ def _day_stats(d_in, bad_d, s, e):
     v3 = -1.0
     for t in range(s, e):
         d = d_in[t]
-        if d >= 0 and not bad_d[t]:
+        if d >= 0 and d <= lim and not bad_d[t]:
             n_valid += 1
             total += d
             if d > v1:
@@ -167,19 +172,19 @@ def _day_stats(d_in, bad_d, s, e):
 
 
 @njit(cache=True, nogil=True)
-def _spike_day(d_in, bad_d, s, e, highest, ratio):
+def _spike_day(d_in, bad_d, s, e, highest, ratio, lim):
     """True when the day's highest valid read exceeds ``ratio`` x its third-highest, i.e. when at most two
     valid reads ``d`` have ``ratio * d >= highest`` (a cheap count instead of sorting out the top three)."""
     n = 0
     for t in range(s, e):
         d = d_in[t]
-        if ratio * d >= highest and not bad_d[t]:
+        if ratio * d >= highest and d <= lim and not bad_d[t]:
             n += 1
     return n <= 2
 
 
 @njit(cache=True, nogil=True)
-def vee_meter(d_in, r_in, q_in, f_prior, m_prior, day_of, day_start, day_kind, slot, slot_pos, a0, a1, nem,
+def vee_meter(d_in, r_in, q_in, f_prior, m_prior, day_of, day_start, day_kind, slot, slot_pos, a0, a1, nem, limit,
               enabled, estimate, fp, ip, d_out, r_out, q_out, f_out, m_out, new_d, new_r, day_counts, day_total,
               day_ref):
     """VEE of one meter's row; see the module docstring.
@@ -206,6 +211,7 @@ def vee_meter(d_in, r_in, q_in, f_prior, m_prior, day_of, day_start, day_kind, s
     flat_len = ip[I_FLAT_LEN] if on[FLATLINE] else n_t + 1
     flat_zero = ip[I_FLAT_ZERO] != 0
     reverse_min = fp[P_REVERSE_MIN] if on[REVERSE_FLOW] and not nem else np.inf
+    lim = limit if on[IMPLAUSIBLE] else np.inf
     n_bad = 0
 
     # --- 1. one pass over the intervals, day by day: find the reads that are not clean and the flatline
@@ -230,10 +236,10 @@ def vee_meter(d_in, r_in, q_in, f_prior, m_prior, day_of, day_start, day_kind, s
             d = d_in[t]
             r = r_in[t]
             actual = q_in[t] == 0
-            if not (actual & (d >= 0) & (r >= 0) & (r <= reverse_min)):
+            if not (actual & (d >= 0) & (r >= 0) & (r <= reverse_min) & (d <= lim) & (r <= lim)):
                 unclean[n_unclean] = t
                 n_unclean += 1
-            ok = actual & (d == d)
+            ok = actual & (d == d) & (d <= lim) & (not r > lim)
             same = ok & (d == run_val) & (run_len > 0)
             if run_len >= flat_len and not same and (run_val != 0 or flat_zero):
                 runs[n_runs, 0] = t - run_len
@@ -241,10 +247,10 @@ def vee_meter(d_in, r_in, q_in, f_prior, m_prior, day_of, day_start, day_kind, s
                 n_runs += 1
             run_len = run_len + 1 if same else (1 if ok else 0)
             run_val = d if ok else run_val
-            valid = d >= 0  # negative and missing reads are never valid
+            valid = (d >= 0) & (d <= lim)  # negative, missing and implausible reads are never valid
             n_valid += valid
             total += d if valid else 0.0
-            v1 = d if d > v1 else v1
+            v1 = d if valid & (d > v1) else v1
         day_n[day] = n_valid
         day_sum[day] = total
         top1[day] = v1
@@ -263,6 +269,18 @@ def vee_meter(d_in, r_in, q_in, f_prior, m_prior, day_of, day_start, day_kind, s
         r = r_in[t]
         q = q_in[t]
         f = np.uint32(0)
+        if q == 0 and (d > lim or r > lim):  # withheld: never billed, never estimated (the period is held)
+            d_out[t] = np.nan
+            r_out[t] = np.nan
+            q_out[t] = 2
+            new_d[t] = METHOD_WITHHELD
+            new_r[t] = METHOD_WITHHELD
+            m_out[t] = METHOD_WITHHELD
+            _raise(f_out, day_counts, t, day_of[t], _bit(IMPLAUSIBLE))
+            continue
+        if d != d and f_prior.shape[0] > 0 and (f_prior[t] & _bit(IMPLAUSIBLE)):
+            q_out[t] = 2  # withheld by an earlier run: stays withheld
+            continue
         if d != d:
             q_out[t] = 2
             if on[MISSING]:
@@ -294,7 +312,7 @@ def vee_meter(d_in, r_in, q_in, f_prior, m_prior, day_of, day_start, day_kind, s
             for day in range(day_of[runs[i, 0]], day_of[runs[i, 1] - 1] + 1):
                 s = max(day_start[day], a0)
                 e = min(day_start[day + 1], a1)
-                day_n[day], day_sum[day], top1[day], _ = _day_stats(d_in, bad_d, s, e)
+                day_n[day], day_sum[day], top1[day], _ = _day_stats(d_in, bad_d, s, e, lim)
 
     # --- 2. day checks: spikes, zero use, the day's mean for high / low ---
     spike_ratio = fp[P_SPIKE_RATIO]
@@ -311,12 +329,12 @@ def vee_meter(d_in, r_in, q_in, f_prior, m_prior, day_of, day_start, day_kind, s
         n_valid = day_n[day]
         total = day_sum[day]
         if on[SPIKE] and n_valid >= 3 and top1[day] > spike_min and _spike_day(d_in, bad_d, s, e, top1[day],
-                                                                             spike_ratio):
-            limit = max(spike_ratio * _day_stats(d_in, bad_d, s, e)[3], spike_min)
-            if top1[day] > limit:
+                                                                             spike_ratio, lim):
+            above = max(spike_ratio * _day_stats(d_in, bad_d, s, e, lim)[3], spike_min)
+            if top1[day] > above:
                 for t in range(s, e):
                     d = d_in[t]
-                    if q_in[t] == 0 and d > limit and not bad_d[t]:
+                    if q_in[t] == 0 and d > above and d <= lim and not bad_d[t]:
                         _raise(f_out, day_counts, t, day, _bit(SPIKE))
                         n_valid -= 1
                         total -= d
@@ -383,24 +401,24 @@ def vee_meter(d_in, r_in, q_in, f_prior, m_prior, day_of, day_start, day_kind, s
 
 @njit(cache=True, nogil=True, parallel=True)
 def vee_block_parallel(d_in, r_in, q_in, f_prior, m_prior, day_of, day_start, day_kind, slot, slot_pos, a0, a1, nem,
-                       enabled, estimate, fp, ip, d_out, r_out, q_out, f_out, m_out, new_d, new_r, day_counts,
+                       limit, enabled, estimate, fp, ip, d_out, r_out, q_out, f_out, m_out, new_d, new_r, day_counts,
                        day_total, day_ref):
     """:func:`vee_meter` for every meter (row) of (M, T) arrays, on numba's thread pool; ``day_counts`` is
     (N_DAY_COLS, M, D). The Python layer is :func:`workbench.vee.engine.vee_arrays`."""
     for m in prange(d_in.shape[0]):
         vee_meter(d_in[m], r_in[m], q_in[m], f_prior[m], m_prior[m], day_of, day_start, day_kind, slot, slot_pos,
-                  a0[m], a1[m], nem[m], enabled, estimate, fp, ip, d_out[m], r_out[m], q_out[m], f_out[m], m_out[m],
+                  a0[m], a1[m], nem[m], limit[m], enabled, estimate, fp, ip, d_out[m], r_out[m], q_out[m], f_out[m], m_out[m],
                   new_d[m], new_r[m], day_counts[:, m], day_total[m], day_ref[m])
 
 
 @njit(cache=True, nogil=True)
-def vee_block(d_in, r_in, q_in, f_prior, m_prior, day_of, day_start, day_kind, slot, slot_pos, a0, a1, nem,
+def vee_block(d_in, r_in, q_in, f_prior, m_prior, day_of, day_start, day_kind, slot, slot_pos, a0, a1, nem, limit,
               enabled, estimate, fp, ip, d_out, r_out, q_out, f_out, m_out, new_d, new_r, day_counts, day_total,
               day_ref):
     """:func:`vee_block_parallel`, serially (inside a dask worker's thread pool)."""
     for m in range(d_in.shape[0]):
         vee_meter(d_in[m], r_in[m], q_in[m], f_prior[m], m_prior[m], day_of, day_start, day_kind, slot, slot_pos,
-                  a0[m], a1[m], nem[m], enabled, estimate, fp, ip, d_out[m], r_out[m], q_out[m], f_out[m], m_out[m],
+                  a0[m], a1[m], nem[m], limit[m], enabled, estimate, fp, ip, d_out[m], r_out[m], q_out[m], f_out[m], m_out[m],
                   new_d[m], new_r[m], day_counts[:, m], day_total[m], day_ref[m])
 
 

@@ -35,6 +35,9 @@ from workbench.errors import WorkbenchError
 
 COLUMNS = ("account", "program", "pto_date", "start", "end", "true_up_month", "policy_version")
 REQUIRED = ("account", "program", "pto_date")
+_EXTRA = "\x00extra"  # DictReader key of the fields beyond the header
+#: no net-metering enrollment is dated outside these years (the first programs are from the 1980s)
+_EARLIEST, _LATEST = dt.date(1970, 1, 1), dt.date(2100, 12, 31)
 
 
 class EnrollmentError(WorkbenchError):
@@ -165,9 +168,13 @@ def _date(text: str, where: str, column: str, required: bool) -> dt.date | None:
             raise EnrollmentError(f"{where}: column {column!r} is empty; expected a date like 2024-05-01")
         return None
     try:
-        return dt.date.fromisoformat(text)
+        day = dt.date.fromisoformat(text)
     except ValueError:
         raise EnrollmentError(f"{where}: {column} {text!r} is not a date like 2024-05-01") from None
+    if not _EARLIEST <= day <= _LATEST:
+        raise EnrollmentError(f"{where}: {column} {text!r} is outside {_EARLIEST.year}-{_LATEST.year} (a typo in the "
+                              "year?)")
+    return day
 
 
 def load_enrollments(path, programs: dict) -> EnrollmentBook:
@@ -175,8 +182,18 @@ def load_enrollments(path, programs: dict) -> EnrollmentBook:
     path = Path(path)
     if not path.exists():
         raise EnrollmentError(f"{path}: enrollment file not found")
+    try:
+        return _load(path, programs)
+    except UnicodeDecodeError as e:
+        raise EnrollmentError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start}); save the enrollment file "
+                              "as CSV UTF-8") from None
+    except csv.Error as e:
+        raise EnrollmentError(f"{path}: not a readable CSV ({e}); expected {', '.join(COLUMNS)}") from None
+
+
+def _load(path: Path, programs: dict) -> EnrollmentBook:
     with path.open(newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
+        reader = csv.DictReader(f, restkey=_EXTRA)
         header = [h.strip() for h in reader.fieldnames or []]
         missing = [c for c in REQUIRED if c not in header]
         if missing:
@@ -186,9 +203,12 @@ def load_enrollments(path, programs: dict) -> EnrollmentBook:
             raise EnrollmentError(f"{path}: unknown column(s) {', '.join(unknown)}; expected {', '.join(COLUMNS)}")
         rows = []
         for line, raw in enumerate(reader, start=2):
+            extra = raw.pop(_EXTRA, None)
             rec = {k.strip(): (v or "").strip() for k, v in raw.items() if k is not None}
             account = rec.get("account", "")
             where = f"{path}, row {line}" + (f", account {account}" if account else "")
+            if extra and any(v.strip() for v in extra):
+                raise EnrollmentError(f"{where}: {len(header) + len(extra)} fields, but the header has {len(header)}")
             if not account:
                 raise EnrollmentError(f"{where}: account is empty")
             if not rec.get("program"):
@@ -204,7 +224,7 @@ def load_enrollments(path, programs: dict) -> EnrollmentBook:
             month = rec.get("true_up_month", "")
             true_up = None
             if month:
-                if not month.isdigit() or not 1 <= int(month) <= 12:
+                if not (month.isascii() and month.isdigit()) or not 1 <= int(month) <= 12:
                     raise EnrollmentError(f"{where}: true_up_month {month!r} is not a month 1-12")
                 true_up = int(month)
             rows.append(Enrolled(account, rec["program"], pto, start, end, true_up, rec.get("policy_version", ""), line))

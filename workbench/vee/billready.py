@@ -2,7 +2,8 @@
 
 A meter's period is held when the share of its intervals that are estimated exceeds
 ``bill_ready.max_estimated_share`` (default 2 %; exactly 2 % is ready) or the share still without a read
-exceeds ``bill_ready.max_missing_share`` (default 0). Billing calls :func:`bill_ready` with its bill periods;
+exceeds ``bill_ready.max_missing_share`` (default 0), or whatever the thresholds, when VEE withheld a read
+of the period as IMPLAUSIBLE (above the meter's physical limit: it must be corrected, not estimated). Billing calls :func:`bill_ready` with its bill periods;
 a bill built on estimated intervals says so (the cycle counts ``estimated_intervals`` per bill).
 """
 
@@ -13,7 +14,7 @@ import pandas as pd
 import xarray as xr
 
 from workbench.ami.cube_calendar import cube_periods
-from workbench.kernels.vee import period_counts
+from workbench.kernels.vee import IMPLAUSIBLE, period_counts
 from workbench.vee.config import VeeConfig, load_config
 from workbench.vee.rules import VeeError
 
@@ -39,6 +40,19 @@ def period_quality(ds: xr.Dataset, periods=None) -> np.ndarray:
     return period_counts(delivered, quality, bounds)
 
 
+def period_implausible(ds: xr.Dataset, periods=None) -> np.ndarray | None:
+    """(M, B) intervals VEE withheld as IMPLAUSIBLE per meter and bill period; None without ``vee_flags``."""
+    if "vee_flags" not in ds:
+        return None
+    bounds = _bounds(ds, periods)
+    hit = (np.asarray(ds["vee_flags"].values) & np.uint32(1 << IMPLAUSIBLE)) != 0
+    out = np.zeros((bounds.shape[0], bounds.shape[1] - 1), np.int64)
+    for m in np.flatnonzero(hit.any(axis=1)):
+        cum = np.concatenate([[0], np.cumsum(hit[m], dtype=np.int64)])
+        out[m] = np.diff(cum[bounds[m]])
+    return out
+
+
 def bill_ready(ds: xr.Dataset, periods=None, config: VeeConfig | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per meter and bill period: ready to bill (bool) and, when held, why (str; "" when ready).
 
@@ -56,14 +70,17 @@ def bill_ready(ds: xr.Dataset, periods=None, config: VeeConfig | None = None) ->
     reason : (M, B) str
     """
     counts = period_quality(ds, periods)
-    return ready_verdict(counts[..., 0], counts[..., 1], counts[..., 2], config)
+    return ready_verdict(counts[..., 0], counts[..., 1], counts[..., 2], config,
+                         implausible=period_implausible(ds, periods))
 
 
-def ready_verdict(intervals, estimated, missing, config: VeeConfig | None = None) -> tuple[np.ndarray, np.ndarray]:
+def ready_verdict(intervals, estimated, missing, config: VeeConfig | None = None, *,
+                  implausible=None) -> tuple[np.ndarray, np.ndarray]:
     """The bill-ready rule on counts of any shape: intervals in the period, estimated ones, ones without a read.
 
     For billing, from the scan's ``counts[..., (present, missing, estimated)]``:
     ``ready_verdict(counts[..., 0] + counts[..., 1], counts[..., 2], counts[..., 1], config)``.
+    ``implausible``: reads withheld by VEE's IMPLAUSIBLE rule (same shape); any one holds the period.
     """
     config = config or load_config()
     rule = config.bill_ready
@@ -73,12 +90,16 @@ def ready_verdict(intervals, estimated, missing, config: VeeConfig | None = None
     too_estimated = est / safe_n > rule.max_estimated_share
     too_missing = miss / safe_n > rule.max_missing_share
     empty = n == 0
-    ready = ~(too_estimated | too_missing | empty)
+    withheld = np.zeros(n.shape, bool) if implausible is None else np.asarray(implausible, np.int64) > 0
+    ready = ~(too_estimated | too_missing | empty | withheld)
     reason = np.full(n.shape, "", dtype=object)
     for at in zip(*np.nonzero(~ready), strict=True):
         parts = []
         if empty[at]:
             parts.append("no intervals in the period")
+        if withheld[at]:
+            parts.append(f"{int(np.asarray(implausible)[at])} implausible read(s) withheld (IMPLAUSIBLE: above the "
+                         "meter's physical limit); correct them and ingest again")
         if too_estimated[at]:
             parts.append(f"{est[at]} of {n[at]} intervals estimated ({100 * est[at] / n[at]:.2f}% > "
                          f"{100 * rule.max_estimated_share:g}%)")
@@ -95,7 +116,8 @@ def held_table(ds: xr.Dataset, periods=None, config: VeeConfig | None = None) ->
     if periods is None:
         periods = cube_periods(ds)
     counts = period_quality(ds, periods)
-    ready, reason = ready_verdict(counts[..., 0], counts[..., 1], counts[..., 2], config)
+    implausible = period_implausible(ds, periods)
+    ready, reason = ready_verdict(counts[..., 0], counts[..., 1], counts[..., 2], config, implausible=implausible)
     valid = np.asarray(getattr(periods, "valid", np.ones(ready.shape, bool)))
     m_idx, b_idx = np.nonzero(~ready & valid)
     meters = np.asarray(ds["meter"].values).astype(str)

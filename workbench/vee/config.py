@@ -92,6 +92,7 @@ class Validation(_Model):
     zero_use: ZeroUseRule
     reverse_flow: ReverseFlowRule
     inactive: FlagRule
+    implausible: FlagRule
     register_reads: RegisterRule
     duplicates: DuplicatesRule
     interval_length: IntervalLengthRule
@@ -172,6 +173,9 @@ def _read_yaml(path: Path) -> dict:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise VeeError(f"VEE configuration {path}: file not found") from None
+    except UnicodeDecodeError as exc:
+        raise VeeError(f"VEE configuration {path}: not UTF-8 text ({exc.reason} at byte {exc.start}); save it as "
+                       "UTF-8") from None
     except OSError as exc:
         raise VeeError(f"VEE configuration {path}: cannot read it ({exc.strerror})") from None
     try:

@@ -9,6 +9,7 @@ import numpy as np
 import pyarrow as pa
 import xarray as xr
 
+from workbench.ami.registry import default_max_kw
 from workbench.kernels import vee as k
 from workbench.vee.calendar import VeeCalendar, active_ranges, vee_calendar
 from workbench.vee.config import VeeConfig, load_config
@@ -56,7 +57,7 @@ class VeeResult:
 
 def vee_arrays(delivered, received, quality, day_of, day_start, day_kind, slot, slot_pos, active_from, active_to,
                nem, enabled, estimate, float_params, int_params, *, prior_flags=None, prior_method=None,
-               parallel=True):
+               limit_kwh=None, parallel=True):
     """Run VEE over (M, T) arrays; return a dict of outputs.
 
     Parameters
@@ -73,6 +74,7 @@ def vee_arrays(delivered, received, quality, day_of, day_start, day_kind, slot, 
     enabled, estimate : uint32 bitmasks of the rules that run and of those whose intervals are estimated
     float_params, int_params : parameter vectors (``workbench.kernels.vee.P_*`` and ``I_*`` indices)
     prior_flags, prior_method : (M, T) from an earlier run, OR-ed / kept where this run changes nothing
+    limit_kwh : (M,) float64, each meter's physical limit [kWh per interval] (IMPLAUSIBLE); None: no limit
 
     Returns
     -------
@@ -109,7 +111,9 @@ def vee_arrays(delivered, received, quality, day_of, day_start, day_kind, slot, 
        np.ascontiguousarray(day_start, np.int64), np.ascontiguousarray(day_kind, np.int8),
        np.ascontiguousarray(slot, np.int16), np.ascontiguousarray(slot_pos, np.int64),
        np.ascontiguousarray(active_from, np.int64), np.ascontiguousarray(active_to, np.int64),
-       np.ascontiguousarray(nem, np.bool_), np.uint32(enabled), np.uint32(estimate),
+       np.ascontiguousarray(nem, np.bool_),
+       np.full(n_meters, np.inf) if limit_kwh is None else np.ascontiguousarray(limit_kwh, np.float64),
+       np.uint32(enabled), np.uint32(estimate),
        np.ascontiguousarray(float_params, np.float64), np.ascontiguousarray(int_params, np.int64),
        out["delivered"], out["received"], out["quality"], out["flags"], out["method"], out["new_delivered"],
        out["new_received"], out["day_counts"], out["day_total"], out["day_ref"])
@@ -121,7 +125,7 @@ def rule_masks(config: VeeConfig) -> tuple[int, int]:
     v = config.validation
     rules = {"MISSING": v.missing, "NEGATIVE": v.negative, "SPIKE": v.spike, "HIGH_USE": v.high_low,
              "LOW_USE": v.high_low, "FLATLINE": v.flatline, "ZERO_USE": v.zero_use, "REVERSE_FLOW": v.reverse_flow,
-             "INACTIVE": v.inactive, "REGISTER_MISMATCH": v.register_reads}
+             "INACTIVE": v.inactive, "REGISTER_MISMATCH": v.register_reads, "IMPLAUSIBLE": v.implausible}
     enabled = estimate = 0
     for code, rule in rules.items():
         if rule.enabled:
@@ -216,6 +220,7 @@ def run_vee(ds: xr.Dataset, config: VeeConfig | None = None, *, registry=None, r
     a0, a1 = active_ranges(meters, time, registry, tz)
     enabled, estimate = rule_masks(config)
     fp, ip = kernel_params(config, step)
+    limit = meter_limits_kw(ds, registry) * (step / 60.0)
     delivered = np.asarray(ds["delivered_kwh"].values, dtype=np.float32)
     received = np.asarray(ds["received_kwh"].values, dtype=np.float32)
     prior = ("vee_flags" in ds and "vee_method" in ds)
@@ -223,7 +228,7 @@ def run_vee(ds: xr.Dataset, config: VeeConfig | None = None, *, registry=None, r
         delivered, received, np.asarray(ds["quality"].values), cal.day_of, cal.day_start, cal.day_kind, cal.slot,
         cal.slot_pos, a0, a1, nem, enabled, estimate, fp, ip,
         prior_flags=np.asarray(ds["vee_flags"].values) if prior else None,
-        prior_method=np.asarray(ds["vee_method"].values) if prior else None, parallel=parallel)
+        prior_method=np.asarray(ds["vee_method"].values) if prior else None, limit_kwh=limit, parallel=parallel)
     exceptions = exceptions_table(meters, cal, out["day_counts"], out["day_total"], out["day_ref"], config,
                                   _active_notes(meters, time, a0, a1))
     if register_reads is not None and config.validation.register_reads.enabled:
@@ -239,6 +244,30 @@ def run_vee(ds: xr.Dataset, config: VeeConfig | None = None, *, registry=None, r
     edited.attrs["vee_config"] = config.source
     return VeeResult(edited, edits, exceptions.cast(EXCEPTIONS_SCHEMA), _counts(out["day_counts"]), cal,
                      out["day_counts"], config, _time.perf_counter() - started)
+
+
+def meter_limits_kw(ds: xr.Dataset, registry=None) -> np.ndarray:
+    """(M,) each cube row's physical limit [kW] for IMPLAUSIBLE: a ``max_kw`` coordinate, else the largest
+    ``max_kw`` of the row's meters in ``registry``, else :func:`~workbench.ami.registry.default_max_kw` of the
+    row's class and multiplier (no class coordinate: no limit)."""
+    meters = np.asarray(ds["meter"].values).astype(str)
+    if "max_kw" in ds.coords:
+        return np.asarray(ds["max_kw"].values, dtype=np.float64)
+    n = len(meters)
+    classes = (np.asarray(ds["customer_class"].values).astype(str) if "customer_class" in ds.coords
+               else np.full(n, ""))
+    mult = (np.asarray(ds["multiplier"].values, dtype=np.float64) if "multiplier" in ds.coords else np.ones(n))
+    out = np.array([default_max_kw(c, m) if c else np.inf for c, m in zip(classes, mult, strict=True)])
+    if hasattr(registry, "meters"):  # a MeterRegistry (a table of install dates has no max_kw)
+        row = {sp: i for i, sp in enumerate(meters)}
+        given: dict[int, float] = {}
+        for m in registry.meters:
+            i = row.get(m.service_point)
+            if i is not None and m.max_kw is not None:
+                given[i] = max(given.get(i, 0.0), m.max_kw)
+        for i, kw in given.items():
+            out[i] = kw
+    return out
 
 
 def _active_notes(meters, time, a0, a1) -> np.ndarray | None:

@@ -23,6 +23,8 @@ RULES = {
     "INACTIVE": (k.INACTIVE, "a read outside the meter's install/removal dates"),
     "REGISTER_MISMATCH": (k.REGISTER_MISMATCH, "interval sum disagrees with the register reads"),
     "NOT_ESTIMATED": (k.NOT_ESTIMATED, "failed validation but no estimate was possible (no neighbours, no like days)"),
+    "IMPLAUSIBLE": (k.IMPLAUSIBLE, "a read above the meter's physical limit (registry max_kw or the class default): "
+                                   "withheld, never estimated, the bill period held"),
 }
 
 #: input-level rules, checked on the reads before they reach the cube (no bit: the cube cannot hold them)
@@ -38,7 +40,7 @@ RULE_CODES = [RULE_BY_BIT[b] for b in range(k.N_RULE_BITS)]
 #: rules whose failing intervals may be estimated (action: estimate); the others are flag-only
 ESTIMABLE_RULES = ("MISSING", "NEGATIVE", "SPIKE", "FLATLINE")
 #: the order in which an edit names its cause when several rules failed
-EDIT_RULE_ORDER = ("MISSING", "NEGATIVE", "SPIKE", "FLATLINE")
+EDIT_RULE_ORDER = ("IMPLAUSIBLE", "MISSING", "NEGATIVE", "SPIKE", "FLATLINE")
 
 #: method code -> (name, ESPI QualityOfReading code, meaning)
 METHODS = {
@@ -47,6 +49,7 @@ METHODS = {
     k.METHOD_LIKE_DAY: ("like_day", 8, "average of the same interval on previous like days"),
     k.METHOD_FLAT_FILL: ("flat_fill", 9, "one-sided gap: the one valid neighbour repeated"),
     k.METHOD_SOURCE: ("source_estimate", 8, "estimated before VEE (quality 1 in the input)"),
+    k.METHOD_WITHHELD: ("withheld", None, "an implausible read removed (no value, quality 2); never estimated"),
 }
 METHOD_NAMES = {code: name for code, (name, _, _) in METHODS.items()}
 

@@ -17,8 +17,8 @@ EDITS_SCHEMA = pa.schema([
     ("time", pa.timestamp("us", tz="UTC")),  # interval start [UTC]
     ("channel", _DICT),  # delivered | received
     ("original", pa.float32()),  # the read before VEE [kWh]; null when there was none
-    ("value", pa.float32()),  # the estimate [kWh]
-    ("method", pa.uint8()),  # vee_method code (1 linear, 2 like-day, 3 flat fill)
+    ("value", pa.float32()),  # the estimate [kWh]; NaN when withheld (IMPLAUSIBLE)
+    ("method", pa.uint8()),  # vee_method code (1 linear, 2 like-day, 3 flat fill, 5 withheld)
     ("method_name", _DICT),
     ("rule", _DICT),  # the validation rule that failed (MISSING, NEGATIVE, SPIKE, FLATLINE)
 ])
@@ -46,7 +46,8 @@ def edits_table(meters, time, original_d, original_r, out, flags) -> pa.Table:
     """Edits of one run from the kernel outputs ``out`` (new_delivered / new_received method codes)."""
     parts = []
     # only meters with an estimate counted on some day can have edits (saves two passes over (M, T))
-    candidates = np.flatnonzero(out["day_counts"][k.N_RULE_BITS:].any(axis=(0, 2)))
+    candidates = np.flatnonzero(out["day_counts"][k.N_RULE_BITS:].any(axis=(0, 2))
+                                | out["day_counts"][k.IMPLAUSIBLE].any(axis=1))
     rule_bits = [1 << RULES[c][0] for c in EDIT_RULE_ORDER]
     for channel_code, (name, original, value) in enumerate(
         (("new_delivered", original_d, out["delivered"]), ("new_received", original_r, out["received"]))
@@ -102,6 +103,8 @@ def _templates(config: VeeConfig) -> dict:
         "INACTIVE": lambda n, n_day, total, ref, note: f"{n} read(s) outside the meter's active dates{note}",
         "NOT_ESTIMATED": lambda n, n_day, total, ref, note: (
             f"{n} interval(s) failed validation and could not be estimated (no valid neighbour, no like day)"),
+        "IMPLAUSIBLE": lambda n, n_day, total, ref, note: (
+            f"{n} interval(s) above the meter's physical limit (max_kw): withheld, the bill period is held"),
     }
 
 

@@ -21,6 +21,7 @@ from workbench.ami.readers._result import (
     REJECT_SCHEMA,
     ReadResult,
     ReadStream,
+    check_interval_kwh,
     collect,
 )
 from workbench.ami.readers.cmep import read_cmep, stream_cmep
@@ -82,7 +83,8 @@ def sniff_format(path) -> str:
     if suffix in (".csv", ".txt", ".tsv"):
         return "mdm_csv"
     raise IntervalDataError(
-        f"{path}: cannot tell the format of this file; pass format= one of {', '.join(FORMATS)}"
+        f"{path}: cannot tell the format of this file: expected Green Button XML or CSV, an MDM export "
+        f"(.csv, .tsv, .txt, .parquet) or CMEP (in Python: format= one of {', '.join(FORMATS)})"
     )
 
 
@@ -126,6 +128,7 @@ __all__ = [
     "REJECT_SCHEMA",
     "ReadResult",
     "ReadStream",
+    "check_interval_kwh",
     "read_cmep",
     "read_file",
     "read_greenbutton_csv",

@@ -32,6 +32,7 @@ from workbench.ami.readers._result import (
     collect,
     make_batch,
 )
+from workbench.ami.readers._text import bounded_lines
 from workbench.errors import IntervalDataError
 
 RECORD_TYPE = "MEPMD01"
@@ -60,8 +61,8 @@ def read_cmep_batches(
         raise IntervalDataError(f"{path}: file not found")
     if timezone is None:
         raise IntervalDataError(
-            f"{path}: CMEP times have no UTC offset: pass timezone='America/Los_Angeles' "
-            "(the zone the sender uses) or 'UTC'"
+            f"{path}: CMEP times have no UTC offset: say the zone the sender uses (workbench ingest --timezone "
+            "America/Los_Angeles, or UTC; in Python: timezone='America/Los_Angeles')"
         )
     if timestamp not in ("start", "end"):
         raise IntervalDataError(f"{path}: timestamp={timestamp!r}: say 'start' or 'end'")
@@ -94,7 +95,7 @@ def read_cmep_batches(
 
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
-            reader = csv.reader(f)
+            reader = csv.reader(bounded_lines(f, path))
             for cells in reader:
                 line = reader.line_num
                 if not cells or not any(c.strip() for c in cells):
@@ -169,9 +170,7 @@ def read_cmep_batches(
                             stamp = prev + dt.timedelta(seconds=seconds)
                         else:
                             raise ValueError("the first triplet has no time")
-                        value = float(v_text)
-                        if value != value or abs(value) == float("inf"):
-                            raise ValueError(f"value {v_text!r} is not a finite number")
+                        value = float(v_text)  # NaN / inf: rejected by name by the boundary screen
                     except ValueError as e:
                         msg = str(e)
                         if "could not convert" in msg or "time data" in msg:

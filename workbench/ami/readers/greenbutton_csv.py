@@ -34,6 +34,7 @@ from workbench.ami.readers._result import (
     collect,
     make_batch,
 )
+from workbench.ami.readers._text import bounded_lines
 from workbench.errors import IntervalDataError
 
 _UTC = dt.UTC
@@ -86,7 +87,8 @@ def _parse_datetime(text: str) -> dt.datetime:
     raise ValueError(f"{text!r} is not a date and time")
 
 
-def _parse_number(text: str) -> float:
+def _parse_number(text: str, finite: bool = True) -> float:
+    """A number; ``finite=False`` lets NaN and inf through (kWh: the boundary screen rejects them by name)."""
     t = text.strip().replace(",", "").replace("$", "")
     if not t:
         raise ValueError("value is empty")
@@ -94,7 +96,7 @@ def _parse_number(text: str) -> float:
         v = float(t)
     except ValueError:
         raise ValueError(f"value {text.strip()!r} is not a number") from None
-    if v != v or v in (float("inf"), float("-inf")):
+    if finite and (v != v or v in (float("inf"), float("-inf"))):
         raise ValueError(f"value {text.strip()!r} is not a finite number")
     return v
 
@@ -207,7 +209,7 @@ def read_greenbutton_csv_batches(
 
 
 def _read(path: Path, f, tally: Tally, timezone, meter_arg, batch_rows):
-    reader = csv.reader(f)
+    reader = csv.reader(bounded_lines(f, path))
     preamble: dict[str, str] = {}
     layout = None
     header: list[str] = []
@@ -224,7 +226,8 @@ def _read(path: Path, f, tally: Tally, timezone, meter_arg, batch_rows):
             if not tz_name:
                 raise IntervalDataError(
                     f"{path}: the times in this Green Button CSV are local clock times without a UTC offset and "
-                    "no time zone was given: pass timezone='America/Los_Angeles' (the utility's zone)"
+                    "no time zone was given: say the utility's zone (workbench ingest --timezone America/Los_Angeles;"
+                    " in Python: timezone='America/Los_Angeles')"
                 )
             try:
                 localizer = _Localizer(zoneinfo.ZoneInfo(tz_name.strip()))
@@ -296,7 +299,7 @@ def _read(path: Path, f, tally: Tally, timezone, meter_arg, batch_rows):
                     if seconds <= 0:
                         raise ValueError("the interval end is not after its start")
                 last_seconds[key] = seconds
-                kwh = _parse_number(cells[1] if len(cells) > 1 else "")
+                kwh = _parse_number(cells[1] if len(cells) > 1 else "", finite=False)
                 qflag, sq, missing = _quality(cells[2] if len(cells) > 2 else "")
                 if missing:
                     raise ValueError(f"the utility marks this interval as missing ({sq!r})")
@@ -338,7 +341,7 @@ def _read(path: Path, f, tally: Tally, timezone, meter_arg, batch_rows):
                             raise ValueError("the END TIME is not after the START TIME")
                         if missing:
                             raise ValueError(f"the utility marks this interval as missing ({sq!r})")
-                        kwh = _parse_number(rec.get(col, "")) * factor
+                        kwh = _parse_number(rec.get(col, ""), finite=False) * factor
                     except ValueError as e:
                         tally.reject(row, meter_default, f"{col.upper()}: {e}", raw)
                         continue
@@ -360,7 +363,7 @@ def _read(path: Path, f, tally: Tally, timezone, meter_arg, batch_rows):
                     try:
                         if seconds <= 0:
                             raise ValueError(f"Duration {dur!r} is not a positive number of minutes")
-                        kwh = _parse_number(rec.get(col, ""))
+                        kwh = _parse_number(rec.get(col, ""), finite=False)
                     except ValueError as e:
                         tally.reject(row, meter, f"{col.title()}: {e}", raw)
                         continue

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from lxml import etree
 
+from workbench.ami.readers._result import NON_FINITE
 from workbench.ami.readers.greenbutton_xml_check import HARDENED
 from workbench.ami.readers.greenbutton_xml_feed import (
     _CONTENT,
@@ -247,7 +248,7 @@ def _parse_block_slowly(
             bad[i] = (f"value {v_text.strip()!r} is not a number", raw())
             continue
         if not np.isfinite(v):
-            bad[i] = (f"value {v_text.strip()!r} is not a finite number", raw())
+            bad[i] = (NON_FINITE, raw())  # the boundary screen's reason, for every reader
             continue
         values[i] = v
         codes = [(q.text or "").strip() for rq in r.iter(t_rq) for q in rq.iter(t_q)]

@@ -36,8 +36,10 @@ from workbench.ami.readers._result import (
     collect,
     dict_const,
 )
+from workbench.ami.readers._text import MAX_LINE_CHARS, header_line, long_line_error, sniff_delimiter
 from workbench.errors import IntervalDataError
 
+_DELIMITER_NAMES = {",": "commas", ";": "semicolons", "\t": "tabs"}
 UNIT_FACTORS = {"kwh": 1.0, "wh": 1e-3, "mwh": 1e3}
 CHANNEL_NAMES = {
     "delivered": "delivered",
@@ -91,7 +93,7 @@ _ALIASES = {
     "minutes": ("intervalminutes", "minutes", "durationminutes"),
 }
 
-_NUMBER = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
+_NUMBER = r"(?i)^\s*[-+]?((\d+\.?\d*|\.\d+)(e[-+]?\d+)?|nan|inf|infinity)\s*$"
 _HAS_OFFSET = r"(Z|z|[+-]\d\d:?\d\d)\s*$"
 
 
@@ -123,8 +125,8 @@ def _map_columns(path, names: list[str], columns: dict | None, timestamp: str | 
     if "meter" not in found or "value" not in found:
         missing = [r for r in ("meter", "value") if r not in found]
         raise IntervalDataError(
-            f"{path}: no {' or '.join(missing)} column found among {names}. Name it with "
-            f"columns={{'{missing[0]}': '<column>'}}."
+            f"{path}: no {' or '.join(missing)} column found among {names}: name the columns meter_id and value "
+            f"(in Python: columns={{'{missing[0]}': '<column>'}})."
         )
     time_roles = [r for r in ("start", "end", "timestamp") if r in found]
     if not time_roles:
@@ -137,7 +139,7 @@ def _map_columns(path, names: list[str], columns: dict | None, timestamp: str | 
     if timestamp is None and role == "timestamp":
         raise IntervalDataError(
             f"{path}: column {found['timestamp']!r} does not say whether it is the interval start or end: "
-            "pass timestamp='start' or timestamp='end'"
+            "name it interval_start or interval_end (in Python: timestamp='start' or timestamp='end')"
         )
     found["time"] = found[role]
     found["time_is"] = timestamp or role
@@ -154,7 +156,9 @@ class _Converter:
         self.next_row = first_row
         self.source = str(path)
         if "unit" not in cols and unit is None:
-            raise IntervalDataError(f"{path}: no unit column: pass unit='kWh' (or 'Wh', 'MWh')")
+            raise IntervalDataError(
+                f"{path}: no unit column: add one (kWh, Wh or MWh), or give the meter registry a unit column "
+                "(workbench ingest); in Python: unit='kWh'")
         if unit is not None and _norm(unit) not in UNIT_FACTORS:
             raise IntervalDataError(f"{path}: unit={unit!r} is not energy: use kWh, Wh or MWh")
         tally.metadata.update(
@@ -195,7 +199,8 @@ class _Converter:
         out = v.to_numpy(zero_copy_only=False)
         if out.dtype != np.float64:
             out = out.astype(np.float64)
-        bad_value |= ~np.isfinite(out)
+        if v.null_count:  # missing or not a number; NaN and inf are numbers the boundary screen rejects as such
+            bad_value |= v.is_null().to_numpy(zero_copy_only=False)
         return out
 
     def _times(self, arr, bad_time, first_row):
@@ -259,7 +264,8 @@ class _Converter:
             first = int(np.flatnonzero(valid)[0]) if valid.any() else 0
             raise IntervalDataError(
                 f"{self.path}: row {first_row + first}: time {naive[first]} has no UTC offset and no time zone "
-                "was given: pass timezone='America/Los_Angeles' (the zone the export was written in) or 'UTC'"
+                "was given: say the zone the export was written in (workbench ingest --timezone America/Los_Angeles, "
+                "or UTC; in Python: timezone='America/Los_Angeles')"
             )
         if self.timezone.upper() == "UTC":
             return naive.cast(pa.timestamp("us", tz="UTC"))
@@ -451,7 +457,7 @@ class _Converter:
                     return seconds
         raise IntervalDataError(
             f"{self.path}: the interval length cannot be inferred (no meter has two consecutive reads in the "
-            "first batch): pass interval_seconds=900 (or the export's interval length)"
+            "first batch): add an interval_seconds column (in Python: interval_seconds=900)"
         )
 
 
@@ -510,12 +516,13 @@ def _csv_batches(
     interval_seconds,
     timezone,
     batch_rows,
-    delimiter=",",
 ):
-    with open(path, newline="", encoding="utf-8-sig", errors="replace") as f:
-        header = next(csv.reader(f, delimiter=delimiter), None)
-    if not header:
+    line = header_line(path)
+    delimiter = sniff_delimiter(path, line)
+    header = next(csv.reader([line], delimiter=delimiter), None)
+    if not header or not any(h.strip() for h in header):
         raise IntervalDataError(f"{path}: the file is empty (no header line)")
+    tally.metadata["delimiter"] = delimiter
     cols = _map_columns(path, header, columns, timestamp)
     dict_type = pa.dictionary(pa.int32(), pa.string())
     types = {name: pa.string() for name in header}
@@ -555,15 +562,37 @@ def _csv_batches(
             ),
         )
         for batch in reader:
+            _check_field_lengths(path, batch, conv.next_row)
             for start in range(0, batch.num_rows, batch_rows):
                 out = conv.convert(batch.slice(start, batch_rows))
                 if out is not None:
                     yield out
     except pa.ArrowInvalid as e:
+        if "straddl" in str(e):
+            raise long_line_error(path, conv.next_row) from None
+        if "UTF8" in str(e) or "utf8" in str(e).lower():
+            raise IntervalDataError(
+                f"{path}: near row {conv.next_row}: not UTF-8 text; the file must be saved as UTF-8"
+            ) from None
         raise IntervalDataError(
-            f"{path}: the CSV cannot be read near row {conv.next_row}: {e}. Check the delimiter and that every "
-            "row has as many fields as the header."
+            f"{path}: the CSV cannot be read near row {conv.next_row}: {e}. Every row must have as many fields "
+            f"as the header, separated by {_DELIMITER_NAMES[delimiter]} like the header."
         ) from None
+
+
+def _check_field_lengths(path, batch: pa.RecordBatch, first_row: int) -> None:
+    """Refuse a field longer than any line may be (the CSV reader's blocks hold it; the line cap applies)."""
+    for col in batch.columns:
+        values = col.dictionary if pa.types.is_dictionary(col.type) else col
+        lengths = pc.binary_length(values)
+        longest = pc.max(lengths).as_py()
+        if longest is not None and longest > MAX_LINE_CHARS:
+            if pa.types.is_dictionary(col.type):
+                bad = int(np.argmax(lengths.to_numpy(zero_copy_only=False)))
+                at = int(np.flatnonzero(col.indices.to_numpy(zero_copy_only=False) == bad)[0])
+            else:
+                at = int(np.argmax(lengths.fill_null(0).to_numpy(zero_copy_only=False)))
+            raise long_line_error(path, first_row + at)
 
 
 def stream_mdm(
