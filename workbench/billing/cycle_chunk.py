@@ -21,12 +21,13 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from workbench.ami.cube import check_chunks_present, open_zarr_group
+from workbench.ami.cube import QUALITY_MISSING, check_chunks_present, open_zarr_group
 from workbench.billing.run_store import write_chunk
 from workbench.calendar.periods import BillPeriods, periods_from_rows
 from workbench.engine.cube import _OUTPUTS
 from workbench.engine.pricing import Determinants, billing_demand, price
 from workbench.kernels.scan import scan_determinants
+from workbench.kernels.vee import IMPLAUSIBLE
 from workbench.nem.billing import Enrollment, bill_with_program
 from workbench.nem.resolve import _hourly_net, vintage_prices
 from workbench.vee import ready_verdict
@@ -95,7 +96,13 @@ def read_chunk(cube: str, start: int, stop: int, meters=None) -> dict[str, np.nd
     """The interval variables of meters ``start:stop`` from the Zarr store (chunks checked present)."""
     group = open_zarr_group(cube)
     check_chunks_present(group, start, stop, cube, meters)
-    return {name: group[name][start:stop, :] for name in ("delivered_kwh", "received_kwh", "quality")}
+    data = {name: group[name][start:stop, :] for name in ("delivered_kwh", "received_kwh", "quality")}
+    # VEE withholds an implausible read as missing (quality 2) and says why in vee_flags: read the flags only
+    # when the chunk has a missing interval, so that such a period is held, never billed as merely incomplete
+    if "vee_flags" in group and (data["quality"] == QUALITY_MISSING).any():
+        flags = group["vee_flags"][start:stop, :]
+        data["implausible"] = (flags & np.uint32(1 << IMPLAUSIBLE)) != 0
+    return data
 
 
 def bill_chunk(plan: CyclePlan, task: ChunkTask) -> dict:
@@ -242,7 +249,15 @@ def _hourly_netted(sub, utc, step):
 def _tables(ds, tariff, periods, det, items, mask, program_code="", extras=None, vee_config=None):
     m_idx, b_idx = np.nonzero(mask)
     counts = det.counts[m_idx, b_idx]
-    ready, reason = ready_verdict(counts[:, 0] + counts[:, 1], counts[:, 2], counts[:, 1], vee_config)
+    implausible = None
+    if "implausible" in ds:  # withheld reads per (meter, period): cumulative counts at the period bounds
+        hit = ds["implausible"]
+        cum = np.zeros((hit.shape[0], hit.shape[1] + 1), np.int64)
+        np.cumsum(hit, axis=1, out=cum[:, 1:])
+        lo, hi = periods.bounds[m_idx, b_idx], periods.bounds[m_idx, b_idx + 1]
+        implausible = cum[m_idx, hi] - cum[m_idx, lo]
+    ready, reason = ready_verdict(counts[:, 0] + counts[:, 1], counts[:, 2], counts[:, 1], vee_config,
+                                  implausible=implausible)
     meters = ds["meter"].astype(str)
     amounts = np.stack(items.amount) if items.amount else np.zeros((0,) + mask.shape)
     totals = np.round(amounts.sum(axis=0), 2)

@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from workbench.ami.readers import read_file
+from workbench.ami.readers._result import check_interval_kwh
 from workbench.calendar.timestamps import parse_timestamps
 from workbench.errors import IntervalDataError
 
@@ -109,6 +110,7 @@ def read_csv_reads(path) -> Reads:
         step = 60
     if step <= 0 or 1440 % step:
         raise IntervalDataError(f"{path}: step of {step} minutes does not divide a day")
+    check_interval_kwh(delivered, received, step * 60, str(path))
     n = len(utc)
     rows = np.arange(2, n + 2, dtype=np.int64)
     start = utc.astype("datetime64[s]")
@@ -169,6 +171,7 @@ def check_series(utc, offsets, delivered, received, source: str) -> IntervalSeri
         step = 60
     if step <= 0 or 1440 % step:
         raise IntervalDataError(f"{source}: step of {step} minutes does not divide a day")
+    check_interval_kwh(delivered, received, step * 60, source)
     return IntervalSeries(utc, offsets, np.asarray(delivered, float), np.asarray(received, float), step, source)
 
 
@@ -176,7 +179,7 @@ def is_simple_csv(path) -> bool:
     """True for the one-meter CSV above: its header starts with ``timestamp`` (then ``delivered_kwh``...)."""
     try:
         with open(path, encoding="utf-8-sig", errors="replace") as f:
-            header = f.readline().strip().lower().replace(" ", "")
+            header = f.readline(1 << 20).strip().lower().replace(" ", "")
     except OSError:
         return False
     return header.split(",")[0] == "timestamp" or "delivered_kwh" in header.split(",")
