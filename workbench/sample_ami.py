@@ -8,7 +8,8 @@ with the faults real exports have, so that the meter-to-cash path can be run end
         --registry data/sample/ami/meters.csv --read-dates data/sample/ami/read-dates.csv --period 2025-01:2025-12
     workbench vee --cube data/sample/ingested.zarr --report reports/vee
 
-Written to ``out_dir`` (atomically: a temporary folder renamed into place):
+Written to ``out_dir`` (new, empty or an earlier AMI export, see :mod:`workbench.sample_output`; staged and
+renamed into place):
 
 - ``reads-YYYY-MM.parquet``: MDM long format (``meter_id, interval_start, channel, value, unit, quality``), one
   file per month, raw meter values (CT × PT not applied: the registry applies it), only the intervals read;
@@ -26,14 +27,15 @@ non-energy unit, and reads of an exchanged meter after its removal.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from workbench.ami.cube import atomic_directory, open_cube
+from workbench.ami.cube import open_cube
+from workbench.output_guard import staged_output
+from workbench.sample_output import AMI_KIND, check_ami_out
 
 #: file-level faults written into the export (rows of each)
 FILE_FAULTS = {"identical_duplicates": 6, "conflicting_duplicates": 3, "unknown_meter": 96,
@@ -62,8 +64,11 @@ def _batch(meter_codes, meter_labels, start_us, channel, value, unit="kWh", esti
 def _exchanges(ds, n: int, rng) -> dict[int, np.datetime64]:
     """Service-point rows whose meter is exchanged, and the UTC instant of the exchange (local midnight)."""
     rows = rng.choice(ds.sizes["meter"], size=min(n, ds.sizes["meter"]), replace=False)
-    days = rng.integers(60, 300, size=len(rows))
     t0 = ds["time"].values[0].astype("datetime64[D]")
+    n_days = int((ds["time"].values[-1].astype("datetime64[D]") - t0).astype(int)) + 1
+    # a year: days 60..299; a shorter span (sample --months): its middle half, so the exchange is inside the data
+    low, high = (60, 300) if n_days > 300 else (n_days // 4, max(n_days // 4 + 1, 3 * n_days // 4))
+    days = rng.integers(low, high, size=len(rows))
     tz = ds.attrs["timezone"]
     out = {}
     for r, d in zip(rows, days, strict=True):
@@ -77,6 +82,7 @@ def export_ami(cube, out_dir, *, seed: int = 7, fault_share: float = 0.02, excha
     """Write the AMI export of ``cube`` into ``out_dir``; returns the truth (also in ``faults.json``)."""
     from workbench.vee.faults import inject_faults
 
+    check_ami_out(out_dir)  # before any work: a folder that is not ours is refused at once
     ds = open_cube(cube)
     rng = np.random.default_rng(seed)
     n, times = ds.sizes["meter"], ds["time"].values.astype("datetime64[us]")
@@ -89,8 +95,7 @@ def export_ami(cube, out_dir, *, seed: int = 7, fault_share: float = 0.02, excha
     exchange = _exchanges(ds, exchanges, rng)
     chunk = ds["delivered_kwh"].chunks[0][0] if ds["delivered_kwh"].chunks else 1000
     truth_frames, reads = [], 0
-    with atomic_directory(out_dir) as tmp:
-        tmp = Path(tmp)
+    with staged_output(out_dir, AMI_KIND, check_ami_out, option="--ami") as tmp:
         writers = {m: pq.ParquetWriter(tmp / f"reads-{m}.parquet", _SCHEMA, compression="zstd") for m in month_keys}
         try:
             for c, start in enumerate(range(0, n, chunk)):
