@@ -95,9 +95,9 @@ def check_cycle_out(out, identity: dict, *, replace: bool = False) -> None:
                            "for this run, or pass --replace to replace those bills (nothing was changed)")
 
 
-def _show(value) -> str:
+def _show(value, key: str = "") -> str:
     if value is None:
-        return "none"
+        return "all" if key == "period" else "none"
     if isinstance(value, list):
         return ",".join(str(v) for v in value)
     return str(value)
@@ -113,7 +113,7 @@ def _differences(previous: dict, identity: dict) -> list[str]:
             before["cycles"] = sorted(before["cycles"])
     names = {"cube": "cube", "tariffs": "tariff book", "cycles": "cycles", "period": "period",
              "enrollments": "enrollments", "vee_config": "VEE configuration"}
-    return [f"{names.get(key, key)} {_show(before[key])} (this run: {_show(identity.get(key))})"
+    return [f"{names.get(key, key)} {_show(before[key], key)} (this run: {_show(identity.get(key), key)})"
             for key in before if key in identity and before[key] != identity[key]]
 
 
