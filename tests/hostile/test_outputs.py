@@ -364,3 +364,24 @@ def test_sample_rerun_replaces_its_own_cube_and_ami_export(tmp_path, capsys):
     assert open_cube(tmp_path / "c.zarr").attrs["seed"] == 7
     assert json.loads((tmp_path / "ami" / "faults.json").read_text())["months"] == ["2025-01"]
     assert not list(tmp_path.glob(".staging-*"))
+
+
+def test_outputs_written_before_the_marker_existed_are_recognised(cube, tmp_path, capsys):
+    """A cycle output and a sample cube without the marker (older workbench): rerun replaces them, marks them."""
+    out = tmp_path / "out"
+    assert_ok(run_in_process(cycle(cube, out, "--cycle", str(CYCLE_A)), capsys))
+    run = json.loads((out / "run.json").read_text())
+    del run["inputs"]  # what an older workbench wrote: no marker, no inputs record
+    (out / "run.json").write_text(json.dumps(run))
+    (out / ".workbench-output.json").unlink()
+    assert_refused(run_in_process(cycle(cube, out, "--cycle", str(CYCLE_B)), capsys),
+                   f"cycles {CYCLE_A} (this run: {CYCLE_B})")
+    assert_ok(run_in_process(cycle(cube, out, "--cycle", str(CYCLE_A)), capsys))
+    assert json.loads((out / ".workbench-output.json").read_text())["kind"] == "bill cycle output"
+
+    sample = ["sample", "--meters", "3", "--months", "2025-01", "--out", tmp_path / "s.zarr", "--quiet"]
+    assert_ok(run_in_process(sample, capsys))
+    (tmp_path / "s.zarr" / ".workbench-output.json").unlink()
+    assert_ok(run_in_process([*sample[:-1], "--seed", "9", "--quiet"], capsys))
+    assert open_cube(tmp_path / "s.zarr").attrs["seed"] == 9
+    assert (tmp_path / "s.zarr" / ".workbench-output.json").exists()

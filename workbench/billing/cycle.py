@@ -12,8 +12,10 @@ A run has four steps:
    ``distributed.Client``); see :mod:`workbench.billing.distributed`;
 4. **assemble** the chunks, in chunk order, into the outputs and move them into place.
 
-Outputs, in ``out/`` (moved into place only when complete, so a failed run never leaves half-written
-results there):
+Outputs, in ``out/`` (staged beside it and renamed into place only when complete, so a failed run never
+leaves half-written results there; ``out`` must be new, empty or an earlier output of this command, is locked
+for the run, and another run's bills are replaced only with ``replace=True``: docs/outputs.md,
+:mod:`workbench.billing.cycle_output`):
 
 - ``bills.parquet``: one row per meter and bill period (dates, days, kWh, kW, total, estimated flags)
 - ``line_items.parquet``: one row per line item (description, category, quantity, unit, rate, amount)
@@ -24,7 +26,8 @@ results there):
 Resuming: finished chunks are kept in ``.<out>.partial-<key>/`` beside ``out`` (``key`` hashes the run's
 inputs, see :mod:`workbench.billing.run_store`) until the run completes. Running the same command again
 after an interruption, a crash or a lost worker bills only the chunks not yet done; ``fresh=True`` starts
-over. The result is the same, bit for bit, however the run was split, resumed or distributed.
+over; a kept chunk whose files cannot be read is billed again (a note on stderr names it). The result is the
+same, bit for bit, however the run was split, resumed or distributed.
 """
 
 from __future__ import annotations
@@ -247,9 +250,9 @@ def run_cycle(cube, tariffs_dir, out, *, cycles=None, period=None, progress=True
     interrupted run of the same inputs. ``enrollments``: account program histories (see :func:`plan_cycle`).
     Same outputs whichever way it runs.
 
-    ``out`` must be new, empty, or an earlier output of this command (see :mod:`workbench.billing.cycle_output`);
-    it is locked for the run. An earlier output of other inputs (cube, tariffs, cycles, period...) is only
-    replaced with ``replace=True``.
+    ``out`` must be new, empty, or an earlier output of this command (:mod:`workbench.billing.cycle_output`); it
+    is locked for the run. An earlier output of other inputs (cube, tariffs, cycles, period...) is replaced only
+    with ``replace=True``.
     """
     started = time.perf_counter()
     out = Path(out)

@@ -10,7 +10,11 @@ change of input gives another folder (a fresh run).
 Every billed chunk is three files in ``parts/``: ``<chunk>.bills.parquet``, ``<chunk>.line_items.parquet``
 and ``<chunk>.json``, the done-marker with its counts. Each is written under a temporary name and moved
 into place with :func:`os.replace`; the marker is written last, so a chunk is either done (marker present,
-both tables complete) or not done at all, whatever kills the writer.
+both tables complete) or not done at all, whatever kills the writer. A done chunk whose files cannot be read
+(a damaged disk, a truncated copy) raises :class:`UnreadableChunk`, and the run bills it again.
+
+The folder carries the output marker of :mod:`workbench.outputs` (kind :data:`RESUME_KIND`) and is only ever
+removed with it; a run holds its ``lock`` file (:func:`workbench.outputs.exclusive_lock`) while it runs.
 """
 
 from __future__ import annotations
