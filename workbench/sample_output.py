@@ -4,7 +4,8 @@ Each is written only if it is new, empty, or an earlier output of the same kind 
 :mod:`workbench.outputs`), by staging beside it and renaming into place (:func:`workbench.output_guard.staged_output`).
 Outputs written before the marker existed are recognised: a sample cube by its Zarr attributes (``synthetic``,
 ``generator`` naming :func:`workbench.sample.generate_sample_utility`), an AMI export by its file names.
-Anything else (a user's folder, an ingested cube, the working directory) is refused and left as it was.
+Anything else (a user's folder, an ingested cube, a sample cube that reads were ingested into, the working
+directory) is refused and left as it was.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import json
 import re
 from pathlib import Path
 
+from workbench.errors import WorkbenchError
 from workbench.output_guard import refuse_nested, refuse_working_dir
 from workbench.outputs import MARKER, check_output_dir
 
@@ -45,6 +47,9 @@ def check_sample_out(path, option: str = "--out") -> bool:
     """Refuse ``path`` unless ``workbench sample`` may write its cube there; True for a pre-marker sample cube."""
     path = Path(path)
     refuse_working_dir(path, SAMPLE_KIND, option)
+    if (path / "_ingest").is_dir():  # a sample cube that real reads were loaded into is not the sample's any more
+        raise WorkbenchError(f"{option} {path}: the cube holds reads loaded by workbench ingest (_ingest/), which a "
+                             "new sample would delete; name a new folder for the sample utility (nothing was changed)")
     if _legacy_sample_cube(path):
         return True
     check_output_dir(path, SAMPLE_KIND, option)

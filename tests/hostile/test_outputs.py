@@ -385,3 +385,18 @@ def test_outputs_written_before_the_marker_existed_are_recognised(cube, tmp_path
     assert_ok(run_in_process([*sample[:-1], "--seed", "9", "--quiet"], capsys))
     assert open_cube(tmp_path / "s.zarr").attrs["seed"] == 9
     assert (tmp_path / "s.zarr" / ".workbench-output.json").exists()
+
+
+def test_sample_out_onto_a_sample_cube_with_ingested_reads_is_refused(tmp_path, capsys):
+    """`sample --out s.zarr` after real reads were ingested into s.zarr: refused, the ingested value kept."""
+    from workbench.ami.ingest import ingest
+
+    cube = tmp_path / "s.zarr"
+    args = ["sample", "--meters", "4", "--months", "2025-01", "--out", cube, "--quiet"]
+    assert_ok(run_in_process(args, capsys))
+    t0 = pd.Timestamp(open_cube(cube)["time"].values[0]).strftime("%Y-%m-%dT%H:%MZ")
+    reads = tmp_path / "fix.csv"
+    reads.write_text(f"meter_id,interval_start,channel,value,unit\nM000002,{t0},delivered,1.5,kWh\n")
+    ingest([reads], cube, reader_options={"interval_seconds": 900})
+    assert_refused(run_in_process(args, capsys), "s.zarr", "ingest", "new folder")
+    assert float(open_cube(cube, chunks=False)["delivered_kwh"].values[1, 0]) == 1.5
