@@ -400,3 +400,32 @@ def test_sample_out_onto_a_sample_cube_with_ingested_reads_is_refused(tmp_path, 
     ingest([reads], cube, reader_options={"interval_seconds": 900})
     assert_refused(run_in_process(args, capsys), "s.zarr", "ingest", "new folder")
     assert float(open_cube(cube, chunks=False)["delivered_kwh"].values[1, 0]) == 1.5
+
+
+@pytest.mark.parametrize("where, expected", [
+    ("file", "is a file"), ("below_file", "a file is in the way"), ("/proc/workbench-sample.zarr", "cannot write"),
+])
+def test_sample_out_where_no_folder_can_be(tmp_path, capsys, where, expected):
+    """`sample --out` a file, a path below a file, or under /proc: one error line, the file unchanged."""
+    (tmp_path / "data.csv").write_text("a,b\n")
+    target = {"file": tmp_path / "data.csv", "below_file": tmp_path / "data.csv" / "c.zarr"}.get(where, where)
+    outcome = run_in_process(["sample", "--meters", "2", "--months", "2025-01", "--out", target, "--quiet"], capsys)
+    assert_refused(outcome, "--out", expected)
+    assert (tmp_path / "data.csv").read_text() == "a,b\n"
+
+
+def test_sample_full_disk_keeps_the_earlier_cube(tmp_path, capsys, monkeypatch):
+    """ENOSPC while `sample` puts a new cube in place of its earlier one: one error line, earlier cube intact."""
+    import workbench.output_guard as output_guard
+
+    args = ["sample", "--meters", "3", "--months", "2025-01", "--out", tmp_path / "s.zarr", "--quiet"]
+    assert_ok(run_in_process(args, capsys))
+    before = tree(tmp_path / "s.zarr")
+
+    def full(staged, final, kind, option="--out"):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(output_guard, "replace_dir", full)
+    assert_refused(run_in_process([*args[:-1], "--seed", "3", "--quiet"], capsys), "s.zarr", "no space left")
+    assert tree(tmp_path / "s.zarr") == before
+    assert not list(tmp_path.glob(".staging-*"))
