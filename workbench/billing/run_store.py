@@ -117,36 +117,34 @@ class RunStore:
             raise ValueError("not a done-marker of workbench (groups and held lists expected)")
         return marker
 
-    def read_chunk(self, chunk_no: int) -> tuple[dict, dict[str, pa.Table]]:
-        """A kept chunk's done-marker and tables; raises :class:`UnreadableChunk` naming the file that is bad."""
+    def read_chunk(self, chunk_no: int, *, check_only: bool = False) -> tuple[dict, dict]:
+        """A kept chunk's done-marker and tables (``check_only``: their Parquet footers, a cheap check).
+
+        Raises :class:`UnreadableChunk` naming the file that cannot be read.
+        """
         path = self.marker(chunk_no)
         try:
             marker = self.read_marker(chunk_no)
             tables = {}
             for name in ("bills", "line_items"):
                 path = self.table(chunk_no, name)
-                tables[name] = pq.read_table(path)
+                tables[name] = pq.read_metadata(path) if check_only else pq.read_table(path)
         except (OSError, ValueError, TypeError, KeyError, pa.ArrowException) as exc:
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise UnreadableChunk(chunk_no, path, reason) from None
         return marker, tables
 
     def check_chunk(self, chunk_no: int) -> None:
-        """Cheap check of a kept chunk (marker, Parquet footers): raises :class:`UnreadableChunk` if damaged."""
-        path = self.marker(chunk_no)
-        try:
-            self.read_marker(chunk_no)
-            for name in ("bills", "line_items"):
-                path = self.table(chunk_no, name)
-                pq.read_metadata(path)
-        except (OSError, ValueError, TypeError, KeyError, pa.ArrowException) as exc:
-            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise UnreadableChunk(chunk_no, path, reason) from None
+        """Raise :class:`UnreadableChunk` if a kept chunk's marker or a Parquet footer is damaged."""
+        self.read_chunk(chunk_no, check_only=True)
 
     def drop_chunk(self, chunk_no: int) -> None:
         """Forget a kept chunk (its marker first, so it is not done whatever happens next)."""
-        for path in (self.marker(chunk_no), self.table(chunk_no, "bills"), self.table(chunk_no, "line_items")):
-            path.unlink(missing_ok=True)
+        try:
+            for path in (self.marker(chunk_no), self.table(chunk_no, "bills"), self.table(chunk_no, "line_items")):
+                path.unlink(missing_ok=True)
+        except OSError as exc:
+            raise write_error(self.parts, exc, option=None) from None
 
     def remove(self) -> None:
         """Remove the partial folder once the run is assembled (only if it carries this run store's marker)."""
