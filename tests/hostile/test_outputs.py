@@ -429,3 +429,10 @@ def test_sample_full_disk_keeps_the_earlier_cube(tmp_path, capsys, monkeypatch):
     assert_refused(run_in_process([*args[:-1], "--seed", "3", "--quiet"], capsys), "s.zarr", "no space left")
     assert tree(tmp_path / "s.zarr") == before
     assert not list(tmp_path.glob(".staging-*"))
+
+
+def test_a_run_refused_for_its_inputs_leaves_nothing_beside_out(tmp_path, capsys):
+    """`cycle --cube missing.zarr --out reports/cycle`: refused for the cube; no folder or lock file appears."""
+    outcome = run_in_process(cycle(tmp_path / "missing.zarr", tmp_path / "reports" / "cycle"), capsys)
+    assert_refused(outcome, "missing.zarr")
+    assert list(tmp_path.iterdir()) == []

@@ -260,21 +260,22 @@ def run_cycle(cube, tariffs_dir, out, *, cycles=None, period=None, progress=True
                             vee_config=vee_config)
     refuse_unsafe_out(out, cube, tariffs_dir)
     check_cycle_out(out, identity, replace=replace)  # a refused folder gets not even a lock file beside it
+    # planning writes nothing: a bad cube or tariff book is refused before anything appears beside out
+    planned = plan_cycle(cube, tariffs_dir, out, cycles=cycles, period=period, chunk_meters=chunk_meters,
+                         enrollments=enrollments, vee_config=vee_config)
+    timings = {"plan": time.perf_counter() - started}
     with output_lock(out, KIND):
         check_cycle_out(out, identity, replace=replace)  # again, now that no other run can change it
         clean_stale_staging(out, KIND)
-        result = _run_locked(cube, tariffs_dir, out, identity, cycles=cycles, period=period, progress=progress,
-                             chunk_meters=chunk_meters, scheduler=scheduler, workers=workers, fresh=fresh,
-                             enrollments=enrollments, vee_config=vee_config, started=started)
+        result = _run_locked(planned, out, identity, cube=cube, tariffs_dir=tariffs_dir, cycles=cycles,
+                             period=period, progress=progress, scheduler=scheduler, workers=workers, fresh=fresh,
+                             timings=timings, started=started)
     result.seconds = time.perf_counter() - started
     return result
 
 
-def _run_locked(cube, tariffs_dir, out, identity, *, cycles, period, progress, chunk_meters, scheduler, workers,
-                fresh, enrollments, vee_config, started) -> CycleResult:
-    planned = plan_cycle(cube, tariffs_dir, out, cycles=cycles, period=period, chunk_meters=chunk_meters,
-                         enrollments=enrollments, vee_config=vee_config)
-    timings = {"plan": time.perf_counter() - started}
+def _run_locked(planned: CyclePlanned, out: Path, identity: dict, *, cube, tariffs_dir, cycles, period, progress,
+                scheduler, workers, fresh, timings, started) -> CycleResult:
     store = RunStore(out, planned.key)
     store.create(planned.inputs, fresh=fresh)
     try:
