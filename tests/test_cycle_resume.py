@@ -14,7 +14,7 @@ from workbench.ami.cube import QUALITY_MISSING, open_cube, quiet_zarr, write_cub
 from workbench.billing.cycle import run_cycle
 from workbench.billing.cycle_chunk import bill_chunk
 from workbench.cli import main
-from workbench.errors import BillingError, CubeError
+from workbench.errors import BillingError, CubeError, WorkbenchError
 from workbench.sample import generate_sample_utility, parse_months
 
 N_METERS, CHUNK = 60, 12  # five chunks
@@ -126,7 +126,11 @@ def test_fresh_ignores_kept_chunks_and_other_inputs_do_not_reuse_them(cube, clea
     assert calls == [0, 1, 2, 3, 4]
     assert len(list(tmp_path.glob(".out.partial-*"))) == 1
     calls.clear()
-    run_cycle(cube, "tariffs", out, period="2025-11", progress=False, fresh=True)
+    # out now holds the October run's bills: another period does not replace them unless asked to
+    with pytest.raises(BillingError, match=r"holds the bills of another run \(period 2025-10 \(this run: 2025-11\)\)"):
+        run_cycle(cube, "tariffs", out, period="2025-11", progress=False, fresh=True)
+    assert calls == [] and json.loads((out / "run.json").read_text())["period"] == "2025-10"
+    run_cycle(cube, "tariffs", out, period="2025-11", progress=False, fresh=True, replace=True)
     assert calls == [0, 1, 2, 3, 4]
     assert_same_outputs(out, clean)
 
@@ -139,11 +143,11 @@ def test_a_second_run_of_the_same_inputs_at_the_same_time_is_refused(cube, clean
     with pytest.raises(Interrupt):
         run_cycle(cube, "tariffs", out, period="2025-11", progress=False)
     monkeypatch.setattr(cycle_module, "bill_chunk", bill_chunk)
-    lock = next(tmp_path.glob(".out.partial-*")) / "lock"
-    with open(lock, "a+") as other:  # another process holding the run, as far as flock can tell
-        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        with pytest.raises(BillingError, match="another run of the same bill cycle .* is in progress"):
-            run_cycle(cube, "tariffs", out, period="2025-11", progress=False)
+    for lock in (tmp_path / ".out.lock", next(tmp_path.glob(".out.partial-*")) / "lock"):  # the output, the chunks
+        with open(lock, "a+") as other:  # another process holding the run, as far as flock can tell
+            fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            with pytest.raises(WorkbenchError, match=r"is in use by another workbench run"):
+                run_cycle(cube, "tariffs", out, period="2025-11", progress=False)
     result = run_cycle(cube, "tariffs", out, period="2025-11", progress=False)  # free again: resumes
     assert result.chunks_resumed == 1
     assert_same_outputs(out, clean)

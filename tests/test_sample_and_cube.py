@@ -441,7 +441,9 @@ def test_failed_generation_leaves_nothing_behind(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="interrupted"):
         generate_sample_utility(target, n_meters=6, meter_chunk=2, progress=False)
     assert not target.exists()
-    assert _leftovers(tmp_path, "gen.zarr") == []
+    # no staging folder left; only the output's lock file (kept: an flock file is never deleted, see docs/outputs.md)
+    assert not list(tmp_path.glob(".staging-*"))
+    assert sorted(_leftovers(tmp_path, "gen.zarr")) == [".gen.zarr.lock", ".gen.zarr.lock.holder"]
 
 
 def test_write_refuses_to_replace_a_non_zarr_directory(tmp_path):

@@ -154,6 +154,7 @@ def _read_dates(text):
 
 def _sample(args) -> int:
     from workbench.sample import generate_sample_utility
+    from workbench.sample.output import check_sample_outputs
 
     _int_range("--meters", args.meters, 1, 999_999, "meters to generate")
     _int_range("--chunk", args.chunk, 1, None, "meters per Zarr chunk")
@@ -168,6 +169,7 @@ def _sample(args) -> int:
         except ValueError as exc:
             raise WorkbenchError(f"--months: {exc}") from None
         months = (first, last)
+    check_sample_outputs(args.out, args.ami)  # both folders, before anything is generated
     summary = generate_sample_utility(args.out, n_meters=args.meters, year=year, seed=args.seed,
                                       meter_chunk=args.chunk, progress=not args.quiet, months=months)
     print(f"sample utility written to {args.out}")
@@ -190,7 +192,8 @@ def _cycle(args) -> int:
         raise WorkbenchError("--workers: only with --scheduler local (an existing cluster has its own workers)")
     result = run_cycle(args.cube, args.tariffs, args.out, cycles=_cycles(args.cycle), period=args.period,
                        progress=not args.quiet, scheduler=args.scheduler, workers=args.workers, fresh=args.fresh,
-                       chunk_meters=args.chunk, enrollments=args.enrollments, vee_config=args.vee_config)
+                       chunk_meters=args.chunk, enrollments=args.enrollments, vee_config=args.vee_config,
+                       replace=args.replace)
     print(result.summary_text())
     return 0
 
@@ -316,7 +319,10 @@ def build_parser() -> argparse.ArgumentParser:
     cycle.add_argument("--tariffs", default="tariffs", help="tariff book folder")
     cycle.add_argument("--cycle", default="all", help="cycle number(s), e.g. 7 or 3,4, or 'all'")
     cycle.add_argument("--period", help="only bill periods ending in this month, e.g. 2025-11 (default: every period)")
-    cycle.add_argument("--out", default="reports/cycle")
+    cycle.add_argument("--out", default="reports/cycle", help="output folder: new, empty, or an earlier output of "
+                       "this command (default: reports/cycle); see docs/outputs.md")
+    cycle.add_argument("--replace", action="store_true", help="replace the bills in --out even if another run "
+                       "(other cube, tariffs, cycles or period) wrote them")
     cycle.add_argument("--scheduler", help="run the meter chunks on dask: 'local' (a LocalCluster on this machine) "
                        "or a scheduler address like tcp://10.0.0.5:8786 (default: in this process)")
     cycle.add_argument("--workers", type=int, help="worker processes of --scheduler local (default 2)")

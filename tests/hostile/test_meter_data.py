@@ -216,7 +216,9 @@ def test_bill_refuses_a_bad_read_naming_file_and_row(tmp_path, capsys, value, fr
     """`workbench bill --intervals` on an MDM CSV with nan / 1e30 / -3 kWh on row 3: exit 2 naming the row."""
     data = _mdm(tmp_path / "one.csv", [1.0, value, 1.0, 1.0])
     out = _bill(data, capsys)
-    assert_refused(out, "one.csv", "row 3", fragment)
+    assert_refused(out, "one.csv", "row 3")  # the summary line; the reason is on the list above it
+    listed = [line for line in out.stderr.splitlines() if line.startswith("  - ")]
+    assert any("row 3" in line and fragment in line for line in listed), out.stderr
 
 
 # --------------------------------------------------------------------------------------------- registry

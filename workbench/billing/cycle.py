@@ -12,8 +12,10 @@ A run has four steps:
    ``distributed.Client``); see :mod:`workbench.billing.distributed`;
 4. **assemble** the chunks, in chunk order, into the outputs and move them into place.
 
-Outputs, in ``out/`` (moved into place only when complete, so a failed run never leaves half-written
-results there):
+Outputs, in ``out/`` (staged beside it and renamed into place only when complete, so a failed run never
+leaves half-written results there; ``out`` must be new, empty or an earlier output of this command, is locked
+for the run, and another run's bills are replaced only with ``replace=True``: docs/outputs.md,
+:mod:`workbench.billing.cycle_output`):
 
 - ``bills.parquet``: one row per meter and bill period (dates, days, kWh, kW, total, estimated flags)
 - ``line_items.parquet``: one row per line item (description, category, quantity, unit, rate, amount)
@@ -24,7 +26,8 @@ results there):
 Resuming: finished chunks are kept in ``.<out>.partial-<key>/`` beside ``out`` (``key`` hashes the run's
 inputs, see :mod:`workbench.billing.run_store`) until the run completes. Running the same command again
 after an interruption, a crash or a lost worker bills only the chunks not yet done; ``fresh=True`` starts
-over. The result is the same, bit for bit, however the run was split, resumed or distributed.
+over; a kept chunk whose files cannot be read is billed again (a note on stderr names it). The result is the
+same, bit for bit, however the run was split, resumed or distributed.
 """
 
 from __future__ import annotations
@@ -32,8 +35,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
-import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -47,13 +48,22 @@ from tqdm.auto import tqdm
 from workbench.ami.cube_calendar import cube_local_days, cube_time
 from workbench.billing.cube_source import open_run_cube
 from workbench.billing.cycle_chunk import SCHEMAS, ChunkTask, CyclePlan, bill_chunk, program_export_price
+from workbench.billing.cycle_output import (
+    KIND,
+    check_cycle_out,
+    put_in_place,
+    refuse_unsafe_out,
+    run_identity,
+)
 from workbench.billing.distributed import bill_chunks_on_cluster
-from workbench.billing.run_store import RunStore, run_key
+from workbench.billing.run_store import RunStore, UnreadableChunk, run_key
 from workbench.calendar.periods import read_date_periods
 from workbench.engine.determinants import schedule_arrays
 from workbench.errors import BillingError, CubeError, WorkbenchError
 from workbench.nem import load_programs
 from workbench.nem.enrollments import load_enrollments
+from workbench.outputs import atomic_write_text, remove_staging, staging_dir
+from workbench.outputs.guard import clean_stale_staging, output_lock, write_error
 from workbench.tariffs import load_tariff_book
 from workbench.vee import load_config as load_vee_config
 
@@ -230,7 +240,8 @@ def _disk_meter_chunk(ds) -> int:
 
 
 def run_cycle(cube, tariffs_dir, out, *, cycles=None, period=None, progress=True, chunk_meters=None,
-              scheduler=None, workers=None, fresh=False, enrollments=None, vee_config=None) -> CycleResult:
+              scheduler=None, workers=None, fresh=False, enrollments=None, vee_config=None,
+              replace=False) -> CycleResult:
     """Bill cycles ``cycles`` (None: all) of the cube at ``cube`` under the tariff book ``tariffs_dir``.
 
     ``period``: only bill periods ending in this month (``"2025-11"``). ``scheduler``: None (in this
@@ -238,17 +249,38 @@ def run_cycle(cube, tariffs_dir, out, *, cycles=None, period=None, progress=True
     (``"tcp://host:8786"``) or a ``distributed.Client``. ``fresh``: ignore chunks kept by an earlier,
     interrupted run of the same inputs. ``enrollments``: account program histories (see :func:`plan_cycle`).
     Same outputs whichever way it runs.
+
+    ``out`` must be new, empty, or an earlier output of this command (:mod:`workbench.billing.cycle_output`); it
+    is locked for the run. An earlier output of other inputs (cube, tariffs, cycles, period...) is replaced only
+    with ``replace=True``.
     """
     started = time.perf_counter()
     out = Path(out)
+    identity = run_identity(cube, tariffs_dir, cycles=cycles, period=period, enrollments=enrollments,
+                            vee_config=vee_config)
+    refuse_unsafe_out(out, cube, tariffs_dir)
+    check_cycle_out(out, identity, replace=replace)  # a refused folder gets not even a lock file beside it
+    # planning writes nothing: a bad cube or tariff book is refused before anything appears beside out
     planned = plan_cycle(cube, tariffs_dir, out, cycles=cycles, period=period, chunk_meters=chunk_meters,
                          enrollments=enrollments, vee_config=vee_config)
     timings = {"plan": time.perf_counter() - started}
+    with output_lock(out, KIND):
+        check_cycle_out(out, identity, replace=replace)  # again, now that no other run can change it
+        clean_stale_staging(out, KIND)
+        result = _run_locked(planned, out, identity, cube=cube, tariffs_dir=tariffs_dir, cycles=cycles,
+                             period=period, progress=progress, scheduler=scheduler, workers=workers, fresh=fresh,
+                             timings=timings, started=started)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _run_locked(planned: CyclePlanned, out: Path, identity: dict, *, cube, tariffs_dir, cycles, period, progress,
+                scheduler, workers, fresh, timings, started) -> CycleResult:
     store = RunStore(out, planned.key)
     store.create(planned.inputs, fresh=fresh)
     try:
         wanted = {t.chunk_no for t in planned.tasks}
-        done = store.done_chunks() & wanted
+        done = _readable(store, store.done_chunks() & wanted)
         todo = [t for t in planned.tasks if t.chunk_no not in done]
         if done and progress:
             print(f"resuming: {len(done):,} of {len(wanted):,} meter chunks already billed (kept in {store.root})",
@@ -270,28 +302,70 @@ def run_cycle(cube, tariffs_dir, out, *, cycles=None, period=None, progress=True
             if isinstance(exc, KeyboardInterrupt):
                 print(f"interrupted: {note}", file=sys.stderr)
                 raise
-            raise type(exc)(f"{exc}\n{note}") from None
+            raise type(exc)(f"{exc}; {note}") from None
         timings["billing"] = time.perf_counter() - started - timings["plan"]
         missing = wanted - store.done_chunks()
         if missing:
             raise BillingError(f"meter chunks {sorted(missing)[:10]} report done but their files are not in "
                                f"{store.parts}: the workers must write to storage this machine can read (see docs/scale.md)")
-        result = _assemble(planned, store, out, cube=cube, tariffs_dir=tariffs_dir, cycles=cycles, period=period,
-                           chunks_resumed=len(done), scheduler=label, timings=timings)
+        result = _assemble(planned, store, out, identity, cube=cube, tariffs_dir=tariffs_dir, cycles=cycles,
+                           period=period, chunks_resumed=len(done), scheduler=label, timings=timings)
     finally:
         store.release()
-    result.seconds = time.perf_counter() - started
     return result
 
 
-def _assemble(planned: CyclePlanned, store: RunStore, out: Path, *, cube, tariffs_dir, cycles, period,
-              chunks_resumed, scheduler, timings) -> CycleResult:
-    """Concatenate the chunks in chunk order into the outputs; move them to ``out``; drop the partial folder."""
+def _readable(store: RunStore, done: set[int]) -> set[int]:
+    """The kept chunks whose files can be read; a damaged one is dropped (billed again) with a note."""
+    good = set()
+    for chunk_no in sorted(done):
+        try:
+            store.check_chunk(chunk_no)
+        except UnreadableChunk as bad:
+            print(f"note: {bad}; billing it again", file=sys.stderr)
+            store.drop_chunk(chunk_no)
+        else:
+            good.add(chunk_no)
+    return good
+
+
+def _read_or_rebill(planned: CyclePlanned, store: RunStore, task: ChunkTask):
+    """A chunk's marker and tables; a chunk whose files turn out damaged is billed again here, once."""
+    try:
+        return store.read_chunk(task.chunk_no)
+    except UnreadableChunk as bad:
+        print(f"note: {bad}; billing it again", file=sys.stderr)
+        store.drop_chunk(task.chunk_no)
+    bill_chunk(planned.plan, task)
+    try:
+        return store.read_chunk(task.chunk_no)
+    except UnreadableChunk as bad:
+        raise BillingError(f"{bad}, even after billing it again: check the disk holding {store.parts}") from None
+
+
+def _assemble(planned: CyclePlanned, store: RunStore, out: Path, identity: dict, *, cube, tariffs_dir, cycles,
+              period, chunks_resumed, scheduler, timings) -> CycleResult:
+    """Concatenate the chunks in chunk order into a staging folder; move it to ``out``; drop the partial folder."""
     started = time.perf_counter()
-    tmp = store.root / "assembled"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir()
+    tmp = staging_dir(out)
+    try:
+        try:
+            result = _write_outputs(planned, store, tmp, identity, cube=cube, tariffs_dir=tariffs_dir,
+                                    cycles=cycles, period=period, chunks_resumed=chunks_resumed,
+                                    scheduler=scheduler, timings=timings, started=started)
+            result.out = out
+            put_in_place(tmp, out)
+        except OSError as exc:
+            raise write_error(out, exc) from None
+    except BaseException:
+        remove_staging(tmp)
+        raise
+    store.remove()
+    return result
+
+
+def _write_outputs(planned: CyclePlanned, store: RunStore, tmp: Path, identity: dict, *, cube, tariffs_dir, cycles,
+                   period, chunks_resumed, scheduler, timings, started) -> CycleResult:
     exceptions = list(planned.exceptions)
     counts = {"bills": 0, "line_items": 0, "revenue": 0.0, "held_in_chunks": 0, "bills_held": 0}
     by_code = {}
@@ -299,11 +373,11 @@ def _assemble(planned: CyclePlanned, store: RunStore, out: Path, *, cube, tariff
                for name in ("bills", "line_items")}
     try:
         for task in planned.tasks:
-            marker = store.read_marker(task.chunk_no)
+            marker, tables = _read_or_rebill(planned, store, task)
             exceptions += marker["held"]
             counts["held_in_chunks"] += len(marker["held"])
             for name, writer in writers.items():
-                table = pq.read_table(store.table(task.chunk_no, name))
+                table = tables[name]
                 if table.num_rows:
                     writer.write_table(table.cast(SCHEMAS[name]))
             # the same additions in the same order as billing chunk by chunk in one process
@@ -327,7 +401,7 @@ def _assemble(planned: CyclePlanned, store: RunStore, out: Path, *, cube, tariff
     summary.to_csv(tmp / "summary.csv", index=False)
     pd.DataFrame(exceptions, columns=["meter", "account", "rate_code", "reason"]).to_csv(tmp / "exceptions.csv", index=False)
     meters_in = planned.meters_in
-    result = CycleResult(out, meters_in, planned.meters_billable - counts["held_in_chunks"], len(exceptions),
+    result = CycleResult(tmp, meters_in, planned.meters_billable - counts["held_in_chunks"], len(exceptions),
                          counts["bills"], counts["line_items"], round(counts["revenue"], 2), 0.0, summary,
                          chunks=len(planned.tasks), chunks_resumed=chunks_resumed, scheduler=scheduler,
                          bills_held=counts["bills_held"])
@@ -338,12 +412,8 @@ def _assemble(planned: CyclePlanned, store: RunStore, out: Path, *, cube, tariff
            "accounting": f"{meters_in} meters in = {result.meters_billed} billed + {result.meters_held} held",
            "bills_held_not_bill_ready": result.bills_held,
            "chunks": result.chunks, "chunks_resumed": chunks_resumed, "scheduler": scheduler,
-           "run_key": planned.key,
+           "run_key": planned.key, "inputs": identity,
            "seconds": {**{k: round(v, 2) for k, v in timings.items()},
                        "assembly": round(time.perf_counter() - started, 2)}}
-    (tmp / "run.json").write_text(json.dumps(run, indent=2))
-    if out.exists():
-        shutil.rmtree(out)
-    os.replace(tmp, out)
-    store.remove()
+    atomic_write_text(tmp / "run.json", json.dumps(run, indent=2))
     return result

@@ -10,7 +10,11 @@ change of input gives another folder (a fresh run).
 Every billed chunk is three files in ``parts/``: ``<chunk>.bills.parquet``, ``<chunk>.line_items.parquet``
 and ``<chunk>.json``, the done-marker with its counts. Each is written under a temporary name and moved
 into place with :func:`os.replace`; the marker is written last, so a chunk is either done (marker present,
-both tables complete) or not done at all, whatever kills the writer.
+both tables complete) or not done at all, whatever kills the writer. A done chunk whose files cannot be read
+(a damaged disk, a truncated copy) raises :class:`UnreadableChunk`, and the run bills it again.
+
+The folder carries the output marker of :mod:`workbench.outputs` (kind :data:`RESUME_KIND`) and is only ever
+removed with it; a run holds its ``lock`` file (:func:`workbench.outputs.exclusive_lock`) while it runs.
 """
 
 from __future__ import annotations
@@ -20,16 +24,21 @@ import json
 import os
 import shutil
 import uuid
+from contextlib import ExitStack
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from workbench.billing.cube_source import cube_fingerprint
-from workbench.errors import BillingError
+from workbench.outputs import atomic_write_bytes, exclusive_lock, mark_output_dir
+from workbench.outputs.guard import marker_kind, write_error
 
 #: bump when the per-chunk output changes meaning, so old partial folders are not reused
 PARTS_FORMAT = 1
+
+#: the marker kind of a partial folder: only a folder carrying it is ever removed by a run
+RESUME_KIND = "bill cycle resume chunks"
 
 
 def _folder_fingerprint(folder: Path) -> dict:
@@ -66,40 +75,28 @@ class RunStore:
 
     def create(self, inputs: dict, *, fresh: bool = False) -> None:
         """Make (or reuse) the folder and lock it for this run; ``fresh`` drops the chunks kept in it."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        self._lock()
-        if fresh and self.parts.exists():
-            shutil.rmtree(self.parts)
-        self.parts.mkdir(exist_ok=True)
-        _write_atomic(self.root / "inputs.json", json.dumps(inputs, indent=2).encode())
-
-    def _lock(self) -> None:
-        """One run per partial folder at a time (the lock goes with the process, so a killed run frees it)."""
-        import fcntl
-
-        handle = open(self.root / "lock", "a+")  # noqa: SIM115 (held for the whole run)
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "?"
-            handle.close()
-            raise BillingError(
-                f"another run of the same bill cycle (same cube, tariffs, cycles, period and output folder "
-                f"{self.out}) is in progress (process {holder}): wait for it to finish, or stop it and run again "
-                "to resume from its chunks"
-            ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
-        self._lock_handle = handle
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise write_error(self.out, exc) from None
+        self._lock = ExitStack()
+        self._lock.enter_context(exclusive_lock(self.root / "lock", f"the resume folder {self.root} of this bill run"))
+        try:
+            if marker_kind(self.root) != RESUME_KIND:
+                mark_output_dir(self.root, RESUME_KIND)
+            if fresh and self.parts.exists():
+                shutil.rmtree(self.parts)
+            self.parts.mkdir(exist_ok=True)
+            _write_atomic(self.root / "inputs.json", json.dumps(inputs, indent=2).encode())
+        except OSError as exc:
+            self.release()
+            raise write_error(self.out, exc) from None
 
     def release(self) -> None:
-        handle = getattr(self, "_lock_handle", None)
-        if handle is not None:
-            handle.close()  # closing the file releases the lock
-            self._lock_handle = None
+        lock = getattr(self, "_lock", None)
+        if lock is not None:
+            lock.close()  # releases the flock
+            self._lock = None
 
     def marker(self, chunk_no: int) -> Path:
         return self.parts / f"{chunk_no:06d}.json"
@@ -114,28 +111,72 @@ class RunStore:
         return {int(p.name.split(".")[0]) for p in self.parts.glob("*.json") if p.name.split(".")[0].isdigit()}
 
     def read_marker(self, chunk_no: int) -> dict:
-        return json.loads(self.marker(chunk_no).read_text())
+        marker = json.loads(self.marker(chunk_no).read_text())
+        if not isinstance(marker, dict) or not isinstance(marker.get("groups"), list) \
+                or not isinstance(marker.get("held"), list):
+            raise ValueError("not a done-marker of workbench (groups and held lists expected)")
+        return marker
+
+    def read_chunk(self, chunk_no: int, *, check_only: bool = False) -> tuple[dict, dict]:
+        """A kept chunk's done-marker and tables (``check_only``: their Parquet footers, a cheap check).
+
+        Raises :class:`UnreadableChunk` naming the file that cannot be read.
+        """
+        path = self.marker(chunk_no)
+        try:
+            marker = self.read_marker(chunk_no)
+            tables = {}
+            for name in ("bills", "line_items"):
+                path = self.table(chunk_no, name)
+                tables[name] = pq.read_metadata(path) if check_only else pq.read_table(path)
+        except (OSError, ValueError, TypeError, KeyError, pa.ArrowException) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise UnreadableChunk(chunk_no, path, reason) from None
+        return marker, tables
+
+    def check_chunk(self, chunk_no: int) -> None:
+        """Raise :class:`UnreadableChunk` if a kept chunk's marker or a Parquet footer is damaged."""
+        self.read_chunk(chunk_no, check_only=True)
+
+    def drop_chunk(self, chunk_no: int) -> None:
+        """Forget a kept chunk (its marker first, so it is not done whatever happens next)."""
+        try:
+            for path in (self.marker(chunk_no), self.table(chunk_no, "bills"), self.table(chunk_no, "line_items")):
+                path.unlink(missing_ok=True)
+        except OSError as exc:
+            raise write_error(self.parts, exc, option=None) from None
 
     def remove(self) -> None:
+        """Remove the partial folder once the run is assembled (only if it carries this run store's marker)."""
         self.release()
-        shutil.rmtree(self.root, ignore_errors=True)
+        if marker_kind(self.root) == RESUME_KIND:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+
+class UnreadableChunk(Exception):
+    """A kept chunk whose files cannot be read (truncated Parquet, a damaged done-marker): bill it again."""
+
+    def __init__(self, chunk_no: int, path: Path, reason: str):
+        super().__init__(f"meter chunk {chunk_no} kept in {path.parent} cannot be read ({path.name}: {reason})")
+        self.chunk_no, self.path, self.reason = chunk_no, path, reason
 
 
 def write_chunk(parts: Path, chunk_no: int, tables: dict[str, pa.Table], marker: dict) -> None:
     """Write one chunk's tables, then its done-marker, each atomically (temporary name + os.replace)."""
     parts = Path(parts)
-    for name, table in tables.items():
-        final = parts / f"{chunk_no:06d}.{name}.parquet"
-        tmp = parts / f".{final.name}.{uuid.uuid4().hex[:8]}.tmp"
-        pq.write_table(table, tmp, compression="zstd")
-        os.replace(tmp, final)
-    _write_atomic(parts / f"{chunk_no:06d}.json", json.dumps(marker, indent=1).encode())
+    try:
+        for name, table in tables.items():
+            final = parts / f"{chunk_no:06d}.{name}.parquet"
+            tmp = parts / f".{final.name}.{uuid.uuid4().hex[:8]}.tmp"
+            try:
+                pq.write_table(table, tmp, compression="zstd")
+                os.replace(tmp, final)
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
+        _write_atomic(parts / f"{chunk_no:06d}.json", json.dumps(marker, indent=1).encode())
+    except OSError as exc:
+        raise write_error(parts, exc, option=None) from None
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:8]}.tmp"
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+_write_atomic = atomic_write_bytes

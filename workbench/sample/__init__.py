@@ -43,7 +43,9 @@ import pandas as pd
 import xarray as xr
 from scipy.special import ndtri
 
-from workbench.ami.cube import METER_COORDS, atomic_directory, quiet_zarr
+from workbench.ami.cube import METER_COORDS, quiet_zarr
+from workbench.outputs.guard import staged_output
+from workbench.sample.output import SAMPLE_KIND, check_sample_out
 
 UTILITY_NAME = "Piedmont Sample Electric Cooperative (synthetic)"
 TIMEZONE = "America/New_York"
@@ -669,7 +671,8 @@ def generate_sample_utility(
 
     One calendar ``year`` of 15-minute data for ``n_meters`` meters, deterministic for a given ``seed``
     (independent of ``meter_chunk``), written ``meter_chunk`` meters at a time (memory is bounded by the
-    chunk) into a temporary directory that replaces ``path`` only when complete. Returns a summary dict.
+    chunk) into a staging folder that replaces ``path`` only when complete. ``path`` must be new, empty or an
+    earlier sample cube (:mod:`workbench.sample.output`); it is locked while written. Returns a summary dict.
 
     ``months=(first, last)`` writes only local months ``first``..``last`` (inclusive) of ``year``, e.g.
     ``(10, 11)`` for a November bill run whose cycles start in October (:func:`parse_months` reads
@@ -687,6 +690,7 @@ def generate_sample_utility(
         raise ValueError(f"seed must be a non-negative integer, got {seed}")
     if not 1901 <= year <= 2099:
         raise ValueError(f"year must be between 1901 and 2099, got {year}")
+    check_sample_out(path)  # before any work: a folder that is not ours is refused at once
     t0 = _time.perf_counter()
     meter_chunk = min(meter_chunk, n_meters)
 
@@ -764,7 +768,7 @@ def generate_sample_utility(
 
     import zarr
 
-    with atomic_directory(path) as tmp, quiet_zarr():
+    with staged_output(path, SAMPLE_KIND, check_sample_out) as tmp, quiet_zarr():
         template.to_zarr(tmp, mode="w-", compute=False, consolidated=True, encoding=encoding)
         group = zarr.open_group(tmp, mode="r+", use_consolidated=False)
         arr_d, arr_r = group["delivered_kwh"], group["received_kwh"]

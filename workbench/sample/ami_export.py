@@ -8,7 +8,8 @@ with the faults real exports have, so that the meter-to-cash path can be run end
         --registry data/sample/ami/meters.csv --read-dates data/sample/ami/read-dates.csv --period 2025-01:2025-12
     workbench vee --cube data/sample/ingested.zarr --report reports/vee
 
-Written to ``out_dir`` (atomically: a temporary folder renamed into place):
+Written to ``out_dir`` (new, empty or an earlier AMI export, see :mod:`workbench.sample.output`; staged and
+renamed into place):
 
 - ``reads-YYYY-MM.parquet``: MDM long format (``meter_id, interval_start, channel, value, unit, quality``), one
   file per month, raw meter values (CT × PT not applied: the registry applies it), only the intervals read;
@@ -26,14 +27,15 @@ non-energy unit, and reads of an exchanged meter after its removal.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from workbench.ami.cube import atomic_directory, open_cube
+from workbench.ami.cube import open_cube
+from workbench.outputs.guard import staged_output
+from workbench.sample.output import AMI_KIND, check_ami_out
 from workbench.vee.faults import inject_faults
 
 #: file-level faults written into the export (rows of each)
@@ -82,6 +84,7 @@ def _exchanges(ds, n: int, rng) -> dict[int, np.datetime64]:
 def export_ami(cube, out_dir, *, seed: int = 7, fault_share: float = 0.02, exchanges: int = 2,
                file_faults: bool = True) -> dict:
     """Write the AMI export of ``cube`` into ``out_dir``; returns the truth (also in ``faults.json``)."""
+    check_ami_out(out_dir)  # before any work: a folder that is not ours is refused at once
     ds = open_cube(cube)
     rng = np.random.default_rng(seed)
     n, times = ds.sizes["meter"], ds["time"].values.astype("datetime64[us]")
@@ -94,8 +97,7 @@ def export_ami(cube, out_dir, *, seed: int = 7, fault_share: float = 0.02, excha
     exchange = _exchanges(ds, exchanges, rng)
     chunk = ds["delivered_kwh"].chunks[0][0] if ds["delivered_kwh"].chunks else 1000
     truth_frames, reads = [], 0
-    with atomic_directory(out_dir) as tmp:
-        tmp = Path(tmp)
+    with staged_output(out_dir, AMI_KIND, check_ami_out, option="--ami") as tmp:
         writers = {m: pq.ParquetWriter(tmp / f"reads-{m}.parquet", _SCHEMA, compression="zstd") for m in month_keys}
         try:
             for c, start in enumerate(range(0, n, chunk)):

@@ -161,6 +161,12 @@ def exclusive_lock(lock_path, what: str, wait_seconds: float = 0.0) -> Iterator[
         lock_path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise WorkbenchError(f"{lock_path.parent}: cannot write there ({exc.strerror or exc})") from None
+    try:  # a lock file that cannot be made is a path problem, not a busy lock (filelock says "timeout")
+        with open(lock_path, "a"):
+            pass
+    except OSError as exc:
+        raise WorkbenchError(f"{lock_path}: cannot lock {what} ({exc.strerror or exc}); "
+                             "name a folder this user can write") from None
     lock = filelock.FileLock(str(lock_path), timeout=wait_seconds)
     try:
         lock.acquire()

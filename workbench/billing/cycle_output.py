@@ -1,0 +1,131 @@
+"""The output folder of a bill cycle run: what may be written there, and whose bills may be replaced.
+
+A run of ``workbench cycle --out OUT`` (see docs/outputs.md):
+
+- refuses ``OUT`` if it is the working directory, the cube, the tariff book, inside either of them, a file, or a
+  folder holding anything this command did not write (a user's files, an interval cube...); nothing is changed;
+- replaces an earlier output in ``OUT`` only if it was written by a run of the same inputs (:func:`run_identity`:
+  the cube, the tariff book, the cycles, the period, the enrollment file, the VEE configuration), or with
+  ``--replace``; so a run of cycle 8 never silently replaces the bills of cycle 7;
+- writes into a staging folder beside ``OUT`` and renames it into place (:func:`put_in_place`).
+
+An output written before these rules (no marker file, only the five output files, a ``run.json`` with a
+``run_key``) is recognised as this command's own.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from workbench.billing.cube_source import is_url
+from workbench.errors import BillingError
+from workbench.outputs import MARKER, check_output_dir, mark_output_dir, replace_dir
+from workbench.outputs.guard import absolute, marker_kind, refuse_nested, refuse_working_dir
+
+KIND = "bill cycle output"
+"""The marker kind of a bill cycle output folder."""
+
+OUTPUT_FILES = frozenset({"bills.parquet", "line_items.parquet", "exceptions.csv", "summary.csv", "run.json"})
+
+
+def _where(path) -> str | None:
+    if path is None:
+        return None
+    return str(path) if is_url(path) else str(absolute(path))
+
+
+def run_identity(cube, tariffs_dir, *, cycles, period, enrollments=None, vee_config=None) -> dict:
+    """What makes two runs "the same run" for replacing an output: the inputs by name (not by content)."""
+    return {"cube": _where(cube), "tariffs": _where(tariffs_dir),
+            "cycles": sorted(int(c) for c in cycles) if cycles is not None else "all",
+            "period": period, "enrollments": _where(enrollments), "vee_config": _where(vee_config)}
+
+
+def refuse_unsafe_out(out, cube, tariffs_dir) -> None:
+    """Refuse an output folder that is the working directory, or overlaps the cube or the tariff book."""
+    refuse_working_dir(out, KIND)
+    refuse_nested(out, cube, "the cube")
+    refuse_nested(out, tariffs_dir, "the tariff book")
+
+
+def _entries(out: Path) -> set[str]:
+    try:
+        return {p.name for p in out.iterdir()}
+    except OSError:
+        return set()
+
+
+def is_legacy_output(out) -> bool:
+    """An output of this command written before the marker existed: only its five files, run.json with a run key."""
+    out = Path(out)
+    if out.is_symlink() or not out.is_dir() or (out / MARKER).exists():
+        return False
+    entries = _entries(out)
+    if not entries or not entries <= OUTPUT_FILES or "run.json" not in entries:
+        return False
+    try:
+        return "run_key" in json.loads((out / "run.json").read_text())
+    except (OSError, ValueError, TypeError):
+        return False
+
+
+def check_cycle_out(out, identity: dict, *, replace: bool = False) -> None:
+    """Refuse ``out`` unless this run may write it (see the module's rules). Changes nothing."""
+    out = Path(out)
+    if not out.exists() and not out.is_symlink():
+        return
+    if not is_legacy_output(out):
+        check_output_dir(out, KIND)
+    extra = sorted(_entries(out) - OUTPUT_FILES - {MARKER})
+    if extra:
+        shown = ", ".join(extra[:3]) + (", ..." if len(extra) > 3 else "")
+        raise BillingError(f"--out {out}: the bill cycle output folder also holds files workbench did not write "
+                           f"({shown}); move them out or name a new folder (nothing was changed)")
+    if replace or "run.json" not in _entries(out):
+        return
+    try:
+        previous = json.loads((out / "run.json").read_text())
+    except (OSError, ValueError):
+        raise BillingError(f"--out {out}: holds bills whose run.json cannot be read, so whose run they are is not "
+                           "known; name a new folder, or pass --replace to replace them (nothing was changed)") from None
+    differ = _differences(previous, identity)
+    if differ:
+        raise BillingError(f"--out {out}: holds the bills of another run ({'; '.join(differ)}); name a new folder "
+                           "for this run, or pass --replace to replace those bills (nothing was changed)")
+
+
+def _show(value, key: str = "") -> str:
+    if value is None:
+        return "all" if key == "period" else "none"
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+def _differences(previous: dict, identity: dict) -> list[str]:
+    """How the run that wrote ``run.json`` differs from this one, in words ([] when it is the same run)."""
+    before = previous.get("inputs")
+    if not isinstance(before, dict):  # written before run.json recorded its inputs: what it did record
+        before = {"cube": _where(previous.get("cube")), "tariffs": _where(previous.get("tariffs")),
+                  "cycles": previous.get("cycles", "all"), "period": previous.get("period")}
+        if isinstance(before["cycles"], list):
+            before["cycles"] = sorted(before["cycles"])
+    names = {"cube": "cube", "tariffs": "tariff book", "cycles": "cycles", "period": "period",
+             "enrollments": "enrollments", "vee_config": "VEE configuration"}
+    return [f"{names.get(key, key)} {_show(before[key], key)} (this run: {_show(identity.get(key), key)})"
+            for key in before if key in identity and before[key] != identity[key]]
+
+
+def put_in_place(staged, out) -> None:
+    """Rename the staged output into ``out`` (an earlier output of this command is replaced, never anything else).
+
+    The caller holds the lock of ``out`` and checked it with :func:`check_cycle_out`; checked again here, so files
+    put into ``out`` by hand during the run are refused, not deleted.
+    """
+    out = Path(out)
+    if out.exists():
+        check_cycle_out(out, {}, replace=True)
+        if marker_kind(out) is None and is_legacy_output(out):
+            mark_output_dir(out, KIND)
+    replace_dir(staged, out, KIND)
