@@ -10,13 +10,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from workbench.billing.bills import Bill, LineItem, bills_for_meter
+from workbench.billing.bills import Bill, LineItem, bills_for_meter, check_bills_add_up
 from workbench.billing.determinants import scan, schedule_arrays
 from workbench.billing.intervals import IntervalSeries, check_series
 from workbench.billing.periods import calendar_month_periods, periods_from_rows, read_date_periods
 from workbench.billing.pricing import price
 
-__all__ = ["Bill", "LineItem", "bill_series", "bill_interval_series"]
+__all__ = ["Bill", "LineItem", "bill_series", "bill_interval_series", "check_bills_add_up"]
 
 
 def bill_interval_series(
@@ -41,14 +41,18 @@ def bill_interval_series(
     delivered = plan.delivered[None, :]
     received = plan.received[None, :]
     det = scan(tariff, sched, delivered, received, periods.bounds, parallel=False, export_price=plan.export_price)
+    label = series.source or "the meter"
     if plan.enrollment is None:
         items = price(tariff, det, periods)
-        return bills_for_meter(items, periods, det, 0)
-    from workbench.nem.billing import bill_with_program
+        bills = bills_for_meter(items, periods, det, 0, label=label)
+    else:
+        from workbench.nem.billing import bill_with_program
 
-    result = bill_with_program(tariff, det, periods, plan.enrollment, sell_rates=plan.sell_rates,
-                               export_valued=plan.export_price is not None)
-    return bills_for_meter(result.items, periods, det, 0, extras=result.extras)
+        result = bill_with_program(tariff, det, periods, plan.enrollment, sell_rates=plan.sell_rates,
+                                   export_valued=plan.export_price is not None)
+        bills = bills_for_meter(result.items, periods, det, 0, extras=result.extras, label=label)
+    check_bills_add_up(bills, label)  # money is finite and every bill adds up to its line items, in cents
+    return bills
 
 
 def bill_series(

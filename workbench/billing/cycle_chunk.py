@@ -22,6 +22,7 @@ import numpy as np
 import pyarrow as pa
 
 from workbench.ami.cube import check_chunks_present, open_zarr_group
+from workbench.billing.bills import check_bill_tables
 from workbench.billing.cube import _OUTPUTS
 from workbench.billing.periods import BillPeriods, periods_from_rows
 from workbench.billing.pricing import Determinants, billing_demand, price
@@ -144,6 +145,7 @@ def bill_chunk(plan: CyclePlan, task: ChunkTask) -> dict:
     marker["bills"] = tables["bills"].num_rows
     marker["line_items"] = tables["line_items"].num_rows
     marker["seconds"] = round(time.perf_counter() - started, 4)
+    check_bill_tables(tables["bills"], tables["line_items"], f"chunk {task.chunk_no}")  # money adds up, in cents
     write_chunk(Path(plan.parts), task.chunk_no, tables, marker)
     return marker
 

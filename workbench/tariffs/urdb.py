@@ -10,10 +10,12 @@ coincident charges without system peaks...) is an error that names the field, ne
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 import numpy as np
 
 from workbench.errors import TariffError
+from workbench.tariffs.checks import check_price
 
 MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
 _ENERGY_UNITS = {"kWh": "kWh", "kWh daily": "kWh/day", "kWh/kW": "kWh/kW", "kWh/kW daily": "kWh/kW/day"}
@@ -39,12 +41,117 @@ def _fail(source, field, message):
     return TariffError(f"{source}: URDB field '{field}': {message}")
 
 
+_CREDIT_HINT = ("a URDB tariff cannot mark a credit; write the tariff in YAML with 'allow_negative: true' on the "
+                "charge (docs/tariff-format.md)")
+
+
+def _num(value, source, field, *, integer=False) -> float:
+    """A URDB number (a JSON number or numeric text), finite; else an error naming the field."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise _fail(source, field, f"{value!r} is not a number")
+    try:
+        x = float(value)
+    except ValueError:
+        raise _fail(source, field, f"{value!r} is not a number") from None
+    if not math.isfinite(x):
+        raise _fail(source, field, f"{value!r} is not a finite number")
+    if integer and x != int(x):
+        raise _fail(source, field, f"{value!r} is not a whole number")
+    return x
+
+
+def _price(value, source, field, kind, *, per=None, allow_negative=False) -> float:
+    """A URDB price: a number (see :func:`_num`), sane (see :func:`workbench.tariffs.checks.check_price`)."""
+    return check_price(_num(value, source, field), f"{source}: URDB field '{field}'", kind, per=per,
+                       allow_negative=allow_negative, credit_hint=_CREDIT_HINT)
+
+
+def _list(data, field, source, length=None, what="values"):
+    value = data.get(field)
+    if not isinstance(value, list) or (length is not None and len(value) != length):
+        n = f"{length} " if length is not None else ""
+        got = f"{len(value)} values" if isinstance(value, list) else repr(value)[:40]
+        raise _fail(source, field, f"expected a list of {n}{what}, got {got}")
+    return value
+
+
+def _structure(data, field, source, kind) -> list[list[dict]]:
+    """A URDB rate structure (periods of tiers) with every number checked: rate, adj, sell, max."""
+    raw = data.get(field) or []
+    if not isinstance(raw, list):
+        raise _fail(source, field, "expected a list of periods, each a list of tiers like {\"rate\": 0.1}")
+    out = []
+    for p, tiers in enumerate(raw):
+        if not isinstance(tiers, list):
+            raise _fail(source, f"{field}[{p}]", "expected a list of tiers like {\"rate\": 0.1, \"max\": 500}")
+        clean, previous = [], 0.0
+        for k, tier in enumerate(tiers):
+            where = f"{field}[{p}][{k}]"
+            if not isinstance(tier, dict):
+                raise _fail(source, where, "expected a tier like {\"rate\": 0.1, \"max\": 500}")
+            tier = dict(tier)
+            for name in ("rate", "adj", "sell"):
+                tier[name] = 0.0 if tier.get(name) in (None, "") else _num(tier[name], source, f"{where}.{name}")
+            check_price(tier["rate"] + tier["adj"], f"{source}: URDB field '{where}.rate'"
+                        + (" + adj" if tier["adj"] else ""), kind, credit_hint=_CREDIT_HINT)
+            if tier.get("max") is not None:
+                limit = _num(tier["max"], source, f"{where}.max")
+                if limit <= previous:
+                    raise _fail(source, f"{where}.max", f"tier limit {limit:g} must be positive and larger than "
+                                f"the tier before's ({previous:g})")
+                tier["max"], previous = limit, limit
+            if not isinstance(tier.get("unit", "kWh"), str):
+                raise _fail(source, f"{where}.unit", f"{tier['unit']!r} is not a unit")
+            clean.append(tier)
+        out.append(clean)
+    return out
+
+
+def _parse_moment(value, source, field) -> tuple[dt.datetime, bool]:
+    """URDB startdate/enddate: seconds since 1970 UTC (as the API gives them) or an ISO date; (moment, has_time)."""
+    if isinstance(value, str) and not value.strip().lstrip("-").replace(".", "", 1).isdigit():
+        text = value.strip().replace("Z", "+00:00")
+        try:
+            if len(text) == 10:
+                return dt.datetime.combine(dt.date.fromisoformat(text), dt.time()), False
+            return dt.datetime.fromisoformat(text), True
+        except ValueError:
+            raise _fail(source, field, f"{value!r} is not a date; expected seconds since 1970 (as URDB gives "
+                        "them) or a date like 2017-01-01") from None
+    seconds = _num(value, source, field)
+    try:
+        return dt.datetime.fromtimestamp(seconds, dt.UTC), True
+    except (OverflowError, OSError, ValueError):
+        raise _fail(source, field, f"{value!r} is not a date (seconds since 1970)") from None
+
+
+def _in_force(data, source) -> tuple[dt.date, dt.date | None]:
+    """(effective, expires exclusive) from startdate/enddate; no startdate: in force for any date."""
+    effective, expires = dt.date(1900, 1, 1), None
+    if data.get("startdate") not in (None, ""):
+        effective = _parse_moment(data["startdate"], source, "startdate")[0].date()
+    if data.get("enddate") not in (None, ""):
+        moment, has_time = _parse_moment(data["enddate"], source, "enddate")
+        # the last moment in force (23:59:59 of the last day; 00:00 of the next day also ends the day before)
+        last_day = (moment - dt.timedelta(seconds=1)).date() if has_time else moment.date()
+        expires = last_day + dt.timedelta(days=1)
+        if expires <= effective:
+            raise _fail(source, "enddate", f"the tariff ends ({last_day}) before it starts ({effective})")
+    return effective, expires
+
+
 def urdb_to_spec(data: dict, source: str = "<URDB tariff>") -> dict:
-    """A URDB v8 item (or API response with ``items``) -> a workbench tariff dict (see model.TariffSpec)."""
+    """A URDB v8 item (or API response with ``items``) -> a workbench tariff dict (see model.TariffSpec).
+
+    Every number is checked where URDB has it, and errors name the URDB field (``energyratestructure[2][0].rate``).
+    ``startdate``/``enddate`` become the version's effective dates, so billing data outside them is an error
+    that names both dates.
+    """
     if isinstance(data, dict) and "items" in data:
         items = data["items"]
-        if len(items) != 1:
-            raise TariffError(f"{source}: the URDB response holds {len(items)} tariffs; save the one to bill")
+        if not isinstance(items, list) or len(items) != 1:
+            n = len(items) if isinstance(items, list) else "no list of"
+            raise TariffError(f"{source}: the URDB response holds {n} tariffs; save the one to bill")
         data = items[0]
     if isinstance(data, dict):  # the API and exports spell some fields in camelCase (demandUnits, dgRules)
         data = {str(k).lower(): v for k, v in data.items()}
@@ -52,16 +159,17 @@ def urdb_to_spec(data: dict, source: str = "<URDB tariff>") -> dict:
         raise TariffError(f"{source}: not a URDB v8 tariff (no energyratestructure or flatdemandstructure)")
     _reject_unsupported(data, source)
 
-    energy = data.get("energyratestructure") or []
-    wk = _schedule(data, "energyweekdayschedule", source) if energy else [[0] * 24] * 12
-    we = _schedule(data, "energyweekendschedule", source) if energy else wk
-    flat = data.get("flatdemandstructure") or []
-    flat_months = list(data.get("flatdemandmonths") or ([0] * 12))
-    if len(flat_months) != 12:
-        raise _fail(source, "flatdemandmonths", f"has {len(flat_months)} values; expected 12")
-    dstruct = data.get("demandratestructure") or []
-    dwk = _schedule(data, "demandweekdayschedule", source) if dstruct else [[0] * 24] * 12
-    dwe = _schedule(data, "demandweekendschedule", source) if dstruct else dwk
+    energy = _structure(data, "energyratestructure", source, "energy")
+    wk = _schedule(data, "energyweekdayschedule", source, len(energy)) if energy else [[0] * 24] * 12
+    we = _schedule(data, "energyweekendschedule", source, len(energy)) if energy else wk
+    flat = _structure(data, "flatdemandstructure", source, "demand")
+    flat_months = [0] * 12
+    if data.get("flatdemandmonths") is not None:
+        flat_months = [_index(x, source, f"flatdemandmonths[{mo}]", len(flat), "flatdemandstructure")
+                       for mo, x in enumerate(_list(data, "flatdemandmonths", source, 12, "period indices"))]
+    dstruct = _structure(data, "demandratestructure", source, "demand")
+    dwk = _schedule(data, "demandweekdayschedule", source, len(dstruct)) if dstruct else [[0] * 24] * 12
+    dwe = _schedule(data, "demandweekendschedule", source, len(dstruct)) if dstruct else dwk
 
     # months with the same schedules and flat-demand period form one season
     keys, seasons = {}, {}
@@ -84,7 +192,7 @@ def urdb_to_spec(data: dict, source: str = "<URDB tariff>") -> dict:
         "source": f"URDB {data.get('label', '')}".strip(),
     }
     if data.get("demandwindow"):
-        spec["demand"]["interval_minutes"] = int(data["demandwindow"])
+        spec["demand"]["interval_minutes"] = int(_num(data["demandwindow"], source, "demandwindow", integer=True))
     charges = []
     charges += _fixed(data, source)
     if energy:
@@ -98,18 +206,16 @@ def urdb_to_spec(data: dict, source: str = "<URDB tariff>") -> dict:
     ratchet = _ratchet(data, source)
     if ratchet:
         spec["demand"]["ratchet"] = ratchet
-    fuel = data.get("fueladjustmentsmonthly")
-    if fuel and any(fuel):
-        if len(fuel) != 12:
-            raise _fail(source, "fueladjustmentsmonthly", "expected 12 monthly values")
-        charges.append({"type": "rider", "description": "Fuel adjustment",
-                        "rate": {i + 1: float(v) for i, v in enumerate(fuel)}})
+    if data.get("fueladjustmentsmonthly") is not None:
+        # fuel adjustments are signed by definition (a negative one is a credit)
+        fuel = [_price(v, source, f"fueladjustmentsmonthly[{i}]", "rider", allow_negative=True)
+                for i, v in enumerate(_list(data, "fueladjustmentsmonthly", source, 12, "monthly $/kWh"))]
+        if any(fuel):
+            charges.append({"type": "rider", "description": "Fuel adjustment", "allow_negative": True,
+                            "rate": {i + 1: v for i, v in enumerate(fuel)}})
     charges += _minimum(data, source)
-    # URDB's startdate/enddate say when the utility filed the rate; whoever bills with a URDB tariff has
-    # chosen it for their data, so it is in force for any date (kept in `source` for the record)
-    if data.get("startdate"):
-        spec["source"] += f" (startdate {data['startdate']})"
-    spec["versions"] = [{"effective": dt.date(1900, 1, 1), "charges": charges}]
+    effective, expires = _in_force(data, source)
+    spec["versions"] = [{"effective": effective, "expires": expires, "charges": charges}]
     return spec
 
 
@@ -126,7 +232,7 @@ def _reject_unsupported(data, source):
     if data.get("fixedchargeeaaddl"):
         raise _fail(source, "fixedchargeeaaddl", "charges per additional meter are not supported")
     pct = data.get("demandratchetpercentage")
-    if pct and any(pct):
+    if pct and (not isinstance(pct, list) or any(pct)):
         raise _fail(source, "demandratchetpercentage",
                     "monthly ratchet percentages are not supported; use lookbackpercent / lookbackrange")
     unknown = sorted(set(data) - _IGNORED)
@@ -134,13 +240,24 @@ def _reject_unsupported(data, source):
         raise _fail(source, unknown[0], f"unknown or unsupported field(s) {unknown}")
 
 
-def _schedule(data, field, source):
+def _index(value, source, field, n_periods, structure_field) -> int:
+    """A 0-based period index into a rate structure of ``n_periods`` periods."""
+    x = _num(value, source, field, integer=True) if not isinstance(value, bool) else -1.0
+    if x < 0 or x >= max(n_periods, 1):
+        raise _fail(source, field, f"{value!r} is not a period of {structure_field}, which has {n_periods} "
+                    f"period(s): expected 0 to {max(n_periods, 1) - 1} (0-based)")
+    return int(x)
+
+
+def _schedule(data, field, source, n_periods):
     rows = data.get(field)
     if rows is None:
         raise _fail(source, field, "missing; a 12 × 24 schedule of 0-based period indices is required")
-    if len(rows) != 12 or any(len(r) != 24 for r in rows):
+    if not isinstance(rows, list) or len(rows) != 12 or any(not isinstance(r, list) or len(r) != 24 for r in rows):
         raise _fail(source, field, "expected 12 months × 24 hours of period indices")
-    return [[int(x) for x in r] for r in rows]
+    structure = "energyratestructure" if field.startswith("energy") else "demandratestructure"
+    return [[_index(x, source, f"{field}[{mo}][{h}]", n_periods, structure) for h, x in enumerate(r)]
+            for mo, r in enumerate(rows)]
 
 
 def _season_name(months):
@@ -300,20 +417,24 @@ def _tou_demand(structure, wk, we, month_season, source):
 
 
 def _ratchet(data, source):
-    pct = float(data.get("lookbackpercent") or 0)
+    pct = 0.0 if data.get("lookbackpercent") in (None, "") else _num(data["lookbackpercent"], source, "lookbackpercent")
     if not pct:
         return None
-    if pct > 1:
-        raise _fail(source, "lookbackpercent", f"{pct} should be a fraction (0.8 for 80%)")
-    rng = int(data.get("lookbackrange") or 0)
-    months = data.get("lookbackmonths") or []
+    if not 0 < pct <= 1:
+        raise _fail(source, "lookbackpercent", f"{pct:g} should be a fraction in (0, 1] (0.8 for 80%)")
+    rng = 0 if data.get("lookbackrange") in (None, "") else _num(data["lookbackrange"], source, "lookbackrange",
+                                                                   integer=True)
+    if not 0 <= rng <= 36:
+        raise _fail(source, "lookbackrange", f"{rng:g} months; expected 0 to 36")
+    rng = int(rng)
+    months = [] if not data.get("lookbackmonths") else _list(data, "lookbackmonths", source, 12, "booleans")
+    if any(v not in (True, False, 0, 1) for v in months):
+        raise _fail(source, "lookbackmonths", "expected 12 booleans (true: that month's peak counts)")
     # lookbackrange: how many months back; lookbackmonths: which months' peaks count (as SAM reads them)
     out = {"percent": pct * 100, "months": rng or 11}
-    if months and any(months):
-        if len(months) != 12:
-            raise _fail(source, "lookbackmonths", "expected 12 booleans")
+    if any(months):
         out["count_months"] = [i + 1 for i, v in enumerate(months) if v]
-    if rng or (months and any(months)):
+    if rng or any(months):
         return out
     raise _fail(source, "lookbackpercent", "a lookback percent needs lookbackrange or lookbackmonths")
 
@@ -321,39 +442,47 @@ def _ratchet(data, source):
 # PySAM's convention (docs/pysam-conventions.md): a $/day charge is billed as 365/12 days every month,
 # whatever the month's length; URDB tariffs follow it so their bills agree with SAM to the cent.
 DAYS_PER_MONTH = 365.0 / 12.0
+_UNIT_PER = {"$/month": "month", "$/mo": "month", "$/day": "day", "$/year": "year"}
 
 
 def _per(units, field, source):
-    units = (units or "$/month").strip()
-    if units in ("$/month", "$/mo"):
-        return "month", 1.0
-    if units == "$/day":
-        return "month", DAYS_PER_MONTH
-    if units == "$/year":
-        return "year", 1.0
-    raise _fail(source, field, f"unit {units!r} is not one of $/month, $/day, $/year")
+    """What a URDB unit field says an amount is per: month, day or year (absent: $/month, URDB's default)."""
+    if units in (None, ""):
+        return "month"
+    if not isinstance(units, str) or units.strip() not in _UNIT_PER:
+        raise _fail(source, field, f"unit {units!r} is not one of $/month, $/day, $/year")
+    return _UNIT_PER[units.strip()]
+
+
+def _amount(data, field, source, kind, per):
+    value = data.get(field)
+    return 0.0 if value in (None, "") else _price(value, source, field, kind, per=per)
 
 
 def _fixed(data, source):
-    out = []
-    if data.get("fixedchargefirstmeter"):
-        per, factor = _per(data.get("fixedchargeunits"), "fixedchargeunits", source)
-        if per == "year":
-            per, factor = "month", 1.0 / 12.0
-        out.append({"type": "customer", "description": "Fixed charge", "amount": float(data["fixedchargefirstmeter"]) * factor, "per": per})
-    elif data.get("fixedmonthlycharge"):
-        out.append({"type": "customer", "description": "Fixed charge", "amount": float(data["fixedmonthlycharge"]), "per": "month"})
-    return out
+    """The fixed charge as $ per month (PySAM bills $/day × 365/12 and $/year ÷ 12 every month)."""
+    value = data.get("fixedchargefirstmeter")
+    if value not in (None, "") and _num(value, source, "fixedchargefirstmeter"):
+        per = _per(data.get("fixedchargeunits"), "fixedchargeunits", source)
+        amount = _price(value, source, "fixedchargefirstmeter", "customer", per=per)
+        factor = {"month": 1.0, "day": DAYS_PER_MONTH, "year": 1.0 / 12.0}[per]
+        return [{"type": "customer", "description": "Fixed charge", "amount": amount * factor, "per": "month"}]
+    amount = _amount(data, "fixedmonthlycharge", source, "customer", "month")
+    return [{"type": "customer", "description": "Fixed charge", "amount": amount, "per": "month"}] if amount else []
 
 
 def _minimum(data, source):
-    if data.get("mincharge"):
-        per, factor = _per(data.get("minchargeunits"), "minchargeunits", source)
-        return [{"type": "minimum", "amount": float(data["mincharge"]) * factor, "per": per}]
-    if data.get("minmonthlycharge"):
-        return [{"type": "minimum", "amount": float(data["minmonthlycharge"]), "per": "month"}]
-    if data.get("annualmincharge"):
-        return [{"type": "minimum", "amount": float(data["annualmincharge"]), "per": "year"}]
+    value = data.get("mincharge")
+    if value not in (None, "") and _num(value, source, "mincharge"):
+        per = _per(data.get("minchargeunits"), "minchargeunits", source)
+        amount = _price(value, source, "mincharge", "minimum", per=per)
+        if per == "day":
+            return [{"type": "minimum", "amount": amount * DAYS_PER_MONTH, "per": "month"}]
+        return [{"type": "minimum", "amount": amount, "per": per}]
+    for field, per in (("minmonthlycharge", "month"), ("annualmincharge", "year")):
+        amount = _amount(data, field, source, "minimum", per)
+        if amount:
+            return [{"type": "minimum", "amount": amount, "per": per}]
     return []
 
 
