@@ -159,7 +159,7 @@ def check_bill_tables(bills: pa.Table, lines: pa.Table, label: str = "") -> None
     if bad.any():
         i = int(np.argmax(bad))
         meter, start = bills.column("meter")[i].as_py(), bills.column("period_start")[i].as_py()
-        raise BillingError(f"{prefix}meter {meter}, bill period from {start}: the bill total {total[i]!r} is not "
+        raise BillingError(f"{prefix}meter {meter}, bill period from {start}: the bill total {float(total[i])!r} is not "
                            f"the sum of its line items ({expected[i] / 100:.2f}); the bill does not add up")
 
 
