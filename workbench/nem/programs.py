@@ -13,7 +13,6 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-
 #: no program's rate or fee reaches this [$/kWh or $]; a larger number is a typo, never billed
 MAX_RATE = 1e6
 
