@@ -10,7 +10,6 @@ import datetime as dt
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 
 from workbench.billing.periods import BillPeriods
@@ -150,9 +149,13 @@ def check_bill_tables(bills: pa.Table, lines: pa.Table, label: str = "") -> None
         raise BillingError(prefix + insane_line(f"meter {row['meter']}", row["period_start"], None,
                                                 row["description"], float(quantity[i]), row["unit"],
                                                 float(row["rate"] if row["rate"] is not None else np.nan)))
-    line_keys = pd.MultiIndex.from_arrays(_keys(lines))
-    sums = pd.Series(cents).groupby(line_keys).sum()
-    expected = sums.reindex(pd.MultiIndex.from_arrays(_keys(bills)), fill_value=0).to_numpy()
+    bill_key, line_key = _keys(bills, lines)
+    unique, inverse = np.unique(line_key, return_inverse=True)
+    # float sums of whole cents are exact far beyond any bill (2**53 cents)
+    sums = np.rint(np.bincount(inverse.ravel(), weights=cents, minlength=len(unique))).astype(np.int64)
+    pos = np.minimum(np.searchsorted(unique, bill_key), max(len(unique) - 1, 0))
+    found = (unique[pos] == bill_key) if len(unique) else np.zeros(len(bill_key), dtype=bool)
+    expected = np.where(found, sums[pos] if len(unique) else 0, 0)
     total = bills.column("total").to_numpy(zero_copy_only=False)
     total_cents, total_ok = _cents(total)
     bad = ~total_ok | (total_cents != expected)
@@ -163,6 +166,11 @@ def check_bill_tables(bills: pa.Table, lines: pa.Table, label: str = "") -> None
                            f"the sum of its line items ({expected[i] / 100:.2f}); the bill does not add up")
 
 
-def _keys(table: pa.Table):
-    return [table.column("meter").to_numpy(zero_copy_only=False),
-            table.column("period_start").cast(pa.int32()).to_numpy(zero_copy_only=False)]
+def _keys(bills: pa.Table, lines: pa.Table) -> tuple[np.ndarray, np.ndarray]:
+    """One int64 per (meter, period start) of each bill and each line: meter code << 32 | day."""
+    meters = pa.chunked_array(bills.column("meter").chunks + lines.column("meter").chunks, pa.string())
+    codes = meters.combine_chunks().dictionary_encode().indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    days = np.concatenate([table.column("period_start").cast(pa.int32()).to_numpy(zero_copy_only=False)
+                           for table in (bills, lines)]).astype(np.int64) + (1 << 31)
+    key = (codes << 32) | days
+    return key[: bills.num_rows], key[bills.num_rows:]
