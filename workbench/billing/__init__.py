@@ -16,14 +16,14 @@ from workbench.calendar.periods import (
     periods_from_rows,
     read_date_periods,
 )
-from workbench.engine.bills import Bill, LineItem, bills_for_meter
+from workbench.engine.bills import Bill, LineItem, bills_for_meter, check_bills_add_up
 from workbench.engine.determinants import scan, schedule_arrays
 from workbench.engine.intervals import IntervalSeries, check_series
 from workbench.engine.pricing import price
 from workbench.nem.billing import bill_with_program
 from workbench.nem.resolve import prepare_program
 
-__all__ = ["Bill", "LineItem", "bill_series", "bill_interval_series"]
+__all__ = ["Bill", "LineItem", "bill_series", "bill_interval_series", "check_bills_add_up"]
 
 
 def bill_interval_series(
@@ -62,13 +62,15 @@ def bill_interval_series(
     quality = None if series.quality is None else series.quality[None, :]
     det = scan(tariff, sched, delivered, received, periods.bounds, quality=quality, parallel=False,
                export_price=plan.export_price)
+    label = series.source or "the meter"
     if plan.enrollment is None:
         items = price(tariff, det, periods)
-        bills = bills_for_meter(items, periods, det, 0)
+        bills = bills_for_meter(items, periods, det, 0, label=label)
     else:
         result = bill_with_program(tariff, det, periods, plan.enrollment, sell_rates=plan.sell_rates,
                                    export_valued=plan.export_price is not None)
-        bills = bills_for_meter(result.items, periods, det, 0, extras=result.extras)
+        bills = bills_for_meter(result.items, periods, det, 0, extras=result.extras, label=label)
+    check_bills_add_up(bills, label)  # money is finite and every bill adds up to its line items, in cents
     share = periods.covered_share[0][periods.valid[0]]
     for bill, s in zip(bills, share, strict=True):
         if not np.isnan(s):

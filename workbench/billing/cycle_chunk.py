@@ -24,6 +24,7 @@ import pyarrow as pa
 from workbench.ami.cube import QUALITY_MISSING, check_chunks_present, open_zarr_group
 from workbench.billing.run_store import write_chunk
 from workbench.calendar.periods import BillPeriods, periods_from_rows
+from workbench.engine.bills import check_bill_tables
 from workbench.engine.cube import _OUTPUTS
 from workbench.engine.pricing import Determinants, billing_demand, price
 from workbench.kernels.scan import scan_determinants
@@ -153,6 +154,7 @@ def bill_chunk(plan: CyclePlan, task: ChunkTask) -> dict:
     marker["bills"] = tables["bills"].num_rows
     marker["line_items"] = tables["line_items"].num_rows
     marker["seconds"] = round(time.perf_counter() - started, 4)
+    check_bill_tables(tables["bills"], tables["line_items"], f"chunk {task.chunk_no}")  # money adds up, in cents
     write_chunk(Path(plan.parts), task.chunk_no, tables, marker)
     return marker
 

@@ -12,13 +12,14 @@ full period's size.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from workbench.calendar.periods import BillPeriods
 from workbench.errors import BillingError
-from workbench.kernels.money import round_cents
+from workbench.kernels.money import round_cents as _round_cents
 from workbench.tariffs.compile import CompiledTariff, CompiledVersion
 
 CATEGORIES = ("fixed", "energy", "demand", "minimum", "rider", "tax", "credit")
@@ -77,6 +78,13 @@ class Determinants:
     @property
     def delivered_kwh(self) -> np.ndarray:
         return _sum_last(self.energy_kwh)
+
+
+def round_cents(amount):
+    """:func:`workbench.kernels.money.round_cents` without numpy's warning on amounts beyond int64 cents:
+    :func:`check_line_items` refuses such amounts with a message that names the meter and the period."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        return _round_cents(amount)
 
 
 def _sum_last(values: np.ndarray) -> np.ndarray:
@@ -304,10 +312,11 @@ def price(tariff: CompiledTariff, det: Determinants, periods: BillPeriods) -> Li
     uncovered = periods.valid & (np.sum(weights, axis=0) < 1 - 1e-9)
     if uncovered.any():
         m, b = np.argwhere(uncovered)[0]
-        first = min(v.effective for v in tariff.versions)
         raise BillingError(
             f"{tariff.source_path}: no version of tariff {tariff.code} is in force for the whole bill period "
-            f"{periods.start[m, b]} to {periods.end[m, b]} (versions start {first}); add a version or bill later periods"
+            f"{periods.start[m, b]} to {periods.end[m, b]} (end exclusive); the tariff is in force "
+            f"{_in_force(tariff)}; bill data inside those dates, or add a version (a URDB tariff: its "
+            "startdate/enddate)"
         )
     out = LineItems()
     ctx = _Context.build(tariff, det, periods)
@@ -319,3 +328,55 @@ def price(tariff: CompiledTariff, det: Determinants, periods: BillPeriods) -> Li
         for name in ("description", "category", "unit", "quantity", "rate", "amount", "version"):
             getattr(out, name).extend(getattr(part, name))
     return out
+
+
+def _in_force(tariff: CompiledTariff) -> str:
+    """'from 2017-01-01' or 'from 2020-01-01 to 2020-12-31' (inclusive), with any gaps between versions."""
+    spans = sorted((v.effective, v.expires) for v in tariff.versions)
+    parts = []
+    for start, end in spans:
+        if parts and parts[-1][1] == start:
+            parts[-1][1] = end
+        else:
+            parts.append([start, end])
+    return " and ".join(f"from {a}" + (f" to {b - dt.timedelta(days=1)}" if b is not None else "") for a, b in parts)
+
+
+#: no line item of a real bill reaches this [$]; a larger (or non-finite) one is bad data or a bad tariff
+MAX_LINE_AMOUNT = 1e9
+#: no bill period of a real meter has this many kWh (or kW); a larger quantity is a bad read
+MAX_QUANTITY = 1e12
+
+
+def check_line_items(items: LineItems, periods: BillPeriods, names=None, source: str = "") -> None:
+    """Every line item of every valid bill period finite and sane, else a BillingError naming meter and period.
+
+    ``names``: a label for each meter row, e.g. "meter 1001" (default "meter row i"). Bounds: |amount| <
+    MAX_LINE_AMOUNT dollars and |quantity| < MAX_QUANTITY; beyond them a float no longer holds cents exactly,
+    and no real bill is there.
+    """
+    valid = periods.valid
+    for j, (amount, quantity) in enumerate(zip(items.amount, items.quantity, strict=True)):
+        amount = np.broadcast_to(amount, valid.shape)
+        quantity = np.broadcast_to(quantity, valid.shape)
+        with np.errstate(invalid="ignore"):
+            bad = valid & ~((np.abs(amount) < MAX_LINE_AMOUNT) & (np.abs(quantity) < MAX_QUANTITY))
+        if bad.any():
+            m, b = np.argwhere(bad)[0]
+            label = names[m] if names is not None else f"meter row {m}"
+            rate = float(np.broadcast_to(items.rate[j], valid.shape)[m, b])
+            raise BillingError(insane_line(f"{source}: {label}" if source else label, periods.start[m, b],
+                                           periods.end[m, b], items.description[j], float(quantity[m, b]),
+                                           items.unit[j], rate))
+
+
+def sane_line(quantity: float, amount: float) -> bool:
+    return bool(abs(amount) < MAX_LINE_AMOUNT and abs(quantity) < MAX_QUANTITY)
+
+
+def insane_line(label, start, end, description, quantity, unit, rate) -> str:
+    """The message for a line item whose amount is not finite or beyond any real bill's."""
+    period = f"bill period {start} to {end}" if end is not None else f"bill period from {start}"
+    return (f"{label}, {period}: line item '{description}' (quantity {quantity:.6g} {unit} "
+            f"at rate {rate:.6g}) does not give a sane amount (a finite number under ${MAX_LINE_AMOUNT:,.0f}); "
+            "check the interval data (a bad read?) and the tariff's prices")

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from workbench.nem.programs import Program, ProgramError, TrueUp
 from workbench.tariffs import read_yaml
+from workbench.tariffs.checks import read_tariff_text
 
 # PySAM Utilityrate5 ur_metering_option by name
 PYSAM_OPTIONS = {
@@ -61,18 +62,18 @@ def load_program(source) -> Program:
         if not path.exists():
             raise ProgramError(f"{path}: program file not found")
         try:
-            data = read_yaml(path.read_text(encoding="utf-8"))
+            data = read_yaml(read_tariff_text(path, "program"))
         except yaml.YAMLError as exc:
             raise ProgramError(f"{path}: not valid YAML: {exc}") from None
     try:
         program = Program.model_validate(data)
     except ValidationError as exc:
-        lines = [f"{name}: invalid net-metering program:"]
+        problems = []
         for err in exc.errors()[:10]:
             loc = ".".join(str(x) for x in err["loc"])
             msg = "unknown field" if err["type"] == "extra_forbidden" else err["msg"]
-            lines.append(f"  {loc or '(top level)'}: {msg}")
-        raise ProgramError("\n".join(lines)) from None
+            problems.append(f"{loc or '(top level)'}: {msg}")
+        raise ProgramError(f"{name}: invalid net-metering program: " + "; ".join(problems)) from None
     program.__dict__["_base_dir"] = str(Path(source).parent) if not isinstance(source, dict) else None
     return program
 

@@ -20,8 +20,22 @@ class ProgramError(WorkbenchError):
     """A program file is invalid, or a program name is unknown."""
 
 
+#: no program's rate or fee reaches this [$/kWh or $]; a larger number is a typo, never billed
+MAX_RATE = 1e6
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """Unknown fields, NaN and infinity refused (``allow_inf_nan``); every rate and fee below MAX_RATE."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _sane_numbers(self):
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, float) and abs(value) >= MAX_RATE:
+                raise ValueError(f"{name}: {value:g} is beyond any program's rate or fee (less than {MAX_RATE:,.0f})")
+        return self
 
 
 class TrueUp(_Strict):
@@ -33,7 +47,7 @@ class TrueUp(_Strict):
     surplus_rate: float = Field(0.0, ge=0)  # [$/kWh] for net surplus kWh of the 12 months (NSC, avoided cost)
     leftover: Literal["forfeit", "pay", "roll_over"] = "forfeit"  # leftover $ credits at the true-up
     leftover_rate: float = Field(1.0, ge=0, le=1)  # share of leftover $ credits paid when leftover = pay
-    kwh_rate: float | None = None  # [$/kWh] cash-out of banked kWh (kWh credits); default surplus_rate
+    kwh_rate: float | None = Field(None, ge=0)  # [$/kWh] cash-out of banked kWh (kWh credits); default surplus_rate
     fee: float = Field(0.0, ge=0)  # [$] true-up fee (e.g. Healdsburg $30.63)
 
     @model_validator(mode="after")
@@ -56,7 +70,7 @@ class ExportValues(_Strict):
 
 class ExportAdder(_Strict):
     description: str = "Export adder"
-    rate: float  # [$/kWh] added to every exported kWh's value
+    rate: float = Field(ge=0)  # [$/kWh] added to every exported kWh's value
     years: float = Field(1.0, gt=0)  # for this many years after the PTO date (ACC Plus: 1)
 
 
@@ -73,7 +87,7 @@ class Program(_Strict):
     netting_interval: Literal["instantaneous", "hourly"] = "instantaneous"
     # what an exported kWh earns under net billing / buy-all-sell-all: a flat rate (inflow/outflow supply
     # rate), hourly export values by vintage, or (neither) the tariff's sell rates or a series given at billing
-    export_rate: float | None = None  # [$/kWh]
+    export_rate: float | None = Field(None, ge=0)  # [$/kWh]
     export_values: ExportValues | None = None
     non_bypassable_rate: float = Field(0.0, ge=0)  # [$/kWh] on every imported kWh; credits cannot offset it
     # True: the NBC is part of the tariff's retail energy rates, as every customer pays it (California). Net

@@ -13,6 +13,7 @@ import yaml
 from pydantic import ValidationError
 
 from workbench.errors import TariffError
+from workbench.tariffs.checks import check_spec, read_tariff_text
 from workbench.tariffs.compile import CompiledTariff, compile_tariff
 from workbench.tariffs.model import TariffSpec
 from workbench.tariffs.urdb import urdb_extras, urdb_to_spec
@@ -21,7 +22,26 @@ __all__ = ["CompiledTariff", "TariffSpec", "load_tariff", "load_tariff_book", "t
 
 
 class _TariffLoader(yaml.SafeLoader):
-    """YAML without implicit timestamps: dates stay text, so the model parses them and names a bad one."""
+    """YAML without implicit timestamps (dates stay text, so the model parses them and names a bad one) and
+    without duplicate keys: ``amount: 10`` then ``amount: 12`` in one mapping is an error naming the key and
+    its line, never a silent last-one-wins."""
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    first = seen.setdefault(key, key_node.start_mark)
+                except TypeError:  # an unhashable key: the base class says so
+                    continue
+                if first is not key_node.start_mark:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key {key!r} (first at line {first.line + 1}); a key may appear "
+                        "once in a mapping", key_node.start_mark)
+        return super().construct_mapping(node, deep=deep)
 
 
 _TariffLoader.yaml_implicit_resolvers = {
@@ -30,8 +50,58 @@ _TariffLoader.yaml_implicit_resolvers = {
 }
 
 
+#: more values than any tariff has: YAML aliases (``*a``) that expand a small file into a huge one are refused
+MAX_VALUES = 200_000
+
+
 def read_yaml(text: str):
-    return yaml.load(text, Loader=_TariffLoader)  # noqa: S506 (a SafeLoader subclass)
+    """Parse tariff or program YAML (duplicate keys refused, aliases that expand past MAX_VALUES refused)."""
+    data = yaml.load(text, Loader=_TariffLoader)  # noqa: S506 (a SafeLoader subclass)
+    _count_values(data)
+    return data
+
+
+def _count_values(data) -> None:
+    stack, count = [data], 0
+    while stack:
+        item = stack.pop()
+        count += 1
+        if count > MAX_VALUES:
+            raise yaml.YAMLError(f"the file expands to more than {MAX_VALUES:,} values (YAML aliases?); "
+                                 "a tariff is a few hundred")
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def _parse_yaml(text: str, path) -> object:
+    try:
+        return read_yaml(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise TariffError(f"{path}: not valid YAML{at}: {' '.join(str(problem).split())}") from None
+    except RecursionError:
+        raise TariffError(f"{path}: not valid YAML: nested too deeply for a tariff") from None
+
+
+def _parse_json(text: str, path) -> object:
+    def no_duplicates(pairs):
+        out = {}
+        for key, value in pairs:
+            if key in out:
+                raise TariffError(f"{path}: JSON key {key!r} appears twice in one object; a key may appear once")
+            out[key] = value
+        return out
+
+    try:
+        return json.loads(text, object_pairs_hook=no_duplicates)
+    except json.JSONDecodeError as exc:
+        raise TariffError(f"{path}: not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    except RecursionError:
+        raise TariffError(f"{path}: not valid JSON: nested too deeply for a tariff") from None
 
 
 _TYPE_WORDS = ("float", "int", "str", "bool", "list", "dict", "union", "literal", "function-after")
@@ -47,11 +117,24 @@ def _clean_loc(loc) -> str:
     return ".".join(parts)
 
 
+# fields without a default whose every value costs money: a missing one names the choices
+_CHOICES = {("customer", "per"): "bill, day or month", ("minimum", "per"): "bill, day, month or year"}
+
+
+def _missing_message(loc) -> str:
+    for (tag, name), choices in _CHOICES.items():
+        if len(loc) >= 2 and loc[-2:] == (tag, name):
+            return (f"required field is missing; say what the amount is charged per: {choices} (there is no "
+                    "default: a wrong guess bills the wrong amount)")
+    return "required field is missing"
+
+
 def _format_validation(source: str, exc: ValidationError) -> str:
+    """One line: ``file: invalid tariff: field: problem; field: problem``."""
     by_field: dict[str, list[dict]] = {}
     for err in exc.errors():
         by_field.setdefault(_clean_loc(err["loc"]), []).append(err)
-    lines = [f"{source}: invalid tariff:"]
+    lines = []
     for loc, errs in list(by_field.items())[:10]:
         err = errs[0]
         got = err.get("input")
@@ -59,24 +142,29 @@ def _format_validation(source: str, exc: ValidationError) -> str:
         if err["type"] == "extra_forbidden":
             msg = "unknown field (check the spelling; see docs/tariff-format.md for the fields)"
         elif err["type"] == "missing":
-            msg = "required field is missing"
+            msg = _missing_message(tuple(err["loc"]))
         elif len(errs) > 1:  # a field that takes several forms (a number, a list, a mapping by season/period)
             msg = "has the wrong form; expected a number [$], a list of block values, or a mapping by season or " \
                   "ToU period (see docs/tariff-format.md)"
         else:
             msg = err["msg"].replace("Value error, ", "")
-        lines.append(f"  {loc or '(top level)'}: {msg}{shown}")
+        lines.append(f"{loc or '(top level)'}: {msg}{shown}")
     if len(by_field) > 10:
-        lines.append(f"  ... and {len(by_field) - 10} more")
-    return "\n".join(lines)
+        lines.append(f"... and {len(by_field) - 10} more")
+    return f"{source}: invalid tariff: " + "; ".join(lines)
 
 
 _UNION_TAGS = {"customer", "energy", "demand", "rtp", "rider", "minimum", "tax", "float", "int", "list[float]",
                "dict[str,float]", "dict[str,union[float,dict[str,float]]]", "dict[int,float]"}
 
 
-def tariff_from_spec(data: dict, source: str = "<tariff>", base_dir=None, timezone: str | None = None):
-    """Validate a tariff given as a dict (the YAML's content) and compile it."""
+def tariff_from_spec(data: dict, source: str = "<tariff>", base_dir=None, timezone: str | None = None,
+                     warnings: bool = True):
+    """Validate a tariff given as a dict (the YAML's content) and compile it.
+
+    Non-finite, absurd and unannounced negative prices are errors; implausible ones print a ``warning:``
+    line (``warnings=False``: the caller warned already, as the URDB import does in URDB's field names).
+    """
     if not isinstance(data, dict):
         raise TariffError(f"{source}: a tariff file must hold a mapping of fields, got {type(data).__name__}")
     if timezone is not None:
@@ -85,6 +173,7 @@ def tariff_from_spec(data: dict, source: str = "<tariff>", base_dir=None, timezo
         spec = TariffSpec.model_validate(data)
     except ValidationError as exc:
         raise TariffError(_format_validation(source, exc)) from None
+    check_spec(spec, source, warnings=warnings)
     if spec.timezone is not None:
         _check_timezone(spec.timezone, source)
     compiled = compile_tariff(spec, source=source, base_dir=base_dir)
@@ -114,24 +203,16 @@ def load_tariff(source, *, timezone: str | None = None) -> CompiledTariff:
         its schedules apply in each timestamp's own local time (its UTC offset).
     """
     if isinstance(source, dict):
-        return _with_urdb(tariff_from_spec(urdb_to_spec(source, "<URDB tariff>"), "<URDB tariff>", timezone=timezone), source)
+        spec = urdb_to_spec(source, "<URDB tariff>")
+        return _with_urdb(tariff_from_spec(spec, "<URDB tariff>", timezone=timezone, warnings=False), source)
     path = Path(source)
-    if not path.exists():
-        raise TariffError(f"{path}: tariff file not found")
-    text = path.read_text(encoding="utf-8")
+    text = read_tariff_text(path)
     if path.suffix.lower() == ".json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise TariffError(f"{path}: not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
-        compiled = tariff_from_spec(urdb_to_spec(data, str(path)), str(path), base_dir=path.parent, timezone=timezone)
+        data = _parse_json(text, path)
+        spec = urdb_to_spec(data, str(path))
+        compiled = tariff_from_spec(spec, str(path), base_dir=path.parent, timezone=timezone, warnings=False)
         return _with_urdb(compiled, data)
-    try:
-        data = read_yaml(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
-        raise TariffError(f"{path}: not valid YAML{at}: {getattr(exc, 'problem', exc)}") from None
+    data = _parse_yaml(text, path)
     return tariff_from_spec(data, str(path), base_dir=path.parent, timezone=timezone)
 
 

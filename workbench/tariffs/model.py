@@ -93,11 +93,16 @@ class Demand(_Strict):
     coincident_peaks: list[dt.datetime] = Field(default_factory=list)
 
 
+# A charge whose prices may be negative (a credit, a negative adjustment) says so with ``allow_negative: true``;
+# without it a negative price is an error (a stray minus sign would pay the customer).
+
+
 class CustomerCharge(_Strict):
     type: Literal["customer"]
     description: str = "Customer charge"
     amount: float
-    per: Literal["bill", "day", "month"] = "month"
+    per: Literal["bill", "day", "month"]  # required: $0.98 per day is not $0.98 per month
+    allow_negative: bool = False
 
 
 class Blocks(_Strict):
@@ -114,6 +119,7 @@ class EnergyCharge(_Strict):
     description: str = "Energy"
     rates: RateSpec | None = None
     blocks: Blocks | None = None
+    allow_negative: bool = False
 
     @model_validator(mode="after")
     def _one_of(self):
@@ -135,6 +141,7 @@ class DemandCharge(_Strict):
     measure: Literal["max", "tou", "coincident"] = "max"
     rates: RateSpec | None = None
     blocks: DemandBlocks | None = None
+    allow_negative: bool = False
 
     @model_validator(mode="after")
     def _one_of(self):
@@ -148,12 +155,14 @@ class RealTimeCharge(_Strict):
     description: str = "Energy at real-time prices"
     prices: str  # CSV file (timestamp, price [$/kWh]), hourly or sub-hourly, relative to the tariff file
     adder: float = 0.0  # [$/kWh] added to every interval's price
+    allow_negative: bool = False  # a negative adder
 
 
 class Rider(_Strict):
     type: Literal["rider"]
     description: str
     rate: float | dict[int, float]  # [$/kWh] on delivered kWh; or by month (1-12) of the period end
+    allow_negative: bool = False
 
 
 class Minimum(_Strict):
@@ -163,7 +172,7 @@ class Minimum(_Strict):
     type: Literal["minimum"]
     description: str = "Minimum bill adjustment"
     amount: float = Field(ge=0)
-    per: Literal["bill", "day", "month", "year"] = "month"
+    per: Literal["bill", "day", "month", "year"]  # required, as for customer charges
 
 
 class Tax(_Strict):

@@ -9,6 +9,10 @@ import pyarrow.csv as pacsv
 
 from workbench.calendar.timestamps import parse_timestamps
 from workbench.errors import TariffError
+from workbench.tariffs.checks import MAX_PRICE, warn
+
+#: a year of 5-minute prices is ~4 MB; a much bigger file is not a price file
+MAX_PRICE_FILE_BYTES = 100_000_000
 
 
 def read_price_series(path: str, base_dir=None, source: str = "<tariff>"):
@@ -22,6 +26,12 @@ def read_price_series(path: str, base_dir=None, source: str = "<tariff>"):
         file = Path(base_dir) / file
     if not file.exists():
         raise TariffError(f"{source}: real-time price file {file} not found (the 'prices' field of the rtp charge)")
+    if not file.is_file():
+        raise TariffError(f"{file}: is not a file; expected the real-time price CSV (the 'prices' field of the rtp "
+                          f"charge of {source})")
+    if file.stat().st_size > MAX_PRICE_FILE_BYTES:
+        raise TariffError(f"{file}: the real-time price file is larger than {MAX_PRICE_FILE_BYTES // 1_000_000} MB; "
+                          "a year of 5-minute prices is about 4 MB (is this the right file?)")
     try:
         options = pacsv.ConvertOptions(column_types={"timestamp": "string"}, null_values=[""], strings_can_be_null=True)
         table = pacsv.read_csv(file, convert_options=options)
@@ -37,6 +47,13 @@ def read_price_series(path: str, base_dir=None, source: str = "<tariff>"):
         row = int(np.argmax(~np.isfinite(price)))
         shown = "empty" if raw[row] is None else repr(raw[row])
         raise TariffError(f"{file}: row {row + 2}: price is {shown}; expected a number of $/kWh")
+    if len(price) and (np.abs(price) >= MAX_PRICE).any():
+        row = int(np.argmax(np.abs(price) >= MAX_PRICE))
+        raise TariffError(f"{file}: row {row + 2}: price {price[row]:g} $/kWh is beyond any market's price; "
+                          "check the number")
+    if len(price) and np.median(np.abs(price)) > 1.0:
+        warn(f"{file}: the median price is {np.median(np.abs(price)):g} $/kWh, billed as written; prices in "
+             "$/MWh? (divide by 1000: the file's prices are $/kWh)")
     order = np.argsort(utc, kind="stable")
     utc, price = utc[order], price[order]
     if len(utc) > 1 and (np.diff(utc.astype("int64")) == 0).any():

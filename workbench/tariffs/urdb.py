@@ -9,12 +9,24 @@ coincident charges without system peaks...) is an error that names the field, ne
 
 from __future__ import annotations
 
-import datetime as dt
-
 import numpy as np
 
-from workbench.calendar import WEEKDAY, WEEKEND
 from workbench.errors import TariffError
+from workbench.tariffs.urdb_export import to_urdb
+from workbench.tariffs.urdb_fields import (
+    DAYS_PER_MONTH,
+    fail,
+    in_force,
+    number,
+    number_list,
+    per_unit,
+    period_index,
+    price,
+    rate_structure,
+    read_schedule,
+)
+
+__all__ = ["to_urdb", "urdb_extras", "urdb_to_spec"]
 from workbench.tariffs.urdb_sell import urdb_sell_tiers
 
 MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
@@ -37,16 +49,18 @@ _IGNORED = {
 }
 
 
-def _fail(source, field, message):
-    return TariffError(f"{source}: URDB field '{field}': {message}")
-
-
 def urdb_to_spec(data: dict, source: str = "<URDB tariff>") -> dict:
-    """A URDB v8 item (or API response with ``items``) -> a workbench tariff dict (see model.TariffSpec)."""
+    """A URDB v8 item (or API response with ``items``) -> a workbench tariff dict (see model.TariffSpec).
+
+    Every number is checked where URDB has it, and errors name the URDB field (``energyratestructure[2][0].rate``).
+    ``startdate``/``enddate`` become the version's effective dates, so billing data outside them is an error
+    that names both dates.
+    """
     if isinstance(data, dict) and "items" in data:
         items = data["items"]
-        if len(items) != 1:
-            raise TariffError(f"{source}: the URDB response holds {len(items)} tariffs; save the one to bill")
+        if not isinstance(items, list) or len(items) != 1:
+            n = len(items) if isinstance(items, list) else "no list of"
+            raise TariffError(f"{source}: the URDB response holds {n} tariffs; save the one to bill")
         data = items[0]
     if isinstance(data, dict):  # the API and exports spell some fields in camelCase (demandUnits, dgRules)
         data = {str(k).lower(): v for k, v in data.items()}
@@ -54,16 +68,17 @@ def urdb_to_spec(data: dict, source: str = "<URDB tariff>") -> dict:
         raise TariffError(f"{source}: not a URDB v8 tariff (no energyratestructure or flatdemandstructure)")
     _reject_unsupported(data, source)
 
-    energy = data.get("energyratestructure") or []
-    wk = _schedule(data, "energyweekdayschedule", source) if energy else [[0] * 24] * 12
-    we = _schedule(data, "energyweekendschedule", source) if energy else wk
-    flat = data.get("flatdemandstructure") or []
-    flat_months = list(data.get("flatdemandmonths") or ([0] * 12))
-    if len(flat_months) != 12:
-        raise _fail(source, "flatdemandmonths", f"has {len(flat_months)} values; expected 12")
-    dstruct = data.get("demandratestructure") or []
-    dwk = _schedule(data, "demandweekdayschedule", source) if dstruct else [[0] * 24] * 12
-    dwe = _schedule(data, "demandweekendschedule", source) if dstruct else dwk
+    energy = rate_structure(data, "energyratestructure", source, "energy")
+    wk = read_schedule(data, "energyweekdayschedule", source, len(energy)) if energy else [[0] * 24] * 12
+    we = read_schedule(data, "energyweekendschedule", source, len(energy)) if energy else wk
+    flat = rate_structure(data, "flatdemandstructure", source, "demand")
+    flat_months = [0] * 12
+    if data.get("flatdemandmonths") is not None:
+        flat_months = [period_index(x, source, f"flatdemandmonths[{mo}]", len(flat), "flatdemandstructure")
+                       for mo, x in enumerate(number_list(data, "flatdemandmonths", source, 12, "period indices"))]
+    dstruct = rate_structure(data, "demandratestructure", source, "demand")
+    dwk = read_schedule(data, "demandweekdayschedule", source, len(dstruct)) if dstruct else [[0] * 24] * 12
+    dwe = read_schedule(data, "demandweekendschedule", source, len(dstruct)) if dstruct else dwk
 
     # months with the same schedules and flat-demand period form one season
     keys, seasons = {}, {}
@@ -86,7 +101,7 @@ def urdb_to_spec(data: dict, source: str = "<URDB tariff>") -> dict:
         "source": f"URDB {data.get('label', '')}".strip(),
     }
     if data.get("demandwindow"):
-        spec["demand"]["interval_minutes"] = int(data["demandwindow"])
+        spec["demand"]["interval_minutes"] = int(number(data["demandwindow"], source, "demandwindow", integer=True))
     charges = []
     charges += _fixed(data, source)
     if energy:
@@ -100,49 +115,38 @@ def urdb_to_spec(data: dict, source: str = "<URDB tariff>") -> dict:
     ratchet = _ratchet(data, source)
     if ratchet:
         spec["demand"]["ratchet"] = ratchet
-    fuel = data.get("fueladjustmentsmonthly")
-    if fuel and any(fuel):
-        if len(fuel) != 12:
-            raise _fail(source, "fueladjustmentsmonthly", "expected 12 monthly values")
-        charges.append({"type": "rider", "description": "Fuel adjustment",
-                        "rate": {i + 1: float(v) for i, v in enumerate(fuel)}})
+    if data.get("fueladjustmentsmonthly") is not None:
+        # fuel adjustments are signed by definition (a negative one is a credit)
+        fuel = [price(v, source, f"fueladjustmentsmonthly[{i}]", "rider", allow_negative=True)
+                for i, v in enumerate(number_list(data, "fueladjustmentsmonthly", source, 12, "monthly $/kWh"))]
+        if any(fuel):
+            charges.append({"type": "rider", "description": "Fuel adjustment", "allow_negative": True,
+                            "rate": {i + 1: v for i, v in enumerate(fuel)}})
     charges += _minimum(data, source)
-    # URDB's startdate/enddate say when the utility filed the rate; whoever bills with a URDB tariff has
-    # chosen it for their data, so it is in force for any date (kept in `source` for the record)
-    if data.get("startdate"):
-        spec["source"] += f" (startdate {data['startdate']})"
-    spec["versions"] = [{"effective": dt.date(1900, 1, 1), "charges": charges}]
+    effective, expires = in_force(data, source)
+    spec["versions"] = [{"effective": effective, "expires": expires, "charges": charges}]
     return spec
 
 
 def _reject_unsupported(data, source):
     if data.get("demandreactivepowercharge"):
-        raise _fail(source, "demandreactivepowercharge", "reactive-power ($/kVAR) charges are not supported")
+        raise fail(source, "demandreactivepowercharge", "reactive-power ($/kVAR) charges are not supported")
     if data.get("coincidentratestructure"):
-        raise _fail(source, "coincidentratestructure", "coincident-peak charges need the system-peak intervals, "
+        raise fail(source, "coincidentratestructure", "coincident-peak charges need the system-peak intervals, "
                     "which URDB does not give; write the tariff in YAML with demand.coincident_peaks")
     for field in ("flatdemandunit", "demandrateunit", "demandunits"):
         unit = data.get(field)
         if unit not in (None, "", "kW"):
-            raise _fail(source, field, f"demand unit {unit!r} is not supported (only kW)")
+            raise fail(source, field, f"demand unit {unit!r} is not supported (only kW)")
     if data.get("fixedchargeeaaddl"):
-        raise _fail(source, "fixedchargeeaaddl", "charges per additional meter are not supported")
+        raise fail(source, "fixedchargeeaaddl", "charges per additional meter are not supported")
     pct = data.get("demandratchetpercentage")
-    if pct and any(pct):
-        raise _fail(source, "demandratchetpercentage",
+    if pct and (not isinstance(pct, list) or any(pct)):
+        raise fail(source, "demandratchetpercentage",
                     "monthly ratchet percentages are not supported; use lookbackpercent / lookbackrange")
     unknown = sorted(set(data) - _IGNORED)
     if unknown:
-        raise _fail(source, unknown[0], f"unknown or unsupported field(s) {unknown}")
-
-
-def _schedule(data, field, source):
-    rows = data.get(field)
-    if rows is None:
-        raise _fail(source, field, "missing; a 12 × 24 schedule of 0-based period indices is required")
-    if len(rows) != 12 or any(len(r) != 24 for r in rows):
-        raise _fail(source, field, "expected 12 months × 24 hours of period indices")
-    return [[int(x) for x in r] for r in rows]
+        raise fail(source, unknown[0], f"unknown or unsupported field(s) {unknown}")
 
 
 def _season_name(months):
@@ -207,7 +211,7 @@ def _seasonal_tiers(structure, field, source, periods_by_season):
     per_season = {s: _tiers(structure, field, source, used) for s, used in periods_by_season.items()}
     units = {u for _, _, u in per_season.values()}
     if len(units) > 1:
-        raise _fail(source, field, f"tiers use different units {sorted(units)} in different months")
+        raise fail(source, field, f"tiers use different units {sorted(units)} in different months")
     n_limits = max(len(lim) for lim, _, _ in per_season.values())
     limits, rates = {}, {}
     for s, (lim, rate, _) in per_season.items():
@@ -221,23 +225,23 @@ def _tiers(structure, field, source, used):
     limits, unit = None, None
     for p in used:
         if p >= len(structure):
-            raise _fail(source, field, f"the schedules use period {p} but {field} has {len(structure)} periods")
+            raise fail(source, field, f"the schedules use period {p} but {field} has {len(structure)} periods")
         tiers = structure[p]
         if not tiers:
-            raise _fail(source, f"{field}[{p}]", "period has no tiers")
+            raise fail(source, f"{field}[{p}]", "period has no tiers")
         maxes = [t.get("max") for t in tiers[:-1]]
         if any(x is None for x in maxes):
-            raise _fail(source, f"{field}[{p}]", "every tier but the last needs a 'max'")
+            raise fail(source, f"{field}[{p}]", "every tier but the last needs a 'max'")
         if len(maxes) and (limits is None or len(maxes) > len(limits)):
             if limits is not None and maxes[: len(limits)] != limits:
-                raise _fail(source, f"{field}[{p}]", f"tier limits {maxes} differ from {limits} of another period; "
+                raise fail(source, f"{field}[{p}]", f"tier limits {maxes} differ from {limits} of another period; "
                             "URDB/PySAM tiers are monthly and shared by all periods")
             limits = [float(x) for x in maxes]
         elif len(maxes) and [float(x) for x in maxes] != limits[: len(maxes)]:
-            raise _fail(source, f"{field}[{p}]", f"tier limits {maxes} differ from {limits} of another period")
+            raise fail(source, f"{field}[{p}]", f"tier limits {maxes} differ from {limits} of another period")
         u = tiers[0].get("unit", "kWh")
         if unit is not None and u != unit:
-            raise _fail(source, f"{field}[{p}]", f"tier unit {u!r} differs from {unit!r} of another period")
+            raise fail(source, f"{field}[{p}]", f"tier unit {u!r} differs from {unit!r} of another period")
         unit = u
     n_blocks = len(limits) + 1 if limits else 1
     rates = {}
@@ -259,7 +263,7 @@ def _energy(structure, wk, we, month_season, source):
     by_season = _used_by_season(wk, we, month_season)
     limits, rates, unit = _seasonal_tiers(structure, "energyratestructure", source, by_season)
     if unit not in _ENERGY_UNITS:
-        raise _fail(source, "energyratestructure", f"tier unit {unit!r} is not one of {sorted(_ENERGY_UNITS)}")
+        raise fail(source, "energyratestructure", f"tier unit {unit!r} is not one of {sorted(_ENERGY_UNITS)}")
     tou = {"periods": _tou_periods(wk, we, month_season, "p")}
     if any(limits.values()):
         # a period not used in a season still needs rates there (it never has kWh): its own first season's
@@ -302,60 +306,57 @@ def _tou_demand(structure, wk, we, month_season, source):
 
 
 def _ratchet(data, source):
-    pct = float(data.get("lookbackpercent") or 0)
+    pct = 0.0 if data.get("lookbackpercent") in (None, "") else number(data["lookbackpercent"], source, "lookbackpercent")
     if not pct:
         return None
-    if pct > 1:
-        raise _fail(source, "lookbackpercent", f"{pct} should be a fraction (0.8 for 80%)")
-    rng = int(data.get("lookbackrange") or 0)
-    months = data.get("lookbackmonths") or []
+    if not 0 < pct <= 1:
+        raise fail(source, "lookbackpercent", f"{pct:g} should be a fraction in (0, 1] (0.8 for 80%)")
+    rng = 0 if data.get("lookbackrange") in (None, "") else number(data["lookbackrange"], source, "lookbackrange",
+                                                                   integer=True)
+    if not 0 <= rng <= 36:
+        raise fail(source, "lookbackrange", f"{rng:g} months; expected 0 to 36")
+    rng = int(rng)
+    months = [] if not data.get("lookbackmonths") else number_list(data, "lookbackmonths", source, 12, "booleans")
+    if any(v not in (True, False, 0, 1) for v in months):
+        raise fail(source, "lookbackmonths", "expected 12 booleans (true: that month's peak counts)")
     # lookbackrange: how many months back; lookbackmonths: which months' peaks count (as SAM reads them)
     out = {"percent": pct * 100, "months": rng or 11}
-    if months and any(months):
-        if len(months) != 12:
-            raise _fail(source, "lookbackmonths", "expected 12 booleans")
+    if any(months):
         out["count_months"] = [i + 1 for i, v in enumerate(months) if v]
-    if rng or (months and any(months)):
+    if rng or any(months):
         return out
-    raise _fail(source, "lookbackpercent", "a lookback percent needs lookbackrange or lookbackmonths")
+    raise fail(source, "lookbackpercent", "a lookback percent needs lookbackrange or lookbackmonths")
 
 
-# PySAM's convention (docs/pysam-conventions.md): a $/day charge is billed as 365/12 days every month,
-# whatever the month's length; URDB tariffs follow it so their bills agree with SAM to the cent.
-DAYS_PER_MONTH = 365.0 / 12.0
-
-
-def _per(units, field, source):
-    units = (units or "$/month").strip()
-    if units in ("$/month", "$/mo"):
-        return "month", 1.0
-    if units == "$/day":
-        return "month", DAYS_PER_MONTH
-    if units == "$/year":
-        return "year", 1.0
-    raise _fail(source, field, f"unit {units!r} is not one of $/month, $/day, $/year")
+def _amount(data, field, source, kind, per):
+    value = data.get(field)
+    return 0.0 if value in (None, "") else price(value, source, field, kind, per=per)
 
 
 def _fixed(data, source):
-    out = []
-    if data.get("fixedchargefirstmeter"):
-        per, factor = _per(data.get("fixedchargeunits"), "fixedchargeunits", source)
-        if per == "year":
-            per, factor = "month", 1.0 / 12.0
-        out.append({"type": "customer", "description": "Fixed charge", "amount": float(data["fixedchargefirstmeter"]) * factor, "per": per})
-    elif data.get("fixedmonthlycharge"):
-        out.append({"type": "customer", "description": "Fixed charge", "amount": float(data["fixedmonthlycharge"]), "per": "month"})
-    return out
+    """The fixed charge as $ per month (PySAM bills $/day × 365/12 and $/year ÷ 12 every month)."""
+    value = data.get("fixedchargefirstmeter")
+    if value not in (None, "") and number(value, source, "fixedchargefirstmeter"):
+        per = per_unit(data.get("fixedchargeunits"), "fixedchargeunits", source)
+        amount = price(value, source, "fixedchargefirstmeter", "customer", per=per)
+        factor = {"month": 1.0, "day": DAYS_PER_MONTH, "year": 1.0 / 12.0}[per]
+        return [{"type": "customer", "description": "Fixed charge", "amount": amount * factor, "per": "month"}]
+    amount = _amount(data, "fixedmonthlycharge", source, "customer", "month")
+    return [{"type": "customer", "description": "Fixed charge", "amount": amount, "per": "month"}] if amount else []
 
 
 def _minimum(data, source):
-    if data.get("mincharge"):
-        per, factor = _per(data.get("minchargeunits"), "minchargeunits", source)
-        return [{"type": "minimum", "amount": float(data["mincharge"]) * factor, "per": per}]
-    if data.get("minmonthlycharge"):
-        return [{"type": "minimum", "amount": float(data["minmonthlycharge"]), "per": "month"}]
-    if data.get("annualmincharge"):
-        return [{"type": "minimum", "amount": float(data["annualmincharge"]), "per": "year"}]
+    value = data.get("mincharge")
+    if value not in (None, "") and number(value, source, "mincharge"):
+        per = per_unit(data.get("minchargeunits"), "minchargeunits", source)
+        amount = price(value, source, "mincharge", "minimum", per=per)
+        if per == "day":
+            return [{"type": "minimum", "amount": amount * DAYS_PER_MONTH, "per": "month"}]
+        return [{"type": "minimum", "amount": amount, "per": per}]
+    for field, per in (("minmonthlycharge", "month"), ("annualmincharge", "year")):
+        amount = _amount(data, field, source, "minimum", per)
+        if amount:
+            return [{"type": "minimum", "amount": amount, "per": per}]
     return []
 
 
@@ -377,100 +378,3 @@ def urdb_extras(data: dict, compiled) -> dict:
 
     out["sell_tiers"] = urdb_sell_tiers(data, compiled)  # (E, K): every tier's sell rate, for PySAM's options
     return out
-
-
-def to_urdb(tariff, version: int = 0) -> tuple[dict, list[str]]:
-    """Export a compiled tariff as a URDB v8 item, for SAM/PySAM and other URDB tools.
-
-    Returns ``(item, dropped)``: ``dropped`` names what URDB cannot say (holidays, taxes, minimum billing
-    demand, coincident peaks, RTP, sub-hourly ToU boundaries...), so a comparison can state its caveats.
-    """
-    dropped = []
-    if tariff.holidays != "none":
-        dropped.append(f"holidays ({tariff.holidays}): URDB has none")
-    if tariff.timezone:
-        dropped.append(f"time zone {tariff.timezone} and DST: URDB schedules are in local standard hours")
-    grid = tariff.energy_grid
-    if (grid[:, :, ::60].repeat(60, axis=2) != grid).any():
-        dropped.append("ToU boundaries inside an hour: rounded to the hour")
-
-    hours = np.arange(24) * 60
-    charges = tariff.versions[version].charges
-    item = {"label": tariff.code, "name": tariff.name, "utility": "", "sector": "Commercial"}
-    energy = [c for c in charges if c.kind in ("energy", "energy_blocks")]
-    if len(energy) > 1:
-        dropped.append("more than one energy charge: only the first is exported")
-    buckets = sorted({int(b) for b in np.unique(grid[:, [WEEKDAY, WEEKEND]][..., hours])})
-    index = {b: i for i, b in enumerate(buckets)}
-    item["energyweekdayschedule"] = [[index[int(grid[mo, WEEKDAY, h])] for h in hours] for mo in range(12)]
-    item["energyweekendschedule"] = [[index[int(grid[mo, WEEKEND, h])] for h in hours] for mo in range(12)]
-    units = {"kWh": "kWh", "kWh/day": "kWh daily", "kWh/kW": "kWh/kW", "kWh/kW/day": "kWh/kW daily"}
-    structure = []
-    for b in buckets:
-        season = b // len(tariff.tou_names)
-        if not energy:
-            structure.append([{"rate": 0.0}])
-        elif energy[0].kind == "energy":
-            structure.append([{"rate": float(energy[0].rates[b])}])
-        else:
-            c = energy[0]
-            if c.spec.blocks.scope != "total":
-                dropped.append("blocks per ToU period (scope: period): exported as monthly blocks")
-            limits = c.limits[season]
-            structure.append([
-                {"rate": float(c.rates[b, k]), "unit": units[c.spec.blocks.unit],
-                 **({"max": float(limits[k])} if k < len(limits) else {})}
-                for k in range(c.rates.shape[1])
-            ])
-    item["energyratestructure"] = structure
-    riders = [c for c in charges if c.kind == "rider"]
-    if riders:
-        fuel = np.zeros(12)
-        for c in riders:
-            rate = c.spec.rate
-            fuel += [rate[m + 1] for m in range(12)] if isinstance(rate, dict) else rate
-        item["fueladjustmentsmonthly"] = [float(x) for x in fuel]
-    for c in charges:
-        spec = c.spec
-        if c.kind == "customer":
-            item["fixedchargefirstmeter"] = float(spec.amount) * (DAYS_PER_MONTH if spec.per == "day" else 1.0)
-            item["fixedchargeunits"] = "$/month"
-        elif c.kind == "minimum":
-            item["mincharge"], item["minchargeunits"] = float(spec.amount), {"year": "$/year"}.get(spec.per, "$/month")
-        elif c.kind in ("demand", "demand_blocks") and spec.measure == "max":
-            n_s = len(tariff.season_names)
-            rows = c.rates.reshape(n_s, -1)
-            item["flatdemandstructure"] = [
-                [{"rate": float(rows[s, k]), **({"max": float(c.limits[s][k])} if c.limits is not None and k < c.limits.shape[1] else {})}
-                 for k in range(rows.shape[1])]
-                for s in range(n_s)
-            ]
-            item["flatdemandmonths"] = [int(s) for s in tariff.month_season]
-            item["flatdemandunit"] = "kW"
-        elif c.kind in ("demand", "demand_blocks") and spec.measure == "tou":
-            dgrid = tariff.demand_grid
-            dbuckets = sorted({int(b) for b in np.unique(dgrid[:, [WEEKDAY, WEEKEND]][..., hours])})
-            # URDB needs a period for every hour: hours outside demand ToU get a $0 period
-            dindex = {b: i for i, b in enumerate(dbuckets)}
-            rates = c.rates if c.rates.ndim == 2 else c.rates[:, None]
-            item["demandratestructure"] = [
-                [{"rate": float(rates[b, 0]) if b >= 0 else 0.0}] for b in dbuckets
-            ]
-            if rates.shape[1] > 1:
-                dropped.append("tiered ToU demand: exported at the first block's rate")
-            item["demandweekdayschedule"] = [[dindex[int(dgrid[mo, WEEKDAY, h])] for h in hours] for mo in range(12)]
-            item["demandweekendschedule"] = [[dindex[int(dgrid[mo, WEEKEND, h])] for h in hours] for mo in range(12)]
-            item["demandrateunit"] = "kW"
-        elif c.kind in ("demand", "demand_blocks"):
-            dropped.append(f"{spec.measure} demand charge '{spec.description}'")
-        elif c.kind in ("tax", "rtp"):
-            dropped.append(f"{c.kind} '{spec.description}'")
-    if tariff.minimum_kw:
-        dropped.append(f"minimum billing demand {tariff.minimum_kw} kW")
-    if tariff.ratchet is not None:
-        item["lookbackpercent"] = tariff.ratchet.percent / 100.0
-        item["lookbackrange"] = tariff.ratchet.months
-        item["lookbackmonths"] = [m + 1 in tariff.ratchet.count_months for m in range(12)]
-    if tariff.demand_interval_minutes not in (None, 15, 60):
-        dropped.append(f"{tariff.demand_interval_minutes}-minute demand window")
-    return item, dropped
