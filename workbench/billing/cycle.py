@@ -45,7 +45,7 @@ import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
 from workbench.billing.cube import cube_local_days, cube_time
-from workbench.billing.cube_source import open_run_cube
+from workbench.billing.cube_source import CHANGED_MESSAGE, begin_cube_read, cube_changed, open_run_cube
 from workbench.billing.cycle_chunk import SCHEMAS, ChunkTask, CyclePlan, bill_chunk, program_export_price
 from workbench.billing.determinants import schedule_arrays
 from workbench.billing.periods import read_date_periods
@@ -105,6 +105,7 @@ class CyclePlanned:
     meters_billable: int
     key: str
     inputs: dict
+    cube_state: dict | None = None  # the cube's version when planned (begin_cube_read)
 
 
 def plan_cycle(cube, tariffs_dir, out, *, cycles=None, period=None, chunk_meters=None, enrollments=None,
@@ -122,6 +123,7 @@ def plan_cycle(cube, tariffs_dir, out, *, cycles=None, period=None, chunk_meters
             np.datetime64(period, "M")
         except ValueError:
             raise BillingError(f"--period {period!r}: expected a month like 2025-11") from None
+    cube_state = begin_cube_read(cube)  # refuses while an ingest or VEE writes the cube
     ds = open_run_cube(cube)
     book = load_tariff_book(tariffs_dir)
     utc, step = cube_time(ds)
@@ -196,7 +198,7 @@ def plan_cycle(cube, tariffs_dir, out, *, cycles=None, period=None, chunk_meters
                                cycle=cycle_of[start:stop], billable=billable[start:stop], pto=pto[start:stop],
                                true_up=true_up[start:stop],
                                **{name: values[start:stop] for name, values in coords.items()}))
-    return CyclePlanned(plan, tasks, exceptions, int(selected.sum()), int(billable.sum()), key, inputs)
+    return CyclePlanned(plan, tasks, exceptions, int(selected.sum()), int(billable.sum()), key, inputs, cube_state)
 
 
 def _enrolled(path, programs, accounts, nem_codes, period, local_day):
@@ -278,6 +280,9 @@ def run_cycle(cube, tariffs_dir, out, *, cycles=None, period=None, progress=True
         if missing:
             raise BillingError(f"meter chunks {sorted(missing)[:10]} report done but their files are not in "
                                f"{store.parts}: the workers must write to storage this machine can read (see docs/scale.md)")
+        if cube_changed(cube, planned.cube_state):  # chunks of two versions: no outputs, nothing kept to resume
+            store.remove()
+            raise CubeError(f"{cube}: {CHANGED_MESSAGE}")
         result = _assemble(planned, store, out, cube=cube, tariffs_dir=tariffs_dir, cycles=cycles, period=period,
                            chunks_resumed=len(done), scheduler=label, timings=timings)
     finally:

@@ -30,11 +30,15 @@ import pyarrow.parquet as pq
 import xarray as xr
 
 from workbench.ami.cube import METER_COORDS, atomic_directory, open_cube, quiet_zarr
+from workbench.ami.cube_writer import cube_writer, link_subtree, read_version, write_version
+from workbench.ami.ingest_report import REPORT_KIND
+from workbench.ami.ingest_store import INGEST_DIR
 from workbench.vee.billready import held_table
 from workbench.vee.config import VeeConfig, load_config
 from workbench.vee.engine import run_vee
 from workbench.vee.faults import fault_rates, inject_faults, merge_scores, score_faults
-from workbench.vee.rules import FLAG_ATTRS, METHOD_ATTRS
+from workbench.outputs import ensure_output_dir
+from workbench.vee.rules import FLAG_ATTRS, METHOD_ATTRS, VeeError
 from workbench.vee.summary import VeeSummary
 from workbench.vee.tables import EDITS_SCHEMA, EXCEPTIONS_SCHEMA
 
@@ -105,8 +109,24 @@ def vee_cube(cube_path: str | os.PathLike, config: VeeConfig | None = None, repo
     """
     config = config or load_config()
     workers = max(1, int(workers or min(2, os.cpu_count() or 1)))
+    if report_dir is not None:  # checked before the cube changes (the ingest's --report folder is the same kind)
+        ensure_output_dir(report_dir, REPORT_KIND, "--report")
+    with cube_writer(cube_path) as path:  # one writer at a time; symlinks resolved
+        total = _vee_locked(path, config, workers, registry, register_reads, inject_seed, progress)
+    if report_dir is not None:
+        from workbench.vee.report import write_report
+
+        try:
+            write_report(report_dir, total, accounting)
+        except OSError as exc:
+            raise VeeError(f"--report {report_dir}: cannot write the VEE report ({exc.strerror or exc}); the cube "
+                           f"was validated (run {total.info['run']}): run `workbench vee --report {report_dir}` again "
+                           "to write the report") from None
+    return total
+
+
+def _vee_locked(path: Path, config, workers, registry, register_reads, inject_seed, progress) -> VeeSummary:
     started = _time.perf_counter()
-    path = Path(cube_path)
     ds = open_cube(path)
     n_meters = ds.sizes["meter"]
     chunks = ds["delivered_kwh"].chunks
@@ -128,6 +148,10 @@ def vee_cube(cube_path: str | os.PathLike, config: VeeConfig | None = None, repo
         bar = tqdm(total=n_meters, unit="meter", desc="VEE", disable=not progress)
         with atomic_directory(path) as tmp, quiet_zarr():
             template.to_zarr(tmp, mode="w-", compute=False, consolidated=True, encoding=encoding)
+            # the ingest's provenance (which file each value came from) is not VEE's to drop: VEE estimates
+            # values but does not change where the reads came from
+            link_subtree(path, tmp, INGEST_DIR)
+            write_version(tmp, read_version(path), "vee", run)
             group = zarr.open_group(tmp, mode="r+", use_consolidated=False)
             source = zarr.open_group(path, mode="r", use_consolidated=False)
             job = functools.partial(_chunk_job, ds=ds, source=source, group=group, config=config, registry=registry,
@@ -171,10 +195,6 @@ def vee_cube(cube_path: str | os.PathLike, config: VeeConfig | None = None, repo
         edits_writer.close()
         exceptions_writer.close()
         raise
-    if report_dir is not None:
-        from workbench.vee.report import write_report
-
-        write_report(report_dir, total, accounting)
     return total
 
 
