@@ -356,9 +356,15 @@ def atomic_directory(path: str | os.PathLike, *, overwrite: bool = True) -> Iter
     """Yield a fresh temporary directory beside ``path``; on success rename it to ``path``.
 
     On any exception the temporary directory is removed and ``path`` is left as it was. An existing ``path``
-    is replaced only if ``overwrite`` and it is a Zarr store (never an unrelated directory or file).
+    is replaced only if ``overwrite`` and it is a Zarr store (never an unrelated directory or file). The whole
+    write holds the writer lock of ``path`` (:func:`~workbench.ami.cube_writer.cube_writer`; taken once when the
+    caller already holds it), and a symbolic link is followed: the real directory is replaced, the link stays.
     """
-    target = Path(path)
+    with cube_writer(path) as target:
+        yield from _atomic_directory(target, overwrite)
+
+
+def _atomic_directory(target: Path, overwrite: bool) -> Iterator[Path]:
     parent = target.parent
     parent.mkdir(parents=True, exist_ok=True)
     if target.exists():

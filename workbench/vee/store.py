@@ -33,11 +33,11 @@ from workbench.ami.cube import METER_COORDS, atomic_directory, open_cube, quiet_
 from workbench.ami.cube_writer import cube_writer, link_subtree, read_version, write_version
 from workbench.ami.ingest_report import REPORT_KIND
 from workbench.ami.ingest_store import INGEST_DIR
+from workbench.outputs import ensure_output_dir
 from workbench.vee.billready import held_table
 from workbench.vee.config import VeeConfig, load_config
 from workbench.vee.engine import run_vee
 from workbench.vee.faults import fault_rates, inject_faults, merge_scores, score_faults
-from workbench.outputs import ensure_output_dir
 from workbench.vee.rules import FLAG_ATTRS, METHOD_ATTRS, VeeError
 from workbench.vee.summary import VeeSummary
 from workbench.vee.tables import EDITS_SCHEMA, EXCEPTIONS_SCHEMA
