@@ -268,6 +268,9 @@ def run_cycle(cube, tariffs_dir, out, *, cycles=None, period=None, progress=True
                 label = bill_chunks_on_cluster(planned.plan, todo, scheduler=scheduler, workers=workers,
                                                progress=progress, run_key=planned.key)
         except (WorkbenchError, KeyboardInterrupt) as exc:
+            if not isinstance(exc, KeyboardInterrupt) and cube_changed(cube, planned.cube_state):
+                store.remove()  # e.g. a chunk read while a writer replaced the cube: not this cube's error
+                raise CubeError(f"{cube}: {CHANGED_MESSAGE}") from None
             kept = len(store.done_chunks() & wanted)
             note = (f"{kept:,} of {len(wanted):,} meter chunks billed so far are kept in {store.root}; run the same "
                     "command again to resume from them (or with --fresh to start over)")
