@@ -13,8 +13,8 @@ Every command that writes a cube (``workbench ingest``, ``workbench vee`` with o
   aside and renaming the new one in, the old cube is put back first.
 
 Each writer commits a new **version** with the data: the small file :data:`VERSION_FILE` inside the cube
-(``version``, the writer and its run id, ``next_source_id`` for the ingest's provenance) is written into the
-staging copy, so it changes in the same rename as the values. Readers that must see one version
+(a Zarr group's attributes: ``version``, the writer and its run id, ``next_source_id`` for the ingest's
+provenance) is written into the staging copy, so it changes in the same rename as the values. Readers that must see one version
 (``workbench cycle``) take :func:`cube_state` when they start and compare it when they finish.
 """
 
@@ -34,7 +34,10 @@ from pathlib import Path
 
 from workbench.outputs import atomic_write_text, exclusive_lock
 
-VERSION_FILE = ".workbench-cube.json"
+#: the version record: the attributes of a small Zarr group inside the cube (a plain file there would make zarr
+#: warn that it is not part of the hierarchy); like ``_ingest/``, not in the cube's consolidated metadata
+VERSION_GROUP = "_workbench"
+VERSION_FILE = f"{VERSION_GROUP}/zarr.json"
 #: seconds a writer waits for the lock (rides over a reader's momentary probe, not over another writer's run)
 LOCK_WAIT = 2.0
 
@@ -134,8 +137,8 @@ def recover_leftovers(real: Path) -> list[str]:
 def read_version(cube) -> dict:
     """The cube's version record (empty for a cube no workbench writer has committed yet)."""
     try:
-        doc = json.loads((Path(cube) / VERSION_FILE).read_text())
-    except (OSError, ValueError):
+        doc = json.loads((Path(cube) / VERSION_FILE).read_text()).get("attributes", {}).get("workbench_version")
+    except (OSError, ValueError, AttributeError):
         return {}
     return doc if isinstance(doc, dict) else {}
 
@@ -144,7 +147,9 @@ def write_version(staging, previous: dict, writer: str, run: str, **extra) -> di
     """Write the next version record into the staging copy (a new file: never through a hard link)."""
     doc = {**previous, **extra, "version": int(previous.get("version", 0) or 0) + 1, "writer": writer, "run": run,
            "written": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
-    atomic_write_text(Path(staging) / VERSION_FILE, json.dumps(doc, indent=1, sort_keys=True))
+    (Path(staging) / VERSION_GROUP).mkdir(parents=True, exist_ok=True)
+    meta = {"zarr_format": 3, "node_type": "group", "attributes": {"workbench_version": doc}}
+    atomic_write_text(Path(staging) / VERSION_FILE, json.dumps(meta, indent=1, sort_keys=True))
     return doc
 
 
