@@ -351,3 +351,43 @@ def test_cycle_whose_cube_changes_mid_run_fails_and_writes_nothing(cube, tmp_pat
     bills = pd.read_parquet(tmp_path / "out" / "bills.parquet")
     m1 = bills[bills["meter"] == "M1"]
     assert np.isclose(m1["delivered_kwh"].sum(), 23 * 1.0 + 9.0)  # the corrected version, all of it
+
+
+def test_vee_report_failing_after_the_commit_says_how_to_get_it(cube, tmp_path, capsys, monkeypatch):
+    """`vee --report` whose report fails after VEE committed (disk full): one line saying the cube was validated
+    and to run `workbench vee --report` again, which writes it."""
+    import workbench.vee.report as report
+
+    real = report.write_report
+
+    def full(*a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(report, "write_report", full)
+    out = run_in_process(["vee", "--cube", cube, "--quiet", "--report", tmp_path / "rep"], capsys)
+    assert_refused(out, "--report", "no space left", "workbench vee --report")
+    assert read_version(cube)["writer"] == "vee"
+    monkeypatch.setattr(report, "write_report", real)
+    assert_ok(run_in_process(["vee", "--cube", cube, "--quiet", "--report", tmp_path / "rep"], capsys))
+    assert (tmp_path / "rep" / "vee_report.html").exists()
+
+
+def test_ingest_then_vee_is_one_writer(cube, tmp_path, capsys):
+    """`ingest --vee --report`: ingest and VEE under one lock (no self-refusal), two versions committed, the
+    provenance kept and both reports in the one folder."""
+    out = run_in_process(["ingest", _corrected(tmp_path), "--into", cube, "--vee", "--report", tmp_path / "rep"],
+                         capsys)
+    assert_ok(out)
+    assert read_version(cube)["version"] == 3 and read_version(cube)["writer"] == "vee"
+    assert (cube / "_ingest" / "received_source" / "zarr.json").exists() and _m1_at_3(cube) == 9.0
+    assert {"ingest_accounting.json", "vee_report.html"} <= {p.name for p in (tmp_path / "rep").iterdir()}
+
+
+def test_sample_over_a_cube_another_run_writes_is_refused(cube, capsys):
+    """`workbench sample --out` naming a cube that an ingest or VEE is writing: refused, the cube unchanged."""
+    before = _files(cube)
+    with _held(cube):
+        out = run_in_process(["sample", "--meters", 3, "--months", "2025-01:2025-01", "--out", cube, "--quiet"],
+                             capsys)
+    assert_refused(out, "c.zarr", "in use")
+    assert _files(cube) == before
