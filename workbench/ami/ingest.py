@@ -107,7 +107,8 @@ def ingest(files, cube, registry=None, *, create_period=None, timezone: str | No
     Parameters
     ----------
     files : interval files (any format of ``workbench.ami.readers``; sniffed).
-    cube : the cube's Zarr directory.
+    cube : the cube's Zarr directory (a symbolic link is followed). The ingest holds the cube's writer lock
+        (:mod:`workbench.ami.cube_writer`): another ingest or VEE on the cube is refused meanwhile.
     registry : a :class:`MeterRegistry`, a registry file (CSV/YAML), or None for an existing cube (then one
         meter per row, see :func:`registry_from_cube`). Required to create a cube.
     create_period : calendar months of a new cube, ``"2025-01:2025-12"``; default: the months the data cover.
@@ -122,7 +123,8 @@ def ingest(files, cube, registry=None, *, create_period=None, timezone: str | No
     force : ingest files even if their sha256 is already in the cube's ingest log.
     meter_chunk : meters per Zarr chunk of a new cube.
     memory_budget : bytes of meter chunks held in memory before parking some in scratch files.
-    report_dir : also write ``accounting.json`` and copies of the rejects and audit files there.
+    report_dir : also write ``ingest_accounting.json`` and copies of the rejects and audit files there; the
+        folder is checked before the cube changes (:mod:`workbench.ami.ingest_report`).
     """
     files = [Path(f) for f in files]
     if not files:

@@ -109,6 +109,8 @@ def vee_cube(cube_path: str | os.PathLike, config: VeeConfig | None = None, repo
     """
     config = config or load_config()
     workers = max(1, int(workers or min(2, os.cpu_count() or 1)))
+    if not Path(cube_path).exists():
+        open_cube(cube_path)  # the error naming the missing cube, before a lock file is made beside it
     if report_dir is not None:  # checked before the cube changes (the ingest's --report folder is the same kind)
         ensure_output_dir(report_dir, REPORT_KIND, "--report")
     with cube_writer(cube_path) as path:  # one writer at a time; symlinks resolved
