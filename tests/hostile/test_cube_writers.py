@@ -143,8 +143,11 @@ def test_vee_and_corrected_ingest_at_once_lose_no_correction(cube, tmp_path):
 
 
 def test_killed_ingest_leaves_nothing_to_clean_by_hand(cube, tmp_path, capsys):
-    """kill -9 of an ingest while it writes its staging copy: the rerun works, no lock or staging to delete."""
+    """kill -9 of an ingest while it writes its staging copy: the rerun works, no lock, staging or partial
+    rejects file to delete."""
     v2 = _corrected(tmp_path)
+    with open(v2, "a") as fh:
+        fh.write("M9,2025-01-01T00:00Z,delivered,1.0,kWh,A,3600\n")  # an unknown meter: one reject
     before = _files(cube)
     proc = subprocess.Popen([sys.executable, "-c", SLOW_SETTLE, "ingest", str(v2), "--into", str(cube)], env=ENV,
                             stdout=subprocess.PIPE, text=True)
@@ -155,10 +158,14 @@ def test_killed_ingest_leaves_nothing_to_clean_by_hand(cube, tmp_path, capsys):
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     assert _files(cube) == before
+    assert len(list((tmp_path / "c.ingest" / "rejects").glob(".*.partial"))) == 1  # its rejects, unfinished
     out = run_in_process(["ingest", v2, "--into", cube], capsys)
     assert_ok(out)
-    assert "1 updated" in out.stdout and _m1_at_3(cube) == 9.0
+    assert "1 updated" in out.stdout and "1 rejected" in out.stdout and _m1_at_3(cube) == 9.0
     assert not list(tmp_path.glob(".c.zarr.tmp-*")) and not list(tmp_path.glob(".c.zarr.scratch-*"))
+    rejects = list((tmp_path / "c.ingest" / "rejects").iterdir())
+    assert [p.name for p in rejects] == [f"{read_log(cube)[-1]['ingest_id']}.parquet"]
+    assert pd.read_parquet(rejects[0])["meter"].tolist() == ["M9"]
 
 
 def test_writer_killed_between_its_two_renames_gets_the_cube_back(cube, tmp_path, capsys):
@@ -391,3 +398,16 @@ def test_sample_over_a_cube_another_run_writes_is_refused(cube, capsys):
                              capsys)
     assert_refused(out, "c.zarr", "in use")
     assert _files(cube) == before
+
+
+def test_audit_of_an_ingest_killed_after_its_commit_is_kept(cube, tmp_path, capsys):
+    """Partial audit files beside the cube: the one of the ingest that committed the cube (killed before naming
+    it) is kept under its name by the next writer; one of an ingest that never committed is removed."""
+    audit = tmp_path / "c.ingest" / "audit"
+    audit.mkdir(parents=True, exist_ok=True)
+    run = read_version(cube)["run"]
+    (audit / f".{run}.parquet.partial").write_bytes(b"committed")
+    (audit / ".20250101T000000Z-000000.parquet.partial").write_bytes(b"never committed")
+    assert_ok(run_in_process(["vee", "--cube", cube, "--quiet"], capsys))
+    assert sorted(p.name for p in audit.iterdir()) == [f"{run}.parquet"]
+    assert (audit / f"{run}.parquet").read_bytes() == b"committed"

@@ -32,6 +32,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from workbench.ami.ingest_records import settle_partial_records
 from workbench.outputs import atomic_write_text, exclusive_lock
 
 #: the version record: the attributes of a small Zarr group inside the cube (a plain file there would make zarr
@@ -125,6 +126,7 @@ def recover_leftovers(real: Path) -> list[str]:
     for p in found:
         shutil.rmtree(p, ignore_errors=True)
         notes.append(f"{p}: removed the staging folder a stopped run left behind")
+    notes += settle_partial_records(real, str(read_version(real).get("run", "")))
     for note in notes:
         print(f"warning: {note}", file=sys.stderr)
     return notes
