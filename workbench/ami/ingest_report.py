@@ -36,10 +36,12 @@ def write_report_files(out: Path, doc: dict, copies: dict, *, committed_note: st
                 atomic_write_bytes(out / f"{name}.parquet", sink.getvalue().to_pybytes())
             elif src is not None:
                 atomic_write_bytes(out / f"{name}.parquet", Path(src).read_bytes())
+            else:  # an earlier report's file in this (our own, marked) folder would look like this run's
+                (out / f"{name}.parquet").unlink(missing_ok=True)
     except (OSError, WorkbenchError) as exc:
         why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        done = (f"; the cube was updated ({committed_note}): run the same command again to write the report"
-                if committed_note else "")
+        done = (f"; {committed_note} went through (the cube and its ingest log are updated): run the same "
+                "command again to write the report" if committed_note else "")
         raise WorkbenchError(f"--report {out}: cannot write the ingest report ({why}){done}") from None
 
 
