@@ -152,7 +152,7 @@ def test_killed_ingest_leaves_nothing_to_clean_by_hand(cube, tmp_path, capsys):
     proc = subprocess.Popen([sys.executable, "-c", SLOW_SETTLE, "ingest", str(v2), "--into", str(cube)], env=ENV,
                             stdout=subprocess.PIPE, text=True)
     try:
-        assert proc.stdout.readline().strip() == "settling"
+        assert "settling" in proc.stdout.readline()  # (two settle threads may print on one line)
         assert list(tmp_path.glob(".c.zarr.tmp-*"))  # its staging copy is there
     finally:
         proc.send_signal(signal.SIGKILL)
