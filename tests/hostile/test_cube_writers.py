@@ -102,7 +102,7 @@ def _held(cube: Path):
 
 
 def test_vee_while_another_writer_holds_the_cube_is_refused(cube, capsys):
-    """`workbench vee` while another run writes the cube: one line, the cube is in use, cube untouched."""
+    """`vee` while another run writes the cube: one line, the cube is in use; cube untouched."""
     before = _files(cube)
     with _held(cube):
         out = run_in_process(["vee", "--cube", cube, "--quiet"], capsys)
@@ -111,7 +111,7 @@ def test_vee_while_another_writer_holds_the_cube_is_refused(cube, capsys):
 
 
 def test_corrected_ingest_while_another_writer_holds_the_cube_is_refused_and_not_logged(cube, tmp_path, capsys):
-    """A corrected file ingested while VEE writes: refused, not logged, so the rerun applies the correction."""
+    """Corrected file ingested while VEE writes: refused, not logged; the rerun applies it."""
     v2 = _corrected(tmp_path)
     with _held(cube):
         out = run_in_process(["ingest", v2, "--into", cube], capsys)
@@ -124,8 +124,7 @@ def test_corrected_ingest_while_another_writer_holds_the_cube_is_refused_and_not
 
 
 def test_vee_and_corrected_ingest_at_once_lose_no_correction(cube, tmp_path):
-    """`workbench vee` and `workbench ingest v2.csv` started together: the correction is in the cube or the
-    ingest was refused and its rerun applies it; never exit 0 with the correction gone."""
+    """`vee` and a corrected `ingest` started together: the correction lands (or its rerun does)."""
     v2 = _corrected(tmp_path)
     cmd = [sys.executable, "-m", "workbench.cli"]
     vee = subprocess.Popen([*cmd, "vee", "--cube", str(cube), "--quiet"], env=ENV, stdout=subprocess.PIPE,
@@ -143,8 +142,7 @@ def test_vee_and_corrected_ingest_at_once_lose_no_correction(cube, tmp_path):
 
 
 def test_killed_ingest_leaves_nothing_to_clean_by_hand(cube, tmp_path, capsys):
-    """kill -9 of an ingest while it writes its staging copy: the rerun works, no lock, staging or partial
-    rejects file to delete."""
+    """kill -9 of an ingest mid-write: the rerun works; no lock, staging or partial file to delete."""
     v2 = _corrected(tmp_path)
     with open(v2, "a") as fh:
         fh.write("M9,2025-01-01T00:00Z,delivered,1.0,kWh,A,3600\n")  # an unknown meter: one reject
@@ -169,8 +167,7 @@ def test_killed_ingest_leaves_nothing_to_clean_by_hand(cube, tmp_path, capsys):
 
 
 def test_writer_killed_between_its_two_renames_gets_the_cube_back(cube, tmp_path, capsys):
-    """A writer killed after moving the cube aside and before renaming the new one in: the next writer puts the
-    old cube back, then works."""
+    """Writer killed between its two renames (cube moved aside): the next writer puts it back."""
     staged = tmp_path / ".c.zarr.tmp-0123456789ab"
     shutil.copytree(cube, staged)
     os.replace(cube, tmp_path / ".c.zarr.old-0123456789ab")
@@ -181,8 +178,7 @@ def test_writer_killed_between_its_two_renames_gets_the_cube_back(cube, tmp_path
 
 
 def test_stale_staging_folders_removed_and_others_left(cube, tmp_path, capsys):
-    """Staging folders of a killed writer (.c.zarr.tmp-*, .c.zarr.scratch-*) are removed by the next writer;
-    folders of other names are not touched."""
+    """Staging folders of a killed writer removed by the next one; folders of other names kept."""
     for name in (".c.zarr.tmp-deadbeef0000", ".c.zarr.scratch-20250101T000000Z-abcdef", ".c.zarr.notes",
                  ".d.zarr.tmp-deadbeef0000", "mine"):
         (tmp_path / name).mkdir()
@@ -194,15 +190,14 @@ def test_stale_staging_folders_removed_and_others_left(cube, tmp_path, capsys):
 
 
 def test_old_ingest_lock_file_does_not_block(cube, tmp_path, capsys):
-    """A lock file of the former O_EXCL scheme (.c.zarr.ingest.lock) left by a killed ingest blocks nothing."""
+    """The former O_EXCL lock file (.c.zarr.ingest.lock) left by a killed ingest blocks nothing."""
     (tmp_path / ".c.zarr.ingest.lock").write_text("12345")
     assert_ok(run_in_process(["ingest", _corrected(tmp_path), "--into", cube], capsys))
     assert _m1_at_3(cube) == 9.0
 
 
 def test_cube_copied_without_its_ingest_folder(cube, tmp_path):
-    """A cube copied without its .ingest folder, then a corrected file: no crash, the correction lands, a note
-    says the log is missing, and the earlier values count as unchanged."""
+    """Cube copied without its .ingest folder, then a correction: lands, with a note (was a crash)."""
     copy = tmp_path / "copy" / "c.zarr"
     shutil.copytree(cube, copy)
     out = run_subprocess(["ingest", _corrected(tmp_path), "--into", copy])
@@ -213,8 +208,7 @@ def test_cube_copied_without_its_ingest_folder(cube, tmp_path):
 
 
 def test_cube_without_version_record_or_log(cube, tmp_path, capsys):
-    """A cube written before version records, copied without its .ingest folder: the provenance ids it holds
-    are read, so the same file again is 48 unchanged, not a crash."""
+    """Cube with no version record and no log: its provenance ids are read; same file is unchanged."""
     copy = tmp_path / "old" / "c.zarr"
     shutil.copytree(cube, copy)
     (copy / VERSION_FILE).unlink()
@@ -228,8 +222,7 @@ def test_cube_without_version_record_or_log(cube, tmp_path, capsys):
 
 
 def test_cube_through_a_symbolic_link(cube, tmp_path, capsys):
-    """A cube reached through a symlink: the real cube is updated, the link stays a link, its records and its
-    lock are the real cube's (a writer through the other spelling is refused)."""
+    """Cube through a symlink: the real cube is updated, the link stays, one lock for both names."""
     link = tmp_path / "link.zarr"
     link.symlink_to(cube)
     out = run_in_process(["ingest", _corrected(tmp_path), "--into", link], capsys)
@@ -242,8 +235,7 @@ def test_cube_through_a_symbolic_link(cube, tmp_path, capsys):
 
 
 def test_unwritable_ingest_report_leaves_the_cube_unchanged(cube, tmp_path, capsys):
-    """`ingest --report` to a folder that cannot be made (its parent is a file): refused before the cube
-    changes; the rerun with a good folder ingests and writes the report."""
+    """`ingest --report` to a folder that cannot be made: refused first, the cube unchanged."""
     (tmp_path / "afile").write_text("not a folder")
     before = _files(cube)
     v2 = _corrected(tmp_path)
@@ -257,7 +249,7 @@ def test_unwritable_ingest_report_leaves_the_cube_unchanged(cube, tmp_path, caps
 
 
 def test_ingest_report_into_a_users_folder_is_refused_first(cube, tmp_path, capsys):
-    """`ingest --report` naming a folder of the user's files: refused, the cube and the folder unchanged."""
+    """`ingest --report` naming a folder of the user's files: refused, cube and folder unchanged."""
     mine = tmp_path / "docs"
     mine.mkdir()
     (mine / "notes.txt").write_text("keep")
@@ -268,8 +260,7 @@ def test_ingest_report_into_a_users_folder_is_refused_first(cube, tmp_path, caps
 
 
 def test_report_failing_after_the_commit_is_written_by_the_rerun(cube, tmp_path, capsys, monkeypatch):
-    """The report fails after the cube changed (disk full): the error says so, and the rerun, which finds the
-    file already ingested, writes the report of that ingest."""
+    """Ingest report failing after the commit (disk full): the rerun writes it from the log."""
     import workbench.ami.ingest_report as report
 
     real = report.atomic_write_text
@@ -302,8 +293,7 @@ def test_unwritable_vee_report_leaves_the_cube_unchanged(cube, tmp_path, capsys)
 
 
 def test_provenance_survives_vee(cube, tmp_path, capsys):
-    """ingest v1 -> VEE -> corrected v2: the audit trail names v1.csv as the value replaced, not
-    '(before the ingest log)'."""
+    """ingest v1 -> VEE -> corrected v2: the audit names v1.csv as the replaced value's source."""
     assert_ok(run_in_process(["vee", "--cube", cube, "--quiet"], capsys))
     assert (cube / "_ingest" / "delivered_source" / "zarr.json").exists()
     out = run_in_process(["ingest", _corrected(tmp_path), "--into", cube], capsys)
@@ -315,7 +305,7 @@ def test_provenance_survives_vee(cube, tmp_path, capsys):
 
 
 def test_every_writer_bumps_the_version(cube, tmp_path, capsys):
-    """ingest, VEE and a corrected ingest each commit a new cube version; a no-change rerun does not."""
+    """ingest, VEE and a corrected ingest each commit a new version; a no-change rerun does not."""
     assert read_version(cube)["version"] == 1
     assert_ok(run_in_process(["vee", "--cube", cube, "--quiet"], capsys))
     assert read_version(cube)["version"] == 2 and read_version(cube)["writer"] == "vee"
@@ -325,7 +315,7 @@ def test_every_writer_bumps_the_version(cube, tmp_path, capsys):
 
 
 def test_cycle_while_a_writer_holds_the_cube_is_refused(cube, tmp_path, capsys):
-    """`workbench cycle` while an ingest or VEE writes the cube: refused at the start, no outputs."""
+    """`cycle` while an ingest or VEE writes the cube: refused at the start, no outputs."""
     with _held(cube):
         out = run_in_process(["cycle", "--cube", cube, "--tariffs", REPO / "tariffs", "--out", tmp_path / "out",
                               "--quiet"], capsys)
@@ -334,8 +324,7 @@ def test_cycle_while_a_writer_holds_the_cube_is_refused(cube, tmp_path, capsys):
 
 
 def test_cycle_whose_cube_changes_mid_run_fails_and_writes_nothing(cube, tmp_path, capsys, monkeypatch):
-    """An ingest commits between two meter chunks of a cycle: the cycle fails with one line, writes no
-    outputs and keeps no chunks of the old version to resume from."""
+    """Ingest commits between two chunks of a cycle: one line, no outputs, no chunks kept."""
     import workbench.billing.cycle as cycle
     from workbench.ami.ingest import ingest
 
@@ -361,8 +350,7 @@ def test_cycle_whose_cube_changes_mid_run_fails_and_writes_nothing(cube, tmp_pat
 
 
 def test_vee_report_failing_after_the_commit_says_how_to_get_it(cube, tmp_path, capsys, monkeypatch):
-    """`vee --report` whose report fails after VEE committed (disk full): one line saying the cube was validated
-    and to run `workbench vee --report` again, which writes it."""
+    """VEE report failing after the commit: one line saying to rerun `vee --report`, which writes it."""
     import workbench.vee.report as report
 
     real = report.write_report
@@ -380,8 +368,7 @@ def test_vee_report_failing_after_the_commit_says_how_to_get_it(cube, tmp_path, 
 
 
 def test_ingest_then_vee_is_one_writer(cube, tmp_path, capsys):
-    """`ingest --vee --report`: ingest and VEE under one lock (no self-refusal), two versions committed, the
-    provenance kept and both reports in the one folder."""
+    """`ingest --vee --report`: one writer (no self-refusal), provenance kept, both reports."""
     out = run_in_process(["ingest", _corrected(tmp_path), "--into", cube, "--vee", "--report", tmp_path / "rep"],
                          capsys)
     assert_ok(out)
@@ -391,7 +378,7 @@ def test_ingest_then_vee_is_one_writer(cube, tmp_path, capsys):
 
 
 def test_sample_over_a_cube_another_run_writes_is_refused(cube, capsys):
-    """`workbench sample --out` naming a cube that an ingest or VEE is writing: refused, the cube unchanged."""
+    """`sample --out` naming a cube an ingest or VEE is writing: refused, the cube unchanged."""
     before = _files(cube)
     with _held(cube):
         out = run_in_process(["sample", "--meters", 3, "--months", "2025-01:2025-01", "--out", cube, "--quiet"],
@@ -402,8 +389,7 @@ def test_sample_over_a_cube_another_run_writes_is_refused(cube, capsys):
 
 
 def test_audit_of_an_ingest_killed_after_its_commit_is_kept(cube, tmp_path, capsys):
-    """Partial audit files beside the cube: the one of the ingest that committed the cube (killed before naming
-    it) is kept under its name by the next writer; one of an ingest that never committed is removed."""
+    """Partial audit of an ingest killed after its commit: kept by the next writer; others removed."""
     audit = tmp_path / "c.ingest" / "audit"
     audit.mkdir(parents=True, exist_ok=True)
     run = read_version(cube)["run"]
@@ -412,3 +398,16 @@ def test_audit_of_an_ingest_killed_after_its_commit_is_kept(cube, tmp_path, caps
     assert_ok(run_in_process(["vee", "--cube", cube, "--quiet"], capsys))
     assert sorted(p.name for p in audit.iterdir()) == [f"{run}.parquet"]
     assert (audit / f"{run}.parquet").read_bytes() == b"committed"
+
+
+def test_version_record_that_understates_the_sources_is_refused_not_a_crash(cube, tmp_path):
+    """Version record understating the provenance ids in use: one line, exit 2 (was a crash)."""
+    copy = tmp_path / "bad" / "c.zarr"
+    shutil.copytree(cube, copy)
+    meta = json.loads((copy / VERSION_FILE).read_text())
+    meta["attributes"]["workbench_version"]["next_source_id"] = 1
+    (copy / VERSION_FILE).write_text(json.dumps(meta))
+    before = _files(copy)
+    out = run_subprocess(["ingest", _corrected(tmp_path), "--into", copy])
+    assert_refused(out, "c.zarr", "provenance names source 1", "numbers its files from 1")
+    assert _files(copy) == before
