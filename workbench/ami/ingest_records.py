@@ -53,8 +53,9 @@ AUDIT_SCHEMA = pa.schema([
 
 
 def records_dir(cube) -> Path:
-    """The folder of a cube's ingest records: ``data/cube.zarr`` -> ``data/cube.ingest``."""
-    p = Path(cube)
+    """The folder of a cube's ingest records: ``data/cube.zarr`` -> ``data/cube.ingest`` (beside the real cube
+    when ``cube`` is a symbolic link)."""
+    p = Path(os.path.realpath(cube))
     return p.with_name(p.name.removesuffix(".zarr") + ".ingest")
 
 

@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 import xarray as xr
 
 from workbench.ami.cube import METER_COORDS, atomic_directory, open_cube, quiet_zarr
-from workbench.ami.cube_writer import cube_writer, link_subtree, read_version, write_version
+from workbench.ami.cube_writer import cube_writer, link_subtree, read_version, resolve_cube, write_version
 from workbench.ami.ingest_report import REPORT_KIND
 from workbench.ami.ingest_store import INGEST_DIR
 from workbench.outputs import ensure_output_dir
@@ -47,8 +47,9 @@ _VARS = {"delivered_kwh": np.float32, "received_kwh": np.float32, "quality": np.
 
 
 def audit_dir(cube_path: str | os.PathLike) -> Path:
-    """The folder beside the cube that keeps its VEE audit trail (``data/cube.zarr`` -> ``data/cube.vee``)."""
-    p = Path(cube_path)
+    """The folder beside the cube that keeps its VEE audit trail (``data/cube.zarr`` -> ``data/cube.vee``); beside
+    the real cube when ``cube_path`` is a symbolic link."""
+    p = resolve_cube(cube_path)
     return p.with_name(p.name.removesuffix(".zarr") + ".vee")
 
 
