@@ -250,24 +250,26 @@ def _vee(args) -> int:
 
 
 def _ingest(args) -> int:
+    from workbench.ami.cube_writer import cube_writer
     from workbench.ami.ingest import ingest
 
     applied = None if args.multiplier_applied is None else args.multiplier_applied == "yes"
-    result = ingest(args.files, args.into, args.registry, create_period=args.period, timezone=args.timezone,
-                    multiplier_applied=applied, read_dates=args.read_dates, force=args.force,
-                    report_dir=args.report)
-    print(result.summary_text())
-    if args.vee:
-        from workbench.ami.registry import load_registry
-        from workbench.vee import load_config, vee_cube
+    with cube_writer(args.into):  # ingest and VEE as one writer: no other run gets the cube between them
+        result = ingest(args.files, args.into, args.registry, create_period=args.period, timezone=args.timezone,
+                        multiplier_applied=applied, read_dates=args.read_dates, force=args.force,
+                        report_dir=args.report)
+        print(result.summary_text())
+        if args.vee:
+            from workbench.ami.registry import load_registry
+            from workbench.vee import load_config, vee_cube
 
-        registry = load_registry(args.registry) if args.registry else None
-        summary = vee_cube(args.into, load_config(args.vee_config), report_dir=args.report, registry=registry,
-                           accounting=result.accounting, progress=False)
-        print()
-        print(summary.summary_text())
-        if args.report:
-            print(f"ingest and VEE report: {args.report}/vee_report.html")
+            registry = load_registry(args.registry) if args.registry else None
+            summary = vee_cube(args.into, load_config(args.vee_config), report_dir=args.report, registry=registry,
+                               accounting=result.accounting, progress=False)
+            print()
+            print(summary.summary_text())
+            if args.report:
+                print(f"ingest and VEE report: {args.report}/vee_report.html")
     return 0
 
 

@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from workbench.ami.cube_writer import cube_writer, read_version, write_version
 from workbench.errors import CubeError
 
 QUALITY_ACTUAL = 0
@@ -355,9 +356,15 @@ def atomic_directory(path: str | os.PathLike, *, overwrite: bool = True) -> Iter
     """Yield a fresh temporary directory beside ``path``; on success rename it to ``path``.
 
     On any exception the temporary directory is removed and ``path`` is left as it was. An existing ``path``
-    is replaced only if ``overwrite`` and it is a Zarr store (never an unrelated directory or file).
+    is replaced only if ``overwrite`` and it is a Zarr store (never an unrelated directory or file). The whole
+    write holds the writer lock of ``path`` (:func:`~workbench.ami.cube_writer.cube_writer`; taken once when the
+    caller already holds it), and a symbolic link is followed: the real directory is replaced, the link stays.
     """
-    target = Path(path)
+    with cube_writer(path) as target:
+        yield from _atomic_directory(target, overwrite)
+
+
+def _atomic_directory(target: Path, overwrite: bool) -> Iterator[Path]:
     parent = target.parent
     parent.mkdir(parents=True, exist_ok=True)
     if target.exists():
@@ -424,7 +431,8 @@ def write_cube(
     The cube is validated first (:func:`validate_cube`), then written chunked along ``meter`` in chunks of
     ``meter_chunk`` meters with ``time`` in one chunk. The data go to a hidden temporary directory beside
     ``path`` that is renamed into place only when complete; an existing cube at ``path`` is replaced
-    (``overwrite=True``) in the same way.
+    (``overwrite=True``) in the same way, under the cube's writer lock, with a new version
+    (:mod:`workbench.ami.cube_writer`).
     """
     if int(meter_chunk) < 1:
         raise ValueError(f"meter_chunk must be >= 1, got {meter_chunk}")
@@ -450,10 +458,12 @@ def write_cube(
                      if var.dims == ("meter", "time") and name not in encoding})
     for name in (*METER_COORDS, "meter"):
         encoding[name] = {"chunks": (n_meter,)}
-    target = Path(path)
-    with atomic_directory(target, overwrite=overwrite) as tmp, quiet_zarr():
-        out.to_zarr(tmp, mode="w", consolidated=True, encoding=encoding)
-    return target
+    with cube_writer(path) as target:  # one writer at a time (docs/cube.md), the same lock as ingest and VEE
+        previous = read_version(target) if target.is_dir() else {}
+        with atomic_directory(target, overwrite=overwrite) as tmp, quiet_zarr():
+            out.to_zarr(tmp, mode="w", consolidated=True, encoding=encoding)
+            write_version(tmp, {k: v for k, v in previous.items() if k == "version"}, "write_cube", "")
+    return Path(path)
 
 
 def _strings_to_unicode(ds: xr.Dataset) -> xr.Dataset:

@@ -11,12 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import os
-import shutil
 import time
 import uuid
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,7 +21,9 @@ import numpy as np
 
 from workbench.ami import ingest_create as C
 from workbench.ami import ingest_passes as P
+from workbench.ami import ingest_report as R
 from workbench.ami.cube import atomic_directory, open_cube
+from workbench.ami.cube_writer import cube_writer, read_version, write_version
 from workbench.ami.ingest_map import ReadMapper
 from workbench.ami.ingest_records import (
     LOG_NAME,
@@ -42,7 +41,11 @@ from workbench.ami.ingest_store import (
     link_unchanged,
 )
 from workbench.ami.registry import MeterRegistry, load_registry, registry_from_cube
-from workbench.errors import IntervalDataError, WorkbenchError
+from workbench.errors import IntervalDataError
+from workbench.outputs import ensure_output_dir
+
+#: the marker kind of a ``--report`` folder (ingest and VEE write into the same one)
+REPORT_KIND = R.REPORT_KIND
 
 DEFAULT_BUDGET = 2 << 30
 
@@ -104,7 +107,8 @@ def ingest(files, cube, registry=None, *, create_period=None, timezone: str | No
     Parameters
     ----------
     files : interval files (any format of ``workbench.ami.readers``; sniffed).
-    cube : the cube's Zarr directory.
+    cube : the cube's Zarr directory (a symbolic link is followed). The ingest holds the cube's writer lock
+        (:mod:`workbench.ami.cube_writer`): another ingest or VEE on the cube is refused meanwhile.
     registry : a :class:`MeterRegistry`, a registry file (CSV/YAML), or None for an existing cube (then one
         meter per row, see :func:`registry_from_cube`). Required to create a cube.
     create_period : calendar months of a new cube, ``"2025-01:2025-12"``; default: the months the data cover.
@@ -119,7 +123,8 @@ def ingest(files, cube, registry=None, *, create_period=None, timezone: str | No
     force : ingest files even if their sha256 is already in the cube's ingest log.
     meter_chunk : meters per Zarr chunk of a new cube.
     memory_budget : bytes of meter chunks held in memory before parking some in scratch files.
-    report_dir : also write ``accounting.json`` and copies of the rejects and audit files there.
+    report_dir : also write ``ingest_accounting.json`` and copies of the rejects and audit files there; the
+        folder is checked before the cube changes (:mod:`workbench.ami.ingest_report`).
     """
     files = [Path(f) for f in files]
     if not files:
@@ -127,9 +132,10 @@ def ingest(files, cube, registry=None, *, create_period=None, timezone: str | No
     for f in files:
         if not f.is_file():
             raise IntervalDataError(f"{f}: file not found (nothing was ingested)")
-    cube = Path(cube)
-    with _lock(cube):
-        return _ingest_locked(files, cube, registry, locals())
+    if report_dir is not None:  # before the cube changes: a report that cannot be written stops nothing half-way
+        ensure_output_dir(report_dir, REPORT_KIND, "--report")
+    with cube_writer(cube) as real:  # symlinks resolved: the records and the lock are the real cube's
+        return _ingest_locked(files, real, registry, locals())
 
 
 def _ingest_locked(files, cube, registry, opts) -> IngestResult:
@@ -165,7 +171,10 @@ def _ingest_locked(files, cube, registry, opts) -> IngestResult:
     result_files = {str(f): s for f, s in skipped}
     if not jobs:
         acct = _accounting([], result_files, files)
-        return IngestResult(ingest_id, cube, False, acct, log_path=records_dir(cube) / LOG_NAME)
+        result = IngestResult(ingest_id, cube, False, acct, log_path=records_dir(cube) / LOG_NAME)
+        if opts["report_dir"] is not None:  # e.g. the report of an earlier run could not be written: write it now
+            result.notes.append(R.write_logged_report(Path(opts["report_dir"]), cube, log, [s for _, s in skipped]))
+        return result
 
     notes = []
     if ds is not None:
@@ -180,16 +189,18 @@ def _ingest_locked(files, cube, registry, opts) -> IngestResult:
         layout, coords, received_zero, cycle_ids, read_date = _new_layout(jobs, registry, tz, reader_opts, opts)
     row_of = {sp: i for i, sp in enumerate(layout.meters)}
     mapper = ReadMapper(registry, layout, row_of, timezone=tz, cube_name=str(cube))
-    next_id = max((int(e.get("source_id", 0)) for e in log), default=0) + 1
+    scratch = cube.parent / f".{cube.name}.scratch-{ingest_id}"
+    store = ChunkStore(layout, None, scratch, original=cube if exists else None, received_zero=received_zero,
+                       budget_bytes=opts["memory_budget"])
+    version = read_version(cube) if exists else {}
+    next_id = _next_source_id(cube, log, version, store, notes)
+    store.first_new = next_id
     sources = {int(e["source_id"]): e["file"] for e in log if "source_id" in e}
     sources.update({next_id + j: str(job[0]) for j, job in enumerate(jobs)})
 
-    scratch = cube.parent / f".{cube.name}.scratch-{ingest_id}"
     records = records_dir(cube)
     rejects = RejectWriter(records / "rejects" / f"{ingest_id}.parquet")
     audit = AuditWriter(records / "audit" / f"{ingest_id}.parquet", ingest_id, ingested_at, sources)
-    store = ChunkStore(layout, None, scratch, original=cube if exists else None, received_zero=received_zero,
-                       budget_bytes=opts["memory_budget"])
     try:
         with atomic_directory(cube) as staging:
             store.staging = staging
@@ -214,6 +225,8 @@ def _ingest_locked(files, cube, registry, opts) -> IngestResult:
                 raise _NothingChanged  # leave the cube exactly as it is (same files, not even re-linked)
             if exists:
                 link_unchanged(cube, staging, skip_provenance=not keep_provenance)
+            # the version and the provenance ids in use change in the same rename as the values
+            write_version(staging, version, "ingest", ingest_id, next_source_id=next_id + len(jobs))
     except _NothingChanged:
         pass
     except BaseException:
@@ -234,7 +247,7 @@ def _ingest_locked(files, cube, registry, opts) -> IngestResult:
                           rejects_path=rejects_path, audit_path=audit_path, log_path=records / LOG_NAME,
                           notes=notes + store.notes, timings=clock.laps)
     if opts["report_dir"] is not None:
-        _write_report(result, Path(opts["report_dir"]))
+        _write_report(result, Path(opts["report_dir"]), committed=True)
     return result
 
 
@@ -325,14 +338,27 @@ def _accounting(entries, result_files: dict, files, rejects: RejectWriter | None
     return acct
 
 
-def _write_report(result: IngestResult, out: Path) -> None:
-    out.mkdir(parents=True, exist_ok=True)
+def _write_report(result: IngestResult, out: Path, *, committed: bool) -> None:
     doc = dict(result.accounting, ingest_id=result.ingest_id, cube=str(result.cube), created=result.created,
                rejects_path=str(result.rejects_path or ""), audit_path=str(result.audit_path or ""))
-    (out / "ingest_accounting.json").write_text(json.dumps(doc, indent=2, default=str))
-    for src, name in ((result.rejects_path, "ingest_rejects"), (result.audit_path, "ingest_audit")):
-        if src is not None:
-            shutil.copyfile(src, out / f"{name}.parquet")
+    R.write_report_files(out, doc, {"ingest_rejects": result.rejects_path, "ingest_audit": result.audit_path},
+                         committed_note=f"ingest {result.ingest_id}" if committed else "")
+
+
+def _next_source_id(cube: Path, log: list, version: dict, store: ChunkStore, notes: list) -> int:
+    """The first provenance id free for this ingest's files: above every id the log, the cube's version record
+    or (for a cube without a record) its provenance arrays use. A cube copied without its ``.ingest`` folder,
+    or an ingest killed between committing the cube and writing the log, must not reuse an id: the kernels
+    would take the cube's own values for reads of this ingest."""
+    from_log = max((int(e.get("source_id", 0)) for e in log), default=0) + 1
+    recorded = int(version.get("next_source_id", 0) or 0)
+    if recorded == 0 and store.provenance_valid():
+        recorded = store.max_source_id() + 1  # a cube from before version records: read the ids it holds
+    if not log and recorded > 1:
+        notes.append(f"{records_dir(cube) / LOG_NAME}: the ingest log is missing (the cube was copied or moved "
+                     "without its .ingest folder): files ingested before are not recognised, their values count as "
+                     "unchanged, and earlier sources show as (source N) in the audit trail")
+    return max(from_log, recorded, 1)
 
 
 class _Clock:
@@ -344,21 +370,3 @@ class _Clock:
         now = time.perf_counter()
         self.laps[name] = self.laps.get(name, 0.0) + now - self._t
         self._t = now
-
-
-@contextmanager
-def _lock(cube: Path):
-    cube.parent.mkdir(parents=True, exist_ok=True)
-    lock = cube.parent / f".{cube.name}.ingest.lock"
-    try:
-        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-    except FileExistsError:
-        raise WorkbenchError(
-            f"{cube}: another ingest is running into this cube (lock file {lock}). If none is, delete the lock "
-            "file and run again.") from None
-    try:
-        os.write(fd, str(os.getpid()).encode())
-        os.close(fd)
-        yield
-    finally:
-        lock.unlink(missing_ok=True)

@@ -146,7 +146,7 @@ def settle(store: ChunkStore, layout: CubeLayout, per_file, audit: AuditWriter, 
                 conflicts.append(keys)
             if updates is not None:
                 c, r, t, pv, nv, pp, np_, pq = updates
-                prev_est = np.where(pp != 0, pp & 1, pq == 1)
+                prev_est = ((pp & 1) == 1) | (pq == 1)  # the file said so, or the cube's quality (a VEE estimate)
                 audit.add(layout.meters[r], layout.t0_us + t.astype(np.int64) * layout.step_us, c, pv, nv, pp,
                           np_, prev_est)
     for j, tally in enumerate(per_file):

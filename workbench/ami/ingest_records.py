@@ -7,7 +7,9 @@
   flags and sources, ingest id, timestamp).
 
 The rejects and audit files of an ingest that fails are removed; the log lists only ingests that reached the
-cube. See ``docs/ingest.md``.
+cube. While an ingest runs they are ``.<ingest_id>.parquet.partial`` and get their name after the cube is
+committed; the partial files a killed ingest left are settled by the next writer of the cube
+(:func:`settle_partial_records`). See ``docs/ingest.md``.
 """
 
 from __future__ import annotations
@@ -51,8 +53,9 @@ AUDIT_SCHEMA = pa.schema([
 
 
 def records_dir(cube) -> Path:
-    """The folder of a cube's ingest records: ``data/cube.zarr`` -> ``data/cube.ingest``."""
-    p = Path(cube)
+    """The folder of a cube's ingest records: ``data/cube.zarr`` -> ``data/cube.ingest`` (beside the real cube
+    when ``cube`` is a symbolic link)."""
+    p = Path(os.path.realpath(cube))
     return p.with_name(p.name.removesuffix(".zarr") + ".ingest")
 
 
@@ -89,25 +92,54 @@ class _LazyParquet:
 
     def __init__(self, path: Path):
         self.path = path
+        self.partial = partial_path(path)
         self._writer = None
         self.total = 0
 
     def _write(self, table: pa.Table) -> None:
         if self._writer is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._writer = pq.ParquetWriter(self.path, self.schema)
+            self._writer = pq.ParquetWriter(self.partial, self.schema)
         self._writer.write_table(table)
         self.total += table.num_rows
 
     def close(self) -> Path | None:
+        """Finish the file and give it its name (call once the cube is committed)."""
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+            os.replace(self.partial, self.path)
         return self.path if self.total else None
 
     def discard(self) -> None:
-        self.close()
-        self.path.unlink(missing_ok=True)
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        self.partial.unlink(missing_ok=True)
+
+
+def partial_path(path: Path) -> Path:
+    return path.with_name(f".{path.name}.partial")
+
+
+def settle_partial_records(cube, committed_run: str) -> list[str]:
+    """The rejects / audit files a killed ingest left: kept (renamed) if that ingest committed the cube (it is
+    the cube's last writer), removed otherwise. Call under the cube's writer lock. Returns notes."""
+    notes = []
+    for sub in ("rejects", "audit"):
+        folder = records_dir(cube) / sub
+        if not folder.is_dir():
+            continue
+        for p in folder.glob(".*.parquet.partial"):
+            ingest_id = p.name[1:-len(".parquet.partial")]
+            if committed_run and ingest_id == committed_run:
+                os.replace(p, folder / f"{ingest_id}.parquet")
+                notes.append(f"{folder / (ingest_id + '.parquet')}: kept the {sub} file of ingest {ingest_id}, "
+                             "stopped after it committed the cube")
+            else:
+                p.unlink(missing_ok=True)
+                notes.append(f"{p}: removed the {sub} file of a stopped ingest that did not reach the cube")
+    return notes
 
 
 class RejectWriter(_LazyParquet):

@@ -24,6 +24,7 @@ import numpy as np
 import zarr
 
 from workbench.ami.cube import QUALITY_MISSING, quiet_zarr
+from workbench.errors import WorkbenchError
 from workbench.kernels.ingest import CONFLICTED, UPDATED, finalize_chunk
 
 #: the provenance arrays live inside the cube (a Zarr group the cube's consolidated metadata does not list), so
@@ -104,6 +105,8 @@ class ChunkStore:
         self._orig = self._open_original() if original is not None else None
         self._out: dict[str, zarr.Array] = {}
         self._lock = threading.Lock()
+        #: the provenance id of the first file of this ingest: every id already in the cube must be below it
+        self.first_new = 1
 
     # -- the original chunks -------------------------------------------------------------------------------
     def _open_original(self) -> dict:
@@ -128,6 +131,17 @@ class ChunkStore:
     def provenance_valid(self) -> bool:
         return self._orig is not None and all(v in self._orig for v in SOURCE_VARS)
 
+    def max_source_id(self) -> int:
+        """The highest provenance source id stored in the cube (read chunk by chunk; for cubes without a
+        version record)."""
+        top = 0
+        with quiet_zarr():
+            for v in SOURCE_VARS:
+                for k in range(self.layout.n_chunks):
+                    a, b = self.layout.rows(k)
+                    top = max(top, int(np.asarray(self._orig[v][a:b, :]).max(initial=0)) >> 2)
+        return top
+
     def load_original(self, k: int) -> _Work:
         a, b = self.layout.rows(k)
         n, t = b - a, self.layout.n_time
@@ -145,6 +159,12 @@ class ChunkStore:
             for c, v in enumerate(SOURCE_VARS):
                 if v in self._orig:
                     prov[c] = self._orig[v][a:b, :]
+        top = int(prov.max(initial=0)) >> 2
+        if top >= self.first_new:  # the kernels would take these cells for reads of this ingest
+            raise WorkbenchError(
+                f"{self.original}: the cube's provenance names source {top}, but this ingest numbers its files from "
+                f"{self.first_new}: the cube's version record and ingest log disagree with its data; nothing was "
+                "changed (restore the cube's .ingest folder beside it, or report this cube)")
         return _Work(val, prov, quality)
 
     # -- working chunks ---------------------------------------------------------------------------------------
@@ -218,6 +238,7 @@ class ChunkStore:
             orig = work if fresh else self.load_original(k)  # a fresh chunk's original is not read
             cls = np.empty(work.val.shape, np.uint8)
             quality = np.empty_like(work.quality)
+            _check_settle_inputs(k, work, orig, first_new, n_new, (b - a, self.layout.n_time), fresh)
             changed, n_updated, n_conflicted = finalize_chunk(
                 work.val, work.prov, work.quality, orig.val, orig.prov, fresh, first_new, cls, quality, counts)
             n_rows, n_time = self.layout.n_rows, self.layout.n_time
@@ -252,6 +273,20 @@ class ChunkStore:
     def close(self) -> None:
         self.held.clear()
         shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+def _check_settle_inputs(k, work: _Work, orig: _Work, first_new: int, n_new: int, shape, fresh: bool) -> None:
+    """What :func:`finalize_chunk` indexes without bounds checks, checked here: a compiled kernel given a
+    wrong size or a source id outside this ingest's files would read or write past its arrays."""
+    want = (2, *shape)
+    if work.val.shape != want or work.prov.shape != want or work.quality.shape != shape or (
+            not fresh and (orig.val.shape != want or orig.prov.shape != want or orig.quality.shape != shape)):
+        raise WorkbenchError(f"meter chunk {k}: working arrays {work.val.shape} do not match the cube's chunk "
+                             f"{want}; nothing was changed (report this cube)")
+    top = int(work.prov.max(initial=0)) >> 2
+    if n_new < 1 or top >= first_new + n_new:
+        raise WorkbenchError(f"meter chunk {k}: provenance source {top} is outside this ingest's files "
+                             f"{first_new}..{first_new + n_new - 1}; nothing was changed (report this cube)")
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ import numpy as np
 import xarray as xr
 
 from workbench.ami.cube import open_cube, quiet_zarr, validate_cube
+from workbench.ami.cube_writer import cube_state, lock_path, writer_active
 from workbench.errors import CubeError
 
 
@@ -65,6 +66,27 @@ def cube_fingerprint(cube) -> dict:
     for name in ("zarr.json", ".zmetadata", ".zgroup"):
         meta = path / name
         if meta.exists():
+            # the version record and the directory's inode change with every commit of a writer, also when the
+            # root metadata is carried over unchanged (an ingest hard-links it): kept chunks never mix versions
             return {"cube": str(path.resolve()), "metadata": hashlib.sha256(meta.read_bytes()).hexdigest(),
-                    "modified_ns": meta.stat().st_mtime_ns}
+                    "modified_ns": meta.stat().st_mtime_ns, "state": cube_state(path)}
     return {"cube": str(cube)}
+
+
+def begin_cube_read(cube) -> dict | None:
+    """At the start of a run that must see one version of a local cube: refuse while a writer (ingest, VEE)
+    holds the cube's lock, and return the version to check at the end (None for a URL)."""
+    if is_url(cube):
+        return None
+    if writer_active(cube):
+        raise CubeError(f"{cube}: the cube is being written by another run (an ingest or VEE holds "
+                        f"{lock_path(cube)}); run again when it has finished")
+    return cube_state(cube)
+
+
+def cube_changed(cube, state: dict | None) -> bool:
+    """Whether a writer committed a new version of the cube since :func:`begin_cube_read` returned ``state``."""
+    return state is not None and cube_state(cube) != state
+
+
+CHANGED_MESSAGE = "the cube changed during the run (an ingest or VEE wrote it); run the cycle again"

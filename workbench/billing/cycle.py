@@ -46,7 +46,7 @@ import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
 from workbench.ami.cube_calendar import cube_local_days, cube_time
-from workbench.billing.cube_source import open_run_cube
+from workbench.billing.cube_source import CHANGED_MESSAGE, begin_cube_read, cube_changed, open_run_cube
 from workbench.billing.cycle_chunk import SCHEMAS, ChunkTask, CyclePlan, bill_chunk, program_export_price
 from workbench.billing.cycle_output import (
     KIND,
@@ -117,6 +117,7 @@ class CyclePlanned:
     meters_billable: int
     key: str
     inputs: dict
+    cube_state: dict | None = None  # the cube's version when planned (begin_cube_read)
 
 
 def plan_cycle(cube, tariffs_dir, out, *, cycles=None, period=None, chunk_meters=None, enrollments=None,
@@ -134,6 +135,7 @@ def plan_cycle(cube, tariffs_dir, out, *, cycles=None, period=None, chunk_meters
             np.datetime64(period, "M")
         except ValueError:
             raise BillingError(f"--period {period!r}: expected a month like 2025-11") from None
+    cube_state = begin_cube_read(cube)  # refuses while an ingest or VEE writes the cube
     ds = open_run_cube(cube)
     book = load_tariff_book(tariffs_dir)
     utc, step = cube_time(ds)
@@ -208,7 +210,7 @@ def plan_cycle(cube, tariffs_dir, out, *, cycles=None, period=None, chunk_meters
                                cycle=cycle_of[start:stop], billable=billable[start:stop], pto=pto[start:stop],
                                true_up=true_up[start:stop],
                                **{name: values[start:stop] for name, values in coords.items()}))
-    return CyclePlanned(plan, tasks, exceptions, int(selected.sum()), int(billable.sum()), key, inputs)
+    return CyclePlanned(plan, tasks, exceptions, int(selected.sum()), int(billable.sum()), key, inputs, cube_state)
 
 
 def _enrolled(path, programs, accounts, nem_codes, period, local_day):
@@ -296,6 +298,9 @@ def _run_locked(planned: CyclePlanned, out: Path, identity: dict, *, cube, tarif
                 label = bill_chunks_on_cluster(planned.plan, todo, scheduler=scheduler, workers=workers,
                                                progress=progress, run_key=planned.key)
         except (WorkbenchError, KeyboardInterrupt) as exc:
+            if not isinstance(exc, KeyboardInterrupt) and cube_changed(cube, planned.cube_state):
+                store.remove()  # e.g. a chunk read while a writer replaced the cube: not this cube's error
+                raise CubeError(f"{cube}: {CHANGED_MESSAGE}") from None
             kept = len(store.done_chunks() & wanted)
             note = (f"{kept:,} of {len(wanted):,} meter chunks billed so far are kept in {store.root}; run the same "
                     "command again to resume from them (or with --fresh to start over)")
@@ -308,6 +313,9 @@ def _run_locked(planned: CyclePlanned, out: Path, identity: dict, *, cube, tarif
         if missing:
             raise BillingError(f"meter chunks {sorted(missing)[:10]} report done but their files are not in "
                                f"{store.parts}: the workers must write to storage this machine can read (see docs/scale.md)")
+        if cube_changed(cube, planned.cube_state):  # chunks of two versions: no outputs, nothing kept to resume
+            store.remove()
+            raise CubeError(f"{cube}: {CHANGED_MESSAGE}")
         result = _assemble(planned, store, out, identity, cube=cube, tariffs_dir=tariffs_dir, cycles=cycles,
                            period=period, chunks_resumed=len(done), scheduler=label, timings=timings)
     finally:

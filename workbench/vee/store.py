@@ -30,12 +30,16 @@ import pyarrow.parquet as pq
 import xarray as xr
 
 from workbench.ami.cube import METER_COORDS, atomic_directory, open_cube, quiet_zarr
+from workbench.ami.cube_writer import cube_writer, link_subtree, read_version, resolve_cube, write_version
+from workbench.ami.ingest_report import REPORT_KIND
+from workbench.ami.ingest_store import INGEST_DIR
+from workbench.outputs import ensure_output_dir
 from workbench.vee.billready import held_table
 from workbench.vee.config import VeeConfig, load_config
 from workbench.vee.engine import run_vee
 from workbench.vee.faults import fault_rates, inject_faults, merge_scores, score_faults
 from workbench.vee.report import write_report
-from workbench.vee.rules import FLAG_ATTRS, METHOD_ATTRS
+from workbench.vee.rules import FLAG_ATTRS, METHOD_ATTRS, VeeError
 from workbench.vee.summary import VeeSummary
 from workbench.vee.tables import EDITS_SCHEMA, EXCEPTIONS_SCHEMA
 
@@ -44,8 +48,9 @@ _VARS = {"delivered_kwh": np.float32, "received_kwh": np.float32, "quality": np.
 
 
 def audit_dir(cube_path: str | os.PathLike) -> Path:
-    """The folder beside the cube that keeps its VEE audit trail (``data/cube.zarr`` -> ``data/cube.vee``)."""
-    p = Path(cube_path)
+    """The folder beside the cube that keeps its VEE audit trail (``data/cube.zarr`` -> ``data/cube.vee``); beside
+    the real cube when ``cube_path`` is a symbolic link."""
+    p = resolve_cube(cube_path)
     return p.with_name(p.name.removesuffix(".zarr") + ".vee")
 
 
@@ -106,8 +111,24 @@ def vee_cube(cube_path: str | os.PathLike, config: VeeConfig | None = None, repo
     """
     config = config or load_config()
     workers = max(1, int(workers or min(2, os.cpu_count() or 1)))
+    if not Path(cube_path).exists():
+        open_cube(cube_path)  # the error naming the missing cube, before a lock file is made beside it
+    if report_dir is not None:  # checked before the cube changes (the ingest's --report folder is the same kind)
+        ensure_output_dir(report_dir, REPORT_KIND, "--report")
+    with cube_writer(cube_path) as path:  # one writer at a time; symlinks resolved
+        total = _vee_locked(path, config, workers, registry, register_reads, inject_seed, progress)
+    if report_dir is not None:
+        try:
+            write_report(report_dir, total, accounting)
+        except OSError as exc:
+            raise VeeError(f"--report {report_dir}: cannot write the VEE report ({exc.strerror or exc}); the cube "
+                           f"was validated (run {total.info['run']}): run `workbench vee --report {report_dir}` again "
+                           "to write the report") from None
+    return total
+
+
+def _vee_locked(path: Path, config, workers, registry, register_reads, inject_seed, progress) -> VeeSummary:
     started = _time.perf_counter()
-    path = Path(cube_path)
     ds = open_cube(path)
     n_meters = ds.sizes["meter"]
     chunks = ds["delivered_kwh"].chunks
@@ -129,6 +150,10 @@ def vee_cube(cube_path: str | os.PathLike, config: VeeConfig | None = None, repo
         bar = tqdm(total=n_meters, unit="meter", desc="VEE", disable=not progress)
         with atomic_directory(path) as tmp, quiet_zarr():
             template.to_zarr(tmp, mode="w-", compute=False, consolidated=True, encoding=encoding)
+            # the ingest's provenance (which file each value came from) is not VEE's to drop: VEE estimates
+            # values but does not change where the reads came from
+            link_subtree(path, tmp, INGEST_DIR)
+            write_version(tmp, read_version(path), "vee", run)
             group = zarr.open_group(tmp, mode="r+", use_consolidated=False)
             source = zarr.open_group(path, mode="r", use_consolidated=False)
             job = functools.partial(_chunk_job, ds=ds, source=source, group=group, config=config, registry=registry,
@@ -172,8 +197,6 @@ def vee_cube(cube_path: str | os.PathLike, config: VeeConfig | None = None, repo
         edits_writer.close()
         exceptions_writer.close()
         raise
-    if report_dir is not None:
-        write_report(report_dir, total, accounting)
     return total
 
 
