@@ -193,7 +193,7 @@ def test_tariff_that_is_not_utf8_names_the_file(tmp_path, year_csv, capsys):
     bad = tmp_path / "latin1.yaml"
     bad.write_bytes(b"code: X\nname: Caf\xe9 tariff\n")
     assert_refused(run_in_process(["bill", "--tariff", bad, "--intervals", year_csv], capsys),
-                   str(bad), "not UTF-8 text", "0xe9", "save it as UTF-8")
+                   str(bad), "not UTF-8 text", "0xe9", "UTF-8")
 
 
 @pytest.mark.parametrize(("error", "expected"), [

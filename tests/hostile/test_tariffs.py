@@ -283,9 +283,10 @@ def test_urdb_duplicate_key(bill):
 
 
 def test_read_of_1e30_kwh_gives_no_bill(bill):
-    """One read of 1e30 kWh: refused naming the interval file and the bill period, never a bill."""
+    """One read of 1e30 kWh: refused at the reader naming the interval file and its row, never a bill
+    (pricing refuses such an amount too, naming the bill period: tests/test_money_adds_up.py)."""
     (bill.dir / "big.csv").write_text(rows("1e30", at=5))
-    assert_refused(bill(GOOD, name="t.yaml", intervals="big.csv"), "big.csv", "bill period 2025-04-01", "1e+30")
+    assert_refused(bill(GOOD, name="t.yaml", intervals="big.csv"), "big.csv", "row 7", "1e+30", "physical limit")
 
 
 def test_rtp_price_beyond_any_market(bill):
