@@ -29,7 +29,7 @@ RANKS = {
     "sample": 8,
     "design": 9,
     "app": 10,
-    "cli_errors": 11, "cli": 12, "__main__": 13,
+    "cli_errors": 11, "cli_parser": 11.5, "cli": 12, "__main__": 13,
 }
 
 

@@ -13,7 +13,8 @@ Layout, bottom to top (a module imports only from the layers below it; ``tests/t
 - ``workbench.billing``   bill runs: one meter with its program, cycles over cube chunks, dask, resume
 - ``workbench.sample``    the synthetic sample utility and its AMI export
 - ``workbench.design``    studies on the whole customer base (NEM 2.0 vs 3.0)
-- ``workbench.app``       Panel dashboards; ``workbench.cli``: the ``workbench`` command
+- ``workbench.app``       Panel dashboards; ``workbench.cli``: the ``workbench`` command (options in
+  ``workbench.cli_parser``)
 """
 
 __version__ = "0.1.0"

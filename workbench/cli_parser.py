@@ -1,0 +1,123 @@
+"""The ``workbench`` command's options: its argparse parser, subcommands, options and their help.
+
+:func:`build_parser` lays out every subcommand (``bill``, ``sample``, ``cycle``, ``serve``, ``vee``,
+``ingest``) with its options, defaults and help text; what each subcommand does is :mod:`workbench.cli`'s,
+which hands its functions in (``handlers``). ``_Parser`` words usage errors as the workbench's one line,
+``error: workbench sample: ...``, exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Mapping
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with the workbench's one-line errors: ``error: workbench sample: ...``, exit 2."""
+
+    def error(self, message):
+        self.exit(2, f"error: {self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def build_parser(handlers: Mapping[str, Callable]) -> argparse.ArgumentParser:
+    """The ``workbench`` parser; each subcommand's ``func`` is ``handlers[its name]`` (``bill``, ``sample``, ...)."""
+    parser = _Parser(prog="workbench", description="Rate Workbench: electric-utility rate analysis and billing.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    bill = sub.add_parser("bill", help="bill one customer's interval file under a tariff")
+    bill.add_argument("--tariff", required=True, help="workbench YAML tariff or OpenEI URDB v8 JSON")
+    bill.add_argument("--intervals", required=True, help="CSV: timestamp (ISO 8601 with offset), delivered_kwh[, received_kwh]; "
+                      "or any AMI file workbench ingest reads (Green Button XML/CSV, MDM CSV/Parquet, CMEP)")
+    bill.add_argument("--meter", help="the meter to bill when the interval file holds several")
+    bill.add_argument("--format", choices=["text", "json", "csv"], default="text")
+    bill.add_argument("--timezone", help="IANA time zone the tariff's schedules apply in (default: the tariff's; "
+                      "else a Green Button feed's LocalTimeParameters; else the timestamps' own offsets); a feed or "
+                      "timestamps on another clock get a warning naming both")
+    bill.add_argument("--read-dates", help="meter-read dates, comma separated (bill periods run from one to the next); "
+                      "default: calendar months of local time")
+    bill.add_argument("--repair", action="store_true", help="repair the feed's usual faults and bill (default: list "
+                      "every problem and stop): estimate gaps (VEE: linear, like-day), split long readings evenly, "
+                      "drop zero-length records and conflicting duplicates (then estimated); each repair is listed "
+                      "and the bill is marked estimated; see docs/bill-command.md")
+    bill.add_argument("--program", help="net-metering program: a code in tariffs/programs/, a program file, or a "
+                      "PySAM option (net-metering-kwh, net-metering-dollars, net-billing, net-billing-carryover, "
+                      "buy-all-sell-all); default for a URDB tariff: its dgrules")
+    bill.add_argument("--programs", help="folder of program files (default: programs/ beside the tariff)")
+    bill.add_argument("--true-up-month", type=int, help="month (1-12) whose bill carries the annual true-up")
+    bill.add_argument("--export-rates", help="export values: CSV timestamp,export_rate (per interval or hour) or a "
+                      "576-row table month,day_type,hour,export_rate")
+    bill.add_argument("--pto-date", help="permission-to-operate date (picks the export-value vintage and the "
+                      "anniversary true-up)")
+    bill.set_defaults(func=handlers["bill"])
+
+    sample = sub.add_parser("sample", help="generate the synthetic sample utility (interval cube)")
+    sample.add_argument("--meters", type=int, default=2000)
+    sample.add_argument("--year", type=int, default=2025)
+    sample.add_argument("--seed", type=int, default=42)
+    sample.add_argument("--chunk", type=int, default=1000, help="meters per Zarr chunk")
+    sample.add_argument("--months", help="only these months of the year, e.g. 2025-10:2025-11 (default: the whole "
+                        "year); the year given here replaces --year")
+    sample.add_argument("--out", default="data/sample/cube.zarr")
+    sample.add_argument("--ami", metavar="DIR", help="also write the utility as its AMI head-end would export it, "
+                        "with faults: MDM Parquet by month, meters.csv, read-dates.csv (for workbench ingest)")
+    sample.add_argument("--quiet", action="store_true")
+    sample.set_defaults(func=handlers["sample"])
+
+    cycle = sub.add_parser("cycle", help="bill a bill cycle (or all) of the utility from the cube")
+    cycle.add_argument("--cube", default="data/sample/cube.zarr")
+    cycle.add_argument("--tariffs", default="tariffs", help="tariff book folder")
+    cycle.add_argument("--cycle", default="all", help="cycle number(s), e.g. 7 or 3,4, or 'all'")
+    cycle.add_argument("--period", help="only bill periods ending in this month, e.g. 2025-11 (default: every period)")
+    cycle.add_argument("--out", default="reports/cycle", help="output folder: new, empty, or an earlier output of "
+                       "this command (default: reports/cycle); see docs/outputs.md")
+    cycle.add_argument("--replace", action="store_true", help="replace the bills in --out even if another run "
+                       "(other cube, tariffs, cycles or period) wrote them")
+    cycle.add_argument("--scheduler", help="run the meter chunks on dask: 'local' (a LocalCluster on this machine) "
+                       "or a scheduler address like tcp://10.0.0.5:8786 (default: in this process)")
+    cycle.add_argument("--workers", type=int, help="worker processes of --scheduler local (default 2)")
+    cycle.add_argument("--fresh", action="store_true", help="ignore meter chunks kept by an interrupted earlier run "
+                       "of the same inputs (default: resume from them)")
+    cycle.add_argument("--enrollments", help="account program histories (CSV account,program,pto_date,start,end,...): "
+                       "program, PTO date and true-up month per account; see docs/net-metering.md")
+    cycle.add_argument("--vee-config", help="site VEE configuration whose bill-ready rule holds bills (default: "
+                       "workbench/vee/defaults.yaml: held above 2%% estimated intervals)")
+    cycle.add_argument("--chunk", type=int, help="meters per billing chunk (default: the cube's Zarr meter chunk)")
+    cycle.add_argument("--quiet", action="store_true")
+    cycle.set_defaults(func=handlers["cycle"])
+    serve = sub.add_parser("serve", help="serve a dashboard (nem: the NEM 2.0 vs 3.0 impact study)")
+    serve.add_argument("app", choices=["nem"])
+    serve.add_argument("--cube", default="data/sample/nem-study.zarr", help="generated if missing")
+    serve.add_argument("--meters", type=int, default=300, help="meters to generate when the cube is missing")
+    serve.add_argument("--port", type=int, default=5006)
+    serve.add_argument("--allow-origin", action="append", metavar="HOST[:PORT]", help="also accept the browser's "
+                       "live connection from this origin (a reverse proxy's name); repeatable. Default: only "
+                       "127.0.0.1:PORT and localhost:PORT")
+    serve.set_defaults(func=handlers["serve"])
+
+    vee = sub.add_parser("vee", help="validate, estimate and edit the interval cube in place (VEE) and report")
+    vee.add_argument("--cube", default="data/sample/cube.zarr")
+    vee.add_argument("--config", help="site VEE configuration (YAML) merged over workbench/vee/defaults.yaml")
+    vee.add_argument("--report", help="folder for vee_report.html and its CSV tables")
+    vee.add_argument("--inject-faults", type=int, metavar="SEED", help="first inject the demo faults (gaps, "
+                     "spikes, flatlines, ...) with this seed and score VEE against them; changes the cube")
+    vee.add_argument("--quiet", action="store_true")
+    vee.set_defaults(func=handlers["vee"])
+
+    ing = sub.add_parser("ingest", help="load interval files (Green Button, MDM CSV/Parquet, CMEP) into the cube")
+    ing.add_argument("files", nargs="+", metavar="FILE", help="interval files; the format is recognised")
+    ing.add_argument("--into", required=True, metavar="CUBE", help="the cube (Zarr directory); created if missing")
+    ing.add_argument("--registry", help="meter registry CSV or YAML (required to create a cube; see docs/registry.md)")
+    ing.add_argument("--period", help="months of a new cube, e.g. 2025-01:2025-12 (default: the months the data cover)")
+    ing.add_argument("--multiplier-applied", choices=["yes", "no"], help="the files already include CT x PT (yes) "
+                     "or hold raw meter values (no); default: each meter's registry flag")
+    ing.add_argument("--timezone", help="IANA zone of times without a UTC offset, and of a new cube "
+                     "(default: the cube's, or the registry's)")
+    ing.add_argument("--read-dates", help="CSV cycle,read_date of a new cube's bill cycles (default: the 1st of "
+                     "each month)")
+    ing.add_argument("--force", action="store_true", help="ingest files even if already in the cube's ingest log")
+    ing.add_argument("--report", metavar="DIR", help="also write ingest_accounting.json and the rejects/audit here")
+    ing.add_argument("--vee", action="store_true", help="then validate and estimate the cube (VEE) and put the "
+                     "ingest accounting and the VEE results in one report (--report)")
+    ing.add_argument("--vee-config", help="site VEE configuration merged over workbench/vee/defaults.yaml")
+    ing.set_defaults(func=handlers["ingest"])
+    return parser
