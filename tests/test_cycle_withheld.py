@@ -13,7 +13,7 @@ import pytest
 
 from workbench.ami.cube import open_cube, write_cube
 from workbench.billing.cycle import run_cycle
-from workbench.kernels.vee import IMPLAUSIBLE
+from workbench.kernels.vee_codes import IMPLAUSIBLE
 from workbench.sample import generate_sample_utility
 
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from test_vee_support import make_cube
 
 from workbench.ami.registry import Meter, MeterRegistry, default_max_kw
-from workbench.kernels.vee import METHOD_WITHHELD
+from workbench.kernels.vee_codes import METHOD_WITHHELD
 from workbench.vee import bill_ready, bit, load_config, run_vee
 
 PER_DAY = 96

@@ -28,7 +28,7 @@ from workbench.engine.bills import check_bill_tables
 from workbench.engine.cube import _OUTPUTS
 from workbench.engine.pricing import Determinants, billing_demand, price
 from workbench.kernels.scan import scan_determinants
-from workbench.kernels.vee import IMPLAUSIBLE
+from workbench.kernels.vee_codes import IMPLAUSIBLE
 from workbench.nem.billing import Enrollment, bill_with_program
 from workbench.nem.resolve import _hourly_net, vintage_prices
 from workbench.vee import ready_verdict

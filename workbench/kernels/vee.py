@@ -22,165 +22,51 @@ Per meter, over its row of ``T`` intervals grouped into ``D`` local days:
 
 Validation rules look only at actual reads (quality 0): estimates already in the cube are never re-flagged,
 so running VEE on its own output changes nothing.
+
+The codes (rule bits, methods, parameter indices) are in ``vee_codes.py``, the validation helpers in
+``vee_checks.py``, the estimation in ``vee_estimate.py``, the counts read from the outputs in
+``vee_counts.py``; this module holds the per-meter pass and its block drivers.
 """
 
 import numpy as np
 from numba import njit, prange
 
-# rule bits of the per-interval ``vee_flags`` bitmask (docs/vee.md)
-MISSING = 0
-NEGATIVE = 1
-SPIKE = 2
-HIGH_USE = 3
-LOW_USE = 4
-FLATLINE = 5
-ZERO_USE = 6
-REVERSE_FLOW = 7
-INACTIVE = 8
-REGISTER_MISMATCH = 9
-NOT_ESTIMATED = 10
-IMPLAUSIBLE = 11
-N_RULE_BITS = 12
-
-# estimation method codes (``vee_method``)
-METHOD_NONE = 0
-METHOD_LINEAR = 1
-METHOD_LIKE_DAY = 2
-METHOD_FLAT_FILL = 3
-METHOD_SOURCE = 4  # estimated before VEE (quality 1 in the input)
-METHOD_WITHHELD = 5  # IMPLAUSIBLE: the read is removed (NaN, quality 2), never estimated; the original is in the edits
-N_METHODS = 6
-
-#: columns of ``day_counts``: one per rule bit, then intervals estimated with methods 1, 2, 3
-N_DAY_COLS = N_RULE_BITS + 3
-
-# indices into the float and int parameter vectors (built by workbench.vee.engine)
-P_SPIKE_RATIO, P_SPIKE_MIN, P_HIGH, P_LOW, P_MIN_ADU, P_REVERSE_MIN, P_DAY_SHARE, P_ZERO_SHARE = range(8)
-N_FLOAT_PARAMS = 8
-(I_FLAT_LEN, I_FLAT_ZERO, I_HISTORY, I_MIN_HISTORY, I_LINEAR_MAX, I_ONE_SIDED, I_LIKE_DAYS, I_LIKE_MIN,
- I_LOOKBACK, I_LIKE_ENABLED, I_PER_DAY) = range(11)
-N_INT_PARAMS = 11
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _bit(b):
-    return np.uint32(1) << np.uint32(b)
-
-
-@njit(cache=True, nogil=True)
-def _raise(f_out, day_counts, t, day, bits):
-    """OR rule ``bits`` into interval ``t``'s flags and count them on its day."""
-    f_out[t] |= bits
-    for b in range(N_RULE_BITS):
-        if (bits >> np.uint32(b)) & np.uint32(1):
-            day_counts[b, day] += 1
-
-
-@njit(cache=True, nogil=True)
-def _flatline(f_out, bad_d, day_of, day_counts, start, stop, estimate):
-    for t in range(start, stop):
-        _raise(f_out, day_counts, t, day_of[t], _bit(FLATLINE))
-        if estimate:
-            bad_d[t] = True
-
-
-@njit(cache=True, nogil=True)
-def _estimate_channel(values, out, bad, q_out, f_out, new_method, m_out, other_new, day_counts, a0, a1, day_of,
-                      day_kind, slot, slot_pos, linear_max, one_sided_flat, like_enabled, like_days, like_min,
-                      lookback, is_delivered):
-    """Fill the intervals where ``bad`` is set: write ``out``, ``new_method``, ``m_out``, ``q_out`` and the
-    counts. ``other_new``: the delivered channel's new methods (received: an interval counts once)."""
-    t = a0
-    while t < a1:
-        if not bad[t]:
-            t += 1
-            continue
-        g0 = t
-        while t < a1 and bad[t]:
-            t += 1
-        g1 = t
-        n_gap = g1 - g0
-        left = g0 - 1
-        right = g1
-        has_left = left >= a0 and values[left] == values[left] and (f_out[left] & _bit(IMPLAUSIBLE)) == 0
-        has_right = right < a1 and values[right] == values[right] and (f_out[right] & _bit(IMPLAUSIBLE)) == 0
-        for k in range(g0, g1):
-            method = METHOD_NONE
-            value = 0.0
-            if n_gap <= linear_max and has_left and has_right:
-                value = values[left] + (values[right] - values[left]) * (k - left) / (n_gap + 1)
-                method = METHOD_LINEAR
-            elif n_gap <= linear_max and one_sided_flat and (has_left or has_right):
-                value = values[left] if has_left else values[right]
-                method = METHOD_FLAT_FILL
-            elif like_enabled:
-                day = day_of[k]
-                s = slot[k]
-                count = 0
-                acc = 0.0
-                lo = max(0, day - lookback)
-                d2 = day - 1
-                while d2 >= lo and count < like_days:
-                    if day_kind[d2] == day_kind[day]:
-                        p = slot_pos[d2, s]
-                        if (p >= a0 and p < a1 and not bad[p] and q_out[p] == 0 and f_out[p] == 0
-                                and values[p] == values[p]):
-                            acc += values[p]
-                            count += 1
-                    d2 -= 1
-                if count >= like_min:
-                    value = acc / count
-                    method = METHOD_LIKE_DAY
-            day = day_of[k]
-            if method == METHOD_NONE:
-                if (f_out[k] & _bit(NOT_ESTIMATED)) == 0:
-                    _raise(f_out, day_counts, k, day, _bit(NOT_ESTIMATED))
-                continue
-            out[k] = value
-            new_method[k] = method
-            if is_delivered or other_new[k] == METHOD_NONE:
-                m_out[k] = method
-                day_counts[N_RULE_BITS + method - 1, day] += 1
-            if is_delivered or q_out[k] != 2:  # received alone: quality 1 only if delivered has a value
-                q_out[k] = 1
-
-
-@njit(cache=True, nogil=True)
-def _day_stats(d_in, bad_d, s, e, lim):
-    """Valid reads (0..``lim``), their sum, the highest and the third-highest of intervals ``s..e`` (-1 when
-    fewer)."""
-    n_valid = 0
-    total = 0.0
-    v1 = -1.0
-    v2 = -1.0
-    v3 = -1.0
-    for t in range(s, e):
-        d = d_in[t]
-        if d >= 0 and d <= lim and not bad_d[t]:
-            n_valid += 1
-            total += d
-            if d > v1:
-                v3 = v2
-                v2 = v1
-                v1 = d
-            elif d > v2:
-                v3 = v2
-                v2 = d
-            elif d > v3:
-                v3 = d
-    return n_valid, total, v1, v3
-
-
-@njit(cache=True, nogil=True)
-def _spike_day(d_in, bad_d, s, e, highest, ratio, lim):
-    """True when the day's highest valid read exceeds ``ratio`` x its third-highest, i.e. when at most two
-    valid reads ``d`` have ``ratio * d >= highest`` (a cheap count instead of sorting out the top three)."""
-    n = 0
-    for t in range(s, e):
-        d = d_in[t]
-        if ratio * d >= highest and d <= lim and not bad_d[t]:
-            n += 1
-    return n <= 2
+from workbench.kernels.vee_checks import _bit, _day_stats, _flatline, _raise, _spike_day
+from workbench.kernels.vee_codes import (
+    FLATLINE,
+    HIGH_USE,
+    I_FLAT_LEN,
+    I_FLAT_ZERO,
+    I_HISTORY,
+    I_LIKE_DAYS,
+    I_LIKE_ENABLED,
+    I_LIKE_MIN,
+    I_LINEAR_MAX,
+    I_LOOKBACK,
+    I_MIN_HISTORY,
+    I_ONE_SIDED,
+    I_PER_DAY,
+    IMPLAUSIBLE,
+    INACTIVE,
+    LOW_USE,
+    METHOD_SOURCE,
+    METHOD_WITHHELD,
+    MISSING,
+    N_RULE_BITS,
+    NEGATIVE,
+    P_DAY_SHARE,
+    P_HIGH,
+    P_LOW,
+    P_MIN_ADU,
+    P_REVERSE_MIN,
+    P_SPIKE_MIN,
+    P_SPIKE_RATIO,
+    P_ZERO_SHARE,
+    REVERSE_FLOW,
+    SPIKE,
+    ZERO_USE,
+)
+from workbench.kernels.vee_estimate import _estimate_channel
 
 
 @njit(cache=True, nogil=True)
@@ -420,52 +306,3 @@ def vee_block(d_in, r_in, q_in, f_prior, m_prior, day_of, day_start, day_kind, s
         vee_meter(d_in[m], r_in[m], q_in[m], f_prior[m], m_prior[m], day_of, day_start, day_kind, slot, slot_pos,
                   a0[m], a1[m], nem[m], limit[m], enabled, estimate, fp, ip, d_out[m], r_out[m], q_out[m], f_out[m], m_out[m],
                   new_d[m], new_r[m], day_counts[:, m], day_total[m], day_ref[m])
-
-
-@njit(cache=True, nogil=True)
-def period_counts(delivered, quality, bounds):
-    """(M, B, 3) intervals, estimated (quality 1) and missing (NaN or quality 2) per meter and bill period.
-
-    ``bounds`` (M, B + 1) int64: interval index of each period's first interval (last: one past the end).
-    """
-    n_meters = delivered.shape[0]
-    n_periods = bounds.shape[1] - 1
-    out = np.zeros((n_meters, n_periods, 3), np.int64)
-    for m in range(n_meters):  # serial: called from several threads at once by vee_cube
-        for b in range(n_periods):
-            lo = bounds[m, b]
-            hi = bounds[m, b + 1]
-            est = 0
-            miss = 0
-            for t in range(lo, hi):
-                q = quality[m, t]
-                if delivered[m, t] != delivered[m, t] or q == 2:
-                    miss += 1
-                elif q == 1:
-                    est += 1
-            out[m, b, 0] = max(hi - lo, 0)
-            out[m, b, 1] = est
-            out[m, b, 2] = miss
-    return out
-
-
-@njit(cache=True, nogil=True)
-def gather_nonzero(codes, rows):
-    """(meter, interval) of every nonzero entry of ``codes`` (M, T) in the given ``rows``, row-major."""
-    n = 0
-    for i in range(rows.shape[0]):
-        row = codes[rows[i]]
-        for t in range(row.shape[0]):
-            if row[t] != 0:
-                n += 1
-    m_idx = np.empty(n, np.int64)
-    t_idx = np.empty(n, np.int64)
-    j = 0
-    for i in range(rows.shape[0]):
-        row = codes[rows[i]]
-        for t in range(row.shape[0]):
-            if row[t] != 0:
-                m_idx[j] = rows[i]
-                t_idx[j] = t
-                j += 1
-    return m_idx, t_idx

@@ -14,7 +14,8 @@ import pandas as pd
 import xarray as xr
 
 from workbench.ami.cube_calendar import cube_periods
-from workbench.kernels.vee import IMPLAUSIBLE, period_counts
+from workbench.kernels.vee_codes import IMPLAUSIBLE
+from workbench.kernels.vee_counts import period_counts
 from workbench.vee.config import VeeConfig, load_config
 from workbench.vee.rules import VeeError
 

@@ -10,7 +10,8 @@ import pyarrow as pa
 import xarray as xr
 
 from workbench.ami.registry import default_max_kw
-from workbench.kernels import vee as k
+from workbench.kernels import vee_codes as k
+from workbench.kernels.vee import vee_block, vee_block_parallel
 from workbench.vee.calendar import VeeCalendar, active_ranges, vee_calendar
 from workbench.vee.config import VeeConfig, load_config
 from workbench.vee.inputs import register_check
@@ -72,7 +73,7 @@ def vee_arrays(delivered, received, quality, day_of, day_start, day_kind, slot, 
     active_from, active_to : (M,) int64, the meter's active intervals [from, to)
     nem : (M,) bool, on a net-metering program
     enabled, estimate : uint32 bitmasks of the rules that run and of those whose intervals are estimated
-    float_params, int_params : parameter vectors (``workbench.kernels.vee.P_*`` and ``I_*`` indices)
+    float_params, int_params : parameter vectors (``workbench.kernels.vee_codes.P_*`` and ``I_*`` indices)
     prior_flags, prior_method : (M, T) from an earlier run, OR-ed / kept where this run changes nothing
     limit_kwh : (M,) float64, each meter's physical limit [kWh per interval] (IMPLAUSIBLE); None: no limit
 
@@ -106,7 +107,7 @@ def vee_arrays(delivered, received, quality, day_of, day_start, day_kind, slot, 
         "day_total": np.empty((n_meters, n_days), np.float64),
         "day_ref": np.empty((n_meters, n_days), np.float64),
     }
-    fn = k.vee_block_parallel if parallel and n_meters > 1 else k.vee_block
+    fn = vee_block_parallel if parallel and n_meters > 1 else vee_block
     fn(delivered, received, quality, prior_flags, prior_method, np.ascontiguousarray(day_of, np.int32),
        np.ascontiguousarray(day_start, np.int64), np.ascontiguousarray(day_kind, np.int8),
        np.ascontiguousarray(slot, np.int16), np.ascontiguousarray(slot_pos, np.int64),

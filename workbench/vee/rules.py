@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from workbench.errors import WorkbenchError
-from workbench.kernels import vee as k
+from workbench.kernels import vee_codes as k
 
 
 class VeeError(WorkbenchError):

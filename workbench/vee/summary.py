@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from workbench.kernels import vee as k
+from workbench.kernels import vee_codes as k
 from workbench.vee.rules import RULE_CODES, RULES
 from workbench.vee.tables import EXCEPTIONS_SCHEMA
 

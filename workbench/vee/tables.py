@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from workbench.kernels import vee as k
+from workbench.kernels import vee_codes as k
+from workbench.kernels.vee_counts import gather_nonzero
 from workbench.vee.config import VeeConfig
 from workbench.vee.rules import EDIT_RULE_ORDER, METHOD_NAMES, RULE_CODES, RULES
 
@@ -53,7 +54,7 @@ def edits_table(meters, time, original_d, original_r, out, flags) -> pa.Table:
         (("new_delivered", original_d, out["delivered"]), ("new_received", original_r, out["received"]))
     ):
         new = out[name]
-        m_idx, sub_t = k.gather_nonzero(new, candidates)
+        m_idx, sub_t = gather_nonzero(new, candidates)
         if not len(m_idx):
             continue
         f = flags[m_idx, sub_t]

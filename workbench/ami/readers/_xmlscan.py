@@ -24,8 +24,9 @@ from dataclasses import dataclass
 import numpy as np
 from lxml import etree
 
-from workbench.ami.readers.greenbutton_xml_feed import _ENTRY, ATOM, _ParsedBlock
-from workbench.ami.readers.greenbutton_xml_tree import _parser_kwargs
+from workbench.ami.readers.greenbutton_xml_espi import _ENTRY, ATOM
+from workbench.ami.readers.greenbutton_xml_hardened import _parser_kwargs
+from workbench.ami.readers.greenbutton_xml_pieces import _ParsedBlock
 from workbench.kernels.greenbutton_xml_entries import (  # noqa: F401 (STOP_*: why the scan stopped, for the reader)
     STOP_FULL,
     STOP_MORE,

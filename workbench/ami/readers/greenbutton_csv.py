@@ -15,6 +15,9 @@ that occurs twice is given the daylight-time offset at its first occurrence and 
 the sum of both hours) is split evenly into the two UTC intervals, both flagged estimated
 (``source_quality`` ``dst-split``) and counted as two reads. A local time that does not exist (spring
 forward) is rejected.
+
+This module finds the layout and reads the rows; one cell is parsed in ``greenbutton_csv_cells.py``, local
+times are put in UTC and accepted records batched in ``greenbutton_csv_records.py``.
 """
 
 from __future__ import annotations
@@ -23,23 +26,26 @@ import csv
 import datetime as dt
 import re
 import zoneinfo
-from collections import defaultdict
 from pathlib import Path
 
 from workbench.ami.readers._result import (
     DEFAULT_BATCH_ROWS,
-    BatchBuffer,
     ReadStream,
     Tally,
     collect,
-    make_batch,
 )
 from workbench.ami.readers._text import bounded_lines
+from workbench.ami.readers.greenbutton_csv_cells import (
+    _norm,
+    _parse_date,
+    _parse_datetime,
+    _parse_number,
+    _parse_time,
+    _quality,
+)
+from workbench.ami.readers.greenbutton_csv_records import _Localizer, _Records
 from workbench.errors import IntervalDataError
 
-_UTC = dt.UTC
-_DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%m/%d/%y", "%Y/%m/%d", "%d-%b-%Y")
-_TIME_FORMATS = ("%H:%M", "%H:%M:%S", "%I:%M %p", "%I:%M:%S %p", "%I:%M%p")
 _UNIT_FACTORS = {"kwh": 1.0, "wh": 1e-3, "mwh": 1e3}
 _METER_KEYS = (
     "meter number",
@@ -53,131 +59,6 @@ _METER_KEYS = (
 _TZ_KEYS = ("time zone", "timezone", "tz")
 _SCE_SECTION = re.compile(r"^\s*energy\s+(delivered|received)\s+time\s+period", re.I)
 _SCE_PERIOD = re.compile(r"^\s*(.+?)\s+to\s+(.+?)\s*$", re.I)
-
-
-def _parse_date(text: str) -> dt.date:
-    text = text.strip()
-    for f in _DATE_FORMATS:
-        try:
-            return dt.datetime.strptime(text, f).date()
-        except ValueError:
-            continue
-    raise ValueError(f"date {text!r} is not a date (expected YYYY-MM-DD or M/D/YYYY)")
-
-
-def _parse_time(text: str) -> dt.time:
-    text = text.strip().upper()
-    for f in _TIME_FORMATS:
-        try:
-            return dt.datetime.strptime(text, f).time()
-        except ValueError:
-            continue
-    raise ValueError(f"time {text!r} is not a clock time (expected HH:MM or H:MM AM/PM)")
-
-
-def _parse_datetime(text: str) -> dt.datetime:
-    text = text.strip()
-    for sep in (" ", "T"):
-        if sep in text:
-            d, t = text.split(sep, 1)
-            try:
-                return dt.datetime.combine(_parse_date(d), _parse_time(t))
-            except ValueError:
-                continue
-    raise ValueError(f"{text!r} is not a date and time")
-
-
-def _parse_number(text: str, finite: bool = True) -> float:
-    """A number; ``finite=False`` lets NaN and inf through (kWh: the boundary screen rejects them by name)."""
-    t = text.strip().replace(",", "").replace("$", "")
-    if not t:
-        raise ValueError("value is empty")
-    try:
-        v = float(t)
-    except ValueError:
-        raise ValueError(f"value {text.strip()!r} is not a number") from None
-    if finite and (v != v or v in (float("inf"), float("-inf"))):
-        raise ValueError(f"value {text.strip()!r} is not a finite number")
-    return v
-
-
-def _norm(cell: str) -> str:
-    return re.sub(r"\s+", " ", cell.strip().lower())
-
-
-class _Localizer:
-    """Local wall-clock starts to UTC, holding fall-back-hour records until the file ends."""
-
-    def __init__(self, tz: zoneinfo.ZoneInfo):
-        self.tz = tz
-        self.held: dict[tuple, list] = defaultdict(list)  # (meter, channel, local start) -> records
-
-    def classify(self, local: dt.datetime) -> str:
-        a = local.replace(tzinfo=self.tz, fold=0)
-        b = local.replace(tzinfo=self.tz, fold=1)
-        if a.utcoffset() != b.utcoffset():
-            # ambiguous (fall back) if both folds map back to the same wall time, else non-existent
-            back = a.astimezone(_UTC).astimezone(self.tz).replace(tzinfo=None)
-            return "ambiguous" if back == local else "missing"
-        return "ok"
-
-    def utc(self, local: dt.datetime, fold: int) -> dt.datetime:
-        return local.replace(tzinfo=self.tz, fold=fold).astimezone(_UTC)
-
-
-class _Records:
-    """Accumulates accepted records column-wise and emits batches."""
-
-    def __init__(self, path: Path, batch_rows: int):
-        self.source = str(path)
-        self.buf = BatchBuffer(batch_rows)
-        self._reset()
-
-    def _reset(self):
-        self.cols = {k: [] for k in ("meter", "channel", "start", "seconds", "kwh", "quality", "sq", "row")}
-
-    def add(self, meter, channel, start_utc: dt.datetime, seconds, kwh, quality, sq, row):
-        c = self.cols
-        c["meter"].append(meter)
-        c["channel"].append(channel)
-        c["start"].append(int(start_utc.timestamp()) * 1_000_000)
-        c["seconds"].append(seconds)
-        c["kwh"].append(kwh)
-        c["quality"].append(quality)
-        c["sq"].append(sq)
-        c["row"].append(row)
-        if len(c["row"]) >= 8192:
-            yield from self.flush()
-
-    def flush(self):
-        c = self.cols
-        if c["row"]:
-            import pyarrow as pa
-
-            batch = make_batch(
-                meter=pa.array(c["meter"], pa.string()).dictionary_encode(),
-                channel=pa.array(c["channel"], pa.string()).dictionary_encode(),
-                start_us=c["start"],
-                seconds=c["seconds"],
-                kwh=c["kwh"],
-                quality=c["quality"],
-                source_quality=pa.array(c["sq"], pa.string()).dictionary_encode(),
-                source=self.source,
-                row=c["row"],
-            )
-            self._reset()
-            yield from self.buf.add(batch)
-
-
-def _quality(text: str | None) -> tuple[int, str, bool]:
-    """(flag, source code, is_missing) from a free-text quality/notes cell."""
-    t = (text or "").strip()
-    low = t.lower()
-    if "missing" in low or low in ("m", "no data"):
-        return 0, t, True
-    if "estim" in low or low in ("e", "est"):
-        return 1, t, False
-    return 0, t, False
 
 
 def read_greenbutton_csv_batches(

@@ -46,14 +46,10 @@ import numpy as np
 from workbench.ami.readers import _xmlscan
 from workbench.ami.readers._result import DEFAULT_BATCH_ROWS, ReadStream, collect
 from workbench.ami.readers.greenbutton_xml_check import check_file
-from workbench.ami.readers.greenbutton_xml_feed import ATOM, DEFAULT_MAX_PENDING_READINGS, meter_from_href
-from workbench.ami.readers.greenbutton_xml_tree import (
-    FeedReader,
-    _refuse,
-    _refuse_doctype_in_prolog,
-    lxml_entries,
-    malformed,
-)
+from workbench.ami.readers.greenbutton_xml_espi import ATOM, meter_from_href
+from workbench.ami.readers.greenbutton_xml_feed import DEFAULT_MAX_PENDING_READINGS
+from workbench.ami.readers.greenbutton_xml_hardened import _refuse, _refuse_doctype_in_prolog, malformed
+from workbench.ami.readers.greenbutton_xml_tree import FeedReader, lxml_entries
 from workbench.errors import IntervalDataError
 
 SCAN_MIN_BYTES = 4 << 20  # smaller files: the lxml engine (reads them in well under a second)

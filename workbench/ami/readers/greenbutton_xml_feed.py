@@ -2,97 +2,36 @@
 
 :class:`_Feed` keeps the feed's ReadingTypes, MeterReadings, UsagePoints and LocalTimeParameters (linked by
 their hrefs, see ``greenbutton_xml.py``), converts parsed IntervalBlocks (:class:`_ParsedBlock`) into
-:class:`_Piece` s once their ReadingType is known and holds them until then; :class:`_Pieces` gathers
-pieces into RecordBatches in READ_SCHEMA.
+:class:`_Piece` s once their ReadingType is known and holds them until then. The ESPI codes it checks are in
+``greenbutton_xml_espi.py``; the block and piece containers, and :class:`_Pieces` that gathers pieces into
+RecordBatches in READ_SCHEMA, in ``greenbutton_xml_pieces.py``.
 """
 
 from __future__ import annotations
 
 import re
 from collections import defaultdict
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 from lxml import etree
 
-from workbench.ami.readers._result import (
-    BatchBuffer,
-    Tally,
-    dict_const,
-    dict_from_codes,
-    make_batch,
+from workbench.ami.readers._result import Tally
+from workbench.ami.readers.greenbutton_xml_espi import (
+    _DELTA_ACCUMULATION,
+    _FLOW_NAMES,
+    FLOW_DELIVERED,
+    FLOW_RECEIVED,
+    KIND_DEMAND,
+    UOM_W,
+    UOM_WH,
+    _int_or_none,
+    meter_from_href,
 )
-
-ATOM = "http://www.w3.org/2005/Atom"
-ESPI = "http://naesb.org/espi"
-_ENTRY = f"{{{ATOM}}}entry"
-_LINK = f"{{{ATOM}}}link"
-_CONTENT = f"{{{ATOM}}}content"
-_TITLE = f"{{{ATOM}}}title"
-
-FLOW_DELIVERED = 1  # forward: energy delivered to the customer
-FLOW_RECEIVED = 19  # reverse: energy received from the customer
-UOM_WH = 72
-UOM_W = 38
-KIND_DEMAND = 8
-#: QualityOfReading codes that mean "not an actual read": 7 manually edited, 8 estimated using a
-#: reference day, 9 estimated using linear interpolation
-ESTIMATED_QUALITY_CODES = frozenset({7, 8, 9})
-#: accumulationBehaviour codes accepted as interval energy: absent/0 "none", 4 deltaData
-_DELTA_ACCUMULATION = frozenset({0, 4})
-_FLOW_NAMES = {4: "net", 20: "total", 0: "none"}
+from workbench.ami.readers.greenbutton_xml_pieces import _MISSING, _ParsedBlock, _Piece
 
 DEFAULT_MAX_PENDING_READINGS = 2_000_000
-
-
-@dataclass
-class _ParsedBlock:
-    """One IntervalBlock, parsed but not yet converted (its ReadingType may still be unknown)."""
-
-    rows: np.ndarray  # int64 IntervalReading ordinals
-    starts: np.ndarray  # int64 epoch seconds; _MISSING where the reading had no timePeriod/start
-    durations: np.ndarray  # int64 seconds; -1 where missing
-    values: np.ndarray  # float64; NaN where missing or not a number
-    quality: np.ndarray  # uint8 0/1
-    source_quality: list | None  # per-reading code strings, or None when the block has no ReadingQuality
-    block_start: int | None  # interval/start of the block, to derive starts
-    bad: dict  # position -> (reason, raw): readings rejected while parsing
-
-    def __len__(self):
-        return len(self.rows)
-
-
-_MISSING = np.iinfo(np.int64).min
-
-
-def _int_or_none(text) -> int | None:
-    if text is None:
-        return None
-    text = text.strip()
-    if not text:
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        try:
-            f = float(text)
-        except ValueError:
-            return None
-        return int(f) if f.is_integer() else None
-
-
-_PREFIX = re.compile(r"^[a-z][a-z0-9+.-]*://[^/]*", re.I)
-
-
-def meter_from_href(href: str) -> str:
-    """A UsagePoint href as a meter id: without scheme/host, ESPI resource root or leading slash."""
-    h = _PREFIX.sub("", href.strip())
-    cut = h.find("/resource/")
-    if cut >= 0:
-        h = h[cut + len("/resource/") :]
-    return h.strip("/") or href
 
 
 def _child_fields(resource) -> dict[str, str]:
@@ -101,77 +40,6 @@ def _child_fields(resource) -> dict[str, str]:
         if isinstance(child.tag, str) and len(child) == 0:
             out[etree.QName(child).localname] = (child.text or "").strip()
     return out
-
-
-@dataclass
-class _Piece:
-    """Converted reads of one IntervalBlock (numpy), gathered into batches by :class:`_Pieces`."""
-
-    meter: str
-    channel: str
-    start_us: np.ndarray
-    seconds: np.ndarray
-    kwh: np.ndarray
-    quality: np.ndarray
-    source_quality: list | None
-    rows: np.ndarray
-
-    @property
-    def num_rows(self) -> int:
-        return len(self.rows)
-
-
-class _Pieces:
-    """Gathers many small block pieces into one RecordBatch (per-batch Arrow overhead, not per block)."""
-
-    GATHER_ROWS = 65_536
-
-    def __init__(self, source: str, batch_rows: int):
-        self.source = source
-        self.out = BatchBuffer(batch_rows)
-        self.gather = min(batch_rows, self.GATHER_ROWS)
-        self.pieces: list[_Piece] = []
-        self.rows = 0
-
-    def add(self, piece):
-        if piece is None or piece.num_rows == 0:
-            return
-        self.pieces.append(piece)
-        self.rows += piece.num_rows
-        if self.rows >= self.gather:
-            yield from self._flush()
-
-    def _flush(self):
-        ps, self.pieces, self.rows = self.pieces, [], 0
-        if not ps:
-            return
-        lengths = np.array([p.num_rows for p in ps])
-        meters = sorted({p.meter for p in ps})
-        meter_code = {m: i for i, m in enumerate(meters)}
-        channels = ["delivered", "received"]
-        if all(p.source_quality is None for p in ps):
-            sq = dict_const("", int(lengths.sum()))
-        else:
-            codes = []
-            for p in ps:
-                codes.extend(p.source_quality if p.source_quality is not None else [""] * p.num_rows)
-            sq = pa.array(codes, pa.string()).dictionary_encode()
-        batch = make_batch(
-            meter=dict_from_codes(np.repeat([meter_code[p.meter] for p in ps], lengths), meters),
-            channel=dict_from_codes(np.repeat([channels.index(p.channel) for p in ps], lengths), channels),
-            start_us=np.concatenate([p.start_us for p in ps]),
-            seconds=np.concatenate([p.seconds for p in ps]),
-            kwh=np.concatenate([p.kwh for p in ps]),
-            quality=np.concatenate([p.quality for p in ps]),
-            source_quality=sq,
-            source=self.source,
-            row=np.concatenate([p.rows for p in ps]),
-        )
-        yield from self.out.add(batch)
-
-    def finish(self):
-        yield from self._flush()
-        yield from self.out.finish()
 
 
 class _Feed:
