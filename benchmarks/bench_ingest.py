@@ -31,7 +31,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from workbench.ami.registry import Meter, MeterRegistry
+from workbench.ami.registry import MeterRegistry
+from workbench.ami.registry_meter import Meter
 
 BENCH_DIR = Path("data/bench")
 TZ = "America/New_York"

@@ -168,7 +168,8 @@ def _recompress(path: Path, compressors) -> None:
     """Rewrite the interval arrays of the cube at ``path`` with other compressors (same chunks, same data)."""
     import zarr
 
-    from workbench.ami.cube import INTERVAL_VARS, quiet_zarr
+    from workbench.ami.cube_schema import INTERVAL_VARS
+    from workbench.ami.cube_store import quiet_zarr
 
     with quiet_zarr():
         group = zarr.open_group(path, mode="r+")

@@ -10,7 +10,9 @@ import pytest
 import zarr
 
 import workbench.billing.cycle as cycle_module
-from workbench.ami.cube import QUALITY_MISSING, open_cube, quiet_zarr, write_cube
+from workbench.ami.cube import open_cube, write_cube
+from workbench.ami.cube_schema import QUALITY_MISSING
+from workbench.ami.cube_store import quiet_zarr
 from workbench.billing.cycle import run_cycle
 from workbench.billing.cycle_chunk import bill_chunk
 from workbench.cli import main

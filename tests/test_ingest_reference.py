@@ -15,7 +15,8 @@ import pytest
 
 from workbench.ami.cube import open_cube
 from workbench.ami.ingest import ingest
-from workbench.ami.registry import Meter, MeterRegistry
+from workbench.ami.registry import MeterRegistry
+from workbench.ami.registry_meter import Meter
 
 STEP = 900_000_000  # 15 minutes [µs]
 T0 = int(pd.Timestamp("2025-01-01T00:00Z").value // 1000)  # µs, UTC cube: January

@@ -7,14 +7,8 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from workbench.ami.registry import (
-    Meter,
-    MeterRegistry,
-    RegistryError,
-    load_registry,
-    registry_from_cube,
-    write_registry_csv,
-)
+from workbench.ami.registry import MeterRegistry, load_registry, registry_from_cube, write_registry_csv
+from workbench.ami.registry_meter import Meter, RegistryError
 from workbench.errors import WorkbenchError
 
 HEADER = ("meter_id,service_point,account,customer_class,rate_code,cycle,nem_program,channels,unit,ct_ratio,"

@@ -10,7 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_vee_support import make_cube
 
-from workbench.ami.registry import Meter, MeterRegistry, default_max_kw
+from workbench.ami.registry import MeterRegistry
+from workbench.ami.registry_meter import Meter, default_max_kw
 from workbench.kernels.vee_codes import METHOD_WITHHELD
 from workbench.vee import bill_ready, bit, load_config, run_vee
 

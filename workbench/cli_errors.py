@@ -47,7 +47,7 @@ _OS_ADVICE = {
 }
 
 
-# the temporary names beside an output (workbench.outputs, workbench.ami.cube.atomic_directory): the user
+# the temporary names beside an output (workbench.outputs, workbench.ami.cube_store.atomic_directory): the user
 # gave the final name, so the message names that one
 _STAGING_NAMES = re.compile(r"\.(?P<a>.+)\.tmp-[0-9a-f]+|\.(?P<b>.+)\.[0-9a-f]{8}\.tmp|"
                             + re.escape(STAGING_PREFIX) + r"(?P<c>.+)-[0-9a-f]{8}")

@@ -22,7 +22,8 @@ import numpy as np
 from workbench.ami import ingest_create as C
 from workbench.ami import ingest_passes as P
 from workbench.ami import ingest_report as R
-from workbench.ami.cube import atomic_directory, open_cube
+from workbench.ami.cube import open_cube
+from workbench.ami.cube_store import atomic_directory
 from workbench.ami.cube_writer import cube_writer, read_version, write_version
 from workbench.ami.ingest_map import ReadMapper
 from workbench.ami.ingest_records import (

@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from workbench.ami.cube import METER_COORDS, quiet_zarr, validate_cube
+from workbench.ami.cube_schema import METER_COORDS, validate_cube
+from workbench.ami.cube_store import quiet_zarr
 from workbench.ami.ingest_store import CubeLayout, fast_codec
 from workbench.ami.registry import MeterRegistry
 from workbench.errors import IntervalDataError

@@ -23,7 +23,8 @@ from pathlib import Path
 import numpy as np
 import zarr
 
-from workbench.ami.cube import QUALITY_MISSING, quiet_zarr
+from workbench.ami.cube_schema import QUALITY_MISSING
+from workbench.ami.cube_store import quiet_zarr
 from workbench.errors import WorkbenchError
 from workbench.kernels.ingest import CONFLICTED, UPDATED, finalize_chunk
 

@@ -16,7 +16,9 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from workbench.ami.cube import open_cube, quiet_zarr, validate_cube
+from workbench.ami.cube import open_cube
+from workbench.ami.cube_schema import validate_cube
+from workbench.ami.cube_store import quiet_zarr
 from workbench.ami.cube_writer import cube_state, lock_path, writer_active
 from workbench.errors import CubeError
 

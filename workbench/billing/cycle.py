@@ -2,8 +2,8 @@
 
 A run has four steps:
 
-1. **plan** (:func:`plan_cycle`): the tariff book, programs, per-interval schedules, which meters are held
-   (a rate code or program not in the book) and the list of meter chunks to bill;
+1. **plan** (:func:`workbench.billing.cycle_plan.plan_cycle`): the tariff book, programs, per-interval
+   schedules, which meters are held (a rate code or program not in the book) and the list of meter chunks to bill;
 2. **bill each chunk** (:func:`workbench.billing.cycle_chunk.bill_chunk`): read the chunk from Zarr, scan,
    price, write its tables and a done-marker into the run's partial folder. Memory is bounded by the chunk,
    not the utility;
@@ -33,21 +33,18 @@ same, bit for bit, however the run was split, resumed or distributed.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
-from workbench.ami.cube_calendar import cube_local_days, cube_time
-from workbench.billing.cube_source import CHANGED_MESSAGE, begin_cube_read, cube_changed, open_run_cube
-from workbench.billing.cycle_chunk import SCHEMAS, ChunkTask, CyclePlan, bill_chunk, program_export_price
+from workbench.billing.cube_source import CHANGED_MESSAGE, cube_changed
+from workbench.billing.cycle_chunk import SCHEMAS, ChunkTask, bill_chunk
 from workbench.billing.cycle_output import (
     KIND,
     check_cycle_out,
@@ -55,17 +52,12 @@ from workbench.billing.cycle_output import (
     refuse_unsafe_out,
     run_identity,
 )
+from workbench.billing.cycle_plan import CyclePlanned, plan_cycle
 from workbench.billing.distributed import bill_chunks_on_cluster
-from workbench.billing.run_store import RunStore, UnreadableChunk, run_key
-from workbench.calendar.periods import read_date_periods
-from workbench.engine.determinants import schedule_arrays
+from workbench.billing.run_store import RunStore, UnreadableChunk
 from workbench.errors import BillingError, CubeError, WorkbenchError
-from workbench.nem import load_programs
-from workbench.nem.enrollments import load_enrollments
 from workbench.outputs import atomic_write_text, remove_staging, staging_dir
 from workbench.outputs.guard import clean_stale_staging, output_lock, write_error
-from workbench.tariffs import load_tariff_book
-from workbench.vee import load_config as load_vee_config
 
 
 @dataclass
@@ -105,140 +97,6 @@ class CycleResult:
         lines.append(f"Outputs in {self.out}/: bills.parquet, line_items.parquet, summary.csv, exceptions.csv, run.json")
         return "\n".join(lines)
 
-
-@dataclass
-class CyclePlanned:
-    """A planned run: the shared plan, the chunks to bill, and the meters held before any chunk is read."""
-
-    plan: CyclePlan
-    tasks: list[ChunkTask]
-    exceptions: list[dict]
-    meters_in: int
-    meters_billable: int
-    key: str
-    inputs: dict
-    cube_state: dict | None = None  # the cube's version when planned (begin_cube_read)
-
-
-def plan_cycle(cube, tariffs_dir, out, *, cycles=None, period=None, chunk_meters=None, enrollments=None,
-               vee_config=None) -> CyclePlanned:
-    """Plan the billing of cycles ``cycles`` (None: all) of ``cube`` under the tariff book ``tariffs_dir``.
-
-    ``enrollments``: an enrollment file (``workbench.nem.enrollments``); each listed account is billed under the
-    program its history gives on the run's last day (the end of ``period``, else the cube's last day), with its
-    own PTO date (export-value vintage, anniversary true-up) and true-up month. Accounts not in the file keep the
-    cube's ``nem_program``. ``vee_config``: a site VEE configuration file whose bill-ready rule holds bills
-    (default: ``workbench/vee/defaults.yaml``).
-    """
-    if period is not None:
-        try:
-            np.datetime64(period, "M")
-        except ValueError:
-            raise BillingError(f"--period {period!r}: expected a month like 2025-11") from None
-    cube_state = begin_cube_read(cube)  # refuses while an ingest or VEE writes the cube
-    ds = open_run_cube(cube)
-    book = load_tariff_book(tariffs_dir)
-    utc, step = cube_time(ds)
-    local_day = cube_local_days(ds)
-    cycle_of = ds["cycle"].values.astype(int)
-    n_meters = ds.sizes["meter"]
-    selected = np.ones(n_meters, bool) if cycles is None else np.isin(cycle_of, cycles)
-    if cycles is not None:
-        unknown = sorted(set(cycles) - set(cycle_of.tolist()))
-        if unknown:
-            raise BillingError(f"cycle(s) {unknown} have no meters in {cube}; cycles present: {sorted(set(cycle_of.tolist()))}")
-    meters = ds["meter"].values
-    accounts = ds["account"].values
-    rate_codes = ds["rate_code"].values.astype(str)
-    nem_codes = ds["nem_program"].values.astype(str)
-    programs_dir = Path(tariffs_dir) / "programs"
-    programs = load_programs(programs_dir) if programs_dir.exists() else {}
-    pto = np.full(n_meters, "", dtype=object)
-    true_up = np.zeros(n_meters, dtype=int)
-    if enrollments is not None:
-        nem_codes, pto, true_up = _enrolled(enrollments, programs, accounts, nem_codes, period, local_day)
-    exceptions = [
-        {"meter": m, "account": a, "rate_code": r, "reason": f"rate code {r!r} is not in the tariff book {tariffs_dir}"}
-        for m, a, r, s in zip(meters, accounts, rate_codes, selected, strict=True)
-        if s and r not in book
-    ]
-    exceptions += [
-        {"meter": m, "account": a, "rate_code": r,
-         "reason": f"net-metering program {p!r} is not in {programs_dir}/ (programs: {sorted(programs)})"}
-        for m, a, r, p, s in zip(meters, accounts, rate_codes, nem_codes, selected, strict=True)
-        if s and r in book and p and p not in programs
-    ]
-    billable = selected & np.isin(rate_codes, list(book)) & ((nem_codes == "") | np.isin(nem_codes, list(programs)))
-
-    codes_used = sorted(set(rate_codes[billable].tolist()))
-    schedules = {code: schedule_arrays(book[code], utc, step, timezone=book[code].timezone or ds.attrs["timezone"])
-                 for code in codes_used}
-    pairs = sorted(set(zip(rate_codes[billable], nem_codes[billable], pto[billable], strict=True)))
-    export_prices = {(code, prog, when): program_export_price(programs[prog], schedules[code], utc, step, when)
-                     for code, prog, when in pairs if prog}
-    first = np.datetime64(int(local_day[0]), "D")
-    end = np.datetime64(int(local_day[-1]), "D") + 1
-    reads = ds["read_date"].values.astype("datetime64[D]")
-    cycle_ids = list(ds["cycle_id"].values.astype(int))
-    cycle_rows = {}
-    for cycle in sorted(set(cycle_of[billable].tolist())):
-        if cycle not in cycle_ids:
-            raise CubeError(f"meter cycle {cycle} has no read dates in the cube (cycle_id {cycle_ids})")
-        cycle_rows[cycle] = read_date_periods(reads[cycle_ids.index(cycle)], first, end, f"cycle {cycle} read dates")
-
-    chunk = int(chunk_meters or _disk_meter_chunk(ds))
-    key, inputs = run_key(cube, tariffs_dir, cycles=cycles, period=period, chunk_meters=chunk, n_meters=n_meters)
-    vee_config = load_vee_config(vee_config)
-    # the bill-ready thresholds decide which bills are held: other thresholds are a different run
-    inputs["vee_bill_ready"] = vee_config.bill_ready.model_dump()
-    key = hashlib.sha256((key + json.dumps(inputs["vee_bill_ready"], sort_keys=True)).encode()).hexdigest()[:16]
-    if enrollments is not None:  # a changed enrollment file is a different run
-        inputs["enrollments"] = hashlib.sha256(Path(enrollments).read_bytes()).hexdigest()
-        key = hashlib.sha256((key + inputs["enrollments"]).encode()).hexdigest()[:16]
-    store = RunStore(out, key)
-    plan = CyclePlan(cube=str(cube), parts=str(store.parts), tariffs_dir=str(tariffs_dir), book=book,
-                     programs=programs, schedules=schedules, export_prices=export_prices, utc=utc, step=step,
-                     local_day=local_day, cycle_rows=cycle_rows, period=period, vee_config=vee_config)
-    coords = {name: ds[name].values for name in ("account", "customer_class", "rate_code")}
-    coords["nem_program"] = nem_codes  # the cube's, or the enrollment file's
-    tasks = []
-    for chunk_no, start in enumerate(range(0, n_meters, chunk)):
-        stop = min(start + chunk, n_meters)
-        if not billable[start:stop].any():
-            continue
-        tasks.append(ChunkTask(chunk_no=chunk_no, start=start, stop=stop, meter=meters[start:stop],
-                               cycle=cycle_of[start:stop], billable=billable[start:stop], pto=pto[start:stop],
-                               true_up=true_up[start:stop],
-                               **{name: values[start:stop] for name, values in coords.items()}))
-    return CyclePlanned(plan, tasks, exceptions, int(selected.sum()), int(billable.sum()), key, inputs, cube_state)
-
-
-def _enrolled(path, programs, accounts, nem_codes, period, local_day):
-    """Program, PTO date and true-up month per meter from an enrollment file (accounts not in it: unchanged)."""
-    book = load_enrollments(path, programs)
-    if period is not None:
-        last = (np.datetime64(period, "M") + 1).astype("datetime64[D]") - 1
-    else:
-        last = np.datetime64(int(local_day[-1]), "D")
-    day = last.astype(dt.date)
-    codes = nem_codes.astype(object)
-    pto = np.full(len(accounts), "", dtype=object)
-    true_up = np.zeros(len(accounts), dtype=int)
-    for i, account in enumerate(accounts.astype(str)):
-        if account not in book:
-            continue
-        on = book.program_on(account, day)
-        codes[i] = on.program if on else ""
-        if on:
-            pto[i], true_up[i] = on.pto_date.isoformat(), on.true_up_month or 0
-    return codes.astype(str), pto, true_up
-
-
-def _disk_meter_chunk(ds) -> int:
-    enc = ds["delivered_kwh"].encoding.get("chunks")
-    if enc:
-        return int(enc[0])
-    return int(ds["delivered_kwh"].chunks[0][0]) if ds["delivered_kwh"].chunks else 1000
 
 
 def run_cycle(cube, tariffs_dir, out, *, cycles=None, period=None, progress=True, chunk_meters=None,

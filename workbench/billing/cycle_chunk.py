@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from workbench.ami.cube import QUALITY_MISSING, check_chunks_present, open_zarr_group
+from workbench.ami.cube_chunks import check_chunks_present, open_zarr_group
+from workbench.ami.cube_schema import QUALITY_MISSING
 from workbench.billing.run_store import write_chunk
 from workbench.calendar.periods import BillPeriods, periods_from_rows
 from workbench.engine.bills import check_bill_tables

@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 import xarray as xr
 
-from workbench.ami.registry import default_max_kw
+from workbench.ami.registry_meter import default_max_kw
 from workbench.kernels import vee_codes as k
 from workbench.kernels.vee import vee_block, vee_block_parallel
 from workbench.vee.calendar import VeeCalendar, active_ranges, vee_calendar
@@ -249,7 +249,7 @@ def run_vee(ds: xr.Dataset, config: VeeConfig | None = None, *, registry=None, r
 
 def meter_limits_kw(ds: xr.Dataset, registry=None) -> np.ndarray:
     """(M,) each cube row's physical limit [kW] for IMPLAUSIBLE: a ``max_kw`` coordinate, else the largest
-    ``max_kw`` of the row's meters in ``registry``, else :func:`~workbench.ami.registry.default_max_kw` of the
+    ``max_kw`` of the row's meters in ``registry``, else :func:`~workbench.ami.registry_meter.default_max_kw` of the
     row's class and multiplier (no class coordinate: no limit)."""
     meters = np.asarray(ds["meter"].values).astype(str)
     if "max_kw" in ds.coords:

@@ -29,7 +29,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import xarray as xr
 
-from workbench.ami.cube import METER_COORDS, atomic_directory, open_cube, quiet_zarr
+from workbench.ami.cube import open_cube
+from workbench.ami.cube_schema import METER_COORDS
+from workbench.ami.cube_store import atomic_directory, quiet_zarr
 from workbench.ami.cube_writer import cube_writer, link_subtree, read_version, resolve_cube, write_version
 from workbench.ami.ingest_report import REPORT_KIND
 from workbench.ami.ingest_store import INGEST_DIR

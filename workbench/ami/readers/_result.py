@@ -30,7 +30,7 @@ READ_SCHEMA = pa.schema(
         ("start", pa.timestamp("us", tz="UTC")),  # interval start [UTC]
         ("seconds", pa.int32()),  # interval length [s]
         ("kwh", pa.float64()),  # energy in the interval [kWh], source multipliers (10^n, Wh/MWh) applied
-        ("quality", pa.uint8()),  # 0 actual, 1 estimated (workbench.ami.cube.QUALITY_*)
+        ("quality", pa.uint8()),  # 0 actual, 1 estimated (workbench.ami.cube_schema.QUALITY_*)
         ("source_quality", _DICT),  # the source's own quality code(s), "" when none
         ("source", _DICT),  # file the read came from
         ("row", pa.int64()),  # line number (CSV) or element ordinal (XML) in the source
