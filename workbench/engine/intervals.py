@@ -171,7 +171,10 @@ def check_series(utc, offsets, delivered, received, source: str) -> IntervalSeri
         step = 60
     if step <= 0 or 1440 % step:
         raise IntervalDataError(f"{source}: step of {step} minutes does not divide a day")
-    check_interval_kwh(delivered, received, step * 60, source)
+    # arrays (bill_series): NaN is a missing read, counted as such by the scan; inf and absurd values are refused
+    delivered, received = np.asarray(delivered, float), np.asarray(received, float)
+    check_interval_kwh(np.where(np.isnan(delivered), 0.0, delivered), np.where(np.isnan(received), 0.0, received),
+                       step * 60, source)
     return IntervalSeries(utc, offsets, np.asarray(delivered, float), np.asarray(received, float), step, source)
 
 
