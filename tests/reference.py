@@ -7,7 +7,8 @@ objects of ``workbench/tariffs/model.py``) rather than the compiled arrays. Noth
 is that each step can be checked against the documentation line by line.
 
 ``reference_scan``  one meter's determinants, mirroring the kernel's documented semantics.
-``reference_bills`` one meter's bills, straight from "How a bill is computed".
+``reference_bills`` one meter's bills, straight from "How a bill is computed" (annual minimum included).
+``reference_nem.reference_nem_bills`` the same under a net-metering / net-billing program.
 """
 
 from __future__ import annotations
@@ -262,7 +263,7 @@ def read_prices(path: Path):
 
 
 def reference_bills(spec, timestamps_utc, delivered, received=None, step_minutes=15, read_dates=None, timezone=None,
-                    base_dir=None):
+                    base_dir=None, export_values=None, adjust=None):
     """Bills of one meter, computed the way docs/tariff-format.md says.
 
     Parameters
@@ -274,6 +275,9 @@ def reference_bills(spec, timestamps_utc, delivered, received=None, step_minutes
     read_dates : list of dates, optional (default: calendar months of local time)
     timezone : str, optional; overrides the tariff's
     base_dir : folder RTP price files are relative to
+    export_values : list [$/kWh per interval], optional: what an exported kWh earns (``export_credit``)
+    adjust : callable(periods, dets), optional: changes the determinants before pricing (net metering nets
+        ``dets[b]["energy"]`` against ``dets[b]["received"]``: see ``reference_nem``)
 
     Returns a list of dicts: start, end (exclusive), days, total, lines = [(description, category, amount)],
     and the determinants it used (energy, peak_kw, billing_kw, ...), for debugging a disagreement.
@@ -319,7 +323,7 @@ def reference_bills(spec, timestamps_utc, delivered, received=None, step_minutes
         idx = [i for i in range(n) if p_start <= days_of[i] < p_end]
         dets.append(_period_determinants(
             idx, timestamps_utc, local, delivered, received, season_of, period_of, dperiod_of, window, kw_factor,
-            dem.method, interval, peaks_local, prices,
+            dem.method, interval, peaks_local, prices, export_values,
         ))
     # billing demand: max(peak, minimum, ratchet % × highest counted peak of the previous `months` periods)
     ratchet = dem.ratchet
@@ -340,10 +344,13 @@ def reference_bills(spec, timestamps_utc, delivered, received=None, step_minutes
             if previous:
                 billing = max(billing, ratchet.percent / 100.0 * max(previous))
         dets[b]["billing_kw"] = billing
+    if adjust is not None:
+        adjust(periods, dets)
 
     versions = sorted(spec.versions, key=lambda v: v.effective)
-    bills = []
-    for b, (p_start, p_end, nominal) in enumerate(periods):
+
+    def price_bill(b, annual_short):
+        p_start, p_end, nominal = periods[b]
         days = (p_end - p_start).days
         lines = []
         for i, version in enumerate(versions):
@@ -354,7 +361,37 @@ def reference_bills(spec, timestamps_utc, delivered, received=None, step_minutes
             if overlap <= 0:
                 continue
             tag = f" (rates of {version.effective})" if _versions_in(versions, p_start, p_end) > 1 else ""
-            lines += _price_version(spec, version, dets[b], p_start, p_end, nominal, overlap / days, tag)
+            lines += _price_version(spec, version, dets[b], p_start, p_end, nominal, overlap / days, tag,
+                                    annual_short.get((b, i), 0.0))
+        return lines
+
+    # annual minimum (per: year): the year's bills (those whose last day is in the year) together pay at least
+    # the amount; the shortfall is billed on the year's last bill that ends in December (a version's share of
+    # it by its days in that bill). Pass 1 prices without it to learn what the year's bills charge.
+    annual_short: dict[tuple[int, int], float] = {}
+    if any(c.type == "minimum" and c.per == "year" for v in versions for c in v.charges):
+        charged = [sum(a for _, cat, a in price_bill(b, {}) if cat in ("fixed", "energy", "demand", "rider"))
+                   for b in range(len(periods))]
+        last_day = [p_end - dt.timedelta(days=1) for _, p_end, _ in periods]
+        for b in range(len(periods)):
+            later_december = [k for k in range(b + 1, len(periods))
+                              if last_day[k].year == last_day[b].year and last_day[k].month == 12]
+            if last_day[b].month != 12 or later_december:
+                continue
+            year_total = sum(charged[k] for k in range(len(periods)) if last_day[k].year == last_day[b].year)
+            p_start, p_end, _ = periods[b]
+            for i, version in enumerate(versions):
+                v_end = version.expires or (versions[i + 1].effective if i + 1 < len(versions) else None)
+                lo, hi = max(p_start, version.effective), p_end if v_end is None else min(p_end, v_end)
+                weight = max((hi - lo).days, 0) / (p_end - p_start).days
+                for c in version.charges:
+                    if c.type == "minimum" and c.per == "year":
+                        annual_short[(b, i)] = annual_short.get((b, i), 0.0) + max(c.amount - year_total, 0.0) * weight
+
+    bills = []
+    for b, (p_start, p_end, nominal) in enumerate(periods):
+        days = (p_end - p_start).days
+        lines = price_bill(b, annual_short)
         bills.append({
             "start": p_start, "end": p_end, "days": days, "nominal_days": nominal,
             "total": cents(sum(amount for _, _, amount in lines)), "lines": lines, **dets[b],
@@ -372,15 +409,21 @@ def _versions_in(versions, p_start, p_end):
 
 
 def _period_determinants(idx, timestamps_utc, local, delivered, received, season_of, period_of, dperiod_of,
-                         window, kw_factor, method, interval, peaks_local, prices):
+                         window, kw_factor, method, interval, peaks_local, prices, export_values=None):
     energy: dict[tuple[str, str], float] = {}
+    received_by: dict[tuple[str, str], float] = {}  # received kWh per (season, energy period)
+    export_credit = 0.0
     received_kwh = 0.0
     rtp_cost = 0.0
     total = 0.0
     for i in idx:
         v = float(delivered[i])
         if received is not None and not math.isnan(float(received[i])):
-            received_kwh += float(received[i])
+            r = float(received[i])
+            received_kwh += r
+            received_by[(season_of[i], period_of[i])] = received_by.get((season_of[i], period_of[i]), 0.0) + r
+            if export_values is not None:
+                export_credit += r * float(export_values[i])
         if math.isnan(v):
             continue
         key = (season_of[i], period_of[i])
@@ -425,7 +468,8 @@ def _period_determinants(idx, timestamps_utc, local, delivered, received, season
         if local[i] in peaks_local and pos + window <= len(idx):
             cp_values.append(sum(kwh(j) for j in idx[pos : pos + window]) * kw_factor)
     return {
-        "energy": energy, "delivered_kwh": total, "received_kwh": received_kwh, "peak_kw": peak,
+        "energy": energy, "received": received_by, "export_credit": export_credit,
+        "delivered_kwh": total, "received_kwh": received_kwh, "peak_kw": peak,
         "tou_peak": tou_peak, "cp_kw": sum(cp_values) / len(cp_values) if cp_values else 0.0, "rtp_cost": rtp_cost,
     }
 
@@ -440,7 +484,7 @@ def _season_days(p_start: dt.date, p_end: dt.date, spec) -> dict[str, int]:
     return out
 
 
-def _price_version(spec, version, det, p_start, p_end, nominal, weight, tag):
+def _price_version(spec, version, det, p_start, p_end, nominal, weight, tag, annual_short=0.0):
     """Line items (description, category, rounded amount) of one version, weighted by its share of days."""
     days = (p_end - p_start).days
     share = days / nominal if days < nominal else 1.0
@@ -523,8 +567,9 @@ def _price_version(spec, version, det, p_start, p_end, nominal, weight, tag):
 
     for c in version.charges:
         if c.type == "minimum":
-            if c.per == "year":
-                raise NotImplementedError("annual minimum: not in the reference")
+            if c.per == "year":  # the shortfall of the year, worked out over all bills (reference_bills)
+                lines.append((c.description + tag, "minimum", cents(annual_short)))
+                continue
             floor = cents(c.amount * {"bill": 1.0, "day": float(days), "month": share}[c.per] * weight)
             short = max(floor - subtotal(("fixed", "energy", "demand", "rider")), 0.0)
             lines.append((c.description + tag, "minimum", cents(short)))

@@ -217,8 +217,9 @@ def charge_lists(draw, structure, with_rtp, demand_max=False):
         rate = {m: draw(price) / 10 for m in range(1, 13)} if draw(st.booleans()) else draw(price) / 10
         charges.append({"type": "rider", "description": "Power cost adjustment", "rate": rate})
     if draw(st.booleans()):
-        per = draw(st.sampled_from(["bill", "day", "month"]))
-        amount = draw(money) / (30 if per == "day" else 1) * draw(st.sampled_from([1, 5, 40]))
+        per = draw(st.sampled_from(["bill", "day", "month", "year"]))
+        scale = [1, 5, 40] if per != "year" else [10, 60, 400]  # an annual minimum: a year's worth
+        amount = draw(money) / (30 if per == "day" else 1) * draw(st.sampled_from(scale))
         charges.append({"type": "minimum", "amount": round(amount, 2), "per": per})
     for i in range(draw(st.integers(0, 2))):
         # any categories, also ones the version has no charge in
