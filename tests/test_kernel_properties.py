@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from reference import reference_scan
 
@@ -27,6 +27,9 @@ from workbench.kernels.scan import scan_determinants
 
 settings.register_profile("ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("deep", max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# the default budget without shrinking or the example database: how docs/testing.md counts a mutation as caught
+settings.register_profile("mutation", max_examples=60, deadline=None, database=None, print_blob=False,
+                          phases=[Phase.explicit, Phase.generate], suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))  # HYPOTHESIS_PROFILE=deep for a long hunt
 
 RTOL = 1e-9

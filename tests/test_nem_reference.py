@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from reference import reference_bills
 from reference_nem import reference_nem_bills
@@ -33,6 +33,9 @@ from workbench.tariffs import tariff_from_spec
 
 settings.register_profile("ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("deep", max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# the default budget without shrinking or the example database: how docs/testing.md counts a mutation as caught
+settings.register_profile("mutation", max_examples=60, deadline=None, database=None, print_blob=False,
+                          phases=[Phase.explicit, Phase.generate], suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 CATEGORIES = ("fixed", "energy", "demand", "minimum", "rider", "tax", "credit")
@@ -169,10 +172,18 @@ def test_annual_minimum_matches_reference(start, n_days, amount, data):
                         dt.datetime.combine(first + dt.timedelta(days=n_days), dt.time(0), tz),
                         freq="60min", inclusive="left").tz_convert(structure["timezone"])
     kwh = np.random.default_rng(start).gamma(2.0, data.draw(st.sampled_from([0.05, 0.5])), len(idx)).round(3)
+    read_dates = None
+    if data.draw(st.booleans()):  # meter reads: bills that straddle a year end
+        read = first - dt.timedelta(days=data.draw(st.integers(0, 25)))
+        read_dates = [read]
+        while read <= first + dt.timedelta(days=n_days):
+            read += dt.timedelta(days=data.draw(st.integers(26, 35)))
+            read_dates.append(read)
     tariff = tariff_from_spec(spec, source="<annual minimum>")
-    bills = bill_series(tariff, idx, kwh)
+    bills = bill_series(tariff, idx, kwh, read_dates=read_dates)
     want = reference_bills(tariff.extra["spec"], [t.to_pydatetime().astimezone(dt.UTC) for t in idx], list(kwh),
-                           None, 60)
+                           None, 60, read_dates=read_dates)
+    assert [(b.start, b.end) for b in bills] == [(w["start"], w["end"]) for w in want]
     for bill, ref in zip(bills, want, strict=True):
         for category in ("minimum", "tax"):
             got = sum(round(li.amount * 100) for li in bill.line_items if li.category == category)
