@@ -208,3 +208,21 @@ def test_hourly_netting_of_hourly_reads():
     (bill,) = bill_series(tariff_from_spec(spec, source="<flat>"), idx, delivered, received, program=program)
     assert [(li.category, li.amount) for li in bill.line_items if li.amount] == [("energy", 0.10)]  # 0.5 x 0.20
     assert bill.credit_earned == 0.0
+
+
+@pytest.mark.xfail(strict=True, reason="engine bug: workbench/billing/pricing.py price_version compares an annual "
+                   "minimum with the year's charges of its own version only (items.subtotal of that version), so a "
+                   "rate change inside the year drops the earlier version's charges from the year's total")
+def test_annual_minimum_counts_the_whole_year_across_a_rate_change():
+    """2024, 100 kWh a month at $0.10 (new rates from 1 July, same price, with an annual minimum of $100): the
+    year's bills charge 12 x $10 = $120 >= $100, so no December top-up (by hand)."""
+    energy = {"type": "energy", "rates": 0.10}
+    spec = {"code": "AM", "name": "Annual minimum", "timezone": "America/New_York", "holidays": "none", "demand": {},
+            "versions": [{"effective": "2023-01-01", "charges": [energy]},
+                         {"effective": "2024-07-01", "charges": [energy, {"type": "minimum", "amount": 100.0,
+                                                                           "per": "year"}]}]}
+    idx = pd.date_range("2024-01-01", "2025-01-01", freq="h", tz="America/New_York", inclusive="left")
+    month_hours = pd.Series(1, index=idx).groupby(idx.month).transform("size").to_numpy()
+    bills = bill_series(tariff_from_spec(spec, source="<annual minimum>"), idx, 100.0 / month_hours)
+    assert [round(b.total, 2) for b in bills] == [10.0] * 12
+    assert sum(li.amount for b in bills for li in b.line_items if li.category == "minimum") == 0.0
