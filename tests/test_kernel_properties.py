@@ -1,4 +1,4 @@
-"""Property tests: the numba scan (every path) against the slow reference scan (``tests/reference.py``).
+"""Property tests: the numba scan (every path) against the slow reference scan (``tests/reference_scan.py``).
 
 Paths: parallel (prange over meters) and serial; for single-interval demand the run-segment fast path and
 the interval-by-interval loop (``runs=False``). Random meters, bill-period bounds (empty periods, periods
@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from reference import reference_scan
+from reference_scan import reference_scan
 
 from workbench.kernels.scan import scan_determinants
 
