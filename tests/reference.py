@@ -6,8 +6,9 @@ from the engine's code: plain Python loops over intervals, ``zoneinfo`` for loca
 objects of ``workbench/tariffs/model.py``) rather than the compiled arrays. Nothing here is fast; the point
 is that each step can be checked against the documentation line by line.
 
-``reference_scan``  one meter's determinants, mirroring the kernel's documented semantics.
-``reference_bills`` one meter's bills, straight from "How a bill is computed".
+``reference_scan.reference_scan`` one meter's determinants (its own module).
+``reference_bills`` one meter's bills, straight from "How a bill is computed" (annual minimum included).
+``reference_nem.reference_nem_bills`` the same under a net-metering / net-billing program.
 """
 
 from __future__ import annotations
@@ -21,110 +22,6 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import holidays as holidays_lib
-
-# ---------------------------------------------------------------------------------------------------- scan
-
-
-def reference_scan(
-    delivered_row, bounds_row, energy_bucket, demand_bucket, window, rolling, kw_factor, block_pos=None,
-    rtp_price=None, cp_flag=None, *, n_energy=None, n_demand=None, received_row=None, quality_row=None,
-    export_price=None,
-):
-    """One meter's determinants with plain loops (see ``workbench.kernels.scan``'s module docstring).
-
-    For each bill period ``b`` (intervals ``bounds_row[b]`` to ``bounds_row[b + 1]``):
-
-    - energy / received kWh summed per energy bucket (NaN = no read: not summed, counted missing);
-    - demand windows never reach outside the period. ``window == 1``: each interval alone. Rolling: the
-      ``window`` intervals ending at ``t``, once ``window`` intervals of the period have passed. Block: the
-      intervals since the last ``block_pos == 0`` (or the period's start), measured when
-      ``block_pos == window - 1``. A NaN counts as 0 kWh inside a window. kW = kWh × ``kw_factor``;
-    - the peak is the highest window (at least 0); a ToU peak is the highest window whose last interval is in
-      that demand bucket (-1: none); the coincident-peak demand is the mean of the windows measured at
-      flagged intervals; rtp cost = Σ kWh × price over present reads; export credit = Σ received kWh ×
-      export value over present received reads.
-
-    Returns a dict of lists: energy_kwh (B × E), received_kwh (B × E), peak_kw (B), tou_peak_kw (B × D),
-    cp_kw (B), rtp_cost (B), export_credit (B), counts (B × [present, missing, estimated]).
-    """
-    n_times = len(delivered_row)
-    if n_energy is None:
-        n_energy = max(int(e) for e in energy_bucket) + 1 if n_times else 1
-    if n_demand is None:
-        n_demand = max([int(d) for d in demand_bucket] + [0]) + 1
-    n_demand = max(n_demand, 1)
-    received_row = [0.0] * n_times if received_row is None else received_row
-    out = {"energy_kwh": [], "received_kwh": [], "peak_kw": [], "tou_peak_kw": [], "cp_kw": [], "rtp_cost": [],
-           "export_credit": [], "counts": []}
-    for b in range(len(bounds_row) - 1):
-        start, stop = int(bounds_row[b]), int(bounds_row[b + 1])
-        energy = [0.0] * n_energy
-        received = [0.0] * n_energy
-        tou_peak = [0.0] * n_demand
-        peak = 0.0
-        cp_values = []
-        rtp = 0.0
-        export = 0.0
-        present = missing = estimated = 0
-        for t in range(start, stop):
-            value = float(delivered_row[t])
-            if math.isnan(value):
-                missing += 1
-            else:
-                present += 1
-                energy[int(energy_bucket[t])] += value
-                if rtp_price is not None and len(rtp_price):
-                    rtp += value * float(rtp_price[t])
-            r = float(received_row[t])
-            if not math.isnan(r):
-                received[int(energy_bucket[t])] += r
-                if export_price is not None and len(export_price):
-                    export += r * float(export_price[t])
-            if quality_row is not None and len(quality_row) and int(quality_row[t]) == 1:
-                estimated += 1
-
-            # which intervals make up the demand window measured at t (None: no window ends at t)
-            if window == 1:
-                members = [t]
-            elif rolling:
-                members = list(range(t - window + 1, t + 1)) if t - window + 1 >= start else None
-            else:
-                if int(block_pos[t]) != window - 1:
-                    members = None
-                else:
-                    first = t
-                    while first > start and int(block_pos[first]) != 0:
-                        first -= 1
-                    members = list(range(first, t + 1))
-            if members is None:
-                continue
-            kwh = 0.0
-            for i in members:
-                v = float(delivered_row[i])
-                kwh += 0.0 if math.isnan(v) else v
-            kw = kwh * kw_factor
-            peak = max(peak, kw)
-            d = int(demand_bucket[t])
-            if d >= 0:
-                tou_peak[d] = max(tou_peak[d], kw)
-
-        # coincident peak: demand over the `window` intervals starting at each flagged interval (inside the period)
-        if cp_flag is not None and len(cp_flag):
-            for t in range(start, stop):
-                if bool(cp_flag[t]) and t + window <= stop:
-                    kwh = sum(0.0 if math.isnan(float(delivered_row[i])) else float(delivered_row[i])
-                              for i in range(t, t + window))
-                    cp_values.append(kwh * kw_factor)
-        out["energy_kwh"].append(energy)
-        out["received_kwh"].append(received)
-        out["peak_kw"].append(peak)
-        out["tou_peak_kw"].append(tou_peak)
-        out["cp_kw"].append(sum(cp_values) / len(cp_values) if cp_values else 0.0)
-        out["rtp_cost"].append(rtp)
-        out["export_credit"].append(export)
-        out["counts"].append([present, missing, estimated])
-    return out
-
 
 # --------------------------------------------------------------------------------------------- calendar
 
@@ -262,7 +159,7 @@ def read_prices(path: Path):
 
 
 def reference_bills(spec, timestamps_utc, delivered, received=None, step_minutes=15, read_dates=None, timezone=None,
-                    base_dir=None):
+                    base_dir=None, export_values=None, adjust=None):
     """Bills of one meter, computed the way docs/tariff-format.md says.
 
     Parameters
@@ -274,6 +171,9 @@ def reference_bills(spec, timestamps_utc, delivered, received=None, step_minutes
     read_dates : list of dates, optional (default: calendar months of local time)
     timezone : str, optional; overrides the tariff's
     base_dir : folder RTP price files are relative to
+    export_values : list [$/kWh per interval], optional: what an exported kWh earns (``export_credit``)
+    adjust : callable(periods, dets), optional: changes the determinants before pricing (net metering nets
+        ``dets[b]["energy"]`` against ``dets[b]["received"]``: see ``reference_nem``)
 
     Returns a list of dicts: start, end (exclusive), days, total, lines = [(description, category, amount)],
     and the determinants it used (energy, peak_kw, billing_kw, ...), for debugging a disagreement.
@@ -319,7 +219,7 @@ def reference_bills(spec, timestamps_utc, delivered, received=None, step_minutes
         idx = [i for i in range(n) if p_start <= days_of[i] < p_end]
         dets.append(_period_determinants(
             idx, timestamps_utc, local, delivered, received, season_of, period_of, dperiod_of, window, kw_factor,
-            dem.method, interval, peaks_local, prices,
+            dem.method, interval, peaks_local, prices, export_values,
         ))
     # billing demand: max(peak, minimum, ratchet % × highest counted peak of the previous `months` periods)
     ratchet = dem.ratchet
@@ -340,10 +240,13 @@ def reference_bills(spec, timestamps_utc, delivered, received=None, step_minutes
             if previous:
                 billing = max(billing, ratchet.percent / 100.0 * max(previous))
         dets[b]["billing_kw"] = billing
+    if adjust is not None:
+        adjust(periods, dets)
 
     versions = sorted(spec.versions, key=lambda v: v.effective)
-    bills = []
-    for b, (p_start, p_end, nominal) in enumerate(periods):
+
+    def price_bill(b, annual_short):
+        p_start, p_end, nominal = periods[b]
         days = (p_end - p_start).days
         lines = []
         for i, version in enumerate(versions):
@@ -354,7 +257,37 @@ def reference_bills(spec, timestamps_utc, delivered, received=None, step_minutes
             if overlap <= 0:
                 continue
             tag = f" (rates of {version.effective})" if _versions_in(versions, p_start, p_end) > 1 else ""
-            lines += _price_version(spec, version, dets[b], p_start, p_end, nominal, overlap / days, tag)
+            lines += _price_version(spec, version, dets[b], p_start, p_end, nominal, overlap / days, tag,
+                                    annual_short.get((b, i), 0.0))
+        return lines
+
+    # annual minimum (per: year): the year's bills (those whose last day is in the year) together pay at least
+    # the amount; the shortfall is billed on the year's last bill that ends in December (a version's share of
+    # it by its days in that bill). Pass 1 prices without it to learn what the year's bills charge.
+    annual_short: dict[tuple[int, int], float] = {}
+    if any(c.type == "minimum" and c.per == "year" for v in versions for c in v.charges):
+        charged = [sum(a for _, cat, a in price_bill(b, {}) if cat in ("fixed", "energy", "demand", "rider"))
+                   for b in range(len(periods))]
+        last_day = [p_end - dt.timedelta(days=1) for _, p_end, _ in periods]
+        for b in range(len(periods)):
+            later_december = [k for k in range(b + 1, len(periods))
+                              if last_day[k].year == last_day[b].year and last_day[k].month == 12]
+            if last_day[b].month != 12 or later_december:
+                continue
+            year_total = sum(charged[k] for k in range(len(periods)) if last_day[k].year == last_day[b].year)
+            p_start, p_end, _ = periods[b]
+            for i, version in enumerate(versions):
+                v_end = version.expires or (versions[i + 1].effective if i + 1 < len(versions) else None)
+                lo, hi = max(p_start, version.effective), p_end if v_end is None else min(p_end, v_end)
+                weight = max((hi - lo).days, 0) / (p_end - p_start).days
+                for c in version.charges:
+                    if c.type == "minimum" and c.per == "year":
+                        annual_short[(b, i)] = annual_short.get((b, i), 0.0) + max(c.amount - year_total, 0.0) * weight
+
+    bills = []
+    for b, (p_start, p_end, nominal) in enumerate(periods):
+        days = (p_end - p_start).days
+        lines = price_bill(b, annual_short)
         bills.append({
             "start": p_start, "end": p_end, "days": days, "nominal_days": nominal,
             "total": cents(sum(amount for _, _, amount in lines)), "lines": lines, **dets[b],
@@ -372,15 +305,21 @@ def _versions_in(versions, p_start, p_end):
 
 
 def _period_determinants(idx, timestamps_utc, local, delivered, received, season_of, period_of, dperiod_of,
-                         window, kw_factor, method, interval, peaks_local, prices):
+                         window, kw_factor, method, interval, peaks_local, prices, export_values=None):
     energy: dict[tuple[str, str], float] = {}
+    received_by: dict[tuple[str, str], float] = {}  # received kWh per (season, energy period)
+    export_credit = 0.0
     received_kwh = 0.0
     rtp_cost = 0.0
     total = 0.0
     for i in idx:
         v = float(delivered[i])
         if received is not None and not math.isnan(float(received[i])):
-            received_kwh += float(received[i])
+            r = float(received[i])
+            received_kwh += r
+            received_by[(season_of[i], period_of[i])] = received_by.get((season_of[i], period_of[i]), 0.0) + r
+            if export_values is not None:
+                export_credit += r * float(export_values[i])
         if math.isnan(v):
             continue
         key = (season_of[i], period_of[i])
@@ -425,7 +364,8 @@ def _period_determinants(idx, timestamps_utc, local, delivered, received, season
         if local[i] in peaks_local and pos + window <= len(idx):
             cp_values.append(sum(kwh(j) for j in idx[pos : pos + window]) * kw_factor)
     return {
-        "energy": energy, "delivered_kwh": total, "received_kwh": received_kwh, "peak_kw": peak,
+        "energy": energy, "received": received_by, "export_credit": export_credit,
+        "delivered_kwh": total, "received_kwh": received_kwh, "peak_kw": peak,
         "tou_peak": tou_peak, "cp_kw": sum(cp_values) / len(cp_values) if cp_values else 0.0, "rtp_cost": rtp_cost,
     }
 
@@ -440,7 +380,7 @@ def _season_days(p_start: dt.date, p_end: dt.date, spec) -> dict[str, int]:
     return out
 
 
-def _price_version(spec, version, det, p_start, p_end, nominal, weight, tag):
+def _price_version(spec, version, det, p_start, p_end, nominal, weight, tag, annual_short=0.0):
     """Line items (description, category, rounded amount) of one version, weighted by its share of days."""
     days = (p_end - p_start).days
     share = days / nominal if days < nominal else 1.0
@@ -523,8 +463,9 @@ def _price_version(spec, version, det, p_start, p_end, nominal, weight, tag):
 
     for c in version.charges:
         if c.type == "minimum":
-            if c.per == "year":
-                raise NotImplementedError("annual minimum: not in the reference")
+            if c.per == "year":  # the shortfall of the year, worked out over all bills (reference_bills)
+                lines.append((c.description + tag, "minimum", cents(annual_short)))
+                continue
             floor = cents(c.amount * {"bill": 1.0, "day": float(days), "month": share}[c.per] * weight)
             short = max(floor - subtotal(("fixed", "energy", "demand", "rider")), 0.0)
             lines.append((c.description + tag, "minimum", cents(short)))

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from reference import reference_bills
 
@@ -31,6 +31,9 @@ from workbench.tariffs import tariff_from_spec
 
 settings.register_profile("ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("deep", max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# the default budget without shrinking or the example database: how docs/testing.md counts a mutation as caught
+settings.register_profile("mutation", max_examples=60, deadline=None, database=None, print_blob=False,
+                          phases=[Phase.explicit, Phase.generate], suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))  # HYPOTHESIS_PROFILE=deep for a long hunt
 
 LA = "America/Los_Angeles"
@@ -217,8 +220,9 @@ def charge_lists(draw, structure, with_rtp, demand_max=False):
         rate = {m: draw(price) / 10 for m in range(1, 13)} if draw(st.booleans()) else draw(price) / 10
         charges.append({"type": "rider", "description": "Power cost adjustment", "rate": rate})
     if draw(st.booleans()):
-        per = draw(st.sampled_from(["bill", "day", "month"]))
-        amount = draw(money) / (30 if per == "day" else 1) * draw(st.sampled_from([1, 5, 40]))
+        per = draw(st.sampled_from(["bill", "day", "month", "year"]))
+        scale = [1, 5, 40] if per != "year" else [10, 60, 400]  # an annual minimum: a year's worth
+        amount = draw(money) / (30 if per == "day" else 1) * draw(st.sampled_from(scale))
         charges.append({"type": "minimum", "amount": round(amount, 2), "per": per})
     for i in range(draw(st.integers(0, 2))):
         # any categories, also ones the version has no charge in
@@ -253,6 +257,9 @@ def cases(draw, long=False):
         if draw(st.booleans()):
             versions[0]["expires"] = str(change)
         versions.append({"effective": str(change), "charges": draw(charge_lists(structure, with_rtp, demand_max=long))})
+    if len(versions) > 1:  # engine bug: an annual minimum across a rate change (see test_nem_reference.py)
+        for v in versions:
+            v["charges"] = [c for c in v["charges"] if not (c["type"] == "minimum" and c["per"] == "year")]
     spec = {"code": "RANDOM", "name": "Random tariff", **structure, "versions": versions}
 
     tz = ZoneInfo(structure["timezone"])
@@ -285,15 +292,14 @@ def compare(spec, idx, kwh, read_dates, step, base_dir):
     want = reference_bills(tariff.extra["spec"], utc, list(kwh), None, step, read_dates=read_dates, base_dir=base_dir)
     assert [(b.start, b.end, b.days) for b in bills] == [(w["start"], w["end"], w["days"]) for w in want]
     for bill, ref in zip(bills, want, strict=True):
-        n_lines = max(len(bill.line_items), sum(1 for line in ref["lines"] if line[2] != 0), 1)
-        tolerance = 0.01 * n_lines + 1e-6
         context = (f"bill {bill.start}..{bill.end}: engine {[(li.description, li.amount) for li in bill.line_items]}"
                    f" reference {[line for line in ref['lines'] if line[2]]}")
-        assert bill.total == pytest.approx(ref["total"], abs=tolerance), context
+        # exact to the cent: both round each line once, half-up, from the same determinants
+        assert round(bill.total * 100) == round(ref["total"] * 100), context
         for category in ("fixed", "energy", "demand", "minimum", "rider", "tax"):
-            got = sum(li.amount for li in bill.line_items if li.category == category)
-            exp = sum(amount for _, cat, amount in ref["lines"] if cat == category)
-            assert got == pytest.approx(exp, abs=tolerance), f"{category}: {context}"
+            got = sum(round(li.amount * 100) for li in bill.line_items if li.category == category)
+            exp = sum(round(amount * 100) for _, cat, amount in ref["lines"] if cat == category)
+            assert got == exp, f"{category}: {context}"
         assert bill.delivered_kwh == pytest.approx(ref["delivered_kwh"], abs=1e-3)
         assert bill.peak_kw == pytest.approx(ref["peak_kw"], abs=1e-3)
         assert bill.total == pytest.approx(sum(li.amount for li in bill.line_items), abs=1e-9)

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from _samples import GREENBUTTON_SAMPLES
+from _samples import GREENBUTTON_SAMPLES, require_samples
 
 from workbench.ami.cube import open_cube
 from workbench.ami.ingest import ingest
@@ -443,8 +443,8 @@ def test_green_button_and_equivalent_mdm_csv_give_the_same_cube_and_bills(tmp_pa
 SAMPLES = GREENBUTTON_SAMPLES
 
 
-@pytest.mark.skipif(not SAMPLES.exists(), reason="public Green Button samples not present")
 def test_public_green_button_sample_feeds(tmp_path):
+    require_samples()  # fails (never skips) without the samples
     from workbench.ami.readers import read_file
 
     ids = ["RetailCustomer/9b6c7063/UsagePoint/01", "RetailCustomer/2/UsagePoint/2"] + [

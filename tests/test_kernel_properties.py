@@ -1,4 +1,4 @@
-"""Property tests: the numba scan (every path) against the slow reference scan (``tests/reference.py``).
+"""Property tests: the numba scan (every path) against the slow reference scan (``tests/reference_scan.py``).
 
 Paths: parallel (prange over meters) and serial; for single-interval demand the run-segment fast path and
 the interval-by-interval loop (``runs=False``). Random meters, bill-period bounds (empty periods, periods
@@ -19,14 +19,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from reference import reference_scan
+from reference_scan import reference_scan
 
 from workbench.kernels.scan import scan_determinants
 
 settings.register_profile("ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("deep", max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# the default budget without shrinking or the example database: how docs/testing.md counts a mutation as caught
+settings.register_profile("mutation", max_examples=60, deadline=None, database=None, print_blob=False,
+                          phases=[Phase.explicit, Phase.generate], suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))  # HYPOTHESIS_PROFILE=deep for a long hunt
 
 RTOL = 1e-9

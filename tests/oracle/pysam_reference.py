@@ -29,7 +29,7 @@ COMPONENTS = ("fixed", "minimum", "dc_fixed", "dc_tou", "ec")
 
 
 def _pysam():
-    """Import PySAM lazily, so that collecting tests without it only skips them."""
+    """Import PySAM lazily: collecting works without it; tests/oracle/conftest.py then fails the oracle tests."""
     import PySAM.Utilityrate5 as utilityrate5
 
     try:

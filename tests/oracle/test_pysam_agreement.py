@@ -25,9 +25,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-pytest.importorskip("PySAM.Utilityrate5", reason="the oracle needs nrel-pysam (pip install '.[oracle]')")
+from workbench.billing import bill_series
+from workbench.tariffs import load_tariff
 
-from .pysam_reference import (  # noqa: E402
+from .pysam_reference import (
     MONTH_DAYS,
     pysam_monthly_bills,
     pysam_monthly_components,
@@ -258,22 +259,11 @@ CASES = [
 
 
 def _engine():
-    """``(load_tariff, bill_series)`` of our engine; skip (not fail) while it cannot be imported."""
-    try:
-        from workbench.billing import bill_series
-        from workbench.tariffs import load_tariff
-    except ImportError as exc:
-        pytest.skip(f"billing engine not importable: {exc}")
+    """``(load_tariff, bill_series)`` of our engine: an import error fails the test (never a skip)."""
     return load_tariff, bill_series
 
 
-# Cases whose feature is planned but not built: a disagreement is an expected failure, agreement a pass.
-NOT_BUILT_YET: dict[str, str] = {}
-
-
 def _fail(case: Case, message: str):
-    if case.id in NOT_BUILT_YET:
-        pytest.xfail(NOT_BUILT_YET[case.id])
     pytest.fail(message)
 
 

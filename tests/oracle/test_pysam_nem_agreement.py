@@ -35,10 +35,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-pytest.importorskip("PySAM.Utilityrate5", reason="the oracle needs nrel-pysam (pip install '.[oracle]')")
-
-from .pysam_reference import MONTH_DAYS, run_utilityrate5, urdb_item  # noqa: E402
-from .test_pysam_agreement import residential_load, timestamps_2018  # noqa: E402
+from .pysam_reference import MONTH_DAYS, run_utilityrate5, urdb_item
+from .test_pysam_agreement import residential_load, timestamps_2018
 
 pytestmark = pytest.mark.oracle
 

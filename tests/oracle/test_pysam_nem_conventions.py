@@ -15,9 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-pytest.importorskip("PySAM.Utilityrate5", reason="the oracle needs nrel-pysam (pip install '.[oracle]')")
-
-from .pysam_reference import MONTH_DAYS, run_utilityrate5  # noqa: E402
+from .pysam_reference import MONTH_DAYS, run_utilityrate5
 
 pytestmark = pytest.mark.oracle
 
