@@ -257,9 +257,6 @@ def cases(draw, long=False):
         if draw(st.booleans()):
             versions[0]["expires"] = str(change)
         versions.append({"effective": str(change), "charges": draw(charge_lists(structure, with_rtp, demand_max=long))})
-    if len(versions) > 1:  # engine bug: an annual minimum across a rate change (see test_nem_reference.py)
-        for v in versions:
-            v["charges"] = [c for c in v["charges"] if not (c["type"] == "minimum" and c["per"] == "year")]
     spec = {"code": "RANDOM", "name": "Random tariff", **structure, "versions": versions}
 
     tz = ZoneInfo(structure["timezone"])

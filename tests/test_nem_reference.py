@@ -20,7 +20,6 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
-import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from reference import reference_bills
@@ -113,8 +112,6 @@ def nem_cases(draw):
             read += dt.timedelta(days=draw(st.integers(26, 35)))
             read_dates.append(read)
     program, valued = draw(programs())
-    if step == 60 and program.netting_interval == "hourly":  # engine bug: see test_hourly_netting_of_hourly_reads
-        program = program.model_copy(update={"netting_interval": "instantaneous"})
     export = None
     if valued:  # an hourly export-value series from the data's first UTC hour
         hours = pd.date_range(idx[0].tz_convert("UTC").floor("h"), idx[-1].tz_convert("UTC").floor("h"), freq="h")
@@ -192,8 +189,6 @@ def test_annual_minimum_matches_reference(start, n_days, amount, data):
         assert round(bill.total * 100) == round(ref["total"] * 100)
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: workbench/nem/resolve.py _hourly_net returns hourly reads "
-                   "un-netted (per_hour <= 1), so an hour with both channels is not netted under hourly netting")
 def test_hourly_netting_of_hourly_reads():
     """Hourly reads, one hour with 2 kWh delivered and 1.5 kWh received, net billing at $0.10/kWh export,
     hourly netting: the hour nets to 0.5 kWh delivered, nothing exported (by hand)."""
@@ -210,9 +205,6 @@ def test_hourly_netting_of_hourly_reads():
     assert bill.credit_earned == 0.0
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: workbench/billing/pricing.py price_version compares an annual "
-                   "minimum with the year's charges of its own version only (items.subtotal of that version), so a "
-                   "rate change inside the year drops the earlier version's charges from the year's total")
 def test_annual_minimum_counts_the_whole_year_across_a_rate_change():
     """2024, 100 kWh a month at $0.10 (new rates from 1 July, same price, with an annual minimum of $100): the
     year's bills charge 12 x $10 = $120 >= $100, so no December top-up (by hand)."""

@@ -152,11 +152,19 @@ class _Context:
                    det.delivered_kwh, periods.end_month)
 
 
+#: the charges a minimum is compared with (a minimum tops these up; taxes come after it)
+BASE_CATEGORIES = ("fixed", "energy", "demand", "rider")
+
+
 def price_version(
     tariff: CompiledTariff, version: CompiledVersion, det: Determinants, periods: BillPeriods, weight,
-    tag: str = "", ctx: _Context | None = None,
+    tag: str = "", ctx: _Context | None = None, annual_base=None, base_only: bool = False,
 ) -> LineItems:
-    """Line items of one tariff version, each weighted by ``weight`` (M, B; None = 1) and rounded to the cent."""
+    """Line items of one tariff version, each weighted by ``weight`` (M, B; None = 1) and rounded to the cent.
+
+    ``annual_base``: (M, B) the charges of every version in force, that an annual minimum compares the year's
+    total with (default: this version's own); ``base_only``: stop before minimums and taxes.
+    """
     ctx = ctx or _Context.build(tariff, det, periods)
     items = LineItems()
     days, proration, total_kwh, end_month = ctx.days, ctx.proration, ctx.total_kwh, ctx.end_month
@@ -196,12 +204,15 @@ def price_version(
             if isinstance(rate, dict):
                 rate = np.vectorize(rate.get)(end_month).astype(float)
             add(spec.description, "rider", "kWh", total_kwh, rate)
+    if base_only:
+        return items
     for charge in version.charges:
         spec = charge.spec
         if charge.kind == "minimum":
-            billed = items.subtotal(("fixed", "energy", "demand", "rider")) + np.zeros(shape)
+            billed = items.subtotal(BASE_CATEGORIES) + np.zeros(shape)
             if spec.per == "year":
-                short = _annual_shortfall(spec.amount, billed, periods) * (1.0 if weight is None else weight)
+                year_billed = billed if annual_base is None else annual_base
+                short = _annual_shortfall(spec.amount, year_billed, periods) * (1.0 if weight is None else weight)
             else:
                 floor = spec.amount * {"bill": 1.0, "day": days, "month": proration}[spec.per] * (1.0 if weight is None else weight)
                 short = np.maximum(round_cents(floor) - billed, 0.0)
@@ -320,11 +331,20 @@ def price(tariff: CompiledTariff, det: Determinants, periods: BillPeriods) -> Li
         )
     out = LineItems()
     ctx = _Context.build(tariff, det, periods)
+
+    def weight_of(i):
+        return weights[i] if len(active) > 1 or not (weights[i][periods.valid] == 1).all() else None
+
+    annual_base = None
+    if len(active) > 1 and any(c.kind == "minimum" and c.spec.per == "year"
+                               for i in active for c in tariff.versions[i].charges):
+        # an annual minimum weighs the whole year's charges, from every version in force during it
+        annual_base = sum(price_version(tariff, tariff.versions[i], det, periods, weight_of(i), ctx=ctx,
+                                        base_only=True).subtotal(BASE_CATEGORIES) for i in active) + np.zeros(days.shape)
     for i in active:
         version = tariff.versions[i]
         tag = str(version.effective) if len(active) > 1 else ""
-        weight = weights[i] if len(active) > 1 or not (weights[i][periods.valid] == 1).all() else None
-        part = price_version(tariff, version, det, periods, weight, tag, ctx)
+        part = price_version(tariff, version, det, periods, weight_of(i), tag, ctx, annual_base=annual_base)
         for name in ("description", "category", "unit", "quantity", "rate", "amount", "version"):
             getattr(out, name).extend(getattr(part, name))
     return out

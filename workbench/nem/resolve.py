@@ -46,8 +46,9 @@ def resolve_program(program, tariff, programs_dir=None, true_up_month=None):
 def _hourly_net(delivered, received, utc, step_minutes):
     """Net the two channels within each clock hour; the net goes to the channel it favours, at hour end."""
     per_hour = 60 // step_minutes
-    if per_hour <= 1:
-        return delivered, received
+    if per_hour <= 1:  # hourly (or longer) reads: each interval is its own hour, netted in place
+        net = np.nan_to_num(delivered) - np.nan_to_num(received)
+        return np.maximum(net, 0.0).astype(delivered.dtype), np.maximum(-net, 0.0).astype(received.dtype)
     hour = np.asarray(utc, dtype="datetime64[h]")
     _, start, counts = np.unique(hour, return_index=True, return_counts=True)
     net = np.add.reduceat(np.nan_to_num(delivered) - np.nan_to_num(received), start, axis=-1)
