@@ -2,7 +2,7 @@
 
 Unit tests of ``workbench.engine.bills.check_bills_add_up`` (Bill objects, as ``bill_series`` returns them),
 ``check_bill_tables`` (a billing run's tables, as the cycle writes them) and
-``workbench.engine.pricing.check_line_items`` (line items before they become bills). Amounts are written by
+``workbench.engine.money_checks.check_line_items`` (line items before they become bills). Amounts are written by
 hand; floats like 0.1 + 0.2 must still add up, because the comparison is in whole cents.
 """
 
@@ -17,7 +17,8 @@ import pytest
 from workbench.billing.cycle_chunk import SCHEMAS
 from workbench.calendar.periods import BillPeriods
 from workbench.engine.bills import Bill, LineItem, check_bill_tables, check_bills_add_up
-from workbench.engine.pricing import LineItems, check_line_items
+from workbench.engine.money_checks import check_line_items
+from workbench.engine.pricing import LineItems
 from workbench.errors import BillingError
 
 APR, MAY, JUN = dt.date(2025, 4, 1), dt.date(2025, 5, 1), dt.date(2025, 6, 1)

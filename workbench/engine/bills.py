@@ -13,14 +13,8 @@ import numpy as np
 import pyarrow as pa
 
 from workbench.calendar.periods import BillPeriods
-from workbench.engine.pricing import (
-    MAX_LINE_AMOUNT,
-    MAX_QUANTITY,
-    Determinants,
-    LineItems,
-    insane_line,
-    sane_line,
-)
+from workbench.engine.money_checks import MAX_LINE_AMOUNT, MAX_QUANTITY, insane_line, sane_line
+from workbench.engine.pricing import Determinants, LineItems
 from workbench.errors import BillingError
 
 
