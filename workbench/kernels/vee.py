@@ -220,7 +220,8 @@ def vee_meter(d_in, r_in, q_in, f_prior, m_prior, day_of, day_start, day_kind, s
             if top1[day] > above:
                 for t in range(s, e):
                     d = d_in[t]
-                    if q_in[t] == 0 and d > above and d <= lim and not bad_d[t]:
+                    if (q_in[t] == 0 and d > above and d <= lim and not bad_d[t]
+                            and (f_out[t] & _bit(IMPLAUSIBLE)) == 0):  # a withheld interval is no spike
                         _raise(f_out, day_counts, t, day, _bit(SPIKE))
                         n_valid -= 1
                         total -= d
@@ -274,6 +275,10 @@ def vee_meter(d_in, r_in, q_in, f_prior, m_prior, day_of, day_start, day_kind, s
 
     # --- 4. estimation, channel by channel ---
     if n_bad > 0:
+        for t in range(a0, a1):  # a withheld read is never estimated, whatever other rule flagged it
+            if f_out[t] & _bit(IMPLAUSIBLE):
+                bad_d[t] = False
+                bad_r[t] = False
         linear_max = ip[I_LINEAR_MAX]
         one_sided = ip[I_ONE_SIDED] != 0
         like_on = ip[I_LIKE_ENABLED] != 0
