@@ -18,6 +18,8 @@ interval (NaN) counts as 0 kWh in a demand window and is counted as missing.
 import numpy as np
 from numba import njit, prange
 
+from workbench.kernels.run_sums import _fast_sum, _max_bits, _run_sum, _run_sum_max
+
 N_COUNTS = 3  # present, missing, estimated
 
 
@@ -105,41 +107,9 @@ def _scan_meter(
         counts[b, 2] = estimated
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _sum_max(x, a, b):
-    """Sum, max and NaN count of x[a:b], two accumulators so the adds do not wait on each other."""
-    s0 = 0.0
-    s1 = 0.0
-    m0 = 0.0
-    m1 = 0.0
-    half = a + ((b - a) // 2) * 2
-    for t in range(a, half, 2):
-        v0 = np.float64(x[t])
-        v1 = np.float64(x[t + 1])
-        s0 += v0
-        s1 += v1
-        m0 = v0 if v0 > m0 else m0
-        m1 = v1 if v1 > m1 else m1
-    if half < b:
-        v0 = np.float64(x[half])
-        s0 += v0
-        m0 = v0 if v0 > m0 else m0
-    total = s0 + s1
-    n_nan = 0
-    if total != total:  # a NaN somewhere: count it and sum the rest (rare: missing reads)
-        total = 0.0
-        for t in range(a, b):
-            v = np.float64(x[t])
-            if v != v:
-                n_nan += 1
-            else:
-                total += v
-    return total, (m0 if m0 > m1 else m1), n_nan
-
-
 @njit(cache=True, nogil=True)
 def _scan_meter_segments(
-    delivered, received, quality, bounds, seg_start, seg_energy, seg_demand, kw_factor, rtp_price, export_price, cp_index,
+    delivered, delivered_bits, received, received_bits, quality, bounds, seg_start, seg_energy, seg_demand, kw_factor, rtp_price, export_price, cp_index,
     energy_kwh, received_kwh, peak_kw, tou_peak_kw, cp_kw, rtp_cost, export_credit, counts,
 ):
     """The scan for single-interval demand (window 1), over runs of intervals that share both buckets."""
@@ -148,6 +118,8 @@ def _scan_meter_segments(
     has_export = export_price.shape[0] > 0
     has_quality = quality.shape[0] > 0
     n_seg = seg_start.shape[0] - 1
+    # most meters never export: a received row of zeros (one vectorized pass) needs no sums per run
+    has_received = not (_fast_sum(received) == 0.0 and _max_bits(received_bits) == 0)
     for b in range(n_periods):
         start = bounds[b]
         stop = bounds[b + 1]
@@ -169,11 +141,12 @@ def _scan_meter_segments(
             a = max(seg_start[k], start)
             z = min(seg_start[k + 1], stop)
             e = seg_energy[k]
-            total, top, n_nan = _sum_max(delivered, a, z)
+            total, top, n_nan = _run_sum_max(delivered, delivered_bits, a, z)
             energy_kwh[b, e] += total
             missing += n_nan
-            r_total, r_top, r_nan = _sum_max(received, a, z)
-            received_kwh[b, e] += r_total
+            if has_received:
+                r_total, _ = _run_sum(received, a, z)
+                received_kwh[b, e] += r_total
             kw = top * kw_factor
             if kw > peak:
                 peak = kw
@@ -217,12 +190,12 @@ def _scan_meter_segments(
 
 @njit(parallel=True, cache=True)
 def _scan_segments_parallel(
-    delivered, received, quality, bounds, seg_start, seg_energy, seg_demand, kw_factor, rtp_price, export_price, cp_index,
+    delivered, delivered_bits, received, received_bits, quality, bounds, seg_start, seg_energy, seg_demand, kw_factor, rtp_price, export_price, cp_index,
     energy_kwh, received_kwh, peak_kw, tou_peak_kw, cp_kw, rtp_cost, export_credit, counts,
 ):
     for m in prange(delivered.shape[0]):
         _scan_meter_segments(
-            delivered[m], received[m], quality[m], bounds[m], seg_start, seg_energy, seg_demand, kw_factor,
+            delivered[m], delivered_bits[m], received[m], received_bits[m], quality[m], bounds[m], seg_start, seg_energy, seg_demand, kw_factor,
             rtp_price, export_price, cp_index, energy_kwh[m], received_kwh[m], peak_kw[m], tou_peak_kw[m], cp_kw[m],
             rtp_cost[m], export_credit[m], counts[m],
         )
@@ -230,12 +203,12 @@ def _scan_segments_parallel(
 
 @njit(cache=True)
 def _scan_segments_serial(
-    delivered, received, quality, bounds, seg_start, seg_energy, seg_demand, kw_factor, rtp_price, export_price, cp_index,
+    delivered, delivered_bits, received, received_bits, quality, bounds, seg_start, seg_energy, seg_demand, kw_factor, rtp_price, export_price, cp_index,
     energy_kwh, received_kwh, peak_kw, tou_peak_kw, cp_kw, rtp_cost, export_credit, counts,
 ):
     for m in range(delivered.shape[0]):
         _scan_meter_segments(
-            delivered[m], received[m], quality[m], bounds[m], seg_start, seg_energy, seg_demand, kw_factor,
+            delivered[m], delivered_bits[m], received[m], received_bits[m], quality[m], bounds[m], seg_start, seg_energy, seg_demand, kw_factor,
             rtp_price, export_price, cp_index, energy_kwh[m], received_kwh[m], peak_kw[m], tou_peak_kw[m], cp_kw[m],
             rtp_cost[m], export_credit[m], counts[m],
         )
@@ -326,7 +299,10 @@ def scan_determinants(
         change = np.flatnonzero((energy_bucket[1:] != energy_bucket[:-1]) | (demand_bucket[1:] != demand_bucket[:-1]))
         seg_start = np.concatenate([[0], change + 1, [n_times]]).astype(np.int64)
         fn = _scan_segments_parallel if parallel else _scan_segments_serial
-        fn(delivered, received, quality, bounds, seg_start, energy_bucket[seg_start[:-1]],
+        # the same bytes as integers, for a vectorized max (see _max_bits)
+        delivered_bits = delivered.view(np.int64 if delivered.dtype.itemsize == 8 else np.int32)
+        received_bits = received.view(np.int64 if received.dtype.itemsize == 8 else np.int32)
+        fn(delivered, delivered_bits, received, received_bits, quality, bounds, seg_start, energy_bucket[seg_start[:-1]],
            demand_bucket[seg_start[:-1]], float(kw_factor), rtp_price, export_price,
            np.flatnonzero(cp_flag).astype(np.int64), *outputs)
         return out
