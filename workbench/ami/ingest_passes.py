@@ -120,7 +120,7 @@ def pass_one(jobs, mapper: ReadMapper, store: ChunkStore, rejects: RejectWriter,
         if n_negative:
             print(f"warning: {path}: {n_negative:,} negative delivered read(s) (first on row "
                   f"{stream.metadata['negative_delivered_first_row']}) kept for VEE, which flags them NEGATIVE and "
-                  "estimates them; run workbench vee before billing", file=sys.stderr)
+                  "estimates them (ingest --vee, or workbench vee, before billing)", file=sys.stderr)
         tally["negative_delivered"] = n_negative
         tally["counts"] = stream.counts
         per_file.append(tally)
