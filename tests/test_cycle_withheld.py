@@ -1,8 +1,8 @@
 """A read VEE withheld as IMPLAUSIBLE holds its bill in the cycle, even where a site tolerates missing reads.
 
 VEE withholds a read beyond the meter's physical limit as missing (NaN, quality 2) and records why in
-``vee_flags``. A site rule that tolerates a few missing intervals must not bill such a period as merely
-incomplete: the cycle reads the flags and holds it with the reason.
+``vee_flags`` and ``vee_method``. A site rule that tolerates a few missing intervals must not bill such a
+period as merely incomplete: the cycle reads the method and holds it with the reason.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 
 from workbench.ami.cube import open_cube, write_cube
 from workbench.billing.cycle import run_cycle
-from workbench.kernels.vee_codes import IMPLAUSIBLE
+from workbench.kernels.vee_codes import IMPLAUSIBLE, METHOD_WITHHELD
 from workbench.sample import generate_sample_utility
 
 
@@ -33,9 +33,11 @@ def test_withheld_read_holds_the_bill_and_a_plain_missing_read_does_not(cube, tm
     for row in (1, 7):  # two meters in two chunks: each loses one interval
         delivered[row, t] = np.nan
         quality[row, t] = 2
+    method = np.zeros(delivered.shape, np.uint8)
     flags[1, t] = np.uint32(1 << IMPLAUSIBLE)  # meter 1's was withheld as implausible; meter 7's simply missing
+    method[1, t] = METHOD_WITHHELD  # as VEE writes it
     edited = ds.assign(delivered_kwh=(("meter", "time"), delivered), quality=(("meter", "time"), quality),
-                       vee_flags=(("meter", "time"), flags))
+                       vee_flags=(("meter", "time"), flags), vee_method=(("meter", "time"), method))
     path = tmp_path / "cube.zarr"
     write_cube(edited, path, meter_chunk=6)
     site = tmp_path / "site.yaml"

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from workbench.ami.cube_writer import cube_writer
 from workbench.errors import CubeError
+from workbench.outputs import swap_into_place
 
 
 def _looks_like_zarr(path: Path) -> bool:
@@ -53,19 +54,11 @@ def _atomic_directory(target: Path, overwrite: bool) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    old = None
-    if target.exists():
-        old = parent / f".{target.name}.old-{tag}"
-        os.replace(target, old)
     try:
-        os.replace(tmp, target)
+        swap_into_place(tmp, target, parent / f".{target.name}.old-{tag}")
     except BaseException:
-        if old is not None:
-            os.replace(old, target)
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 @contextlib.contextmanager

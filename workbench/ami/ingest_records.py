@@ -23,6 +23,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from workbench.outputs import atomic_write_text
+
 LOG_NAME = "log.jsonl"
 SAMPLE_SIZE = 1000
 
@@ -76,13 +78,7 @@ def read_log(cube) -> list[dict]:
 def write_log(path: Path, entries: list[dict]) -> None:
     """Replace the log at ``path`` atomically (a temporary file renamed over it)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as f:
-        for e in entries:
-            f.write(json.dumps(e, sort_keys=True) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    atomic_write_text(path, "".join(json.dumps(e, sort_keys=True) + "\n" for e in entries))
 
 
 class _LazyParquet:

@@ -29,10 +29,10 @@ from workbench.engine.bills import check_bill_tables
 from workbench.engine.cube import _OUTPUTS
 from workbench.engine.pricing import Determinants, billing_demand, price
 from workbench.kernels.scan import scan_determinants
-from workbench.kernels.vee_codes import IMPLAUSIBLE
 from workbench.nem.billing import Enrollment, bill_with_program
 from workbench.nem.resolve import _hourly_net, vintage_prices
 from workbench.vee import ready_verdict
+from workbench.vee.billready import withheld
 
 #: test hook (documented in docs/scale.md): the chunk number whose first attempt kills its worker process
 KILL_ENV = "WORKBENCH_TEST_KILL_CHUNK"
@@ -99,11 +99,10 @@ def read_chunk(cube: str, start: int, stop: int, meters=None) -> dict[str, np.nd
     group = open_zarr_group(cube)
     check_chunks_present(group, start, stop, cube, meters)
     data = {name: group[name][start:stop, :] for name in ("delivered_kwh", "received_kwh", "quality")}
-    # VEE withholds an implausible read as missing (quality 2) and says why in vee_flags: read the flags only
-    # when the chunk has a missing interval, so that such a period is held, never billed as merely incomplete
-    if "vee_flags" in group and (data["quality"] == QUALITY_MISSING).any():
-        flags = group["vee_flags"][start:stop, :]
-        data["implausible"] = (flags & np.uint32(1 << IMPLAUSIBLE)) != 0
+    # VEE withholds an implausible read as missing (quality 2) and says so in vee_method: read it only when
+    # the chunk has a missing interval, so that such a period is held, never billed as merely incomplete
+    if "vee_method" in group and (data["quality"] == QUALITY_MISSING).any():
+        data["implausible"] = withheld(group["vee_method"][start:stop, :])
     return data
 
 

@@ -109,18 +109,24 @@ def replace_dir(staged, final, kind: str, option: str = "--out") -> None:
     staged, final = Path(staged), Path(final)
     check_output_dir(final, kind, option)
     mark_output_dir(staged, kind)
-    old = None
-    if final.exists():
-        old = final.parent / f"{STAGING_PREFIX}{final.name}-old-{uuid.uuid4().hex[:8]}"
-        os.replace(final, old)
+    swap_into_place(staged, final, final.parent / f"{STAGING_PREFIX}{final.name}-old-{uuid.uuid4().hex[:8]}")
+
+
+def swap_into_place(staged, final, aside) -> None:
+    """Rename the folder ``staged`` to ``final``: an existing ``final`` is first moved to ``aside`` and put back
+    if the rename fails, and removed only once the new folder is in place. The caller has checked ``final``."""
+    staged, final, aside = Path(staged), Path(final), Path(aside)
+    moved = final.exists()
+    if moved:
+        os.replace(final, aside)
     try:
         os.replace(staged, final)
-    except OSError:
-        if old is not None:
-            os.replace(old, final)
+    except BaseException:
+        if moved:
+            os.replace(aside, final)
         raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    if moved:
+        shutil.rmtree(aside, ignore_errors=True)
 
 
 def remove_staging(staged) -> None:

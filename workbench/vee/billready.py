@@ -14,7 +14,7 @@ import pandas as pd
 import xarray as xr
 
 from workbench.ami.cube_calendar import cube_periods
-from workbench.kernels.vee_codes import IMPLAUSIBLE
+from workbench.kernels.vee_codes import METHOD_WITHHELD
 from workbench.kernels.vee_counts import period_counts
 from workbench.vee.config import VeeConfig, load_config
 from workbench.vee.rules import VeeError
@@ -41,12 +41,17 @@ def period_quality(ds: xr.Dataset, periods=None) -> np.ndarray:
     return period_counts(delivered, quality, bounds)
 
 
+def withheld(vee_method) -> np.ndarray:
+    """Intervals VEE withheld (IMPLAUSIBLE: no value, never estimated), from the cube's ``vee_method`` (uint8)."""
+    return np.asarray(vee_method) == METHOD_WITHHELD
+
+
 def period_implausible(ds: xr.Dataset, periods=None) -> np.ndarray | None:
-    """(M, B) intervals VEE withheld as IMPLAUSIBLE per meter and bill period; None without ``vee_flags``."""
-    if "vee_flags" not in ds:
+    """(M, B) intervals VEE withheld as IMPLAUSIBLE per meter and bill period; None without ``vee_method``."""
+    if "vee_method" not in ds:
         return None
     bounds = _bounds(ds, periods)
-    hit = (np.asarray(ds["vee_flags"].values) & np.uint32(1 << IMPLAUSIBLE)) != 0
+    hit = withheld(ds["vee_method"].values)
     out = np.zeros((bounds.shape[0], bounds.shape[1] - 1), np.int64)
     for m in np.flatnonzero(hit.any(axis=1)):
         cum = np.concatenate([[0], np.cumsum(hit[m], dtype=np.int64)])

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from workbench.outputs import atomic_write_text
 from workbench.vee.rules import INPUT_RULES, RULES
 
 HEATMAP_METERS = 200
@@ -191,7 +192,5 @@ def write_report(out_dir: str | os.PathLike, vee_result_or_summary, accounting: 
     path = out / "vee_report.html"
     for name, frame in csvs.items():
         frame.to_csv(out / f"{name}.csv", index=False)
-    tmp = out / ".vee_report.html.tmp"
-    tmp.write_text(doc, encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_text(path, doc)
     return path
