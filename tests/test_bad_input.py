@@ -14,34 +14,9 @@ import sys
 import traceback
 
 import pytest
+from _fixtures import GOOD_TARIFF
 
 from workbench.cli import main
-
-GOOD_TARIFF = """\
-code: TEST
-name: Test tariff
-timezone: America/New_York
-holidays: NERC
-seasons:
-  summer: [6, 7, 8, 9]
-  winter: [1, 2, 3, 4, 5, 10, 11, 12]
-time_of_use:
-  periods:
-    on_peak:
-      - {seasons: [all], days: [weekday], hours: "14:00-19:00"}
-    off_peak:
-      - {seasons: [all], days: [weekday], hours: ["00:00-14:00", "19:00-24:00"]}
-      - {seasons: [all], days: [weekend, holiday], hours: "00:00-24:00"}
-versions:
-  - effective: 2024-01-01
-    charges:
-      - {type: customer, amount: 10.0, per: month}
-      - type: energy
-        blocks:
-          unit: kWh
-          limits: [500, 1000]
-          rates: {summer: [0.10, 0.20, 0.30], winter: [0.10, 0.15, 0.20]}
-"""
 
 
 def good_rows(n=96 * 3):

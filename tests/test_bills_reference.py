@@ -79,6 +79,18 @@ money = st.decimals("0.01", "50.00", places=2).map(float)
 price = st.decimals("0.010", "0.400", places=3).map(float)
 
 
+def draw_read_dates(draw, first, last):
+    """None (calendar months), or meter-read dates 26-35 days apart covering ``first`` to ``last``."""
+    if not draw(st.booleans()):
+        return None
+    read = first - dt.timedelta(days=draw(st.integers(0, 25)))
+    read_dates = [read]
+    while read <= last:
+        read += dt.timedelta(days=draw(st.integers(26, 35)))
+        read_dates.append(read)
+    return read_dates
+
+
 @st.composite
 def day_windows(draw, names, step=15):
     """{period: [hours, ...]}: cuts of the day into segments (the last wraps midnight), each a period."""
@@ -269,13 +281,7 @@ def cases(draw, long=False):
         kwh[rng.integers(0, len(idx), 5)] *= draw(st.sampled_from([3, 6, 20]))
     if draw(st.booleans()):
         kwh[rng.random(len(idx)) < 0.01] = np.nan
-    read_dates = None
-    if draw(st.booleans()):
-        read = first - dt.timedelta(days=draw(st.integers(0, 25)))
-        read_dates = [read]
-        while read <= last:
-            read += dt.timedelta(days=draw(st.integers(26, 35)))
-            read_dates.append(read)
+    read_dates = draw_read_dates(draw, first, last)
     return spec, idx, kwh, read_dates, step
 
 

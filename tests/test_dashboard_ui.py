@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from _fixtures import free_port
 
 from workbench.app.nem_app import serve
 from workbench.design.nem_study import StudyData
@@ -30,11 +31,6 @@ PLOT_TITLES = ("() => [...Bokeh.documents[0].all_models]"
 pytestmark = [pytest.mark.ui,
               pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium (/usr/bin/chromium)")]
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

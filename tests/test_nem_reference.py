@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from reference import reference_bills
 from reference_nem import reference_nem_bills
-from test_bills_reference import INTERESTING_STARTS, charge_lists, structures
+from test_bills_reference import INTERESTING_STARTS, charge_lists, draw_read_dates, structures
 
 from workbench.billing import bill_series
 from workbench.nem.programs import Program
@@ -104,13 +104,7 @@ def nem_cases(draw):
                         dt.datetime.combine(last + dt.timedelta(days=1), dt.time(0), tz),
                         freq=f"{step}min", inclusive="left").tz_convert(structure["timezone"])
     delivered, received = solar_load(draw, idx)
-    read_dates = None
-    if draw(st.booleans()):
-        read = first - dt.timedelta(days=draw(st.integers(0, 25)))
-        read_dates = [read]
-        while read <= last:
-            read += dt.timedelta(days=draw(st.integers(26, 35)))
-            read_dates.append(read)
+    read_dates = draw_read_dates(draw, first, last)
     program, valued = draw(programs())
     export = None
     if valued:  # an hourly export-value series from the data's first UTC hour

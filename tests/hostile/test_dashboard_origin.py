@@ -17,6 +17,7 @@ import pytest
 
 pytest.importorskip("panel")
 
+from _fixtures import free_port  # noqa: E402
 from tornado.httpclient import HTTPClientError, HTTPRequest  # noqa: E402
 from tornado.websocket import websocket_connect  # noqa: E402
 
@@ -25,18 +26,12 @@ from workbench.design.nem_study import StudyData  # noqa: E402
 from workbench.sample import utility_time_axis  # noqa: E402
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def served():
     utc = utility_time_axis(2025).astype("datetime64[m]")
     study = StudyData.from_arrays(utc, 15, np.full((4, len(utc)), 0.3, np.float32), None, ["RES"] * 4,
                                   timezone="America/New_York", sizes=(0, 5))
-    port = _free_port()
+    port = free_port()
     server = serve(port, study=study, allow_origins=["dash.example.org:8443"])
     yield port
     server.stop()
