@@ -27,7 +27,9 @@ RANKS = {
     "nem": 6,
     "billing": 7,
     "sample": 8,
-    "design": 9,
+    "documents": 8.5,  # bill documents (Jinja2 HTML, WeasyPrint PDF)
+    "ledger": 9, "design": 9,  # the ledger (accounts, posting, payments, receivables); rate design and cost of service
+    "runs": 9.5, "filing": 9.5,  # audited cycle runs (exceptions, posting, documents); PUC filing schedules
     "app": 10,
     "cli_errors": 11, "cli_parser": 11.5, "cli": 12, "__main__": 13,
 }
