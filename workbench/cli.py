@@ -276,10 +276,14 @@ def _ingest(args) -> int:
     return 0
 
 
+# each wing's subcommands (workbench/cli_<wing>.py: add_commands(sub) adds its parsers and handlers)
+WINGS: list = []
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``workbench`` parser (:mod:`workbench.cli_parser`), its subcommands calling this module's functions."""
     return cli_parser.build_parser({"bill": _bill, "sample": _sample, "cycle": _cycle, "serve": _serve,
-                                    "vee": _vee, "ingest": _ingest})
+                                    "vee": _vee, "ingest": _ingest}, wings=WINGS)
 
 
 def main(argv=None) -> int:

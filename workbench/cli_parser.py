@@ -9,7 +9,7 @@ which hands its functions in (``handlers``). ``_Parser`` words usage errors as t
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 
 class _Parser(argparse.ArgumentParser):
@@ -19,8 +19,12 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {self.prog}: {message} (see {self.prog} --help)\n")
 
 
-def build_parser(handlers: Mapping[str, Callable]) -> argparse.ArgumentParser:
-    """The ``workbench`` parser; each subcommand's ``func`` is ``handlers[its name]`` (``bill``, ``sample``, ...)."""
+def build_parser(handlers: Mapping[str, Callable], wings: Sequence[Callable] = ()) -> argparse.ArgumentParser:
+    """The ``workbench`` parser; each subcommand's ``func`` is ``handlers[its name]`` (``bill``, ``sample``, ...).
+
+    ``wings``: each wing's ``add_commands(sub)`` (``workbench/cli_<wing>.py``) adds its own subcommands, with
+    their handlers, to the subparsers ``sub``.
+    """
     parser = _Parser(prog="workbench", description="Rate Workbench: electric-utility rate analysis and billing.")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -120,4 +124,6 @@ def build_parser(handlers: Mapping[str, Callable]) -> argparse.ArgumentParser:
                      "ingest accounting and the VEE results in one report (--report)")
     ing.add_argument("--vee-config", help="site VEE configuration merged over workbench/vee/defaults.yaml")
     ing.set_defaults(func=handlers["ingest"])
+    for add_commands in wings:
+        add_commands(sub)
     return parser
