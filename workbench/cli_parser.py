@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable, Mapping, Sequence
 
+from workbench import __version__
+
 
 class _Parser(argparse.ArgumentParser):
     """argparse with the workbench's one-line errors: ``error: workbench sample: ...``, exit 2."""
@@ -26,6 +28,7 @@ def build_parser(handlers: Mapping[str, Callable], wings: Sequence[Callable] = (
     their handlers, to the subparsers ``sub``.
     """
     parser = _Parser(prog="workbench", description="Rate Workbench: electric-utility rate analysis and billing.")
+    parser.add_argument("--version", action="version", version=f"workbench (rate-workbench) {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     bill = sub.add_parser("bill", help="bill one customer's interval file under a tariff")
