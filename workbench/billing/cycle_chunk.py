@@ -16,8 +16,8 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pyarrow as pa

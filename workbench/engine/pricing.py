@@ -18,8 +18,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from workbench.calendar.periods import BillPeriods
-from workbench.errors import BillingError
 from workbench.engine.reactive import demand_multiplier, price_reactive, reactive_refusals
+from workbench.errors import BillingError
 from workbench.kernels.money import round_cents as _round_cents
 from workbench.tariffs.compile import CompiledTariff, CompiledVersion
 

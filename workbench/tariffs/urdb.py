@@ -13,7 +13,6 @@ import numpy as np
 
 from workbench.errors import TariffError
 from workbench.tariffs.urdb_export import to_urdb
-from workbench.tariffs.urdb_reactive import apply_reactive, reactive_supported_unit
 from workbench.tariffs.urdb_fields import (
     DAYS_PER_MONTH,
     fail,
@@ -26,6 +25,7 @@ from workbench.tariffs.urdb_fields import (
     rate_structure,
     read_schedule,
 )
+from workbench.tariffs.urdb_reactive import apply_reactive, reactive_supported_unit
 
 __all__ = ["to_urdb", "urdb_extras", "urdb_to_spec"]
 from workbench.tariffs.urdb_sell import urdb_sell_tiers

@@ -15,7 +15,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from workbench.ami.readers._result import READ_SCHEMA, Tally, dict_const
-from workbench.ami.readers.mdm_columns import CHANNEL_NAMES, ESTIMATED_CODES, REACTIVE_FACTORS, UNIT_FACTORS, _norm
+from workbench.ami.readers.mdm_columns import (
+    CHANNEL_NAMES,
+    ESTIMATED_CODES,
+    REACTIVE_FACTORS,
+    UNIT_FACTORS,
+    _norm,
+)
 from workbench.errors import IntervalDataError
 
 _NUMBER = r"(?i)^\s*[-+]?((\d+\.?\d*|\.\d+)(e[-+]?\d+)?|nan|inf|infinity)\s*$"
