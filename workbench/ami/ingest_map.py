@@ -34,6 +34,7 @@ CATEGORIES = {
     K.OUT_OF_RANGE: "timestamp outside the cube's period",
     K.BEFORE_INSTALL: "data on inactive meter",
     K.AFTER_REMOVAL: "data on inactive meter",
+    K.REACTIVE_NOT_KEPT: "reactive (kVARh) read: the cube keeps no reactive channel yet",
 }
 #: a read whose value x CT x PT is beyond any meter (the readers' screen sees the value before the multiplier)
 BEYOND_LIMIT = 100
@@ -221,7 +222,7 @@ class ReadMapper:
             return (f"meter {m.meter_id} does not record this channel (registry channels: "
                     f"{'+'.join(m.channels)})")
         if code == K.REACTIVE_NOT_KEPT:
-            return (f"meter {m.meter_id}: reactive (kVARh) read: the cube keeps no reactive channel yet; bill "
+            return ("reactive (kVARh) read: the cube keeps no reactive channel yet; bill "
                     "reactive charges from the meter's file with workbench bill --intervals (docs/reactive-power.md)")
         if code == K.WRONG_LENGTH:
             return f"interval length is not the cube's {lay.step_minutes} minutes"
