@@ -18,13 +18,16 @@ from workbench.tariffs import model as m
 from workbench.tariffs.prices import read_price_series
 
 MINUTES = 1440
+#: charge kinds priced on reactive determinants (workbench.engine.reactive)
+REACTIVE_KINDS = ("reactive_demand", "power_factor")
 
 
 @dataclass
 class CompiledCharge:
     """One charge of a version with its rates resolved to arrays.
 
-    kind: customer | energy | energy_blocks | demand | demand_blocks | rtp | rider | minimum | tax
+    kind: customer | energy | energy_blocks | demand | demand_blocks | rtp | rider | minimum | tax |
+    reactive_demand | power_factor
     """
 
     kind: str
@@ -62,6 +65,13 @@ class CompiledTariff:
     rtp_prices: object = None  # (utc datetime64[m] array, price array) when a version has an rtp charge
     source_path: str = ""
     extra: dict = field(default_factory=dict)
+    demand_unit: str = "kW"  # kVA: demand charges bill sqrt(kW² + kVAR²) of each demand window
+
+    @property
+    def needs_reactive(self) -> bool:
+        """Whether billing needs the meter's kVARh reads (kVA demand, $/kVAR, power-factor adjustments)."""
+        return (self.demand_unit == "kVA" and self.needs_demand) or any(
+            c.kind in REACTIVE_KINDS for v in self.versions for c in v.charges)
 
     @property
     def needs_demand(self) -> bool:
@@ -328,6 +338,7 @@ def compile_tariff(spec: m.TariffSpec, source: str = "<tariff>", base_dir=None) 
         versions=compiled_versions,
         rtp_prices=rtp,
         source_path=source,
+        demand_unit=spec.demand.unit,
     )
 
 
@@ -371,4 +382,8 @@ def _compile_charge(charge, path, spec, seasons, tous, dtous, where) -> Compiled
         return CompiledCharge("minimum", charge.description, charge)
     if isinstance(charge, m.Tax):
         return CompiledCharge("tax", charge.description, charge)
+    if isinstance(charge, m.ReactiveDemandCharge):
+        return CompiledCharge("reactive_demand", charge.description, charge)
+    if isinstance(charge, m.PowerFactorCharge):
+        return CompiledCharge("power_factor", charge.description, charge)
     raise where.error(path, f"unsupported charge {charge!r}")

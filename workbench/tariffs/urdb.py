@@ -25,6 +25,7 @@ from workbench.tariffs.urdb_fields import (
     rate_structure,
     read_schedule,
 )
+from workbench.tariffs.urdb_reactive import apply_reactive, reactive_supported_unit
 
 __all__ = ["to_urdb", "urdb_extras", "urdb_to_spec"]
 from workbench.tariffs.urdb_sell import urdb_sell_tiers
@@ -112,6 +113,7 @@ def urdb_to_spec(data: dict, source: str = "<URDB tariff>") -> dict:
     if dstruct:
         spec["demand"]["time_of_use"], tou_charge = _tou_demand(dstruct, dwk, dwe, month_season, source)
         charges += tou_charge
+    apply_reactive(data, spec, charges, source)  # $/kVAR and kVA demand (workbench.tariffs.urdb_reactive)
     ratchet = _ratchet(data, source)
     if ratchet:
         spec["demand"]["ratchet"] = ratchet
@@ -129,14 +131,12 @@ def urdb_to_spec(data: dict, source: str = "<URDB tariff>") -> dict:
 
 
 def _reject_unsupported(data, source):
-    if data.get("demandreactivepowercharge"):
-        raise fail(source, "demandreactivepowercharge", "reactive-power ($/kVAR) charges are not supported")
     if data.get("coincidentratestructure"):
         raise fail(source, "coincidentratestructure", "coincident-peak charges need the system-peak intervals, "
                     "which URDB does not give; write the tariff in YAML with demand.coincident_peaks")
     for field in ("flatdemandunit", "demandrateunit", "demandunits"):
         unit = data.get(field)
-        if unit not in (None, "", "kW"):
+        if unit not in (None, "", "kW") and not reactive_supported_unit(unit):
             raise fail(source, field, f"demand unit {unit!r} is not supported (only kW)")
     if data.get("fixedchargeeaaddl"):
         raise fail(source, "fixedchargeeaaddl", "charges per additional meter are not supported")
