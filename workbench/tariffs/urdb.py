@@ -28,6 +28,8 @@ from workbench.tariffs.urdb_fields import (
 
 __all__ = ["to_urdb", "urdb_extras", "urdb_to_spec"]
 from workbench.tariffs.urdb_sell import urdb_sell_tiers
+from workbench.tariffs.urdb_coincident import coincident_charge, coincident_months
+from workbench.tariffs.urdb_shapes import bills_demand, demand_unit, in_kw, is_tariff
 from workbench.tariffs.urdb_tiers import ENERGY_UNITS, period_tiers, reachable_tiers, seasonal_tiers
 
 MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
@@ -43,18 +45,19 @@ _IGNORED = {
     "demandrateunit", "fixedchargefirstmeter", "fixedchargeunits", "fixedchargeeaaddl", "mincharge",
     "minchargeunits", "fixedmonthlycharge", "minmonthlycharge", "annualmincharge", "lookbackpercent",
     "lookbackrange", "lookbackmonths", "demandratchetpercentage", "demandwindow", "fueladjustmentsmonthly",
-    "coincidentratestructure", "coincidentrateschedule", "coincidentrateunit", "demandreactivepowercharge",
+    "coincidentratestructure", "coincidentrateschedule", "coincidentsched", "coincidentrateunit", "demandreactivepowercharge",
     "demandunits", "_comment", "_id", "id", "utility_name", "locations", "service_type", "sourcereference",
     "energyunits", "isbasic", "ratesforutility",
 }
 
 
-def urdb_to_spec(data: dict, source: str = "<URDB tariff>") -> dict:
+def urdb_to_spec(data: dict, source: str = "<URDB tariff>", system_peaks=None) -> dict:
     """A URDB v8 item (or API response with ``items``) -> a workbench tariff dict (see model.TariffSpec).
 
     Every number is checked where URDB has it, and errors name the URDB field (``energyratestructure[2][0].rate``).
     ``startdate``/``enddate`` become the version's effective dates, so billing data outside them is an error
-    that names both dates.
+    that names both dates. ``system_peaks``: the system-peak intervals (local starts) a coincident-peak
+    charge needs (docs/coincident-peaks.md).
     """
     if isinstance(data, dict) and "items" in data:
         items = data["items"]
@@ -64,8 +67,9 @@ def urdb_to_spec(data: dict, source: str = "<URDB tariff>") -> dict:
         data = items[0]
     if isinstance(data, dict):  # the API and exports spell some fields in camelCase (demandUnits, dgRules)
         data = {str(k).lower(): v for k, v in data.items()}
-    if not isinstance(data, dict) or "energyratestructure" not in data and "flatdemandstructure" not in data:
-        raise TariffError(f"{source}: not a URDB v8 tariff (no energyratestructure or flatdemandstructure)")
+    if not is_tariff(data):
+        raise TariffError(f"{source}: not a URDB v8 tariff: no energyratestructure, demand structure, fixed or "
+                          "minimum charge")
     _reject_unsupported(data, source)
 
     energy = rate_structure(data, "energyratestructure", source, "energy")
@@ -80,10 +84,12 @@ def urdb_to_spec(data: dict, source: str = "<URDB tariff>") -> dict:
     dwk = read_schedule(data, "demandweekdayschedule", source, len(dstruct)) if dstruct else [[0] * 24] * 12
     dwe = read_schedule(data, "demandweekendschedule", source, len(dstruct)) if dstruct else dwk
 
-    # months with the same schedules and flat-demand period form one season
+    cp_months = coincident_months(data, source)
+
+    # months with the same schedules, flat-demand and coincident period form one season
     keys, seasons = {}, {}
     for mo in range(12):
-        key = (tuple(wk[mo]), tuple(we[mo]), flat_months[mo], tuple(dwk[mo]), tuple(dwe[mo]))
+        key = (tuple(wk[mo]), tuple(we[mo]), flat_months[mo], tuple(dwk[mo]), tuple(dwe[mo]), cp_months[mo])
         keys.setdefault(key, []).append(mo)
     for months in keys.values():
         seasons[_season_name(months)] = [mo + 1 for mo in months]
@@ -108,10 +114,16 @@ def urdb_to_spec(data: dict, source: str = "<URDB tariff>") -> dict:
         spec["time_of_use"], charges_energy = _energy(energy, wk, we, month_season, source)
         charges += charges_energy
     if flat:
-        charges += _flat_demand(flat, flat_months, seasons, source)
+        unit = demand_unit(data, "flatdemandunit", source)
+        charges += [in_kw(c, unit) for c in _flat_demand(flat, flat_months, seasons, source)]
     if dstruct:
         spec["demand"]["time_of_use"], tou_charge = _tou_demand(dstruct, dwk, dwe, month_season, source)
-        charges += tou_charge
+        unit = demand_unit(data, "demandrateunit", source)
+        charges += [in_kw(c, unit) for c in tou_charge]
+    coincident = coincident_charge(data, source, seasons, cp_months, system_peaks)
+    if coincident:
+        spec["demand"]["coincident_peaks"] = list(system_peaks)
+        charges += coincident
     ratchet = _ratchet(data, source)
     if ratchet:
         spec["demand"]["ratchet"] = ratchet
@@ -131,11 +143,10 @@ def urdb_to_spec(data: dict, source: str = "<URDB tariff>") -> dict:
 def _reject_unsupported(data, source):
     if data.get("demandreactivepowercharge"):
         raise fail(source, "demandreactivepowercharge", "reactive-power ($/kVAR) charges are not supported")
-    if data.get("coincidentratestructure"):
-        raise fail(source, "coincidentratestructure", "coincident-peak charges need the system-peak intervals, "
-                    "which URDB does not give; write the tariff in YAML with demand.coincident_peaks")
     for field in ("flatdemandunit", "demandrateunit", "demandunits"):
         unit = data.get(field)
+        if unit == "hp" or not bills_demand(data):  # hp: restated per kW; no demand charge: changes no bill
+            continue
         if unit not in (None, "", "kW"):
             raise fail(source, field, f"demand unit {unit!r} is not supported (only kW)")
     if data.get("fixedchargeeaaddl"):
