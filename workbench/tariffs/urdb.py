@@ -27,8 +27,8 @@ from workbench.tariffs.urdb_fields import (
 )
 
 __all__ = ["to_urdb", "urdb_extras", "urdb_to_spec"]
-from workbench.tariffs.urdb_sell import urdb_sell_tiers
 from workbench.tariffs.urdb_coincident import coincident_charge, coincident_months
+from workbench.tariffs.urdb_sell import urdb_sell_tiers
 from workbench.tariffs.urdb_shapes import bills_demand, demand_unit, in_kw, is_tariff
 from workbench.tariffs.urdb_tiers import ENERGY_UNITS, period_tiers, reachable_tiers, seasonal_tiers
 
