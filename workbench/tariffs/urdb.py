@@ -28,6 +28,7 @@ from workbench.tariffs.urdb_fields import (
 
 __all__ = ["to_urdb", "urdb_extras", "urdb_to_spec"]
 from workbench.tariffs.urdb_coincident import coincident_charge, coincident_months
+from workbench.tariffs.urdb_plausible import plausibility_warnings
 from workbench.tariffs.urdb_sell import urdb_sell_tiers
 from workbench.tariffs.urdb_shapes import bills_demand, demand_unit, in_kw, is_tariff
 from workbench.tariffs.urdb_tiers import ENERGY_UNITS, period_tiers, reachable_tiers, seasonal_tiers
@@ -135,6 +136,7 @@ def urdb_to_spec(data: dict, source: str = "<URDB tariff>", system_peaks=None) -
             charges.append({"type": "rider", "description": "Fuel adjustment", "allow_negative": True,
                             "rate": {i + 1: v for i, v in enumerate(fuel)}})
     charges += _minimum(data, source)
+    plausibility_warnings(data, source, energy)
     effective, expires = in_force(data, source)
     spec["versions"] = [{"effective": effective, "expires": expires, "charges": charges}]
     return spec
