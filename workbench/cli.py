@@ -42,7 +42,12 @@ from workbench.errors import WorkbenchError
 def _bill(args) -> int:
     from workbench.tariffs import load_tariff
 
-    tariff = load_tariff(args.tariff, timezone=args.timezone)
+    peaks = None
+    if getattr(args, "system_peaks", None):
+        from workbench.tariffs.system_peaks import read_system_peaks
+
+        peaks = read_system_peaks(args.system_peaks, zone=args.peak_zone)
+    tariff = load_tariff(args.tariff, timezone=args.timezone, system_peaks=peaks)
     bills, repairs, said, register = _bill_feed(args, tariff)
     if args.format == "json":
         json.dump({"tariff": tariff.code, "tariff_name": tariff.name, "intervals": str(args.intervals),

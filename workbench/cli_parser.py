@@ -35,6 +35,9 @@ def build_parser(handlers: Mapping[str, Callable], wings: Sequence[Callable] = (
     bill.add_argument("--tariff", required=True, help="workbench YAML tariff or OpenEI URDB v8 JSON")
     bill.add_argument("--intervals", required=True, help="CSV: timestamp (ISO 8601 with offset), delivered_kwh[, received_kwh]; "
                       "or any AMI file workbench ingest reads (Green Button XML/CSV, MDM CSV/Parquet, CMEP)")
+    bill.add_argument("--system-peaks", metavar="FILE", help="CSV of the utility's or ISO's system-peak intervals "
+                      "(start[,zone][,label]) that coincident-peak charges bill on (docs/coincident-peaks.md)")
+    bill.add_argument("--peak-zone", help="the zone whose peaks to use when --system-peaks lists several")
     bill.add_argument("--meter", help="the meter to bill when the interval file holds several")
     bill.add_argument("--format", choices=["text", "json", "csv"], default="text")
     bill.add_argument("--timezone", help="IANA time zone the tariff's schedules apply in (default: the tariff's; "

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from workbench.calendar.periods import BillPeriods
+from workbench.engine.block_limits import check_crossing, energy_block_limits
 from workbench.engine.reactive import demand_multiplier, price_reactive, reactive_refusals
 from workbench.errors import BillingError
 from workbench.kernels.money import round_cents as _round_cents
@@ -150,6 +151,8 @@ class _Context:
     bill_kw: np.ndarray
     total_kwh: np.ndarray
     end_month: np.ndarray
+    periods: BillPeriods
+    source: str = ""
 
     @classmethod
     def build(cls, tariff, det, periods):
@@ -158,7 +161,17 @@ class _Context:
         season_frac = np.divide(season_days, days[..., None], out=np.zeros_like(season_days),
                                 where=days[..., None] > 0)
         return cls(days, periods.proration, season_days, season_frac, billing_demand(tariff, det, periods),
-                   det.delivered_kwh, periods.end_month)
+                   det.delivered_kwh, periods.end_month, periods, tariff.source_path)
+
+    @property
+    def valid(self) -> np.ndarray:
+        return self.periods.valid
+
+    def describe(self, m, b) -> str:
+        """'tariff.json: meter 3 of this run, bill period 2025-07-01 to 2025-08-01 (end exclusive)'"""
+        p = self.periods
+        who = f"meter {m + 1} of {p.valid.shape[0]}, " if p.valid.shape[0] > 1 else ""
+        return f"{self.source}: {who}bill period {p.start[m, b]} to {p.end[m, b]} (end exclusive)"
 
 
 #: the charges a minimum is compared with (a minimum tops these up; taxes come after it)
@@ -267,26 +280,25 @@ def _energy_blocks(tariff, charge, det, ctx, add):
     n_blocks = charge.rates.shape[1]
     kwh = det.energy_kwh
     for s in range(len(tariff.season_names)):
-        # (M, B) multiplier of this season's block limits
-        if spec.unit == "kWh":
-            scale = ctx.proration * ctx.season_frac[..., s]
-        elif spec.unit == "kWh/day":
-            scale = ctx.season_days[..., s]
-        elif spec.unit == "kWh/kW":
-            scale = ctx.bill_kw * ctx.season_frac[..., s]
-        else:  # kWh/kW/day
-            scale = ctx.bill_kw * ctx.season_days[..., s]
-        limits = scale[..., None] * charge.limits[s]  # (M, B, K-1)
+        units = charge.limit_units[s]
+        raw = energy_block_limits(units, charge.limits[s], ctx.proration, ctx.season_frac[..., s],
+                                  ctx.season_days[..., s], ctx.bill_kw)  # (M, B, K-1) [kWh]
+
+        def checked(amount, raw=raw, units=units, s=s):
+            # a season without days in the period has no kWh in it: its limits do not matter
+            valid = ctx.valid & (ctx.season_days[..., s] > 0)
+            return check_crossing(raw, amount, valid, units, charge.limits[s], ctx.bill_kw, ctx.describe)
+
         buckets = range(s * n_tou, (s + 1) * n_tou)
         if spec.scope == "total":
             season_total = _sum_last(kwh[..., s * n_tou : (s + 1) * n_tou])
-            blocks = _blocks(season_total, limits)
+            blocks = _blocks(season_total, checked(season_total))
         for e in buckets:
             if spec.scope == "total":
                 share = np.divide(kwh[..., e], season_total, out=np.zeros_like(season_total), where=season_total > 0)
                 qty = [block * share for block in blocks]
             else:
-                qty = _blocks(kwh[..., e], limits)
+                qty = _blocks(kwh[..., e], checked(kwh[..., e]))
             label = tariff.energy_bucket_label(e)
             for k in range(n_blocks):
                 block = f"block {k + 1}" if n_blocks > 1 else ""

@@ -107,8 +107,14 @@ class CustomerCharge(_Strict):
     allow_negative: bool = False
 
 
+BlockUnit = Literal["kWh", "kWh/day", "kWh/kW", "kWh/kW/day"]
+
+
 class Blocks(_Strict):
-    unit: Literal["kWh", "kWh/day", "kWh/kW", "kWh/kW/day"] = "kWh"
+    unit: BlockUnit = "kWh"
+    # one unit per limit when the limits mix units (a first block of 350 kWh, then 530 kWh per kW of billing
+    # demand): overrides ``unit``; a list, or lists keyed by season like ``limits``
+    units: list[BlockUnit] | dict[str, list[BlockUnit]] | None = None
     # total: blocks count all ToU periods of a season together, each period's kWh allocated to blocks in
     #        proportion to its share (URDB / PySAM semantics); period: each ToU period has its own blocks.
     scope: Literal["total", "period"] = "total"
