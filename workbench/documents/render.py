@@ -8,7 +8,7 @@
   (staged beside it and renamed into place, :mod:`workbench.outputs`).
 
 WeasyPrint is given a URL fetcher that refuses every URL, so a template edited to point at a web font or an
-image fails loudly instead of reaching for the network.
+image fails with a :class:`WorkbenchError` instead of reaching for the network.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from importlib import resources
 from pathlib import Path
 
 import weasyprint
+import weasyprint.urls
 
 from workbench.documents.model import BillDocument, UsageMonth
 from workbench.errors import WorkbenchError
@@ -135,13 +136,22 @@ def render_bills_html(docs: Sequence[BillDocument], title: str = "Bills") -> str
                                                              title=title)
 
 
-def _refuse_url(url: str, *args, **kwargs):
-    raise WorkbenchError(f"bill template asks for {url}: bill documents use no outside resources "
-                         "(fonts, images, style sheets); put them inline in the template")
+class _NoFetching(weasyprint.urls.URLFetcher):
+    """A URL fetcher that fetches nothing; with ``fail_on_errors`` its refusal stops the rendering."""
+
+    def __init__(self):
+        super().__init__(fail_on_errors=True)
+
+    def fetch(self, url, headers=None):
+        raise ValueError(f"refused {url}")
 
 
 def _document(html: str) -> weasyprint.Document:
-    return weasyprint.HTML(string=html, url_fetcher=_refuse_url).render()
+    try:
+        return weasyprint.HTML(string=html, url_fetcher=_NoFetching()).render()
+    except weasyprint.urls.FatalURLFetchingError as exc:
+        raise WorkbenchError(f"bill template asks for an outside resource ({exc}): bill documents use none "
+                             "(fonts, images, style sheets); put them inline in the template") from None
 
 
 def render_bill_pdf(doc: BillDocument, path: str | os.PathLike) -> Path:
@@ -152,9 +162,9 @@ def render_bill_pdf(doc: BillDocument, path: str | os.PathLike) -> Path:
 
 
 def bill_file_name(doc: BillDocument) -> str:
-    """``<account>_<bill id>.pdf``, with anything but letters, digits, ``.``, ``-`` and ``_`` made ``-``."""
+    """``<account>_<bill id>.pdf``, with anything but letters, digits, ``-`` and ``_`` made ``-``."""
     def safe(text: str) -> str:
-        return re.sub(r"[^A-Za-z0-9._-]", "-", text).strip(".") or "-"
+        return re.sub(r"[^A-Za-z0-9_-]", "-", text) or "-"
     return f"{safe(doc.account_number)}_{safe(doc.bill_id)}.pdf"
 
 
