@@ -9,6 +9,8 @@ from workbench.documents.from_cycle import (
     SAMPLE_UTILITY,
     AccountInfo,
     document_from_cycle,
+    history_window,
+    monthly_usage,
     usage_by_period,
     usage_history,
 )
@@ -25,7 +27,7 @@ from workbench.documents.render import (
 
 __all__ = [
     "PRINT_FILE", "SAMPLE_UTILITY", "AccountInfo", "BillDocument", "Charge", "NemCredits", "PeriodUsage",
-    "UsageMonth", "Utility", "bill_file_name", "document_from_cycle", "documents_from_cycle_output",
+    "UsageMonth", "Utility", "bill_file_name", "document_from_cycle", "documents_from_cycle_output", "history_window", "monthly_usage",
     "render_bill_html", "render_bill_pdf", "render_bills_html", "sample_account_info", "usage_by_period",
     "usage_chart", "usage_history", "write_run_documents",
 ]

@@ -3,7 +3,7 @@
 :func:`documents_from_cycle_output` reads ``bills.parquet`` and ``line_items.parquet`` of a ``workbench cycle``
 output and builds one :class:`~workbench.documents.model.BillDocument` per bill-ready bill, with the usage
 chart from the same bills. Customer names and addresses come from ``account_info`` (a mapping account ->
-:class:`~workbench.documents.from_cycle.AccountInfo`, or a function of the bill row); without it, from
+:class:`~workbench.documents.from_cycle.AccountInfo`, or a function of the bill row as a dict); without it, from
 :func:`sample_account_info`, which invents a stable name and address per account for the synthetic sample
 utility (it has no customer records).
 """
@@ -16,7 +16,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from workbench.documents.from_cycle import SAMPLE_UTILITY, AccountInfo, document_from_cycle, usage_history
+from workbench.documents.from_cycle import (
+    SAMPLE_UTILITY,
+    AccountInfo,
+    document_from_cycle,
+    history_window,
+    monthly_usage,
+)
 from workbench.documents.model import BillDocument, Utility
 from workbench.errors import BillingError
 
@@ -58,20 +64,23 @@ def documents_from_cycle_output(cycle_dir, *, account_info: Mapping | Callable |
     chosen = chosen.sort_values(["meter", "period_start"], kind="stable")
     if limit is not None:
         chosen = chosen.head(limit)
-    lines = {key: frame for key, frame in items.groupby(["meter", "period_start"], sort=False)}
+    lines: dict[tuple, list[dict]] = {}
+    for item in items.to_dict("records"):  # plain rows once: pandas per bill costs more than the bill
+        lines.setdefault((item["meter"], item["period_start"]), []).append(item)
+    usage = monthly_usage(bills)
     docs = []
-    for row in chosen.itertuples(index=False):
-        mult = float((multipliers or {}).get(row.meter, 1.0))
+    for row in chosen.to_dict("records"):
+        mult = float((multipliers or {}).get(row['meter'], 1.0))
         if account_info is None:
-            info = sample_account_info(str(row.account), str(row.customer_class), mult)
+            info = sample_account_info(str(row['account']), str(row['customer_class']), mult)
         elif callable(account_info):
             info = account_info(row)
         else:
-            info = account_info[row.account]
-        own = lines.get((row.meter, row.period_start))
+            info = account_info[row['account']]
+        own = lines.get((row['meter'], row['period_start']))
         if own is None:
-            raise BillingError(f"{cycle_dir / 'line_items.parquet'}: no line items for meter {row.meter}, period "
-                               f"starting {row.period_start}; the cycle output is incomplete")
-        history = usage_history(bills, row.meter, pd.Timestamp(row.period_end).date())
+            raise BillingError(f"{cycle_dir / 'line_items.parquet'}: no line items for meter {row['meter']}, period "
+                               f"starting {row['period_start']}; the cycle output is incomplete")
+        history = history_window(usage.get(str(row['meter']), {}), pd.Timestamp(row['period_end']).date())
         docs.append(document_from_cycle(row, own, info, history, utility=utility))
     return docs

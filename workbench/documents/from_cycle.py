@@ -122,22 +122,33 @@ def _history(history) -> list[UsageMonth]:
     return out[-13:]
 
 
-def usage_history(bills: pd.DataFrame, meter: str, through: dt.date, months: int = 13) -> list[UsageMonth]:
-    """A meter's delivered kWh by month of the bill's end (read) date, ``months`` months up to ``through``.
+def monthly_usage(bills: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """Delivered kWh per meter and month (``YYYY-MM``) of the bills' end (read) dates, from ``bills.parquet``."""
+    months = pd.to_datetime(bills["period_end"]).dt.strftime("%Y-%m")
+    sums = bills["delivered_kwh"].groupby([bills["meter"].astype(str).values, months.values]).sum()
+    out: dict[str, dict[str, float]] = {}
+    for (meter, month), kwh in sums.items():
+        out.setdefault(meter, {})[month] = float(kwh)
+    return out
 
-    Months between the first month with a bill and ``through`` that have no bill show 0 kWh; months before the
-    meter's first bill are left out (the chart does not invent history).
+
+def history_window(by_month: Mapping[str, float], through: dt.date, months: int = 13) -> list[UsageMonth]:
+    """The ``months`` months up to ``through`` of a month -> kWh mapping, for the usage chart.
+
+    Months between the first month with usage and ``through`` that have none show 0 kWh; months before it are
+    left out (the chart does not invent history).
     """
-    mine = bills[bills["meter"] == meter]
-    ends = pd.to_datetime(mine["period_end"])
-    keys = ends.dt.strftime("%Y-%m")
-    by_month = mine["delivered_kwh"].groupby(keys.values).sum()
     last = pd.Period(through, "M")
     window = [str(last - k) for k in range(months - 1, -1, -1)]
-    present = [m for m in window if m in by_month.index]
+    present = [m for m in window if m in by_month]
     if not present:
         return []
     return [UsageMonth(month=m, kwh=round(float(by_month.get(m, 0.0)), 3)) for m in window if m >= present[0]]
+
+
+def usage_history(bills: pd.DataFrame, meter: str, through: dt.date, months: int = 13) -> list[UsageMonth]:
+    """A meter's delivered kWh by month of the bill's end (read) date, ``months`` months up to ``through``."""
+    return history_window(monthly_usage(bills[bills["meter"] == meter]).get(meter, {}), through, months)
 
 
 def document_from_cycle(bill_row, line_items_rows: Iterable, account_info: AccountInfo | Mapping, history=None,
