@@ -19,6 +19,7 @@ from workbench.documents import (
     SAMPLE_UTILITY,
     AccountInfo,
     BillDocument,
+    Charge,
     bill_file_name,
     document_from_cycle,
     documents_from_cycle_output,
@@ -28,7 +29,7 @@ from workbench.documents import (
     usage_chart,
     write_run_documents,
 )
-from workbench.documents.render import _document, _nice_top, money
+from workbench.documents.render import _document, _nice_top, charge_cells, money
 from workbench.errors import BillingError, WorkbenchError
 from workbench.sample import generate_sample_utility
 
@@ -257,3 +258,12 @@ def test_real_sample_utility_bills(tmp_path):
             assert (f"-${-amount:,.2f}" if amount < 0 else f"${amount:,.2f}") in text
         assert "ACTUAL" in text or "ESTIMATED BILL" in text
     assert pdf_text(paths[-1])[1] == len(chosen)
+
+
+def test_dollar_lines_read_as_money_and_percent():
+    tax = Charge(description="Sales tax 6%", quantity=31.6, unit="$", price=0.06, amount_cents=190)
+    credit = Charge(description="Credits applied", quantity=1.17, unit="$", price=-1.0, amount_cents=-117)
+    energy = Charge(description="Energy", quantity=87.336, unit="kWh", price=0.0035, amount_cents=31)
+    assert charge_cells(tax) == {"quantity": "$31.60", "unit": "", "price": "6%"}
+    assert charge_cells(credit) == {"quantity": "", "unit": "", "price": ""}
+    assert charge_cells(energy) == {"quantity": "87.336", "unit": "kWh", "price": "0.0035"}

@@ -66,6 +66,8 @@ def price(value: float | None) -> str:
 def charge_cells(charge) -> dict:
     """The quantity, unit and price cells of a charge line. A line on dollars (tax, credits) reads
     ``$183.53`` at ``6%`` rather than ``183.53 $`` at ``0.06``."""
+    if charge.unit == "$" and charge.price is not None and abs(charge.price) == 1.0:
+        return {"quantity": "", "unit": "", "price": ""}  # a credit or a fee in dollars: the amount says it all
     if charge.unit == "$" and charge.quantity is not None:
         rate = "" if charge.price is None else f"{charge.price * 100:g}%"
         return {"quantity": f"${charge.quantity:,.2f}", "unit": "", "price": rate}
