@@ -99,6 +99,7 @@ def build_test_year(cube, tariffs_dir, test_year: int, out, *, basis: str = "bil
     if basis not in BASES:
         raise WorkbenchError(f"--basis {basis!r}: expected one of {', '.join(BASES)}")
     out = Path(out)
+    check_output_dir(out, KIND)  # refused before anything is read
     planned = plan_cycle(cube, tariffs_dir, out)
     plan, tasks = planned.plan, planned.tasks
     local_day = plan.local_day
