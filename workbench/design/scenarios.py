@@ -6,7 +6,7 @@ is the bill ``workbench cycle`` computes. Amounts stay in integer cents: a line 
 its billed amount (basis ``billed``) or its amount × test-year days / days rounded half-up to the cent
 (``calendarized``); every total is a sum of those cents, so every table cross-foots exactly.
 
-:class:`Priced` results are tidy pandas frames:
+:class:`Priced` (one rate code) and :class:`PricedBook` (several) results are tidy pandas frames:
 
 - :meth:`Priced.components`: one row per rate code, class and line (``Energy, summer on-peak, block 2``) with
   its charge (``component``), category, ``unit``, ``billing_units`` (kWh, kW, bills, days...), ``price``
@@ -104,21 +104,32 @@ def _component_of(description: str, charges) -> str:
     return best or description
 
 
+def _one_price(rate, qty, used) -> float:
+    """The line's price if every billed cell has the same one, else NaN (a rate that varies between bills)."""
+    rate = np.asarray(rate)
+    if rate.ndim == 0 or all(st == 0 for st in rate.strides):
+        return float(rate.flat[0]) if rate.size else np.nan
+    cells = rate[used & (np.asarray(qty) != 0)]
+    return float(cells[0]) if len(cells) and cells.min() == cells.max() else np.nan
+
+
 def price_rate_code(tariff, rcd, basis: str, name: str = "") -> Priced:
     """Price one rate code's kept determinants under ``tariff`` (the engine's pricing, then test-year cents)."""
     items = price(tariff, rcd.det, rcd.periods)
     weight = rcd.weight(basis) * rcd.periods.valid
+    used = weight > 0
     charges = [c.spec.description for v in tariff.versions for c in v.charges if hasattr(c.spec, "description")]
     keys: dict[tuple, int] = {}
     cents_rows, unit_rows, line_rows = [], [], []
     for desc, cat, unit, qty, rate, amount in zip(items.description, items.category, items.unit, items.quantity,
                                                   items.rate, items.amount, strict=True):
-        amount = amount * weight if basis == "billed" else round_cents(amount * weight)
-        cents = np.rint(np.asarray(amount) * 100.0).astype(np.int64).sum(axis=1)
-        units = (qty * weight).sum(axis=1)
-        used = weight > 0
-        rates = np.asarray(rate)[used & (np.asarray(qty) != 0)]
-        one_price = float(rates[0]) if len(rates) and np.all(rates == rates[0]) else np.nan
+        if basis != "billed":
+            amount = round_cents(amount * weight)
+            cents = np.rint(amount.sum(axis=1) * 100.0).astype(np.int64)
+        else:  # amounts are whole cents and a customer has a dozen bills: the float sum is exact to the cent
+            cents = np.rint(np.einsum("mb,mb->m", amount, weight) * 100.0).astype(np.int64)
+        units = np.einsum("mb,mb->m", qty, weight)
+        one_price = _one_price(rate, qty, used)
         key = (desc, cat, unit)
         if key in keys:  # the same line from two tariff versions
             j = keys[key]
@@ -134,8 +145,8 @@ def price_rate_code(tariff, rcd, basis: str, name: str = "") -> Priced:
                           "category": cat, "unit": unit, "price": one_price})
     meters = rcd.meters[["meter", "account", "customer_class"]].copy()
     meters["rate_code"] = tariff.code
-    meters["bills"] = (weight > 0).sum(axis=1)
-    meters["kwh"] = (rcd.det.delivered_kwh * weight).sum(axis=1)
+    meters["bills"] = used.sum(axis=1)
+    meters["kwh"] = np.einsum("mb,mb->m", rcd.det.delivered_kwh, weight)
     n = len(meters)
     return Priced(name, meters, pd.DataFrame(line_rows, columns=["rate_code", "line", "component", "category", "unit",
                                                                  "price"]),
@@ -143,18 +154,29 @@ def price_rate_code(tariff, rcd, basis: str, name: str = "") -> Priced:
                   np.array(unit_rows, dtype=float).reshape(len(line_rows), n))
 
 
-def combine(parts: list[Priced], name: str) -> Priced:
-    """One Priced of several rate codes (lines of one rate code are zero on the others' customers)."""
-    meters = pd.concat([p.meters for p in parts], ignore_index=True)
-    lines = pd.concat([p.lines for p in parts], ignore_index=True)
-    n_j, n_m = len(lines), len(meters)
-    cents, units = np.zeros((n_j, n_m), np.int64), np.zeros((n_j, n_m))
-    j0 = m0 = 0
-    for p in parts:
-        j1, m1 = j0 + len(p.lines), m0 + len(p.meters)
-        cents[j0:j1, m0:m1], units[j0:j1, m0:m1] = p.cents, p.units
-        j0, m0 = j1, m1
-    return Priced(name, meters, lines, cents, units)
+@dataclass
+class PricedBook:
+    """Several rate codes priced under one book: the same tables as :class:`Priced`, over all its parts."""
+
+    name: str
+    parts: list[Priced]
+
+    @property
+    def meters(self) -> pd.DataFrame:
+        return pd.concat([p.meters for p in self.parts], ignore_index=True)
+
+    def customers(self) -> pd.DataFrame:
+        return pd.concat([p.customers() for p in self.parts], ignore_index=True)
+
+    def components(self) -> pd.DataFrame:
+        return pd.concat([p.components() for p in self.parts], ignore_index=True)
+
+    def revenue(self) -> pd.DataFrame:
+        return pd.concat([p.revenue() for p in self.parts], ignore_index=True).sort_values(
+            ["customer_class", "rate_code"], ignore_index=True)
+
+    def total_cents(self) -> int:
+        return sum(p.total_cents() for p in self.parts)
 
 
 class Study:
@@ -184,7 +206,7 @@ class Study:
     def present_book(self) -> dict:
         return load_tariff_book(self.tariffs_dir)
 
-    def price(self, book: dict, name: str = "scenario", codes=None) -> Priced:
+    def price(self, book: dict, name: str = "scenario", codes=None) -> PricedBook:
         """Every kept customer (of ``codes``, default all) priced under ``book`` (rate code -> compiled tariff)."""
         parts = []
         for code in codes or self.rate_codes:
@@ -192,7 +214,7 @@ class Study:
                 raise WorkbenchError(f"rate code {code!r} is not in the tariff book of scenario {name!r}")
             check_schedule(self.identity, book[code])
             parts.append(price_rate_code(book[code], self.data[code], self.basis, name))
-        return combine(parts, name)
+        return PricedBook(name, parts)
 
 
 def compare(present: Priced, proposed: Priced) -> dict[str, pd.DataFrame]:
