@@ -19,21 +19,21 @@ from workbench.outputs import atomic_write_text, check_output_dir
 from workbench.outputs.guard import staged_output
 from workbench.tariffs import load_tariff_book
 
-_GROUP: dict = {}
 PRICE_KIND = "rate-design scenario"
 SOLVE_KIND = "rate-design solve"
 
 
 def design_subparsers(sub) -> argparse._SubParsersAction:
     """The ``design`` command's subparsers (created on first call), for every module of the wing to extend."""
-    key = id(sub)
-    if key not in _GROUP:
+    group = getattr(sub, "_workbench_design_group", None)  # kept on the parser itself: ids are reused after GC
+    if group is None:
         design = sub.add_parser("design", help="rate design: test-year determinants, scenarios, revenue requirement",
                                 description="Rate design on the whole customer base: scan a test year once, then "
                                 "price present and proposed tariffs and solve for a revenue requirement "
                                 "(docs/rate-design.md).")
-        _GROUP[key] = design.add_subparsers(dest="design_command", required=True, metavar="SUBCOMMAND")
-    return _GROUP[key]
+        group = design.add_subparsers(dest="design_command", required=True, metavar="SUBCOMMAND")
+        sub._workbench_design_group = group
+    return group
 
 
 def _formatter(prog):
