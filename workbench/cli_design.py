@@ -1,0 +1,153 @@
+"""``workbench design ...``: the rate-design wing's subcommands (test-year determinants, pricing, solve).
+
+:func:`add_commands` adds the ``design`` command; :func:`design_subparsers` returns its subparsers so other
+modules of the wing (cost of service, allocators) add their own subcommands to the same group.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from workbench.design.proposal import Proposal
+from workbench.design.revreq import solve
+from workbench.design.scenarios import Study, compare
+from workbench.design.testyear import build_test_year
+from workbench.errors import WorkbenchError
+from workbench.outputs import atomic_write_text, check_output_dir
+from workbench.outputs.guard import staged_output
+from workbench.tariffs import load_tariff_book
+
+PRICE_KIND = "rate-design scenario"
+SOLVE_KIND = "rate-design solve"
+
+
+def design_subparsers(sub) -> argparse._SubParsersAction:
+    """The ``design`` command's subparsers (created on first call), for every module of the wing to extend."""
+    group = getattr(sub, "_workbench_design_group", None)  # kept on the parser itself: ids are reused after GC
+    if group is None:
+        design = sub.add_parser("design", help="rate design: test-year determinants, scenarios, revenue requirement",
+                                description="Rate design on the whole customer base: scan a test year once, then "
+                                "price present and proposed tariffs and solve for a revenue requirement "
+                                "(docs/rate-design.md).")
+        group = design.add_subparsers(dest="design_command", required=True, metavar="SUBCOMMAND")
+        sub._workbench_design_group = group
+    return group
+
+
+def _formatter(prog):
+    return argparse.ArgumentDefaultsHelpFormatter(prog, width=110)
+
+
+def add_commands(sub) -> None:
+    """Add ``workbench design determinants | price | solve``."""
+    group = design_subparsers(sub)
+    det = group.add_parser("determinants", help="scan the cube once into a test year's billing determinants",
+                           formatter_class=_formatter, epilog="example: workbench design determinants --cube "
+                           "data/sample/cube.zarr --tariffs tariffs --test-year 2025 --out reports/testyear-2025")
+    det.add_argument("--cube", required=True, help="interval cube (Zarr)")
+    det.add_argument("--tariffs", default="tariffs", help="tariff book folder (the present rates)")
+    det.add_argument("--test-year", type=int, required=True, help="the 12 calendar months of this year")
+    det.add_argument("--basis", choices=["billed", "calendarized"], default="billed",
+                     help="billed: the bills ending in the year; calendarized: bills straddling its ends prorated by days")
+    det.add_argument("--out", required=True, help="new folder for the determinants (or an earlier one to replace)")
+    det.add_argument("--chunk", type=int, help="meters per chunk (default: the cube's Zarr meter chunk)")
+    det.add_argument("--scheduler", help="run the meter chunks on dask: 'local' or a scheduler address")
+    det.add_argument("--workers", type=int, help="worker processes of --scheduler local (default 2)")
+    det.add_argument("--quiet", action="store_true", help="no progress bar")
+    det.set_defaults(func=_determinants)
+
+    pr = group.add_parser("price", help="revenue by class, rate and component; each customer's annual bill; the change",
+                          formatter_class=_formatter, epilog="example: workbench design price --determinants "
+                          "reports/testyear-2025 --proposed proposed-tariffs --class RES --out reports/scenario")
+    pr.add_argument("--determinants", required=True, help="folder written by `workbench design determinants`")
+    pr.add_argument("--tariffs", help="present tariff book (default: the one the determinants were scanned with)")
+    pr.add_argument("--proposed", help="proposed tariff book folder (its rate codes' edited YAML)")
+    pr.add_argument("--class", dest="classes", action="append", help="only this customer class (repeatable)")
+    pr.add_argument("--basis", choices=["billed", "calendarized"], help="default: the determinants' basis")
+    pr.add_argument("--out", required=True, help="new folder for revenue.csv, components.csv, customers.csv")
+    pr.set_defaults(func=_price)
+
+    so = group.add_parser("solve", help="solve a price that recovers a class's revenue requirement; write the book",
+                          formatter_class=_formatter, epilog="example: workbench design solve --determinants "
+                          "reports/testyear-2025 --class RES --requirement 330000 --charge RES-FLAT:Energy "
+                          "--charge RES-TOU:Energy --out proposed-tariffs")
+    so.add_argument("--determinants", required=True, help="folder written by `workbench design determinants`")
+    so.add_argument("--tariffs", help="tariff book to start from (default: the one the determinants were scanned with)")
+    so.add_argument("--class", dest="classes", action="append", required=True, help="customer class (repeatable)")
+    so.add_argument("--requirement", type=float, required=True, help="the classes' revenue requirement [$]")
+    so.add_argument("--charge", action="append", required=True, metavar="RATE:DESCRIPTION",
+                    help="a charge to move, e.g. RES-TOU:Energy (repeatable; one x moves them all)")
+    so.add_argument("--how", choices=["scale", "set"], default="scale",
+                    help="scale: multiply the charges' prices by x; set: set them all to the price x")
+    so.add_argument("--decimals", type=int, help="round x to this many decimals (the residual says what it costs)")
+    so.add_argument("--basis", choices=["billed", "calendarized"], help="default: the determinants' basis")
+    so.add_argument("--out", required=True, help="new folder for the proposed tariff book and solution.json")
+    so.set_defaults(func=_solve)
+
+
+def _determinants(args) -> int:
+    identity = build_test_year(args.cube, args.tariffs, args.test_year, args.out, basis=args.basis,
+                               chunk_meters=args.chunk, scheduler=args.scheduler, workers=args.workers,
+                               progress=not args.quiet)
+    codes = identity["rate_codes"]
+    print(f"Test year {identity['test_year']} ({identity['basis']}): determinants of {identity['meters_in']:,} meters "
+          f"({identity['meters_excluded']:,} excluded, see excluded.csv) in {identity['seconds']:.1f} s")
+    for code, info in codes.items():
+        print(f"  {code}: {info['billed_bills']:,} bills in the test year, {info['rows']:,} bill periods kept")
+    print(f"Kept in {args.out}/ (identity.json, <RATE-CODE>.parquet, excluded.csv)")
+    return 0
+
+
+def _study(args) -> Study:
+    return Study(args.determinants, classes=args.classes, basis=args.basis, tariffs_dir=args.tariffs)
+
+
+def _price(args) -> int:
+    study = _study(args)
+    present = study.price(study.present_book(), "present")
+    with staged_output(args.out, PRICE_KIND, _checker(PRICE_KIND)) as tmp:
+        if args.proposed:
+            proposed_book = load_tariff_book(args.proposed)
+            proposed = study.price(proposed_book, "proposed")
+            tables = compare(present, proposed)
+        else:
+            tables = {"revenue": present.revenue(), "components": present.components(),
+                      "customers": present.customers()}
+        for name, table in tables.items():
+            table.to_csv(tmp / f"{name}.csv", index=False)
+    revenue = tables["revenue"]
+    print(revenue.to_string(index=False))
+    print(f"Outputs in {args.out}/: revenue.csv, components.csv, customers.csv")
+    return 0
+
+
+def _checker(kind):
+    def check(path: Path) -> bool:
+        check_output_dir(path, kind)
+        return False
+    return check
+
+
+def _solve(args) -> int:
+    targets = []
+    for text in args.charge:
+        code, sep, description = text.partition(":")
+        if not sep or not code or not description:
+            raise WorkbenchError(f"--charge {text!r}: expected RATE-CODE:charge description, e.g. RES-TOU:Energy")
+        targets.append((code, description))
+    study = _study(args)
+    base = Proposal.from_book(study.tariffs_dir)
+    solution = solve(study, args.requirement, targets, how=args.how, base=base, decimals=args.decimals)
+    out = Path(args.out)
+    if out.exists() and any(out.iterdir()):
+        raise WorkbenchError(f"--out {out}: not empty; name a new folder for the proposed tariff book (nothing changed)")
+    solution.proposal.write(out)
+    atomic_write_text(out / "solution.json", json.dumps({
+        "classes": args.classes, "requirement": solution.requirement, "revenue": solution.revenue,
+        "residual": solution.residual, "how": solution.how, "x": solution.x, "charges": [list(t) for t in targets],
+        "basis": study.basis, "determinants": str(args.determinants)}, indent=1))
+    print(solution.summary())
+    print(f"Proposed tariff book in {out}/ (bill it with `workbench cycle --tariffs {out}`); solution.json")
+    return 0

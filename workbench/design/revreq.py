@@ -1,0 +1,204 @@
+"""Revenue requirement: solve a price that recovers a class's required revenue, to the cent.
+
+A *move* is one number ``x`` applied to chosen charges of chosen rate codes: ``how="scale"`` multiplies every
+price of the charges by ``x`` (a uniform scale of energy blocks, of demand charges); ``how="set"`` sets them
+all to ``x`` (one energy price; a customer charge). Revenue is linear in ``x`` but for rounding: each line
+item of each bill is rounded to the cent, so revenue R(x) is a non-decreasing step function with steps of a
+few cents. :func:`solve` therefore
+
+1. prices at two values of ``x`` and takes the straight line through them (exact but for rounding);
+2. refines with the secant until within the rounding's reach;
+3. bisects on ``x`` for the smallest ``x`` whose revenue reaches the requirement (``decimals``: only prices
+   with that many decimals, the precision the tariff is published in).
+
+The result says the revenue at the solved price (from the engine's pricing, which ``workbench cycle`` repeats
+bill for bill) and the *residual* (revenue − requirement, in $): 0.00 when the requirement is reachable to
+the cent; otherwise the smallest overshoot (a step of R(x) jumps past the requirement, e.g. a customer charge
+moves every bill by a cent at once, or a price rounded to ``decimals`` moves revenue by more than a cent).
+
+:func:`revenue_neutral` moves revenue between charges (raise the customer charge, solve the energy price
+that keeps the class's revenue); :func:`check_recovers` says whether a book recovers a requirement.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from workbench.design.proposal import Proposal
+from workbench.design.scenarios import Study
+from workbench.errors import WorkbenchError
+
+
+@dataclass
+class Solution:
+    """A solved move: ``x``, the proposal at ``x``, its revenue and the residual against the requirement [$]."""
+
+    x: float
+    proposal: Proposal
+    revenue: float
+    requirement: float
+    residual: float
+    evaluations: int
+    how: str
+    targets: list = field(default_factory=list)
+
+    def summary(self) -> str:
+        verb = "recovers it to the cent" if self.residual == 0 else f"residual {self.residual:+,.2f}"
+        return (f"{self.how} x = {self.x!r} on {self.targets}: revenue ${self.revenue:,.2f} against the requirement "
+                f"${self.requirement:,.2f} ({verb}; {self.evaluations} pricings)")
+
+
+def _apply(base: Proposal, targets, how: str, x: float) -> Proposal:
+    out = base
+    for code, component in targets:
+        out = out.scale(code, component, x) if how == "scale" else out.set_price(code, component, x)
+    return out
+
+
+def _revenue_cents(study: Study, proposal: Proposal, codes) -> int:
+    book = proposal.compile(codes)
+    return study.price(book, proposal.name, codes).total_cents()
+
+
+def solve(study: Study, requirement: float, targets, *, how: str = "scale", base: Proposal | None = None,
+          decimals: int | None = None, start: float | None = None, max_evaluations: int = 80) -> Solution:
+    """The ``x`` whose move of ``targets`` ((rate code, charge description) pairs) recovers ``requirement`` [$].
+
+    Revenue is that of the study's customers (its classes) on the targets' rate codes, on the study's basis.
+    ``base``: the proposal to start from (default: the present book). ``decimals``: round ``x`` to this many
+    decimals (the residual then says what the rounding costs).
+    """
+    if how not in ("scale", "set"):
+        raise WorkbenchError(f"how {how!r}: expected 'scale' (multiply the prices) or 'set' (one price)")
+    targets = [tuple(t) for t in targets]
+    codes = sorted({code for code, _ in targets})
+    base = base or Proposal.from_book(study.tariffs_dir)
+    target = int(round(requirement * 100))
+    if not math.isfinite(requirement):
+        raise WorkbenchError(f"revenue requirement {requirement!r}: expected a finite amount in $")
+    count = 0
+
+    def revenue(x):
+        nonlocal count
+        count += 1
+        if count > max_evaluations:
+            raise WorkbenchError(f"the solve did not settle within {max_evaluations} pricings (is the revenue "
+                                 "moved by these charges at all?)")
+        return _revenue_cents(study, _apply(base, targets, how, x), codes)
+
+    x0 = start if start is not None else (1.0 if how == "scale" else _first_price(base, targets[0]))
+    x1 = x0 * 1.1 if x0 else 0.01
+    r0, r1 = revenue(x0), revenue(x1)
+    for _ in range(6):  # secant: exact but for rounding
+        if r1 == r0:
+            raise WorkbenchError(f"moving {targets} does not change the revenue of these customers; choose charges "
+                                 "they pay")
+        x2 = x1 + (target - r1) * (x1 - x0) / (r1 - r0)
+        r2 = revenue(x2)
+        x0, r0, x1, r1 = x1, r1, x2, r2
+        if abs(r2 - target) <= max(2, abs(r1 - r0) // 1000):
+            break
+    lo, hi = _bracket(revenue, x1, r1, target, abs(x1 - x0) or abs(x1) * 1e-6 or 1e-6)
+    if decimals is not None:
+        x, rev = _bisect_grid(revenue, lo, hi, target, decimals)
+    else:
+        x, rev = _bisect(revenue, lo, hi, target)
+    proposal = _apply(base, targets, how, x)
+    return Solution(x, proposal, rev / 100.0, target / 100.0, (rev - target) / 100.0, count, how, targets)
+
+
+def _first_price(base: Proposal, target) -> float:
+    charge = base.charge(*target)
+    for key in ("amount", "rates", "rate"):
+        value = charge.get(key)
+        while isinstance(value, (dict, list)):
+            value = next(iter(value.values())) if isinstance(value, dict) else value[0]
+        if isinstance(value, (int, float)):
+            return float(value)
+    return 0.0
+
+
+def _bracket(revenue, x, r, target, step):
+    """(lo, hi) with revenue(lo) < target <= revenue(hi), as (x, cents) pairs."""
+    lo = hi = None
+    if r >= target:
+        hi = (x, r)
+    else:
+        lo = (x, r)
+    step = abs(step)
+    while lo is None or hi is None:
+        if lo is None:
+            x_try = hi[0] - step
+            r_try = revenue(x_try)
+            if r_try < target:
+                lo = (x_try, r_try)
+            else:
+                hi = (x_try, r_try)
+        else:
+            x_try = lo[0] + step
+            r_try = revenue(x_try)
+            if r_try >= target:
+                hi = (x_try, r_try)
+            else:
+                lo = (x_try, r_try)
+        step *= 2
+    return lo, hi
+
+
+def _bisect(revenue, lo, hi, target):
+    """The smallest float x (to the last bit that matters) whose revenue reaches ``target``."""
+    while hi[1] != target:
+        mid = (lo[0] + hi[0]) / 2
+        if mid in (lo[0], hi[0]):
+            break
+        r = revenue(mid)
+        if r >= target:
+            hi = (mid, r)
+        else:
+            lo = (mid, r)
+    return hi
+
+
+def _bisect_grid(revenue, lo, hi, target, decimals):
+    """As :func:`_bisect`, over prices with ``decimals`` decimals (the revenue of the chosen one reaches target)."""
+    scale = 10 ** decimals
+    a, b = math.floor(lo[0] * scale), math.ceil(hi[0] * scale)
+    ra = revenue(a / scale)
+    while ra >= target:  # the rounding moved below the bracket
+        a -= max(1, (b - a))
+        ra = revenue(a / scale)
+    rb = revenue(b / scale)
+    while rb < target:
+        b += max(1, (b - a))
+        rb = revenue(b / scale)
+    while b - a > 1:
+        mid = (a + b) // 2
+        r = revenue(mid / scale)
+        if r >= target:
+            b, rb = mid, r
+        else:
+            a, ra = mid, r
+    # the nearer of the two neighbours: a publishes prices rounded, not always up
+    if abs(ra - target) < abs(rb - target):
+        return round(a / scale, decimals), ra
+    return round(b / scale, decimals), rb
+
+
+def revenue_neutral(study: Study, move: tuple, amount: float, balance, *, how_balance: str = "scale",
+                    base: Proposal | None = None, decimals: int | None = None) -> Solution:
+    """Set the charge ``move`` = (rate code, description) to ``amount`` and solve ``balance`` (a list of
+    (rate code, description)) so the customers' revenue stays what it is under ``base`` (default: present)."""
+    base = base or Proposal.from_book(study.tariffs_dir)
+    codes = sorted({move[0], *(code for code, _ in balance)})
+    before = _revenue_cents(study, base, codes)
+    moved = base.set_price(move[0], move[1], amount)
+    return solve(study, before / 100.0, balance, how=how_balance, base=moved, decimals=decimals)
+
+
+def check_recovers(study: Study, book: dict, requirement: float, codes=None) -> tuple[bool, float]:
+    """(recovers, residual [$]): whether the book's revenue from the study's customers reaches the requirement."""
+    cents = study.price(book, "check", codes).total_cents()
+    residual = (cents - int(round(requirement * 100))) / 100.0
+    return bool(residual >= 0), residual
+

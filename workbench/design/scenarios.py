@@ -1,0 +1,235 @@
+"""Scenarios: the kept test-year determinants priced under the present book and proposed ones.
+
+A :class:`Study` opens a determinants folder (:mod:`workbench.design.testyear`) and prices chosen classes
+under a book of compiled tariffs with the engine's own :func:`workbench.engine.pricing.price`, so every bill
+is the bill ``workbench cycle`` computes. Amounts stay in integer cents: a line item's test-year amount is
+its billed amount (basis ``billed``) or its amount × test-year days / days rounded half-up to the cent
+(``calendarized``); every total is a sum of those cents, so every table cross-foots exactly.
+
+:class:`Priced` (one rate code) and :class:`PricedBook` (several) results are tidy pandas frames:
+
+- :meth:`Priced.components`: one row per rate code, class and line (``Energy, summer on-peak, block 2``) with
+  its charge (``component``), category, ``unit``, ``billing_units`` (kWh, kW, bills, days...), ``price``
+  [$ per unit; NaN where it varies between bills, e.g. a prorated demand rate across seasons],
+  ``revenue`` [$] and ``bills``;
+- :meth:`Priced.customers`: one row per customer: ``meter, account, customer_class, rate_code, bills, kwh,
+  annual_bill`` [$];
+- :meth:`Priced.revenue`: revenue by class and rate code.
+
+:func:`compare` sets two priced scenarios side by side (revenue by class, rate and component; each
+customer's annual bill under each and the change). A proposed tariff whose ToU hours, seasons, holidays or
+demand measurement differ from those the determinants were scanned with is refused: it needs a re-scan.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from workbench.design.testyear_store import BASES, load_rate_code, read_identity, schedule_fingerprint
+from workbench.engine.pricing import price, round_cents
+from workbench.errors import WorkbenchError
+from workbench.tariffs import load_tariff_book
+
+
+class NeedsRescan(WorkbenchError):
+    """A proposed tariff changes what the determinants were scanned with."""
+
+
+def check_schedule(identity: dict, tariff) -> None:
+    """Refuse a tariff whose schedule (ToU hours, seasons...) is not the one its determinants were scanned with."""
+    kept = identity["rate_codes"][tariff.code]["schedule"]
+    now = schedule_fingerprint(tariff)
+    changed = [k for k in kept if kept[k] != now.get(k)]
+    if changed:
+        what = ", ".join("ToU hours or seasons (the schedule grids)" if k == "grids_sha256" else k for k in changed)
+        raise NeedsRescan(f"{tariff.source_path or tariff.code}: the tariff changes {what} from the kept "
+                          f"determinants; that needs a re-scan (workbench design determinants), not a re-price")
+
+
+@dataclass
+class Priced:
+    """One scenario's prices of one or more rate codes: per line (J) and customer (M), in integer cents."""
+
+    name: str
+    meters: pd.DataFrame  # meter, account, customer_class, rate_code, bills, kwh
+    lines: pd.DataFrame  # rate_code, line, component, category, unit, price (one row per line j)
+    cents: np.ndarray  # (J, M) test-year cents of line j on customer m (0 where m is on another rate)
+    units: np.ndarray  # (J, M) test-year billing units
+
+    def customers(self) -> pd.DataFrame:
+        out = self.meters.copy()
+        out["annual_bill"] = self.cents.sum(axis=0) / 100.0
+        return out
+
+    def components(self) -> pd.DataFrame:
+        classes, class_idx = np.unique(self.meters["customer_class"].to_numpy(str), return_inverse=True)
+        rows = []
+        for j, line in enumerate(self.lines.itertuples(index=False)):
+            on_rate = self.meters["rate_code"].to_numpy() == line.rate_code
+            for c, name in enumerate(classes):
+                sel = on_rate & (class_idx == c)
+                if not sel.any():
+                    continue
+                cents = int(self.cents[j, sel].sum())
+                units = float(self.units[j, sel].sum())
+                if cents == 0 and units == 0:
+                    continue
+                rows.append({"rate_code": line.rate_code, "customer_class": name, "component": line.component,
+                             "line": line.line, "category": line.category, "unit": line.unit,
+                             "billing_units": units, "price": line.price, "revenue": cents / 100.0,
+                             "bills": int(self.meters["bills"].to_numpy()[sel].sum())})
+        return pd.DataFrame(rows, columns=["rate_code", "customer_class", "component", "line", "category", "unit",
+                                           "billing_units", "price", "revenue", "bills"])
+
+    def revenue(self) -> pd.DataFrame:
+        table = self.customers()
+        return (table.groupby(["customer_class", "rate_code"], sort=True)
+                .agg(customers=("meter", "size"), bills=("bills", "sum"), kwh=("kwh", "sum"),
+                     revenue=("annual_bill", lambda s: round(float(np.sum(np.rint(s.to_numpy() * 100))) / 100, 2)))
+                .reset_index())
+
+    def total_cents(self) -> int:
+        return int(self.cents.sum())
+
+
+def _component_of(description: str, charges) -> str:
+    best = ""
+    for name in charges:
+        if (description == name or description.startswith(name + ", ")) and len(name) > len(best):
+            best = name
+    return best or description
+
+
+def _one_price(rate, qty, used) -> float:
+    """The line's price if every billed cell has the same one, else NaN (a rate that varies between bills)."""
+    rate = np.asarray(rate)
+    if rate.ndim == 0 or all(st == 0 for st in rate.strides):
+        return float(rate.flat[0]) if rate.size else np.nan
+    cells = rate[used & (np.asarray(qty) != 0)]
+    return float(cells[0]) if len(cells) and cells.min() == cells.max() else np.nan
+
+
+def price_rate_code(tariff, rcd, basis: str, name: str = "") -> Priced:
+    """Price one rate code's kept determinants under ``tariff`` (the engine's pricing, then test-year cents)."""
+    items = price(tariff, rcd.det, rcd.periods)
+    weight = rcd.weight(basis) * rcd.periods.valid
+    used = weight > 0
+    charges = [c.spec.description for v in tariff.versions for c in v.charges if hasattr(c.spec, "description")]
+    keys: dict[tuple, int] = {}
+    cents_rows, unit_rows, line_rows = [], [], []
+    for desc, cat, unit, qty, rate, amount in zip(items.description, items.category, items.unit, items.quantity,
+                                                  items.rate, items.amount, strict=True):
+        if basis != "billed":
+            amount = round_cents(amount * weight)
+            cents = np.rint(amount.sum(axis=1) * 100.0).astype(np.int64)
+        else:  # amounts are whole cents and a customer has a dozen bills: the float sum is exact to the cent
+            cents = np.rint(np.einsum("mb,mb->m", amount, weight) * 100.0).astype(np.int64)
+        units = np.einsum("mb,mb->m", qty, weight)
+        one_price = _one_price(rate, qty, used)
+        key = (desc, cat, unit)
+        if key in keys:  # the same line from two tariff versions
+            j = keys[key]
+            cents_rows[j] = cents_rows[j] + cents
+            unit_rows[j] = unit_rows[j] + units
+            if line_rows[j]["price"] != one_price:
+                line_rows[j]["price"] = np.nan
+            continue
+        keys[key] = len(line_rows)
+        cents_rows.append(cents)
+        unit_rows.append(units)
+        line_rows.append({"rate_code": tariff.code, "line": desc, "component": _component_of(desc, charges),
+                          "category": cat, "unit": unit, "price": one_price})
+    meters = rcd.meters[["meter", "account", "customer_class"]].copy()
+    meters["rate_code"] = tariff.code
+    meters["bills"] = used.sum(axis=1)
+    meters["kwh"] = np.einsum("mb,mb->m", rcd.det.delivered_kwh, weight)
+    n = len(meters)
+    return Priced(name, meters, pd.DataFrame(line_rows, columns=["rate_code", "line", "component", "category", "unit",
+                                                                 "price"]),
+                  np.array(cents_rows, dtype=np.int64).reshape(len(line_rows), n),
+                  np.array(unit_rows, dtype=float).reshape(len(line_rows), n))
+
+
+@dataclass
+class PricedBook:
+    """Several rate codes priced under one book: the same tables as :class:`Priced`, over all its parts."""
+
+    name: str
+    parts: list[Priced]
+
+    @property
+    def meters(self) -> pd.DataFrame:
+        return pd.concat([p.meters for p in self.parts], ignore_index=True)
+
+    def customers(self) -> pd.DataFrame:
+        return pd.concat([p.customers() for p in self.parts], ignore_index=True)
+
+    def components(self) -> pd.DataFrame:
+        return pd.concat([p.components() for p in self.parts], ignore_index=True)
+
+    def revenue(self) -> pd.DataFrame:
+        return pd.concat([p.revenue() for p in self.parts], ignore_index=True).sort_values(
+            ["customer_class", "rate_code"], ignore_index=True)
+
+    def total_cents(self) -> int:
+        return sum(p.total_cents() for p in self.parts)
+
+
+class Study:
+    """The kept determinants of chosen classes (and rate codes), priced under any book of tariffs."""
+
+    def __init__(self, folder, *, classes=None, rate_codes=None, basis: str | None = None, tariffs_dir=None):
+        self.folder = Path(folder)
+        self.identity = read_identity(folder)
+        self.basis = basis or self.identity["basis"]
+        if self.basis not in BASES:
+            raise WorkbenchError(f"basis {self.basis!r}: expected one of {', '.join(BASES)}")
+        self.tariffs_dir = Path(tariffs_dir or self.identity["tariffs"])
+        self.classes = None if classes is None else list(classes)
+        codes = sorted(self.identity["rate_codes"]) if rate_codes is None else list(rate_codes)
+        self.data = {}
+        for code in codes:
+            rcd = load_rate_code(self.folder, code, self.classes)
+            if len(rcd):
+                self.data[code] = rcd
+        if not self.data:
+            raise WorkbenchError(f"{folder}: no customers of classes {self.classes} on rate codes {codes}")
+
+    @property
+    def rate_codes(self) -> list[str]:
+        return sorted(self.data)
+
+    def present_book(self) -> dict:
+        return load_tariff_book(self.tariffs_dir)
+
+    def price(self, book: dict, name: str = "scenario", codes=None) -> PricedBook:
+        """Every kept customer (of ``codes``, default all) priced under ``book`` (rate code -> compiled tariff)."""
+        parts = []
+        for code in codes or self.rate_codes:
+            if code not in book:
+                raise WorkbenchError(f"rate code {code!r} is not in the tariff book of scenario {name!r}")
+            check_schedule(self.identity, book[code])
+            parts.append(price_rate_code(book[code], self.data[code], self.basis, name))
+        return PricedBook(name, parts)
+
+
+def compare(present: Priced, proposed: Priced) -> dict[str, pd.DataFrame]:
+    """Present and proposed side by side: ``revenue`` by class and rate, ``components``, ``customers``."""
+    keys = ["customer_class", "rate_code"]
+    rev = present.revenue().merge(proposed.revenue()[keys + ["revenue"]], on=keys, suffixes=("_present", "_proposed"))
+    rev["change"] = (rev["revenue_proposed"] - rev["revenue_present"]).round(2)
+    rev["change_pct"] = 100.0 * rev["change"] / rev["revenue_present"].where(rev["revenue_present"] != 0)
+    ckeys = ["rate_code", "customer_class", "component", "line", "category", "unit"]
+    comp = present.components().merge(proposed.components(), on=ckeys, how="outer", suffixes=("_present", "_proposed"))
+    for col in ("revenue_present", "revenue_proposed"):
+        comp[col] = comp[col].fillna(0.0)
+    comp["change"] = (comp["revenue_proposed"] - comp["revenue_present"]).round(2)
+    cust = present.customers().merge(proposed.customers()[["meter", "annual_bill"]], on="meter",
+                                     suffixes=("_present", "_proposed"))
+    cust["change"] = (cust["annual_bill_proposed"] - cust["annual_bill_present"]).round(2)
+    cust["change_pct"] = 100.0 * cust["change"] / cust["annual_bill_present"].where(cust["annual_bill_present"] != 0)
+    return {"revenue": rev, "components": comp, "customers": cust}
