@@ -47,7 +47,8 @@ def _bill(args) -> int:
         from workbench.tariffs.system_peaks import read_system_peaks
 
         peaks = read_system_peaks(args.system_peaks, zone=args.peak_zone)
-    tariff = load_tariff(args.tariff, timezone=args.timezone, system_peaks=peaks)
+    tariff = load_tariff(args.tariff, timezone=args.timezone, system_peaks=peaks,
+                         meters_on_account=getattr(args, "meters_on_account", 1))
     bills, repairs, said, register = _bill_feed(args, tariff)
     if args.format == "json":
         json.dump({"tariff": tariff.code, "tariff_name": tariff.name, "intervals": str(args.intervals),
@@ -202,7 +203,7 @@ def _cycle(args) -> int:
     result = run_cycle(args.cube, args.tariffs, args.out, cycles=_cycles(args.cycle), period=args.period,
                        progress=not args.quiet, scheduler=args.scheduler, workers=args.workers, fresh=args.fresh,
                        chunk_meters=args.chunk, enrollments=args.enrollments, vee_config=args.vee_config,
-                       replace=args.replace)
+                       replace=args.replace, system_peaks=args.system_peaks, peak_zone=args.peak_zone)
     print(result.summary_text())
     return 0
 

@@ -38,6 +38,9 @@ def build_parser(handlers: Mapping[str, Callable], wings: Sequence[Callable] = (
     bill.add_argument("--system-peaks", metavar="FILE", help="CSV of the utility's or ISO's system-peak intervals "
                       "(start[,zone][,label]) that coincident-peak charges bill on (docs/coincident-peaks.md)")
     bill.add_argument("--peak-zone", help="the zone whose peaks to use when --system-peaks lists several")
+    bill.add_argument("--meters-on-account", type=int, default=1, metavar="N",
+                      help="meters on the billed account, for a URDB charge per additional meter "
+                      "(fixedchargeeaaddl: N - 1 additional meters; default: 1, no additional meter)")
     bill.add_argument("--meter", help="the meter to bill when the interval file holds several")
     bill.add_argument("--format", choices=["text", "json", "csv"], default="text")
     bill.add_argument("--timezone", help="IANA time zone the tariff's schedules apply in (default: the tariff's; "
@@ -91,6 +94,10 @@ def build_parser(handlers: Mapping[str, Callable], wings: Sequence[Callable] = (
                        "program, PTO date and true-up month per account; see docs/net-metering.md")
     cycle.add_argument("--vee-config", help="site VEE configuration whose bill-ready rule holds bills (default: "
                        "workbench/vee/defaults.yaml: held above 2%% estimated intervals)")
+    cycle.add_argument("--system-peaks", metavar="FILE", help="CSV of the system-peak intervals (start[,zone][,label]) "
+                       "that the tariff book's coincident-peak charges bill on (docs/coincident-peaks.md); part of "
+                       "the run's identity (default: none)")
+    cycle.add_argument("--peak-zone", help="the zone whose peaks to use when --system-peaks lists several")
     cycle.add_argument("--chunk", type=int, help="meters per billing chunk (default: the cube's Zarr meter chunk)")
     cycle.add_argument("--quiet", action="store_true")
     cycle.set_defaults(func=handlers["cycle"])

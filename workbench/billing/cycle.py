@@ -101,13 +101,14 @@ class CycleResult:
 
 def run_cycle(cube, tariffs_dir, out, *, cycles=None, period=None, progress=True, chunk_meters=None,
               scheduler=None, workers=None, fresh=False, enrollments=None, vee_config=None,
-              replace=False) -> CycleResult:
+              replace=False, system_peaks=None, peak_zone=None) -> CycleResult:
     """Bill cycles ``cycles`` (None: all) of the cube at ``cube`` under the tariff book ``tariffs_dir``.
 
     ``period``: only bill periods ending in this month (``"2025-11"``). ``scheduler``: None (in this
     process), ``"local"`` (a ``LocalCluster`` of ``workers`` processes), a scheduler address
     (``"tcp://host:8786"``) or a ``distributed.Client``. ``fresh``: ignore chunks kept by an earlier,
-    interrupted run of the same inputs. ``enrollments``: account program histories (see :func:`plan_cycle`).
+    interrupted run of the same inputs. ``enrollments``: account program histories; ``system_peaks``,
+    ``peak_zone``: the system-peak file of coincident-peak charges (see :func:`plan_cycle`).
     Same outputs whichever way it runs.
 
     ``out`` must be new, empty, or an earlier output of this command (:mod:`workbench.billing.cycle_output`); it
@@ -117,12 +118,13 @@ def run_cycle(cube, tariffs_dir, out, *, cycles=None, period=None, progress=True
     started = time.perf_counter()
     out = Path(out)
     identity = run_identity(cube, tariffs_dir, cycles=cycles, period=period, enrollments=enrollments,
-                            vee_config=vee_config)
+                            vee_config=vee_config, system_peaks=system_peaks, peak_zone=peak_zone)
     refuse_unsafe_out(out, cube, tariffs_dir)
     check_cycle_out(out, identity, replace=replace)  # a refused folder gets not even a lock file beside it
     # planning writes nothing: a bad cube or tariff book is refused before anything appears beside out
     planned = plan_cycle(cube, tariffs_dir, out, cycles=cycles, period=period, chunk_meters=chunk_meters,
-                         enrollments=enrollments, vee_config=vee_config)
+                         enrollments=enrollments, vee_config=vee_config, system_peaks=system_peaks,
+                         peak_zone=peak_zone)
     timings = {"plan": time.perf_counter() - started}
     with output_lock(out, KIND):
         check_cycle_out(out, identity, replace=replace)  # again, now that no other run can change it

@@ -35,11 +35,20 @@ def _where(path) -> str | None:
     return str(path) if is_url(path) else str(absolute(path))
 
 
-def run_identity(cube, tariffs_dir, *, cycles, period, enrollments=None, vee_config=None) -> dict:
-    """What makes two runs "the same run" for replacing an output: the inputs by name (not by content)."""
-    return {"cube": _where(cube), "tariffs": _where(tariffs_dir),
-            "cycles": sorted(int(c) for c in cycles) if cycles is not None else "all",
-            "period": period, "enrollments": _where(enrollments), "vee_config": _where(vee_config)}
+def run_identity(cube, tariffs_dir, *, cycles, period, enrollments=None, vee_config=None, system_peaks=None,
+                 peak_zone=None) -> dict:
+    """What makes two runs "the same run" for replacing an output: the inputs by name (not by content).
+
+    A system-peak file (and its zone) is part of the identity only when given, so an output of a run without
+    one keeps the identity it was written with.
+    """
+    identity = {"cube": _where(cube), "tariffs": _where(tariffs_dir),
+                "cycles": sorted(int(c) for c in cycles) if cycles is not None else "all",
+                "period": period, "enrollments": _where(enrollments), "vee_config": _where(vee_config)}
+    if system_peaks is not None:
+        identity["system_peaks"] = _where(system_peaks)
+        identity["peak_zone"] = peak_zone
+    return identity
 
 
 def refuse_unsafe_out(out, cube, tariffs_dir) -> None:
@@ -112,9 +121,16 @@ def _differences(previous: dict, identity: dict) -> list[str]:
         if isinstance(before["cycles"], list):
             before["cycles"] = sorted(before["cycles"])
     names = {"cube": "cube", "tariffs": "tariff book", "cycles": "cycles", "period": "period",
-             "enrollments": "enrollments", "vee_config": "VEE configuration"}
-    return [f"{names.get(key, key)} {_show(before[key], key)} (this run: {_show(identity.get(key), key)})"
-            for key in before if key in identity and before[key] != identity[key]]
+             "enrollments": "enrollments", "vee_config": "VEE configuration", "system_peaks": "system-peak file",
+             "peak_zone": "peak zone"}
+    # a system-peak file is recorded only when given: given to one run and not the other is a difference too
+    keys = [k for k in before if k in identity] + [k for k in _OPTIONAL if k not in before and k in identity]
+    keys += [k for k in _OPTIONAL if k in before and k not in identity]
+    return [f"{names.get(key, key)} {_show(before.get(key), key)} (this run: {_show(identity.get(key), key)})"
+            for key in keys if before.get(key) != identity.get(key)]
+
+
+_OPTIONAL = ("system_peaks", "peak_zone")
 
 
 def put_in_place(staged, out) -> None:

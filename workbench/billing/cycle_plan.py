@@ -28,6 +28,7 @@ from workbench.errors import BillingError, CubeError
 from workbench.nem import load_programs
 from workbench.nem.enrollments import load_enrollments
 from workbench.tariffs import load_tariff_book
+from workbench.tariffs.system_peaks import read_system_peaks
 from workbench.vee import load_config as load_vee_config
 
 
@@ -46,14 +47,16 @@ class CyclePlanned:
 
 
 def plan_cycle(cube, tariffs_dir, out, *, cycles=None, period=None, chunk_meters=None, enrollments=None,
-               vee_config=None) -> CyclePlanned:
+               vee_config=None, system_peaks=None, peak_zone=None) -> CyclePlanned:
     """Plan the billing of cycles ``cycles`` (None: all) of ``cube`` under the tariff book ``tariffs_dir``.
 
     ``enrollments``: an enrollment file (``workbench.nem.enrollments``); each listed account is billed under the
     program its history gives on the run's last day (the end of ``period``, else the cube's last day), with its
     own PTO date (export-value vintage, anniversary true-up) and true-up month. Accounts not in the file keep the
     cube's ``nem_program``. ``vee_config``: a site VEE configuration file whose bill-ready rule holds bills
-    (default: ``workbench/vee/defaults.yaml``).
+    (default: ``workbench/vee/defaults.yaml``). ``system_peaks``: a system-peak file (docs/coincident-peaks.md)
+    whose peaks every coincident-peak charge of the book bills on (``peak_zone``: the zone to use); its content
+    is part of the run's key, so a resume with another file is another run.
     """
     if period is not None:
         try:
@@ -62,7 +65,8 @@ def plan_cycle(cube, tariffs_dir, out, *, cycles=None, period=None, chunk_meters
             raise BillingError(f"--period {period!r}: expected a month like 2025-11") from None
     cube_state = begin_cube_read(cube)  # refuses while an ingest or VEE writes the cube
     ds = open_run_cube(cube)
-    book = load_tariff_book(tariffs_dir)
+    peaks = read_system_peaks(system_peaks, zone=peak_zone) if system_peaks is not None else None
+    book = load_tariff_book(tariffs_dir, system_peaks=peaks)
     utc, step = cube_time(ds)
     local_day = cube_local_days(ds)
     cycle_of = ds["cycle"].values.astype(int)
@@ -117,6 +121,10 @@ def plan_cycle(cube, tariffs_dir, out, *, cycles=None, period=None, chunk_meters
     # the bill-ready thresholds decide which bills are held: other thresholds are a different run
     inputs["vee_bill_ready"] = vee_config.bill_ready.model_dump()
     key = hashlib.sha256((key + json.dumps(inputs["vee_bill_ready"], sort_keys=True)).encode()).hexdigest()[:16]
+    if system_peaks is not None:  # other peaks (another file, or the same file changed, or another zone): another run
+        inputs["system_peaks"] = {"sha256": hashlib.sha256(Path(system_peaks).read_bytes()).hexdigest(),
+                                  "zone": peak_zone}
+        key = hashlib.sha256((key + json.dumps(inputs["system_peaks"], sort_keys=True)).encode()).hexdigest()[:16]
     if enrollments is not None:  # a changed enrollment file is a different run
         inputs["enrollments"] = hashlib.sha256(Path(enrollments).read_bytes()).hexdigest()
         key = hashlib.sha256((key + inputs["enrollments"]).encode()).hexdigest()[:16]

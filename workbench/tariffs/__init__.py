@@ -190,7 +190,7 @@ def _check_timezone(name: str, source: str):
         raise TariffError(f"{source}: timezone: unknown time zone {name!r}; use an IANA name like America/Chicago") from None
 
 
-def load_tariff(source, *, timezone: str | None = None, system_peaks=None) -> CompiledTariff:
+def load_tariff(source, *, timezone: str | None = None, system_peaks=None, meters_on_account: int = 1) -> CompiledTariff:
     """Load a tariff: a workbench YAML file, an OpenEI URDB v8 JSON file, or a URDB dict.
 
     Parameters
@@ -205,21 +205,31 @@ def load_tariff(source, *, timezone: str | None = None, system_peaks=None) -> Co
         System-peak interval starts (local time) for coincident-peak charges, e.g. from
         :func:`workbench.tariffs.system_peaks.read_system_peaks` (docs/coincident-peaks.md). A YAML tariff
         that lists its own ``demand.coincident_peaks`` may not be given others.
+    meters_on_account : int
+        Meters on the billed account, for a URDB charge per additional meter (``fixedchargeeaaddl``):
+        ``meters_on_account - 1`` additional meters (default 1: none; the line item says so).
     """
     if isinstance(source, dict):
-        spec = urdb_to_spec(source, "<URDB tariff>", system_peaks=system_peaks)
+        spec = urdb_to_spec(source, "<URDB tariff>", system_peaks=system_peaks,
+                            meters_on_account=meters_on_account)
         return _with_urdb(tariff_from_spec(spec, "<URDB tariff>", timezone=timezone, warnings=False), source)
     path = Path(source)
     text = read_tariff_text(path)
     if path.suffix.lower() == ".json":
         data = _parse_json(text, path)
-        spec = urdb_to_spec(data, str(path), system_peaks=system_peaks)
+        spec = urdb_to_spec(data, str(path), system_peaks=system_peaks, meters_on_account=meters_on_account)
         compiled = tariff_from_spec(spec, str(path), base_dir=path.parent, timezone=timezone, warnings=False)
         return _with_urdb(compiled, data)
     data = _parse_yaml(text, path)
     if system_peaks:
         data = with_system_peaks(data, system_peaks, path)
     return tariff_from_spec(data, str(path), base_dir=path.parent, timezone=timezone)
+
+
+def _own_peaks(path) -> bool:
+    data = _parse_yaml(read_tariff_text(path), path)
+    demand = data.get("demand") if isinstance(data, dict) else None
+    return isinstance(demand, dict) and bool(demand.get("coincident_peaks"))
 
 
 def with_system_peaks(data, system_peaks, path):
@@ -241,11 +251,16 @@ def _with_urdb(compiled, data):
     return compiled
 
 
-def load_tariff_book(directory) -> dict[str, CompiledTariff]:
-    """Every ``*.yaml`` tariff in a folder, keyed by its ``code``."""
+def load_tariff_book(directory, *, system_peaks=None) -> dict[str, CompiledTariff]:
+    """Every ``*.yaml`` tariff in a folder, keyed by its ``code``.
+
+    ``system_peaks`` (as :func:`load_tariff`'s) go to every tariff of the book except one that lists its own
+    ``demand.coincident_peaks`` (a tariff of another zone's peaks, say): it keeps its own.
+    """
     book = {}
     for path in sorted(Path(directory).glob("*.yaml")):
-        tariff = load_tariff(path)
+        peaks = None if system_peaks and _own_peaks(path) else system_peaks
+        tariff = load_tariff(path, system_peaks=peaks)
         if tariff.code in book:
             raise TariffError(f"{path}: code {tariff.code!r} is also used by {book[tariff.code].source_path}")
         book[tariff.code] = tariff

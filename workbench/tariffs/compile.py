@@ -361,7 +361,8 @@ def _compile_charge(charge, path, spec, seasons, tous, dtous, where) -> Compiled
         if charge.measure == "tou" and spec.demand.time_of_use is None:
             raise where.error(f"{path}.measure", "a 'tou' demand charge needs demand.time_of_use periods")
         if charge.measure == "coincident" and not spec.demand.coincident_peaks:
-            raise where.error(f"{path}.measure", "a 'coincident' demand charge needs demand.coincident_peaks")
+            raise where.error(f"{path}.measure", "a 'coincident' demand charge needs demand.coincident_peaks, or "
+                                  "a system-peak file (--system-peaks FILE, docs/coincident-peaks.md)")
         if charge.rates is not None:
             rates = resolve_rate(charge.rates, seasons, periods, where, f"{path}.rates")
             return CompiledCharge("demand", charge.description, charge, rates=rates.reshape(-1))

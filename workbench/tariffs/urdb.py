@@ -25,6 +25,8 @@ from workbench.tariffs.urdb_fields import (
     rate_structure,
     read_schedule,
 )
+from workbench.tariffs.urdb_meters import additional_meters
+from workbench.tariffs.urdb_names import normalise
 from workbench.tariffs.urdb_reactive import apply_reactive, reactive_supported_unit
 
 __all__ = ["to_urdb", "urdb_extras", "urdb_to_spec"]
@@ -50,10 +52,13 @@ _IGNORED = {
     "coincidentratestructure", "coincidentrateschedule", "coincidentsched", "coincidentrateunit", "demandreactivepowercharge",
     "demandunits", "_comment", "_id", "id", "utility_name", "locations", "service_type", "sourcereference",
     "energyunits", "isbasic", "ratesforutility",
+    # applicability and labels (database export and API v7/v8): they change no bill
+    "mindemand", "maxdemand", "minenergy", "maxenergy", "servicemax", "energytoulabels", "demandtoulabels",
+    "usenetmetering",
 }
 
 
-def urdb_to_spec(data: dict, source: str = "<URDB tariff>", system_peaks=None) -> dict:
+def urdb_to_spec(data: dict, source: str = "<URDB tariff>", system_peaks=None, meters_on_account: int = 1) -> dict:
     """A URDB v8 item (or API response with ``items``) -> a workbench tariff dict (see model.TariffSpec).
 
     Every number is checked where URDB has it, and errors name the URDB field (``energyratestructure[2][0].rate``).
@@ -67,8 +72,8 @@ def urdb_to_spec(data: dict, source: str = "<URDB tariff>", system_peaks=None) -
             n = len(items) if isinstance(items, list) else "no list of"
             raise TariffError(f"{source}: the URDB response holds {n} tariffs; save the one to bill")
         data = items[0]
-    if isinstance(data, dict):  # the API and exports spell some fields in camelCase (demandUnits, dgRules)
-        data = {str(k).lower(): v for k, v in data.items()}
+    if isinstance(data, dict):  # the API and exports spell fields in camelCase (demandUnits, demandReactPwrCharge)
+        data = normalise(data, source)
     if not is_tariff(data):
         raise TariffError(f"{source}: not a URDB v8 tariff: no energyratestructure, demand structure, fixed or "
                           "minimum charge")
@@ -112,6 +117,7 @@ def urdb_to_spec(data: dict, source: str = "<URDB tariff>", system_peaks=None) -
         spec["demand"]["interval_minutes"] = int(number(data["demandwindow"], source, "demandwindow", integer=True))
     charges = []
     charges += _fixed(data, source)
+    charges += additional_meters(data, source, meters_on_account)
     if energy:
         spec["time_of_use"], charges_energy = _energy(energy, wk, we, month_season, source)
         charges += charges_energy
@@ -151,8 +157,6 @@ def _reject_unsupported(data, source):
             continue
         if unit not in (None, "", "kW") and not reactive_supported_unit(unit):
             raise fail(source, field, f"demand unit {unit!r} is not supported (only kW)")
-    if data.get("fixedchargeeaaddl"):
-        raise fail(source, "fixedchargeeaaddl", "charges per additional meter are not supported")
     pct = data.get("demandratchetpercentage")
     if pct and (not isinstance(pct, list) or any(pct)):
         raise fail(source, "demandratchetpercentage",
@@ -330,7 +334,7 @@ def urdb_extras(data: dict, compiled) -> dict:
     """What net metering needs from a URDB item: ``dgrules`` and the ``sell`` rate of each energy bucket."""
     if "items" in data:
         data = data["items"][0]
-    data = {str(k).lower(): v for k, v in data.items()}
+    data = normalise(data, "<URDB tariff>")
     out = {"dgrules": data.get("dgrules")}
     structure = data.get("energyratestructure") or []
     sells = [float((tiers[0] if tiers else {}).get("sell", 0) or 0) for tiers in structure]
