@@ -12,10 +12,13 @@ import argparse
 import resource
 import time
 
+import numpy as np
+
 from workbench.ami.cube_calendar import cube_time
 from workbench.ami.cube_chunks import open_zarr_group
 from workbench.billing.cube_source import open_run_cube
 from workbench.design.allocators import allocator_table, class_loads, find_test_year
+from workbench.kernels.allocators import accumulate_class_loads
 
 
 def plain_read(cube, year) -> tuple[float, int]:
@@ -37,7 +40,8 @@ def main() -> None:
     parser.add_argument("year", type=int)
     parser.add_argument("--engine", default="numba")
     args = parser.parse_args()
-    class_loads(args.cube, args.year, engine=args.engine, chunk_meters=8)  # numba compile outside the timing
+    accumulate_class_loads(np.zeros((2, 4), np.float32), np.zeros((2, 4), np.float32), np.zeros(2, np.int64), 4.0,
+                           np.zeros((1, 4)), np.zeros((1, 4)), np.zeros(2), np.zeros(2))  # compile outside the timing
     floor1, nbytes = plain_read(args.cube, args.year)
     started = time.perf_counter()
     loads = class_loads(args.cube, args.year, engine=args.engine)
