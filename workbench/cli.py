@@ -34,7 +34,7 @@ import select
 import socket
 import sys
 
-from workbench import cli_design, cli_parser
+from workbench import cli_cos, cli_design, cli_parser
 from workbench.cli_errors import decode_error_line, one_line, os_error_line
 from workbench.errors import WorkbenchError
 
@@ -229,14 +229,20 @@ def _serve(args) -> int:
         allowed = origin_allow_list(args.port, args.allow_origin or ())
     except ValueError as exc:
         raise WorkbenchError(f"--allow-origin: {exc}") from None
+    from workbench.design.solar import Weather, read_weather
+
+    weather = Weather(args.weather, args.latitude, args.longitude)
+    _, site = read_weather(weather)  # a bad weather file or site is refused before the port and the scan
     _port_free(args.port)  # before a missing cube is generated, which takes minutes
     try:
-        thread = serve(args.port, args.cube, show=False, n_meters=args.meters, allow_origins=args.allow_origin or ())
+        thread = serve(args.port, args.cube, show=False, n_meters=args.meters, allow_origins=args.allow_origin or (),
+                       weather=weather)
     except OSError as exc:
         if exc.errno in (errno.EADDRINUSE, errno.EACCES) and not exc.filename:
             raise WorkbenchError(f"--port {args.port}: cannot listen on 127.0.0.1:{args.port} ({exc.strerror}); "
                                  "pick another --port") from None
         raise
+    print(f"PV weather: {site['name']} ({weather.file.name}), site {site['latitude']:.4f}, {site['longitude']:.4f}")
     print(f"NEM 2.0 vs 3.0 study on http://127.0.0.1:{args.port} (Ctrl-C stops it); "
           f"browser connections accepted from: {', '.join(allowed)}", flush=True)
     try:
@@ -284,7 +290,7 @@ def _ingest(args) -> int:
 
 
 # each wing's subcommands (workbench/cli_<wing>.py: add_commands(sub) adds its parsers and handlers)
-WINGS: list = [cli_design.add_commands]
+WINGS: list = [cli_design.add_commands, cli_cos.add_commands]
 
 
 def build_parser() -> argparse.ArgumentParser:

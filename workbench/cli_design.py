@@ -27,10 +27,11 @@ def design_subparsers(sub) -> argparse._SubParsersAction:
     """The ``design`` command's subparsers (created on first call), for every module of the wing to extend."""
     group = getattr(sub, "_workbench_design_group", None)  # kept on the parser itself: ids are reused after GC
     if group is None:
-        design = sub.add_parser("design", help="rate design: test-year determinants, scenarios, revenue requirement",
+        design = sub.add_parser("design", help="rate design and cost of service: test-year determinants, scenarios, revenue requirement, allocators",
                                 description="Rate design on the whole customer base: scan a test year once, then "
                                 "price present and proposed tariffs and solve for a revenue requirement "
-                                "(docs/rate-design.md).")
+                                "(docs/rate-design.md); class allocators and cost-of-service studies from every meter's intervals "
+                                "(docs/cost-of-service.md).")
         group = design.add_subparsers(dest="design_command", required=True, metavar="SUBCOMMAND")
         sub._workbench_design_group = group
     return group

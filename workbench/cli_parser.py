@@ -109,6 +109,11 @@ def build_parser(handlers: Mapping[str, Callable], wings: Sequence[Callable] = (
     serve.add_argument("--allow-origin", action="append", metavar="HOST[:PORT]", help="also accept the browser's "
                        "live connection from this origin (a reverse proxy's name); repeatable. Default: only "
                        "127.0.0.1:PORT and localhost:PORT")
+    serve.add_argument("--weather", help="the PV's typical weather year: a TMY3 CSV or an EnergyPlus EPW file (the site "
+                       "comes from its header). Default: the TMY3 of Greensboro NC shipped with pvlib")
+    serve.add_argument("--latitude", type=float, help="site latitude [degrees north], overriding the weather file's")
+    serve.add_argument("--longitude", type=float, help="site longitude [degrees east, west negative], overriding the "
+                       "weather file's")
     serve.set_defaults(func=handlers["serve"])
 
     vee = sub.add_parser("vee", help="validate, estimate and edit the interval cube in place (VEE) and report")

@@ -27,17 +27,20 @@ from tornado.ioloop import IOLoop
 
 from workbench.app.nem_store import NemStudyStore
 from workbench.app.nem_views import BillDistribution, HeadlineNumbers, StudyControls, SummaryTable
-from workbench.design.nem_study import DEFAULT_SIZES, StudyData, ensure_sample_cube
+from workbench.design.nem_study import DEFAULT_SIZES, StudyData, Weather, ensure_sample_cube
 
 TITLE = "NEM 2.0 vs NEM 3.0: bill impact of rooftop solar"
 _log = logging.getLogger(__name__)
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 
 
-def load_study(cube_path, n_meters: int = 300, *, classes=None, sizes=DEFAULT_SIZES, seed: int = 42) -> StudyData:
-    """Scan the cube at ``cube_path`` once (generating the sample utility there with ``n_meters`` if missing)."""
+def load_study(cube_path, n_meters: int = 300, *, classes=None, sizes=DEFAULT_SIZES, seed: int = 42,
+               weather: Weather | None = None) -> StudyData:
+    """Scan the cube at ``cube_path`` once (generating the sample utility there with ``n_meters`` if missing).
+
+    ``weather``: the PV's weather file and site (default: pvlib's Greensboro NC TMY3)."""
     ensure_sample_cube(cube_path, n_meters=n_meters, seed=seed)
-    return StudyData.from_cube(cube_path, classes=classes, sizes=sizes)
+    return StudyData.from_cube(cube_path, classes=classes, sizes=sizes, weather=weather or Weather())
 
 
 def create_app(cube_path=None, n_meters: int = 300, *, study: StudyData | None = None, **store_options) -> pn.Column:
@@ -132,17 +135,18 @@ def _guard_websockets(server, allowed) -> int:
 
 
 def serve(port: int = 5006, cube="data/sample/cube.zarr", show: bool = False, *, n_meters: int = 300,
-          study: StudyData | None = None, on_session=None, allow_origins=()):
+          study: StudyData | None = None, on_session=None, allow_origins=(), weather: Weather | None = None):
     """Serve the dashboard at http://127.0.0.1:``port``/ in a background thread; returns the server thread.
 
     The cube is scanned once (generated with ``n_meters`` meters if missing); every browser session gets its
     own store and views on that shared scan. ``on_session(app)`` is called with each session's layout (tests
     use it to read server-side state). ``allow_origins``: more WebSocket origins to accept (a reverse proxy's
-    name), beside 127.0.0.1 and localhost on ``port``. Returns once the port is bound (an ``OSError`` such as
+    name), beside 127.0.0.1 and localhost on ``port``. ``weather``: the PV's weather file and site (a
+    :class:`~workbench.design.solar.Weather`; default pvlib's Greensboro NC TMY3). Returns once the port is bound (an ``OSError`` such as
     address in use is raised here); stop with ``.stop()``; block with ``.join()``.
     """
     allowed = origin_allow_list(port, allow_origins)
-    study = study if study is not None else load_study(cube, n_meters)
+    study = study if study is not None else load_study(cube, n_meters, weather=weather)
 
     def session():
         app = create_app(study=study)

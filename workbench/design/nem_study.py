@@ -1,7 +1,7 @@
 """NEM 2.0 vs NEM 3.0 (Net Billing Tariff) impact study: scan once, price many.
 
-Modelled rooftop PV (pvlib, the real TMY3 weather of Greensboro NC that ships with pvlib) is added to the load
-of customers without solar at a small grid of system sizes. Each customer's channels at each size are scanned
+Modelled rooftop PV (pvlib on the user's TMY3 or EPW weather and site, ``weather=Weather(...)``; by default the
+TMY3 of Greensboro NC that ships with pvlib) is added to the load of customers without solar at a small grid of system sizes. Each customer's channels at each size are scanned
 *once* into determinants (and, per export-value vintage, the per-bill export credits); every question after
 that (a retail-rate multiplier, another size of the grid, another vintage, another class) is pricing on the
 cached determinants.
@@ -54,7 +54,7 @@ import workbench
 from workbench.ami.cube import open_cube
 from workbench.calendar.periods import BillPeriods, calendar_month_periods, periods_from_rows
 from workbench.design.nem_summary import simple_payback, summarize  # noqa: F401 (the study's API)
-from workbench.design.solar import TMY_FILE, PVSystem, add_pv, pv_kwh_per_kw, tmy_path  # noqa: F401 (the study's API)
+from workbench.design.solar import TMY_FILE, PVSystem, Weather, add_pv, pv_kwh_per_kw, read_weather, tmy_path  # noqa: F401 (the study's API)
 from workbench.engine.determinants import scan, schedule_arrays
 from workbench.engine.pricing import Determinants, price
 from workbench.errors import WorkbenchError
@@ -165,6 +165,7 @@ class StudyData:
     pv_kwh_per_kw_year: float  # [kWh/kW] annual AC generation of 1 kW DC
     avoided_per_kw: dict[int, float]  # vintage -> [$/kW-year] generation of 1 kW DC at avoided cost
     scan_seconds: float = 0.0
+    weather: Weather = Weather()  # noqa: RUF009 (frozen) where the PV is and the weather it sees
     _cache: dict = field(default_factory=dict, repr=False)
 
     # --- building -------------------------------------------------------------------------------------
@@ -216,10 +217,11 @@ class StudyData:
     @classmethod
     def _build(cls, utc, step_minutes, timezone, meta: pd.DataFrame, read: Callable, *, sizes=DEFAULT_SIZES,
                vintages=None, tariffs=None, nem2="NEM2", nbt="NBT", book=TARIFF_BOOK, pv_system=PVSystem(),  # noqa: B008 (frozen)
-               chunk_meters: int = 512) -> StudyData:
+               weather=Weather(), chunk_meters: int = 512) -> StudyData:  # noqa: B008 (frozen)
         """The scan. ``tariffs``: class -> tariff (code in ``book``, path or CompiledTariff), default
         ``CLASS_TARIFFS``; ``nem2``/``nbt``: program codes in ``book/programs`` or Programs; ``vintages``:
-        default all of the NBT program's; ``chunk_meters`` bounds memory (2 channels × chunk × T float32)."""
+        default all of the NBT program's; ``weather``: a :class:`Weather` (TMY3/EPW file, site);
+        ``chunk_meters`` bounds memory (2 channels × chunk × T float32)."""
         started = time.perf_counter()
         book = Path(book)
         programs = {}
@@ -230,7 +232,7 @@ class StudyData:
         vintages = tuple(sorted(vintages or nbt_program.export_values.vintages))
         sizes = tuple(sorted({float(s) for s in sizes} | {0.0}))
         pto = None  # PTO: the first local day of the data (new systems interconnect as the year starts)
-        pv = pv_kwh_per_kw(utc, step_minutes, pv_system)
+        pv = pv_kwh_per_kw(utc, step_minutes, pv_system, weather)
         tariff_of = {**CLASS_TARIFFS, **(tariffs or {})}
         out, avoided_per_kw = {}, {}
         for class_code, rows in meta.groupby("customer_class", sort=True).groups.items():
@@ -293,7 +295,7 @@ class StudyData:
             raise StudyError(f"no study customers: classes present {sorted(meta['customer_class'].unique())}, "
                              f"classes with a study tariff {sorted(tariff_of)}")
         return cls(out, sizes, vintages, programs["nem2"], nbt_program, pto, float(pv.sum()), avoided_per_kw,
-                   time.perf_counter() - started)
+                   time.perf_counter() - started, weather)
 
     # --- pricing (many) -------------------------------------------------------------------------------
 
