@@ -175,3 +175,29 @@ def test_ingest_adds_the_channel_to_an_old_cube(tmp_path):
     assert float(np.nansum(new["reactive_kvarh"].values)) == 2.5
     # the energy was not touched
     np.testing.assert_array_equal(new["delivered_kwh"].values, np.tile(KWH, (3, 1)))
+
+
+def test_vee_keeps_kvarh_and_flags_gaps(tmp_path, book):
+    from workbench.vee.store import vee_cube
+
+    cube = _cube(tmp_path / "c.zarr", meter_chunk=3)
+    ds = open_cube(cube, chunks=False)
+    kvarh, quality, delivered = (ds[n].values.copy() for n in ("reactive_kvarh", "quality", "delivered_kwh"))
+    kvarh[0, 30:33] = np.nan  # LOW: 3 hours of 1 January without kVARh (hours 30..32 = 2 January 06..08 UTC)
+    delivered[1, 50], quality[1, 50] = np.nan, 2  # HIGH: energy missing at hour 50, kVARh read there
+    write_cube(ds.assign(reactive_kvarh=(("meter", "time"), kvarh), quality=(("meter", "time"), quality),
+                         delivered_kwh=(("meter", "time"), delivered)), tmp_path / "v.zarr", meter_chunk=3)
+    summary = vee_cube(tmp_path / "v.zarr")
+    ex = summary.exceptions.to_pandas()
+    gap = ex[ex.rule == "REACTIVE_GAP"]
+    assert gap[["meter", "count"]].values.tolist() == [["LOW", 3]] and str(gap.day.iloc[0]) == "2025-01-02"
+    without = ex[ex.rule == "REACTIVE_WITHOUT_ENERGY"]
+    assert without[["meter", "count"]].values.tolist() == [["HIGH", 1]]
+    assert "NONE" not in set(ex[ex.rule.str.startswith("REACTIVE")].meter)  # no kVARh is not a fault
+    after = open_cube(tmp_path / "v.zarr", chunks=False)
+    np.testing.assert_array_equal(after["reactive_kvarh"].values, kvarh)  # kept, not estimated
+    assert after["has_reactive"].values.tolist() == [True, True, False]
+    # LOW is held for the kVARh gap; HIGH bills
+    result = run_cycle(tmp_path / "v.zarr", book, tmp_path / "out", progress=False)
+    held = pd.read_csv(tmp_path / "out" / "exceptions.csv")
+    assert sorted(held.meter) == ["LOW", "NONE"] and result.meters_billed == 1

@@ -32,12 +32,12 @@ import xarray as xr
 
 from workbench.ami.cube_schema import (  # noqa: F401  (QUALITY_* re-exported from their old home)
     HAS_REACTIVE,
-    REACTIVE_VAR,
     INTERVAL_VARS,
     METER_COORDS,
     QUALITY_ACTUAL,
     QUALITY_ESTIMATED,
     QUALITY_MISSING,
+    REACTIVE_VAR,
     _as_unicode,
     _is_str_dtype,
     validate_cube,

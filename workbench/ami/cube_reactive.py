@@ -28,8 +28,6 @@ import xarray as xr
 from workbench.ami.cube_schema import HAS_REACTIVE, REACTIVE_VAR
 from workbench.ami.cube_store import quiet_zarr
 from workbench.outputs import atomic_write_text
-#: the reactive channel's provenance, beside the energy channels' (``_ingest/``)
-REACTIVE_SOURCE = "reactive_source"
 
 REACTIVE_ATTRS = {"units": "kVARh", "long_name": "lagging reactive energy (NaN: no read)"}
 HAS_REACTIVE_ATTRS = {"long_name": "the meter records kVARh (reactive_kvarh holds its reads)"}
