@@ -53,8 +53,8 @@ def test_ingest_accounting_matches_what_was_injected(pipeline):
     assert by_reason["data on inactive meter"] == FILE_FAULTS["inactive_meter"]
     assert by_reason["conflicting duplicate"] == 2 * FILE_FAULTS["conflicting_duplicates"]  # both rows of each
     assert sum(v for k, v in by_reason.items() if "outside" in k) == FILE_FAULTS["after_period"]
-    # kVArh reads: the reactive channel, which the cube does not keep yet (docs/reactive-power.md)
-    assert sum(v for k, v in by_reason.items() if "reactive (kVARh) read" in k) == FILE_FAULTS["wrong_unit"]
+    # kW (demand) reads in the energy export; the kVArh reads of the meters that record them land (below)
+    assert sum(v for k, v in by_reason.items() if "is not energy" in k) == FILE_FAULTS["wrong_unit"]
     assert acc["rejected"] == sum(FILE_FAULTS.values()) - FILE_FAULTS["identical_duplicates"] + FILE_FAULTS["conflicting_duplicates"]
 
 
@@ -71,6 +71,11 @@ def test_ingested_cube_equals_the_clean_cube_where_no_fault_was_put(pipeline):
     for name in ("delivered_kwh", "received_kwh"):
         x, y = a[name].values[~touched], b[name].values[~touched]
         assert np.allclose(x, y, rtol=1e-6, atol=1e-6), name  # multiplier applied once by the registry
+    # the kVArh reads of the large C&I meters that record them landed in the reactive channel, equal to the clean
+    # cube's (faults touch only the energy channels)
+    assert a["has_reactive"].values.any()
+    assert (b["has_reactive"].values == a["has_reactive"].values).all()
+    np.testing.assert_allclose(b["reactive_kvarh"].values, a["reactive_kvarh"].values, rtol=1e-6, atol=1e-6)
     assert (b["multiplier"].values == a["multiplier"].values).all()
 
 

@@ -27,14 +27,17 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import xarray as xr
 
 from workbench.ami.cube_schema import (  # noqa: F401  (QUALITY_* re-exported from their old home)
+    HAS_REACTIVE,
     INTERVAL_VARS,
     METER_COORDS,
     QUALITY_ACTUAL,
     QUALITY_ESTIMATED,
     QUALITY_MISSING,
+    REACTIVE_VAR,
     _as_unicode,
     _is_str_dtype,
     validate_cube,
@@ -68,12 +71,19 @@ def write_cube(
 
     The cube is validated first (:func:`validate_cube`), then written chunked along ``meter`` in chunks of
     ``meter_chunk`` meters with ``time`` in one chunk. The data go to a hidden temporary directory beside
-    ``path`` that is renamed into place only when complete; an existing cube at ``path`` is replaced
+    ``path`` that is renamed into place only when complete; a ``reactive_kvarh`` variable (kVARh, NaN = no
+    read) is kept with ``has_reactive`` set from its data (``docs/reactive-power.md``); an existing cube at ``path`` is replaced
     (``overwrite=True``) in the same way, under the cube's writer lock, with a new version
     (:mod:`workbench.ami.cube_writer`).
     """
     if int(meter_chunk) < 1:
         raise ValueError(f"meter_chunk must be >= 1, got {meter_chunk}")
+    if REACTIVE_VAR in ds.data_vars:
+        # the data decide which meters record kVARh: a meter flagged without a read would have no chunk on disk,
+        # which a billing run would take for a lost one
+        has = ds[REACTIVE_VAR].notnull().any("time")
+        ds = ds.assign_coords({HAS_REACTIVE: ("meter", np.asarray(has.values, bool),
+                                              ds[HAS_REACTIVE].attrs if HAS_REACTIVE in ds.variables else {})})
     validate_cube(ds, check_chunks=False)
     n_meter = ds.sizes["meter"]
     n_time = ds.sizes["time"]
@@ -94,7 +104,7 @@ def write_cube(
     encoding = {name: {"chunks": (mc, n_time)} for name in INTERVAL_VARS}
     encoding.update({name: {"chunks": (mc, n_time)} for name, var in out.data_vars.items()
                      if var.dims == ("meter", "time") and name not in encoding})
-    for name in (*METER_COORDS, "meter"):
+    for name in (*METER_COORDS, "meter", *([HAS_REACTIVE] if HAS_REACTIVE in out.variables else [])):
         encoding[name] = {"chunks": (n_meter,)}
     with cube_writer(path) as target:  # one writer at a time (docs/cube.md), the same lock as ingest and VEE
         previous = read_version(target) if target.is_dir() else {}

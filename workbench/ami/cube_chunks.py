@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from workbench.ami.cube_reactive import missing_reactive_chunks
 from workbench.ami.cube_schema import QUALITY_MISSING
 from workbench.ami.cube_store import quiet_zarr
 from workbench.errors import CubeError
@@ -62,6 +63,10 @@ def check_chunks_present(group, start: int, stop: int, cube: str | os.PathLike =
     be wrong. A missing energy chunk is accepted only where the quality chunk is present and marks every
     interval missing (Zarr does not write a chunk that is all fill value). A missing ``quality`` chunk
     reads as 0 (actual), which is what Zarr writes for an all-actual chunk, so it is not an error.
+
+    The reactive channel (``reactive_kvarh``): a missing chunk is expected where no meter of it records kVARh
+    (``has_reactive`` False: "no reactive data"), and an error where one does (a lost chunk would bill its
+    meters as if they had no kVARh reads).
     """
     quality = group["quality"]
     for name in ("delivered_kwh", "received_kwh"):
@@ -84,4 +89,9 @@ def check_chunks_present(group, start: int, stop: int, cube: str | os.PathLike =
                     "NaN (no data) and the bills would be wrong. Restore the cube (rewrite it with "
                     "workbench.ami.cube.write_cube or re-run the import) and run again"
                 )
-
+    for key, a, b in missing_reactive_chunks(group, start, stop, _chunk_exists):
+        raise CubeError(
+            f"{cube}: chunk {key} of variable 'reactive_kvarh' (meters {a}..{b - 1}) is missing on disk, but "
+            "'has_reactive' says some of these meters record kVARh; their reactive charges cannot be billed. Restore "
+            "the cube (rewrite it with workbench.ami.cube.write_cube or re-run the import) and run again"
+        )

@@ -27,6 +27,12 @@ INTERVAL_VARS = {
     "quality": np.dtype("uint8"),
 }
 
+#: the optional reactive channel (workbench.ami.cube_reactive): lagging kVARh on (meter, time), NaN = no read, and
+#: the per-meter flag that says which meters record it; a cube has both or neither
+REACTIVE_VAR = "reactive_kvarh"
+HAS_REACTIVE = "has_reactive"
+OPTIONAL_INTERVAL_VARS = {REACTIVE_VAR: np.dtype("float32")}
+
 #: coordinates on (meter,) and the dtype kind they must have ("str" for strings)
 METER_COORDS = {
     "account": "str",
@@ -181,6 +187,7 @@ def validate_cube(ds: xr.Dataset, *, check_chunks: bool = True, deep: bool = Fal
                 "'meter' only (time in one chunk). Rechunk with ds.chunk({'time': -1}) or rewrite it with "
                 "workbench.ami.cube.write_cube"
             )
+    _check_reactive(ds, tvals.size, check_chunks)
     if check_chunks:
         _check_meter_chunks(ds)
 
@@ -232,11 +239,33 @@ def validate_cube(ds: xr.Dataset, *, check_chunks: bool = True, deep: bool = Fal
                 f"interval cube: variable 'quality' has {bad_q} value(s) other than 0 (actual), 1 (estimated), "
                 "2 (missing)"
             )
-        for name in ("delivered_kwh", "received_kwh"):
+        for name in ("delivered_kwh", "received_kwh", *(n for n in OPTIONAL_INTERVAL_VARS if n in ds)):
             neg = int((ds[name] < 0).sum())
             if neg:
                 raise CubeError(f"interval cube: variable '{name}' has {neg} negative value(s)")
     return ds
+
+
+def _check_reactive(ds: xr.Dataset, n_time: int, check_chunks: bool) -> None:
+    """The reactive channel, when the cube has one: both variables, their dims and dtypes."""
+    has_var, has_flag = REACTIVE_VAR in ds.data_vars, HAS_REACTIVE in ds.variables
+    if not has_var and not has_flag:
+        return  # a cube without the channel: no meter has reactive data
+    if not has_var or not has_flag:
+        there, absent = (REACTIVE_VAR, HAS_REACTIVE) if has_var else (HAS_REACTIVE, REACTIVE_VAR)
+        raise CubeError(f"interval cube: '{there}' without '{absent}': the reactive channel needs both (the kVARh "
+                        f"per interval and, per meter, whether it records kVARh; {_DOC})")
+    v = ds[REACTIVE_VAR].variable
+    if v.dims != ("meter", "time") or v.dtype != OPTIONAL_INTERVAL_VARS[REACTIVE_VAR]:
+        raise CubeError(f"interval cube: variable '{REACTIVE_VAR}' has dims {v.dims} and dtype {v.dtype}, expected "
+                        "('meter', 'time') float32 [kVARh]")
+    flag = ds[HAS_REACTIVE]
+    if flag.dims != ("meter",) or flag.dtype != np.dtype(bool):
+        raise CubeError(f"interval cube: coordinate '{HAS_REACTIVE}' has dims {flag.dims} and dtype {flag.dtype}, "
+                        "expected ('meter',) bool")
+    if check_chunks and not _time_chunks_ok(v, n_time):
+        raise CubeError(f"interval cube: variable '{REACTIVE_VAR}' is chunked along 'time'; the cube must be "
+                        "chunked along 'meter' only (time in one chunk)")
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -245,7 +274,7 @@ def validate_cube(ds: xr.Dataset, *, check_chunks: bool = True, deep: bool = Fal
 
 def _check_meter_chunks(ds: xr.Dataset) -> None:
     """Every interval variable must be chunked along meter the same way (a meter chunk is billed as a unit)."""
-    names = [name for name in INTERVAL_VARS if name in ds]
+    names = [name for name in (*INTERVAL_VARS, *OPTIONAL_INTERVAL_VARS) if name in ds]
     on_disk = {n: int(ds[n].encoding["chunks"][0]) for n in names
                if ds[n].encoding.get("chunks") is not None and len(ds[n].encoding["chunks"]) == ds[n].ndim}
     in_dask = {n: tuple(ds[n].chunks[0]) for n in names if ds[n].chunks is not None}

@@ -23,6 +23,7 @@ from workbench.ami import ingest_create as C
 from workbench.ami import ingest_passes as P
 from workbench.ami import ingest_report as R
 from workbench.ami.cube import open_cube
+from workbench.ami.cube_reactive import add_reactive_arrays
 from workbench.ami.cube_store import atomic_directory
 from workbench.ami.cube_writer import cube_writer, read_version, write_version
 from workbench.ami.ingest_map import ReadMapper
@@ -35,6 +36,7 @@ from workbench.ami.ingest_records import (
     write_log,
 )
 from workbench.ami.ingest_store import (
+    REACTIVE_SOURCE,
     ChunkStore,
     CubeLayout,
     create_provenance,
@@ -208,15 +210,20 @@ def _ingest_locked(files, cube, registry, opts) -> IngestResult:
             keep_provenance = exists and store.provenance_valid()
             if exists:
                 link_metadata(cube, staging, skip_provenance=not keep_provenance)
+                # a cube from before the reactive channel gets it (empty: no chunk written until a kVARh read)
+                add_reactive_arrays(staging, layout.n_rows, layout.n_time, layout.rows_per_chunk)
             else:
                 C.write_template(staging, layout, coords, cycle_ids, read_date, _attrs(opts, tz, layout))
             if not keep_provenance:
                 create_provenance(staging, layout)
+            elif REACTIVE_SOURCE not in store.original_arrays():
+                create_provenance(staging, layout, reactive_only=True)
             store.open_outputs()
             clock.lap("prepare")
             per_file = P.pass_one(jobs, mapper, store, rejects, reader_opts, next_id)
             clock.lap("read_map")
             conflicts, changed = P.settle(store, layout, per_file, audit, next_id, write_all=not exists)
+            store.write_has_reactive()
             clock.lap("settle_write")
             if len(conflicts):
                 P.pass_two(jobs, mapper, layout, conflicts, rejects, per_file, reader_opts)

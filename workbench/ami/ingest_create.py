@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from workbench.ami.cube_reactive import reactive_variables
 from workbench.ami.cube_schema import METER_COORDS, validate_cube
 from workbench.ami.cube_store import quiet_zarr
 from workbench.ami.ingest_store import CubeLayout, fast_codec
@@ -181,9 +182,12 @@ def write_template(staging: Path, layout: CubeLayout, coords: dict, cycle_ids, r
         },
         attrs=attrs,
     )
+    data_vars, reactive_coords, reactive_encoding = reactive_variables(n, t, mc)  # empty: chunks come with reads
+    ds = ds.assign(data_vars).assign_coords(reactive_coords)
     validate_cube(ds, check_chunks=False)
     encoding = {name: {"chunks": (mc, t), "compressors": (fast_codec(),)}
                 for name in ("delivered_kwh", "received_kwh", "quality")}
+    encoding.update(reactive_encoding)
     for name in (*METER_COORDS, "meter"):
         encoding[name] = {"chunks": (n,)}
     with quiet_zarr():

@@ -34,7 +34,6 @@ CATEGORIES = {
     K.OUT_OF_RANGE: "timestamp outside the cube's period",
     K.BEFORE_INSTALL: "data on inactive meter",
     K.AFTER_REMOVAL: "data on inactive meter",
-    K.REACTIVE_NOT_KEPT: "reactive (kVARh) read: the cube keeps no reactive channel yet",
 }
 #: a read whose value x CT x PT is beyond any meter (the readers' screen sees the value before the multiplier)
 BEYOND_LIMIT = 100
@@ -89,7 +88,9 @@ class ReadMapper:
             [1.0 if (m.multiplier_applied if multiplier_applied is None else multiplier_applied) else m.multiplier
              for m in meters], dtype=np.float64)
         self.channels = np.array(
-            [("delivered" in m.channels) | (("received" in m.channels) << 1) for m in meters], dtype=np.uint8)
+            [("delivered" in m.channels) | (("received" in m.channels) << 1) | (1 << 2) for m in meters], dtype=np.uint8)
+        # bit 2: every meter may send kVARh reads (a registry lists energy channels; a meter that sends kVARh
+        # records them), which land in the cube's reactive channel
         self.factor_max = float(self.factor.max()) if len(self.factor) else 1.0
         self._dict_cache: tuple[pa.Array, np.ndarray] | None = None
         self._buffers: dict[str, np.ndarray] = {}
@@ -125,7 +126,7 @@ class ReadMapper:
         meter = batch.column("meter")
         channel = batch.column("channel")
         code_to_channel = np.array(
-            [{"delivered": 0, "received": 1, "reactive": -2}.get(v, -1) for v in channel.dictionary.to_pylist()] + [-1],
+            [{"delivered": 0, "received": 1, "reactive": 2}.get(v, -1) for v in channel.dictionary.to_pylist()] + [-1],
             dtype=np.int8)
         kwh = batch.column("kwh").to_numpy(zero_copy_only=False)
         if batch.column("kwh").null_count:
@@ -221,9 +222,6 @@ class ReadMapper:
         if code == K.NO_SUCH_CHANNEL:
             return (f"meter {m.meter_id} does not record this channel (registry channels: "
                     f"{'+'.join(m.channels)})")
-        if code == K.REACTIVE_NOT_KEPT:
-            return ("reactive (kVARh) read: the cube keeps no reactive channel yet; bill "
-                    "reactive charges from the meter's file with workbench bill --intervals (docs/reactive-power.md)")
         if code == K.WRONG_LENGTH:
             return f"interval length is not the cube's {lay.step_minutes} minutes"
         if code == K.OFF_GRID:

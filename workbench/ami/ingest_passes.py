@@ -161,7 +161,7 @@ def pass_two(jobs, mapper: ReadMapper, layout: CubeLayout, conflicts, rejects, p
         for batch in read_ahead(open_stream(path, reader_opts)):
             mapped = mapper.map(batch)
             ok = np.flatnonzero(mapped.row[: mapped.n] >= 0)
-            keys = ((mapped.flags[ok] & 1).astype(np.int64) * layout.n_rows + mapped.row[ok]) * layout.n_time \
+            keys = ((mapped.flags[ok] & 3).astype(np.int64) * layout.n_rows + mapped.row[ok]) * layout.n_time \
                 + mapped.t[ok]
             pos = np.minimum(np.searchsorted(conflicts, keys), len(conflicts) - 1)
             sel = ok[conflicts[pos] == keys]

@@ -43,7 +43,7 @@ AUDIT_SCHEMA = pa.schema([
     ("meter", pa.string()),
     ("time", pa.timestamp("us", tz="UTC")),
     ("channel", pa.string()),
-    ("previous_kwh", pa.float32()),
+    ("previous_kwh", pa.float32()),  # kVARh on the reactive channel
     ("new_kwh", pa.float32()),
     ("previous_estimated", pa.bool_()),
     ("new_estimated", pa.bool_()),
@@ -194,7 +194,7 @@ class AuditWriter(_LazyParquet):
         table = pa.table({
             "meter": pa.array(meter, pa.string()),
             "time": pa.array(time_us.astype(np.int64)).view(pa.timestamp("us", tz="UTC")),
-            "channel": pa.array(np.where(channel == 0, "delivered", "received")),
+            "channel": pa.array(np.array(["delivered", "received", "reactive"])[channel]),
             "previous_kwh": pa.array(prev_val.astype(np.float32)),
             "new_kwh": pa.array(new_val.astype(np.float32)),
             "previous_estimated": pa.array(prev_est.astype(bool)),

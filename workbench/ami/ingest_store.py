@@ -6,7 +6,10 @@ copy); the staging copy then replaces the cube in one rename. A failure anywhere
 the cube as it was.
 
 While reads stream in, each meter chunk they touch is held as working arrays: values and provenance per
-channel (``val``, ``prov``: channel × meter × time) and the cube's quality. The chunks held in memory are
+channel (``val``, ``prov``: channel × meter × time; channels delivered, received and reactive kVARh) and the
+cube's quality (of the energy channels). The reactive channel's chunk is written only when it holds a read:
+a meter chunk without kVARh costs nothing on disk, and ``has_reactive`` says which meters have them
+(:mod:`workbench.ami.cube_reactive`). The chunks held in memory are
 bounded by ``budget_bytes``; beyond it the least recently used chunk is parked in a scratch file and
 brought back when needed, so memory does not grow with the input.
 """
@@ -23,17 +26,19 @@ from pathlib import Path
 import numpy as np
 import zarr
 
-from workbench.ami.cube_schema import QUALITY_MISSING
+from workbench.ami.cube_schema import HAS_REACTIVE, QUALITY_MISSING, REACTIVE_VAR
 from workbench.ami.cube_store import quiet_zarr
 from workbench.errors import WorkbenchError
-from workbench.kernels.ingest import CONFLICTED, UPDATED, finalize_chunk
+from workbench.kernels.ingest import CONFLICTED, N_CHANNELS, UPDATED, finalize_chunk
 
 #: the provenance arrays live inside the cube (a Zarr group the cube's consolidated metadata does not list), so
 #: they change together with the values they describe
 INGEST_DIR = "_ingest"
 SOURCE_VARS = ("delivered_source", "received_source")
+#: the reactive channel's provenance: optional (a cube from before the channel has none; it is added empty)
+REACTIVE_SOURCE = "reactive_source"
 CUBE_VARS = ("delivered_kwh", "received_kwh", "quality")
-BYTES_PER_CELL = 2 * 4 + 2 * 4 + 1
+BYTES_PER_CELL = N_CHANNELS * 4 + N_CHANNELS * 4 + 1
 
 
 @dataclass
@@ -113,21 +118,30 @@ class ChunkStore:
     def _open_original(self) -> dict:
         with quiet_zarr():
             arrays = {v: zarr.open_array(self.original / v, mode="r") for v in CUBE_VARS}
+            if (self.original / REACTIVE_VAR / "zarr.json").exists():
+                arrays[REACTIVE_VAR] = zarr.open_array(self.original / REACTIVE_VAR, mode="r")
+                arrays[HAS_REACTIVE] = np.asarray(zarr.open_array(self.original / HAS_REACTIVE, mode="r")[:], bool)
             shape = (self.layout.n_rows, self.layout.n_time)
             chunks = (self.layout.rows_per_chunk, self.layout.n_time)
-            for v in SOURCE_VARS:
+            for v in (*SOURCE_VARS, REACTIVE_SOURCE):
                 p = self.original / INGEST_DIR / v
                 if not (p / "zarr.json").exists():
                     continue
                 a = zarr.open_array(p, mode="r")
                 if a.shape == shape and tuple(a.chunks) == chunks and a.dtype == np.uint32:
                     arrays[v] = a
+                elif v == REACTIVE_SOURCE:
+                    continue  # rebuilt empty below (create_provenance)
                 else:
                     self.notes.append(
                         f"{p}: provenance store does not match the cube (shape {a.shape}, chunks {a.chunks}); "
                         "previous sources of values are unknown and it is rebuilt"
                     )
         return arrays
+
+    def original_arrays(self) -> dict:
+        """The live cube's arrays this ingest reads (empty for a new cube)."""
+        return self._orig or {}
 
     def provenance_valid(self) -> bool:
         return self._orig is not None and all(v in self._orig for v in SOURCE_VARS)
@@ -137,7 +151,9 @@ class ChunkStore:
         version record)."""
         top = 0
         with quiet_zarr():
-            for v in SOURCE_VARS:
+            for v in (*SOURCE_VARS, REACTIVE_SOURCE):
+                if v not in self._orig:
+                    continue
                 for k in range(self.layout.n_chunks):
                     a, b = self.layout.rows(k)
                     top = max(top, int(np.asarray(self._orig[v][a:b, :]).max(initial=0)) >> 2)
@@ -147,17 +163,19 @@ class ChunkStore:
         a, b = self.layout.rows(k)
         n, t = b - a, self.layout.n_time
         if self._orig is None:
-            val = np.full((2, n, t), np.nan, dtype=np.float32)
+            val = np.full((N_CHANNELS, n, t), np.nan, dtype=np.float32)
             for row, t0, t1 in self.received_zero.get(k, ()):
                 val[1, row - a, t0:t1] = 0.0
-            return _Work(val, np.zeros((2, n, t), np.uint32), np.full((n, t), QUALITY_MISSING, np.uint8))
-        val = np.empty((2, n, t), dtype=np.float32)
-        prov = np.zeros((2, n, t), dtype=np.uint32)
+            return _Work(val, np.zeros((N_CHANNELS, n, t), np.uint32), np.full((n, t), QUALITY_MISSING, np.uint8))
+        val = np.full((N_CHANNELS, n, t), np.nan, dtype=np.float32)
+        prov = np.zeros((N_CHANNELS, n, t), dtype=np.uint32)
         with quiet_zarr():
             val[0] = self._orig["delivered_kwh"][a:b, :]
             val[1] = self._orig["received_kwh"][a:b, :]
+            if REACTIVE_VAR in self._orig and self._orig[HAS_REACTIVE][a:b].any():  # else: no chunk, all NaN
+                val[2] = self._orig[REACTIVE_VAR][a:b, :]
             quality = np.asarray(self._orig["quality"][a:b, :], dtype=np.uint8)
-            for c, v in enumerate(SOURCE_VARS):
+            for c, v in enumerate((*SOURCE_VARS, REACTIVE_SOURCE)):
                 if v in self._orig:
                     prov[c] = self._orig[v][a:b, :]
         top = int(prov.max(initial=0)) >> 2
@@ -217,10 +235,16 @@ class ChunkStore:
         """Open the staged cube's interval arrays and provenance arrays for writing."""
         # every chunk written must become a file, even one equal to the fill value: a chunk zarr skipped would
         # otherwise be hard-linked from the live cube afterwards, with the old values
-        paths = [(v, self.staging / v) for v in CUBE_VARS] + [(v, self.staging / INGEST_DIR / v) for v in SOURCE_VARS]
+        paths = [(v, self.staging / v) for v in CUBE_VARS] + [
+            (v, self.staging / INGEST_DIR / v) for v in (*SOURCE_VARS, REACTIVE_SOURCE)]
         with quiet_zarr():
             for v, path in paths:
                 self._out[v] = zarr.open_array(path, mode="r+").with_config({"write_empty_chunks": True})
+            # written only for a meter chunk with a kVARh read (below): a chunk without is never written, and never
+            # linked from the live cube either (the ingest does not remove reads, so the live cube has none there)
+            self._out[REACTIVE_VAR] = zarr.open_array(self.staging / REACTIVE_VAR, mode="r+")
+        #: meters with a kVARh read, found while settling (those of the live cube are added in write_has_reactive)
+        self.reactive_rows = np.zeros(self.layout.n_rows, bool)
 
     def settle(self, k: int, first_new: int, n_new: int, *, write_all: bool):
         """Settle meter chunk ``k`` (see :func:`finalize_chunk`); stage it if it changed (or ``write_all``).
@@ -254,14 +278,30 @@ class ChunkStore:
         elif write_all:
             work = self.load_original(k)
         if changed or write_all:
+            has = ~np.isnan(work.val[2]).all(axis=1)
+            self.reactive_rows[a:b] |= has
             with quiet_zarr():
                 self._out["delivered_kwh"][a:b, :] = work.val[0]
                 self._out["received_kwh"][a:b, :] = work.val[1]
                 self._out["quality"][a:b, :] = work.quality
+                if has.any():
+                    self._out[REACTIVE_VAR][a:b, :] = work.val[2]
                 if changed:
                     self._out["delivered_source"][a:b, :] = work.prov[0]
                     self._out["received_source"][a:b, :] = work.prov[1]
+                    if has.any():
+                        self._out[REACTIVE_SOURCE][a:b, :] = work.prov[2]
         return counts[:n_new], conflicts, updates, changed
+
+    def write_has_reactive(self) -> None:
+        """Write ``has_reactive`` into the staged cube: the live cube's flags or'ed with the meters that got kVARh
+        reads in this ingest (a new file; call after every chunk is settled)."""
+        old = self._orig.get(HAS_REACTIVE) if self._orig is not None else None
+        flags = self.reactive_rows | (old if old is not None else False)
+        if old is not None and np.array_equal(flags, old):
+            return  # unchanged: the live cube's chunk is linked in
+        with quiet_zarr():
+            zarr.open_array(self.staging / HAS_REACTIVE, mode="r+").with_config({"write_empty_chunks": True})[:] = flags
 
     def parking_note(self) -> str | None:
         """A hint when chunks went back and forth to scratch files many times (input not grouped by meter)."""
@@ -279,7 +319,7 @@ class ChunkStore:
 def _check_settle_inputs(k, work: _Work, orig: _Work, first_new: int, n_new: int, shape, fresh: bool) -> None:
     """What :func:`finalize_chunk` indexes without bounds checks, checked here: a compiled kernel given a
     wrong size or a source id outside this ingest's files would read or write past its arrays."""
-    want = (2, *shape)
+    want = (N_CHANNELS, *shape)
     if work.val.shape != want or work.prov.shape != want or work.quality.shape != shape or (
             not fresh and (orig.val.shape != want or orig.prov.shape != want or orig.quality.shape != shape)):
         raise WorkbenchError(f"meter chunk {k}: working arrays {work.val.shape} do not match the cube's chunk "
@@ -299,11 +339,13 @@ def fast_codec():
     return zarr.codecs.BloscCodec(cname="lz4", clevel=5, shuffle="bitshuffle")
 
 
-def create_provenance(staging: Path, layout: CubeLayout) -> None:
-    """Create the (empty) provenance arrays ``_ingest/{delivered,received}_source`` in the staged cube."""
+def create_provenance(staging: Path, layout: CubeLayout, *, reactive_only: bool = False) -> None:
+    """Create the (empty) provenance arrays ``_ingest/{delivered,received,reactive}_source`` in the staged cube
+    (only ``reactive_source`` with ``reactive_only``: a cube whose energy provenance is kept but that has none for
+    the reactive channel yet)."""
     with quiet_zarr():
         group = zarr.open_group(staging / INGEST_DIR, mode="a")
-        for v in SOURCE_VARS:
+        for v in (REACTIVE_SOURCE,) if reactive_only else (*SOURCE_VARS, REACTIVE_SOURCE):
             if v in group:
                 del group[v]
             group.create_array(
@@ -331,7 +373,8 @@ def _link_tree(original: Path, staging: Path, wanted, skip_provenance: bool) -> 
             src = Path(root) / name
             rel = src.relative_to(original)
             if skip_provenance and rel.parts[0] == INGEST_DIR and (
-                len(rel.parts) == 2 and name == "zarr.json" or len(rel.parts) > 2 and rel.parts[1] in SOURCE_VARS
+                len(rel.parts) == 2 and name == "zarr.json"
+                or len(rel.parts) > 2 and rel.parts[1] in (*SOURCE_VARS, REACTIVE_SOURCE)
             ):
                 continue
             if not wanted(rel):

@@ -23,13 +23,13 @@ import numpy as np
 import pyarrow as pa
 
 from workbench.ami.cube_chunks import check_chunks_present, open_zarr_group
-from workbench.ami.cube_schema import QUALITY_MISSING
+from workbench.ami.cube_schema import QUALITY_MISSING, REACTIVE_VAR
 from workbench.billing.run_store import write_chunk
 from workbench.calendar.periods import BillPeriods, periods_from_rows
 from workbench.engine.bills import check_bill_tables
 from workbench.engine.cube import _OUTPUTS
 from workbench.engine.pricing import Determinants, billing_demand, price
-from workbench.engine.reactive import reactive_refusals
+from workbench.engine.reactive import reactive_determinants, reactive_refusals
 from workbench.kernels.scan import scan_determinants
 from workbench.nem.billing import Enrollment, bill_with_program
 from workbench.nem.resolve import _hourly_net, vintage_prices
@@ -79,6 +79,8 @@ class ChunkTask:
     # from an enrollment file: PTO date ("" = none) and true-up month (0 = the program's) per meter
     pto: np.ndarray | None = None
     true_up: np.ndarray | None = None
+    #: bool per meter: the cube holds its kVARh reads (``has_reactive``; None: a cube without the channel)
+    has_reactive: np.ndarray | None = None
     meters_billable: int = field(init=False)
 
     def __post_init__(self):
@@ -86,6 +88,7 @@ class ChunkTask:
         n = len(self.meter)
         self.pto = np.full(n, "", dtype=object) if self.pto is None else self.pto
         self.true_up = np.zeros(n, dtype=int) if self.true_up is None else self.true_up
+        self.has_reactive = np.zeros(n, dtype=bool) if self.has_reactive is None else self.has_reactive
 
 
 def _one_period():
@@ -101,11 +104,14 @@ def period_mask(periods: BillPeriods, period: str | None) -> np.ndarray:
     return valid & ((periods.end - 1).astype("datetime64[M]") == month)
 
 
-def read_chunk(cube: str, start: int, stop: int, meters=None) -> dict[str, np.ndarray]:
-    """The interval variables of meters ``start:stop`` from the Zarr store (chunks checked present)."""
+def read_chunk(cube: str, start: int, stop: int, meters=None, reactive: bool = False) -> dict[str, np.ndarray]:
+    """The interval variables of meters ``start:stop`` from the Zarr store (chunks checked present);
+    ``reactive``: also ``reactive_kvarh`` (kVARh, NaN = no read), for a chunk with a meter whose tariff needs it."""
     group = open_zarr_group(cube)
     check_chunks_present(group, start, stop, cube, meters)
     data = {name: group[name][start:stop, :] for name in ("delivered_kwh", "received_kwh", "quality")}
+    if reactive and REACTIVE_VAR in group:
+        data[REACTIVE_VAR] = group[REACTIVE_VAR][start:stop, :]
     # VEE withholds an implausible read as missing (quality 2) and says so in vee_method: read it only when
     # the chunk has a missing interval, so that such a period is held, never billed as merely incomplete
     if "vee_method" in group and (data["quality"] == QUALITY_MISSING).any():
@@ -122,11 +128,15 @@ def bill_chunk(plan: CyclePlan, task: ChunkTask) -> dict:
     bills_parts, lines_parts = [], []
     idx = np.flatnonzero(task.billable)
     if len(idx):
-        data = read_chunk(plan.cube, task.start, task.stop, task.meter)
+        # kVARh are read only for a chunk where a meter with them is on a tariff that needs them
+        needs = np.array([getattr(plan.book.get(c), "needs_reactive", False) for c in task.rate_code[idx]], bool)
+        data = read_chunk(plan.cube, task.start, task.stop, task.meter,
+                          reactive=bool((needs & task.has_reactive[idx]).any()))
         # plain numpy from here: xarray's alignment per rate-code group cost more than the scan itself
         block = {name: values[idx] for name, values in data.items()}
         block.update(meter=task.meter[idx], account=task.account[idx], customer_class=task.customer_class[idx],
                      cycle=task.cycle[idx])
+        has_reactive = task.has_reactive[idx]
         del data
         periods_all = periods_from_rows([plan.cycle_rows[int(c)] for c in task.cycle[idx]], plan.local_day)
         codes = task.rate_code[idx]
@@ -140,11 +150,11 @@ def bill_chunk(plan: CyclePlan, task: ChunkTask) -> dict:
                                    "rate_code": str(codes[i]), "reason": "received energy from the customer but the "
                                    "account is on no net-metering program (nem_program is empty)"})
         keep = ~unassigned
-        # a tariff with kVA demand, $/kVAR or power-factor charges needs kVARh, which the cube does not keep:
-        # hold its meters with the reason, never bill them as if their power factor were 1
+        # a tariff with kVA demand, $/kVAR or power-factor charges needs kVARh: a meter whose kVARh the cube does
+        # not hold is held with the reason, never billed as if its power factor were 1
         for i in np.flatnonzero(keep):
             tariff = plan.book.get(codes[i])
-            if tariff is not None and tariff.needs_reactive:
+            if tariff is not None and tariff.needs_reactive and not has_reactive[i]:
                 keep[i] = False
                 marker["held"].append({"meter": str(block["meter"][i]), "account": str(block["account"][i]),
                                        "rate_code": str(codes[i]), "reason": reactive_refusals(
@@ -155,7 +165,11 @@ def bill_chunk(plan: CyclePlan, task: ChunkTask) -> dict:
                                                                      strict=True))):
             rows = np.flatnonzero((codes == code) & (nem == program_code) & (pto == pto_date) & (true_up == month) & keep)
             sub = {name: values[rows] for name, values in block.items()}
-            bills, lines, mask = _bill_group(plan, sub, periods_all, rows, code, program_code, pto_date, int(month))
+            bills, lines, mask, held = _bill_group(plan, sub, periods_all, rows, code, program_code, pto_date,
+                                                   int(month))
+            marker["held"].extend(held)
+            if not bills.num_rows and held:
+                continue
             bills_parts.append(bills)
             lines_parts.append(lines)
             totals = bills.column("total").to_numpy()
@@ -182,6 +196,12 @@ def _bill_group(plan: CyclePlan, sub: dict, periods_all: BillPeriods, rows, code
     schedule = plan.schedules[code]
     periods = BillPeriods(periods_all.start[rows], periods_all.end[rows], periods_all.nominal_days[rows],
                           periods_all.bounds[rows])
+    held, rdet = [], None
+    if tariff.needs_reactive:
+        sub, periods, rows, rdet, held = _reactive_checked(plan, sub, periods, rows, tariff, schedule)
+        if not len(rows):
+            empty = np.zeros((0, periods.valid.shape[1]), bool)
+            return SCHEMAS["bills"].empty_table(), SCHEMAS["line_items"].empty_table(), empty, held
     extras = None
     if program_code:
         program = plan.programs[program_code]
@@ -189,15 +209,37 @@ def _bill_group(plan: CyclePlan, sub: dict, periods_all: BillPeriods, rows, code
         if program.netting_interval == "hourly":
             sub = _hourly_netted(sub, plan.utc, plan.step)
         det = _scan(sub, tariff, periods, schedule, export_price=price_array, parallel=plan.parallel_scan)
+        det.reactive = rdet
         enrollment = Enrollment(program, np.datetime64(pto_date, "D") if pto_date else None, true_up_month or None)
         result = bill_with_program(tariff, det, periods, enrollment, export_valued=price_array is not None)
         items, extras = result.items, result.extras
     else:
         det = _scan(sub, tariff, periods, schedule, parallel=plan.parallel_scan)
+        det.reactive = rdet
         items = price(tariff, det, periods)
     mask = period_mask(periods, plan.period)
     bills, lines = _tables(sub, tariff, periods, det, items, mask, program_code, extras, plan.vee_config)
-    return bills, lines, mask
+    return bills, lines, mask, held
+
+
+def _reactive_checked(plan: CyclePlan, sub: dict, periods: BillPeriods, rows, tariff, schedule):
+    """The reactive determinants of a group on a tariff that needs kVARh, and its meters refused for a kVARh gap
+    in a bill period of the run (held with the engine's reason, the others billed): (sub, periods, rows,
+    determinants, held)."""
+    reactive = sub.get(REACTIVE_VAR)
+    rdet = reactive_determinants(tariff, schedule, sub["delivered_kwh"], reactive, periods.bounds,
+                                 parallel=plan.parallel_scan)
+    in_run = SimpleNamespace(valid=period_mask(periods, plan.period), start=periods.start, end=periods.end)
+    refused = reactive_refusals(tariff, rdet, in_run, [f"meter {m}" for m in sub["meter"]])
+    held = [{"meter": str(sub["meter"][i]), "account": str(sub["account"][i]), "rate_code": str(tariff.code),
+             "reason": reason} for i, reason in sorted(refused.items())]
+    # a gap outside the run's bill periods refuses nothing here (those bills are not issued by this run)
+    rdet.kvar_missing = np.where(in_run.valid, rdet.kvar_missing, 0)
+    if not refused:
+        return sub, periods, rows, rdet, held
+    ok = np.setdiff1d(np.arange(len(sub["meter"])), list(refused))
+    periods = BillPeriods(periods.start[ok], periods.end[ok], periods.nominal_days[ok], periods.bounds[ok])
+    return {name: values[ok] for name, values in sub.items()}, periods, rows[ok], rdet.take(ok), held
 
 
 def _test_kill_hook(plan: CyclePlan, chunk_no: int) -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from workbench.ami.cube_calendar import cube_local_days, cube_time
+from workbench.ami.cube_reactive import has_reactive_flags
 from workbench.billing.cube_source import begin_cube_read, open_run_cube
 from workbench.billing.cycle_chunk import ChunkTask, CyclePlan, program_export_price
 from workbench.billing.run_store import RunStore, run_key
@@ -134,6 +135,7 @@ def plan_cycle(cube, tariffs_dir, out, *, cycles=None, period=None, chunk_meters
                      local_day=local_day, cycle_rows=cycle_rows, period=period, vee_config=vee_config)
     coords = {name: ds[name].values for name in ("account", "customer_class", "rate_code")}
     coords["nem_program"] = nem_codes  # the cube's, or the enrollment file's
+    has_reactive = has_reactive_flags(ds)  # which meters' kVARh the cube holds (docs/reactive-power.md)
     tasks = []
     for chunk_no, start in enumerate(range(0, n_meters, chunk)):
         stop = min(start + chunk, n_meters)
@@ -141,7 +143,7 @@ def plan_cycle(cube, tariffs_dir, out, *, cycles=None, period=None, chunk_meters
             continue
         tasks.append(ChunkTask(chunk_no=chunk_no, start=start, stop=stop, meter=meters[start:stop],
                                cycle=cycle_of[start:stop], billable=billable[start:stop], pto=pto[start:stop],
-                               true_up=true_up[start:stop],
+                               true_up=true_up[start:stop], has_reactive=has_reactive[start:stop],
                                **{name: values[start:stop] for name, values in coords.items()}))
     return CyclePlanned(plan, tasks, exceptions, int(selected.sum()), int(billable.sum()), key, inputs, cube_state)
 

@@ -22,7 +22,11 @@ OFF_GRID = 6
 OUT_OF_RANGE = 7
 BEFORE_INSTALL = 8
 AFTER_REMOVAL = 9
-REACTIVE_NOT_KEPT = 10  # a kVARh read (channel code -2): the cube keeps no reactive channel
+
+#: channels of the working arrays (channel, row, time): delivered, received, reactive (lagging kVARh)
+N_CHANNELS = 3
+#: energy channels: the cube's quality describes these only
+N_ENERGY = 2
 
 #: finalize classes per cell and channel
 UNTOUCHED, NEW, UPDATED, UNCHANGED, CONFLICTED = 0, 1, 2, 3, 4
@@ -39,13 +43,13 @@ def map_scatter(
     [row0, row1) straight into that meter chunk's working arrays ``val``/``prov`` (channel, row, time).
 
     meter_code/channel_code: dictionary indices of the batch; code_to_meter: registry index per meter
-    dictionary entry (-1 unknown); code_to_channel: 0 delivered, 1 received, -1 other. Per registry meter:
+    dictionary entry (-1 unknown); code_to_channel: 0 delivered, 1 received, 2 reactive (kVARh), -1 other. Per registry meter:
     meter_row (cube row, -1 = not in the cube), install window [meter_lo, meter_hi) [µs UTC], meter_factor
-    (CT × PT to apply, 1 if already applied), meter_channels (bit 0 delivered, bit 1 received).
+    (CT × PT to apply, 1 if already applied), meter_channels (bit 0 delivered, bit 1 received, bit 2 reactive).
 
     Outputs per read: out_reason (0 or a reason code), out_meter (registry index or -1), out_row (-1 when
     rejected or written here, else the row, with out_t, out_value = kWh × factor as float32 and out_flags =
-    channel | estimated << 1, for :func:`scatter_reads`). A cell already written by this ingest (source id
+    channel | estimated << 2, for :func:`scatter_reads`). A cell already written by this ingest (source id
     >= first_new) is not overwritten: an identical read (same value and estimated flag) is a duplicate; a
     different one marks the cell conflicted. Returns (accepted, left for the caller, duplicates, conflicting
     reads seen here); the exact accounting is settled in :func:`finalize_chunk`.
@@ -69,9 +73,6 @@ def map_scatter(
             out_reason[i] = NOT_A_NUMBER
             continue
         c = code_to_channel[channel_code[i]]
-        if c == -2:
-            out_reason[i] = REACTIVE_NOT_KEPT
-            continue
         if c < 0 or (meter_channels[m] >> c) & 1 == 0:
             out_reason[i] = NO_SUCH_CHANNEL
             continue
@@ -120,7 +121,7 @@ def map_scatter(
             out_row[i] = row
             out_t[i] = t
             out_value[i] = value
-            out_flags[i] = c | (e << 1)
+            out_flags[i] = c | (e << 2)
             n_left += 1
     return n_ok, n_left, dups, conflicts
 
@@ -157,8 +158,8 @@ def scatter_reads(order, lo, hi, rows, ts, flags, values, row0, val, prov, sourc
         i = order[k]
         r = rows[i] - row0
         t = ts[i]
-        c = flags[i] & 1
-        e = (flags[i] >> 1) & 1
+        c = flags[i] & 3
+        e = (flags[i] >> 2) & 1
         p = prov[c, r, t]
         if (p >> 2) >= first_new:
             if p & 2:
@@ -183,7 +184,8 @@ def finalize_chunk(val, prov, quality, orig_val, orig_prov, fresh, first_new, cl
     previous value NaN -> new; same value and estimated flag as before -> unchanged (previous source kept);
     else updated. ``counts[f, k]`` counts cells of new file f (source id first_new + f) by class k (0 new,
     1 updated, 2 unchanged). Quality of a cell with a new or updated channel = the worst of its channels
-    (0 actual, 1 estimated, 2 missing = NaN never read); a channel with a value but no ingest record does
+    (0 actual, 1 estimated, 2 missing = NaN never read) of the energy channels (0, 1): the reactive channel (2,
+    kVARh) has no quality of its own, a NaN there is no read (docs/reactive-power.md); a channel with a value but no ingest record does
     not count. Other cells keep their quality. ``fresh``: the chunk is new (every cell was NaN with no
     source; orig_val/orig_prov are not read). Returns (any value changed, cells updated, cells conflicted).
     """
@@ -195,7 +197,7 @@ def finalize_chunk(val, prov, quality, orig_val, orig_prov, fresh, first_new, cl
     for r in range(n_rows):
         for t in range(n_time):
             touched = False
-            for c in range(2):
+            for c in range(val.shape[0]):
                 p = prov[c, r, t]
                 k = UNTOUCHED
                 if (p >> 2) >= first_new:
@@ -225,13 +227,14 @@ def finalize_chunk(val, prov, quality, orig_val, orig_prov, fresh, first_new, cl
                                 n_updated += 1
                         counts[f, k - 1] += 1
                         if k != UNCHANGED:
-                            touched = True
+                            changed = True
+                            if c < N_ENERGY:  # quality describes the energy channels only
+                                touched = True
                 cls[c, r, t] = k
             q = quality[r, t]
             if touched:
-                changed = True
                 q = 0
-                for c in range(2):
+                for c in range(N_ENERGY):
                     p = prov[c, r, t]
                     if p != 0:
                         qc = p & 1

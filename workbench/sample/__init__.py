@@ -44,6 +44,7 @@ import numpy as np
 import xarray as xr
 
 from workbench.ami.cube import METER_COORDS, quiet_zarr
+from workbench.ami.cube_reactive import reactive_variables
 from workbench.outputs.guard import staged_output
 from workbench.sample.loads import _block
 from workbench.sample.meters import (
@@ -55,6 +56,8 @@ from workbench.sample.meters import (
     _meters,
     account_ids,
     meter_ids,
+    reactive_kvarh,
+    reactive_meters,
 )
 from workbench.sample.output import SAMPLE_KIND, check_sample_out
 from workbench.sample.year import (
@@ -132,6 +135,8 @@ def generate_sample_utility(
     meters = _meters(seed, n_meters)
     classes = np.array([c for c, _ in CLASS_SHARES])[meters.cls]
     read_date = cycle_read_dates(year)
+    has_reactive, power_factor = reactive_meters(seed, classes)
+    reactive_vars, reactive_coords, reactive_encoding = reactive_variables(n_meters, n_t, meter_chunk, has_reactive)
 
     template = xr.Dataset(
         {
@@ -179,7 +184,10 @@ def generate_sample_utility(
     template["delivered_kwh"].attrs = {"units": "kWh", "long_name": "energy delivered to the customer"}
     template["received_kwh"].attrs = {"units": "kWh", "long_name": "energy received from the customer"}
     template["quality"].attrs = {"flag_values": "0 1 2", "flag_meanings": "actual estimated missing"}
+    # the reactive channel: lagging kVARh of the large C&I meters that record it (docs/reactive-power.md)
+    template = template.assign(reactive_vars).assign_coords(reactive_coords)
     encoding = {name: {"chunks": (meter_chunk, n_t)} for name in ("delivered_kwh", "received_kwh", "quality")}
+    encoding.update(reactive_encoding)
     for name in (*METER_COORDS, "meter"):
         encoding[name] = {"chunks": (n_meters,)}
 
@@ -198,7 +206,7 @@ def generate_sample_utility(
     with staged_output(path, SAMPLE_KIND, check_sample_out) as tmp, quiet_zarr():
         template.to_zarr(tmp, mode="w-", compute=False, consolidated=True, encoding=encoding)
         group = zarr.open_group(tmp, mode="r+", use_consolidated=False)
-        arr_d, arr_r = group["delivered_kwh"], group["received_kwh"]
+        arr_d, arr_r, arr_q = group["delivered_kwh"], group["received_kwh"], group["reactive_kvarh"]
 
         def chunk_job(a: int, b: int) -> int:
             out_d = np.empty((b - a, n_t), dtype=np.float32)
@@ -210,6 +218,12 @@ def generate_sample_utility(
             received_per_meter[a:b] = [row.sum(dtype=np.float64) for row in out_r]
             arr_d[a:b, :] = out_d
             arr_r[a:b, :] = out_r  # always: an unwritten float chunk would read as NaN (the fill value)
+            rows = np.flatnonzero(has_reactive[a:b])
+            if len(rows):  # a chunk without a meter recording kVARh is never written (has_reactive says so)
+                out_q = np.full((b - a, n_t), np.nan, dtype=np.float32)
+                for r in rows:
+                    out_q[r] = reactive_kvarh(out_d[r], float(power_factor[a + r]), seed, a + int(r))
+                arr_q[a:b, :] = out_q
             return b - a
 
         with ThreadPoolExecutor(n_workers) as pool:
@@ -247,6 +261,7 @@ def generate_sample_utility(
         "meters_by_class": {c: int(class_counts.get(c, 0)) for c, _ in CLASS_SHARES},
         "meters_by_rate_code": dict(sorted(Counter(meters.rate_code.tolist()).items())),
         "solar_meters": int((meters.solar_kw > 0).sum()),
+        "reactive_meters": int(has_reactive.sum()),
         "delivered_mwh_by_class": {c: round(v / 1000.0, 3) for c, v in sums.items()},
         "received_mwh": round(received_total / 1000.0, 3),
         "weather": f"TMY3 {TMY_FILE} (Greensboro NC) from pvlib",

@@ -21,7 +21,8 @@ renamed into place):
 Faults: interval faults from :func:`workbench.vee.faults.inject_faults` (gaps, spikes, flatlines, negative
 reads, reverse flow, zero-use days, outages) and, in the files, what ingest must reject or count: identical
 and conflicting duplicate rows, reads of a meter not in the registry, reads after the export's year, a
-non-energy unit, and reads of an exchanged meter after its removal.
+non-energy unit (kW), and reads of an exchanged meter after its removal. The large C&I meters that record
+kVARh (the cube's ``has_reactive``) export them as ``kVArh`` rows of channel ``delivered`` (lagging).
 """
 
 from __future__ import annotations
@@ -109,9 +110,12 @@ def export_ami(cube, out_dir, *, seed: int = 7, fault_share: float = 0.02, excha
                 labels = list(meters[start:start + chunk]) + [f"{meters[r]}-B" for r in exchange if start <= r < start + chunk]
                 extra = {r: len(meters[start:start + chunk]) + i
                          for i, r in enumerate(r for r in exchange if start <= r < start + chunk)}
-                for channel in ("delivered", "received"):
-                    values = block[f"{channel}_kwh"].values.astype(np.float64) / mult[start:start + chunk, None]
+                for channel, unit in _channels(block):
+                    name = "reactive_kvarh" if unit == "kVArh" else f"{channel}_kwh"
+                    values = block[name].values.astype(np.float64) / mult[start:start + chunk, None]
                     estimated = block["quality"].values == 1
+                    if unit == "kVArh":  # kVARh carry no quality of their own: as read
+                        estimated = np.zeros_like(estimated)
                     rows_idx = np.arange(values.shape[0])  # AMI meters are bidirectional: both channels, always
                     for mkey in month_keys:
                         cols = np.flatnonzero(months == np.datetime64(mkey))
@@ -123,7 +127,7 @@ def export_ami(cube, out_dir, *, seed: int = 7, fault_share: float = 0.02, excha
                         when = t_us[cols][t_i]
                         for r, local_row in extra.items():  # reads after the exchange carry the new meter's id
                             code[(code == r - start) & (when >= exchange[r].astype(np.int64))] = local_row
-                        writers[mkey].write_batch(_batch(code, labels, when, channel, sub[m_i, t_i],
+                        writers[mkey].write_batch(_batch(code, labels, when, channel, sub[m_i, t_i], unit,
                                                          estimated=estimated[np.ix_(rows_idx, cols)][m_i, t_i]))
                         reads += len(m_i)
             if file_faults:
@@ -141,6 +145,15 @@ def export_ami(cube, out_dir, *, seed: int = 7, fault_share: float = 0.02, excha
         truth.to_csv(tmp / "interval-faults.csv", index=False)
         (tmp / "faults.json").write_text(json.dumps(summary, indent=2))
     return summary
+
+
+def _channels(block) -> list[tuple[str, str]]:
+    """(channel, unit) of the export's reads: kWh both ways, and lagging kVArh (channel delivered) for a chunk
+    with meters that record it."""
+    out = [("delivered", "kWh"), ("received", "kWh")]
+    if "reactive_kvarh" in block and bool(np.asarray(block["has_reactive"].values).any()):
+        out.append(("delivered", "kVArh"))
+    return out
 
 
 def _file_faults(writers, month_keys, meters, times, exchange, rng, ref) -> int:
@@ -164,8 +177,9 @@ def _file_faults(writers, month_keys, meters, times, exchange, rng, ref) -> int:
     write(np.zeros(f["unknown_meter"]), ["M-NOT-IN-REGISTRY"], t_us[: f["unknown_meter"]], rng.random(f["unknown_meter"]))
     after = t_us[-1] + step * (1 + np.arange(f["after_period"]))
     write(np.zeros(f["after_period"]), [meters[-1]], after, rng.random(f["after_period"]))
+    # a demand (kW) read in an energy export: not energy, rejected (kVArh reads are real data: they land)
     write(np.zeros(f["wrong_unit"]), [meters[1 % len(meters)]], t_us[200: 200 + f["wrong_unit"]], np.ones(f["wrong_unit"]),
-          unit="kVArh")
+          unit="kW")
     if exchange:
         r, when = next(iter(exchange.items()))
         k = int(np.searchsorted(t_us, when.astype(np.int64)))

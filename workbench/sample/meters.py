@@ -118,3 +118,29 @@ def account_ids(n: int) -> np.ndarray:
     """``A`` + 7 digits; a fixed permutation of 1,000,000..9,999,999 (unique for any n <= 9,000,000)."""
     i = np.arange(n, dtype=np.int64)
     return np.array([f"A{1_000_000 + v}" for v in (i * 3_456_791 + 271_828) % 9_000_000], dtype=object)
+
+
+#: share of large C&I meters that record kVARh (most CT-metered C&I meters do), and their power factors (uniform)
+REACTIVE_SHARE_LGS = 0.8
+POWER_FACTOR_RANGE = (0.80, 0.98)
+
+
+def reactive_meters(seed: int, classes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(has_reactive, power factor) per meter: 80 % of the large C&I meters record lagging kVARh, each at its own
+    power factor in :data:`POWER_FACTOR_RANGE`; from a stream of their own (seed, meter index, 0x5246), so the
+    energy draws do not shift. Power factor is NaN for meters without kVARh."""
+    has = np.zeros(len(classes), bool)
+    pf = np.full(len(classes), np.nan)
+    lo, hi = POWER_FACTOR_RANGE
+    for i in np.flatnonzero(np.asarray(classes) == "LGS"):
+        u = np.random.default_rng([seed, int(i), 0x5246]).random(2)
+        if u[0] < REACTIVE_SHARE_LGS:
+            has[i], pf[i] = True, lo + (hi - lo) * u[1]
+    return has, pf
+
+
+def reactive_kvarh(delivered: np.ndarray, pf: float, seed: int, index: int) -> np.ndarray:
+    """One meter's kVARh per interval: kWh × tan(acos(PF)) with ±10 % interval noise (its own stream), >= 0."""
+    noise = np.random.default_rng([seed, index, 0x5247]).normal(1.0, 0.1, delivered.shape)
+    tan = np.sqrt(1.0 - pf * pf) / pf
+    return np.maximum(delivered * tan * noise, 0.0).astype(np.float32)

@@ -30,7 +30,8 @@ import pyarrow.parquet as pq
 import xarray as xr
 
 from workbench.ami.cube import open_cube
-from workbench.ami.cube_schema import METER_COORDS
+from workbench.ami.cube_reactive import has_reactive_flags, reactive_codec
+from workbench.ami.cube_schema import HAS_REACTIVE, METER_COORDS, REACTIVE_VAR
 from workbench.ami.cube_store import atomic_directory, quiet_zarr
 from workbench.ami.cube_writer import cube_writer, link_subtree, read_version, resolve_cube, write_version
 from workbench.ami.ingest_report import REPORT_KIND
@@ -40,6 +41,7 @@ from workbench.vee.billready import held_table
 from workbench.vee.config import VeeConfig, load_config
 from workbench.vee.engine import run_vee
 from workbench.vee.faults import fault_rates, inject_faults, merge_scores, score_faults
+from workbench.vee.reactive import reactive_exceptions
 from workbench.vee.report import write_report
 from workbench.vee.rules import FLAG_ATTRS, METHOD_ATTRS, VeeError
 from workbench.vee.summary import VeeSummary
@@ -89,9 +91,11 @@ def _template(ds: xr.Dataset, meter_chunk: int, attrs: dict) -> tuple[xr.Dataset
         var.encoding = {}
     base.attrs = attrs
     encoding = {name: {"chunks": (meter_chunk, n_t)} for name in _VARS}
-    for name in (*METER_COORDS, "meter"):
+    for name in (*METER_COORDS, "meter", HAS_REACTIVE):
         if name in base.variables:
             encoding[name] = {"chunks": (n_meters,)}
+    if REACTIVE_VAR in base:  # the kVARh chunks are copied by each chunk job (not estimated)
+        encoding[REACTIVE_VAR] = {"chunks": (meter_chunk, n_t), "compressors": (reactive_codec(),)}
     return base, encoding
 
 
@@ -216,12 +220,22 @@ def _chunk_job(a: int, b: int, *, ds, source, group, config, registry, register_
     out = result.dataset
     for name in _VARS:
         group[name][a:b, :] = np.asarray(out[name].values)
+    exceptions = result.exceptions
+    has = has_reactive_flags(block)
+    if has.any() and REACTIVE_VAR in source:
+        # kVARh are validated, not estimated; copied as they are (a chunk without a read is not written)
+        kvarh = np.asarray(source[REACTIVE_VAR][a:b, :])
+        group[REACTIVE_VAR][a:b, :] = kvarh
+        extra = reactive_exceptions(block["meter"].values, has, kvarh, source["quality"][a:b, :], result.calendar)
+        if extra.num_rows:
+            exceptions = pa.concat_tables([exceptions.cast(EXCEPTIONS_SCHEMA), extra])
+            result.exceptions = exceptions
     summary = result.summary()
     summary.held, summary.meter_periods = held_table(out, None, config)
     if truth is not None:
         score = score_faults(out["vee_flags"].values, out["vee_method"].values, truth,
                              result.exceptions.to_pandas(), meters_offset=a)
-    return result.edits.cast(EDITS_SCHEMA), result.exceptions, summary, truth, score
+    return result.edits.cast(EDITS_SCHEMA), exceptions, summary, truth, score
 
 
 def _reads_for(register_reads, block: xr.Dataset):

@@ -58,7 +58,9 @@ PHYSICAL_LIMIT_KW = 1e7
 NON_FINITE = "non-finite kWh"
 BEYOND_LIMIT = "kWh beyond any meter's physical limit"
 NEGATIVE_DELIVERED = "negative delivered kWh"
-_SCREEN_REASONS = np.array(["", NON_FINITE, BEYOND_LIMIT, NEGATIVE_DELIVERED], dtype=object)
+#: lagging kVARh is 0 or more (a meter records leading kVARh in its own register, which is not kept)
+NEGATIVE_REACTIVE = "negative kVARh (reactive channel)"
+_SCREEN_REASONS = np.array(["", NON_FINITE, BEYOND_LIMIT, NEGATIVE_DELIVERED, NEGATIVE_REACTIVE], dtype=object)
 _KWH_PER_SECOND = PHYSICAL_LIMIT_KW / 3600.0
 
 
@@ -216,6 +218,9 @@ def screen_batch(batch: pa.RecordBatch, tally: Tally, *, negative_delivered: str
                     meta.setdefault("negative_delivered_first_row", int(rows[0]))
                 else:
                     code[negative] = 3
+        if "reactive" in labels:  # never kept: VEE estimates energy, not kVARh (docs/reactive-power.md)
+            idx = channel.indices.to_numpy(zero_copy_only=False)
+            code[(kwh < 0) & (idx == labels.index("reactive")) & (code == 0)] = 4
     bad = code != 0
     if not bad.any():
         return batch
