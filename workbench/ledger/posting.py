@@ -43,7 +43,7 @@ DUE_DAYS = 21  #: days from the bill date (the period's last day) to the due dat
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def start_run(session: Session, cycle, period: str, run_key: str, code_version: str = "",
@@ -250,8 +250,9 @@ def _close_holds(session: Session, bill_id: int, who: str, why: str) -> None:
                     .values(released_by=who, released_at=_now(), release_reason=why))
 
 
-def release_bill(session: Session, bill_id: int, who: str, why: str) -> None:
-    """Release a held bill: its holds are closed (who, when, why) and it is posted to the journal. Commits."""
+def release_bill(session: Session, bill_id: int, who: str, why: str, on: dt.date | None = None) -> None:
+    """Release a held bill: its holds are closed (who, when, why) and it is posted to the journal on ``on``
+    (default today: a closed day's reconciliation never changes afterwards). Commits."""
     if not who or not why:
         raise LedgerError(f"bill {bill_id}: a release needs who releases it and why")
     bill = _bill(session, bill_id)
@@ -259,11 +260,12 @@ def release_bill(session: Session, bill_id: int, who: str, why: str) -> None:
         raise LedgerError(f"bill {bill_id}: is {bill.status}, not held; nothing to release")
     _close_holds(session, bill_id, who, why)
     bill.status, bill.posted_at = "posted", _now()
-    plan = _budget_plans(session, [bill.account_id], bill.bill_date).get(bill.account_id)
-    _journal(session, bill_entries(bill.id, bill.account_id, bill.total_cents, bill.bill_date,
+    on = on or dt.date.today()
+    plan = _budget_plans(session, [bill.account_id], on).get(bill.account_id)
+    _journal(session, bill_entries(bill.id, bill.account_id, bill.total_cents, on,
                                    f"bill {bill.id} released by {who}", plan))
     session.flush()
-    settle_accounts(session, [bill.account_id], bill.bill_date)
+    settle_accounts(session, [bill.account_id], on)
     session.commit()
 
 
@@ -300,14 +302,15 @@ def cancel_and_rebill(session: Session, bill_id: int, who: str, why: str, bills:
     if bills is not None and len(bills):
         version = session.scalar(select(func.max(Bill.version)).where(
             Bill.account_id == bill.account_id, Bill.meter == bill.meter, Bill.period_start == bill.period_start))
-        new_id = _post_version(session, bill, bills.iloc[0], line_items, version + 1, who)
+        new_id = _post_version(session, bill, bills.iloc[0], line_items, version + 1, who, on)
     session.flush()
     settle_accounts(session, [bill.account_id], on)
     session.commit()
     return new_id
 
 
-def _post_version(session: Session, old: Bill, row, line_items: pd.DataFrame | None, version: int, who: str) -> int:
+def _post_version(session: Session, old: Bill, row, line_items: pd.DataFrame | None, version: int, who: str,
+                  on: dt.date) -> int:
     items = line_items if line_items is not None else pd.DataFrame(columns=["line", "amount"])
     cents = to_cents(items["amount"]) if len(items) else np.zeros(0, np.int64)
     total = int(to_cents([row["total"]])[0])
@@ -320,7 +323,7 @@ def _post_version(session: Session, old: Bill, row, line_items: pd.DataFrame | N
                 period_end=end, version=version, status="held" if reason else "posted",
                 rate_code=str(row.get("rate_code", old.rate_code)), customer_class=old.customer_class,
                 days=int(row.get("days", old.days)), delivered_kwh=float(row.get("delivered_kwh", old.delivered_kwh)),
-                total_cents=total, bill_date=old.bill_date, due_date=old.due_date,
+                total_cents=total, bill_date=on, due_date=on + dt.timedelta(days=DUE_DAYS),
                 estimated=bool(row.get("estimated_intervals", 0) or 0), posted_at=None if reason else _now(),
                 replaces_bill_id=old.id)
     session.add(bill)
@@ -333,8 +336,8 @@ def _post_version(session: Session, old: Bill, row, line_items: pd.DataFrame | N
     if reason:
         session.add(Hold(bill_id=bill.id, held_by=who, reason=reason))
     else:
-        plan = _budget_plans(session, [old.account_id], bill.bill_date).get(old.account_id)
-        _journal(session, bill_entries(bill.id, old.account_id, total, bill.bill_date,
+        plan = _budget_plans(session, [old.account_id], on).get(old.account_id)
+        _journal(session, bill_entries(bill.id, old.account_id, total, on,
                                        f"rebill of bill {old.id} by {who}", plan))
     return bill.id
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from sqlalchemy import and_, func, insert, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from workbench.ledger.models import JournalEntry, Payment, PaymentApplication
+from workbench.ledger.models import Bill, JournalEntry, Payment, PaymentApplication
 
 #: journal kinds that never take part in the pairing (the reversal of a returned payment)
 NEUTRAL_KINDS = ("payment_return",)
@@ -45,23 +45,35 @@ def chunks(values, size: int = _CHUNK):
         yield values[i:i + size]
 
 
-def _applied(column):
-    return (select(column.label("entry_id"), func.sum(PaymentApplication.amount_cents).label("cents"))
-            .where(PaymentApplication.reversed.is_(False)).group_by(column).subquery())
+def _applied_sums(session: Session, column, part, as_of: dt.date | None) -> dict[int, int]:
+    """Cents applied to each entry (as a charge or as a credit) of the accounts ``part``, not reversed
+    (``as_of``: only pairings of a credit and a charge both posted by then)."""
+    credit, charge = aliased(JournalEntry), aliased(JournalEntry)
+    query = (select(column, func.sum(PaymentApplication.amount_cents))
+             .join(credit, credit.id == PaymentApplication.credit_entry_id)
+             .join(charge, charge.id == PaymentApplication.charge_entry_id)
+             .where((charge if column is PaymentApplication.charge_entry_id else credit).account_id.in_(part),
+                    PaymentApplication.reversed.is_(False))
+             .group_by(column))
+    if as_of is not None:
+        query = query.where(credit.posted_on <= as_of, charge.posted_on <= as_of)
+    return dict(session.execute(query).all())
 
 
-def open_items(session: Session, account_ids, *, credits_only: bool = False) -> dict[int, tuple[list, list]]:
-    """``{account_id: (open charges, open credits)}``, each oldest first, for ``account_ids``."""
-    as_charge, as_credit = _applied(PaymentApplication.charge_entry_id), _applied(PaymentApplication.credit_entry_id)
+def open_items(session: Session, account_ids, *, credits_only: bool = False,
+               as_of: dt.date | None = None) -> dict[int, tuple[list, list]]:
+    """``{account_id: (open charges, open credits)}``, each oldest first, for ``account_ids``.
+
+    ``as_of``: entries posted by that date, and only pairings made between them (returns are as known now).
+    A charge's ``due_on`` is its bill's due date (other charges are due when posted).
+    """
     returned = aliased(Payment)
     out: dict[int, tuple[list, list]] = defaultdict(lambda: ([], []))
     for part in chunks(sorted(set(account_ids))):
         query = (
             select(JournalEntry.id, JournalEntry.account_id, JournalEntry.posted_on, JournalEntry.kind,
-                   JournalEntry.amount_cents, func.coalesce(as_charge.c.cents, 0),
-                   func.coalesce(as_credit.c.cents, 0))
-            .outerjoin(as_charge, as_charge.c.entry_id == JournalEntry.id)
-            .outerjoin(as_credit, as_credit.c.entry_id == JournalEntry.id)
+                   JournalEntry.amount_cents, Bill.due_date)
+            .outerjoin(Bill, Bill.id == JournalEntry.bill_id)
             .outerjoin(returned, returned.id == JournalEntry.payment_id)
             .where(JournalEntry.account_id.in_(part), JournalEntry.book == "receivable",
                    JournalEntry.kind.not_in(NEUTRAL_KINDS),
@@ -70,11 +82,20 @@ def open_items(session: Session, account_ids, *, credits_only: bool = False) -> 
         )
         if credits_only:
             query = query.where(JournalEntry.amount_cents < 0)
-        for entry_id, account_id, posted_on, kind, amount, charged, credited in session.execute(query):
-            if amount > 0 and amount - charged > 0:
-                out[account_id][0].append(OpenItem(entry_id, account_id, posted_on, kind, amount, amount - charged))
-            elif amount < 0 and -amount - credited > 0:
-                out[account_id][1].append(OpenItem(entry_id, account_id, posted_on, kind, amount, -amount - credited))
+        if as_of is not None:
+            query = query.where(JournalEntry.posted_on <= as_of)
+        entries = session.execute(query).all()
+        if not entries:
+            continue
+        as_charge = _applied_sums(session, PaymentApplication.charge_entry_id, part, as_of)
+        as_credit = _applied_sums(session, PaymentApplication.credit_entry_id, part, as_of)
+        for entry_id, account_id, posted_on, kind, amount, due_on in entries:
+            if amount > 0 and amount - as_charge.get(entry_id, 0) > 0:
+                out[account_id][0].append(OpenItem(entry_id, account_id, posted_on, kind, amount,
+                                                   amount - as_charge.get(entry_id, 0), due_on or posted_on))
+            elif amount < 0 and -amount - as_credit.get(entry_id, 0) > 0:
+                out[account_id][1].append(
+                    OpenItem(entry_id, account_id, posted_on, kind, amount, -amount - as_credit.get(entry_id, 0)))
     return dict(out)
 
 
