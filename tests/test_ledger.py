@@ -249,3 +249,19 @@ def test_bad_accounts_rows_name_file_row_field(tmp_path):
     path.write_text(ACCOUNTS.replace("SGS,SGS", "SGS,XXL"))
     with pytest.raises(LedgerError, match=r"row 4, customer_class"):
         read_accounts_csv(path)
+
+
+def test_sample_accounts_file_loads(tmp_path):
+    """The sample utility's accounts.csv (written beside its registry) loads: one account per service point."""
+    from workbench.sample.accounts import sample_accounts
+
+    registry = pd.DataFrame({"meter_id": ["M1", "M2", "M2-B", "M3"], "service_point": ["M1", "M2", "M2", "M3"],
+                             "account": ["A1", "A2", "A2", "A3"], "customer_class": ["RES", "SGS", "SGS", "RES"],
+                             "rate_code": ["RES", "SGS", "SGS", "RES"], "cycle": [1, 2, 2, 3],
+                             "nem_program": ["", "", "", "NEM2"], "ct_ratio": [1.0, 40.0, 40.0, 1.0], "pt_ratio": 1.0})
+    path = tmp_path / "accounts.csv"
+    sample_accounts(registry, seed=3).to_csv(path, index=False)
+    rows = read_accounts_csv(path)
+    engine, _, _ = init_ledger(f"sqlite:///{tmp_path / 'l.sqlite'}")
+    counts = load_accounts(new_session(engine), rows)
+    assert (counts.accounts, counts.meters) == (3, 4)

@@ -136,7 +136,7 @@ def settle_accounts(session: Session, account_ids, on: dt.date, *, only_with_cre
             rows.append({"credit_entry_id": credit_id, "charge_entry_id": charge_id, "amount_cents": cents,
                          "applied_on": on, "reversed": False})
     if rows:
-        session.execute(insert(PaymentApplication), rows)
+        session.execute(insert(PaymentApplication.__table__), rows)
     return len(rows)
 
 
