@@ -42,7 +42,7 @@ def test_own_history_high_and_low():
     history = pd.concat([_history("A0", "M0", 10), _history("A1", "M1", 10), _history("A2", "M2", 10),
                          _history("A3", "M3", 10, n=2)])
     flags = rules.own_history(bills, history, CFG)
-    assert sorted(zip(flags.account, flags.rule)) == [("A0", "HIGH_OWN"), ("A1", "LOW_OWN")]
+    assert sorted(zip(flags.account, flags.rule, strict=True)) == [("A0", "HIGH_OWN"), ("A1", "LOW_OWN")]
     assert "3.10 x the median 10.0 kWh/day" in flags[flags.account == "A0"].reason.iloc[0]
 
 
@@ -91,7 +91,7 @@ def test_missing_rate_and_mismatch():
                           "effective_to": [None, D(2025, 10, 15), None]})
     # the period's last day is 2025-10-31: A0 on RES-FLAT (fine), A1 moved to RES-TOU (mismatch), A2 none
     flags = rules.missing_rate(_bills(delivered_kwh=[1.0, 1.0, 1.0]), rates, CFG)
-    assert sorted(zip(flags.account, flags.rule)) == [("A1", "RATE_MISMATCH"), ("A2", "NO_RATE")]
+    assert sorted(zip(flags.account, flags.rule, strict=True)) == [("A1", "RATE_MISMATCH"), ("A2", "NO_RATE")]
 
 
 def test_meter_exchange_first_final():
@@ -104,7 +104,7 @@ def test_meter_exchange_first_final():
                              "open_date": [D(2025, 10, 5), D(2010, 1, 1), D(2010, 1, 1)],
                              "close_date": [None, D(2025, 11, 1), None]})
     ff = rules.first_and_final(_bills(delivered_kwh=[1.0, 1.0, 1.0]), accounts, CFG)
-    assert sorted(zip(ff.account, ff.rule)) == [("A0", "FIRST_BILL"), ("A1", "FINAL_BILL")]
+    assert sorted(zip(ff.account, ff.rule, strict=True)) == [("A0", "FIRST_BILL"), ("A1", "FINAL_BILL")]
 
 
 def test_evaluate_report_only_rules_do_not_hold(tmp_path):
