@@ -28,6 +28,7 @@ from workbench.ledger.payment_files import read_payment_file
 from workbench.ledger.payments import NSF_FEE_CENTS, apply_payments
 from workbench.ledger.receivables import BUCKETS, aging
 from workbench.outputs import atomic_write_text
+from workbench.runs.assure import assure_command
 
 _DB_HELP = "ledger database URL (default: $WORKBENCH_DB_URL, else sqlite:///data/ledger.sqlite)"
 
@@ -194,6 +195,14 @@ def add_commands(sub) -> None:
     p.set_defaults(func=_aging)
 
     # ---- RUNS: `workbench ledger assure` goes here (lsub.add_parser("assure", ...)) ----
+    p = lsub.add_parser("assure", formatter_class=fmt, help="revenue assurance: the cube's kWh tied to bills, holds "
+                        "and explanations; exit 1 while any kWh is unexplained", epilog="example: workbench ledger "
+                        "assure --period 2025-11 --cube data/sample/billing.zarr --out reports/assure")
+    p.add_argument("--period", required=True, help="bill month YYYY-MM (bill periods ending in it)")
+    p.add_argument("--cube", default="data/sample/billing.zarr", help="the interval cube (default: %(default)s)")
+    p.add_argument("--out", default="reports/assure", help="folder for the CSV files (default: %(default)s)")
+    p.add_argument("--db", help=_DB_HELP)
+    p.set_defaults(func=assure_command)
 
     payments = sub.add_parser("payments", help="post bank payment files to the ledger")
     psub = payments.add_subparsers(dest="payments_command", required=True)
