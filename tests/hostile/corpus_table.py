@@ -20,6 +20,7 @@ AREAS = {
     "test_command_line.py": "The command line itself",
     "test_dashboard_origin.py": "The dashboard server",
     "test_payment_files.py": "Payment files (`payments post`)",
+    "test_cycle_runs.py": "Cycle runs (`run-cycle`, `bills`, `compare-bills`, `ledger assure`)",
 }
 
 

@@ -18,6 +18,7 @@ too. CSV files: ``assure-meters.csv`` (one row per meter), ``assure-periods.csv`
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -126,10 +127,8 @@ class Assurance:
 
 def assure(engine, cube, period: str) -> Assurance:
     """Tie the cube's energy of bill month ``period`` (YYYY-MM) to the ledger's bills, holds and explanations."""
-    try:
-        pd.Period(period, "M")
-    except ValueError:
-        raise WorkbenchError(f"--period {period!r}: expected a bill month like 2025-11") from None
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", str(period)):
+        raise WorkbenchError(f"--period {period!r}: expected a bill month like 2025-11")
     energy = cube_energy(cube, period)
     with new_session(engine) as session:
         bills, accounts, rates = _ledger_bills(session), lf.accounts(session), lf.rates(session)

@@ -28,6 +28,11 @@ from workbench.runs.record import (
 NOTEBOOK = PACKAGE_ROOT / "notebooks" / "billing_cycle.ipynb"
 
 
+def default_notebook() -> Path:
+    """The checkout's ``notebooks/billing_cycle.ipynb`` (beside the package), else the working directory's."""
+    return NOTEBOOK if NOTEBOOK.exists() else Path("notebooks") / "billing_cycle.ipynb"
+
+
 @dataclass
 class RunOutcome:
     run_id: str
@@ -48,7 +53,7 @@ def execute_run(*, cycle: int, period: str, cube, tariffs, db=None, rules=None, 
         dt.date.fromisoformat(f"{period}-01")
     except ValueError:
         raise WorkbenchError(f"--period {period!r}: expected a bill month like 2025-11") from None
-    notebook = Path(notebook) if notebook else NOTEBOOK
+    notebook = Path(notebook) if notebook else default_notebook()
     for what, path in (("--cube", cube), ("--tariffs", tariffs), ("notebook", notebook)):
         if not Path(path).exists():
             raise WorkbenchError(f"{what} {path}: not found")
