@@ -22,7 +22,6 @@ from workbench.documents import (
     bill_file_name,
     document_from_cycle,
     render_bill_html,
-    usage_history,
     write_run_documents,
 )
 from workbench.ledger.db import new_session
@@ -45,7 +44,9 @@ def run_documents(engine, ledger_run_id: int, billed) -> list:
     rows = bills.set_index(["account", "meter", "period_start"])
     items = billed.line_items.assign(period_start=pd.to_datetime(billed.line_items["period_start"]).dt.date)
     lines = {key: frame for key, frame in items.groupby(["meter", "period_start"], sort=False)}
-    by_meter = {m: g for m, g in history.groupby("meter")}
+    history = history.assign(month=pd.to_datetime(history["period_end"]).dt.strftime("%Y-%m"))
+    monthly = history.groupby(["meter", "month"])["delivered_kwh"].sum()
+    by_meter = {m: monthly.xs(m).round(3).to_dict() for m in monthly.index.get_level_values(0).unique()}
     docs = []
     for bill in run.itertuples(index=False):
         start = pd.Timestamp(bill.period_start).date()
@@ -55,8 +56,8 @@ def run_documents(engine, ledger_run_id: int, billed) -> list:
                            mailing_address=person.mailing_address or "",
                            multiplier=multipliers.get(bill.meter, 1.0) or 1.0)
         own = lines.get((bill.meter, start), items.iloc[:0])
-        chart = usage_history(by_meter.get(bill.meter, history.iloc[:0]), bill.meter,
-                              pd.Timestamp(bill.period_end).date())
+        through = pd.Timestamp(bill.period_end).strftime("%Y-%m")  # months by read date, as the history's
+        chart = sorted((m, k) for m, k in by_meter.get(bill.meter, {}).items() if m <= through)[-13:]
         balance = balances.get(bill.account, 0)
         docs.append(document_from_cycle(
             {**row.to_dict(), "account": bill.account, "meter": bill.meter, "period_start": start}, own, info, chart,
