@@ -264,9 +264,6 @@ URDB_BASE = {
 FLAT_DEMAND = {"flatdemandstructure": [[{"rate": 5.0}]], "flatdemandmonths": [0] * 12}
 
 URDB_CASES = {
-    "reactive power": ({"demandreactivepowercharge": 0.5}, "demandreactivepowercharge"),
-    "hp demand units": ({**FLAT_DEMAND, "flatdemandunit": "hp"}, "flatdemandunit"),
-    "kVA demand units": ({**FLAT_DEMAND, "demandunits": "kVA"}, "demandunits"),
     "coincident rates": ({"coincidentratestructure": [[{"rate": 5.0}]]}, "coincidentratestructure"),
     "monthly ratchet percentages": ({"demandratchetpercentage": [0.8] * 12}, "demandratchetpercentage"),
     "additional meters": ({"fixedchargeeaaddl": 3.0}, "fixedchargeeaaddl"),

@@ -53,7 +53,8 @@ def test_ingest_accounting_matches_what_was_injected(pipeline):
     assert by_reason["data on inactive meter"] == FILE_FAULTS["inactive_meter"]
     assert by_reason["conflicting duplicate"] == 2 * FILE_FAULTS["conflicting_duplicates"]  # both rows of each
     assert sum(v for k, v in by_reason.items() if "outside" in k) == FILE_FAULTS["after_period"]
-    assert sum(v for k, v in by_reason.items() if "kVArh" in k) == FILE_FAULTS["wrong_unit"]
+    # kVArh reads: the reactive channel, which the cube does not keep yet (docs/reactive-power.md)
+    assert sum(v for k, v in by_reason.items() if "reactive (kVARh) read" in k) == FILE_FAULTS["wrong_unit"]
     assert acc["rejected"] == sum(FILE_FAULTS.values()) - FILE_FAULTS["identical_duplicates"] + FILE_FAULTS["conflicting_duplicates"]
 
 

@@ -351,6 +351,12 @@ def test_report_with_accounting(tmp_path, sample):
     assert rules.loc["MISSING", "intervals"] == r.counts["MISSING"]["intervals"]
     bad = dict(accounting, accepted=99)
     assert "DOES NOT ADD UP: +1 reads unaccounted for" in write_report(tmp_path / "rep2", r, bad).read_text()
+    # a file name is text, never markup (the report is a Jinja2 template with autoescape on)
+    hostile = dict(accounting, files=[{"file": "<script>x</script>.xml", "reads_in": 1, "accepted": 0,
+                                       "rejected": 0, "duplicates": 0}])
+    text = write_report(tmp_path / "rep3", r, hostile).read_text()
+    assert "<script" not in text and "1 file(s) do not add up: &lt;script&gt;x&lt;/script&gt;.xml" in text
+    assert "the files' reads in (1) differ from the total (110)" in text
 
 
 # ------------------------------------------------------------------------------------------------- CLI

@@ -42,7 +42,12 @@ from workbench.errors import WorkbenchError
 def _bill(args) -> int:
     from workbench.tariffs import load_tariff
 
-    tariff = load_tariff(args.tariff, timezone=args.timezone)
+    peaks = None
+    if getattr(args, "system_peaks", None):
+        from workbench.tariffs.system_peaks import read_system_peaks
+
+        peaks = read_system_peaks(args.system_peaks, zone=args.peak_zone)
+    tariff = load_tariff(args.tariff, timezone=args.timezone, system_peaks=peaks)
     bills, repairs, said, register = _bill_feed(args, tariff)
     if args.format == "json":
         json.dump({"tariff": tariff.code, "tariff_name": tariff.name, "intervals": str(args.intervals),
@@ -72,7 +77,7 @@ def _bill_feed(args, tariff):
     from workbench.billing.feedtime import feed_zone, zone_warnings
     from workbench.billing.register import check_register_tariff, register_series
     from workbench.billing.repair import build_series, check_reads
-    from workbench.engine.intervals import read_meter_reads
+    from workbench.engine.intervals import attach_reactive, read_meter_reads
 
     reads = read_meter_reads(args.intervals, meter=args.meter)
     source, said = reads.source, []
@@ -110,6 +115,7 @@ def _bill_feed(args, tariff):
         if check.step_seconds >= 86400:
             check_register_tariff(tariff, source, "daily reads")
         series, repairs = build_series(reads, check, tz, repair=args.repair)
+        series = attach_reactive(series, reads)  # kVARh reads, when the file has them (docs/reactive-power.md)
         for text in repairs:
             print(f"repaired: {source}: {text}", file=sys.stderr)
         read_dates = _read_dates(args.read_dates) if args.read_dates else None

@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable, Mapping, Sequence
 
+from workbench import __version__
+
 
 class _Parser(argparse.ArgumentParser):
     """argparse with the workbench's one-line errors: ``error: workbench sample: ...``, exit 2."""
@@ -26,12 +28,16 @@ def build_parser(handlers: Mapping[str, Callable], wings: Sequence[Callable] = (
     their handlers, to the subparsers ``sub``.
     """
     parser = _Parser(prog="workbench", description="Rate Workbench: electric-utility rate analysis and billing.")
+    parser.add_argument("--version", action="version", version=f"workbench (rate-workbench) {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     bill = sub.add_parser("bill", help="bill one customer's interval file under a tariff")
     bill.add_argument("--tariff", required=True, help="workbench YAML tariff or OpenEI URDB v8 JSON")
     bill.add_argument("--intervals", required=True, help="CSV: timestamp (ISO 8601 with offset), delivered_kwh[, received_kwh]; "
                       "or any AMI file workbench ingest reads (Green Button XML/CSV, MDM CSV/Parquet, CMEP)")
+    bill.add_argument("--system-peaks", metavar="FILE", help="CSV of the utility's or ISO's system-peak intervals "
+                      "(start[,zone][,label]) that coincident-peak charges bill on (docs/coincident-peaks.md)")
+    bill.add_argument("--peak-zone", help="the zone whose peaks to use when --system-peaks lists several")
     bill.add_argument("--meter", help="the meter to bill when the interval file holds several")
     bill.add_argument("--format", choices=["text", "json", "csv"], default="text")
     bill.add_argument("--timezone", help="IANA time zone the tariff's schedules apply in (default: the tariff's; "

@@ -7,6 +7,8 @@ Zarr would otherwise read as NaN (no data) and bill wrongly.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import functools
 import os
 from pathlib import Path
@@ -39,12 +41,17 @@ def _open_local_group(path: str, stamp: int):  # stamp: a rewritten cube (new za
 
 
 def _chunk_exists(arr, coords: tuple[int, ...]) -> tuple[str, bool]:
-    from zarr.core.sync import sync
-
+    """Whether chunk ``coords`` of ``arr`` is written, asked of the store through public APIs only: the local
+    folder (``LocalStore.root``), else the store's own ``exists`` coroutine on a loop of its own."""
     key = arr.metadata.encode_chunk_key(coords)
     store_path = arr.store_path
     full = f"{store_path.path}/{key}" if store_path.path else key
-    return key, bool(sync(store_path.store.exists(full)))
+    store = store_path.store
+    root = getattr(store, "root", None)
+    if root is not None:
+        return key, (Path(root) / full).exists()
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:  # a loop of its own, even inside Jupyter's
+        return key, bool(pool.submit(asyncio.run, store.exists(full)).result())
 
 
 def check_chunks_present(group, start: int, stop: int, cube: str | os.PathLike = "", meters=None) -> None:

@@ -34,6 +34,7 @@ CATEGORIES = {
     K.OUT_OF_RANGE: "timestamp outside the cube's period",
     K.BEFORE_INSTALL: "data on inactive meter",
     K.AFTER_REMOVAL: "data on inactive meter",
+    K.REACTIVE_NOT_KEPT: "reactive (kVARh) read: the cube keeps no reactive channel yet",
 }
 #: a read whose value x CT x PT is beyond any meter (the readers' screen sees the value before the multiplier)
 BEYOND_LIMIT = 100
@@ -124,7 +125,7 @@ class ReadMapper:
         meter = batch.column("meter")
         channel = batch.column("channel")
         code_to_channel = np.array(
-            [{"delivered": 0, "received": 1}.get(v, -1) for v in channel.dictionary.to_pylist()] + [-1],
+            [{"delivered": 0, "received": 1, "reactive": -2}.get(v, -1) for v in channel.dictionary.to_pylist()] + [-1],
             dtype=np.int8)
         kwh = batch.column("kwh").to_numpy(zero_copy_only=False)
         if batch.column("kwh").null_count:
@@ -220,6 +221,9 @@ class ReadMapper:
         if code == K.NO_SUCH_CHANNEL:
             return (f"meter {m.meter_id} does not record this channel (registry channels: "
                     f"{'+'.join(m.channels)})")
+        if code == K.REACTIVE_NOT_KEPT:
+            return ("reactive (kVARh) read: the cube keeps no reactive channel yet; bill "
+                    "reactive charges from the meter's file with workbench bill --intervals (docs/reactive-power.md)")
         if code == K.WRONG_LENGTH:
             return f"interval length is not the cube's {lay.step_minutes} minutes"
         if code == K.OFF_GRID:

@@ -18,8 +18,10 @@ from workbench.calendar.periods import (
 )
 from workbench.engine.bills import Bill, LineItem, bills_for_meter, check_bills_add_up
 from workbench.engine.determinants import scan, schedule_arrays
-from workbench.engine.intervals import IntervalSeries, check_series
+from workbench.engine.intervals import IntervalSeries, check_reactive, check_series
 from workbench.engine.pricing import price
+from workbench.engine.reactive import reactive_refusals
+from workbench.errors import BillingError
 from workbench.nem.billing import bill_with_program
 from workbench.nem.resolve import prepare_program
 
@@ -60,9 +62,13 @@ def bill_interval_series(
     delivered = plan.delivered[None, :]
     received = plan.received[None, :]
     quality = None if series.quality is None else series.quality[None, :]
+    reactive = None if series.reactive_kvarh is None else series.reactive_kvarh[None, :]
     det = scan(tariff, sched, delivered, received, periods.bounds, quality=quality, parallel=False,
-               export_price=plan.export_price)
+               export_price=plan.export_price, reactive=reactive)
     label = series.source or "the meter"
+    refused = reactive_refusals(tariff, det.reactive, periods, [label])
+    if refused:
+        raise BillingError(refused[0])
     if plan.enrollment is None:
         items = price(tariff, det, periods)
         bills = bills_for_meter(items, periods, det, 0, label=label)
@@ -115,7 +121,7 @@ def _outside_notes(read_dates, day, series, notes) -> None:
 
 def bill_series(
     tariff, timestamps, delivered_kwh, received_kwh=None, *, read_dates=None, timezone=None, program=None,
-    true_up_month=None, export_rates=None, pto_date=None,
+    true_up_month=None, export_rates=None, pto_date=None, reactive_kvarh=None,
 ) -> list[Bill]:
     """Bills of one meter from arrays.
 
@@ -139,6 +145,9 @@ def bill_series(
         (timestamp, export_rate) or a 576-value table (month, day_type, hour, export_rate).
     pto_date : date, optional
         Permission-to-operate (enrollment) date: picks the export-value vintage, the anniversary true-up.
+    reactive_kvarh : array-like, optional
+        Lagging reactive energy [kVARh per interval], NaN for no read; needed by kVA demand, $/kVAR and
+        power-factor charges (docs/reactive-power.md), which refuse a meter without it.
     """
     idx = pd.DatetimeIndex(timestamps)
     if idx.tz is None:
@@ -149,6 +158,8 @@ def bill_series(
     delivered = np.asarray(delivered_kwh, dtype=float)
     received = np.zeros_like(delivered) if received_kwh is None else np.asarray(received_kwh, dtype=float)
     series = check_series(utc, offsets, delivered, received, "<timestamps>")
+    if reactive_kvarh is not None:
+        series.reactive_kvarh = check_reactive(np.asarray(reactive_kvarh, dtype=float), len(delivered), "<timestamps>")
     tz = timezone or tariff.timezone or (str(idx.tz) if not str(idx.tz).startswith(("UTC+", "UTC-")) else None)
     return bill_interval_series(tariff, series, read_dates=read_dates, timezone=tz, program=program,
                                 true_up_month=true_up_month, export_rates=export_rates, pto_date=pto_date)

@@ -17,6 +17,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pyarrow as pa
@@ -28,6 +29,7 @@ from workbench.calendar.periods import BillPeriods, periods_from_rows
 from workbench.engine.bills import check_bill_tables
 from workbench.engine.cube import _OUTPUTS
 from workbench.engine.pricing import Determinants, billing_demand, price
+from workbench.engine.reactive import reactive_refusals
 from workbench.kernels.scan import scan_determinants
 from workbench.nem.billing import Enrollment, bill_with_program
 from workbench.nem.resolve import _hourly_net, vintage_prices
@@ -86,6 +88,11 @@ class ChunkTask:
         self.true_up = np.zeros(n, dtype=int) if self.true_up is None else self.true_up
 
 
+def _one_period():
+    """A stand-in of one valid bill period, for the reason of a meter refused whole."""
+    return SimpleNamespace(valid=np.ones((1, 1), bool))
+
+
 def period_mask(periods: BillPeriods, period: str | None) -> np.ndarray:
     valid = periods.valid
     if period is None:
@@ -133,6 +140,15 @@ def bill_chunk(plan: CyclePlan, task: ChunkTask) -> dict:
                                    "rate_code": str(codes[i]), "reason": "received energy from the customer but the "
                                    "account is on no net-metering program (nem_program is empty)"})
         keep = ~unassigned
+        # a tariff with kVA demand, $/kVAR or power-factor charges needs kVARh, which the cube does not keep:
+        # hold its meters with the reason, never bill them as if their power factor were 1
+        for i in np.flatnonzero(keep):
+            tariff = plan.book.get(codes[i])
+            if tariff is not None and tariff.needs_reactive:
+                keep[i] = False
+                marker["held"].append({"meter": str(block["meter"][i]), "account": str(block["account"][i]),
+                                       "rate_code": str(codes[i]), "reason": reactive_refusals(
+                                           tariff, None, _one_period(), [f"meter {block['meter'][i]}"])[0]})
         # meters bill together when they share tariff, program, PTO date and true-up month (an enrollment file
         # gives each account its own; without one every meter of a program shares the program's defaults)
         for code, program_code, pto_date, month in sorted(set(zip(codes[keep], nem[keep], pto[keep], true_up[keep],

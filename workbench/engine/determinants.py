@@ -13,6 +13,7 @@ import numpy as np
 
 from workbench.calendar import LocalTime, local_time, local_wall_times
 from workbench.engine.pricing import Determinants
+from workbench.engine.reactive import reactive_determinants
 from workbench.errors import BillingError
 from workbench.kernels.scan import scan_determinants
 from workbench.tariffs.compile import CompiledTariff
@@ -72,8 +73,10 @@ def schedule_arrays(
 
 
 def scan(tariff, schedule: Schedule, delivered, received, bounds, quality=None, parallel=True,
-         export_price=None) -> Determinants:
-    """Run the numba scan over (meter, time) arrays."""
+         export_price=None, reactive=None) -> Determinants:
+    """Run the numba scan over (meter, time) arrays; ``reactive`` (M, T) kVARh (NaN: no read) or None.
+
+    The reactive scan runs only when the tariff needs it (kVA demand, $/kVAR, power factor)."""
     out = scan_determinants(
         delivered, received, bounds, schedule.energy_bucket, schedule.demand_bucket, tariff.n_energy_buckets,
         tariff.n_demand_buckets, quality=quality, block_pos=schedule.block_pos, window=schedule.window,
@@ -83,4 +86,5 @@ def scan(tariff, schedule: Schedule, delivered, received, bounds, quality=None, 
     det = Determinants.from_scan(out)
     if export_price is None:
         det.export_credit = None
+    det.reactive = reactive_determinants(tariff, schedule, delivered, reactive, bounds, parallel=parallel)
     return det

@@ -1,7 +1,8 @@
 """One customer's interval file: the CSV that ``workbench bill --intervals`` reads, or any AMI file.
 
 CSV columns: ``timestamp`` (ISO 8601 interval start with an offset or ``Z``), ``delivered_kwh`` and optionally
-``received_kwh`` [kWh per interval]. Every problem is reported with the file, the row (1 = header) and
+``received_kwh`` [kWh per interval] and ``reactive_kvarh`` (or ``kvarh``) [lagging kVARh per interval; an empty
+cell is no read] for tariffs with kVA demand, $/kVAR or power-factor charges (docs/reactive-power.md). Every problem is reported with the file, the row (1 = header) and
 what was expected. :func:`read_meter_reads` returns one meter's readings as the file holds them
 (:class:`Reads`), unchecked: ``workbench.billing.repair`` checks the whole feed and repairs it on request.
 """
@@ -37,6 +38,7 @@ class IntervalSeries:
     step_minutes: int
     source: str = ""
     quality: np.ndarray | None = None  # uint8 per interval: 0 actual, 1 estimated (None: all actual)
+    reactive_kvarh: np.ndarray | None = None  # float64 lagging kVARh per interval, NaN = no read (None: no channel)
 
 
 @dataclass
@@ -62,6 +64,9 @@ class Reads:
     unreadable: list = None
     local_time: dict | None = None
     has_received: bool = False
+    # lagging kVARh reads, beside the energy channels: interval starts (datetime64[s] UTC) and values
+    reactive_start: np.ndarray | None = None
+    reactive_kvarh: np.ndarray | None = None
 
 
 def _read_csv_columns(path):
@@ -86,18 +91,68 @@ def _read_csv_columns(path):
     utc, offsets = parse_timestamps(table.column("timestamp").to_pylist(), str(file))
     delivered = _numbers(table, "delivered_kwh", file)
     received = _numbers(table, "received_kwh", file) if "received_kwh" in columns else np.zeros(len(delivered))
-    return utc, offsets, delivered, received, "received_kwh" in columns
+    reactive = None
+    for name in REACTIVE_COLUMNS:
+        if name in columns:
+            reactive = _reactive_numbers(table.column(name), name, file)
+            break
+    return utc, offsets, delivered, received, "received_kwh" in columns, reactive
+
+
+#: the optional reactive column of the one-meter CSV, by the names it may have
+REACTIVE_COLUMNS = ("reactive_kvarh", "kvarh")
+
+
+def _reactive_numbers(col, name, file) -> np.ndarray:
+    """A kVARh column: numbers >= 0, an empty cell NaN (no read)."""
+    raw = col.to_pylist()
+    values = pd.to_numeric(pd.Series(raw, dtype="object"), errors="coerce").to_numpy(float)
+    empty = np.array([v is None for v in raw])
+    bad = (np.isnan(values) & ~empty) | np.isinf(values) | (values < 0)
+    if bad.any():
+        row = int(np.argmax(bad))
+        raise IntervalDataError(f"{file}: row {row + 2}: {name} is {raw[row]!r}; expected a number of kVARh "
+                                "(lagging reactive energy, 0 or more) or an empty cell for no read")
+    return values
+
+
+def check_reactive(values, n: int, source: str) -> np.ndarray:
+    """One meter's kVARh array: length ``n``, each value >= 0 and finite, or NaN (no read)."""
+    values = np.asarray(values, dtype=float)
+    if values.shape != (n,):
+        raise IntervalDataError(f"{source}: {values.shape[0] if values.ndim else 0} kVARh values for {n} intervals")
+    bad = np.isinf(values) | (values < 0)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise IntervalDataError(f"{source}: interval {i}: kVARh {values[i]!r}; expected 0 or more (lagging)")
+    return values
+
+
+def attach_reactive(series: IntervalSeries, reads: Reads) -> IntervalSeries:
+    """Put ``reads``' kVARh on ``series``' time axis (an interval without a read: NaN); no reads: unchanged."""
+    if reads.reactive_start is None or not len(reads.reactive_start):
+        return series
+    start = np.asarray(reads.reactive_start, "datetime64[m]").astype(np.int64)
+    axis = np.asarray(series.utc, "datetime64[m]").astype(np.int64)
+    out = np.full(len(axis), np.nan)
+    pos = np.searchsorted(axis, start)
+    hit = (pos < len(axis)) & (axis[np.minimum(pos, len(axis) - 1)] == start)
+    out[pos[hit]] = np.asarray(reads.reactive_kvarh, float)[hit]
+    series.reactive_kvarh = check_reactive(out, len(axis), series.source)
+    return series
 
 
 def read_interval_csv(path) -> IntervalSeries:
     """Read and check a one-meter interval CSV (uniform step, no gaps, no duplicates)."""
-    utc, offsets, delivered, received, _ = _read_csv_columns(path)
-    return check_series(utc, offsets, delivered, received, str(Path(path)))
+    utc, offsets, delivered, received, _, reactive = _read_csv_columns(path)
+    series = check_series(utc, offsets, delivered, received, str(Path(path)))
+    series.reactive_kvarh = reactive
+    return series
 
 
 def read_csv_reads(path) -> Reads:
     """The one-meter CSV's rows as :class:`Reads` (each row one interval of the file's usual step)."""
-    utc, offsets, delivered, received, has_received = _read_csv_columns(path)
+    utc, offsets, delivered, received, has_received, reactive = _read_csv_columns(path)
     ticks = utc.astype("int64")
     if len(ticks) > 1:
         back = np.flatnonzero(np.diff(ticks) < 0)
@@ -121,7 +176,8 @@ def read_csv_reads(path) -> Reads:
         kwh=np.concatenate([np.asarray(v, float) for _, v in channels]), quality=np.zeros(n * len(channels), np.uint8),
         row=np.concatenate([rows] * len(channels)), source=str(path),
         offsets_minutes=np.concatenate([offsets] * len(channels)), zero_length=[], unreadable=[],
-        has_received=has_received)
+        has_received=has_received, reactive_start=None if reactive is None else start,
+        reactive_kvarh=reactive)
 
 
 def _numbers(table, column, file) -> np.ndarray:
@@ -229,6 +285,10 @@ def read_meter_reads(path, meter: str | None = None) -> Reads:
         else:
             unreadable.append((int(rec.row), str(rec.reason)))
     start = table["start"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy().astype("datetime64[s]")
+    channel = table["channel"].astype(str).to_numpy()
+    kvar = channel == "reactive"
+    reactive_start, reactive_kvarh = (start[kvar], table["kwh"].to_numpy(float)[kvar]) if kvar.any() else (None, None)
+    table, start = table[~kvar], start[~kvar]
     received = (table["channel"].astype(str) == "received").to_numpy()
     up = result.metadata.get("usage_points", {}) if isinstance(result.metadata, dict) else {}
     used = meter or (meters[0] if meters else None)
@@ -238,4 +298,5 @@ def read_meter_reads(path, meter: str | None = None) -> Reads:
     return Reads(start=start, seconds=table["seconds"].to_numpy(np.int64), received=received,
                  kwh=table["kwh"].to_numpy(float), quality=table["quality"].to_numpy(np.uint8),
                  row=table["row"].to_numpy(np.int64), source=str(file), zero_length=zero, unreadable=unreadable,
-                 local_time=local, has_received=bool(received.any()))
+                 local_time=local, has_received=bool(received.any()), reactive_start=reactive_start,
+                 reactive_kvarh=reactive_kvarh)

@@ -13,11 +13,13 @@ full period's size.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from workbench.calendar.periods import BillPeriods
+from workbench.engine.block_limits import check_crossing, energy_block_limits
+from workbench.engine.reactive import demand_multiplier, price_reactive, reactive_refusals
 from workbench.errors import BillingError
 from workbench.kernels.money import round_cents as _round_cents
 from workbench.tariffs.compile import CompiledTariff, CompiledVersion
@@ -70,6 +72,7 @@ class Determinants:
     rtp_cost: np.ndarray  # (M, B)
     counts: np.ndarray  # (M, B, 3) present, missing, estimated
     export_credit: np.ndarray | None = None  # (M, B) received kWh × export value [$]
+    reactive: object = None  # workbench.engine.reactive.ReactiveDeterminants, for a tariff that needs kVARh
 
     @classmethod
     def from_scan(cls, out: dict) -> Determinants:
@@ -96,8 +99,8 @@ def _sum_last(values: np.ndarray) -> np.ndarray:
 
 
 def billing_demand(tariff: CompiledTariff, det: Determinants, periods: BillPeriods) -> np.ndarray:
-    """(M, B) billing demand [kW]: the period's peak, at least the minimum and the ratchet."""
-    peak = det.peak_kw
+    """(M, B) billing demand [kW, or kVA for a kVA tariff]: the period's peak, at least the minimum and the ratchet."""
+    peak = _peak(tariff, det)
     demand = np.maximum(peak, tariff.minimum_kw)
     ratchet = tariff.ratchet
     if ratchet is None:
@@ -113,6 +116,13 @@ def billing_demand(tariff: CompiledTariff, det: Determinants, periods: BillPerio
         if offset + b > lo:
             np.maximum(out[b], ratchet.percent / 100.0 * series[lo : offset + b].max(axis=0), out=out[b])
     return out.T
+
+
+def _peak(tariff, det, tou=False):
+    """The measured demand peaks a tariff bills: kW, or kVA (sqrt(kW² + kVAR²) of one window) for a kVA tariff."""
+    if tariff.demand_unit == "kVA" and det.reactive is not None:
+        return det.reactive.tou_peak_kva if tou else det.reactive.peak_kva
+    return det.tou_peak_kw if tou else det.peak_kw
 
 
 def _blocks(amount, limits):
@@ -141,6 +151,8 @@ class _Context:
     bill_kw: np.ndarray
     total_kwh: np.ndarray
     end_month: np.ndarray
+    periods: BillPeriods
+    source: str = ""
 
     @classmethod
     def build(cls, tariff, det, periods):
@@ -149,7 +161,17 @@ class _Context:
         season_frac = np.divide(season_days, days[..., None], out=np.zeros_like(season_days),
                                 where=days[..., None] > 0)
         return cls(days, periods.proration, season_days, season_frac, billing_demand(tariff, det, periods),
-                   det.delivered_kwh, periods.end_month)
+                   det.delivered_kwh, periods.end_month, periods, tariff.source_path)
+
+    @property
+    def valid(self) -> np.ndarray:
+        return self.periods.valid
+
+    def describe(self, m, b) -> str:
+        """'tariff.json: meter 3 of this run, bill period 2025-07-01 to 2025-08-01 (end exclusive)'"""
+        p = self.periods
+        who = f"meter {m + 1} of {p.valid.shape[0]}, " if p.valid.shape[0] > 1 else ""
+        return f"{self.source}: {who}bill period {p.start[m, b]} to {p.end[m, b]} (end exclusive)"
 
 
 #: the charges a minimum is compared with (a minimum tops these up; taxes come after it)
@@ -167,6 +189,9 @@ def price_version(
     """
     ctx = ctx or _Context.build(tariff, det, periods)
     items = LineItems()
+    pf_factor, pf_charge = demand_multiplier(version, det, ctx.days.shape)
+    if pf_charge is not None:  # billing demand × target / actual PF, for this version's demand charges
+        ctx = replace(ctx, bill_kw=ctx.bill_kw * pf_factor)
     days, proration, total_kwh, end_month = ctx.days, ctx.proration, ctx.total_kwh, ctx.end_month
     shape = days.shape
 
@@ -199,6 +224,8 @@ def price_version(
                 np.divide(det.rtp_cost, total_kwh, out=np.zeros_like(total_kwh), where=total_kwh > 0), det.rtp_cost)
             if spec.adder:
                 add(f"{spec.description} adder", "energy", "kWh", total_kwh, spec.adder)
+        elif charge.kind in ("reactive_demand", "power_factor"):
+            price_reactive(tariff, charge, det, ctx, add, pf_factor)
         elif charge.kind == "rider":
             rate = spec.rate
             if isinstance(rate, dict):
@@ -253,26 +280,25 @@ def _energy_blocks(tariff, charge, det, ctx, add):
     n_blocks = charge.rates.shape[1]
     kwh = det.energy_kwh
     for s in range(len(tariff.season_names)):
-        # (M, B) multiplier of this season's block limits
-        if spec.unit == "kWh":
-            scale = ctx.proration * ctx.season_frac[..., s]
-        elif spec.unit == "kWh/day":
-            scale = ctx.season_days[..., s]
-        elif spec.unit == "kWh/kW":
-            scale = ctx.bill_kw * ctx.season_frac[..., s]
-        else:  # kWh/kW/day
-            scale = ctx.bill_kw * ctx.season_days[..., s]
-        limits = scale[..., None] * charge.limits[s]  # (M, B, K-1)
+        units = charge.limit_units[s]
+        raw = energy_block_limits(units, charge.limits[s], ctx.proration, ctx.season_frac[..., s],
+                                  ctx.season_days[..., s], ctx.bill_kw)  # (M, B, K-1) [kWh]
+
+        def checked(amount, raw=raw, units=units, s=s):
+            # a season without days in the period has no kWh in it: its limits do not matter
+            valid = ctx.valid & (ctx.season_days[..., s] > 0)
+            return check_crossing(raw, amount, valid, units, charge.limits[s], ctx.bill_kw, ctx.describe)
+
         buckets = range(s * n_tou, (s + 1) * n_tou)
         if spec.scope == "total":
             season_total = _sum_last(kwh[..., s * n_tou : (s + 1) * n_tou])
-            blocks = _blocks(season_total, limits)
+            blocks = _blocks(season_total, checked(season_total))
         for e in buckets:
             if spec.scope == "total":
                 share = np.divide(kwh[..., e], season_total, out=np.zeros_like(season_total), where=season_total > 0)
                 qty = [block * share for block in blocks]
             else:
-                qty = _blocks(kwh[..., e], limits)
+                qty = _blocks(kwh[..., e], checked(kwh[..., e]))
             label = tariff.energy_bucket_label(e)
             for k in range(n_blocks):
                 block = f"block {k + 1}" if n_blocks > 1 else ""
@@ -282,17 +308,19 @@ def _energy_blocks(tariff, charge, det, ctx, add):
 
 def _demand(tariff, charge, det, ctx, add):
     spec = charge.spec
+    unit = tariff.demand_unit if spec.measure != "coincident" else "kW"
     if spec.measure == "tou":
         n_d = len(tariff.demand_tou_names)
+        tou_peak = _peak(tariff, det, tou=True)
         for d in range(tariff.n_demand_buckets):
-            kw = det.tou_peak_kw[..., d]
+            kw = tou_peak[..., d]
             label = tariff.demand_bucket_label(d)
             if charge.kind == "demand":
-                add(_join(spec.description, label), "demand", "kW", kw, charge.rates[d])
+                add(_join(spec.description, label), "demand", unit, kw, charge.rates[d])
             else:
                 blocks = _blocks(kw, np.broadcast_to(charge.limits[d // n_d], kw.shape + charge.limits[0].shape))
                 for k, block in enumerate(blocks):
-                    add(_join(spec.description, f"{label}, block {k + 1}"), "demand", "kW", block, charge.rates[d, k])
+                    add(_join(spec.description, f"{label}, block {k + 1}"), "demand", unit, block, charge.rates[d, k])
         return
     kw = ctx.bill_kw if spec.measure == "max" else det.cp_kw
     n_seasons = len(tariff.season_names)
@@ -300,7 +328,7 @@ def _demand(tariff, charge, det, ctx, add):
         rate = charge.rates[0] * ctx.season_frac[..., 0]  # a period across seasons pays each season's share
         for s in range(1, n_seasons):
             rate = rate + charge.rates[s] * ctx.season_frac[..., s]
-        add(spec.description, "demand", "kW", kw, rate)
+        add(spec.description, "demand", unit, kw, rate)
         return
     per_season = [_blocks(kw, np.broadcast_to(charge.limits[s], kw.shape + charge.limits[s].shape))
                   for s in range(n_seasons)]
@@ -312,7 +340,7 @@ def _demand(tariff, charge, det, ctx, add):
             qty += part
             amount += part * charge.rates[s, k]
         rate = np.divide(amount, qty, out=np.zeros_like(qty), where=qty > 0)
-        add(_join(spec.description, f"block {k + 1}"), "demand", "kW", qty, rate, amount)
+        add(_join(spec.description, f"block {k + 1}"), "demand", unit, qty, rate, amount)
 
 
 def price(tariff: CompiledTariff, det: Determinants, periods: BillPeriods) -> LineItems:
@@ -329,6 +357,9 @@ def price(tariff: CompiledTariff, det: Determinants, periods: BillPeriods) -> Li
             f"{_in_force(tariff)}; bill data inside those dates, or add a version (a URDB tariff: its "
             "startdate/enddate)"
         )
+    refused = reactive_refusals(tariff, det.reactive, periods, None)
+    if refused:  # never billed as if the power factor were 1
+        raise BillingError(next(iter(refused.values())))
     out = LineItems()
     ctx = _Context.build(tariff, det, periods)
 

@@ -22,6 +22,7 @@ OFF_GRID = 6
 OUT_OF_RANGE = 7
 BEFORE_INSTALL = 8
 AFTER_REMOVAL = 9
+REACTIVE_NOT_KEPT = 10  # a kVARh read (channel code -2): the cube keeps no reactive channel
 
 #: finalize classes per cell and channel
 UNTOUCHED, NEW, UPDATED, UNCHANGED, CONFLICTED = 0, 1, 2, 3, 4
@@ -68,6 +69,9 @@ def map_scatter(
             out_reason[i] = NOT_A_NUMBER
             continue
         c = code_to_channel[channel_code[i]]
+        if c == -2:
+            out_reason[i] = REACTIVE_NOT_KEPT
+            continue
         if c < 0 or (meter_channels[m] >> c) & 1 == 0:
             out_reason[i] = NO_SUCH_CHANNEL
             continue

@@ -31,6 +31,7 @@ import numpy as np
 
 from workbench.calendar import WEEKDAY
 from workbench.calendar.periods import BillPeriods
+from workbench.engine.block_limits import energy_block_limits
 from workbench.engine.pricing import Determinants, LineItems, _annual_shortfall, billing_demand, price
 from workbench.kernels.money import round_cents
 from workbench.kernels.tiers import chronological_tiers
@@ -94,15 +95,15 @@ def _tier_tables(tariff, det: Determinants, periods: BillPeriods):
             limits = np.zeros(periods.valid.shape + (n_seasons, 0))
             tables.append(_Tiers(charge.description, np.asarray(charge.rates, float)[:, None], limits))
         elif charge.kind == "energy_blocks":
-            unit = charge.spec.blocks.unit
-            if unit == "kWh":
-                scale = periods.proration[..., None] * season_frac
-            elif unit == "kWh/day":
-                scale = season_days
-            else:
-                kw = billing_demand(tariff, det, periods)[..., None]
-                scale = kw * (season_frac if unit == "kWh/kW" else season_days)
-            limits = scale[..., None] * np.asarray(charge.limits, float)[None, None]  # (M, B, S, K - 1)
+            if len(set(charge.limit_units.flat)) > 1:
+                raise ProgramError(
+                    f"{tariff.source_path}: the PySAM metering options take one unit for all block limits; "
+                    f"{charge.description} mixes {', '.join(sorted(set(charge.limit_units.flat)))}; use a program "
+                    "file (tariffs/programs/)")
+            kw = billing_demand(tariff, det, periods)
+            limits = np.stack([  # (M, B, S, K - 1), each limit by its own unit
+                energy_block_limits(charge.limit_units[s], charge.limits[s], periods.proration, season_frac[..., s],
+                                    season_days[..., s], kw) for s in range(n_seasons)], axis=2)
             tables.append(_Tiers(charge.description, np.asarray(charge.rates, float), limits))
     return active[0], tables
 

@@ -190,7 +190,7 @@ def _check_timezone(name: str, source: str):
         raise TariffError(f"{source}: timezone: unknown time zone {name!r}; use an IANA name like America/Chicago") from None
 
 
-def load_tariff(source, *, timezone: str | None = None) -> CompiledTariff:
+def load_tariff(source, *, timezone: str | None = None, system_peaks=None) -> CompiledTariff:
     """Load a tariff: a workbench YAML file, an OpenEI URDB v8 JSON file, or a URDB dict.
 
     Parameters
@@ -201,19 +201,38 @@ def load_tariff(source, *, timezone: str | None = None) -> CompiledTariff:
     timezone : str, optional
         IANA time zone the schedules apply in. Overrides the tariff's; a URDB tariff has none, so without it
         its schedules apply in each timestamp's own local time (its UTC offset).
+    system_peaks : list of datetime, optional
+        System-peak interval starts (local time) for coincident-peak charges, e.g. from
+        :func:`workbench.tariffs.system_peaks.read_system_peaks` (docs/coincident-peaks.md). A YAML tariff
+        that lists its own ``demand.coincident_peaks`` may not be given others.
     """
     if isinstance(source, dict):
-        spec = urdb_to_spec(source, "<URDB tariff>")
+        spec = urdb_to_spec(source, "<URDB tariff>", system_peaks=system_peaks)
         return _with_urdb(tariff_from_spec(spec, "<URDB tariff>", timezone=timezone, warnings=False), source)
     path = Path(source)
     text = read_tariff_text(path)
     if path.suffix.lower() == ".json":
         data = _parse_json(text, path)
-        spec = urdb_to_spec(data, str(path))
+        spec = urdb_to_spec(data, str(path), system_peaks=system_peaks)
         compiled = tariff_from_spec(spec, str(path), base_dir=path.parent, timezone=timezone, warnings=False)
         return _with_urdb(compiled, data)
     data = _parse_yaml(text, path)
+    if system_peaks:
+        data = with_system_peaks(data, system_peaks, path)
     return tariff_from_spec(data, str(path), base_dir=path.parent, timezone=timezone)
+
+
+def with_system_peaks(data, system_peaks, path):
+    """A YAML tariff's content with ``demand.coincident_peaks`` from the system-peak file."""
+    if not isinstance(data, dict):
+        return data
+    demand = data.get("demand") or {}
+    if not isinstance(demand, dict):
+        return data
+    if demand.get("coincident_peaks"):
+        raise TariffError(f"{path}: demand.coincident_peaks lists the tariff's own system peaks and a system-peak "
+                          "file was given too; give the peaks once (remove one)")
+    return {**data, "demand": {**demand, "coincident_peaks": [p.isoformat() for p in system_peaks]}}
 
 
 def _with_urdb(compiled, data):

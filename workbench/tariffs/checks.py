@@ -23,8 +23,8 @@ MAX_PRICE = 1e6
 MAX_TARIFF_BYTES = 5_000_000
 
 # what each kind of price is per, and above what it is implausible (billed, with a warning)
-UNITS = {"energy": "$/kWh", "rider": "$/kWh", "demand": "$/kW", "customer": "$", "minimum": "$"}
-PLAUSIBLE = {"energy": 1.0, "rider": 1.0, "demand": 200.0}
+UNITS = {"energy": "$/kWh", "rider": "$/kWh", "demand": "$/kW", "customer": "$", "minimum": "$", "reactive": "$/kVAR"}
+PLAUSIBLE = {"energy": 1.0, "rider": 1.0, "demand": 200.0, "reactive": 50.0}
 # fixed amounts: the implausible level by what they are charged per
 PLAUSIBLE_FIXED = {"month": 10_000.0, "bill": 10_000.0, "day": 10_000.0 / 30, "year": 120_000.0}
 
@@ -144,6 +144,8 @@ def _charge_prices(charge):
         yield "adder", charge.adder, "energy", None
     elif kind == "rider":
         yield "rate", charge.rate, "rider", None
+    elif kind in ("reactive_demand", "power_factor") and charge.rate:
+        yield "rate", charge.rate, "reactive", None
 
 
 def check_spec(spec, source: str, *, warnings: bool = True) -> None:

@@ -15,16 +15,20 @@ import numpy as np
 from workbench.calendar import DAY_TYPES, HOLIDAY
 from workbench.errors import TariffError
 from workbench.tariffs import model as m
+from workbench.tariffs.block_units import DEMAND_UNITS, check_limits, limit_units
 from workbench.tariffs.prices import read_price_series
 
 MINUTES = 1440
+#: charge kinds priced on reactive determinants (workbench.engine.reactive)
+REACTIVE_KINDS = ("reactive_demand", "power_factor")
 
 
 @dataclass
 class CompiledCharge:
     """One charge of a version with its rates resolved to arrays.
 
-    kind: customer | energy | energy_blocks | demand | demand_blocks | rtp | rider | minimum | tax
+    kind: customer | energy | energy_blocks | demand | demand_blocks | rtp | rider | minimum | tax |
+    reactive_demand | power_factor
     """
 
     kind: str
@@ -32,6 +36,7 @@ class CompiledCharge:
     spec: object
     rates: np.ndarray | None = None  # energy: (E,), demand: (S,) or (D,), blocks: (..., K)
     limits: np.ndarray | None = None  # blocks: (S, K-1) or (S, K-1) kW
+    limit_units: np.ndarray | None = None  # energy blocks: (S, K-1) the unit of each limit (kWh, kWh/kW...)
 
 
 @dataclass
@@ -62,6 +67,13 @@ class CompiledTariff:
     rtp_prices: object = None  # (utc datetime64[m] array, price array) when a version has an rtp charge
     source_path: str = ""
     extra: dict = field(default_factory=dict)
+    demand_unit: str = "kW"  # kVA: demand charges bill sqrt(kW² + kVAR²) of each demand window
+
+    @property
+    def needs_reactive(self) -> bool:
+        """Whether billing needs the meter's kVARh reads (kVA demand, $/kVAR, power-factor adjustments)."""
+        return (self.demand_unit == "kVA" and self.needs_demand) or any(
+            c.kind in REACTIVE_KINDS for v in self.versions for c in v.charges)
 
     @property
     def needs_demand(self) -> bool:
@@ -70,7 +82,7 @@ class CompiledTariff:
             for charge in version.charges:
                 if charge.kind in ("demand", "demand_blocks"):
                     return True
-                if charge.kind == "energy_blocks" and charge.spec.blocks.unit in ("kWh/kW", "kWh/kW/day"):
+                if charge.kind == "energy_blocks" and any(u in DEMAND_UNITS for u in charge.limit_units.flat):
                     return True
         return False
 
@@ -238,8 +250,8 @@ def resolve_blocks(value, seasons, periods, n_blocks, where, path) -> np.ndarray
     raise where.error(path, f"unknown key(s) {unknown}; expected period names {periods} or season names {seasons}")
 
 
-def resolve_limits(value, seasons, where, path) -> np.ndarray:
-    """Block limits to (n_seasons, n_blocks - 1), checked increasing and positive."""
+def resolve_limits(value, seasons, where, path, blocks=None) -> np.ndarray:
+    """Block limits to (n_seasons, n_blocks - 1), checked increasing (per unit, see ``block_units``) and positive."""
     if isinstance(value, list):
         rows = [value] * len(seasons)
     else:
@@ -252,12 +264,11 @@ def resolve_limits(value, seasons, where, path) -> np.ndarray:
         rows = [value[s] for s in seasons]
         if len({len(r) for r in rows}) != 1:
             raise where.error(path, "every season needs the same number of blocks")
-    for s, row in zip(seasons, rows, strict=True):
-        if any(x <= 0 for x in row) or any(b <= a for a, b in zip(row, row[1:], strict=False)):
-            raise where.error(
-                path if isinstance(value, list) else f"{path}.{s}",
-                f"block limits {row} must be positive and strictly increasing (upper bound of each block but the last)",
-            )
+    n_limits = len(rows[0]) if rows else 0
+    units = np.full((len(seasons), n_limits), "kWh", dtype=object)
+    if blocks is not None:
+        units = limit_units(blocks, seasons, n_limits, where, path.replace(".limits", ".units"))
+    check_limits(rows, units, seasons, where, path, keyed=not isinstance(value, list))
     return np.array(rows, dtype=float).reshape(len(seasons), -1)
 
 
@@ -328,6 +339,7 @@ def compile_tariff(spec: m.TariffSpec, source: str = "<tariff>", base_dir=None) 
         versions=compiled_versions,
         rtp_prices=rtp,
         source_path=source,
+        demand_unit=spec.demand.unit,
     )
 
 
@@ -336,11 +348,13 @@ def _compile_charge(charge, path, spec, seasons, tous, dtous, where) -> Compiled
         if charge.rates is not None:
             rates = resolve_rate(charge.rates, seasons, tous, where, f"{path}.rates").reshape(-1)
             return CompiledCharge("energy", charge.description, charge, rates=rates)
-        limits = resolve_limits(charge.blocks.limits, seasons, where, f"{path}.blocks.limits")
+        limits = resolve_limits(charge.blocks.limits, seasons, where, f"{path}.blocks.limits", charge.blocks)
         n_blocks = limits.shape[1] + 1
         rates = resolve_blocks(charge.blocks.rates, seasons, tous, n_blocks, where, f"{path}.blocks.rates")
+        units = limit_units(charge.blocks, seasons, n_blocks - 1, where, f"{path}.blocks.units")
         return CompiledCharge(
-            "energy_blocks", charge.description, charge, rates=rates.reshape(-1, n_blocks), limits=limits
+            "energy_blocks", charge.description, charge, rates=rates.reshape(-1, n_blocks), limits=limits,
+            limit_units=units,
         )
     if isinstance(charge, m.DemandCharge):
         periods = dtous if charge.measure == "tou" else ["all"]
@@ -371,4 +385,8 @@ def _compile_charge(charge, path, spec, seasons, tous, dtous, where) -> Compiled
         return CompiledCharge("minimum", charge.description, charge)
     if isinstance(charge, m.Tax):
         return CompiledCharge("tax", charge.description, charge)
+    if isinstance(charge, m.ReactiveDemandCharge):
+        return CompiledCharge("reactive_demand", charge.description, charge)
+    if isinstance(charge, m.PowerFactorCharge):
+        return CompiledCharge("power_factor", charge.description, charge)
     raise where.error(path, f"unsupported charge {charge!r}")

@@ -89,6 +89,8 @@ class Demand(_Strict):
     time_of_use: TimeOfUse | None = None  # need not cover every hour: outside them no ToU demand is charged
     ratchet: Ratchet | None = None
     minimum_kw: float = Field(0.0, ge=0)
+    # kVA: demand charges bill apparent power, sqrt(kW² + kVAR²) of the same demand window (needs kVARh reads)
+    unit: Literal["kW", "kVA"] = "kW"
     # system-peak intervals (local ISO timestamps of interval starts) for coincident-peak demand
     coincident_peaks: list[dt.datetime] = Field(default_factory=list)
 
@@ -105,8 +107,14 @@ class CustomerCharge(_Strict):
     allow_negative: bool = False
 
 
+BlockUnit = Literal["kWh", "kWh/day", "kWh/kW", "kWh/kW/day"]
+
+
 class Blocks(_Strict):
-    unit: Literal["kWh", "kWh/day", "kWh/kW", "kWh/kW/day"] = "kWh"
+    unit: BlockUnit = "kWh"
+    # one unit per limit when the limits mix units (a first block of 350 kWh, then 530 kWh per kW of billing
+    # demand): overrides ``unit``; a list, or lists keyed by season like ``limits``
+    units: list[BlockUnit] | dict[str, list[BlockUnit]] | None = None
     # total: blocks count all ToU periods of a season together, each period's kWh allocated to blocks in
     #        proportion to its share (URDB / PySAM semantics); period: each ToU period has its own blocks.
     scope: Literal["total", "period"] = "total"
@@ -182,8 +190,48 @@ class Tax(_Strict):
     applies_to: list[Literal["fixed", "energy", "demand", "minimum", "rider"]]
 
 
+class ReactiveDemandCharge(_Strict):
+    """$/kVAR of reactive demand: the highest reactive demand of the bill period (``max``), or the reactive
+    demand in the demand window of the kW peak (``at_peak``). Needs the meter's kVARh reads."""
+
+    type: Literal["reactive_demand"]
+    description: str = "Reactive demand"
+    rate: float  # [$/kVAR]
+    measure: Literal["max", "at_peak"] = "max"
+    allow_negative: bool = False
+
+
+class PowerFactorCharge(_Strict):
+    """A power-factor adjustment. Needs the meter's kVARh reads.
+
+    ``demand_multiplier``: when the actual power factor is below ``threshold``, billing demand [kW] is
+    multiplied by ``target / actual`` (``target`` defaults to ``threshold``) before the demand charges price it.
+    ``excess_kvar``: ``rate`` [$/kVAR] on the kVAR above what ``threshold`` allows at the peak kW:
+    max(0, kVAR − kW × tan(acos(threshold))).
+    ``basis``: ``period``: the actual PF from the period's kWh and kVARh (kVAR = peak kW × kVARh / kWh);
+    ``peak``: the PF of the demand window of the kW peak (its kW and kVAR).
+    """
+
+    type: Literal["power_factor"]
+    description: str = "Power factor adjustment"
+    method: Literal["demand_multiplier", "excess_kvar"]
+    threshold: float = Field(0.9, gt=0, le=1)
+    target: float | None = Field(None, gt=0, le=1)
+    basis: Literal["period", "peak"] = "period"
+    rate: float = Field(0.0, ge=0)  # [$/kVAR], excess_kvar only
+
+    @model_validator(mode="after")
+    def _fields(self):
+        if self.method == "excess_kvar" and self.rate <= 0:
+            raise ValueError("an 'excess_kvar' power-factor charge needs a positive 'rate' [$/kVAR]")
+        if self.method == "demand_multiplier" and self.rate:
+            raise ValueError("'rate' belongs to method 'excess_kvar'; 'demand_multiplier' scales billing demand")
+        return self
+
+
 Charge = Annotated[
-    CustomerCharge | EnergyCharge | DemandCharge | RealTimeCharge | Rider | Minimum | Tax,
+    CustomerCharge | EnergyCharge | DemandCharge | RealTimeCharge | Rider | Minimum | Tax | ReactiveDemandCharge
+    | PowerFactorCharge,
     Field(discriminator="type"),
 ]
 

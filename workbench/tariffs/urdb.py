@@ -25,12 +25,16 @@ from workbench.tariffs.urdb_fields import (
     rate_structure,
     read_schedule,
 )
+from workbench.tariffs.urdb_reactive import apply_reactive, reactive_supported_unit
 
 __all__ = ["to_urdb", "urdb_extras", "urdb_to_spec"]
+from workbench.tariffs.urdb_coincident import coincident_charge, coincident_months
+from workbench.tariffs.urdb_plausible import plausibility_warnings
 from workbench.tariffs.urdb_sell import urdb_sell_tiers
+from workbench.tariffs.urdb_shapes import bills_demand, demand_unit, in_kw, is_tariff
+from workbench.tariffs.urdb_tiers import ENERGY_UNITS, period_tiers, reachable_tiers, seasonal_tiers
 
 MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
-_ENERGY_UNITS = {"kWh": "kWh", "kWh daily": "kWh/day", "kWh/kW": "kWh/kW", "kWh/kW daily": "kWh/kW/day"}
 # metadata and fields that do not change a bill (or belong to later features: dgrules -> net metering)
 _IGNORED = {
     "label", "uri", "utility", "eiaid", "name", "sector", "servicetype", "description", "source", "sourceparent",
@@ -43,18 +47,19 @@ _IGNORED = {
     "demandrateunit", "fixedchargefirstmeter", "fixedchargeunits", "fixedchargeeaaddl", "mincharge",
     "minchargeunits", "fixedmonthlycharge", "minmonthlycharge", "annualmincharge", "lookbackpercent",
     "lookbackrange", "lookbackmonths", "demandratchetpercentage", "demandwindow", "fueladjustmentsmonthly",
-    "coincidentratestructure", "coincidentrateschedule", "coincidentrateunit", "demandreactivepowercharge",
+    "coincidentratestructure", "coincidentrateschedule", "coincidentsched", "coincidentrateunit", "demandreactivepowercharge",
     "demandunits", "_comment", "_id", "id", "utility_name", "locations", "service_type", "sourcereference",
     "energyunits", "isbasic", "ratesforutility",
 }
 
 
-def urdb_to_spec(data: dict, source: str = "<URDB tariff>") -> dict:
+def urdb_to_spec(data: dict, source: str = "<URDB tariff>", system_peaks=None) -> dict:
     """A URDB v8 item (or API response with ``items``) -> a workbench tariff dict (see model.TariffSpec).
 
     Every number is checked where URDB has it, and errors name the URDB field (``energyratestructure[2][0].rate``).
     ``startdate``/``enddate`` become the version's effective dates, so billing data outside them is an error
-    that names both dates.
+    that names both dates. ``system_peaks``: the system-peak intervals (local starts) a coincident-peak
+    charge needs (docs/coincident-peaks.md).
     """
     if isinstance(data, dict) and "items" in data:
         items = data["items"]
@@ -64,8 +69,9 @@ def urdb_to_spec(data: dict, source: str = "<URDB tariff>") -> dict:
         data = items[0]
     if isinstance(data, dict):  # the API and exports spell some fields in camelCase (demandUnits, dgRules)
         data = {str(k).lower(): v for k, v in data.items()}
-    if not isinstance(data, dict) or "energyratestructure" not in data and "flatdemandstructure" not in data:
-        raise TariffError(f"{source}: not a URDB v8 tariff (no energyratestructure or flatdemandstructure)")
+    if not is_tariff(data):
+        raise TariffError(f"{source}: not a URDB v8 tariff: no energyratestructure, demand structure, fixed or "
+                          "minimum charge")
     _reject_unsupported(data, source)
 
     energy = rate_structure(data, "energyratestructure", source, "energy")
@@ -80,10 +86,12 @@ def urdb_to_spec(data: dict, source: str = "<URDB tariff>") -> dict:
     dwk = read_schedule(data, "demandweekdayschedule", source, len(dstruct)) if dstruct else [[0] * 24] * 12
     dwe = read_schedule(data, "demandweekendschedule", source, len(dstruct)) if dstruct else dwk
 
-    # months with the same schedules and flat-demand period form one season
+    cp_months = coincident_months(data, source)
+
+    # months with the same schedules, flat-demand and coincident period form one season
     keys, seasons = {}, {}
     for mo in range(12):
-        key = (tuple(wk[mo]), tuple(we[mo]), flat_months[mo], tuple(dwk[mo]), tuple(dwe[mo]))
+        key = (tuple(wk[mo]), tuple(we[mo]), flat_months[mo], tuple(dwk[mo]), tuple(dwe[mo]), cp_months[mo])
         keys.setdefault(key, []).append(mo)
     for months in keys.values():
         seasons[_season_name(months)] = [mo + 1 for mo in months]
@@ -108,10 +116,17 @@ def urdb_to_spec(data: dict, source: str = "<URDB tariff>") -> dict:
         spec["time_of_use"], charges_energy = _energy(energy, wk, we, month_season, source)
         charges += charges_energy
     if flat:
-        charges += _flat_demand(flat, flat_months, seasons, source)
+        unit = demand_unit(data, "flatdemandunit", source)
+        charges += [in_kw(c, unit) for c in _flat_demand(flat, flat_months, seasons, source)]
     if dstruct:
         spec["demand"]["time_of_use"], tou_charge = _tou_demand(dstruct, dwk, dwe, month_season, source)
-        charges += tou_charge
+        unit = demand_unit(data, "demandrateunit", source)
+        charges += [in_kw(c, unit) for c in tou_charge]
+    apply_reactive(data, spec, charges, source)  # $/kVAR and kVA demand (workbench.tariffs.urdb_reactive)
+    coincident = coincident_charge(data, source, seasons, cp_months, system_peaks)
+    if coincident:
+        spec["demand"]["coincident_peaks"] = list(system_peaks)
+        charges += coincident
     ratchet = _ratchet(data, source)
     if ratchet:
         spec["demand"]["ratchet"] = ratchet
@@ -123,20 +138,18 @@ def urdb_to_spec(data: dict, source: str = "<URDB tariff>") -> dict:
             charges.append({"type": "rider", "description": "Fuel adjustment", "allow_negative": True,
                             "rate": {i + 1: v for i, v in enumerate(fuel)}})
     charges += _minimum(data, source)
+    plausibility_warnings(data, source, energy)
     effective, expires = in_force(data, source)
     spec["versions"] = [{"effective": effective, "expires": expires, "charges": charges}]
     return spec
 
 
 def _reject_unsupported(data, source):
-    if data.get("demandreactivepowercharge"):
-        raise fail(source, "demandreactivepowercharge", "reactive-power ($/kVAR) charges are not supported")
-    if data.get("coincidentratestructure"):
-        raise fail(source, "coincidentratestructure", "coincident-peak charges need the system-peak intervals, "
-                    "which URDB does not give; write the tariff in YAML with demand.coincident_peaks")
     for field in ("flatdemandunit", "demandrateunit", "demandunits"):
         unit = data.get(field)
-        if unit not in (None, "", "kW"):
+        if unit == "hp" or not bills_demand(data):  # hp: restated per kW; no demand charge: changes no bill
+            continue
+        if unit not in (None, "", "kW") and not reactive_supported_unit(unit):
             raise fail(source, field, f"demand unit {unit!r} is not supported (only kW)")
     if data.get("fixedchargeeaaddl"):
         raise fail(source, "fixedchargeeaaddl", "charges per additional meter are not supported")
@@ -198,59 +211,6 @@ def _tou_periods(wk, we, month_season, prefix):
     return dict(sorted(periods.items(), key=lambda kv: int(kv[0][len(prefix):])))
 
 
-def _rate(tier):
-    return float(tier.get("rate", 0) or 0) + float(tier.get("adj", 0) or 0)
-
-
-_NO_LIMIT = 1e12  # pads the block limits of a season with fewer tiers than another
-
-
-def _seasonal_tiers(structure, field, source, periods_by_season):
-    """(limits by season, rates by season and period, unit). Periods used in the same months must share
-    tier limits (URDB/PySAM tiers are monthly); seasons may differ. Seasons with fewer tiers are padded."""
-    per_season = {s: _tiers(structure, field, source, used) for s, used in periods_by_season.items()}
-    units = {u for _, _, u in per_season.values()}
-    if len(units) > 1:
-        raise fail(source, field, f"tiers use different units {sorted(units)} in different months")
-    n_limits = max(len(lim) for lim, _, _ in per_season.values())
-    limits, rates = {}, {}
-    for s, (lim, rate, _) in per_season.items():
-        limits[s] = lim + [_NO_LIMIT * (i + 1) for i in range(n_limits - len(lim))]
-        rates[s] = {p: r + [r[-1]] * (n_limits + 1 - len(r)) for p, r in rate.items()}
-    return limits, rates, units.pop()
-
-
-def _tiers(structure, field, source, used):
-    """(limits, rates per period, unit) for tiered structures with URDB monthly limits."""
-    limits, unit = None, None
-    for p in used:
-        if p >= len(structure):
-            raise fail(source, field, f"the schedules use period {p} but {field} has {len(structure)} periods")
-        tiers = structure[p]
-        if not tiers:
-            raise fail(source, f"{field}[{p}]", "period has no tiers")
-        maxes = [t.get("max") for t in tiers[:-1]]
-        if any(x is None for x in maxes):
-            raise fail(source, f"{field}[{p}]", "every tier but the last needs a 'max'")
-        if len(maxes) and (limits is None or len(maxes) > len(limits)):
-            if limits is not None and maxes[: len(limits)] != limits:
-                raise fail(source, f"{field}[{p}]", f"tier limits {maxes} differ from {limits} of another period; "
-                            "URDB/PySAM tiers are monthly and shared by all periods")
-            limits = [float(x) for x in maxes]
-        elif len(maxes) and [float(x) for x in maxes] != limits[: len(maxes)]:
-            raise fail(source, f"{field}[{p}]", f"tier limits {maxes} differ from {limits} of another period")
-        u = tiers[0].get("unit", "kWh")
-        if unit is not None and u != unit:
-            raise fail(source, f"{field}[{p}]", f"tier unit {u!r} differs from {unit!r} of another period")
-        unit = u
-    n_blocks = len(limits) + 1 if limits else 1
-    rates = {}
-    for p in used:
-        r = [_rate(t) for t in structure[p]]
-        rates[p] = r + [r[-1]] * (n_blocks - len(r))  # a period with fewer tiers keeps its last rate
-    return limits or [], rates, unit or "kWh"
-
-
 def _used_by_season(wk, we, month_season):
     out = {}
     for mo in range(12):
@@ -261,15 +221,19 @@ def _used_by_season(wk, we, month_season):
 def _energy(structure, wk, we, month_season, source):
     used = sorted({p for rows in (wk, we) for r in rows for p in r})
     by_season = _used_by_season(wk, we, month_season)
-    limits, rates, unit = _seasonal_tiers(structure, "energyratestructure", source, by_season)
-    if unit not in _ENERGY_UNITS:
-        raise fail(source, "energyratestructure", f"tier unit {unit!r} is not one of {sorted(_ENERGY_UNITS)}")
+    structure = reachable_tiers(structure, "energyratestructure", source)
+    limits, rates, units = seasonal_tiers(structure, "energyratestructure", source, by_season, ENERGY_UNITS)
     tou = {"periods": _tou_periods(wk, we, month_season, "p")}
     if any(limits.values()):
         # a period not used in a season still needs rates there (it never has kWh): its own first season's
-        charge = {"type": "energy", "description": "Energy", "blocks": {
-            "unit": _ENERGY_UNITS[unit], "scope": "total", "limits": limits,
-            "rates": {s: {f"p{p + 1}": rates[s].get(p, _any_rates(rates, p)) for p in used} for s in rates}}}
+        blocks = {"scope": "total", "limits": limits,
+                  "rates": {s: {f"p{p + 1}": rates[s].get(p, _any_rates(rates, p)) for p in used} for s in rates}}
+        distinct = {u for row in units.values() for u in row}
+        if len(distinct) == 1:
+            blocks["unit"] = distinct.pop()
+        else:  # each limit keeps its unit (kWh, then kWh/kW; kWh in summer, kWh daily in winter)
+            blocks["units"] = units
+        charge = {"type": "energy", "description": "Energy", "blocks": blocks}
     else:
         charge = {"type": "energy", "description": "Energy",
                   "rates": {s: {f"p{p + 1}": rates[s].get(p, _any_rates(rates, p))[0] for p in used} for s in rates}}
@@ -282,7 +246,8 @@ def _any_rates(rates, p):
 
 def _flat_demand(structure, flat_months, seasons, source):
     used = sorted(set(flat_months))
-    limits, rates, _ = _tiers(structure, "flatdemandstructure", source, used)
+    structure = reachable_tiers(structure, "flatdemandstructure", source)
+    limits, rates, _ = period_tiers(structure, "flatdemandstructure", source, used)
     season_period = {name: flat_months[months[0] - 1] for name, months in seasons.items()}
     if limits:
         return [{"type": "demand", "description": "Demand", "measure": "max", "blocks": {
@@ -293,7 +258,8 @@ def _flat_demand(structure, flat_months, seasons, source):
 
 def _tou_demand(structure, wk, we, month_season, source):
     used = sorted({p for rows in (wk, we) for r in rows for p in r})
-    limits, rates, _ = _seasonal_tiers(structure, "demandratestructure", source, _used_by_season(wk, we, month_season))
+    structure = reachable_tiers(structure, "demandratestructure", source)
+    limits, rates, _ = seasonal_tiers(structure, "demandratestructure", source, _used_by_season(wk, we, month_season))
     periods = _tou_periods(wk, we, month_season, "d")
     if any(limits.values()):
         charge = {"type": "demand", "description": "ToU demand", "measure": "tou", "blocks": {

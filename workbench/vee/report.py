@@ -3,7 +3,8 @@
 ``vee_report.html`` holds: the summary, the accounting line of the ingest (reads in = accepted + rejected +
 duplicates, with the files and the rejects by reason), the counts per rule, the worst meters, the fault
 injection scores when faults were injected, the held meter-periods, and a heat map of missing and estimated
-intervals by meter and local day (an embedded PNG). The same tables are written as CSV beside it.
+intervals by meter and local day (an embedded PNG). The same tables are written as CSV beside it. The page is
+the Jinja2 template ``templates/vee_report.html.j2`` (package data, autoescaped).
 
 The heat map needs matplotlib. Without it the report is written all the same; its heat-map section says the
 map was not drawn and how to get it, and a ``warning:`` line on stderr says so too.
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import html
 import io
 import os
 import sys
@@ -21,28 +21,22 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from markupsafe import Markup
 
 from workbench.outputs import atomic_write_text
+from workbench.outputs.templates import template_environment
 from workbench.vee.rules import INPUT_RULES, RULES
 
 HEATMAP_METERS = 200
 
-_CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em;color:#222;max-width:1200px}
-h1{font-size:1.5em}h2{font-size:1.15em;margin-top:1.8em;border-bottom:1px solid #ccc}
-table{border-collapse:collapse;font-size:.9em;margin:.5em 0}td,th{border:1px solid #ddd;padding:3px 8px}
-th{background:#f3f3f3;text-align:left}td{text-align:right}td:first-child{text-align:left}
-.ok{color:#1a7f37;font-weight:600}.bad{color:#b42318;font-weight:600}.note{color:#666;font-size:.9em}
-"""
-
-
-def _table(frame: pd.DataFrame, max_rows: int | None = None) -> str:
+def _table(frame: pd.DataFrame, max_rows: int | None = None) -> Markup:
+    """A table as HTML for the template: pandas escapes every cell (``escape=True``), so it is safe markup."""
     if frame is None or not len(frame):
-        return "<p class='note'>none</p>"
+        return Markup("<p class='note'>none</p>")
     shown = frame if max_rows is None else frame.head(max_rows)
     more = "" if max_rows is None or len(frame) <= max_rows else (
         f"<p class='note'>{len(frame) - max_rows:,} more rows in the CSV</p>")
-    return shown.to_html(index=False, escape=True, border=0, na_rep="") + more
+    return Markup(shown.to_html(index=False, escape=True, border=0, na_rep="") + more)
 
 
 NO_MATPLOTLIB = ("heat map not drawn: matplotlib is not installed (pip install matplotlib); the counts per "
@@ -96,15 +90,11 @@ def _heatmap_png(summary) -> tuple[str | None, int]:
     return base64.b64encode(buf.getvalue()).decode("ascii"), len(rows)
 
 
-def _accounting_html(accounting: dict) -> tuple[str, dict[str, pd.DataFrame]]:
+def _accounting(accounting: dict) -> tuple[dict, dict[str, pd.DataFrame]]:
+    """The accounting section's values for the template, and its tables (also written as CSV)."""
     reads_in = int(accounting.get("reads_in", 0))
     parts = {k: int(accounting.get(k, 0)) for k in ("accepted", "rejected", "duplicates")}
     total = sum(parts.values())
-    adds_up = total == reads_in
-    verdict = ("<span class='ok'>adds up</span>" if adds_up else
-               f"<span class='bad'>DOES NOT ADD UP: {reads_in - total:+,} reads unaccounted for</span>")
-    line = (f"<p><b>reads in {reads_in:,} = accepted {parts['accepted']:,} + rejected {parts['rejected']:,} + "
-            f"duplicates {parts['duplicates']:,}</b> &mdash; {verdict}</p>")
     tables = {
         "accounting_files": pd.DataFrame(accounting.get("files") or [],
                                          columns=["file", "reads_in", "accepted", "rejected", "duplicates"]),
@@ -114,17 +104,18 @@ def _accounting_html(accounting: dict) -> tuple[str, dict[str, pd.DataFrame]]:
                                        columns=["file", "row", "meter", "timestamp", "reason"]),
     }
     files = tables["accounting_files"]
+    bad_files, files_reads_in = [], None
     if len(files):
         sums = files[["reads_in", "accepted", "rejected", "duplicates"]].sum()
         bad = files[files["reads_in"] != files["accepted"] + files["rejected"] + files["duplicates"]]
-        if len(bad):
-            line += f"<p class='bad'>{len(bad)} file(s) do not add up: {html.escape(', '.join(bad['file']))}</p>"
+        bad_files = [str(f) for f in bad["file"]]
         if int(sums["reads_in"]) != reads_in:
-            line += (f"<p class='bad'>the files' reads in ({int(sums['reads_in']):,}) differ from the total "
-                     f"({reads_in:,})</p>")
-    body = (line + "<h3>Files</h3>" + _table(files) + "<h3>Rejects by reason</h3>" + _table(tables["rejects_by_reason"])
-            + "<h3>Rejected reads (sample, with file and row)</h3>" + _table(tables["rejects_sample"], 200))
-    return body, tables
+            files_reads_in = int(sums["reads_in"])
+    context = {"reads_in": reads_in, **parts, "adds_up": total == reads_in, "unaccounted": reads_in - total,
+               "bad_files": bad_files, "files_reads_in": files_reads_in, "files_table": _table(files),
+               "reasons_table": _table(tables["rejects_by_reason"]),
+               "sample_table": _table(tables["rejects_sample"], 200)}
+    return context, tables
 
 
 def write_report(out_dir: str | os.PathLike, vee_result_or_summary, accounting: dict | None = None,
@@ -151,44 +142,30 @@ def write_report(out_dir: str | os.PathLike, vee_result_or_summary, accounting: 
     csvs = {"rules": rules, "worst_meters": worst, "exceptions": exceptions, "held": held}
 
     first, last = (str(summary.days[0]), str(summary.days[-1])) if len(summary.days) else ("", "")
-    info = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>" for k, v in {
+    info = {
         "meters": f"{summary.n_meters:,}", "local days": f"{len(summary.days):,} ({first} to {last})",
         "intervals": f"{summary.n_intervals:,}", "intervals estimated": f"{summary.intervals_estimated:,}",
         "values changed (edits, originals kept)": f"{summary.edits:,}",
         "failed, not estimated": f"{summary.counts.get('NOT_ESTIMATED', {}).get('intervals', 0):,}",
         "meter-periods checked for bill-readiness": f"{summary.meter_periods:,}",
         "meter-periods held": f"{len(held):,}", "meters not bill-ready": f"{summary.meters_not_ready:,}",
-        "VEE seconds": f"{summary.seconds:.2f}", **summary.info}.items())
-    sections = [f"<h1>{html.escape(title)}</h1>",
-                f"<p class='note'>written {dt.datetime.now(dt.UTC).isoformat(timespec='seconds')}</p>",
-                f"<h2>Summary</h2><table>{info}</table>"]
+        "VEE seconds": f"{summary.seconds:.2f}", **summary.info}
+    context = {"title": title, "written": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "info": info,
+               "accounting": None, "faults": None, "rules_table": _table(rules), "worst_table": _table(worst),
+               "held_table": _table(held, 200), "exceptions_table": _table(exceptions, 300)}
     if accounting is not None:
-        body, tables = _accounting_html(accounting)
-        sections.append("<h2>Accounting: every read in is accepted, rejected (with a reason) or a duplicate</h2>" + body)
+        context["accounting"], tables = _accounting(accounting)
         csvs.update(tables)
-    sections.append("<h2>Counts per rule</h2>" + _table(rules))
     if summary.faults is not None:
         bf, br = summary.faults["by_fault"], summary.faults["by_rule"]
-        sections.append("<h2>Injected faults: caught and estimated (recall)</h2>" + _table(bf)
-                        + "<h3>Flags raised by those rules that were injected faults (precision)</h3>" + _table(br))
+        context["faults"] = {"recall": _table(bf), "precision": _table(br)}
         csvs.update({"faults_recall": bf, "faults_precision": br})
     png, shown = _heatmap_png(summary)
     if shown < 0:
         print(f"warning: {out / 'vee_report.html'}: {NO_MATPLOTLIB}", file=sys.stderr)
-        sections.append(f"<h2>Missing and estimated intervals by meter and day</h2><p class='bad'>"
-                        f"{html.escape(NO_MATPLOTLIB)}</p>")
-    elif png is None:
-        sections.append("<h2>Missing and estimated intervals by meter and day</h2><p class='ok'>no missing or "
-                        "estimated intervals</p>")
-    else:
-        sections.append(f"<h2>Missing and estimated intervals by meter and day</h2><p class='note'>{shown} of "
-                        f"{summary.n_meters:,} meters (those with the most); the rest have fewer or none.</p>"
-                        f"<img alt='heat map of missing and estimated intervals' src='data:image/png;base64,{png}'>")
-    sections.append("<h2>Worst meters</h2>" + _table(worst))
-    sections.append("<h2>Meter-periods held (not bill-ready)</h2>" + _table(held, 200))
-    sections.append("<h2>Exceptions (per meter, rule and local day)</h2>" + _table(exceptions, 300))
-    doc = ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>" + html.escape(title)
-           + f"</title><style>{_CSS}</style></head><body>" + "\n".join(sections) + "</body></html>")
+    context["heatmap"] = {"png": png, "shown": shown, "n_meters": summary.n_meters,
+                          "message": NO_MATPLOTLIB if shown < 0 else ""}
+    doc = template_environment("workbench.vee").get_template("vee_report.html.j2").render(context)
     path = out / "vee_report.html"
     for name, frame in csvs.items():
         frame.to_csv(out / f"{name}.csv", index=False)

@@ -5,7 +5,8 @@ SenderCustomerID, ReceiverID, ReceiverCustomerID, TimeStamp, MeterID, Purpose, C
 CalculationConstant, Interval ``DDHHMM``, Count) then ``Count`` triplets ``(YYYYMMDDHHMM, quality, value)``.
 A triplet with an empty time follows the previous one by one interval.
 
-- Units ``KWH``, ``WH``, ``MWH`` are energy (delivered unless ``channels`` says otherwise); register units
+- Units ``KWH``, ``WH``, ``MWH`` are energy (delivered unless ``channels`` says otherwise); ``KVARH``, ``VARH``,
+  ``MVARH`` are lagging reactive energy (the ``reactive`` channel, kVARh); register units
   (``KWHREG``...) and anything else are rejected with the reason.
 - Times carry no UTC offset: ``timezone`` is required (``'UTC'`` when they are UTC). The triplet time marks
   the interval end by default (``timestamp='end'``; say ``'start'`` if the sender uses starts).
@@ -37,7 +38,7 @@ from workbench.errors import IntervalDataError
 
 RECORD_TYPE = "MEPMD01"
 N_HEADER = 14
-UNIT_FACTORS = {"KWH": 1.0, "WH": 1e-3, "MWH": 1e3}
+UNIT_FACTORS = {"KWH": 1.0, "WH": 1e-3, "MWH": 1e3, "KVARH": 1.0, "VARH": 1e-3, "MVARH": 1e3}
 
 
 def _interval_seconds(text: str) -> int:
@@ -70,7 +71,9 @@ def read_cmep_batches(
         tz = dt.UTC if timezone.upper() == "UTC" else zoneinfo.ZoneInfo(timezone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         raise IntervalDataError(f"{path}: time zone {timezone!r} is not an IANA zone name") from None
-    channel_of = {"KWH": "delivered", "WH": "delivered", "MWH": "delivered"}
+    # KVARH (lagging reactive energy) lands in the 'reactive' channel (docs/reactive-power.md)
+    channel_of = {"KWH": "delivered", "WH": "delivered", "MWH": "delivered", "KVARH": "reactive",
+                  "VARH": "reactive", "MVARH": "reactive"}
     channel_of.update({k.upper(): v for k, v in (channels or {}).items()})
     constants = tally.metadata.setdefault("calculation_constants", {})
     buf = BatchBuffer(batch_rows)

@@ -20,6 +20,7 @@ _TITLE = f"{{{ATOM}}}title"
 FLOW_DELIVERED = 1  # forward: energy delivered to the customer
 FLOW_RECEIVED = 19  # reverse: energy received from the customer
 UOM_WH = 72
+UOM_VARH = 73  # reactive energy, VArh (ESPI UnitSymbolKind; 63 is VAr, reactive power): the 'reactive' channel
 UOM_W = 38
 KIND_DEMAND = 8
 #: QualityOfReading codes that mean "not an actual read": 7 manually edited, 8 estimated using a

@@ -24,6 +24,7 @@ from workbench.ami.readers.greenbutton_xml_espi import (
     FLOW_DELIVERED,
     FLOW_RECEIVED,
     KIND_DEMAND,
+    UOM_VARH,
     UOM_W,
     UOM_WH,
     _int_or_none,
@@ -137,8 +138,10 @@ class _Feed:
             whole = "demand readings are not energy"
         elif uom is None:
             whole = "the ReadingType has no uom (unit of measure): expected 72 (Wh)"
-        elif uom != UOM_WH:
-            whole = f"unit of measure code {rt.get('uom')!r} is not energy in Wh (uom 72)"
+        elif uom == UOM_VARH and flow == FLOW_RECEIVED:
+            whole = "leading (received) VArh is not kept: the workbench bills lagging kVARh (docs/reactive-power.md)"
+        elif uom not in (UOM_WH, UOM_VARH):
+            whole = f"unit of measure code {rt.get('uom')!r} is not energy in Wh (uom 72) or VArh (uom 73)"
         elif accumulation not in (None, *_DELTA_ACCUMULATION):
             whole = f"accumulationBehaviour {accumulation} is a register reading, not interval energy (4)"
         elif abs(power) > 18:
@@ -200,7 +203,7 @@ class _Feed:
             if block.source_quality is None
             else list(take(np.asarray(block.source_quality, dtype=object)))
         )
-        channel = "received" if flow == FLOW_RECEIVED else "delivered"
+        channel = "reactive" if uom == UOM_VARH else "received" if flow == FLOW_RECEIVED else "delivered"
         return _Piece(
             meter,
             channel,

@@ -80,7 +80,7 @@ class _Pieces:
         lengths = np.array([p.num_rows for p in ps])
         meters = sorted({p.meter for p in ps})
         meter_code = {m: i for i, m in enumerate(meters)}
-        channels = ["delivered", "received"]
+        channels = ["delivered", "received", "reactive"]
         if all(p.source_quality is None for p in ps):
             sq = dict_const("", int(lengths.sum()))
         else:

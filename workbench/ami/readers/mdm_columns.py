@@ -13,6 +13,8 @@ import re
 from workbench.errors import IntervalDataError
 
 UNIT_FACTORS = {"kwh": 1.0, "wh": 1e-3, "mwh": 1e3}
+#: reactive energy units -> kVARh: reads in these land in the 'reactive' channel (lagging)
+REACTIVE_FACTORS = {"kvarh": 1.0, "varh": 1e-3, "mvarh": 1e3}
 CHANNEL_NAMES = {
     "delivered": "delivered",
     "del": "delivered",

@@ -15,7 +15,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from workbench.ami.readers._result import READ_SCHEMA, Tally, dict_const
-from workbench.ami.readers.mdm_columns import CHANNEL_NAMES, ESTIMATED_CODES, UNIT_FACTORS, _norm
+from workbench.ami.readers.mdm_columns import (
+    CHANNEL_NAMES,
+    ESTIMATED_CODES,
+    REACTIVE_FACTORS,
+    UNIT_FACTORS,
+    _norm,
+)
 from workbench.errors import IntervalDataError
 
 _NUMBER = r"(?i)^\s*[-+]?((\d+\.?\d*|\.\d+)(e[-+]?\d+)?|nan|inf|infinity)\s*$"
@@ -42,8 +48,8 @@ class _Converter:
             raise IntervalDataError(
                 f"{path}: no unit column: add one (kWh, Wh or MWh), or give the meter registry a unit column "
                 "(workbench ingest); in Python: unit='kWh'")
-        if unit is not None and _norm(unit) not in UNIT_FACTORS:
-            raise IntervalDataError(f"{path}: unit={unit!r} is not energy: use kWh, Wh or MWh")
+        if unit is not None and _norm(unit) not in UNIT_FACTORS and _norm(unit) not in REACTIVE_FACTORS:
+            raise IntervalDataError(f"{path}: unit={unit!r} is not energy: use kWh, Wh or MWh (or kVARh)")
         tally.metadata.update(
             {"columns": {k: v for k, v in cols.items() if k != "time_is"}, "timestamp": cols["time_is"]}
         )
@@ -198,8 +204,18 @@ class _Converter:
                 np.float64,
                 np.nan,
             )
+            reactive = self._lookup(unit_raw, lambda v: v is not None and _norm(str(v)) in REACTIVE_FACTORS, bool,
+                                    False)
         else:
-            factor = np.full(n, UNIT_FACTORS[_norm(self.unit)])
+            reactive = np.broadcast_to(_norm(self.unit) in REACTIVE_FACTORS, n)
+            factor = np.full(n, {**UNIT_FACTORS, **REACTIVE_FACTORS}[_norm(self.unit)])
+        if reactive.any():
+            # kVARh reads: the 'reactive' channel (2) when delivered (lagging); leading (received) kVARh: -2
+            rfactor = np.full(n, np.nan) if "unit" not in cols else self._lookup(
+                unit_raw, lambda v: REACTIVE_FACTORS.get(_norm(str(v)), np.nan) if v is not None else np.nan,
+                np.float64, np.nan)
+            factor = np.where(reactive, rfactor if "unit" in cols else factor, factor)
+            ch_code = np.where(reactive, np.where(ch_code == 0, 2, np.where(ch_code == 1, -2, ch_code)), ch_code)
 
         bad_value = np.zeros(n, dtype=bool)
         values = self._values(batch.column(cols["value"]), bad_value)
@@ -257,7 +273,7 @@ class _Converter:
             )
 
         if bad.any():
-            self._reject(batch, rows, bad, reasons)
+            self._reject(batch, rows, bad, reasons, ch_code)
             keep = pa.array(~bad)
             sel = np.flatnonzero(~bad)
             meter = meter.filter(keep)
@@ -269,7 +285,7 @@ class _Converter:
         if m == 0:
             return None
         channel = pa.DictionaryArray.from_arrays(
-            pa.array(ch_code, pa.int32()), pa.array(["delivered", "received"])
+            pa.array(ch_code, pa.int32()), pa.array(["delivered", "received", "reactive"])
         )
         if meter.type != READ_SCHEMA.field("meter").type:
             meter = meter.cast(READ_SCHEMA.field("meter").type)
@@ -298,7 +314,7 @@ class _Converter:
         7: "local time is ambiguous or does not exist (DST change): export with UTC offsets",
     }
 
-    def _reject(self, batch, rows, bad, reasons):
+    def _reject(self, batch, rows, bad, reasons, ch_code_all=None):
         idx = np.flatnonzero(bad)
         sub = batch.take(pa.array(idx))
         parts = []
@@ -315,6 +331,8 @@ class _Converter:
             msg = self._MESSAGES[int(code)]
             if code == 4 and unit_col:
                 msg = f"unit {sub.column(unit_col)[j].as_py()!r} is not energy (kWh, Wh or MWh)"
+            elif code == 5 and ch_code_all is not None and np.broadcast_to(ch_code_all, bad.shape)[idx[j]] == -2:
+                msg = "leading (received) kVARh is not kept: the workbench bills lagging kVARh (docs/reactive-power.md)"
             elif code == 5 and ch_col:
                 msg = f"channel {sub.column(ch_col)[j].as_py()!r} is neither delivered nor received"
             msgs.append(msg)

@@ -1,0 +1,143 @@
+"""The bill document: everything a customer's bill shows, as one validated pydantic model.
+
+:class:`BillDocument` is the contract between whoever knows the numbers (the bill cycle, the ledger) and the
+templates that print them. Money is integer cents everywhere; the model refuses a document that does not add
+up on paper:
+
+- ``current_charges_cents`` equals the sum of the itemized charges' ``amount_cents``;
+- ``amount_due_cents`` equals ``previous_balance_cents - payments_cents + adjustments_cents +
+  current_charges_cents`` (payments are a positive number of cents received; adjustments are signed: a credit
+  to the customer is negative).
+
+A refused document raises :class:`pydantic.ValidationError` whose message names the bill and the two sums.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Utility(_Frozen):
+    """Who sends the bill: printed in the header and on the payment stub."""
+
+    name: str
+    address: str = ""
+    phone: str = ""
+    web: str = Field("", description="the utility's web address as printed (text only; nothing is fetched)")
+
+
+class PeriodUsage(_Frozen):
+    """Energy billed in one time-of-use period (or 'All hours' on a rate without periods). [kWh]"""
+
+    name: str
+    kwh: float
+
+    @field_validator("kwh")
+    @classmethod
+    def _finite(cls, v: float) -> float:
+        if not math.isfinite(v):
+            raise ValueError(f"kWh must be a finite number, got {v}")
+        return v
+
+
+class Charge(_Frozen):
+    """One itemized line: ``quantity`` [unit] at ``price`` [$/unit] comes to ``amount_cents`` [¢]."""
+
+    description: str
+    quantity: float | None = None
+    unit: str = ""
+    price: float | None = Field(None, description="[$ per unit]")
+    amount_cents: int
+
+    @field_validator("quantity", "price")
+    @classmethod
+    def _finite(cls, v: float | None) -> float | None:
+        if v is not None and not math.isfinite(v):
+            raise ValueError(f"must be a finite number, got {v}")
+        return v
+
+
+class NemCredits(_Frozen):
+    """Net-metering credits of this bill and the balance carried to the next one."""
+
+    program: str = ""
+    received_kwh: float = Field(0.0, description="energy sent to the grid this period [kWh]")
+    credit_earned_cents: int = 0
+    credit_applied_cents: int = 0
+    balance_carried_cents: int = 0
+    kwh_carried: float = Field(0.0, description="kWh credit carried to the next bill [kWh]")
+    true_up: bool = False
+
+
+class UsageMonth(_Frozen):
+    """One bar of the usage history chart: ``month`` as ``YYYY-MM``. [kWh]"""
+
+    month: str = Field(pattern=r"^\d{4}-\d{2}$")
+    kwh: float
+
+    @field_validator("kwh")
+    @classmethod
+    def _finite(cls, v: float) -> float:
+        if not math.isfinite(v) or v < 0:
+            raise ValueError(f"kWh must be a finite number >= 0, got {v}")
+        return v
+
+
+class BillDocument(_Frozen):
+    """One customer's bill, as printed. Money in integer cents; energy in kWh."""
+
+    utility: Utility
+    account_number: str = Field(min_length=1)
+    customer_name: str
+    service_address: str
+    mailing_address: str = ""
+    bill_id: str = Field(min_length=1)
+    bill_date: dt.date
+    due_date: dt.date
+    period_start: dt.date
+    period_end: dt.date
+    days: int = Field(ge=0)
+    meter_number: str
+    multiplier: float = Field(1.0, gt=0)
+    rate_code: str = ""
+    estimated: bool = False
+    estimated_share: float = Field(0.0, ge=0.0, le=1.0, description="share of the period's intervals estimated")
+    delivered_kwh: float | None = Field(None, description="energy delivered to the customer [kWh]")
+    received_kwh: float | None = Field(None, description="energy received from the customer [kWh]")
+    billing_demand_kw: float | None = Field(None, description="[kW]")
+    usage_by_period: list[PeriodUsage] = Field(default_factory=list)
+    charges: list[Charge]
+    nem_credits: NemCredits | None = None
+    previous_balance_cents: int = 0
+    payments_cents: int = Field(0, description="payments received since the last bill, a positive number")
+    adjustments_cents: int = Field(0, description="signed: a credit to the customer is negative")
+    current_charges_cents: int
+    amount_due_cents: int
+    usage_history: list[UsageMonth] = Field(default_factory=list, max_length=13)
+    messages: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _adds_up(self) -> BillDocument:
+        where = f"bill {self.bill_id} (account {self.account_number})"
+        if self.period_end < self.period_start:
+            raise ValueError(f"{where}: period ends {self.period_end} before it starts {self.period_start}")
+        if self.due_date < self.bill_date:
+            raise ValueError(f"{where}: due date {self.due_date} is before the bill date {self.bill_date}")
+        items = sum(c.amount_cents for c in self.charges)
+        if items != self.current_charges_cents:
+            raise ValueError(f"{where}: the charges add up to {items} cents but current charges are "
+                             f"{self.current_charges_cents} cents; a bill must add up to its line items")
+        due = self.previous_balance_cents - self.payments_cents + self.adjustments_cents + self.current_charges_cents
+        if due != self.amount_due_cents:
+            raise ValueError(f"{where}: previous balance {self.previous_balance_cents} - payments "
+                             f"{self.payments_cents} + adjustments {self.adjustments_cents} + current charges "
+                             f"{self.current_charges_cents} = {due} cents, but the amount due is "
+                             f"{self.amount_due_cents} cents")
+        return self
