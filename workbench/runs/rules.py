@@ -148,15 +148,19 @@ def negative_total(bills, cfg: RulesConfig) -> pd.DataFrame:
 
 def missing_rate(bills, rates, cfg: RulesConfig) -> pd.DataFrame:
     """NO_RATE / RATE_MISMATCH: the ledger's rate assignment in force on the period's last day."""
-    rates = _dates(rates, "effective_from", "effective_to")
+    rates = _dates(rates, "effective_from", "effective_to").dropna(subset=["effective_from"])
     last_day = pd.to_datetime(bills["period_end"]) - pd.Timedelta(days=1)
-    assigned = []
-    by_account = {a: g for a, g in rates.groupby("account")}
-    for account, day in zip(bills["account"], last_day, strict=True):
-        g = by_account.get(account)
-        hit = None if g is None else g[(g["effective_from"] <= day) & (g["effective_to"].isna() | (g["effective_to"] > day))]
-        assigned.append(None if hit is None or not len(hit) else str(hit["rate_code"].iloc[-1]))
-    assigned = np.asarray(assigned, dtype=object)
+    # the latest assignment starting on or before the last day, per account (merge_asof), if it has not ended
+    left = pd.DataFrame({"account": bills["account"].astype(str), "day": last_day.astype("datetime64[ns]"),
+                         "row": np.arange(len(bills))}).sort_values("day")
+    right = rates.assign(account=rates["account"].astype(str),
+                         effective_from=rates["effective_from"].astype("datetime64[ns]")).sort_values("effective_from")
+    hit = pd.merge_asof(left, right, left_on="day", right_on="effective_from", by="account", direction="backward")
+    live = hit["effective_to"].isna() | (hit["effective_to"] > hit["day"])
+    hit["rate_code"] = hit["rate_code"].where(live & hit["rate_code"].notna(), None)
+    assigned = np.asarray(hit.sort_values("row")["rate_code"].to_numpy(), dtype=object)
+    assigned = np.asarray([None if (a is None or (isinstance(a, float) and np.isnan(a))) else str(a) for a in assigned],
+                          dtype=object)
     none = np.asarray([a is None for a in assigned])
     other = ~none & (assigned != bills["rate_code"].to_numpy())
     reasons = [f"the ledger assigns the account no rate on {d.date()}" if a is None else
