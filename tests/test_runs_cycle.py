@@ -67,13 +67,17 @@ def _run_args(utility, url, reports, *extra):
 def test_run_cycle_posts_once_and_keeps_its_record(tmp_path, utility):
     url = _ledger(tmp_path, utility)
     first = execute_run(cycle=utility["cycle"], period="2025-11", cube=utility["cube"], tariffs=TARIFFS, db=url,
-                        reports=tmp_path / "runs", batch_size=4, documents=False)
+                        reports=tmp_path / "runs", batch_size=4, pdfs=2)
     bills = pd.read_parquet(first.folder / "cycle" / "bills.parquet")
     n = len(bills)
     assert n >= 8
     acct = first.summary["accounting"]
     assert acct["ties"] and acct["meters_in"] == acct["meters_billed"] + acct["meters_held"]
     assert first.summary["posting"]["posted"] + first.summary["posting"]["held"] == n
+    # an HTML bill for every posted bill, two PDFs and the print file
+    posted = first.summary["posting"]["posted"]
+    assert len(list((first.folder / "documents" / "html").glob("*.html"))) == posted == first.summary["documents"]["html"]
+    assert len(list((first.folder / "documents" / "pdf").glob("*.pdf"))) == 3
     assert _count(url, "select count(*) from bills") == n
     # held bills are in the ledger as held, with a hold each, and out of the journal
     held = _count(url, "select count(*) from bills where status = 'held'")
