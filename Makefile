@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 METERS ?= 2000
 CUBE ?= data/sample/cube.zarr
 
-.PHONY: demo test test-fast lab bench bench-quick bench-scale install lint clean
+.PHONY: demo demo-ledger test test-fast lab bench bench-quick bench-scale install lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,24 @@ demo: install $(SAMPLE)/ami/faults.json
 	$(BIN)/workbench ingest $(SAMPLE)/ami/reads-*.parquet --into $(SAMPLE)/billing.zarr --registry $(SAMPLE)/ami/meters.csv \
 		--read-dates $(SAMPLE)/ami/read-dates.csv --period $(PERIOD) --vee --report reports/demo/ingest
 	$(BIN)/workbench cycle --cube $(SAMPLE)/billing.zarr --tariffs tariffs --out reports/demo/cycle
+	$(MAKE) --no-print-directory demo-ledger
+
+# Meter to cash on the ledger (docs/cycle-runs.md): accounts loaded, audited cycle runs posted (some bills held,
+# a few PDFs), a lockbox file posted, the day reconciled and the energy tied out. Running it again changes nothing.
+LEDGER_DB ?= sqlite:///$(SAMPLE)/ledger.sqlite
+DEMO_CYCLES ?= 7 12
+DEMO_MONTH ?= 2025-11
+PAY_DATE ?= 2025-12-15
+demo-ledger: | $(VENV)/.installed
+	$(BIN)/workbench ledger init --db $(LEDGER_DB)
+	$(BIN)/workbench ledger load-accounts $(SAMPLE)/ami/accounts.csv --db $(LEDGER_DB)
+	for c in $(DEMO_CYCLES); do $(BIN)/workbench run-cycle --cycle $$c --period $(DEMO_MONTH) --cube $(SAMPLE)/billing.zarr \
+		--tariffs tariffs --db $(LEDGER_DB) --rules docs/examples/demo-rules.yaml --reports reports/demo/runs --pdfs 3 --quiet || exit $$?; done
+	$(BIN)/workbench bills list --status held --db $(LEDGER_DB)
+	$(BIN)/python -m workbench.runs.demo --db $(LEDGER_DB) --out $(SAMPLE)/lockbox-$(PAY_DATE).bai --date $(PAY_DATE)
+	$(BIN)/workbench payments post $(SAMPLE)/lockbox-$(PAY_DATE).bai --db $(LEDGER_DB)
+	$(BIN)/workbench ledger reconcile --date $(PAY_DATE) --out reports/demo/reconcile-$(PAY_DATE).csv --db $(LEDGER_DB)
+	$(BIN)/workbench ledger check --db $(LEDGER_DB)
 
 # The whole suite: unit, property, oracle (PySAM), notebook and CLI tests.
 test: install

@@ -48,33 +48,4 @@ def test_tour_runs_on_a_small_sample(tmp_path):
     assert len(plots) >= 3
     assert (tmp_path / "cycle" / "bills.parquet").exists()
 
-
-@pytest.mark.notebook
-def test_billing_cycle_parameters_contract():
-    params = pm.inspect_notebook(str(NOTEBOOKS / "billing_cycle.ipynb"))
-    assert {"cube", "tariffs", "cycle", "period", "out", "scheduler", "workers"} <= set(params)
-
-
-@pytest.mark.notebook
-@pytest.mark.slow
-def test_billing_cycle_notebook_bills_one_cycle_and_month(tmp_path):
-    from workbench.sample import generate_sample_utility
-
-    cube = tmp_path / "cube.zarr"
-    generate_sample_utility(cube, n_meters=60, seed=5, meter_chunk=30, progress=False)
-    executed = tmp_path / "cycle.ipynb"
-    pm.execute_notebook(
-        str(NOTEBOOKS / "billing_cycle.ipynb"), str(executed), cwd=str(NOTEBOOKS), kernel_name="python3",
-        parameters={"cube": str(cube), "cycle": "all", "period": "2025-11", "out": str(tmp_path / "out")},
-        progress_bar=False,
-    )
-    nb = nbformat.read(executed, as_version=4)
-    text = "\n".join(
-        str(out.get("text", "")) + str(out.get("data", {}).get("text/plain", ""))
-        for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs
-    )
-    assert "Billed 60 of 60 meters" in text and "60 meters in = 60 billed + 0 held" in text
-    bills = __import__("pandas").read_parquet(tmp_path / "out" / "bills.parquet")
-    assert len(bills) == 60  # one bill per meter ends in November 2025
-    assert any(k == "text/html" or "holoviews" in k for cell in nb.cells if cell.cell_type == "code"
-               for out in cell.outputs for k in out.get("data", {}))
+# the billing-cycle notebook (an audited run of `workbench run-cycle`) is tested in tests/test_runs_cycle.py

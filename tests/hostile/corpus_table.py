@@ -21,6 +21,8 @@ AREAS = {
     "test_dashboard_origin.py": "The dashboard server",
     "test_design_cli.py": "Rate design (`workbench design`)",
     "test_design.py": "Cost of service (`design allocators`, `design cos`)",
+    "test_payment_files.py": "Payment files (`payments post`)",
+    "test_cycle_runs.py": "Cycle runs (`run-cycle`, `bills`, `compare-bills`, `ledger assure`)",
 }
 
 

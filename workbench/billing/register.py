@@ -21,11 +21,14 @@ from workbench.errors import BillingError, IntervalDataError
 FULL_DAYS = 27  # a monthly reading of fewer days is a fragment of a month
 
 
-def register_refusal(tariff) -> str | None:
-    """Why ``tariff`` cannot bill monthly reads, or None when it can."""
+def register_refusal(tariff, *, demand_read: bool = False) -> str | None:
+    """Why ``tariff`` cannot bill monthly reads, or None when it can. ``demand_read``: the reads carry a kW
+    demand register (workbench.ami.register_reads), which bills a demand that is not by time of use."""
     if len(tariff.tou_names) > 1:
         return f"it prices energy by time of use ({', '.join(tariff.tou_names)})"
-    if tariff.needs_demand:
+    if any(c.kind in ("demand", "demand_blocks") and getattr(c.spec, "measure", "") == "tou" for v in tariff.versions for c in v.charges):
+        return "it bills demand by time of use, which a demand register cannot measure"
+    if tariff.needs_demand and not demand_read:
         return "it bills demand (kW), which only interval data can measure"
     if tariff.rtp_prices is not None:
         return "it prices energy by the hour (real-time prices)"

@@ -13,6 +13,8 @@ renamed into place):
 
 - ``reads-YYYY-MM.parquet``: MDM long format (``meter_id, interval_start, channel, value, unit, quality``), one
   file per month, raw meter values (CT × PT not applied: the registry applies it), only the intervals read;
+- ``accounts.csv``: the accounts file of docs/ledger.md (synthetic names and addresses, a few opening
+  balances and deposits): ``workbench ledger load-accounts`` loads it (:mod:`workbench.sample.accounts`);
 - ``meters.csv``: the meter registry; a few service points have a meter exchange mid-year (two meter ids, the
   old one removed the day the new one is installed);
 - ``read-dates.csv``: ``cycle,read_date`` of every bill cycle;
@@ -36,6 +38,7 @@ import pyarrow.parquet as pq
 
 from workbench.ami.cube import open_cube
 from workbench.outputs.guard import staged_output
+from workbench.sample.accounts import sample_accounts
 from workbench.sample.output import AMI_KIND, check_ami_out
 from workbench.vee.faults import inject_faults
 
@@ -135,7 +138,9 @@ def export_ami(cube, out_dir, *, seed: int = 7, fault_share: float = 0.02, excha
         finally:
             for w in writers.values():
                 w.close()
-        _registry(ds, exchange).to_csv(tmp / "meters.csv", index=False)
+        registry = _registry(ds, exchange)
+        registry.to_csv(tmp / "meters.csv", index=False)
+        sample_accounts(registry, seed=seed).to_csv(tmp / "accounts.csv", index=False)  # docs/ledger.md layout
         _read_dates(ds).to_csv(tmp / "read-dates.csv", index=False)
         truth = pd.concat(truth_frames, ignore_index=True)
         summary = {"cube": str(cube), "reads_written": int(reads), "months": month_keys,

@@ -1,0 +1,214 @@
+"""The ledger's commands: ``workbench ledger init|load-accounts|check|reconcile|aging`` and
+``workbench payments post FILE``. Thin: parse, call :mod:`workbench.ledger`, print. See docs/ledger.md.
+
+Every command takes ``--db URL`` (default ``$WORKBENCH_DB_URL``, else ``sqlite:///data/ledger.sqlite``).
+A refusal is one line naming the file, row and field, exit 2 (the ledger raises ``LedgerError``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import io
+import sys
+from pathlib import Path
+
+from workbench.errors import WorkbenchError
+from workbench.ledger.accounts import load_accounts, read_accounts_csv, rows_from_registry
+from workbench.ledger.check import check_ledger, reconcile_day
+from workbench.ledger.db import (
+    LedgerError,
+    init_ledger,
+    ledger_url,
+    new_session,
+    open_ledger,
+    require_current,
+)
+from workbench.ledger.payment_files import read_payment_file
+from workbench.ledger.payments import NSF_FEE_CENTS, apply_payments
+from workbench.ledger.receivables import BUCKETS, aging
+from workbench.outputs import atomic_write_text
+from workbench.runs.assure import assure_command
+
+_DB_HELP = "ledger database URL (default: $WORKBENCH_DB_URL, else sqlite:///data/ledger.sqlite)"
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD") from None
+
+
+def _money(cents: int) -> str:
+    return f"{cents / 100:,.2f}"
+
+
+def _session(args):
+    engine = open_ledger(args.db)
+    require_current(engine)
+    return engine, new_session(engine)
+
+
+def _write_csv(path, frame, header: str) -> None:
+    """Write a report CSV; an existing file is replaced only if it is a report of the same kind."""
+    path = Path(path)
+    if path.exists():
+        try:
+            first = path.read_text(encoding="utf-8").split("\n", 1)[0]
+        except (OSError, UnicodeDecodeError):
+            first = ""
+        if first != header:
+            raise WorkbenchError(f"--out {path}: exists and is not a report this command wrote; name a new file "
+                                 "(nothing was changed)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buffer = io.StringIO()
+    frame.to_csv(buffer, index=False)
+    atomic_write_text(path, buffer.getvalue())
+
+
+def _init(args) -> int:
+    engine, before, after = init_ledger(args.db)
+    where = engine.url.render_as_string(hide_password=True)
+    if before == after:
+        print(f"ledger {where}: schema {after}, already current (nothing changed)")
+    else:
+        print(f"ledger {where}: schema {before or 'none'} -> {after}")
+    return 0
+
+
+def _load_accounts(args) -> int:
+    rows = rows_from_registry(args.file) if args.registry else read_accounts_csv(args.file)
+    _, session = _session(args)
+    with session:
+        counts = load_accounts(session, rows)
+    print(f"{args.file}: {counts.rows} rows; {counts.accounts} new accounts, {counts.meters} new meters, "
+          f"{counts.kept} already in the ledger (kept as they are); opening balances {_money(counts.opening_cents)}")
+    return 0
+
+
+def _check(args) -> int:
+    _, session = _session(args)
+    with session:
+        breaks = check_ledger(session)
+    if breaks:
+        for line in breaks:
+            print(f"break: {line}", file=sys.stderr)
+        raise LedgerError(f"ledger check: {len(breaks)} break(s); the first: {breaks[0]}")
+    print(f"ledger {ledger_url(args.db)}: every balance is the sum of its journal; receivables roll forward; "
+          "no breaks")
+    return 0
+
+
+def _reconcile(args) -> int:
+    _, session = _session(args)
+    with session:
+        report, breaks = reconcile_day(session, args.date)
+    print(f"Reconciliation of {args.date}")
+    for row in report.itertuples():
+        print(f"  {row.section:<14} {row.item:<26} {row.count:>7} {_money(row.cents):>16}")
+    out = Path(args.out or f"reports/ledger/reconcile-{args.date}.csv")
+    frame = report.assign(amount=report["cents"] / 100)
+    _write_csv(out, frame, ",".join(frame.columns))
+    print(f"written: {out}")
+    if breaks:
+        for line in breaks:
+            print(f"break: {line}", file=sys.stderr)
+        raise LedgerError(f"reconcile {args.date}: {len(breaks)} break(s); the first: {breaks[0]}")
+    print("ties out to the cent: opening + billed - paid +/- adjustments = closing")
+    return 0
+
+
+def _aging(args) -> int:
+    _, session = _session(args)
+    as_of = args.as_of or dt.date.today()
+    with session:
+        table = aging(session, as_of)
+    totals = {b: int(table[b].sum()) for b in (*BUCKETS, "credit", "total")}
+    print(f"Aging of receivables on {as_of} ({len(table)} accounts with open items)")
+    for name, cents in totals.items():
+        print(f"  {name:<8} {_money(cents):>16}")
+    if args.out:
+        _write_csv(args.out, table, ",".join(table.columns))
+        print(f"written: {args.out}")
+    return 0
+
+
+def _payments_post(args) -> int:
+    read = read_payment_file(args.file)
+    _, session = _session(args)
+    with session:
+        post = apply_payments(session, read.payments, checksum=read.checksum, file_name=str(args.file),
+                              nsf_fee_cents=args.nsf_fee)
+    if post.already_posted_file:
+        print(f"{args.file}: already posted (same file checksum); nothing posted")
+        return 0
+    n_file, c_file = len(read.rejected), int(read.rejected["amount_cents"].fillna(0).sum()) if len(read.rejected) else 0
+    print(f"{args.file}: {post.items_in + n_file} items, {_money(post.cents_in + c_file)}")
+    print(f"  applied to accounts  {post.applied:>7} {_money(post.applied_cents):>16}  (returns reversed: "
+          f"{post.returns}, fees {_money(post.fees_cents)})")
+    print(f"  unapplied (queue)    {post.unapplied:>7} {_money(post.unapplied_cents):>16}")
+    print(f"  rejected             {len(post.rejected) + n_file:>7} {_money(post.rejected_cents + c_file):>16}")
+    for r in post.rejected:
+        print(f"  rejected {r['source']}: {r['reason']}", file=sys.stderr)
+    for r in read.rejected.itertuples():
+        print(f"  rejected {r.source}: {r.reason}", file=sys.stderr)
+    return 0
+
+
+def add_commands(sub) -> None:
+    """Add ``ledger`` and ``payments`` to the ``workbench`` subparsers ``sub``."""
+    fmt = argparse.RawDescriptionHelpFormatter
+    ledger = sub.add_parser("ledger", help="the ledger: accounts, posted bills, receivables, reconciliation")
+    lsub = ledger.add_subparsers(dest="ledger_command", required=True)
+
+    p = lsub.add_parser("init", help="create the ledger, or upgrade it to this version's schema (keeps its data)",
+                        formatter_class=fmt, epilog="example: workbench ledger init --db sqlite:///data/ledger.sqlite")
+    p.add_argument("--db", help=_DB_HELP)
+    p.set_defaults(func=_init)
+
+    p = lsub.add_parser("load-accounts", help="load accounts from an accounts CSV (opening balances) or a meter registry",
+                        formatter_class=fmt, epilog="example: workbench ledger load-accounts data/sample/accounts.csv\n"
+                        "         workbench ledger load-accounts --registry data/sample/ami/meters.csv")
+    p.add_argument("file", help="accounts CSV (docs/ledger.md), or with --registry a meter registry CSV/YAML")
+    p.add_argument("--registry", action="store_true", help="FILE is a meter registry (docs/registry.md) (default: off)")
+    p.add_argument("--db", help=_DB_HELP)
+    p.set_defaults(func=_load_accounts)
+
+    p = lsub.add_parser("check", help="check every balance against the journal; exit 2 naming each break",
+                        formatter_class=fmt, epilog="example: workbench ledger check --db $WORKBENCH_DB_URL")
+    p.add_argument("--db", help=_DB_HELP)
+    p.set_defaults(func=_check)
+
+    p = lsub.add_parser("reconcile", help="one day's reconciliation, to the cent (prints it and writes CSV)",
+                        formatter_class=fmt, epilog="example: workbench ledger reconcile --date 2025-02-03")
+    p.add_argument("--date", type=_date, required=True, help="the day to reconcile, YYYY-MM-DD")
+    p.add_argument("--out", help="CSV to write (default: reports/ledger/reconcile-DATE.csv)")
+    p.add_argument("--db", help=_DB_HELP)
+    p.set_defaults(func=_reconcile)
+
+    p = lsub.add_parser("aging", help="receivables by days past due: current, 1-30, 31-60, 61-90, 90+",
+                        formatter_class=fmt, epilog="example: workbench ledger aging --as-of 2025-03-31 --out aging.csv")
+    p.add_argument("--as-of", type=_date, help="the day to age to, YYYY-MM-DD (default: today)")
+    p.add_argument("--out", help="also write the per-account table as CSV (default: none)")
+    p.add_argument("--db", help=_DB_HELP)
+    p.set_defaults(func=_aging)
+
+    # ---- RUNS: `workbench ledger assure` goes here (lsub.add_parser("assure", ...)) ----
+    p = lsub.add_parser("assure", formatter_class=fmt, help="revenue assurance: the cube's kWh tied to bills, holds "
+                        "and explanations; exit 1 while any kWh is unexplained", epilog="example: workbench ledger "
+                        "assure --period 2025-11 --cube data/sample/billing.zarr --out reports/assure")
+    p.add_argument("--period", required=True, help="bill month YYYY-MM (bill periods ending in it)")
+    p.add_argument("--cube", default="data/sample/billing.zarr", help="the interval cube (default: %(default)s)")
+    p.add_argument("--out", default="reports/assure", help="folder for the CSV files (default: %(default)s)")
+    p.add_argument("--db", help=_DB_HELP)
+    p.set_defaults(func=assure_command)
+
+    payments = sub.add_parser("payments", help="post bank payment files to the ledger")
+    psub = payments.add_subparsers(dest="payments_command", required=True)
+    p = psub.add_parser("post", help="post a BAI2 or payment CSV file (the same file twice posts once)",
+                        formatter_class=fmt, epilog="example: workbench payments post lockbox-2025-02-03.bai")
+    p.add_argument("file", help="BAI2 lockbox/bank file or payment CSV (docs/payment-files.md)")
+    p.add_argument("--nsf-fee", type=int, default=NSF_FEE_CENTS, help="returned-payment fee in cents (default: %(default)s)")
+    p.add_argument("--db", help=_DB_HELP)
+    p.set_defaults(func=_payments_post)

@@ -1,0 +1,182 @@
+"""``ledger check`` (does every figure agree with the journal?) and ``ledger reconcile`` (one day, to the cent).
+
+:func:`check_ledger` returns the breaks, one line each, naming the account, bill or payment:
+
+- a bill's total differs from the sum of its line items, or from its journal entries (posted: the total;
+  held: none; cancelled: net zero);
+- a payment of a known account has no journal credit of its amount, or an unknown account's payment is not in
+  the unapplied-cash queue;
+- a charge or credit is paired for more than its amount;
+- an account's aging (open charges less open credits) differs from its receivable balance;
+- the receivables do not roll forward: the balance on each day with entries is the previous balance plus that
+  day's entries (computed by two independent queries).
+
+:func:`reconcile_day` ties one day out: billed revenue by class and rate, cash received, applied, unapplied,
+returns, fees, adjustments, and opening + billed - paid ± adjustments = closing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+
+import pandas as pd
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from workbench.ledger.models import (
+    Account,
+    Bill,
+    BillLineItem,
+    JournalEntry,
+    Payment,
+    PaymentApplication,
+    UnappliedCash,
+)
+from workbench.ledger.receivables import aging, balances
+
+BILL_KINDS = ("bill", "budget_deferral")
+PAID_KINDS = ("payment",)
+RETURN_KINDS = ("payment_return",)
+FEE_KINDS = ("nsf_fee", "late_fee")
+
+
+def _money(cents: int) -> str:
+    return f"{cents / 100:,.2f}"
+
+
+def check_ledger(session: Session) -> list[str]:
+    """Every break found (empty: the ledger holds together)."""
+    breaks: list[str] = []
+    lines = dict(session.execute(select(BillLineItem.bill_id, func.sum(BillLineItem.amount_cents))
+                                 .group_by(BillLineItem.bill_id)).all())
+    entries = dict(session.execute(select(JournalEntry.bill_id, func.sum(JournalEntry.amount_cents))
+                                   .where(JournalEntry.bill_id.is_not(None),
+                                          JournalEntry.kind.in_((*BILL_KINDS, "bill_cancel")))
+                                   .group_by(JournalEntry.bill_id)).all())
+    for bill_id, status, total in session.execute(select(Bill.id, Bill.status, Bill.total_cents)):
+        if lines.get(bill_id, 0) != total:
+            breaks.append(f"bill {bill_id}: total {_money(total)} but line items sum to {_money(lines.get(bill_id, 0))}")
+        want = {"posted": total, "held": 0, "cancelled": 0}.get(status)
+        if want is None:
+            breaks.append(f"bill {bill_id}: unknown status {status!r}")
+        elif status != "held" and bill_id not in entries and status == "posted":
+            breaks.append(f"bill {bill_id}: posted but not in the journal")
+        elif entries.get(bill_id, 0) != want:
+            breaks.append(f"bill {bill_id}: {status}, journal holds {_money(entries.get(bill_id, 0))}, "
+                          f"expected {_money(want)}")
+    paid = dict(session.execute(select(JournalEntry.payment_id, func.sum(JournalEntry.amount_cents))
+                                .where(JournalEntry.kind == "payment").group_by(JournalEntry.payment_id)).all())
+    queued = set(session.scalars(select(UnappliedCash.payment_id)))
+    for pid, kind, account, amount, item in session.execute(select(
+            Payment.id, Payment.kind, Payment.account_id, Payment.amount_cents, Payment.item_id)):
+        if kind == "payment" and account is not None and paid.get(pid) != -amount:
+            breaks.append(f"payment {item}: {_money(amount)} but journal credit {_money(-(paid.get(pid) or 0))}")
+        if kind == "payment" and account is None and pid not in queued:
+            breaks.append(f"payment {item}: account unknown and not in the unapplied-cash queue")
+    for side in (PaymentApplication.charge_entry_id, PaymentApplication.credit_entry_id):
+        over = session.execute(
+            select(JournalEntry.id, JournalEntry.amount_cents, func.sum(PaymentApplication.amount_cents))
+            .join(PaymentApplication, side == JournalEntry.id).where(PaymentApplication.reversed.is_(False))
+            .group_by(JournalEntry.id, JournalEntry.amount_cents)
+            .having(func.sum(PaymentApplication.amount_cents) > func.abs(JournalEntry.amount_cents))).all()
+        breaks += [f"journal entry {eid}: {_money(abs(a))} paired for {_money(s)}" for eid, a, s in over]
+    today = dt.date.today()
+    bal = balances(session).set_index("account")["receivable"]
+    aged = aging(session, max(today, _last_day(session))).set_index("account")["total"]
+    for account in sorted(set(bal.index) | set(aged.index)):
+        if int(bal.get(account, 0)) != int(aged.get(account, 0)):
+            breaks.append(f"account {account}: balance {_money(int(bal.get(account, 0)))} but its open items "
+                          f"sum to {_money(int(aged.get(account, 0)))}")
+    breaks += _roll_forward_breaks(session)
+    return breaks
+
+
+def _last_day(session: Session) -> dt.date:
+    return session.scalar(select(func.max(JournalEntry.posted_on))) or dt.date.today()
+
+
+def _roll_forward_breaks(session: Session) -> list[str]:
+    """Balance at the end of each day = previous day's + the day's entries, for the whole receivables."""
+    per_day = session.execute(select(JournalEntry.posted_on, func.sum(JournalEntry.amount_cents))
+                              .where(JournalEntry.book == "receivable").group_by(JournalEntry.posted_on)
+                              .order_by(JournalEntry.posted_on)).all()
+    breaks, running = [], 0
+    for day, cents in per_day:
+        running += int(cents)
+        closing = int(session.scalar(select(func.coalesce(func.sum(JournalEntry.amount_cents), 0)).where(
+            JournalEntry.book == "receivable", JournalEntry.posted_on <= day)))
+        if closing != running:
+            breaks.append(f"receivables on {day}: closing {_money(closing)} is not the roll-forward {_money(running)}")
+    return breaks
+
+
+def reconcile_day(session: Session, day: dt.date) -> tuple[pd.DataFrame, list[str]]:
+    """The day's reconciliation (rows: section, item, count, cents) and its breaks (empty when it ties)."""
+    rows, breaks = [], []
+
+    def add(section, item, count, cents):
+        rows.append({"section": section, "item": item, "count": int(count), "cents": int(cents)})
+
+    def total(kinds, book="receivable", before=False):
+        query = select(func.count(), func.coalesce(func.sum(JournalEntry.amount_cents), 0)).where(
+            JournalEntry.book == book)
+        query = query.where(JournalEntry.posted_on < day) if before else query.where(JournalEntry.posted_on == day)
+        if kinds is not None:
+            query = query.where(JournalEntry.kind.in_(kinds))
+        n, cents = session.execute(query).one()
+        return int(n), int(cents)
+
+    billed = session.execute(
+        select(Bill.customer_class, Bill.rate_code, func.count(func.distinct(Bill.id)),
+               func.sum(JournalEntry.amount_cents))
+        .join(Bill, Bill.id == JournalEntry.bill_id)
+        .where(JournalEntry.posted_on == day, JournalEntry.kind.in_(BILL_KINDS))
+        .group_by(Bill.customer_class, Bill.rate_code).order_by(Bill.customer_class, Bill.rate_code)).all()
+    for cls, rate, n, cents in billed:
+        add("billed revenue", f"{cls} {rate}", n, cents)
+    billed_cents = sum(int(c) for *_, c in billed)
+    items_cents = int(session.scalar(
+        select(func.coalesce(func.sum(BillLineItem.amount_cents), 0)).where(BillLineItem.bill_id.in_(
+            select(JournalEntry.bill_id).where(JournalEntry.posted_on == day, JournalEntry.kind == "bill")))))
+    if items_cents != billed_cents:
+        breaks.append(f"{day}: billed {_money(billed_cents)} but the line items of those bills sum to "
+                      f"{_money(items_cents)}")
+    received = session.execute(select(func.count(), func.coalesce(func.sum(Payment.amount_cents), 0)).where(
+        Payment.paid_on == day, Payment.kind == "payment")).one()
+    unapplied = session.execute(select(func.count(), func.coalesce(func.sum(Payment.amount_cents), 0))
+                                .join(UnappliedCash, UnappliedCash.payment_id == Payment.id)
+                                .where(Payment.paid_on == day, Payment.kind == "payment")).one()
+    applied = total(PAID_KINDS)
+    add("cash", "received", *received)
+    add("cash", "applied to accounts", applied[0], -applied[1])
+    add("cash", "unapplied (queue)", *unapplied)
+    if received[1] != -applied[1] + unapplied[1] or received[0] != applied[0] + unapplied[0]:
+        breaks.append(f"{day}: cash received {_money(received[1])} ({received[0]}) is not applied "
+                      f"{_money(-applied[1])} ({applied[0]}) + unapplied {_money(unapplied[1])} ({unapplied[0]})")
+    opening = total(None, before=True)[1]
+    closing = opening + total(None)[1]
+    returns, fees = total(RETURN_KINDS), total(FEE_KINDS)
+    others = total(None)[1] - billed_cents - applied[1] - returns[1] - fees[1]
+    add("receivables", "opening", 0, opening)
+    add("receivables", "billed", sum(int(n) for _, _, n, _ in billed), billed_cents)
+    add("receivables", "paid", applied[0], applied[1])
+    add("receivables", "returned payments", returns[0], returns[1])
+    add("receivables", "fees", fees[0], fees[1])
+    add("receivables", "adjustments and other", 0, others)
+    add("receivables", "closing", 0, closing)
+    by_account = int(balances(session, as_of=day)["receivable"].sum()) if closing or opening else 0
+    if by_account != closing:
+        breaks.append(f"{day}: closing receivables {_money(closing)} but the accounts' balances sum to "
+                      f"{_money(by_account)}")
+    if opening + billed_cents + applied[1] + returns[1] + fees[1] + others != closing:
+        breaks.append(f"{day}: opening + billed - paid +/- adjustments is not closing")
+    return pd.DataFrame(rows, columns=["section", "item", "count", "cents"]), breaks
+
+
+def accounts_by_class(session: Session) -> dict[str, int]:
+    """How many accounts of each customer class the ledger holds."""
+    out = defaultdict(int)
+    for cls, n in session.execute(select(Account.customer_class, func.count()).group_by(Account.customer_class)):
+        out[cls] = int(n)
+    return dict(out)

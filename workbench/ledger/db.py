@@ -1,0 +1,127 @@
+"""Opening the ledger database and bringing its schema to the current version (Alembic, programmatically).
+
+The URL comes from ``--db URL``, else ``WORKBENCH_DB_URL``, else the SQLite file ``data/ledger.sqlite``
+(its folder created). SQLite runs in WAL mode with a busy timeout, so a second writer waits for the first
+instead of failing; PostgreSQL goes through psycopg 3 (``postgresql+psycopg://...``; a plain
+``postgresql://`` URL is read the same way). Every statement is built by SQLAlchemy with bound parameters.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.orm import Session, sessionmaker
+
+from workbench.errors import WorkbenchError
+
+DEFAULT_PATH = Path("data") / "ledger.sqlite"
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+BUSY_TIMEOUT_MS = 60_000
+
+
+class LedgerError(WorkbenchError):
+    """The ledger cannot do what was asked (unknown account or bill, a bill already posted...)."""
+
+
+def ledger_url(url: str | None = None) -> str:
+    """The database URL: ``url``, else ``$WORKBENCH_DB_URL``, else ``sqlite:///data/ledger.sqlite``."""
+    url = url or os.environ.get("WORKBENCH_DB_URL") or f"sqlite:///{DEFAULT_PATH}"
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def open_ledger(url: str | None = None) -> Engine:
+    """An engine on the ledger at ``url`` (see :func:`ledger_url`); a SQLite file's folder is created."""
+    url = ledger_url(url)
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise LedgerError(f"--db {url}: not a database URL (expected sqlite:///path or "
+                          "postgresql://user@host/dbname)") from None
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    # let SQLAlchemy, not pysqlite, say when a transaction starts (so BEGIN IMMEDIATE below takes effect)
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS:d}")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _sqlite_begin(connection) -> None:
+    # take the write lock at the start: two writers queue rather than deadlock on a lock upgrade
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _alembic_config(connection) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str:
+    """The newest migration shipped with this version of the workbench."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return ScriptDirectory.from_config(config).get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The schema version of the database (None for an empty database)."""
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def init_ledger(url: str | None = None) -> tuple[Engine, str | None, str]:
+    """Create the ledger, or upgrade an existing one to the newest schema (never drops data).
+
+    Returns (engine, revision before, revision after).
+    """
+    engine = open_ledger(url)
+    before = current_revision(engine)
+    with engine.begin() as connection:
+        command.upgrade(_alembic_config(connection), "head")
+    return engine, before, current_revision(engine)
+
+
+def require_current(engine: Engine) -> None:
+    """Refuse a database that ``workbench ledger init`` has not created or upgraded."""
+    have, want = current_revision(engine), head_revision()
+    if have != want:
+        where = engine.url.render_as_string(hide_password=True)
+        raise LedgerError(f"ledger {where}: schema version {have or 'none'}, this workbench needs {want}; "
+                          "run `workbench ledger init` first (it creates or upgrades the ledger, keeping its data)")
+
+
+@contextmanager
+def ledger_session(engine: Engine):
+    """A session whose work is committed at the end of the ``with`` block, or rolled back on an error."""
+    maker = sessionmaker(engine, expire_on_commit=False)
+    with maker.begin() as session:
+        yield session
+
+
+def new_session(engine: Engine) -> Session:
+    """A plain session (the caller commits)."""
+    return Session(engine, expire_on_commit=False)
