@@ -56,13 +56,14 @@ def test_nwb_uk_file_debits_and_a_credit_without_reference_are_ignored():
     assert "88,NT SECCY AC TFR" in pf.ignored["raw"].iloc[-1]
 
 
-def test_svb_ach_credits_without_customer_reference_are_rejected_not_lost():
+def test_svb_ach_credits_without_customer_reference_are_kept_with_a_blank_account_not_lost():
+    # money the bank received: the ledger queues it as unapplied cash ("account (blank) is not in the ledger")
     pf = read_payment_file(bai2_sample("svb_us_example.bai2"))
     # 16,142,490196,,172629,/ : bank reference 172629, customer reference empty
-    assert pf.payments.empty
-    assert list(pf.rejected["amount_cents"]) == [490196, 905800]
-    assert list(pf.rejected["item_id"]) == ["172629", "150675"]
-    assert pf.rejected["reason"].str.contains("no account number").all()
+    assert pf.rejected.empty
+    assert list(pf.payments["amount_cents"]) == [490196, 905800]
+    assert list(pf.payments["item_id"]) == ["172629", "150675"]
+    assert (pf.payments["account"] == "").all()
     assert pf.accounting["in"] == {"count": 2, "amount_cents": 490196 + 905800}
     assert pf.control.amount_cents == 282030196  # the trailer without its closing slash
 
@@ -126,7 +127,6 @@ def test_crlf_blank_lines_and_padding_keep_the_line_numbers(tmp_path):
 
 @pytest.mark.parametrize("old,new,reason", [
     ("16,116,12540,0,B001,ACCT-1", "16,116,12540,0,B002,ACCT-1", "duplicate item id 'B002'"),
-    ("16,116,12540,0,B001,ACCT-1", "16,116,12540,0,B001,", "no account number"),
 ])
 def test_bad_items_are_rejected_with_their_reason(tmp_path, old, new, reason):
     pf = _read(tmp_path, LOCKBOX.replace(old, new))

@@ -188,4 +188,4 @@ def _detail(outcomes: Outcomes, line, raw, detail, amount, code, *, bank, as_of,
     if not isinstance(as_of, dt.date):
         return outcomes.reject(line, "the group (02) gives no as-of date", raw, **common)
     outcomes.offer(line, raw, item_id=item_id, bank=bank, account=reference, amount_cents=amount, paid_on=as_of,
-                   kind=kind, reference=(detail.text or "").strip())
+                   kind=kind, reference=(detail.text or "").strip(), blank_account_ok=kind == "payment")

@@ -108,12 +108,16 @@ class Outcomes:
                              "account": account, "amount_cents": amount_cents})
 
     def offer(self, line, raw, *, item_id, bank, account, amount_cents, paid_on, kind, reference="",
-              original_item_id=""):
-        """Accept one payment or return, or reject it with the first reason that applies."""
+              original_item_id="", blank_account_ok=False):
+        """Accept one payment or return, or reject it with the first reason that applies.
+
+        ``blank_account_ok``: a bank's credit with no customer reference is money received all the same; it is
+        accepted with a blank account, which the ledger puts in the unapplied-cash queue with the reason.
+        """
         common = {"item_id": item_id, "account": account, "amount_cents": amount_cents}
         if not item_id:
             return self.reject(line, "no item id (the bank's reference for this item)", raw, **common)
-        if not account:
+        if not account and not blank_account_ok:
             return self.reject(line, "no account number (the customer reference is empty)", raw, **common)
         if amount_cents is None or amount_cents <= 0:
             what = "zero" if amount_cents == 0 else "negative"
