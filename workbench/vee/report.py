@@ -15,15 +15,17 @@ import base64
 import datetime as dt
 import html
 import io
+import logging
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from workbench.outputs import atomic_write_text
+from workbench.outputs import atomic_write_text, write_csv_for_people
 from workbench.vee.rules import INPUT_RULES, RULES
+
+log = logging.getLogger(__name__)
 
 HEATMAP_METERS = 200
 
@@ -174,7 +176,7 @@ def write_report(out_dir: str | os.PathLike, vee_result_or_summary, accounting: 
         csvs.update({"faults_recall": bf, "faults_precision": br})
     png, shown = _heatmap_png(summary)
     if shown < 0:
-        print(f"warning: {out / 'vee_report.html'}: {NO_MATPLOTLIB}", file=sys.stderr)
+        log.warning(f"warning: {out / 'vee_report.html'}: {NO_MATPLOTLIB}")
         sections.append(f"<h2>Missing and estimated intervals by meter and day</h2><p class='bad'>"
                         f"{html.escape(NO_MATPLOTLIB)}</p>")
     elif png is None:
@@ -191,6 +193,6 @@ def write_report(out_dir: str | os.PathLike, vee_result_or_summary, accounting: 
            + f"</title><style>{_CSS}</style></head><body>" + "\n".join(sections) + "</body></html>")
     path = out / "vee_report.html"
     for name, frame in csvs.items():
-        frame.to_csv(out / f"{name}.csv", index=False)
+        write_csv_for_people(frame, out / f"{name}.csv")
     atomic_write_text(path, doc)
     return path
