@@ -37,7 +37,7 @@ import sys
 
 from workbench import cli_logging, cli_parser
 from workbench.cli_errors import decode_error_line, one_line, os_error_line
-from workbench.errors import WorkbenchError
+from workbench.errors import WorkbenchError, require
 
 log = logging.getLogger("workbench.cli")
 
@@ -218,11 +218,10 @@ def _cycles(text):
 def _serve(args) -> int:
     _int_range("--port", args.port, 1, 65535, "a TCP port")
     _int_range("--meters", args.meters, 1, 999_999, "meters to generate when the cube is missing")
-    try:
-        from workbench.app.nem_app import origin_allow_list, serve
-    except ImportError as exc:
-        raise WorkbenchError(f"workbench serve needs the dashboard libraries ({exc.name or exc}): "
-                             "pip install 'rate-workbench[notebooks]'") from None
+    for module in ("panel", "hvplot", "holoviews"):
+        require(module, "notebooks", "workbench serve (the dashboard)")
+    from workbench.app.nem_app import origin_allow_list, serve
+
     try:
         allowed = origin_allow_list(args.port, args.allow_origin or ())
     except ValueError as exc:

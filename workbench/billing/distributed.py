@@ -22,7 +22,7 @@ import dataclasses
 import logging
 
 from workbench.billing.cycle_chunk import ChunkTask, CyclePlan, bill_chunk
-from workbench.errors import BillingError, WorkbenchError
+from workbench.errors import BillingError, WorkbenchError, require
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,7 @@ def _bill_task(task: ChunkTask, plan: CyclePlan) -> dict:
 @contextlib.contextmanager
 def cluster_client(scheduler, workers: int | None = None):
     """A ``distributed.Client`` for ``scheduler`` ("local", an address, or a Client, which is not closed)."""
+    require("distributed", "distributed", "cycle --scheduler (billing on dask)")
     from distributed import Client, LocalCluster
 
     if isinstance(scheduler, Client):

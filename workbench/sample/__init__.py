@@ -44,6 +44,7 @@ import numpy as np
 import xarray as xr
 
 from workbench.ami.cube import METER_COORDS, quiet_zarr
+from workbench.ami.cube_schema import QUALITY_ATTRS
 from workbench.outputs.guard import staged_output
 from workbench.sample.loads import _block
 from workbench.sample.meters import (
@@ -178,7 +179,7 @@ def generate_sample_utility(
         template.attrs["months"] = f"{year}-{first_month:02d}:{year}-{last_month:02d}"
     template["delivered_kwh"].attrs = {"units": "kWh", "long_name": "energy delivered to the customer"}
     template["received_kwh"].attrs = {"units": "kWh", "long_name": "energy received from the customer"}
-    template["quality"].attrs = {"flag_values": "0 1 2", "flag_meanings": "actual estimated missing"}
+    template["quality"].attrs = dict(QUALITY_ATTRS)
     encoding = {name: {"chunks": (meter_chunk, n_t)} for name in ("delivered_kwh", "received_kwh", "quality")}
     for name in (*METER_COORDS, "meter"):
         encoding[name] = {"chunks": (n_meters,)}
