@@ -19,6 +19,7 @@ AREAS = {
     "test_real_feeds.py": "Real feeds through `workbench bill`",
     "test_command_line.py": "The command line itself",
     "test_dashboard_origin.py": "The dashboard server",
+    "test_verbosity.py": "-q/-v, `ingest --delimiter` and missing extras",
 }
 
 
