@@ -1,7 +1,7 @@
 """Scan engine of the Green Button XML reader: the Python side of the byte-level reading.
 
-Kept by hand on purpose: lxml alone builds every IntervalReading as an element (many times slower and
-larger for a year of 15-minute reads); anything the scanner does not recognise goes to lxml.
+Kept by hand on purpose: lxml alone builds an element for every IntervalReading, where this scanner reads
+the plain ones straight from the bytes; anything it does not recognise still goes to lxml.
 
 The file is read window by window into one buffer. In each window the numba kernel
 (:func:`~workbench.kernels.greenbutton_xml_entries.scan_entries`) reads the run of plain IntervalBlock
