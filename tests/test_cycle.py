@@ -99,6 +99,25 @@ def test_accounting_adds_up_and_outputs_are_complete(cycle_run):
     assert summary.revenue.sum() == pytest.approx(bills.total.sum(), abs=0.01)
 
 
+def test_summary_csv_is_rounded_for_people_and_parquet_keeps_full_precision(cycle_run):
+    """summary.csv: kWh to 3 decimals, $ to cents (no 88222.55100291222); bills.parquet unrounded."""
+    _, out = cycle_run
+    text = (out / "summary.csv").read_text()
+    header, *rows = [line.split(",") for line in text.splitlines()]
+    decimals = {"kwh": 3, "revenue": 2, "average_bill": 2}
+    for row in rows:
+        for name, places in decimals.items():
+            cell = row[header.index(name)]
+            assert len(cell.partition(".")[2]) <= places, (name, cell)
+    bills = pd.read_parquet(out / "bills.parquet")
+    summary = pd.read_csv(out / "summary.csv").set_index("rate_code")
+    by_code = bills.groupby("rate_code").delivered_kwh.sum()
+    # the CSV holds the Parquet's sums rounded half-way at most (a 3-decimal rounding error)
+    assert (summary.kwh - by_code.reindex(summary.index)).abs().max() <= 0.0005 + 1e-9
+    # the Parquet keeps what was computed: some kWh with more than 3 decimals
+    assert any(len(repr(v).partition(".")[2]) > 3 for v in bills.delivered_kwh.head(50))
+
+
 def test_unknown_rate_code_is_held_not_lost(cube, tmp_path):
     ds = open_cube(cube, chunks=False)
     codes = ds["rate_code"].values.astype(object)

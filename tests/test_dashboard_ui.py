@@ -97,3 +97,29 @@ def test_page_loads_and_a_size_change_updates_numbers_and_plot(served, tmp_path)
         finally:
             browser.close()
     assert (tmp_path / "nem-dashboard-7kw-2022.png").stat().st_size > 10_000
+
+
+def test_page_shows_its_plot_with_the_network_off(served):
+    """Every request off 127.0.0.1 refused (an isolated network): the page still loads bokeh and draws the
+    plot, so its resources come from the workbench's own server, not a CDN."""
+    url, _ = served
+    refused = []
+
+    def route(r):
+        if r.request.url.startswith(url.rstrip("/")) or r.request.url.startswith(("data:", "ws://127.0.0.1")):
+            return r.continue_()
+        refused.append(r.request.url)
+        return r.abort()
+
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1300, "height": 1100})
+            page.route("**/*", route)
+            page.goto(url, wait_until="networkidle")
+            page.wait_for_function(f"() => ({PLOT_TITLES})().length > 0", timeout=30_000)
+            boxes = [c.bounding_box() for c in page.locator("canvas").all()]  # pierces bokeh's shadow DOM
+            assert any(b and b["width"] > 100 and b["height"] > 100 for b in boxes), boxes
+        finally:
+            browser.close()
+    assert refused == [], refused

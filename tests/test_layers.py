@@ -31,7 +31,7 @@ RANKS = {
     "ledger": 9, "design": 9,  # the ledger (accounts, posting, payments, receivables); rate design and cost of service
     "runs": 9.5, "filing": 9.5,  # audited cycle runs (exceptions, posting, documents); PUC filing schedules
     "app": 10,
-    "cli_errors": 11, "cli_parser": 11.5,
+    "cli_errors": 11, "cli_logging": 11, "cli_parser": 11.5,
     # each wing's subcommands: workbench/cli_<wing>.py, registered in cli.WINGS
     "cli_ledger": 11.7, "cli_runs": 11.7, "cli_design": 11.6, "cli_cos": 11.7, "cli_filing": 11.7, "cli_payments": 11.7,
     "cli": 12, "__main__": 13,

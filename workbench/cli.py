@@ -29,14 +29,17 @@ import argparse
 import csv
 import errno
 import json
+import logging
 import os
 import select
 import socket
 import sys
 
-from workbench import cli_cos, cli_design, cli_ledger, cli_parser, cli_runs
+from workbench import cli_cos, cli_design, cli_ledger, cli_logging, cli_parser, cli_runs
 from workbench.cli_errors import decode_error_line, one_line, os_error_line
-from workbench.errors import WorkbenchError
+from workbench.errors import WorkbenchError, require
+
+log = logging.getLogger("workbench.cli")
 
 
 def _bill(args) -> int:
@@ -98,7 +101,8 @@ def _bill_feed(args, tariff):
         _warn(text, said)
     if check.problems:
         for problem in check.problems:
-            print(f"  - {problem.text}" + ("" if problem.repairable else " (cannot be repaired)"), file=sys.stderr)
+            # the detail of the error that follows: shown even with -qq
+            log.error(f"  - {problem.text}" + ("" if problem.repairable else " (cannot be repaired)"))
         if not check.repairable:
             raise WorkbenchError(f"{source}: {check.summary()}; the ones marked 'cannot be repaired' must be fixed in "
                                  "the file (see the list above)")
@@ -118,7 +122,7 @@ def _bill_feed(args, tariff):
         series, repairs = build_series(reads, check, tz, repair=args.repair)
         series = attach_reactive(series, reads)  # kVARh reads, when the file has them (docs/reactive-power.md)
         for text in repairs:
-            print(f"repaired: {source}: {text}", file=sys.stderr)
+            log.warning(f"repaired: {source}: {text}")
         read_dates = _read_dates(args.read_dates) if args.read_dates else None
     bills = bill_interval_series(
         tariff, series, read_dates=read_dates, timezone=tz if not tariff.timezone or check.register else None,
@@ -134,7 +138,7 @@ def _bill_feed(args, tariff):
 
 
 def _warn(text: str, said: list | None = None) -> None:
-    print(f"warning: {text}", file=sys.stderr)
+    log.warning(f"warning: {text}")
     if said is not None:
         said.append(text)
 
@@ -181,7 +185,7 @@ def _sample(args) -> int:
         months = (first, last)
     check_sample_outputs(args.out, args.ami)  # both folders, before anything is generated
     summary = generate_sample_utility(args.out, n_meters=args.meters, year=year, seed=args.seed,
-                                      meter_chunk=args.chunk, progress=not args.quiet, months=months)
+                                      meter_chunk=args.chunk, progress=cli_logging.progress_wanted(args), months=months)
     print(f"sample utility written to {args.out}")
     for key, value in summary.items():
         print(f"  {key}: {value}")
@@ -201,7 +205,7 @@ def _cycle(args) -> int:
     if args.workers is not None and args.scheduler != "local":
         raise WorkbenchError("--workers: only with --scheduler local (an existing cluster has its own workers)")
     result = run_cycle(args.cube, args.tariffs, args.out, cycles=_cycles(args.cycle), period=args.period,
-                       progress=not args.quiet, scheduler=args.scheduler, workers=args.workers, fresh=args.fresh,
+                       progress=cli_logging.progress_wanted(args), scheduler=args.scheduler, workers=args.workers, fresh=args.fresh,
                        chunk_meters=args.chunk, enrollments=args.enrollments, vee_config=args.vee_config,
                        replace=args.replace, system_peaks=args.system_peaks, peak_zone=args.peak_zone)
     print(result.summary_text())
@@ -220,11 +224,10 @@ def _cycles(text):
 def _serve(args) -> int:
     _int_range("--port", args.port, 1, 65535, "a TCP port")
     _int_range("--meters", args.meters, 1, 999_999, "meters to generate when the cube is missing")
-    try:
-        from workbench.app.nem_app import origin_allow_list, serve
-    except ImportError as exc:
-        raise WorkbenchError(f"workbench serve needs the dashboard libraries ({exc.name or exc}): "
-                             "pip install 'rate-workbench[notebooks]'") from None
+    for module in ("panel", "hvplot", "holoviews"):
+        require(module, "notebooks", "workbench serve (the dashboard)")
+    from workbench.app.nem_app import origin_allow_list, serve
+
     try:
         allowed = origin_allow_list(args.port, args.allow_origin or ())
     except ValueError as exc:
@@ -257,7 +260,7 @@ def _vee(args) -> int:
 
     config = load_config(args.config)
     summary = vee_cube(args.cube, config, report_dir=args.report, inject_seed=args.inject_faults,
-                       progress=not args.quiet)
+                       progress=cli_logging.progress_wanted(args))
     print(summary.summary_text())
     if args.report:
         print(f"report: {args.report}/vee_report.html (tables as CSV beside it)")
@@ -270,10 +273,16 @@ def _ingest(args) -> int:
     from workbench.ami.ingest import ingest
 
     applied = None if args.multiplier_applied is None else args.multiplier_applied == "yes"
+    reader_options = None
+    if args.delimiter is not None:
+        from workbench.ami.readers import check_delimiter
+
+        reader_options = {"delimiter": check_delimiter(args.delimiter, "--delimiter")}
+    progress = cli_logging.progress_wanted(args)
     with cube_writer(args.into):  # ingest and VEE as one writer: no other run gets the cube between them
         result = ingest(args.files, args.into, args.registry, create_period=args.period, timezone=args.timezone,
                         multiplier_applied=applied, read_dates=args.read_dates, force=args.force,
-                        report_dir=args.report)
+                        report_dir=args.report, reader_options=reader_options, progress=progress)
         print(result.summary_text())
         if args.vee:
             from workbench.ami.registry import load_registry
@@ -281,7 +290,7 @@ def _ingest(args) -> int:
 
             registry = load_registry(args.registry) if args.registry else None
             summary = vee_cube(args.into, load_config(args.vee_config), report_dir=args.report, registry=registry,
-                               accounting=result.accounting, progress=False)
+                               accounting=result.accounting, progress=progress)
             print()
             print(summary.summary_text())
             if args.report:
@@ -303,7 +312,8 @@ def main(argv=None) -> int:
     """Run ``workbench ARGV``; returns the exit status (see the module docstring for what each failure prints)."""
     try:
         args = build_parser().parse_args(argv)
-        status = args.func(args)
+        with cli_logging.configured(cli_logging.verbosity(args)):
+            status = args.func(args)
         sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit flush
         return status
     except WorkbenchError as exc:

@@ -56,7 +56,6 @@ def add_commands(sub) -> None:
     det.add_argument("--chunk", type=int, help="meters per chunk (default: the cube's Zarr meter chunk)")
     det.add_argument("--scheduler", help="run the meter chunks on dask: 'local' or a scheduler address")
     det.add_argument("--workers", type=int, help="worker processes of --scheduler local (default 2)")
-    det.add_argument("--quiet", action="store_true", help="no progress bar")
     det.set_defaults(func=_determinants)
 
     pr = group.add_parser("price", help="revenue by class, rate and component; each customer's annual bill; the change",

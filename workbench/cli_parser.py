@@ -1,17 +1,21 @@
 """The ``workbench`` command's options: its argparse parser, subcommands, options and their help.
 
 :func:`build_parser` lays out every subcommand (``bill``, ``sample``, ``cycle``, ``serve``, ``vee``,
-``ingest``) with its options, defaults and help text; what each subcommand does is :mod:`workbench.cli`'s,
-which hands its functions in (``handlers``). ``_Parser`` words usage errors as the workbench's one line,
-``error: workbench sample: ...``, exit 2.
+``ingest``) with its options, defaults, help text and examples; what each subcommand does is
+:mod:`workbench.cli`'s, which hands its functions in (``handlers``). ``_Parser`` words usage errors as the
+workbench's one line, ``error: workbench sample: ...``, exit 2. Every subcommand, a wing's too, gets the
+``-v``/``-q`` options of :func:`workbench.cli_logging.common_options` and the help layout of
+:class:`workbench.cli_logging.HelpFormatter` (defaults shown, examples kept as written).
 """
 
 from __future__ import annotations
 
 import argparse
+import textwrap
 from collections.abc import Callable, Mapping, Sequence
 
 from workbench import __version__
+from workbench.cli_logging import HelpFormatter, common_options
 
 
 class _Parser(argparse.ArgumentParser):
@@ -27,11 +31,14 @@ def build_parser(handlers: Mapping[str, Callable], wings: Sequence[Callable] = (
     ``wings``: each wing's ``add_commands(sub)`` (``workbench/cli_<wing>.py``) adds its own subcommands, with
     their handlers, to the subparsers ``sub``.
     """
-    parser = _Parser(prog="workbench", description="Rate Workbench: electric-utility rate analysis and billing.")
+    parser = _Parser(prog="workbench", description="Rate Workbench: electric-utility rate analysis and billing.",
+                     epilog=_MAIN_EPILOG, formatter_class=HelpFormatter)
     parser.add_argument("--version", action="version", version=f"workbench (rate-workbench) {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _with_common_options(sub)
 
-    bill = sub.add_parser("bill", help="bill one customer's interval file under a tariff")
+    bill = sub.add_parser("bill", help="bill one customer's interval file under a tariff", epilog=_BILL_EPILOG,
+                          description="Bill one customer's interval file under a tariff; the bills go to stdout.")
     bill.add_argument("--tariff", required=True, help="workbench YAML tariff or OpenEI URDB v8 JSON")
     bill.add_argument("--intervals", required=True, help="CSV: timestamp (ISO 8601 with offset), delivered_kwh[, received_kwh]; "
                       "or any AMI file workbench ingest reads (Green Button XML/CSV, MDM CSV/Parquet, CMEP)")
@@ -42,7 +49,8 @@ def build_parser(handlers: Mapping[str, Callable], wings: Sequence[Callable] = (
                       help="meters on the billed account, for a URDB charge per additional meter "
                       "(fixedchargeeaaddl: N - 1 additional meters; default: 1, no additional meter)")
     bill.add_argument("--meter", help="the meter to bill when the interval file holds several")
-    bill.add_argument("--format", choices=["text", "json", "csv"], default="text")
+    bill.add_argument("--format", choices=["text", "json", "csv"], default="text", help="how the bills are printed: "
+                      "text for people, json (every line item, repairs, warnings) or csv (one row per line item)")
     bill.add_argument("--timezone", help="IANA time zone the tariff's schedules apply in (default: the tariff's; "
                       "else a Green Button feed's LocalTimeParameters; else the timestamps' own offsets); a feed or "
                       "timestamps on another clock get a warning naming both")
@@ -63,21 +71,26 @@ def build_parser(handlers: Mapping[str, Callable], wings: Sequence[Callable] = (
                       "anniversary true-up)")
     bill.set_defaults(func=handlers["bill"])
 
-    sample = sub.add_parser("sample", help="generate the synthetic sample utility (interval cube)")
-    sample.add_argument("--meters", type=int, default=2000)
-    sample.add_argument("--year", type=int, default=2025)
-    sample.add_argument("--seed", type=int, default=42)
+    sample = sub.add_parser("sample", help="generate the synthetic sample utility (interval cube)", epilog=_SAMPLE_EPILOG,
+                            description="Generate the synthetic sample utility: an interval cube (Zarr) of "
+                            "residential, commercial and solar meters, and optionally its AMI export with faults.")
+    sample.add_argument("--meters", type=int, default=2000, help="number of meters to generate")
+    sample.add_argument("--year", type=int, default=2025, help="calendar year of the intervals")
+    sample.add_argument("--seed", type=int, default=42, help="random seed (the same seed gives the same utility)")
     sample.add_argument("--chunk", type=int, default=1000, help="meters per Zarr chunk")
     sample.add_argument("--months", help="only these months of the year, e.g. 2025-10:2025-11 (default: the whole "
                         "year); the year given here replaces --year")
-    sample.add_argument("--out", default="data/sample/cube.zarr")
+    sample.add_argument("--out", default="data/sample/cube.zarr", help="the cube to write (a new folder, or an "
+                        "earlier sample cube)")
     sample.add_argument("--ami", metavar="DIR", help="also write the utility as its AMI head-end would export it, "
                         "with faults: MDM Parquet by month, meters.csv, read-dates.csv (for workbench ingest)")
-    sample.add_argument("--quiet", action="store_true")
     sample.set_defaults(func=handlers["sample"])
 
-    cycle = sub.add_parser("cycle", help="bill a bill cycle (or all) of the utility from the cube")
-    cycle.add_argument("--cube", default="data/sample/cube.zarr")
+    cycle = sub.add_parser("cycle", help="bill a bill cycle (or all) of the utility from the cube", epilog=_CYCLE_EPILOG,
+                           description="Bill a bill cycle (or all) of the utility from the interval cube: bills "
+                           "and line items as Parquet, summary.csv and exceptions.csv for people, run.json.")
+    cycle.add_argument("--cube", default="data/sample/cube.zarr", help="the interval cube (Zarr folder, or an "
+                       "s3:// URL with the s3 extra)")
     cycle.add_argument("--tariffs", default="tariffs", help="tariff book folder")
     cycle.add_argument("--cycle", default="all", help="cycle number(s), e.g. 7 or 3,4, or 'all'")
     cycle.add_argument("--period", help="only bill periods ending in this month, e.g. 2025-11 (default: every period)")
@@ -87,7 +100,7 @@ def build_parser(handlers: Mapping[str, Callable], wings: Sequence[Callable] = (
                        "(other cube, tariffs, cycles or period) wrote them")
     cycle.add_argument("--scheduler", help="run the meter chunks on dask: 'local' (a LocalCluster on this machine) "
                        "or a scheduler address like tcp://10.0.0.5:8786 (default: in this process)")
-    cycle.add_argument("--workers", type=int, help="worker processes of --scheduler local (default 2)")
+    cycle.add_argument("--workers", type=int, help="worker processes of --scheduler local (default: 2)")
     cycle.add_argument("--fresh", action="store_true", help="ignore meter chunks kept by an interrupted earlier run "
                        "of the same inputs (default: resume from them)")
     cycle.add_argument("--enrollments", help="account program histories (CSV account,program,pto_date,start,end,...): "
@@ -99,13 +112,14 @@ def build_parser(handlers: Mapping[str, Callable], wings: Sequence[Callable] = (
                        "the run's identity (default: none)")
     cycle.add_argument("--peak-zone", help="the zone whose peaks to use when --system-peaks lists several")
     cycle.add_argument("--chunk", type=int, help="meters per billing chunk (default: the cube's Zarr meter chunk)")
-    cycle.add_argument("--quiet", action="store_true")
     cycle.set_defaults(func=handlers["cycle"])
-    serve = sub.add_parser("serve", help="serve a dashboard (nem: the NEM 2.0 vs 3.0 impact study)")
-    serve.add_argument("app", choices=["nem"])
-    serve.add_argument("--cube", default="data/sample/nem-study.zarr", help="generated if missing")
+    serve = sub.add_parser("serve", help="serve a dashboard (nem: the NEM 2.0 vs 3.0 impact study)", epilog=_SERVE_EPILOG,
+                           description="Serve a dashboard on 127.0.0.1 (needs the notebooks extra: panel, hvplot).")
+    serve.add_argument("app", choices=["nem"], help="the dashboard: nem, the NEM 2.0 vs 3.0 impact study")
+    serve.add_argument("--cube", default="data/sample/nem-study.zarr", help="the study's interval cube; generated if "
+                       "missing")
     serve.add_argument("--meters", type=int, default=300, help="meters to generate when the cube is missing")
-    serve.add_argument("--port", type=int, default=5006)
+    serve.add_argument("--port", type=int, default=5006, help="TCP port to listen on (127.0.0.1 only)")
     serve.add_argument("--allow-origin", action="append", metavar="HOST[:PORT]", help="also accept the browser's "
                        "live connection from this origin (a reverse proxy's name); repeatable. Default: only "
                        "127.0.0.1:PORT and localhost:PORT")
@@ -116,16 +130,20 @@ def build_parser(handlers: Mapping[str, Callable], wings: Sequence[Callable] = (
                        "weather file's")
     serve.set_defaults(func=handlers["serve"])
 
-    vee = sub.add_parser("vee", help="validate, estimate and edit the interval cube in place (VEE) and report")
-    vee.add_argument("--cube", default="data/sample/cube.zarr")
+    vee = sub.add_parser("vee", help="validate, estimate and edit the interval cube in place (VEE) and report",
+                         epilog=_VEE_EPILOG, description="Validate, estimate and edit the interval cube in place "
+                         "(VEE): flags, estimates with the originals kept, the bill-ready verdict; and report.")
+    vee.add_argument("--cube", default="data/sample/cube.zarr", help="the interval cube to validate (changed in "
+                     "place, as one new version)")
     vee.add_argument("--config", help="site VEE configuration (YAML) merged over workbench/vee/defaults.yaml")
     vee.add_argument("--report", help="folder for vee_report.html and its CSV tables")
     vee.add_argument("--inject-faults", type=int, metavar="SEED", help="first inject the demo faults (gaps, "
                      "spikes, flatlines, ...) with this seed and score VEE against them; changes the cube")
-    vee.add_argument("--quiet", action="store_true")
     vee.set_defaults(func=handlers["vee"])
 
-    ing = sub.add_parser("ingest", help="load interval files (Green Button, MDM CSV/Parquet, CMEP) into the cube")
+    ing = sub.add_parser("ingest", help="load interval files (Green Button, MDM CSV/Parquet, CMEP) into the cube",
+                         epilog=_INGEST_EPILOG, description="Load interval files into the cube: every read is "
+                         "landed or rejected with its reason (see docs/ingest.md).")
     ing.add_argument("files", nargs="+", metavar="FILE", help="interval files; the format is recognised")
     ing.add_argument("--into", required=True, metavar="CUBE", help="the cube (Zarr directory); created if missing")
     ing.add_argument("--registry", help="meter registry CSV or YAML (required to create a cube; see docs/registry.md)")
@@ -141,7 +159,83 @@ def build_parser(handlers: Mapping[str, Callable], wings: Sequence[Callable] = (
     ing.add_argument("--vee", action="store_true", help="then validate and estimate the cube (VEE) and put the "
                      "ingest accounting and the VEE results in one report (--report)")
     ing.add_argument("--vee-config", help="site VEE configuration merged over workbench/vee/defaults.yaml")
+    ing.add_argument("--delimiter", help="field separator of MDM CSV/TSV files: one character, or 'tab' "
+                     "(default: sniffed from the header among , ; tab |)")
     ing.set_defaults(func=handlers["ingest"])
     for add_commands in wings:
         add_commands(sub)
     return parser
+
+
+def _with_common_options(sub) -> None:
+    """Make every ``sub.add_parser`` (a wing's too) take ``-v``/``-q`` and the help layout with defaults."""
+    add_parser = sub.add_parser
+
+    def add_with_common(name, **kwargs):
+        parents = list(kwargs.pop("parents", ()))
+        if not any(getattr(p, "workbench_common", False) for p in parents):
+            parents.append(common_options())
+        kwargs["formatter_class"] = HelpFormatter  # one help layout everywhere (a wing's own is replaced)
+        if kwargs.get("description"):  # the formatter keeps text as written (for the examples): wrap it here
+            kwargs["description"] = textwrap.fill(kwargs["description"], 100)
+        parser = add_parser(name, parents=parents, **kwargs)
+        add_subparsers = parser.add_subparsers
+
+        def add_nested(**options):  # a wing's group (ledger init, design cos, ...): the same for its commands
+            nested = add_subparsers(**options)
+            _with_common_options(nested)
+            return nested
+
+        parser.add_subparsers = add_nested
+        return parser
+
+    sub.add_parser = add_with_common
+
+
+_MAIN_EPILOG = """\
+every command takes -v (more detail) and -q (less: no progress bars; -qq errors only).
+exit status: 0 done, 2 bad input (one 'error:' line), 70 a bug of the workbench, 130 interrupted.
+
+a first session:
+  workbench sample --meters 200 --out data/sample/cube.zarr
+  workbench cycle --cube data/sample/cube.zarr --cycle 7 --period 2025-11 --out reports/cycle-7
+  workbench COMMAND --help      (options and examples of one command)
+"""
+
+_BILL_EPILOG = """\
+examples:
+  workbench bill --tariff tariffs/res-tou.yaml --intervals meter.csv
+  workbench bill --tariff urdb.json --intervals greenbutton.xml --format csv > bills.csv
+  workbench bill --tariff tariffs/res.yaml --intervals solar.csv --program net-billing --true-up-month 12
+"""
+
+_SAMPLE_EPILOG = """\
+examples:
+  workbench sample --meters 200 --months 2025-11 --out data/sample/small.zarr
+  workbench sample --meters 2000 --ami data/sample/ami      (also the head-end export, for workbench ingest)
+"""
+
+_CYCLE_EPILOG = """\
+examples:
+  workbench cycle --cube data/sample/cube.zarr --cycle 7 --period 2025-11 --out reports/cycle-7
+  workbench cycle --cycle all --scheduler local --workers 4 --out reports/all
+outputs (see docs/outputs.md): summary.csv and exceptions.csv rounded for people (kWh to 3 decimals, $ to
+cents); bills.parquet and line_items.parquet at full precision.
+"""
+
+_SERVE_EPILOG = """\
+example:
+  workbench serve nem --port 5006      (then open http://127.0.0.1:5006; works offline, no CDN)
+"""
+
+_VEE_EPILOG = """\
+examples:
+  workbench vee --cube data/sample/cube.zarr --report reports/vee
+  workbench vee --cube data/sample/demo.zarr --inject-faults 7 --report reports/vee-demo
+"""
+
+_INGEST_EPILOG = """\
+examples:
+  workbench ingest data/ami/*.parquet --into data/utility.zarr --registry data/ami/meters.csv --report reports/ingest
+  workbench ingest export.csv --into data/utility.zarr --delimiter ';' --vee --report reports/ingest
+"""

@@ -40,7 +40,6 @@ def add_commands(sub) -> None:
                      "first N (HTML bills are always written for every posted bill)")
     run.add_argument("--no-documents", action="store_true", help="post without rendering bill documents")
     run.add_argument("--notebook", help="the run notebook (default: the workbench's notebooks/billing_cycle.ipynb)")
-    run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(func=_run_cycle)
 
     bills = sub.add_parser("bills", help="list, hold, release or cancel/rebill bills in the ledger")

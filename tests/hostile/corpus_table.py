@@ -23,6 +23,7 @@ AREAS = {
     "test_design.py": "Cost of service (`design allocators`, `design cos`)",
     "test_payment_files.py": "Payment files (`payments post`)",
     "test_cycle_runs.py": "Cycle runs (`run-cycle`, `bills`, `compare-bills`, `ledger assure`)",
+    "test_verbosity.py": "-q/-v, `ingest --delimiter` and missing extras",
 }
 
 

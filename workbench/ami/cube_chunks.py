@@ -18,7 +18,7 @@ import numpy as np
 from workbench.ami.cube_reactive import missing_reactive_chunks
 from workbench.ami.cube_schema import QUALITY_MISSING
 from workbench.ami.cube_store import quiet_zarr
-from workbench.errors import CubeError
+from workbench.errors import CubeError, require_for_url
 
 
 def open_zarr_group(path: str | os.PathLike):
@@ -27,6 +27,7 @@ def open_zarr_group(path: str | os.PathLike):
 
     text = str(path)
     if "://" in text:
+        require_for_url(text, "the interval cube")
         return zarr.open_group(text, mode="r")
     meta = Path(text) / "zarr.json"
     stamp = meta.stat().st_mtime_ns if meta.exists() else 0

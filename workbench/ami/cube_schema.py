@@ -20,6 +20,22 @@ QUALITY_ACTUAL = 0
 QUALITY_ESTIMATED = 1
 QUALITY_MISSING = 2
 
+#: CF attributes of ``quality``: ``flag_values`` as numbers (a cube written before 0.2 holds the string
+#: ``"0 1 2"``; :func:`cf_flag_values` reads both)
+QUALITY_ATTRS = {"flag_values": [QUALITY_ACTUAL, QUALITY_ESTIMATED, QUALITY_MISSING],
+                 "flag_meanings": "actual estimated missing"}
+
+
+def cf_flag_values(attrs, key: str = "flag_values") -> list[int]:
+    """A variable's CF ``flag_values`` (or ``flag_masks``) as integers: a list or array of numbers, or the
+    blank-separated string older cubes carry; ``[]`` when absent."""
+    value = attrs.get(key)
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [int(v) for v in value.split()]
+    return [int(v) for v in np.atleast_1d(value)]
+
 #: data variables on (meter, time), with their dtypes
 INTERVAL_VARS = {
     "delivered_kwh": np.dtype("float32"),

@@ -21,19 +21,22 @@ provenance) is written into the staging copy, so it changes in the same rename a
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import json
+import logging
 import os
 import re
 import shutil
-import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import filelock
+
 from workbench.ami.ingest_records import settle_partial_records
 from workbench.outputs import atomic_write_text, exclusive_lock
+
+log = logging.getLogger(__name__)
 
 #: the version record: the attributes of a small Zarr group inside the cube (a plain file there would make zarr
 #: warn that it is not part of the hierarchy); like ``_ingest/``, not in the cube's consolidated metadata
@@ -91,18 +94,18 @@ def cube_writer(cube) -> Iterator[Path]:
 def writer_active(cube) -> bool:
     """Whether some process holds the cube's writer lock now (a non-blocking probe that creates no file)."""
     path = lock_path(cube)
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
+    if not path.is_file():
         return False  # no lock file: no writer ever ran here
+    # the same filelock the writers take (flock on POSIX, LockFileEx on Windows), tried once without waiting;
+    # a writer starting meanwhile waits out this momentary hold (LOCK_WAIT)
+    probe = filelock.FileLock(str(path), timeout=0, is_singleton=False)
     try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
+        probe.acquire()
+    except filelock.Timeout:
         return True
     except OSError:
         return False
-    finally:
-        os.close(fd)  # closing drops the probe's shared lock
+    probe.release()
     return False
 
 
@@ -128,7 +131,7 @@ def recover_leftovers(real: Path) -> list[str]:
         notes.append(f"{p}: removed the staging folder a stopped run left behind")
     notes += settle_partial_records(real, str(read_version(real).get("run", "")))
     for note in notes:
-        print(f"warning: {note}", file=sys.stderr)
+        log.warning(f"warning: {note}")
     return notes
 
 

@@ -104,7 +104,7 @@ def ingest(files, cube, registry=None, *, create_period=None, timezone: str | No
            multiplier_applied: bool | None = None, step_minutes: int | None = None, read_dates=None,
            reader_options: dict | None = None, force: bool = False, meter_chunk: int = 1000,
            memory_budget: int = DEFAULT_BUDGET, batch_rows: int = 1 << 20, utility: str | None = None,
-           report_dir=None) -> IngestResult:
+           report_dir=None, progress: bool = False) -> IngestResult:
     """Ingest interval ``files`` into the cube at ``cube`` (created if missing); return an :class:`IngestResult`.
 
     Parameters
@@ -128,6 +128,7 @@ def ingest(files, cube, registry=None, *, create_period=None, timezone: str | No
     memory_budget : bytes of meter chunks held in memory before parking some in scratch files.
     report_dir : also write ``ingest_accounting.json`` and copies of the rejects and audit files there; the
         folder is checked before the cube changes (:mod:`workbench.ami.ingest_report`).
+    progress : draw a progress bar on stderr (a step per file, with the reads read so far).
     """
     files = [Path(f) for f in files]
     if not files:
@@ -220,7 +221,7 @@ def _ingest_locked(files, cube, registry, opts) -> IngestResult:
                 create_provenance(staging, layout, reactive_only=True)
             store.open_outputs()
             clock.lap("prepare")
-            per_file = P.pass_one(jobs, mapper, store, rejects, reader_opts, next_id)
+            per_file = P.pass_one(jobs, mapper, store, rejects, reader_opts, next_id, progress=opts["progress"])
             clock.lap("read_map")
             conflicts, changed = P.settle(store, layout, per_file, audit, next_id, write_all=not exists)
             store.write_has_reactive()

@@ -12,7 +12,7 @@ import pandas as pd
 import xarray as xr
 
 from workbench.ami.cube_reactive import reactive_variables
-from workbench.ami.cube_schema import METER_COORDS, validate_cube
+from workbench.ami.cube_schema import METER_COORDS, QUALITY_ATTRS, validate_cube
 from workbench.ami.cube_store import quiet_zarr
 from workbench.ami.ingest_store import CubeLayout, fast_codec
 from workbench.ami.registry import MeterRegistry
@@ -166,7 +166,7 @@ def write_template(staging: Path, layout: CubeLayout, coords: dict, cycle_ids, r
             "received_kwh": (("meter", "time"), zeros["received_kwh"],
                              {"units": "kWh", "long_name": "energy received from the customer"}),
             "quality": (("meter", "time"), zeros["quality"],
-                        {"flag_values": "0 1 2", "flag_meanings": "actual estimated missing"}),
+                        dict(QUALITY_ATTRS)),
             "read_date": (("cycle_id", "read"), read_date),
         },
         coords={

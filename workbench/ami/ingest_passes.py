@@ -9,13 +9,14 @@
 
 from __future__ import annotations
 
-import sys
+import logging
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from tqdm.auto import tqdm
 
 from workbench.ami.ingest_map import ReadMapper, conflict_rejects, read_ahead
 from workbench.ami.ingest_records import AuditWriter, RejectWriter, reader_rejects_table
@@ -26,6 +27,8 @@ from workbench.kernels.ingest import partition_rows, scatter_reads
 
 #: meter chunks settled at a time (the kernel and the compressors release the GIL)
 SETTLE_THREADS = 2
+
+log = logging.getLogger(__name__)
 
 
 def open_stream(path, reader_opts: dict):
@@ -80,10 +83,14 @@ def data_extent(jobs, registry, reader_opts, *, need_extent: bool):
     return lo, hi, seconds
 
 
-def pass_one(jobs, mapper: ReadMapper, store: ChunkStore, rejects: RejectWriter, reader_opts, first_new):
-    """Stream every file into the working chunks; return per-file tallies."""
+def pass_one(jobs, mapper: ReadMapper, store: ChunkStore, rejects: RejectWriter, reader_opts, first_new, *,
+             progress: bool = False):
+    """Stream every file into the working chunks; return per-file tallies. ``progress``: a bar on stderr, a
+    step per file, with the reads read so far."""
     layout = store.layout
     per_file = []
+    bar = tqdm(total=len(jobs), unit="file", desc="Ingesting", disable=not progress)
+    reads_read = 0
     for j, (path, _, _) in enumerate(jobs):
         tally = {"format": "", "mapped_ok": 0, "map_rejected": 0, "dups_seen": 0, "conflicts_seen": 0,
                  "conflict_rejected": 0}
@@ -98,6 +105,8 @@ def pass_one(jobs, mapper: ReadMapper, store: ChunkStore, rejects: RejectWriter,
             work = store.acquire(chunk)
             mapped = mapper.map_scatter(batch, layout.rows(chunk), work.val, work.prov, first_new + j, first_new)
             tally["mapped_ok"] += mapped.n_ok
+            reads_read += mapped.n
+            bar.set_postfix_str(f"{reads_read:,} reads", refresh=False)
             tally["dups_seen"] += mapped.dups
             tally["conflicts_seen"] += mapped.conflicts
             if mapped.n_ok < mapped.n:
@@ -118,12 +127,14 @@ def pass_one(jobs, mapper: ReadMapper, store: ChunkStore, rejects: RejectWriter,
         rejects.add(reader_rejects_table(stream.rejects))
         n_negative = stream.metadata.get("negative_delivered", 0)
         if n_negative:
-            print(f"warning: {path}: {n_negative:,} negative delivered read(s) (first on row "
-                  f"{stream.metadata['negative_delivered_first_row']}) kept for VEE, which flags them NEGATIVE and "
-                  "estimates them (ingest --vee, or workbench vee, before billing)", file=sys.stderr)
+            log.warning(f"warning: {path}: {n_negative:,} negative delivered read(s) (first on row "
+                        f"{stream.metadata['negative_delivered_first_row']}) kept for VEE, which flags them NEGATIVE "
+                        "and estimates them (ingest --vee, or workbench vee, before billing)")
         tally["negative_delivered"] = n_negative
         tally["counts"] = stream.counts
         per_file.append(tally)
+        bar.update(1)
+    bar.close()
     return per_file
 
 

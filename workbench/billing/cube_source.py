@@ -20,7 +20,7 @@ from workbench.ami.cube import open_cube
 from workbench.ami.cube_schema import validate_cube
 from workbench.ami.cube_store import quiet_zarr
 from workbench.ami.cube_writer import cube_state, lock_path, writer_active
-from workbench.errors import CubeError
+from workbench.errors import CubeError, require_for_url
 
 
 def is_url(cube) -> bool:
@@ -31,6 +31,7 @@ def open_run_cube(cube) -> xr.Dataset:
     """The cube at ``cube`` (a path or an fsspec URL), lazily, with its per-meter coordinates in memory."""
     if not is_url(cube):
         return open_cube(cube)
+    require_for_url(cube, "the interval cube")
     try:
         with quiet_zarr():
             ds = xr.open_zarr(str(cube), chunks={}, consolidated=None)
@@ -54,6 +55,7 @@ def open_run_cube(cube) -> xr.Dataset:
 def cube_fingerprint(cube) -> dict:
     """What identifies this version of the cube: its root metadata, and when that file was written."""
     if is_url(cube):
+        require_for_url(cube, "the interval cube")
         import fsspec
 
         fs, root = fsspec.core.url_to_fs(str(cube))

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sys
+import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,8 +56,10 @@ from workbench.billing.cycle_plan import CyclePlanned, plan_cycle
 from workbench.billing.distributed import bill_chunks_on_cluster
 from workbench.billing.run_store import RunStore, UnreadableChunk
 from workbench.errors import BillingError, CubeError, WorkbenchError
-from workbench.outputs import atomic_write_text, remove_staging, staging_dir
+from workbench.outputs import atomic_write_text, remove_staging, staging_dir, write_csv_for_people
 from workbench.outputs.guard import clean_stale_staging, output_lock, write_error
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -144,9 +146,8 @@ def _run_locked(planned: CyclePlanned, out: Path, identity: dict, *, cube, tarif
         wanted = {t.chunk_no for t in planned.tasks}
         done = _readable(store, store.done_chunks() & wanted)
         todo = [t for t in planned.tasks if t.chunk_no not in done]
-        if done and progress:
-            print(f"resuming: {len(done):,} of {len(wanted):,} meter chunks already billed (kept in {store.root})",
-                  file=sys.stderr)
+        if done:
+            log.info(f"resuming: {len(done):,} of {len(wanted):,} meter chunks already billed (kept in {store.root})")
         label = "in-process"
         try:
             if scheduler is None:
@@ -165,7 +166,7 @@ def _run_locked(planned: CyclePlanned, out: Path, identity: dict, *, cube, tarif
             note = (f"{kept:,} of {len(wanted):,} meter chunks billed so far are kept in {store.root}; run the same "
                     "command again to resume from them (or with --fresh to start over)")
             if isinstance(exc, KeyboardInterrupt):
-                print(f"interrupted: {note}", file=sys.stderr)
+                log.warning(f"interrupted: {note}")
                 raise
             raise type(exc)(f"{exc}; {note}") from None
         timings["billing"] = time.perf_counter() - started - timings["plan"]
@@ -190,7 +191,7 @@ def _readable(store: RunStore, done: set[int]) -> set[int]:
         try:
             store.check_chunk(chunk_no)
         except UnreadableChunk as bad:
-            print(f"note: {bad}; billing it again", file=sys.stderr)
+            log.warning(f"note: {bad}; billing it again")  # damage on disk: shown with -q too
             store.drop_chunk(chunk_no)
         else:
             good.add(chunk_no)
@@ -202,7 +203,7 @@ def _read_or_rebill(planned: CyclePlanned, store: RunStore, task: ChunkTask):
     try:
         return store.read_chunk(task.chunk_no)
     except UnreadableChunk as bad:
-        print(f"note: {bad}; billing it again", file=sys.stderr)
+        log.warning(f"note: {bad}; billing it again")  # damage on disk: shown with -q too
         store.drop_chunk(task.chunk_no)
     bill_chunk(planned.plan, task)
     try:
@@ -266,8 +267,9 @@ def _write_outputs(planned: CyclePlanned, store: RunStore, tmp: Path, identity: 
     summary = pd.DataFrame(list(by_code.values()), columns=["rate_code", "meters", "bills", "kwh", "revenue"])
     summary["revenue"] = summary["revenue"].round(2)
     summary["average_bill"] = (summary["revenue"] / summary["bills"].where(summary["bills"] > 0)).round(2)
-    summary.to_csv(tmp / "summary.csv", index=False)
-    pd.DataFrame(exceptions, columns=["meter", "account", "rate_code", "reason"]).to_csv(tmp / "exceptions.csv", index=False)
+    write_csv_for_people(summary, tmp / "summary.csv")  # kWh to 3 decimals, $ to cents
+    write_csv_for_people(pd.DataFrame(exceptions, columns=["meter", "account", "rate_code", "reason"]),
+                         tmp / "exceptions.csv")
     meters_in = planned.meters_in
     result = CycleResult(tmp, meters_in, planned.meters_billable - counts["held_in_chunks"], len(exceptions),
                          counts["bills"], counts["line_items"], round(counts["revenue"], 2), 0.0, summary,

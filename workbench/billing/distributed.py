@@ -20,10 +20,11 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-import sys
 
 from workbench.billing.cycle_chunk import ChunkTask, CyclePlan, bill_chunk
-from workbench.errors import BillingError, WorkbenchError
+from workbench.errors import BillingError, WorkbenchError, require
+
+log = logging.getLogger(__name__)
 
 
 def _bill_task(task: ChunkTask, plan: CyclePlan) -> dict:
@@ -33,6 +34,7 @@ def _bill_task(task: ChunkTask, plan: CyclePlan) -> dict:
 @contextlib.contextmanager
 def cluster_client(scheduler, workers: int | None = None):
     """A ``distributed.Client`` for ``scheduler`` ("local", an address, or a Client, which is not closed)."""
+    require("distributed", "distributed", "cycle --scheduler (billing on dask)")
     from distributed import Client, LocalCluster
 
     if isinstance(scheduler, Client):
@@ -69,7 +71,7 @@ def bill_chunks_on_cluster(plan: CyclePlan, tasks: list[ChunkTask], *, scheduler
         n_workers = len(client.scheduler_info(n_workers=-1).get("workers", {}))
         label = f"dask {client.scheduler.address} ({n_workers} workers)"
         if progress:
-            print(f"Billing on {label}; dashboard: {client.dashboard_link}", file=sys.stderr)
+            log.info(f"Billing on {label}; dashboard: {client.dashboard_link}")
         if not tasks:
             return label
         # the plan goes to each worker once, not inside every task

@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
-import uuid
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -31,7 +29,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from workbench.billing.cube_source import cube_fingerprint
-from workbench.outputs import atomic_write_bytes, exclusive_lock, mark_output_dir
+from workbench.outputs import atomic_file, atomic_write_bytes, exclusive_lock, mark_output_dir
 from workbench.outputs.guard import marker_kind, write_error
 
 #: bump when the per-chunk output changes meaning, so old partial folders are not reused
@@ -166,14 +164,8 @@ def write_chunk(parts: Path, chunk_no: int, tables: dict[str, pa.Table], marker:
     parts = Path(parts)
     try:
         for name, table in tables.items():
-            final = parts / f"{chunk_no:06d}.{name}.parquet"
-            tmp = parts / f".{final.name}.{uuid.uuid4().hex[:8]}.tmp"
-            try:
+            with atomic_file(parts / f"{chunk_no:06d}.{name}.parquet") as tmp:
                 pq.write_table(table, tmp, compression="zstd")
-                os.replace(tmp, final)
-            except BaseException:
-                tmp.unlink(missing_ok=True)
-                raise
         _write_atomic(parts / f"{chunk_no:06d}.json", json.dumps(marker, indent=1).encode())
     except OSError as exc:
         raise write_error(parts, exc, option=None) from None

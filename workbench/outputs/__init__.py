@@ -136,19 +136,27 @@ def remove_staging(staged) -> None:
         shutil.rmtree(staged, ignore_errors=True)
 
 
-def atomic_write_bytes(path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file beside it and :func:`os.replace`."""
+@contextmanager
+def atomic_file(path) -> Iterator[Path]:
+    """The one atomic write of the workbench: yield a temporary path beside ``path`` for the block to write
+    (with any library: ``pq.write_table(table, tmp)``, ``frame.to_csv(tmp)``); on success it is renamed over
+    ``path`` with :func:`os.replace`, on failure removed. A reader sees the old file or the new, never half."""
     path = Path(path)
     tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:8]}.tmp"
     try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+        yield tmp
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def atomic_write_bytes(path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file beside it (flushed to disk) and :func:`os.replace`."""
+    with atomic_file(path) as tmp, open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
 
 
 def atomic_write_text(path, text: str) -> None:
@@ -206,3 +214,43 @@ def _lock_holder(lock_path: Path) -> str:
     except OSError:
         return ""
     return f" (process {pid})" if pid.isdigit() else ""
+
+
+# ---------------------------------------------------------------------------------------------------------
+# tables for people
+
+#: decimals kept in a CSV for people: energy and demand to the watt-hour / watt, money to the cent
+ENERGY_DECIMALS, MONEY_DECIMALS = 3, 2
+_ENERGY_WORDS = ("kwh", "kvarh", "kw", "kva", "kvar")
+_MONEY_WORDS = ("revenue", "amount", "bill", "total", "charge", "credit", "usd", "dollars", "cost", "balance")
+_NOT_ROUNDED = ("rate", "per_", "_per", "ratio", "share", "pct", "percent", "factor", "multiplier")
+
+
+def people_decimals(column: str) -> int | None:
+    """Decimals a CSV for people keeps in ``column``: 3 for energy/demand (``kwh``, ``kw``...), 2 for money
+    (``revenue``, ``amount``, ``average_bill``...), None (as computed) for prices, ratios and anything else.
+
+    >>> people_decimals("kwh"), people_decimals("average_bill"), people_decimals("energy_rate")
+    (3, 2, None)
+    """
+    words = str(column).lower()
+    if any(w in words for w in _NOT_ROUNDED):
+        return None
+    parts = set(words.replace("-", "_").split("_"))
+    if parts & set(_ENERGY_WORDS) or any(w in words for w in ("kwh", "kvarh")):
+        return ENERGY_DECIMALS
+    if any(w in words for w in _MONEY_WORDS):
+        return MONEY_DECIMALS
+    return None
+
+
+def write_csv_for_people(frame, path) -> None:
+    """Write a pandas DataFrame as CSV (atomically) with energy to 3 decimals and money to cents
+    (:func:`people_decimals`); the Parquet beside it keeps full precision. Integers and text are as given."""
+    rounded = frame.copy()
+    for column in rounded.columns:
+        decimals = people_decimals(column)
+        if decimals is not None and rounded[column].dtype.kind == "f":
+            rounded[column] = rounded[column].round(decimals)
+    with atomic_file(path) as tmp:
+        rounded.to_csv(tmp, index=False)

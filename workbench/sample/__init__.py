@@ -45,6 +45,7 @@ import xarray as xr
 
 from workbench.ami.cube import METER_COORDS, quiet_zarr
 from workbench.ami.cube_reactive import reactive_variables
+from workbench.ami.cube_schema import QUALITY_ATTRS
 from workbench.outputs.guard import staged_output
 from workbench.sample.loads import _block
 from workbench.sample.meters import (
@@ -183,7 +184,7 @@ def generate_sample_utility(
         template.attrs["months"] = f"{year}-{first_month:02d}:{year}-{last_month:02d}"
     template["delivered_kwh"].attrs = {"units": "kWh", "long_name": "energy delivered to the customer"}
     template["received_kwh"].attrs = {"units": "kWh", "long_name": "energy received from the customer"}
-    template["quality"].attrs = {"flag_values": "0 1 2", "flag_meanings": "actual estimated missing"}
+    template["quality"].attrs = dict(QUALITY_ATTRS)
     # the reactive channel: lagging kVARh of the large C&I meters that record it (docs/reactive-power.md)
     template = template.assign(reactive_vars).assign_coords(reactive_coords)
     encoding = {name: {"chunks": (meter_chunk, n_t)} for name in ("delivered_kwh", "received_kwh", "quality")}

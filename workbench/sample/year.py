@@ -14,9 +14,10 @@ from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
-import holidays
 import numpy as np
 import pandas as pd
+
+from workbench.calendar import holiday_dates
 
 TIMEZONE = "America/New_York"
 STEP_MINUTES = 15
@@ -55,8 +56,9 @@ def utility_time_axis(year: int, tz: str = TIMEZONE, step_minutes: int = STEP_MI
 
 
 def us_holidays(years) -> set[date]:
-    """US federal holidays (observed dates) from the ``holidays`` package."""
-    return set(holidays.country_holidays("US", years=list(years)).keys())
+    """US federal holidays (observed dates): the tariffs' ``US`` calendar (:func:`workbench.calendar.holiday_dates`),
+    so the sample's load shapes and the bills agree on which days are holidays."""
+    return {day for year in years for day in holiday_dates("US", int(year))}
 
 
 def _tmy_path() -> Path:

@@ -11,11 +11,13 @@ Files: a folder, a file over 5 MB, a file that is not UTF-8 text are errors nami
 
 from __future__ import annotations
 
+import logging
 import math
-import sys
 from pathlib import Path
 
 from workbench.errors import TariffError
+
+log = logging.getLogger(__name__)
 
 #: no tariff price reaches this [$ per unit]: a larger number is a typo or garbage, never billed
 MAX_PRICE = 1e6
@@ -31,7 +33,7 @@ PLAUSIBLE_FIXED = {"month": 10_000.0, "bill": 10_000.0, "day": 10_000.0 / 30, "y
 
 def warn(message: str) -> None:
     """A warning a user must see: one line on stderr starting ``warning:``."""
-    print(f"warning: {message}", file=sys.stderr)
+    log.warning(f"warning: {message}")
 
 
 def read_tariff_text(path, what: str = "tariff") -> str:

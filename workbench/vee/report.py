@@ -15,17 +15,19 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import io
+import logging
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
-from workbench.outputs import atomic_write_text
+from workbench.outputs import atomic_write_text, write_csv_for_people
 from workbench.outputs.templates import template_environment
 from workbench.vee.rules import INPUT_RULES, RULES
+
+log = logging.getLogger(__name__)
 
 HEATMAP_METERS = 200
 
@@ -162,12 +164,12 @@ def write_report(out_dir: str | os.PathLike, vee_result_or_summary, accounting: 
         csvs.update({"faults_recall": bf, "faults_precision": br})
     png, shown = _heatmap_png(summary)
     if shown < 0:
-        print(f"warning: {out / 'vee_report.html'}: {NO_MATPLOTLIB}", file=sys.stderr)
+        log.warning(f"warning: {out / 'vee_report.html'}: {NO_MATPLOTLIB}")
     context["heatmap"] = {"png": png, "shown": shown, "n_meters": summary.n_meters,
                           "message": NO_MATPLOTLIB if shown < 0 else ""}
     doc = template_environment("workbench.vee").get_template("vee_report.html.j2").render(context)
     path = out / "vee_report.html"
     for name, frame in csvs.items():
-        frame.to_csv(out / f"{name}.csv", index=False)
+        write_csv_for_people(frame, out / f"{name}.csv")
     atomic_write_text(path, doc)
     return path

@@ -55,13 +55,13 @@ METHOD_NAMES = {code: name for code, (name, _, _) in METHODS.items()}
 
 FLAG_ATTRS = {
     "long_name": "VEE validation flags (bitmask)",
-    "flag_masks": " ".join(str(1 << RULES[c][0]) for c in RULE_CODES),
+    "flag_masks": [1 << RULES[c][0] for c in RULE_CODES],  # CF: numbers (older cubes hold a string)
     "flag_meanings": " ".join(c.lower() for c in RULE_CODES),
     "description": "see docs/vee.md",
 }
 METHOD_ATTRS = {
     "long_name": "VEE estimation method",
-    "flag_values": " ".join(str(c) for c in METHODS),
+    "flag_values": [int(c) for c in METHODS],  # CF: numbers (older cubes hold a string)
     "flag_meanings": " ".join(name for name, _, _ in METHODS.values()),
     "description": "see docs/vee.md",
 }

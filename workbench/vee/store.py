@@ -36,7 +36,7 @@ from workbench.ami.cube_store import atomic_directory, quiet_zarr
 from workbench.ami.cube_writer import cube_writer, link_subtree, read_version, resolve_cube, write_version
 from workbench.ami.ingest_report import REPORT_KIND
 from workbench.ami.ingest_store import INGEST_DIR
-from workbench.outputs import ensure_output_dir
+from workbench.outputs import ensure_output_dir, write_csv_for_people
 from workbench.vee.billready import held_table
 from workbench.vee.config import VeeConfig, load_config
 from workbench.vee.engine import run_vee
@@ -193,7 +193,7 @@ def _vee_locked(path: Path, config, workers, registry, register_reads, inject_se
                 total.faults = fault_rates(merge_scores(scores))
                 pd.concat(truths, ignore_index=True).to_csv(folder / f"faults-{run}.csv", index=False)
             if total.held is not None:
-                total.held.to_csv(folder / f"held-{run}.csv", index=False)
+                write_csv_for_people(total.held, folder / f"held-{run}.csv")
             (folder / f"run-{run}.json").write_text(json.dumps({
                 "run": run, "cube": str(path), "configuration": config.source, "meters": total.n_meters,
                 "intervals": total.n_intervals, "intervals_estimated": total.intervals_estimated,

@@ -24,6 +24,7 @@ from workbench.ami.readers._result import (
     check_interval_kwh,
     collect,
 )
+from workbench.ami.readers._text import check_delimiter
 from workbench.ami.readers.cmep import read_cmep, stream_cmep
 from workbench.ami.readers.greenbutton_csv import read_greenbutton_csv, stream_greenbutton_csv
 from workbench.ami.readers.greenbutton_xml import read_greenbutton_xml, stream_greenbutton_xml
@@ -44,6 +45,7 @@ _GB_CSV_MARKERS = (
 
 _ALL_OPTIONS = {
     "batch_rows",
+    "delimiter",
     "timezone",
     "meter",
     "meter_ids",
@@ -128,6 +130,7 @@ __all__ = [
     "REJECT_SCHEMA",
     "ReadResult",
     "ReadStream",
+    "check_delimiter",
     "check_interval_kwh",
     "read_cmep",
     "read_file",

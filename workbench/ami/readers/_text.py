@@ -1,5 +1,8 @@
 """Text-file guards shared by the CSV readers: a cap on line length, strict UTF-8, the delimiter sniffed.
 
+Kept by hand on purpose: the delimiter is sniffed by counting candidates in the header line alone, which reads
+one bounded line and never guesses quoting (``csv.Sniffer`` needs several whole lines and guesses both).
+
 A line longer than :data:`MAX_LINE_CHARS` is refused with the file and row, after reading at most the cap
 (a 1 GB line never enters memory). A file that is not UTF-8 is refused naming the file, the byte and the
 encoding expected: guessing cp1252 / latin-1 would turn meter ids and units into other characters silently.
@@ -15,7 +18,7 @@ from workbench.errors import IntervalDataError
 #: the longest line any interval file has a reason to hold [characters] (a CMEP row of a day of 1-minute
 #: triplets is ~45 kB)
 MAX_LINE_CHARS = 1 << 20
-DELIMITERS = (",", ";", "\t")
+DELIMITERS = (",", ";", "\t", "|")
 
 
 def long_line_error(path, row: int) -> IntervalDataError:
@@ -65,7 +68,8 @@ def header_line(path) -> str:
 
 
 def sniff_delimiter(path, header: str) -> str:
-    """``,``, ``;`` or tab: the one the header line uses most (a ``.tsv`` file: tab when the header has one)."""
+    """``,``, ``;``, tab or ``|``: the one the header line uses most (a ``.tsv`` file: tab when the header has
+    one); ``,`` when it has none (a one-column header)."""
     counts = {d: header.count(d) for d in DELIMITERS}
     if Path(path).suffix.lower() == ".tsv" and counts["\t"]:
         return "\t"
@@ -73,5 +77,16 @@ def sniff_delimiter(path, header: str) -> str:
     return best if counts[best] else ","
 
 
-__all__ = ["MAX_LINE_CHARS", "bounded_lines", "header_line", "long_line_error", "not_utf8_error",
+def check_delimiter(text: str, option: str = "delimiter") -> str:
+    """The delimiter a user named (one character, or ``tab``), or :class:`IntervalDataError` saying what is
+    accepted."""
+    named = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
+    value = named.get(str(text).lower(), text)
+    if not isinstance(value, str) or len(value) != 1 or value in "\"\r\n" or value.isalnum():
+        raise IntervalDataError(f"{option}: {text!r} is not a field separator; expected one character such as "
+                                "',' ';' '|' or 'tab' (not a letter, digit, quote or line end)")
+    return value
+
+
+__all__ = ["MAX_LINE_CHARS", "check_delimiter", "bounded_lines", "header_line", "long_line_error", "not_utf8_error",
            "sniff_delimiter"]

@@ -1,5 +1,8 @@
 """Scan engine of the Green Button XML reader: the Python side of the byte-level reading.
 
+Kept by hand on purpose: lxml alone builds an element for every IntervalReading, where this scanner reads
+the plain ones straight from the bytes; anything it does not recognise still goes to lxml.
+
 The file is read window by window into one buffer. In each window the numba kernel
 (:func:`~workbench.kernels.greenbutton_xml_entries.scan_entries`) reads the run of plain IntervalBlock
 entries it finds (:class:`Kernel`, :func:`runs`, :func:`parsed_run`), and stops at anything else. The

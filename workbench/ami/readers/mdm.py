@@ -36,12 +36,18 @@ from workbench.ami.readers._result import (
     Tally,
     collect,
 )
-from workbench.ami.readers._text import MAX_LINE_CHARS, header_line, long_line_error, sniff_delimiter
+from workbench.ami.readers._text import (
+    MAX_LINE_CHARS,
+    check_delimiter,
+    header_line,
+    long_line_error,
+    sniff_delimiter,
+)
 from workbench.ami.readers.mdm_columns import CHANNEL_NAMES, UNIT_FACTORS, _map_columns
 from workbench.ami.readers.mdm_convert import _Converter
 from workbench.errors import IntervalDataError
 
-_DELIMITER_NAMES = {",": "commas", ";": "semicolons", "\t": "tabs"}
+_DELIMITER_NAMES = {",": "commas", ";": "semicolons", "\t": "tabs", "|": "pipes"}
 
 
 def _sniff_kind(path: Path) -> str:
@@ -99,9 +105,10 @@ def _csv_batches(
     interval_seconds,
     timezone,
     batch_rows,
+    delimiter=None,
 ):
     line = header_line(path)
-    delimiter = sniff_delimiter(path, line)
+    delimiter = check_delimiter(delimiter) if delimiter else sniff_delimiter(path, line)
     header = next(csv.reader([line], delimiter=delimiter), None)
     if not header or not any(h.strip() for h in header):
         raise IntervalDataError(f"{path}: the file is empty (no header line)")
@@ -159,7 +166,8 @@ def _csv_batches(
             ) from None
         raise IntervalDataError(
             f"{path}: the CSV cannot be read near row {conv.next_row}: {e}. Every row must have as many fields "
-            f"as the header, separated by {_DELIMITER_NAMES[delimiter]} like the header."
+            f"as the header, separated by {_DELIMITER_NAMES.get(delimiter, repr(delimiter))} like the header "
+            "(workbench ingest --delimiter names another separator)."
         ) from None
 
 
@@ -188,6 +196,7 @@ def stream_mdm(
     interval_seconds: int | None = None,
     timezone: str | None = None,
     batch_rows: int = DEFAULT_BATCH_ROWS,
+    delimiter: str | None = None,
 ) -> ReadStream:
     """Stream an MDM long-format export (CSV or Parquet) as batches of interval reads.
 
@@ -202,6 +211,8 @@ def stream_mdm(
     interval_seconds : interval length [s] when the file has no length column (else inferred).
     timezone : IANA zone for times written without UTC offset ('UTC' if they are UTC).
     batch_rows : rows per batch [rows].
+    delimiter : field separator of a CSV/TSV export (one character, or 'tab'); default: sniffed from the
+        header line among ``,`` ``;`` tab ``|``.
     """
     path = Path(path)
     if not path.exists():
@@ -216,6 +227,8 @@ def stream_mdm(
         timezone=timezone,
         batch_rows=batch_rows,
     )
+    if kind != "parquet":
+        opts["delimiter"] = delimiter
     return ReadStream(path, f"mdm_{kind}", lambda tally: gen(path, tally, **opts))
 
 
