@@ -34,7 +34,7 @@ import select
 import socket
 import sys
 
-from workbench import cli_design, cli_parser
+from workbench import cli_design, cli_filing, cli_parser
 from workbench.cli_errors import decode_error_line, one_line, os_error_line
 from workbench.errors import WorkbenchError
 
@@ -283,7 +283,7 @@ def _ingest(args) -> int:
 
 
 # each wing's subcommands (workbench/cli_<wing>.py: add_commands(sub) adds its parsers and handlers)
-WINGS: list = [cli_design.add_commands]
+WINGS: list = [cli_design.add_commands, cli_filing.add_commands]
 
 
 def build_parser() -> argparse.ArgumentParser:
