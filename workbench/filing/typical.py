@@ -4,9 +4,9 @@ Fixed usage levels are priced by the engine's own :func:`workbench.engine.pricin
 calendar months of the test year (the periods ``workbench bill`` makes from a year of intervals), with the
 same kWh every month. The usage shape is an assumption and is stated on every row:
 
-- energy by season and ToU period (and so by block) follows the **class average load shape**: in each month,
-  the level's kWh is split over the tariff's energy buckets in the shares of the class's own bills on that
-  rate ending in that month (kept determinants), so a ToU rate is priced on the class's average on-peak share;
+- energy by ToU period (and so by block) follows the **class average load shape**: in each calendar month,
+  the level's kWh is in that month's season, split over its ToU periods in the shares of the class's own
+  kWh on that rate in that season (kept determinants), so a ToU rate is priced on the class's on-peak share;
 - demand [kW] = kWh / (load factor x 730 h) for rates with a demand charge, at each of the class's load
   factors; the ToU-period and coincident demands keep the class's average ratios to the maximum demand.
 
@@ -47,27 +47,42 @@ def month_periods(test_year: int, n: int) -> BillPeriods:
     return BillPeriods(start, end, (end - start).astype(int), np.zeros((0, 0), np.int64))
 
 
-def class_shape(rcd, customer_class: str) -> dict:
-    """Per billing month (12): the class's share of kWh by energy bucket, ToU-demand and coincident demand per
-    kW of maximum demand, and RTP cost per kWh, from its bills on this rate ending in each month."""
+def class_shape(rcd, customer_class: str, tariff) -> dict:
+    """The class's average load shape on this rate, per calendar month (12) of a typical bill.
+
+    Read-cycle bills straddle months and seasons, so the shape is taken per season: the class's kWh by ToU
+    period within each season (over all its bills of the test year), applied to the season of each calendar
+    month; the same for ToU-period demand per kW of maximum demand. Coincident demand per kW applies in the
+    months holding one of the tariff's coincident peaks; RTP cost per kWh per billing month.
+    """
     rows = rcd.meters["customer_class"].to_numpy() == customer_class
     mask = (rcd.billed & rcd.periods.valid) & rows[:, None]
-    month = ((rcd.periods.end - np.timedelta64(1, "D")).astype("datetime64[M]").astype(np.int64) % 12)
     n_e, n_d = rcd.det.energy_kwh.shape[-1], rcd.det.tou_peak_kw.shape[-1]
-    energy, tou = np.zeros((12, n_e)), np.zeros((12, n_d))
-    peak, cp, rtp = np.zeros(12), np.zeros(12), np.zeros(12)
-    for mo in range(12):
-        sel = mask & (month == mo)
-        energy[mo] = rcd.det.energy_kwh[sel].sum(axis=0)
-        tou[mo] = rcd.det.tou_peak_kw[sel].sum(axis=0)
-        peak[mo], cp[mo], rtp[mo] = rcd.det.peak_kw[sel].sum(), rcd.det.cp_kw[sel].sum(), rcd.det.rtp_cost[sel].sum()
-    empty = energy.sum(axis=1) == 0  # a month without bills takes the year's shape
-    energy[empty], tou[empty] = energy.sum(axis=0), tou.sum(axis=0)
-    peak[empty], cp[empty], rtp[empty] = peak.sum(), cp.sum(), rtp.sum()
-    kwh = energy.sum(axis=1, keepdims=True)
+    n_tou, n_dtou = len(tariff.tou_names), len(tariff.demand_tou_names)
+    energy = rcd.det.energy_kwh[mask].sum(axis=0)  # (E,) season x ToU period
+    peak = rcd.det.peak_kw[mask]
+    tou = rcd.det.tou_peak_kw[mask]  # (bills, D)
+    energy_share, tou_per_kw = np.zeros((12, n_e)), np.zeros((12, n_d))
+    for month in range(12):
+        season = int(tariff.month_season[month])
+        e = np.arange(season * n_tou, (season + 1) * n_tou)
+        total = energy[e].sum()
+        energy_share[month, e] = energy[e] / total if total > 0 else 1.0 / n_tou
+        for d in range(season * n_dtou, min((season + 1) * n_dtou, n_d)):
+            seen = tou[:, d] > 0
+            tou_per_kw[month, d] = tou[seen, d].sum() / peak[seen].sum() if peak[seen].sum() > 0 else 0.0
+    cp_seen = rcd.det.cp_kw[mask] > 0
+    cp_ratio = rcd.det.cp_kw[mask][cp_seen].sum() / peak[cp_seen].sum() if peak[cp_seen].sum() > 0 else 0.0
+    cp_months = {p.month - 1 for p in tariff.coincident_peaks}
+    cp_per_kw = np.array([cp_ratio if m in cp_months else 0.0 for m in range(12)])
+    month = (rcd.periods.end - np.timedelta64(1, "D")).astype("datetime64[M]").astype(np.int64) % 12
+    kwh, rtp = np.zeros(12), np.zeros(12)
+    for m in range(12):
+        sel = mask & (month == m)
+        kwh[m], rtp[m] = rcd.det.delivered_kwh[sel].sum(), rcd.det.rtp_cost[sel].sum()
     with np.errstate(divide="ignore", invalid="ignore"):
-        return {"energy_share": np.nan_to_num(energy / kwh), "tou_per_kw": np.nan_to_num(tou / peak[:, None]),
-                "cp_per_kw": np.nan_to_num(cp / peak), "rtp_per_kwh": np.nan_to_num(rtp / kwh[:, 0])}
+        rtp_per_kwh = np.nan_to_num(rtp / kwh)
+    return {"energy_share": energy_share, "tou_per_kw": tou_per_kw, "cp_per_kw": cp_per_kw, "rtp_per_kwh": rtp_per_kwh}
 
 
 def usage_determinants(shape: dict, kwh, kw) -> Determinants:
@@ -105,7 +120,7 @@ def typical_bills(data: FilingData, levels: dict | None = None, load_factors: di
     for code, rcd in sorted(data.study.data.items()):
         has_demand = any(c.kind == "demand" for v in data.present_book[code].versions for c in v.charges)
         for cls in sorted(set(rcd.meters["customer_class"])):
-            shape = class_shape(rcd, cls)
+            shape = class_shape(rcd, cls, data.present_book[code])
             lfs = load_factors.get(cls, DEFAULT_LOAD_FACTORS) if has_demand else [0.5]
             grid = [(kwh, lf) for kwh in levels.get(cls, GENERIC_LEVELS) for lf in lfs]
             kwh = np.array([g[0] for g in grid], float)
