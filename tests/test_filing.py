@@ -323,3 +323,13 @@ def test_refile_reuses_the_determinants(utility, tmp_path, capsys):
     assert "determinants reused" in capsys.readouterr().out
     summary = pd.read_csv(root / "filing" / "class_summary.csv").set_index("rate_code")
     assert summary.loc["GS-TOU-DEMAND", "change"] > 0 and summary.loc["RES-FLAT", "change"] == 0
+
+
+@pytest.mark.notebook
+def test_filing_notebook_parameters_contract():
+    """`workbench filing` passes these parameters to notebooks/puc_filing.ipynb."""
+    import papermill as pm
+
+    params = pm.inspect_notebook(str(REPO / "notebooks" / "puc_filing.ipynb"))
+    assert {"determinants", "present", "proposed", "cost_of_service", "basis", "utility", "out",
+            "record_determinants"} <= set(params)
