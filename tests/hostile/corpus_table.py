@@ -24,6 +24,7 @@ AREAS = {
     "test_payment_files.py": "Payment files (`payments post`)",
     "test_cycle_runs.py": "Cycle runs (`run-cycle`, `bills`, `compare-bills`, `ledger assure`)",
     "test_verbosity.py": "-q/-v, `ingest --delimiter` and missing extras",
+    "test_filing_cli.py": "PUC filing (`workbench filing`)",
 }
 
 

@@ -1,0 +1,75 @@
+"""The filing command (`workbench filing`) refuses bad input in one line, exit 2, nothing changed."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.hostile._cli import REPO, assert_refused, run_in_process
+
+TARIFFS = REPO / "tariffs"
+
+
+@pytest.fixture
+def cube(tmp_path):
+    """A folder standing for the cube (each case is refused before the cube is read)."""
+    path = tmp_path / "cube.zarr"
+    path.mkdir()
+    return path
+
+
+def _filing(cube, out, *extra):
+    return ["filing", "--cube", cube, "--test-year", "2025", "--present", TARIFFS, "--proposed", TARIFFS,
+            "--out", out, *extra]
+
+
+def test_out_holds_user_files(tmp_path, capsys):
+    """--out a folder holding the user's files: refused before anything is read, the files untouched."""
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep me")
+    out = run_in_process(_filing(tmp_path / "no-cube", tmp_path / "mine"), capsys)
+    assert_refused(out, "mine", "notes.txt")
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
+
+
+def test_out_is_the_working_directory(tmp_path, capsys):
+    """--out . (the working directory): refused, naming it."""
+    out = run_in_process(_filing(tmp_path / "no-cube", "."), capsys, cwd=tmp_path)
+    assert_refused(out, "--out .", "working directory")
+
+
+def test_missing_cube(tmp_path, capsys):
+    """--cube that does not exist: refused, saying how to make one."""
+    out = run_in_process(_filing(tmp_path / "no-cube", tmp_path / "f"), capsys)
+    assert_refused(out, "--cube", "no-cube", "workbench sample")
+    assert not (tmp_path / "f").exists()
+
+
+def test_cost_of_service_without_cost(cube, tmp_path, capsys):
+    """--cost-of-service without an allocated_cost column: refused, naming the columns expected."""
+    (tmp_path / "cos.csv").write_text("class,cost\nRES,100\n")
+    out = run_in_process(_filing(cube, tmp_path / "f", "--cost-of-service", tmp_path / "cos.csv"), capsys)
+    assert_refused(out, "cos.csv", "allocated_cost")
+
+
+def test_cost_of_service_bad_amount(cube, tmp_path, capsys):
+    """--cost-of-service with a cost that is not a positive amount: refused, naming the row and field."""
+    (tmp_path / "cos.csv").write_text("class,allocated_cost\nRES,12O0\n")
+    out = run_in_process(_filing(cube, tmp_path / "f", "--cost-of-service", tmp_path / "cos.csv"), capsys)
+    assert_refused(out, "row 2", "allocated_cost", "positive amount")
+
+
+def test_determinants_not_a_folder_of_them(cube, tmp_path, capsys):
+    """--determinants a folder that is not one: refused, saying how to make one."""
+    (tmp_path / "ty").mkdir()
+    out = run_in_process(_filing(cube, tmp_path / "f", "--determinants", tmp_path / "ty"), capsys)
+    assert_refused(out, "identity.json", "workbench design determinants")
+
+
+def test_determinants_of_another_year(cube, tmp_path, capsys):
+    """--determinants kept for another test year: refused, naming both years."""
+    (tmp_path / "ty").mkdir()
+    (tmp_path / "ty" / "identity.json").write_text(json.dumps({"test_year": 2024, "rate_codes": {}}))
+    out = run_in_process(_filing(cube, tmp_path / "f", "--determinants", tmp_path / "ty"), capsys)
+    assert_refused(out, "test year 2024", "--test-year 2025")

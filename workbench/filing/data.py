@@ -1,0 +1,110 @@
+"""The inputs of a filing: kept test-year determinants priced under the present and the proposed books.
+
+:func:`open_filing` opens a determinants folder (:mod:`workbench.design.testyear`) as a
+:class:`~workbench.design.scenarios.Study`, prices every kept customer under the present and the proposed
+tariff books with the engine's own pricing, and returns a :class:`FilingData` that every schedule of
+:mod:`workbench.filing.schedules` reads. Nothing here scans interval data: a proposal edited and re-filed only
+re-prices.
+
+:func:`run_identity` is the record of what a filing was made from: the sha256 of each input (tariff books,
+cost-of-service file, the determinants' identity with the cube version) and the code version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+import workbench
+from workbench.design.scenarios import PricedBook, Study, compare
+from workbench.design.testyear_store import IDENTITY, book_checksum
+from workbench.errors import WorkbenchError
+from workbench.tariffs import load_tariff_book
+
+
+@dataclass
+class FilingData:
+    """One filing's priced test year: the study, both books, their pricings and the comparison tables."""
+
+    study: Study
+    present_book: dict
+    proposed_book: dict
+    present: PricedBook
+    proposed: PricedBook
+    utility: str
+    test_year: int
+    basis: str
+    tables: dict = field(default_factory=dict)  # compare(): revenue, components, customers
+
+    @property
+    def customers(self) -> pd.DataFrame:
+        """Each customer: meter, account, customer_class, rate_code, bills, kwh, annual bills and the change."""
+        return self.tables["customers"]
+
+
+def open_filing(determinants, present, proposed, *, basis: str | None = None, utility: str | None = None,
+                classes=None) -> FilingData:
+    """Price the kept determinants in ``determinants`` under the books ``present`` and ``proposed`` (folders)."""
+    study = Study(determinants, classes=classes, basis=basis, tariffs_dir=present)
+    present_book = load_tariff_book(present)
+    proposed_book = load_tariff_book(proposed)
+    missing = [code for code in study.rate_codes if code not in proposed_book]
+    if missing:
+        raise WorkbenchError(f"--proposed {proposed}: the proposed book has no tariff for rate codes {missing} "
+                             "(every present rate code of the test year needs its proposed tariff, even unchanged)")
+    priced_present = study.price(present_book, "present")
+    priced_proposed = study.price(proposed_book, "proposed")
+    name = utility or _utility_name(present_book, study.rate_codes)
+    return FilingData(study, present_book, proposed_book, priced_present, priced_proposed, name,
+                      int(study.identity["test_year"]), study.basis, compare(priced_present, priced_proposed))
+
+
+def _utility_name(book: dict, codes) -> str:
+    for code in codes:
+        name = getattr(book[code].extra.get("spec"), "utility", None) or ""
+        if name:
+            return name
+    return "The utility"
+
+
+def file_sha256(path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def code_version() -> str:
+    """``workbench <version>`` and the git commit of the source tree when it is a checkout (``+dirty`` if edited)."""
+    root = Path(workbench.__file__).resolve().parents[1]
+    text = f"workbench {workbench.__version__}"
+    try:
+        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"], capture_output=True,
+                                text=True, timeout=5, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return text
+    return f"{text} (git {commit}{'+dirty' if dirty else ''})" if commit else text
+
+
+def run_identity(determinants, present, proposed, cost_of_service=None) -> dict:
+    """What the filing was made from: checksums of every input and the code version."""
+    det = json.loads((Path(determinants) / IDENTITY).read_text(encoding="utf-8"))
+    return {
+        "code_version": code_version(),
+        "determinants": str(determinants),
+        "determinants_identity_sha256": file_sha256(Path(determinants) / IDENTITY),
+        "cube": det.get("cube"), "cube_version": det.get("cube_version"),
+        "test_year": det.get("test_year"),
+        "present_book": str(present), "present_book_sha256": book_checksum(present),
+        "proposed_book": str(proposed), "proposed_book_sha256": book_checksum(proposed),
+        "cost_of_service": None if cost_of_service is None else str(cost_of_service),
+        "cost_of_service_sha256": None if cost_of_service is None else file_sha256(cost_of_service),
+    }

@@ -1,0 +1,115 @@
+"""What each schedule's columns are: header with units, number format, and how its total row is made.
+
+One table for the workbook, the PDF and the documentation, so a column reads the same everywhere. A total is
+``"sum"`` (an Excel ``=SUM`` over the column), ``("ratio", numerator, denominator, factor)`` (the totals of two
+columns divided, e.g. the change in % of the present revenue) or None (no total: mixed units, shares).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: Excel number formats by kind (values in % are already percentages: 4.25 means 4.25 %).
+FORMATS = {"text": "@", "int": "#,##0", "kwh": "#,##0", "kw": "#,##0.0", "money": "$#,##0.00",
+           "price": "0.00000", "pct": '0.00"%"', "cents": "0.000", "ratio": "0.000", "units": "#,##0.00"}
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    header: str
+    kind: str = "text"
+    total: object = None
+    width: int = 12
+
+
+@dataclass(frozen=True)
+class Schedule:
+    name: str
+    sheet: str
+    title: str
+    columns: tuple
+    note: str = ""
+
+
+def _ratio(num, den, factor=1.0):
+    return ("ratio", num, den, factor)
+
+
+SCHEDULES = {
+    "class_summary": Schedule("class_summary", "Class summary", "Class summary: customers, usage and revenue", (
+        Column("class", "Class", width=8), Column("rate_code", "Rate", width=16),
+        Column("customers", "Customers", "int", "sum"), Column("bills", "Bills", "int", "sum"),
+        Column("kwh", "Energy [kWh]", "kwh", "sum", 15), Column("billing_kw", "Billing demand [kW]", "kw", "sum", 14),
+        Column("present_revenue", "Present revenue [$]", "money", "sum", 16),
+        Column("present_average_bill", "Present average bill [$]", "money", _ratio("present_revenue", "bills"), 14),
+        Column("present_cents_per_kwh", "Present average rate [¢/kWh]", "cents",
+               _ratio("present_revenue", "kwh", 100.0), 14),
+        Column("proposed_revenue", "Proposed revenue [$]", "money", "sum", 16),
+        Column("proposed_average_bill", "Proposed average bill [$]", "money", _ratio("proposed_revenue", "bills"), 14),
+        Column("proposed_cents_per_kwh", "Proposed average rate [¢/kWh]", "cents",
+               _ratio("proposed_revenue", "kwh", 100.0), 14),
+        Column("change", "Change [$]", "money", "sum", 14),
+        Column("change_pct", "Change [%]", "pct", _ratio("change", "present_revenue", 100.0), 10)),
+        "Billing demand: the sum of each bill's maximum demand, for rates with a demand charge."),
+    "proof_of_revenue": Schedule("proof_of_revenue", "Proof of revenue", "Proof of revenue: billing units x prices", (
+        Column("class", "Class", width=8), Column("rate_code", "Rate", width=16),
+        Column("component", "Component", width=42), Column("category", "Category", width=11),
+        Column("billing_units", "Billing units", "units", None, 15), Column("unit", "Unit", width=7),
+        Column("present_price", "Present price [$/unit]", "price", None, 13),
+        Column("present_revenue", "Present revenue [$]", "money", "sum", 16),
+        Column("proposed_price", "Proposed price [$/unit]", "price", None, 13),
+        Column("proposed_revenue", "Proposed revenue [$]", "money", "sum", 16),
+        Column("change", "Change [$]", "money", "sum", 14),
+        Column("change_pct", "Change [%]", "pct", _ratio("change", "present_revenue", 100.0), 10)),
+        "Revenue = units x price rounded to the cent; a price left blank varies between bills (the billed revenue "
+        "is shown). The rounding line of each rate makes its lines add up to the billed revenue to the cent."),
+    "bill_frequency": Schedule("bill_frequency", "Bill frequency", "Bill frequency by usage block", (
+        Column("class", "Class", width=8), Column("season", "Season", width=9),
+        Column("block_low_kwh", "Block from [kWh]", "kwh", None, 12),
+        Column("block_high_kwh", "Block to [kWh]", "kwh", None, 12),
+        Column("bills", "Bills", "int", "sum"), Column("kwh", "Energy of the bills [kWh]", "kwh", "sum", 16),
+        Column("kwh_in_block", "Energy in the block [kWh]", "kwh", "sum", 16),
+        Column("bills_pct", "Bills [%]", "pct"), Column("kwh_pct", "Energy [%]", "pct"),
+        Column("cumulative_bills_pct", "Cumulative bills [%]", "pct", None, 13),
+        Column("cumulative_kwh_pct", "Cumulative energy [%]", "pct", None, 13)),
+        "The bills of the test year by kWh per bill (a block holds from <= kWh < to; the last is open); summer: "
+        "bills ending June to September."),
+    "typical_bills": Schedule("typical_bills", "Typical bills", "Typical bills: present and proposed", (
+        Column("class", "Class", width=8), Column("rate_code", "Rate", width=16), Column("level", "Usage", width=30),
+        Column("kwh", "Energy [kWh/month]", "kwh", None, 13), Column("kw", "Demand [kW]", "kw"),
+        Column("present_bill", "Present bill [$/month]", "money", None, 14),
+        Column("proposed_bill", "Proposed bill [$/month]", "money", None, 14),
+        Column("change", "Change [$/month]", "money", None, 13), Column("change_pct", "Change [%]", "pct", None, 10),
+        Column("usage_shape", "Usage shape", width=44)),
+        "Fixed levels: the same kWh in each calendar month of the test year, split over seasons and ToU periods "
+        "by the class average load shape; kW = kWh / (load factor x 730 h). Percentile customers: real customers "
+        "by annual kWh, monthly averages of their own bills."),
+    "bill_impacts": Schedule("bill_impacts", "Bill impacts", "Bill impacts: customers by annual bill change", (
+        Column("class", "Class", width=8), Column("measure", "Measure", width=9), Column("band", "Band", width=20),
+        Column("customers", "Customers", "int"), Column("share_pct", "Share of class [%]", "pct", None, 12)),
+        "A band holds low <= change < high; a bill unchanged to the cent is 'no change'."),
+    "largest_increases": Schedule("largest_increases", "Largest increases", "Largest annual bill increases", (
+        Column("class", "Class", width=8), Column("rate_code", "Rate", width=16), Column("account", "Account"),
+        Column("meter", "Meter"), Column("bills", "Bills", "int", None, 7), Column("kwh", "Energy [kWh/yr]", "kwh"),
+        Column("present_bill", "Present [$/yr]", "money", None, 13),
+        Column("proposed_bill", "Proposed [$/yr]", "money", None, 13), Column("change", "Change [$/yr]", "money"),
+        Column("change_pct", "Change [%]", "pct", None, 10))),
+    "rate_mapping": Schedule("rate_mapping", "Rate mapping", "Rate mapping: present to proposed rates", (
+        Column("class", "Class", width=8), Column("present_rate", "Present rate", width=16),
+        Column("proposed_rate", "Proposed rate", width=16), Column("customers", "Customers", "int", "sum"),
+        Column("bills", "Bills", "int", "sum"), Column("kwh", "Energy [kWh]", "kwh", "sum", 15),
+        Column("present_revenue", "Present revenue [$]", "money", "sum", 16),
+        Column("proposed_revenue", "Proposed revenue [$]", "money", "sum", 16))),
+    "cost_of_service": Schedule("cost_of_service", "Cost of service", "Cost of service: revenue against cost", (
+        Column("class", "Class", width=8), Column("allocated_cost", "Allocated cost [$]", "money", "sum", 16),
+        Column("present_revenue", "Present revenue [$]", "money", "sum", 16),
+        Column("present_revenue_to_cost", "Present revenue / cost", "ratio",
+               _ratio("present_revenue", "allocated_cost"), 12),
+        Column("present_parity", "Present parity", "ratio", None, 10),
+        Column("proposed_revenue", "Proposed revenue [$]", "money", "sum", 16),
+        Column("proposed_revenue_to_cost", "Proposed revenue / cost", "ratio",
+               _ratio("proposed_revenue", "allocated_cost"), 12),
+        Column("proposed_parity", "Proposed parity", "ratio", None, 10)),
+        "Parity: the class's revenue-to-cost ratio over the system's (1.000 pays its allocated share)."),
+}
