@@ -221,6 +221,7 @@ def _serve(args) -> int:
     _int_range("--meters", args.meters, 1, 999_999, "meters to generate when the cube is missing")
     try:
         from workbench.app.nem_app import origin_allow_list, serve
+        from workbench.app.rates_app import serve as serve_rates
     except ImportError as exc:
         raise WorkbenchError(f"workbench serve needs the dashboard libraries ({exc.name or exc}): "
                              "pip install 'rate-workbench[notebooks]'") from None
@@ -230,13 +231,21 @@ def _serve(args) -> int:
         raise WorkbenchError(f"--allow-origin: {exc}") from None
     _port_free(args.port)  # before a missing cube is generated, which takes minutes
     try:
-        thread = serve(args.port, args.cube, show=False, n_meters=args.meters, allow_origins=args.allow_origin or ())
+        if args.app == "rates":
+            if not args.determinants:
+                raise WorkbenchError("workbench serve rates: --determinants DIR is required (a folder written by "
+                                     "`workbench design determinants`)")
+            thread = serve_rates(args.port, args.determinants, allow_origins=args.allow_origin or ())
+        else:
+            thread = serve(args.port, args.cube, show=False, n_meters=args.meters,
+                           allow_origins=args.allow_origin or ())
     except OSError as exc:
         if exc.errno in (errno.EADDRINUSE, errno.EACCES) and not exc.filename:
             raise WorkbenchError(f"--port {args.port}: cannot listen on 127.0.0.1:{args.port} ({exc.strerror}); "
                                  "pick another --port") from None
         raise
-    print(f"NEM 2.0 vs 3.0 study on http://127.0.0.1:{args.port} (Ctrl-C stops it); "
+    what = "Rate design" if args.app == "rates" else "NEM 2.0 vs 3.0 study"
+    print(f"{what} on http://127.0.0.1:{args.port} (Ctrl-C stops it); "
           f"browser connections accepted from: {', '.join(allowed)}", flush=True)
     try:
         thread.join()

@@ -94,9 +94,13 @@ def build_parser(handlers: Mapping[str, Callable], wings: Sequence[Callable] = (
     cycle.add_argument("--chunk", type=int, help="meters per billing chunk (default: the cube's Zarr meter chunk)")
     cycle.add_argument("--quiet", action="store_true")
     cycle.set_defaults(func=handlers["cycle"])
-    serve = sub.add_parser("serve", help="serve a dashboard (nem: the NEM 2.0 vs 3.0 impact study)")
-    serve.add_argument("app", choices=["nem"])
-    serve.add_argument("--cube", default="data/sample/nem-study.zarr", help="generated if missing")
+    serve = sub.add_parser("serve", help="serve a dashboard (nem: the NEM 2.0 vs 3.0 impact study; rates: rate design)",
+                           epilog="examples: workbench serve nem --port 5006; workbench serve rates --determinants "
+                           "reports/testyear-2025 --port 5007")
+    serve.add_argument("app", choices=["nem", "rates"], help="nem: NEM 2.0 vs 3.0 study; rates: edit a tariff's "
+                       "prices and see revenue and bill impacts (needs --determinants)")
+    serve.add_argument("--determinants", help="rates: a folder written by `workbench design determinants`")
+    serve.add_argument("--cube", default="data/sample/nem-study.zarr", help="nem: the cube, generated if missing")
     serve.add_argument("--meters", type=int, default=300, help="meters to generate when the cube is missing")
     serve.add_argument("--port", type=int, default=5006)
     serve.add_argument("--allow-origin", action="append", metavar="HOST[:PORT]", help="also accept the browser's "

@@ -297,6 +297,15 @@ def _demand(tariff, charge, det, ctx, add):
         add(_join(spec.description, f"block {k + 1}"), "demand", unit, qty, rate, amount)
 
 
+def _version_weights(tariff, periods):
+    """Each version's share of each period's days (M, B), the versions in force, and the periods none covers."""
+    days = np.maximum(periods.days, 1)
+    weights = [periods.overlap_days(v.effective, v.expires) / days for v in tariff.versions]
+    active = [i for i, w in enumerate(weights) if (w > 0).any()]
+    uncovered = periods.valid & (np.sum(weights, axis=0) < 1 - 1e-9)
+    return weights, active, uncovered
+
+
 def price(tariff: CompiledTariff, det: Determinants, periods: BillPeriods, memo=None) -> LineItems:
     """All line items of all versions in force during the periods, prorated by days.
 
@@ -304,10 +313,16 @@ def price(tariff: CompiledTariff, det: Determinants, periods: BillPeriods, memo=
     charge priced before (same tariff structure, version and prices) reuses its line items, so a price change
     re-prices only the changed charge (and the minimums and taxes that weigh it). The result is the same.
     """
+    if memo is None:
+        weights, active, uncovered = _version_weights(tariff, periods)
+    else:  # the weights depend on the versions' dates only (a memo belongs to one set of bill periods)
+        key = (b"weights", tuple((v.effective, v.expires) for v in tariff.versions))
+        found = memo.get(key)
+        if found is None:
+            found = _version_weights(tariff, periods)
+            memo.put(key, found)
+        weights, active, uncovered = found
     days = np.maximum(periods.days, 1)
-    weights = [periods.overlap_days(v.effective, v.expires) / days for v in tariff.versions]
-    active = [i for i, w in enumerate(weights) if (w > 0).any()]
-    uncovered = periods.valid & (np.sum(weights, axis=0) < 1 - 1e-9)
     if uncovered.any():
         m, b = np.argwhere(uncovered)[0]
         raise BillingError(
