@@ -39,7 +39,7 @@ class TariffControls(pn.viewable.Viewer):
         self.rate_select = pn.widgets.Select.from_param(s.rate_code, name="Tariff (rate code)")
         self.requirement = pn.widgets.FloatInput.from_param(s.requirement, name="Revenue requirement of the class [$]",
                                                             step=1000.0)
-        self.reset = pn.widgets.Button(name="Back to present prices", button_type="default")
+        self.reset = pn.widgets.Button(label="Back to present prices")
         self.reset.on_click(lambda event: self.store.reset())
         self.prices = pn.Column(sizing_mode="stretch_width")
         self._build_prices()
@@ -50,7 +50,7 @@ class TariffControls(pn.viewable.Viewer):
     def _build_prices(self):
         widgets = []
         for field in self.store.fields:
-            widget = pn.widgets.FloatInput(name=field.label, value=field.value, step=0.001 if field.value < 1 else 0.5,
+            widget = pn.widgets.FloatInput(label=field.label, value=field.value, step=0.001 if field.value < 1 else 0.5,
                                            format="0.0000", css_classes=["price-input"], width=300)
             widget.param.watch(lambda event, f=field: self._edit(f, event.new), "value")
             widgets.append(widget)
@@ -144,10 +144,10 @@ class SaveTariff(pn.viewable.Viewer):
 
     def __init__(self, **params):
         super().__init__(**params)
-        self.path = pn.widgets.TextInput(name="Save the tariff as (a .yaml file)",
+        self.path = pn.widgets.TextInput(label="Save the tariff as (a .yaml file)",
                                          placeholder="proposed/RES-TOU.yaml", width=330)
-        self.replace = pn.widgets.Checkbox(name="replace the file if it exists", value=False)
-        self.button = pn.widgets.Button(name="Save tariff YAML", button_type="primary")
+        self.replace = pn.widgets.Checkbox(label="replace the file if it exists", value=False)
+        self.button = pn.widgets.Button(label="Save tariff YAML", color="primary")
         self.status = pn.pane.Markdown("", css_classes=["save-status"])
         self.button.on_click(lambda event: self.save())
 
