@@ -7,9 +7,9 @@ item of each bill is rounded to the cent, so revenue R(x) is a non-decreasing st
 few cents. :func:`solve` therefore
 
 1. prices at two values of ``x`` and takes the straight line through them (exact but for rounding);
-2. refines with the secant until within the rounding's reach;
-3. narrows the bracket by false position (halving when it stalls) to the smallest ``x``, to 12 significant
-   digits, whose revenue reaches the requirement (``decimals``: bisects over prices with that many decimals,
+2. refines along chords of that slope until the requirement is bracketed within a millionth of ``x``;
+3. narrows the bracket by false position (halving when it stalls) to the smallest ``x``, to 9 significant
+   digits (a price of $0.2650/kWh scaled by it is exact to $3e-10/kWh), whose revenue reaches the requirement (``decimals``: bisects over prices with that many decimals,
    the precision the tariff is published in).
 
 The result says the revenue at the solved price (from the engine's pricing, which ``workbench cycle`` repeats
@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from workbench.design.proposal import Proposal
 from workbench.design.scenarios import Study
@@ -91,18 +93,20 @@ def solve(study: Study, requirement: float, targets, *, how: str = "scale", base
     x0 = start if start is not None else (1.0 if how == "scale" else _first_price(base, targets[0]))
     x1 = x0 * 1.1 if x0 else 0.01
     seen = [(x0, revenue(x0)), (x1, revenue(x1))]
-    for _ in range(6):  # secant: exact but for rounding
-        (xa, ra), (xb, rb) = seen[-2], seen[-1]
-        if rb == ra:
-            raise WorkbenchError(f"moving {targets} does not change the revenue of these customers; choose charges "
-                                 "they pay")
-        x2 = xb + (target - rb) * (xb - xa) / (rb - ra)
-        seen.append((x2, revenue(x2)))
-        if abs(seen[-1][1] - target) <= max(2, abs(rb - ra) // 1000):
+    if seen[1][1] == seen[0][1]:
+        raise WorkbenchError(f"moving {targets} does not change the revenue of these customers; choose charges "
+                             "they pay")
+    # chords with the slope of the first, wide pair: revenue is a straight line but for cents, and the slope of
+    # two close points is mostly rounding noise (it sent the plain secant far off)
+    slope = (seen[1][1] - seen[0][1]) / (seen[1][0] - seen[0][0])
+    for _ in range(8):
+        x_new = seen[-1][0] + (target - seen[-1][1]) / slope
+        seen.append((x_new, revenue(x_new)))
+        if seen[-1][1] == target or _bracket_width(seen, target) <= 1e-6 * abs(x_new):
             break
     below = [p for p in seen if p[1] < target]
     above = [p for p in seen if p[1] >= target]
-    if below and above:  # the secant's own points bracket the requirement (revenue rises with x)
+    if below and above:  # the chords' own points bracket the requirement (revenue rises with x)
         lo, hi = max(below), min(above)
     else:
         (xa, _), (xb, _) = seen[-2], seen[-1]
@@ -153,7 +157,13 @@ def _bracket(revenue, x, r, target, step):
     return lo, hi
 
 
-def _false_position(revenue, lo, hi, target, rel_tol: float = 1e-12):
+def _bracket_width(seen, target) -> float:
+    below = [x for x, r in seen if r < target]
+    above = [x for x, r in seen if r >= target]
+    return min(above) - max(below) if below and above else np.inf
+
+
+def _false_position(revenue, lo, hi, target, rel_tol: float = 1e-9):
     """The smallest x (to ``rel_tol`` of x) whose revenue reaches ``target``: false position inside the bracket
     (revenue is a straight line but for cents, so it lands within a few cents), halving when it stalls."""
     stalled = 0
