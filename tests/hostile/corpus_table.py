@@ -20,6 +20,7 @@ AREAS = {
     "test_command_line.py": "The command line itself",
     "test_dashboard_origin.py": "The dashboard server",
     "test_design_cli.py": "Rate design (`workbench design`)",
+    "test_rates_serve.py": "The rate-design dashboard (`workbench serve rates`)",
 }
 
 

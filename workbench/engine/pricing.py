@@ -187,8 +187,9 @@ def price_version(
         part = memo.get(key) if key is not None else None
         if part is None:
             part = LineItems()
-            _charge_lines(tariff, charge, det, ctx, _adder(part, shape, weight, tag), pf_factor,
-                          None if memo_key is None else (memo, memo_key))
+            charge_memo = None if memo_key is None else (memo, memo_key)
+            _charge_lines(tariff, charge, det, ctx, _adder(part, shape, weight, tag, charge_memo), pf_factor,
+                          charge_memo)
             if key is not None:
                 memo.put(key, part)
         items.extend(part)
@@ -215,10 +216,21 @@ def price_version(
     return items
 
 
-def _adder(items: LineItems, shape, weight, tag):
-    """``add(description, category, unit, quantity, rate, amount=None)``: a line weighted and rounded to the cent."""
+def _adder(items: LineItems, shape, weight, tag, memo=None):
+    """``add(description, category, unit, quantity, rate, amount=None)``: a line weighted and rounded to the cent.
+
+    ``memo`` (ChargeMemo, version key): a line of a kept quantity array at a scalar price it was priced at before
+    is reused (one block price edited: only that block's line is priced again)."""
 
     def add(description, category, unit, quantity, rate, amount=None):
+        key = None
+        if memo is not None and amount is None and isinstance(quantity, np.ndarray) and np.ndim(rate) == 0:
+            key = (memo[1], b"line", description, category, unit, id(quantity), float(rate))
+            found = memo[0].get(key)
+            if found is not None and found[0] is quantity:
+                items.add(description, category, unit, *found[1:], tag)
+                return
+        source = quantity
         quantity = np.broadcast_to(np.asarray(quantity, float), shape)
         if weight is not None:
             quantity = quantity * weight
@@ -227,7 +239,10 @@ def _adder(items: LineItems, shape, weight, tag):
             amount = quantity * rate
         elif weight is not None:
             amount = np.asarray(amount, float) * weight
-        items.add(description, category, unit, quantity, rate, round_cents(amount), tag)
+        amount = round_cents(amount)
+        items.add(description, category, unit, quantity, rate, amount, tag)
+        if key is not None:  # the quantity array is kept with the line, so its id stays unique
+            memo[0].put(key, (source, items.quantity[-1], items.rate[-1], items.amount[-1]))
     return add
 
 

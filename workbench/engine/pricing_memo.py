@@ -29,12 +29,13 @@ def _digest(*parts) -> bytes:
 class ChargeMemo:
     """Line items of charges priced on ONE set of determinants and bill periods (keep one memo per set).
 
-    ``max_entries`` bounds the memory (each entry holds a charge's (M, B) arrays); the oldest go first.
+    ``max_bytes`` bounds the memory its (M, B) arrays hold; the least recently used entries go first.
     """
 
-    def __init__(self, max_entries: int = 256):
-        self.max_entries = max_entries
+    def __init__(self, max_bytes: int = 1 << 30):
+        self.max_bytes = max_bytes
         self._lines: dict = {}
+        self._sizes: dict = {}
         self._tariff_keys: dict = {}
         self.hits = self.misses = 0
 
@@ -83,21 +84,37 @@ class ChargeMemo:
                                                   for v in tariff.versions])
 
     def get(self, key):
-        part = self._lines.get(key)
+        part = self._lines.pop(key, None)
         if part is None:
             self.misses += 1
-        else:
-            self.hits += 1
+            return None
+        self.hits += 1
+        self._lines[key] = part  # the most recently used goes last
         return part
 
     def put(self, key, part) -> None:
-        while len(self._lines) >= self.max_entries:
-            self._lines.pop(next(iter(self._lines)))
+        size = _nbytes(part)
+        while self._lines and sum(self._sizes.values()) + size > self.max_bytes:
+            oldest = next(iter(self._lines))
+            del self._lines[oldest], self._sizes[oldest]
         self._lines[key] = part
+        self._sizes[key] = size
 
     def clear(self) -> None:
         self._lines.clear()
+        self._sizes.clear()
         self._tariff_keys.clear()
+
+
+def _nbytes(value) -> int:
+    """Bytes of the numpy arrays ``value`` owns (broadcast views and views of other arrays count nothing)."""
+    if isinstance(value, np.ndarray):
+        return value.nbytes if value.base is None else 0
+    if isinstance(value, (list, tuple)):
+        return sum(_nbytes(v) for v in value)
+    if hasattr(value, "__dataclass_fields__"):
+        return sum(_nbytes(getattr(value, name)) for name in value.__dataclass_fields__)
+    return 0
 
 
 def _annual_shortfall(amount, billed, periods):
