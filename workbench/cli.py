@@ -32,11 +32,10 @@ import json
 import logging
 import os
 import select
-import socket
 import sys
 
 from workbench import cli_cos, cli_design, cli_filing, cli_ledger, cli_logging, cli_parser, cli_runs
-from workbench.cli_errors import decode_error_line, one_line, os_error_line
+from workbench.cli_errors import decode_error_line, int_range, one_line, os_error_line, port_free
 from workbench.errors import WorkbenchError, require
 
 log = logging.getLogger("workbench.cli")
@@ -170,10 +169,10 @@ def _sample(args) -> int:
     from workbench.sample import generate_sample_utility
     from workbench.sample.output import check_sample_outputs
 
-    _int_range("--meters", args.meters, 1, 999_999, "meters to generate")
-    _int_range("--chunk", args.chunk, 1, None, "meters per Zarr chunk")
-    _int_range("--seed", args.seed, 0, None, "a random seed")
-    _int_range("--year", args.year, 1901, 2099, "the sample's calendar year")
+    int_range("--meters", args.meters, 1, 999_999, "meters to generate")
+    int_range("--chunk", args.chunk, 1, None, "meters per Zarr chunk")
+    int_range("--seed", args.seed, 0, None, "a random seed")
+    int_range("--year", args.year, 1901, 2099, "the sample's calendar year")
     year, months = args.year, None
     if args.months:
         from workbench.sample import parse_months
@@ -222,11 +221,13 @@ def _cycles(text):
 
 
 def _serve(args) -> int:
-    _int_range("--port", args.port, 1, 65535, "a TCP port")
-    _int_range("--meters", args.meters, 1, 999_999, "meters to generate when the cube is missing")
+    int_range("--port", args.port, 1, 65535, "a TCP port")
+    int_range("--meters", args.meters, 1, 999_999, "meters to generate when the cube is missing")
     for module in ("panel", "hvplot", "holoviews"):
         require(module, "notebooks", "workbench serve (the dashboard)")
+    # imported here, not at the top: the dashboards load panel and bokeh, seconds every other command should not pay
     from workbench.app.nem_app import origin_allow_list, serve
+    from workbench.app.rates_app import serve as serve_rates
 
     try:
         allowed = origin_allow_list(args.port, args.allow_origin or ())
@@ -236,17 +237,25 @@ def _serve(args) -> int:
 
     weather = Weather(args.weather, args.latitude, args.longitude)
     _, site = read_weather(weather)  # a bad weather file or site is refused before the port and the scan
-    _port_free(args.port)  # before a missing cube is generated, which takes minutes
+    port_free(args.port)  # before a missing cube is generated, which takes minutes
     try:
-        thread = serve(args.port, args.cube, show=False, n_meters=args.meters, allow_origins=args.allow_origin or (),
-                       weather=weather)
+        if args.app == "rates":
+            if not args.determinants:
+                raise WorkbenchError("workbench serve rates: --determinants DIR is required (a folder written by "
+                                     "`workbench design determinants`)")
+            thread = serve_rates(args.port, args.determinants, allow_origins=args.allow_origin or ())
+        else:
+            thread = serve(args.port, args.cube, show=False, n_meters=args.meters,
+                           allow_origins=args.allow_origin or (), weather=weather)
     except OSError as exc:
         if exc.errno in (errno.EADDRINUSE, errno.EACCES) and not exc.filename:
             raise WorkbenchError(f"--port {args.port}: cannot listen on 127.0.0.1:{args.port} ({exc.strerror}); "
                                  "pick another --port") from None
         raise
-    print(f"PV weather: {site['name']} ({weather.file.name}), site {site['latitude']:.4f}, {site['longitude']:.4f}")
-    print(f"NEM 2.0 vs 3.0 study on http://127.0.0.1:{args.port} (Ctrl-C stops it); "
+    what = "Rate design" if args.app == "rates" else "NEM 2.0 vs 3.0 study"
+    if args.app == "nem":
+        print(f"PV weather: {site['name']} ({weather.file.name}), site {site['latitude']:.4f}, {site['longitude']:.4f}")
+    print(f"{what} on http://127.0.0.1:{args.port} (Ctrl-C stops it); "
           f"browser connections accepted from: {', '.join(allowed)}", flush=True)
     try:
         thread.join()
@@ -339,24 +348,6 @@ def main(argv=None) -> int:
             raise
         return _fail(f"internal error ({type(exc).__name__}: {one_line(str(exc))}); please report it with the "
                      "command and this line (WORKBENCH_DEBUG=1 shows the traceback)", status=70)
-
-
-def _port_free(port: int) -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError as exc:
-            raise WorkbenchError(f"--port {port}: cannot listen on 127.0.0.1:{port} ({exc.strerror}); "
-                                 "pick another --port") from None
-
-
-def _int_range(option, value, low, high, what):
-    if value is None:
-        return
-    if value < low or (high is not None and value > high):
-        bound = f"between {low} and {high}" if high is not None else f"at least {low}"
-        raise WorkbenchError(f"{option}: {value} is out of range; expected {what}, {bound}")
 
 
 def _fail(message: str, status: int = 2) -> int:

@@ -11,7 +11,9 @@ import errno
 import io
 import os
 import re
+import socket
 
+from workbench.errors import WorkbenchError
 from workbench.outputs import STAGING_PREFIX
 
 
@@ -109,3 +111,23 @@ def _file_in_traceback(tb):
             if isinstance(value, io.IOBase) and isinstance(getattr(value, "name", None), str | bytes):
                 return os.fsdecode(value.name)
     return None
+
+
+def port_free(port: int) -> None:
+    """Refuse ``--port`` if 127.0.0.1:port cannot be bound (before minutes of work that would then fail)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise WorkbenchError(f"--port {port}: cannot listen on 127.0.0.1:{port} ({exc.strerror}); "
+                                 "pick another --port") from None
+
+
+def int_range(option, value, low, high, what):
+    """Refuse an integer option outside [low, high] (``high`` None: no upper bound), naming the option."""
+    if value is None:
+        return
+    if value < low or (high is not None and value > high):
+        bound = f"between {low} and {high}" if high is not None else f"at least {low}"
+        raise WorkbenchError(f"{option}: {value} is out of range; expected {what}, {bound}")

@@ -113,11 +113,14 @@ def build_parser(handlers: Mapping[str, Callable], wings: Sequence[Callable] = (
     cycle.add_argument("--peak-zone", help="the zone whose peaks to use when --system-peaks lists several")
     cycle.add_argument("--chunk", type=int, help="meters per billing chunk (default: the cube's Zarr meter chunk)")
     cycle.set_defaults(func=handlers["cycle"])
-    serve = sub.add_parser("serve", help="serve a dashboard (nem: the NEM 2.0 vs 3.0 impact study)", epilog=_SERVE_EPILOG,
+    serve = sub.add_parser("serve", help="serve a dashboard (nem: the NEM 2.0 vs 3.0 impact study; rates: rate design)",
+                           epilog=_SERVE_EPILOG,
                            description="Serve a dashboard on 127.0.0.1 (needs the notebooks extra: panel, hvplot).")
-    serve.add_argument("app", choices=["nem"], help="the dashboard: nem, the NEM 2.0 vs 3.0 impact study")
-    serve.add_argument("--cube", default="data/sample/nem-study.zarr", help="the study's interval cube; generated if "
-                       "missing")
+    serve.add_argument("app", choices=["nem", "rates"], help="nem: the NEM 2.0 vs 3.0 impact study; rates: edit a "
+                       "tariff's prices and see revenue and bill impacts (needs --determinants)")
+    serve.add_argument("--determinants", help="rates: a folder written by `workbench design determinants`")
+    serve.add_argument("--cube", default="data/sample/nem-study.zarr", help="nem: the study's interval cube; "
+                       "generated if missing")
     serve.add_argument("--meters", type=int, default=300, help="meters to generate when the cube is missing")
     serve.add_argument("--port", type=int, default=5006, help="TCP port to listen on (127.0.0.1 only)")
     serve.add_argument("--allow-origin", action="append", metavar="HOST[:PORT]", help="also accept the browser's "
@@ -224,8 +227,10 @@ cents); bills.parquet and line_items.parquet at full precision.
 """
 
 _SERVE_EPILOG = """\
-example:
+examples:
   workbench serve nem --port 5006      (then open http://127.0.0.1:5006; works offline, no CDN)
+  workbench design determinants --cube data/sample/cube.zarr --test-year 2025 --out reports/testyear-2025
+  workbench serve rates --determinants reports/testyear-2025 --port 5007
 """
 
 _VEE_EPILOG = """\

@@ -25,6 +25,7 @@ AREAS = {
     "test_cycle_runs.py": "Cycle runs (`run-cycle`, `bills`, `compare-bills`, `ledger assure`)",
     "test_verbosity.py": "-q/-v, `ingest --delimiter` and missing extras",
     "test_filing_cli.py": "PUC filing (`workbench filing`)",
+    "test_rates_serve.py": "The rate-design dashboard (`workbench serve rates`)",
 }
 
 

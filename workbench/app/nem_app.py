@@ -145,7 +145,7 @@ def serve(port: int = 5006, cube="data/sample/cube.zarr", show: bool = False, *,
     :class:`~workbench.design.solar.Weather`; default pvlib's Greensboro NC TMY3). Returns once the port is bound (an ``OSError`` such as
     address in use is raised here); stop with ``.stop()``; block with ``.join()``.
     """
-    allowed = origin_allow_list(port, allow_origins)
+    origin_allow_list(port, allow_origins)  # a wrong origin fails before a missing cube is generated
     study = study if study is not None else load_study(cube, n_meters, weather=weather)
 
     def session():
@@ -154,6 +154,13 @@ def serve(port: int = 5006, cube="data/sample/cube.zarr", show: bool = False, *,
             on_session(app)
         return app
 
+    return serve_sessions(session, port, TITLE, show=show, allow_origins=allow_origins)
+
+
+def serve_sessions(session, port: int, title: str, *, show: bool = False, allow_origins=()):
+    """Serve ``session()`` (a new layout per browser session) on 127.0.0.1:``port`` in a background thread,
+    with the WebSocket origin allow-list; returns once the port is bound (``.stop()``, ``.join()``)."""
+    allowed = origin_allow_list(port, allow_origins)
     loop = IOLoop(make_current=False)
     ready = threading.Event()
     failure: list[BaseException] = []
@@ -161,7 +168,7 @@ def serve(port: int = 5006, cube="data/sample/cube.zarr", show: bool = False, *,
     def run(server_id):
         try:
             server = pn.serve(session, port=port, address="127.0.0.1", show=False, start=False, loop=loop,
-                              title=TITLE, websocket_origin=allowed, server_id=server_id, verbose=False)
+                              title=title, websocket_origin=allowed, server_id=server_id, verbose=False)
             _guard_websockets(server, allowed)
             server.start()
         except BaseException as exc:  # handed to the caller, which raises it

@@ -7,9 +7,10 @@ item of each bill is rounded to the cent, so revenue R(x) is a non-decreasing st
 few cents. :func:`solve` therefore
 
 1. prices at two values of ``x`` and takes the straight line through them (exact but for rounding);
-2. refines with the secant until within the rounding's reach;
-3. bisects on ``x`` for the smallest ``x`` whose revenue reaches the requirement (``decimals``: only prices
-   with that many decimals, the precision the tariff is published in).
+2. refines along chords of that slope until the requirement is bracketed within a millionth of ``x``;
+3. narrows the bracket by false position (halving when it stalls) to the smallest ``x``, to 9 significant
+   digits (a price of $0.2650/kWh scaled by it is exact to $3e-10/kWh), whose revenue reaches the requirement (``decimals``: bisects over prices with that many decimals,
+   the precision the tariff is published in).
 
 The result says the revenue at the solved price (from the engine's pricing, which ``workbench cycle`` repeats
 bill for bill) and the *residual* (revenue − requirement, in $): 0.00 when the requirement is reachable to
@@ -24,6 +25,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from workbench.design.proposal import Proposal
 from workbench.design.scenarios import Study
@@ -89,21 +92,29 @@ def solve(study: Study, requirement: float, targets, *, how: str = "scale", base
 
     x0 = start if start is not None else (1.0 if how == "scale" else _first_price(base, targets[0]))
     x1 = x0 * 1.1 if x0 else 0.01
-    r0, r1 = revenue(x0), revenue(x1)
-    for _ in range(6):  # secant: exact but for rounding
-        if r1 == r0:
-            raise WorkbenchError(f"moving {targets} does not change the revenue of these customers; choose charges "
-                                 "they pay")
-        x2 = x1 + (target - r1) * (x1 - x0) / (r1 - r0)
-        r2 = revenue(x2)
-        x0, r0, x1, r1 = x1, r1, x2, r2
-        if abs(r2 - target) <= max(2, abs(r1 - r0) // 1000):
+    seen = [(x0, revenue(x0)), (x1, revenue(x1))]
+    if seen[1][1] == seen[0][1]:
+        raise WorkbenchError(f"moving {targets} does not change the revenue of these customers; choose charges "
+                             "they pay")
+    # chords with the slope of the first, wide pair: revenue is a straight line but for cents, and the slope of
+    # two close points is mostly rounding noise (it sent the plain secant far off)
+    slope = (seen[1][1] - seen[0][1]) / (seen[1][0] - seen[0][0])
+    for _ in range(8):
+        x_new = seen[-1][0] + (target - seen[-1][1]) / slope
+        seen.append((x_new, revenue(x_new)))
+        if seen[-1][1] == target or _bracket_width(seen, target) <= 1e-6 * abs(x_new):
             break
-    lo, hi = _bracket(revenue, x1, r1, target, abs(x1 - x0) or abs(x1) * 1e-6 or 1e-6)
+    below = [p for p in seen if p[1] < target]
+    above = [p for p in seen if p[1] >= target]
+    if below and above:  # the chords' own points bracket the requirement (revenue rises with x)
+        lo, hi = max(below), min(above)
+    else:
+        (xa, _), (xb, _) = seen[-2], seen[-1]
+        lo, hi = _bracket(revenue, *seen[-1], target, abs(xb - xa) or abs(xb) * 1e-6 or 1e-6)
     if decimals is not None:
         x, rev = _bisect_grid(revenue, lo, hi, target, decimals)
     else:
-        x, rev = _bisect(revenue, lo, hi, target)
+        x, rev = _false_position(revenue, lo, hi, target)
     proposal = _apply(base, targets, how, x)
     return Solution(x, proposal, rev / 100.0, target / 100.0, (rev - target) / 100.0, count, how, targets)
 
@@ -146,17 +157,32 @@ def _bracket(revenue, x, r, target, step):
     return lo, hi
 
 
-def _bisect(revenue, lo, hi, target):
-    """The smallest float x (to the last bit that matters) whose revenue reaches ``target``."""
-    while hi[1] != target:
-        mid = (lo[0] + hi[0]) / 2
+def _bracket_width(seen, target) -> float:
+    below = [x for x, r in seen if r < target]
+    above = [x for x, r in seen if r >= target]
+    return min(above) - max(below) if below and above else np.inf
+
+
+def _false_position(revenue, lo, hi, target, rel_tol: float = 1e-9):
+    """The smallest x (to ``rel_tol`` of x) whose revenue reaches ``target``: false position inside the bracket
+    (revenue is a straight line but for cents, so it lands within a few cents), halving when it stalls."""
+    stalled = 0
+    while hi[1] != target and hi[0] - lo[0] > rel_tol * max(abs(hi[0]), abs(lo[0])):
+        if stalled < 2 and hi[1] != lo[1]:
+            mid = lo[0] + (target - lo[1]) * (hi[0] - lo[0]) / (hi[1] - lo[1])
+            if not lo[0] < mid < hi[0]:
+                mid = (lo[0] + hi[0]) / 2
+        else:
+            mid, stalled = (lo[0] + hi[0]) / 2, 0
         if mid in (lo[0], hi[0]):
             break
+        width = hi[0] - lo[0]
         r = revenue(mid)
         if r >= target:
             hi = (mid, r)
         else:
             lo = (mid, r)
+        stalled = stalled + 1 if hi[0] - lo[0] > width / 2 else 0
     return hi
 
 

@@ -23,7 +23,7 @@ demand measurement differ from those the determinants were scanned with is refus
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +31,7 @@ import pandas as pd
 
 from workbench.design.testyear_store import BASES, load_rate_code, read_identity, schedule_fingerprint
 from workbench.engine.pricing import price, round_cents
+from workbench.engine.pricing_memo import ChargeMemo
 from workbench.errors import WorkbenchError
 from workbench.tariffs import load_tariff_book
 
@@ -113,23 +114,54 @@ def _one_price(rate, qty, used) -> float:
     return float(cells[0]) if len(cells) and cells.min() == cells.max() else np.nan
 
 
-def price_rate_code(tariff, rcd, basis: str, name: str = "") -> Priced:
-    """Price one rate code's kept determinants under ``tariff`` (the engine's pricing, then test-year cents)."""
-    items = price(tariff, rcd.det, rcd.periods)
-    weight = rcd.weight(basis) * rcd.periods.valid
-    used = weight > 0
+class PricingCache:
+    """What re-pricing one rate code's determinants keeps between scenarios: the engine's charge memo (a charge
+    priced before is not priced again), each line's test-year cents by its amount array, and the basis weights."""
+
+    def __init__(self):
+        self.memo = ChargeMemo()
+        self.lines: dict = {}  # id(amount) -> (amount, cents, units, price): the array is kept, so ids stay unique
+        self.basis: dict = {}  # basis -> (weight, used, meters)
+        self.last: tuple | None = None  # (tariff key, basis, Priced) of the last pricing
+
+    def line(self, amount):
+        found = self.lines.get(id(amount))
+        return found[1:] if found is not None and found[0] is amount else None
+
+
+def price_rate_code(tariff, rcd, basis: str, name: str = "", cache: PricingCache | None = None) -> Priced:
+    """Price one rate code's kept determinants under ``tariff`` (the engine's pricing, then test-year cents).
+
+    ``cache``: keep it with ``rcd`` between calls and a price change re-prices only the lines it changes."""
+    cache = cache or PricingCache()
+    tariff_key = cache.memo.tariff_key(tariff)
+    if cache.last is not None and cache.last[:2] == (tariff_key, basis):  # not changed: the same cents
+        return replace(cache.last[2], name=name)
+    items = price(tariff, rcd.det, rcd.periods, memo=cache.memo)
+    if basis not in cache.basis:
+        weight = rcd.weight(basis) * rcd.periods.valid
+        used = weight > 0
+        meters = rcd.meters[["meter", "account", "customer_class"]].copy()
+        meters["rate_code"] = tariff.code
+        meters["bills"] = used.sum(axis=1)
+        meters["kwh"] = np.einsum("mb,mb->m", rcd.det.delivered_kwh, weight)
+        cache.basis[basis] = (weight, used, meters)
+    weight, used, meters = cache.basis[basis]
     charges = [c.spec.description for v in tariff.versions for c in v.charges if hasattr(c.spec, "description")]
     keys: dict[tuple, int] = {}
     cents_rows, unit_rows, line_rows = [], [], []
+    kept = {}
     for desc, cat, unit, qty, rate, amount in zip(items.description, items.category, items.unit, items.quantity,
                                                   items.rate, items.amount, strict=True):
-        if basis != "billed":
-            amount = round_cents(amount * weight)
-            cents = np.rint(amount.sum(axis=1) * 100.0).astype(np.int64)
-        else:  # amounts are whole cents and a customer has a dozen bills: the float sum is exact to the cent
-            cents = np.rint(np.einsum("mb,mb->m", amount, weight) * 100.0).astype(np.int64)
-        units = np.einsum("mb,mb->m", qty, weight)
-        one_price = _one_price(rate, qty, used)
+        found = cache.line(amount)
+        if found is None:
+            if basis != "billed":
+                cents = np.rint(round_cents(amount * weight).sum(axis=1) * 100.0).astype(np.int64)
+            else:  # amounts are whole cents and a customer has a dozen bills: the float sum is exact to the cent
+                cents = np.rint(np.einsum("mb,mb->m", amount, weight) * 100.0).astype(np.int64)
+            found = (cents, np.einsum("mb,mb->m", qty, weight), _one_price(rate, qty, used))
+        kept[id(amount)] = (amount, *found)
+        cents, units, one_price = found
         key = (desc, cat, unit)
         if key in keys:  # the same line from two tariff versions
             j = keys[key]
@@ -143,15 +175,14 @@ def price_rate_code(tariff, rcd, basis: str, name: str = "") -> Priced:
         unit_rows.append(units)
         line_rows.append({"rate_code": tariff.code, "line": desc, "component": _component_of(desc, charges),
                           "category": cat, "unit": unit, "price": one_price})
-    meters = rcd.meters[["meter", "account", "customer_class"]].copy()
-    meters["rate_code"] = tariff.code
-    meters["bills"] = used.sum(axis=1)
-    meters["kwh"] = np.einsum("mb,mb->m", rcd.det.delivered_kwh, weight)
+    cache.lines = kept
     n = len(meters)
-    return Priced(name, meters, pd.DataFrame(line_rows, columns=["rate_code", "line", "component", "category", "unit",
-                                                                 "price"]),
-                  np.array(cents_rows, dtype=np.int64).reshape(len(line_rows), n),
-                  np.array(unit_rows, dtype=float).reshape(len(line_rows), n))
+    out = Priced(name, meters, pd.DataFrame(line_rows, columns=["rate_code", "line", "component", "category", "unit",
+                                                                "price"]),
+                 np.array(cents_rows, dtype=np.int64).reshape(len(line_rows), n),
+                 np.array(unit_rows, dtype=float).reshape(len(line_rows), n))
+    cache.last = (tariff_key, basis, out)
+    return out
 
 
 @dataclass
@@ -192,6 +223,7 @@ class Study:
         self.classes = None if classes is None else list(classes)
         codes = sorted(self.identity["rate_codes"]) if rate_codes is None else list(rate_codes)
         self.data = {}
+        self._caches: dict = {}
         for code in codes:
             rcd = load_rate_code(self.folder, code, self.classes)
             if len(rcd):
@@ -203,6 +235,13 @@ class Study:
     def rate_codes(self) -> list[str]:
         return sorted(self.data)
 
+    def cache(self, code: str) -> PricingCache:
+        """The re-pricing cache of ``code``'s determinants (a new one if they were replaced)."""
+        found = self._caches.get(code)
+        if found is None or found[0] is not self.data[code]:
+            found = self._caches[code] = (self.data[code], PricingCache())
+        return found[1]
+
     def present_book(self) -> dict:
         return load_tariff_book(self.tariffs_dir)
 
@@ -213,7 +252,7 @@ class Study:
             if code not in book:
                 raise WorkbenchError(f"rate code {code!r} is not in the tariff book of scenario {name!r}")
             check_schedule(self.identity, book[code])
-            parts.append(price_rate_code(book[code], self.data[code], self.basis, name))
+            parts.append(price_rate_code(book[code], self.data[code], self.basis, name, self.cache(code)))
         return PricedBook(name, parts)
 
 

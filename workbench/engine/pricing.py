@@ -12,13 +12,13 @@ full period's size.
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from workbench.calendar.periods import BillPeriods
-from workbench.engine.block_limits import check_crossing, energy_block_limits
+from workbench.engine.pricing_blocks import _blocks, _energy_blocks, _join, _sum_last
+from workbench.engine.pricing_memo import _annual_shortfall, _in_force, rider_rates  # noqa: F401 (re-exported)
 from workbench.engine.reactive import demand_multiplier, price_reactive, reactive_refusals
 from workbench.errors import BillingError
 from workbench.kernels.money import round_cents as _round_cents
@@ -49,15 +49,22 @@ class LineItems:
         self.rate.append(np.broadcast_to(np.asarray(rate, dtype=float), amount.shape))
         self.amount.append(amount)
 
+    def extend(self, other: LineItems) -> None:
+        for name in ("description", "category", "unit", "quantity", "rate", "amount", "version"):
+            getattr(self, name).extend(getattr(other, name))
+
     def total(self) -> np.ndarray:
         return self.subtotal(CATEGORIES)
 
     def subtotal(self, categories) -> np.ndarray:
-        total = 0.0
+        total = None  # added in place, in line order (the same sums as 0.0 + a + b + ...)
         for amount, category in zip(self.amount, self.category, strict=True):
             if category in categories:
-                total = total + amount
-        return total
+                if total is None:
+                    total = np.array(amount, dtype=float)
+                else:
+                    total += amount
+        return 0.0 if total is None else total
 
 
 @dataclass
@@ -90,14 +97,6 @@ def round_cents(amount):
         return _round_cents(amount)
 
 
-def _sum_last(values: np.ndarray) -> np.ndarray:
-    """Sum over a short last axis (buckets) by adding slices: numpy's strided reduction is slower here."""
-    total = values[..., 0].copy()
-    for i in range(1, values.shape[-1]):
-        total += values[..., i]
-    return total
-
-
 def billing_demand(tariff: CompiledTariff, det: Determinants, periods: BillPeriods) -> np.ndarray:
     """(M, B) billing demand [kW, or kVA for a kVA tariff]: the period's peak, at least the minimum and the ratchet."""
     peak = _peak(tariff, det)
@@ -123,21 +122,6 @@ def _peak(tariff, det, tou=False):
     if tariff.demand_unit == "kVA" and det.reactive is not None:
         return det.reactive.tou_peak_kva if tou else det.reactive.peak_kva
     return det.tou_peak_kw if tou else det.peak_kw
-
-
-def _blocks(amount, limits):
-    """Split ``amount`` (M, B) into blocks with upper bounds ``limits`` (M, B, K-1): a list of K (M, B) arrays."""
-    out = []
-    lower = None
-    for k in range(limits.shape[-1] + 1):
-        part = amount - lower if lower is not None else amount.copy()
-        np.maximum(part, 0.0, out=part)
-        if k < limits.shape[-1]:
-            width = limits[..., k] - lower if lower is not None else limits[..., k]
-            np.minimum(part, width, out=part)
-            lower = limits[..., k]
-        out.append(part)
-    return out
 
 
 @dataclass
@@ -180,57 +164,35 @@ BASE_CATEGORIES = ("fixed", "energy", "demand", "rider")
 
 def price_version(
     tariff: CompiledTariff, version: CompiledVersion, det: Determinants, periods: BillPeriods, weight,
-    tag: str = "", ctx: _Context | None = None, annual_base=None, base_only: bool = False,
+    tag: str = "", ctx: _Context | None = None, annual_base=None, base_only: bool = False, memo=None,
 ) -> LineItems:
     """Line items of one tariff version, each weighted by ``weight`` (M, B; None = 1) and rounded to the cent.
 
     ``annual_base``: (M, B) the charges of every version in force, that an annual minimum compares the year's
-    total with (default: this version's own); ``base_only``: stop before minimums and taxes.
+    total with (default: this version's own); ``base_only``: stop before minimums and taxes; ``memo``: a
+    :class:`workbench.engine.pricing_memo.ChargeMemo` of these determinants (a charge priced before is reused).
     """
     ctx = ctx or _Context.build(tariff, det, periods)
     items = LineItems()
     pf_factor, pf_charge = demand_multiplier(version, det, ctx.days.shape)
     if pf_charge is not None:  # billing demand × target / actual PF, for this version's demand charges
         ctx = replace(ctx, bill_kw=ctx.bill_kw * pf_factor)
-    days, proration, total_kwh, end_month = ctx.days, ctx.proration, ctx.total_kwh, ctx.end_month
-    shape = days.shape
+    days, proration, shape = ctx.days, ctx.proration, ctx.days.shape
 
-    def add(description, category, unit, quantity, rate, amount=None):
-        quantity = np.broadcast_to(np.asarray(quantity, float), shape)
-        if weight is not None:
-            quantity = quantity * weight
-        rate = np.broadcast_to(np.asarray(rate, float), shape)
-        if amount is None:
-            amount = quantity * rate
-        elif weight is not None:
-            amount = np.asarray(amount, float) * weight
-        items.add(description, category, unit, quantity, rate, round_cents(amount), tag)
-
+    memo_key = None if memo is None or pf_charge is not None else memo.version_key(tariff, version, tag, weight)
     for charge in version.charges:
-        spec = charge.spec
-        if charge.kind == "customer":
-            qty = {"bill": 1.0, "day": days, "month": proration}[spec.per]
-            add(spec.description, "fixed", spec.per, qty, spec.amount)
-        elif charge.kind == "energy":
-            for e in range(tariff.n_energy_buckets):
-                label = tariff.energy_bucket_label(e)
-                add(_join(spec.description, label), "energy", "kWh", det.energy_kwh[..., e], charge.rates[e])
-        elif charge.kind == "energy_blocks":
-            _energy_blocks(tariff, charge, det, ctx, add)
-        elif charge.kind in ("demand", "demand_blocks"):
-            _demand(tariff, charge, det, ctx, add)
-        elif charge.kind == "rtp":
-            add(spec.description, "energy", "kWh", total_kwh,
-                np.divide(det.rtp_cost, total_kwh, out=np.zeros_like(total_kwh), where=total_kwh > 0), det.rtp_cost)
-            if spec.adder:
-                add(f"{spec.description} adder", "energy", "kWh", total_kwh, spec.adder)
-        elif charge.kind in ("reactive_demand", "power_factor"):
-            price_reactive(tariff, charge, det, ctx, add, pf_factor)
-        elif charge.kind == "rider":
-            rate = spec.rate
-            if isinstance(rate, dict):
-                rate = np.vectorize(rate.get)(end_month).astype(float)
-            add(spec.description, "rider", "kWh", total_kwh, rate)
+        if charge.kind in ("minimum", "tax"):
+            continue
+        key = None if memo_key is None else (memo_key, memo.charge_key(charge))
+        part = memo.get(key) if key is not None else None
+        if part is None:
+            part = LineItems()
+            charge_memo = None if memo_key is None else (memo, memo_key)
+            _charge_lines(tariff, charge, det, ctx, _adder(part, shape, weight, tag, charge_memo), pf_factor,
+                          charge_memo)
+            if key is not None:
+                memo.put(key, part)
+        items.extend(part)
     if base_only:
         return items
     for charge in version.charges:
@@ -254,56 +216,63 @@ def price_version(
     return items
 
 
-def _annual_shortfall(amount, billed, periods):
-    """(M, B) the annual minimum's top-up, on the bill period of each year that ends in December."""
-    last_day = periods.end - 1
-    year = last_day.astype("datetime64[Y]").astype(int)
-    december = (last_day.astype("datetime64[M]").astype(int) % 12 == 11) & periods.valid
-    out = np.zeros(billed.shape)
-    for y in np.unique(year[december]):
-        in_year = (year == y) & periods.valid
-        total = np.where(in_year, billed, 0.0).sum(axis=1, keepdims=True)
-        target = december & (year == y)
-        # the last December-ending period of the year carries the top-up
-        last = target & (np.cumsum(target[:, ::-1], axis=1)[:, ::-1] == 1)
-        out = np.where(last, np.maximum(amount - total, 0.0), out)
-    return out
+def _adder(items: LineItems, shape, weight, tag, memo=None):
+    """``add(description, category, unit, quantity, rate, amount=None)``: a line weighted and rounded to the cent.
+
+    ``memo`` (ChargeMemo, version key): a line of a kept quantity array at a scalar price it was priced at before
+    is reused (one block price edited: only that block's line is priced again)."""
+
+    def add(description, category, unit, quantity, rate, amount=None):
+        key = None
+        if memo is not None and amount is None and isinstance(quantity, np.ndarray) and np.ndim(rate) == 0:
+            key = (memo[1], b"line", description, category, unit, id(quantity), float(rate))
+            found = memo[0].get(key)
+            if found is not None and found[0] is quantity:
+                items.add(description, category, unit, *found[1:], tag)
+                return
+        source = quantity
+        quantity = np.broadcast_to(np.asarray(quantity, float), shape)
+        if weight is not None:
+            quantity = quantity * weight
+        rate = np.broadcast_to(np.asarray(rate, float), shape)
+        if amount is None:
+            amount = quantity * rate
+        elif weight is not None:
+            amount = np.asarray(amount, float) * weight
+        amount = round_cents(amount)
+        items.add(description, category, unit, quantity, rate, amount, tag)
+        if key is not None:  # the quantity array is kept with the line, so its id stays unique
+            memo[0].put(key, (source, items.quantity[-1], items.rate[-1], items.amount[-1]))
+    return add
 
 
-def _join(description, label):
-    return f"{description}, {label}" if label else description
-
-
-def _energy_blocks(tariff, charge, det, ctx, add):
-    spec = charge.spec.blocks
-    n_tou = len(tariff.tou_names)
-    n_blocks = charge.rates.shape[1]
-    kwh = det.energy_kwh
-    for s in range(len(tariff.season_names)):
-        units = charge.limit_units[s]
-        raw = energy_block_limits(units, charge.limits[s], ctx.proration, ctx.season_frac[..., s],
-                                  ctx.season_days[..., s], ctx.bill_kw)  # (M, B, K-1) [kWh]
-
-        def checked(amount, raw=raw, units=units, s=s):
-            # a season without days in the period has no kWh in it: its limits do not matter
-            valid = ctx.valid & (ctx.season_days[..., s] > 0)
-            return check_crossing(raw, amount, valid, units, charge.limits[s], ctx.bill_kw, ctx.describe)
-
-        buckets = range(s * n_tou, (s + 1) * n_tou)
-        if spec.scope == "total":
-            season_total = _sum_last(kwh[..., s * n_tou : (s + 1) * n_tou])
-            blocks = _blocks(season_total, checked(season_total))
-        for e in buckets:
-            if spec.scope == "total":
-                share = np.divide(kwh[..., e], season_total, out=np.zeros_like(season_total), where=season_total > 0)
-                qty = [block * share for block in blocks]
-            else:
-                qty = _blocks(kwh[..., e], checked(kwh[..., e]))
+def _charge_lines(tariff, charge, det, ctx, add, pf_factor, memo=None) -> None:
+    """The line items of one charge that is not a minimum or a tax (those weigh the others' amounts)."""
+    spec = charge.spec
+    days, proration, total_kwh = ctx.days, ctx.proration, ctx.total_kwh
+    if charge.kind == "customer":
+        qty = {"bill": 1.0, "day": days, "month": proration}[spec.per]
+        add(spec.description, "fixed", spec.per, qty, spec.amount)
+    elif charge.kind == "energy":
+        for e in range(tariff.n_energy_buckets):
             label = tariff.energy_bucket_label(e)
-            for k in range(n_blocks):
-                block = f"block {k + 1}" if n_blocks > 1 else ""
-                add(_join(charge.description, ", ".join(x for x in (label, block) if x)), "energy", "kWh",
-                    qty[k], charge.rates[e, k])
+            add(_join(spec.description, label), "energy", "kWh", det.energy_kwh[..., e], charge.rates[e])
+    elif charge.kind == "energy_blocks":
+        _energy_blocks(tariff, charge, det, ctx, add, memo)
+    elif charge.kind in ("demand", "demand_blocks"):
+        _demand(tariff, charge, det, ctx, add)
+    elif charge.kind == "rtp":
+        add(spec.description, "energy", "kWh", total_kwh,
+            np.divide(det.rtp_cost, total_kwh, out=np.zeros_like(total_kwh), where=total_kwh > 0), det.rtp_cost)
+        if spec.adder:
+            add(f"{spec.description} adder", "energy", "kWh", total_kwh, spec.adder)
+    elif charge.kind in ("reactive_demand", "power_factor"):
+        price_reactive(tariff, charge, det, ctx, add, pf_factor)
+    elif charge.kind == "rider":
+        rate = spec.rate
+        if isinstance(rate, dict):
+            rate = rider_rates(rate)[ctx.end_month - 1]
+        add(spec.description, "rider", "kWh", total_kwh, rate)
 
 
 def _demand(tariff, charge, det, ctx, add):
@@ -343,12 +312,32 @@ def _demand(tariff, charge, det, ctx, add):
         add(_join(spec.description, f"block {k + 1}"), "demand", unit, qty, rate, amount)
 
 
-def price(tariff: CompiledTariff, det: Determinants, periods: BillPeriods) -> LineItems:
-    """All line items of all versions in force during the periods, prorated by days."""
+def _version_weights(tariff, periods):
+    """Each version's share of each period's days (M, B), the versions in force, and the periods none covers."""
     days = np.maximum(periods.days, 1)
     weights = [periods.overlap_days(v.effective, v.expires) / days for v in tariff.versions]
     active = [i for i, w in enumerate(weights) if (w > 0).any()]
     uncovered = periods.valid & (np.sum(weights, axis=0) < 1 - 1e-9)
+    return weights, active, uncovered
+
+
+def price(tariff: CompiledTariff, det: Determinants, periods: BillPeriods, memo=None) -> LineItems:
+    """All line items of all versions in force during the periods, prorated by days.
+
+    ``memo``: a :class:`workbench.engine.pricing_memo.ChargeMemo` kept with these determinants and periods: a
+    charge priced before (same tariff structure, version and prices) reuses its line items, so a price change
+    re-prices only the changed charge (and the minimums and taxes that weigh it). The result is the same.
+    """
+    if memo is None:
+        weights, active, uncovered = _version_weights(tariff, periods)
+    else:  # the weights depend on the versions' dates only (a memo belongs to one set of bill periods)
+        key = (b"weights", tuple((v.effective, v.expires) for v in tariff.versions))
+        found = memo.get(key)
+        if found is None:
+            found = _version_weights(tariff, periods)
+            memo.put(key, found)
+        weights, active, uncovered = found
+    days = np.maximum(periods.days, 1)
     if uncovered.any():
         m, b = np.argwhere(uncovered)[0]
         raise BillingError(
@@ -361,7 +350,10 @@ def price(tariff: CompiledTariff, det: Determinants, periods: BillPeriods) -> Li
     if refused:  # never billed as if the power factor were 1
         raise BillingError(next(iter(refused.values())))
     out = LineItems()
-    ctx = _Context.build(tariff, det, periods)
+    if memo is None:
+        ctx = _Context.build(tariff, det, periods)
+    else:  # the context depends on the tariff's structure only (seasons, billing demand rules)
+        ctx = replace(memo.context(tariff, lambda: _Context.build(tariff, det, periods)), source=tariff.source_path)
 
     def weight_of(i):
         return weights[i] if len(active) > 1 or not (weights[i][periods.valid] == 1).all() else None
@@ -375,19 +367,6 @@ def price(tariff: CompiledTariff, det: Determinants, periods: BillPeriods) -> Li
     for i in active:
         version = tariff.versions[i]
         tag = str(version.effective) if len(active) > 1 else ""
-        part = price_version(tariff, version, det, periods, weight_of(i), tag, ctx, annual_base=annual_base)
-        for name in ("description", "category", "unit", "quantity", "rate", "amount", "version"):
-            getattr(out, name).extend(getattr(part, name))
+        out.extend(price_version(tariff, version, det, periods, weight_of(i), tag, ctx, annual_base=annual_base,
+                                 memo=memo))
     return out
-
-
-def _in_force(tariff: CompiledTariff) -> str:
-    """'from 2017-01-01' or 'from 2020-01-01 to 2020-12-31' (inclusive), with any gaps between versions."""
-    spans = sorted((v.effective, v.expires) for v in tariff.versions)
-    parts = []
-    for start, end in spans:
-        if parts and parts[-1][1] == start:
-            parts[-1][1] = end
-        else:
-            parts.append([start, end])
-    return " and ".join(f"from {a}" + (f" to {b - dt.timedelta(days=1)}" if b is not None else "") for a, b in parts)
