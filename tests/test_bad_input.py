@@ -265,7 +265,7 @@ FLAT_DEMAND = {"flatdemandstructure": [[{"rate": 5.0}]], "flatdemandmonths": [0]
 
 URDB_CASES = {
     "coincident rates": ({"coincidentratestructure": [[{"rate": 5.0}]]}, "coincidentratestructure"),
-    "monthly ratchet percentages": ({"demandratchetpercentage": [0.8] * 12}, "demandratchetpercentage"),
+    "monthly ratchet percentages, 11 months": ({"demandratchetpercentage": [0.8] * 11}, "demandratchetpercentage"),
     "tier limits differ between periods": (
         {"energyratestructure": [[{"rate": 0.1, "max": 100}, {"rate": 0.2}], [{"rate": 0.1, "max": 200}, {"rate": 0.2}]],
          "energyweekdayschedule": [[0] * 12 + [1] * 12] * 12}, "energyratestructure"),

@@ -82,7 +82,7 @@ def _bill_feed(args, tariff):
     from workbench.billing.repair import build_series, check_reads
     from workbench.engine.intervals import attach_reactive, read_meter_reads
 
-    reads = read_meter_reads(args.intervals, meter=args.meter)
+    reads = read_meter_reads(args.intervals, meter=args.meter, timezone=args.timezone)
     source, said = reads.source, []
     check = check_reads(reads)
     feed = feed_zone(reads.local_time)
@@ -91,6 +91,9 @@ def _bill_feed(args, tariff):
     if tz is None and reads.offsets_minutes is None:
         raise WorkbenchError(f"{source}: an AMI file's times are UTC and the file gives no time zone of its own; pass "
                              f"--timezone (e.g. America/New_York) so the tariff {args.tariff}'s hours apply in local time")
+    if reads.leading_kvarh:
+        _warn(f"{source}: {reads.leading_kvarh} leading (received) kVARh read(s) not used: the workbench bills "
+              "lagging kVARh only (docs/reactive-power.md, 'Leading kVARh')", said)
     if check.identical:
         _warn(f"{source}: {len(check.identical)} identical duplicate reading(s) merged, one kept: "
               + "; ".join(check.identical[:5]) + ("; ..." if len(check.identical) > 5 else ""), said)

@@ -67,6 +67,8 @@ class Reads:
     # lagging kVARh reads, beside the energy channels: interval starts (datetime64[s] UTC) and values
     reactive_start: np.ndarray | None = None
     reactive_kvarh: np.ndarray | None = None
+    # leading (received) kVARh reads the reader rejected: no bill uses them, so they do not stop one
+    leading_kvarh: int = 0
 
 
 def _read_csv_columns(path):
@@ -248,9 +250,12 @@ _ZERO = re.compile(r"duration 0 s is not a positive length")
 _RAW_START = re.compile(r"start=(-?\d+)")
 
 
-def read_meter_reads(path, meter: str | None = None) -> Reads:
+def read_meter_reads(path, meter: str | None = None, timezone: str | None = None) -> Reads:
     """One meter's reads from any interval file: the CSV above, or any AMI format the readers know
     (Green Button XML/CSV, MDM CSV/Parquet, CMEP), unchecked: :mod:`workbench.billing.repair` checks them.
+
+    ``timezone``: the zone of a format whose times carry no UTC offset (CMEP, Green Button CSV, an MDM export
+    of local times); such a file without it is an error saying to pass ``--timezone``.
 
     A file with several meters needs ``meter``. Records the reader rejected are kept: zero-length records
     (a repair drops them) and the others (``unreadable``: they stop the bill, naming their rows).
@@ -260,7 +265,7 @@ def read_meter_reads(path, meter: str | None = None) -> Reads:
     file = Path(path)
     if not file.exists():
         raise IntervalDataError(f"{file}: interval file not found")
-    result = read_file(file)
+    result = read_file(file, timezone=timezone)
     table = result.table.to_pandas()
     table["meter"] = table["meter"].astype(str)
     rejects = result.rejects.to_pandas() if result.rejects.num_rows else pd.DataFrame(
@@ -277,6 +282,8 @@ def read_meter_reads(path, meter: str | None = None) -> Reads:
     if table.empty and rejects.empty:
         raise IntervalDataError(f"{file}: no interval reads")
     zero, unreadable = [], []
+    leading = rejects["reason"].astype(str).str.startswith("leading (received)")
+    rejects = rejects[~leading]
     for rec in rejects.itertuples():
         if _ZERO.search(str(rec.reason)):
             found = _RAW_START.search(str(rec.raw))
@@ -299,4 +306,4 @@ def read_meter_reads(path, meter: str | None = None) -> Reads:
                  kwh=table["kwh"].to_numpy(float), quality=table["quality"].to_numpy(np.uint8),
                  row=table["row"].to_numpy(np.int64), source=str(file), zero_length=zero, unreadable=unreadable,
                  local_time=local, has_received=bool(received.any()), reactive_start=reactive_start,
-                 reactive_kvarh=reactive_kvarh)
+                 reactive_kvarh=reactive_kvarh, leading_kvarh=int(leading.sum()))

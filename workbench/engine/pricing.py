@@ -110,10 +110,11 @@ def billing_demand(tariff: CompiledTariff, det: Determinants, periods: BillPerio
     series = np.ascontiguousarray(np.concatenate([history, counted], axis=1).T)  # (history + B, M)
     offset = history.shape[0] if history.ndim == 1 else history.shape[1]
     out = np.ascontiguousarray(demand.T)
+    fraction = np.broadcast_to(ratchet.fraction(periods.end_month), peak.shape).T  # (B, M), by the bill's month
     for b in range(peak.shape[1]):
         lo = max(0, offset + b - ratchet.months)
         if offset + b > lo:
-            np.maximum(out[b], ratchet.percent / 100.0 * series[lo : offset + b].max(axis=0), out=out[b])
+            np.maximum(out[b], fraction[b] * series[lo : offset + b].max(axis=0), out=out[b])
     return out.T
 
 

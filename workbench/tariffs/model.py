@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Number = float
@@ -71,13 +72,28 @@ class Ratchet(_Strict):
 
     ``count_months``: only bill periods ending in these calendar months count (e.g. [6, 7, 8, 9] for a
     summer-only ratchet); default all. ``history_kw``: peak demand of the bill periods before the data,
-    oldest first, so the first periods of the data see their ratchet too.
+    oldest first, so the first periods of the data see their ratchet too. ``percent_by_month``: 12 percents
+    by the month the bill period ends in (0: no ratchet that month), instead of ``percent`` in every month
+    (URDB ``demandratchetpercentage``).
     """
 
     percent: float = Field(gt=0, le=100)
     months: int = Field(ge=1, le=36)
     count_months: list[int] = Field(default_factory=lambda: list(range(1, 13)))
     history_kw: list[float] = Field(default_factory=list)
+    percent_by_month: list[Annotated[float, Field(ge=0, le=100)]] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _twelve_months(self):
+        if self.percent_by_month and len(self.percent_by_month) != 12:
+            raise ValueError(f"percent_by_month needs 12 values (January to December), got {len(self.percent_by_month)}")
+        return self
+
+    def fraction(self, end_month: np.ndarray) -> np.ndarray:
+        """The ratchet fraction of each bill period, by the month it ends in (an array shaped like ``end_month``)."""
+        if not self.percent_by_month:
+            return np.full(np.shape(end_month), self.percent / 100.0)
+        return np.asarray(self.percent_by_month, dtype=float)[np.asarray(end_month) - 1] / 100.0
 
 
 class Demand(_Strict):

@@ -32,6 +32,7 @@ from workbench.tariffs.urdb_reactive import apply_reactive, reactive_supported_u
 __all__ = ["to_urdb", "urdb_extras", "urdb_to_spec"]
 from workbench.tariffs.urdb_coincident import coincident_charge, coincident_months
 from workbench.tariffs.urdb_plausible import plausibility_warnings
+from workbench.tariffs.urdb_ratchet import urdb_ratchet
 from workbench.tariffs.urdb_sell import urdb_sell_tiers
 from workbench.tariffs.urdb_shapes import bills_demand, demand_unit, in_kw, is_tariff
 from workbench.tariffs.urdb_tiers import ENERGY_UNITS, period_tiers, reachable_tiers, seasonal_tiers
@@ -133,7 +134,7 @@ def urdb_to_spec(data: dict, source: str = "<URDB tariff>", system_peaks=None, m
     if coincident:
         spec["demand"]["coincident_peaks"] = list(system_peaks)
         charges += coincident
-    ratchet = _ratchet(data, source)
+    ratchet = urdb_ratchet(data, source)
     if ratchet:
         spec["demand"]["ratchet"] = ratchet
     if data.get("fueladjustmentsmonthly") is not None:
@@ -157,10 +158,6 @@ def _reject_unsupported(data, source):
             continue
         if unit not in (None, "", "kW") and not reactive_supported_unit(unit):
             raise fail(source, field, f"demand unit {unit!r} is not supported (only kW)")
-    pct = data.get("demandratchetpercentage")
-    if pct and (not isinstance(pct, list) or any(pct)):
-        raise fail(source, "demandratchetpercentage",
-                    "monthly ratchet percentages are not supported; use lookbackpercent / lookbackrange")
     unknown = sorted(set(data) - _IGNORED)
     if unknown:
         raise fail(source, unknown[0], f"unknown or unsupported field(s) {unknown}")
@@ -273,29 +270,6 @@ def _tou_demand(structure, wk, we, month_season, source):
         charge = {"type": "demand", "description": "ToU demand", "measure": "tou",
                   "rates": {s: {f"d{p + 1}": rates[s].get(p, _any_rates(rates, p))[0] for p in used} for s in rates}}
     return {"periods": periods}, [charge]
-
-
-def _ratchet(data, source):
-    pct = 0.0 if data.get("lookbackpercent") in (None, "") else number(data["lookbackpercent"], source, "lookbackpercent")
-    if not pct:
-        return None
-    if not 0 < pct <= 1:
-        raise fail(source, "lookbackpercent", f"{pct:g} should be a fraction in (0, 1] (0.8 for 80%)")
-    rng = 0 if data.get("lookbackrange") in (None, "") else number(data["lookbackrange"], source, "lookbackrange",
-                                                                   integer=True)
-    if not 0 <= rng <= 36:
-        raise fail(source, "lookbackrange", f"{rng:g} months; expected 0 to 36")
-    rng = int(rng)
-    months = [] if not data.get("lookbackmonths") else number_list(data, "lookbackmonths", source, 12, "booleans")
-    if any(v not in (True, False, 0, 1) for v in months):
-        raise fail(source, "lookbackmonths", "expected 12 booleans (true: that month's peak counts)")
-    # lookbackrange: how many months back; lookbackmonths: which months' peaks count (as SAM reads them)
-    out = {"percent": pct * 100, "months": rng or 11}
-    if any(months):
-        out["count_months"] = [i + 1 for i, v in enumerate(months) if v]
-    if rng or any(months):
-        return out
-    raise fail(source, "lookbackpercent", "a lookback percent needs lookbackrange or lookbackmonths")
 
 
 def _amount(data, field, source, kind, per):

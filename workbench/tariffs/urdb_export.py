@@ -98,7 +98,10 @@ def to_urdb(tariff, version: int = 0) -> tuple[dict, list[str]]:
     if tariff.minimum_kw:
         dropped.append(f"minimum billing demand {tariff.minimum_kw} kW")
     if tariff.ratchet is not None:
-        item["lookbackpercent"] = tariff.ratchet.percent / 100.0
+        if tariff.ratchet.percent_by_month:
+            item["demandratchetpercentage"] = [v / 100.0 for v in tariff.ratchet.percent_by_month]
+        else:
+            item["lookbackpercent"] = tariff.ratchet.percent / 100.0
         item["lookbackrange"] = tariff.ratchet.months
         item["lookbackmonths"] = [m + 1 in tariff.ratchet.count_months for m in range(12)]
     if tariff.demand_interval_minutes not in (None, 15, 60):

@@ -60,6 +60,13 @@ BEYOND_LIMIT = "kWh beyond any meter's physical limit"
 NEGATIVE_DELIVERED = "negative delivered kWh"
 #: lagging kVARh is 0 or more (a meter records leading kVARh in its own register, which is not kept)
 NEGATIVE_REACTIVE = "negative kVARh (reactive channel)"
+
+
+def leading_reactive(unit: str = "kVARh") -> str:
+    """The reject reason of a leading (received) reactive read, saying what it means and what to do."""
+    return (f"leading (received) {unit} is not kept: the workbench bills lagging kVARh only (power factor, kVA, "
+            "$/kVAR); this read is counted as rejected and the file's other reads land; nothing to fix unless "
+            "a tariff bills leading kVAR (docs/reactive-power.md, 'Leading kVARh')")
 _SCREEN_REASONS = np.array(["", NON_FINITE, BEYOND_LIMIT, NEGATIVE_DELIVERED, NEGATIVE_REACTIVE], dtype=object)
 _KWH_PER_SECOND = PHYSICAL_LIMIT_KW / 3600.0
 

@@ -62,7 +62,7 @@ def read_cmep_batches(
         raise IntervalDataError(f"{path}: file not found")
     if timezone is None:
         raise IntervalDataError(
-            f"{path}: CMEP times have no UTC offset: say the zone the sender uses (workbench ingest --timezone "
+            f"{path}: CMEP times have no UTC offset: say the zone the sender uses (--timezone of workbench ingest or bill: "
             "America/Los_Angeles, or UTC; in Python: timezone='America/Los_Angeles')"
         )
     if timestamp not in ("start", "end"):

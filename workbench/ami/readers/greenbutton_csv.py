@@ -2,7 +2,8 @@
 
 - **PG&E / PECO / ComEd**: a ``Key,Value`` preamble, then ``TYPE,DATE,START TIME,END TIME,USAGE (kWh),COST,NOTES``
   (solar: ``IMPORT (kWh)``, ``EXPORT (kWh)``; some add a ``UNITS`` column). ``END TIME`` is the inclusive last
-  minute (00:00-00:14 is a 15-minute interval).
+  minute (00:00-00:14 is a 15-minute interval). Rows (or a file) in ``kVARh``/``VArh``/``MVArh`` are lagging
+  reactive energy: USAGE/IMPORT go to the ``reactive`` channel; EXPORT (leading) is rejected with its reason.
 - **SDG&E**: ``Meter Number,Date,Start Time,Duration,Consumption,Generation,Net`` with a 12-hour clock
   (``1:15 PM``) and the duration in minutes.
 - **SCE**: sections headed ``Energy Delivered time period,...`` / ``Energy Received time period,...`` with rows
@@ -33,6 +34,7 @@ from workbench.ami.readers._result import (
     ReadStream,
     Tally,
     collect,
+    leading_reactive,
 )
 from workbench.ami.readers._text import bounded_lines
 from workbench.ami.readers.greenbutton_csv_cells import (
@@ -47,6 +49,7 @@ from workbench.ami.readers.greenbutton_csv_records import _Localizer, _Records
 from workbench.errors import IntervalDataError
 
 _UNIT_FACTORS = {"kwh": 1.0, "wh": 1e-3, "mwh": 1e3}
+_REACTIVE_FACTORS = {"kvarh": 1.0, "varh": 1e-3, "mvarh": 1e3}  # lagging (USAGE/IMPORT) kVARh
 _METER_KEYS = (
     "meter number",
     "meter",
@@ -107,7 +110,7 @@ def _read(path: Path, f, tally: Tally, timezone, meter_arg, batch_rows):
             if not tz_name:
                 raise IntervalDataError(
                     f"{path}: the times in this Green Button CSV are local clock times without a UTC offset and "
-                    "no time zone was given: say the utility's zone (workbench ingest --timezone America/Los_Angeles;"
+                    "no time zone was given: say the utility's zone (--timezone America/Los_Angeles of workbench ingest or bill;"
                     " in Python: timezone='America/Los_Angeles')"
                 )
             try:
@@ -206,17 +209,22 @@ def _read(path: Path, f, tally: Tally, timezone, meter_arg, batch_rows):
                 for col, _ in value_cols:
                     m = re.search(r"\((\w+)\)", col)
                     units = units or (m.group(1) if m else "kwh")
-                if _norm(units) not in _UNIT_FACTORS:
+                reactive = _norm(units) in _REACTIVE_FACTORS  # kVARh rows: the reactive channel
+                if _norm(units) not in _UNIT_FACTORS and not reactive:
                     tally.read += len(value_cols)
                     for _col, _channel in value_cols:
                         tally.reject(
-                            row, meter_default, f"unit {units!r} is not energy (kWh, Wh or MWh)", raw
+                            row, meter_default, f"unit {units!r} is not energy (kWh, Wh or MWh) or kVARh", raw
                         )
                     continue
-                factor = _UNIT_FACTORS[_norm(units)]
+                factor = (_REACTIVE_FACTORS if reactive else _UNIT_FACTORS)[_norm(units)]
                 qflag, sq, missing = _quality(rec.get("notes", ""))
                 for col, channel in value_cols:
                     tally.read += 1
+                    if reactive and channel == "received":
+                        tally.reject(row, meter_default, leading_reactive(), raw)
+                        continue
+                    channel = "reactive" if reactive else channel
                     try:
                         if seconds <= 0:
                             raise ValueError("the END TIME is not after the START TIME")

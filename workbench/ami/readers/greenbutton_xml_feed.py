@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 from lxml import etree
 
-from workbench.ami.readers._result import Tally
+from workbench.ami.readers._result import Tally, leading_reactive
 from workbench.ami.readers.greenbutton_xml_espi import (
     _DELTA_ACCUMULATION,
     _FLOW_NAMES,
@@ -139,7 +139,7 @@ class _Feed:
         elif uom is None:
             whole = "the ReadingType has no uom (unit of measure): expected 72 (Wh)"
         elif uom == UOM_VARH and flow == FLOW_RECEIVED:
-            whole = "leading (received) VArh is not kept: the workbench bills lagging kVARh (docs/reactive-power.md)"
+            whole = leading_reactive("VArh")
         elif uom not in (UOM_WH, UOM_VARH):
             whole = f"unit of measure code {rt.get('uom')!r} is not energy in Wh (uom 72) or VArh (uom 73)"
         elif accumulation not in (None, *_DELTA_ACCUMULATION):

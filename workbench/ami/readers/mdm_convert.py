@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from workbench.ami.readers._result import READ_SCHEMA, Tally, dict_const
+from workbench.ami.readers._result import READ_SCHEMA, Tally, dict_const, leading_reactive
 from workbench.ami.readers.mdm_columns import (
     CHANNEL_NAMES,
     ESTIMATED_CODES,
@@ -153,7 +153,7 @@ class _Converter:
             first = int(np.flatnonzero(valid)[0]) if valid.any() else 0
             raise IntervalDataError(
                 f"{self.path}: row {first_row + first}: time {naive[first]} has no UTC offset and no time zone "
-                "was given: say the zone the export was written in (workbench ingest --timezone America/Los_Angeles, "
+                "was given: say the zone the export was written in (--timezone America/Los_Angeles of workbench ingest or bill, "
                 "or UTC; in Python: timezone='America/Los_Angeles')"
             )
         if self.timezone.upper() == "UTC":
@@ -332,7 +332,7 @@ class _Converter:
             if code == 4 and unit_col:
                 msg = f"unit {sub.column(unit_col)[j].as_py()!r} is not energy (kWh, Wh or MWh)"
             elif code == 5 and ch_code_all is not None and np.broadcast_to(ch_code_all, bad.shape)[idx[j]] == -2:
-                msg = "leading (received) kVARh is not kept: the workbench bills lagging kVARh (docs/reactive-power.md)"
+                msg = leading_reactive()
             elif code == 5 and ch_col:
                 msg = f"channel {sub.column(ch_col)[j].as_py()!r} is neither delivered nor received"
             msgs.append(msg)
