@@ -186,8 +186,9 @@ def test_run_cycle_without_papermill_names_the_extra(monkeypatch, tmp_path, caps
 
 
 def test_ledger_on_postgresql_without_psycopg_names_the_extra(monkeypatch, capsys):
-    """`workbench ledger init --db postgresql://...` without psycopg: one line naming the postgres extra, and
-    neither the password nor a SQLAlchemy traceback."""
+    """`workbench ledger init --db postgresql://...` without psycopg: one line naming the postgres extra.
+
+    Neither the password nor a SQLAlchemy traceback is shown."""
     monkeypatch.setitem(sys.modules, "psycopg", None)
     outcome = run_in_process(["ledger", "init", "--db", "postgresql://billing:secret@db.example/ledger"], capsys)
     line = assert_refused(outcome, "the ledger database", "psycopg", "pip install 'rate-workbench[postgres]'")
