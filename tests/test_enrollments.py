@@ -106,3 +106,29 @@ def test_lock_in_ends_on_the_successor(tmp_path):
     after = book.program_on("A1", dt.date(2039, 5, 10))
     assert after.program == "NBT" and after.pto_date == dt.date(2019, 5, 10)
     assert "lock-in of 20 years ended 2039-05-10" in after.reason
+
+
+def test_the_row_model_and_the_bulk_load_agree(tmp_path):
+    """Each row through ``EnrollmentRow.model_validate`` gives the record the column-wise load gives."""
+    from workbench.nem.enrollment_rows import EnrollmentRow
+
+    body = "A1,NEM2,2018-03-02,,2024-06-30,,\nA1,NBT,2024-07-15,,,4,2023 tariff\nA2,NBT,2025-02-01,2025-03-01,,12,\n"
+    book = load_enrollments(_write(tmp_path, body), PROGRAMS)
+    names = HEADER.strip().split(",")
+    for line, row in enumerate(body.splitlines(), start=2):
+        one = EnrollmentRow.model_validate(dict(zip(names, row.split(","), strict=True))).to_enrolled(line)
+        assert one in book.history(one.account)
+    # worked out by hand: start defaults to the PTO date; true_up_month is a number
+    a2 = book.history("A2")[0]
+    assert (a2.start, a2.end, a2.true_up_month) == (dt.date(2025, 3, 1), None, 12)
+    assert book.history("A1")[0].start == dt.date(2018, 3, 2)
+
+
+def test_rows_are_counted_as_the_file_is_and_the_first_bad_row_is_named(tmp_path):
+    """A blank line counts as a line of the file; the earlier of two bad rows is named, whatever the column."""
+    path = _write(tmp_path, "A1,NEM2,2018-03-02,,,,\n\nA2,NEM2,2018-03-02,,,5.0,\nA3,NEM2,2018-02-30,,,,\n")
+    with pytest.raises(EnrollmentError, match=r"row 4, account A2: true_up_month '5.0' is not a month 1-12"):
+        load_enrollments(path, PROGRAMS)
+    path = _write(tmp_path, "A1,NEM2,2018-03-02,,,,\nA2,NEM2,2018-03-02,,2018-03-01,,\nA3,NEM2,2018-02-30,,,,\n")
+    with pytest.raises(EnrollmentError, match=r"row 3, account A2: end 2018-03-01 is not after start"):
+        load_enrollments(path, PROGRAMS)

@@ -54,9 +54,10 @@ def test_tour_html_export_shows_its_plots_with_the_network_off(tmp_path):
     html.write_text(body, encoding="utf-8")
     remote = re.findall(r"""<(?:script|link)[^>]+(?:src|href)=["'](https?://[^"']+)""", body)
     assert remote == [], remote
-    # no loader lists of CDN files (what a non-inline bokeh/panel load writes); bokeh's own inline code keeps a
-    # MathJax URL it fetches only for LaTeX labels, which these plots do not have (the browser check below)
-    assert not re.findall(r"https://cdn\.(?:bokeh\.org|holoviz\.org)[^\"']*\.js", body)
+    # no CDN script or stylesheet anywhere (a non-inline bokeh/panel load lists them; panel's theme CSS
+    # would be linked from each plot's model); bokeh's own inline code keeps a MathJax URL it fetches only for
+    # LaTeX labels, which these plots do not have (the browser check below)
+    assert not re.findall(r"https://cdn\.(?:bokeh\.org|holoviz\.org)[^\"'\s]*\.(?:js|css)", body)
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
@@ -66,10 +67,9 @@ def test_tour_html_export_shows_its_plots_with_the_network_off(tmp_path):
                                    timeout=60_000)
             boxes = [c.bounding_box() for c in page.locator("canvas").all()]  # pierces bokeh's shadow DOM
             assert sum(1 for b in boxes if b and b["width"] > 100 and b["height"] > 100) >= 3, boxes
-            # no script fetched from off this machine; panel still names 4 theme stylesheets on its CDN in a static
-            # export (loading.css, listpanel.css, theme/*.css): refused here, and the plots render without them
-            scripts = [u for u in refused if not u.split("?")[0].endswith(".css")]
-            assert scripts == [], scripts
+            # nothing asked of the network: no script, no stylesheet (panel's loading.css, listpanel.css and theme
+            # CSS are inline since workbench.app.offline), no font
+            assert refused == [], refused
         finally:
             browser.close()
 

@@ -148,3 +148,82 @@ def test_registry_from_cube_one_meter_per_row():
     assert reg.with_multiplier_applied(False)["M2"].multiplier_applied is False
     with pytest.raises(KeyError, match="M3"):
         reg["M3"]
+
+
+# ------------------------------------------------------------------------------------- the pydantic row model
+
+GOOD_ROWS = [
+    "M1,,,res,RES-FLAT,,,,,,,,,,",
+    "OLD,SP7,A7,LGS,LGS-TOU,3,,,Wh,200,1,no,,2025-03-14,America/Chicago",
+    "NEW,SP7,A7,LGS,LGS-TOU,3,,received;delivered,MWH,400,2,yes,2025-03-14T06:30,,America/Chicago",
+    "S1,,,RES,RES-TOU,2.0,NEM2,,,,,,,,",
+]
+
+
+def test_the_row_model_and_the_bulk_load_agree(tmp_path):
+    """Each row through ``MeterRow.model_validate`` gives the meter the column-wise load gives.
+
+    Catches a bulk path that drifts from the model: e.g. a default applied to the wrong column, or the
+    class not upper-cased, or ``MWH`` kept as typed."""
+    from workbench.ami.registry_model import MeterRow
+
+    loaded = list(load_registry(_csv(tmp_path, *GOOD_ROWS)))
+    names = HEADER.split(",")
+    one_by_one = [MeterRow.model_validate(dict(zip(names, row.split(","), strict=True))).to_meter(line)
+                  for line, row in enumerate(GOOD_ROWS, start=2)]
+    assert loaded == one_by_one
+    # and both are what the file says, worked out by hand
+    assert loaded[2].channels == ("delivered", "received") and loaded[2].unit == "MWh"
+    assert loaded[2].multiplier == 800 and loaded[2].install == dt.datetime(2025, 3, 14, 6, 30)
+    assert loaded[3].cycle == 2 and loaded[3].channels == ("delivered", "received")
+
+
+@pytest.mark.parametrize("row", ["M1,,,XYZ,RES-FLAT,,,,,,,,,,", "M1,,,RES,RES-FLAT,,,,,0,,,,,",
+                                 "M1,,,RES,RES-FLAT,,,,,,,,2025-03-14,2025-03-01,", ",,,RES,RES-FLAT,,,,,,,,,,",
+                                 "M1,,,,RES-FLAT,,,,,,,,,,", "M1,,,RES,RES-FLAT,,,,,,,,20250314T00:00+01:00,,"])
+def test_the_row_model_refuses_what_the_load_refuses(tmp_path, row):
+    from pydantic import ValidationError
+
+    from workbench.ami.registry_model import MeterRow
+
+    with pytest.raises(RegistryError):
+        load_registry(_csv(tmp_path, row))
+    with pytest.raises(ValidationError):
+        MeterRow.model_validate(dict(zip(HEADER.split(","), row.split(","), strict=True)))
+
+
+def test_the_first_bad_row_in_the_file_is_named(tmp_path):
+    """Two bad columns on different rows: the error names the earlier row (line 3), not the earlier column.
+
+    Catches a bulk check that reports the first failing column's row (customer_class comes before ct_ratio)."""
+    path = _csv(tmp_path, "M1,,,RES,RES-FLAT,,,,,,,,,,", "M2,,,RES,RES-FLAT,,,,,-1,,,,,",
+                "M3,,,XYZ,RES-FLAT,,,,,,,,,,")
+    with pytest.raises(RegistryError, match=r"line 3: ct_ratio: -1 must be a positive number"):
+        load_registry(path)
+
+
+def test_blank_class_column_twice_and_digits_as_dates_are_refused(tmp_path):
+    with pytest.raises(RegistryError, match=r"line 2: customer_class: '' is not one of"):
+        load_registry(_csv(tmp_path, "M1,,,,RES-FLAT,,,,,,,,,,"))
+    with pytest.raises(RegistryError, match=r"column\(s\) \['ct_ratio'\] given twice"):
+        load_registry(_csv(tmp_path, "M1,RES,RES-FLAT,2,3", header="meter_id,customer_class,rate_code,ct_ratio,"
+                                                                   "ct_ratio", name="twice.csv"))
+    # a bare number is a basic-format ISO date (2025-03-14), never read as a Unix timestamp (1970)
+    reg = load_registry(_csv(tmp_path, "M1,,,RES,RES-FLAT,,,,,,,,20250314,,", name="digits.csv"))
+    assert reg["M1"].install == dt.datetime(2025, 3, 14)
+
+
+def test_yaml_values_of_other_types(tmp_path):
+    """YAML gives numbers, booleans and dates, not text: each means what the CSV's text would."""
+    path = tmp_path / "meters.yaml"
+    path.write_text("meters:\n- {meter_id: 101, customer_class: sgs, rate_code: SGS-TOU, cycle: 4, ct_ratio: 80,\n"
+                    "   multiplier_applied: true, install_date: 2025-03-14, channels: delivered+received}\n"
+                    "- {meter_id: 102, customer_class: RES, rate_code: RES-TOU, removal_date: 2025-01-01 06:00:00}\n")
+    a, b = load_registry(path)
+    assert (a.meter_id, a.customer_class, a.cycle, a.ct_ratio, a.multiplier_applied) == ("101", "SGS", 4, 80, True)
+    assert a.install == dt.datetime(2025, 3, 14) and a.channels == ("delivered", "received") and a.row == 1
+    assert b.removal == dt.datetime(2025, 1, 1, 6) and b.row == 2
+    path.write_text("- {meter_id: 1, customer_class: RES, rate_code: R, install_date: 2025-01-01}\n"
+                    "- {meter_id: 2, customer_class: RES, rate_code: R, ct_ratio: .nan}\n")
+    with pytest.raises(RegistryError, match=r"meters.yaml: entry 2: ct_ratio: nan must be a positive number"):
+        load_registry(path)

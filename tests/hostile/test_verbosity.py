@@ -172,3 +172,24 @@ def test_postgresql_url_without_psycopg_names_the_extra(monkeypatch):
     with pytest.raises(MissingExtraError) as caught:
         require_for_url("postgresql://billing:secret@db.example/ledger", "the ledger")
     assert "pip install 'rate-workbench[postgres]'" in str(caught.value) and "secret" not in str(caught.value)
+
+
+def test_run_cycle_without_papermill_names_the_extra(monkeypatch, tmp_path, capsys):
+    """`workbench run-cycle` on a core install (no papermill): one line naming the notebooks extra, exit 2."""
+    monkeypatch.setitem(sys.modules, "papermill", None)
+    outcome = run_in_process(["run-cycle", "--cycle", 1, "--period", "2025-11", "--cube", tmp_path / "c.zarr",
+                              "--db", f"sqlite:///{tmp_path / 'ledger.sqlite'}", "--reports", tmp_path / "runs"],
+                             capsys)
+    assert_refused(outcome, "workbench run-cycle", "needs the python package papermill",
+                   "pip install 'rate-workbench[notebooks]'")
+    assert not (tmp_path / "runs").exists()
+
+
+def test_ledger_on_postgresql_without_psycopg_names_the_extra(monkeypatch, capsys):
+    """`workbench ledger init --db postgresql://...` without psycopg: one line naming the postgres extra.
+
+    Neither the password nor a SQLAlchemy traceback is shown."""
+    monkeypatch.setitem(sys.modules, "psycopg", None)
+    outcome = run_in_process(["ledger", "init", "--db", "postgresql://billing:secret@db.example/ledger"], capsys)
+    line = assert_refused(outcome, "the ledger database", "psycopg", "pip install 'rate-workbench[postgres]'")
+    assert "secret" not in line

@@ -5,8 +5,9 @@ names the file, the row and the field. One :class:`Meter` per physical meter; it
 cube row its reads land in, so after a meter exchange (two meters on one service point, consecutive install
 windows) both meters' reads bill the same account.
 
-The :class:`Meter` record and the registry's vocabulary live in :mod:`workbench.ami.registry_meter`, the reading
-and checking of a file's rows in :mod:`workbench.ami.registry_rows`.
+The :class:`Meter` record and the registry's vocabulary live in :mod:`workbench.ami.registry_meter`, a row's
+pydantic definition in :mod:`workbench.ami.registry_model`, the reading and checking of a file's rows in
+:mod:`workbench.ami.registry_rows`.
 
 Install windows are half-open: a meter records from ``install`` (inclusive) to ``removal`` (exclusive),
 both local wall-clock times in the meter's ``timezone`` (a date alone means local midnight).
@@ -29,7 +30,7 @@ from workbench.ami.registry_meter import (
     RegistryError,
     default_max_kw,
 )
-from workbench.ami.registry_rows import _csv_records, _parse_record, _validate_meters, _yaml_records
+from workbench.ami.registry_rows import _validate_meters, paused_gc, read_meters
 
 
 class MeterRegistry:
@@ -105,17 +106,11 @@ def load_registry(path) -> MeterRegistry:
     path = Path(path)
     if not path.exists():
         raise RegistryError(f"{path}: meter registry not found")
-    suffix = path.suffix.lower()
-    if suffix in (".yaml", ".yml"):
-        records = _yaml_records(path)
-        where = "entry"
-    else:
-        records = _csv_records(path)
-        where = "line"
-    meters = [_parse_record(path, where, row, rec) for row, rec in records]
-    if not meters:
-        raise RegistryError(f"{path}: the registry lists no meters")
-    return MeterRegistry(meters, str(path))
+    with paused_gc():
+        meters = read_meters(path)
+        if not meters:
+            raise RegistryError(f"{path}: the registry lists no meters")
+        return MeterRegistry(meters, str(path))
 
 
 # ---------------------------------------------------------------------------------------------------------

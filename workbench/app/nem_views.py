@@ -7,14 +7,12 @@ when the store's results change (the browser receives new values, not a new page
 from __future__ import annotations
 
 import holoviews as hv
-import hvplot.pandas  # noqa: F401  (registers .hvplot on DataFrames)
 import numpy as np
 import panel as pn
 import param
 
 from workbench.app.nem_store import NemStudyStore
-
-CASE_LABELS = {"bill_no_solar": "no solar", "bill_nem2": "NEM 2.0", "bill_nem3": "NEM 3.0"}
+from workbench.app.plots import bill_distribution
 
 
 def _money(value: float) -> str:
@@ -95,13 +93,9 @@ class BillDistribution(pn.viewable.Viewer):
 
     def plot(self) -> hv.Element:
         store = self.store
-        bills = store.modelled.melt(id_vars=["meter"], value_vars=list(CASE_LABELS), var_name="case",
-                                    value_name="annual_bill").dropna()
-        bills["case"] = bills["case"].map(CASE_LABELS)
         self.title = (f"{store.customer_class} annual bills, {store.size_kw:g} kW DC, {store.vintage} vintage, "
                       f"energy rates x{store.rate_multiplier:g}")
-        return bills.hvplot.hist("annual_bill", by="case", bins=40, alpha=0.5, height=340, responsive=True,
-                                 xlabel="annual bill [$]", ylabel="customers", title=self.title)
+        return bill_distribution(store.modelled, self.title)
 
     def _update(self, *_):
         self.pane.object = self.plot()

@@ -1,4 +1,8 @@
-"""Rounding money: one pass, in numba (pricing rounds every line item of every bill)."""
+"""Rounding money: one pass, in numba (pricing rounds every line item of every bill).
+
+Hand-written on purpose: a bill rounds half-up to the cent (0.125 -> 0.13, -0.125 -> -0.13), where ``np.round``
+rounds half to even (0.125 -> 0.12) and ``Decimal.quantize(ROUND_HALF_UP)`` needs a Python object per amount.
+"""
 
 import math
 

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
-from workbench.errors import WorkbenchError
+from workbench.errors import WorkbenchError, require_for_url
 
 DEFAULT_PATH = Path("data") / "ledger.sqlite"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -55,6 +55,8 @@ def open_ledger(url: str | None = None) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
+    if parsed.get_backend_name() == "postgresql":
+        require_for_url(url, "the ledger database")
     return create_engine(url, pool_pre_ping=True)
 
 

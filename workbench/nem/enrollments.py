@@ -12,8 +12,9 @@ An enrollment file (CSV) holds one row per (account, program, effective period):
 - ``start`` (default: ``pto_date``), ``end`` (exclusive; empty = open): when the row governs bills.
 - ``true_up_month`` (optional, 1-12) overrides the program's.
 
-One customer base holds several program generations at once. The rules enforced here, each with an error
-that names the file, the row and the account:
+One customer base holds several program generations at once. The rules enforced here (each row's fields by
+:mod:`workbench.nem.enrollment_rows`, with a pydantic model), each with an error that names the file, the row
+and the account:
 
 - the program exists in the book; dates parse; ``end`` is after ``start``; ``start`` is not before PTO;
 - one account's rows never overlap (an account is on one program on any day);
@@ -31,34 +32,11 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
-from workbench.errors import WorkbenchError
+from workbench.ami.registry_rows import paused_gc
+from workbench.nem.enrollment_rows import COLUMNS, REQUIRED, Enrolled, EnrollmentError, read_enrollments
 
-COLUMNS = ("account", "program", "pto_date", "start", "end", "true_up_month", "policy_version")
-REQUIRED = ("account", "program", "pto_date")
-_EXTRA = "\x00extra"  # DictReader key of the fields beyond the header
-#: no net-metering enrollment is dated outside these years (the first programs are from the 1980s)
-_EARLIEST, _LATEST = dt.date(1970, 1, 1), dt.date(2100, 12, 31)
-
-
-class EnrollmentError(WorkbenchError):
-    """An enrollment file is invalid (names the file, row and account)."""
-
-
-@dataclass(frozen=True)
-class Enrolled:
-    """One row of an account's program history."""
-
-    account: str
-    program: str
-    pto_date: dt.date
-    start: dt.date
-    end: dt.date | None  # exclusive; None = open
-    true_up_month: int | None = None
-    policy_version: str = ""
-    row: int = 0  # line in the source file
-
-    def covers(self, day: dt.date) -> bool:
-        return self.start <= day and (self.end is None or day < self.end)
+__all__ = ["COLUMNS", "REQUIRED", "Enrolled", "EnrollmentBook", "EnrollmentError", "ProgramOn", "export_vintage_year",
+           "load_enrollments", "lock_in_end"]
 
 
 @dataclass(frozen=True)
@@ -105,7 +83,8 @@ class EnrollmentBook:
         for row in rows:
             self._by_account.setdefault(row.account, []).append(row)
         for history in self._by_account.values():
-            history.sort(key=lambda r: r.start)
+            if len(history) > 1:
+                history.sort(key=lambda r: r.start)
         self._validate()
 
     def __len__(self) -> int:
@@ -161,71 +140,16 @@ class EnrollmentBook:
         return None
 
 
-def _date(text: str, where: str, column: str, required: bool) -> dt.date | None:
-    text = (text or "").strip()
-    if not text:
-        if required:
-            raise EnrollmentError(f"{where}: column {column!r} is empty; expected a date like 2024-05-01")
-        return None
-    try:
-        day = dt.date.fromisoformat(text)
-    except ValueError:
-        raise EnrollmentError(f"{where}: {column} {text!r} is not a date like 2024-05-01") from None
-    if not _EARLIEST <= day <= _LATEST:
-        raise EnrollmentError(f"{where}: {column} {text!r} is outside {_EARLIEST.year}-{_LATEST.year} (a typo in the "
-                              "year?)")
-    return day
-
-
 def load_enrollments(path, programs: dict) -> EnrollmentBook:
     """Read and validate an enrollment CSV against ``programs`` (code -> Program)."""
     path = Path(path)
     if not path.exists():
         raise EnrollmentError(f"{path}: enrollment file not found")
     try:
-        return _load(path, programs)
+        with paused_gc():
+            return EnrollmentBook(read_enrollments(path), programs, source=str(path))
     except UnicodeDecodeError as e:
         raise EnrollmentError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start}); save the enrollment file "
                               "as CSV UTF-8") from None
     except csv.Error as e:
         raise EnrollmentError(f"{path}: not a readable CSV ({e}); expected {', '.join(COLUMNS)}") from None
-
-
-def _load(path: Path, programs: dict) -> EnrollmentBook:
-    with path.open(newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f, restkey=_EXTRA)
-        header = [h.strip() for h in reader.fieldnames or []]
-        missing = [c for c in REQUIRED if c not in header]
-        if missing:
-            raise EnrollmentError(f"{path}: missing column(s) {', '.join(missing)}; expected {', '.join(COLUMNS)}")
-        unknown = [c for c in header if c not in COLUMNS]
-        if unknown:
-            raise EnrollmentError(f"{path}: unknown column(s) {', '.join(unknown)}; expected {', '.join(COLUMNS)}")
-        rows = []
-        for line, raw in enumerate(reader, start=2):
-            extra = raw.pop(_EXTRA, None)
-            rec = {k.strip(): (v or "").strip() for k, v in raw.items() if k is not None}
-            account = rec.get("account", "")
-            where = f"{path}, row {line}" + (f", account {account}" if account else "")
-            if extra and any(v.strip() for v in extra):
-                raise EnrollmentError(f"{where}: {len(header) + len(extra)} fields, but the header has {len(header)}")
-            if not account:
-                raise EnrollmentError(f"{where}: account is empty")
-            if not rec.get("program"):
-                raise EnrollmentError(f"{where}: program is empty")
-            pto = _date(rec.get("pto_date", ""), where, "pto_date", True)
-            start = _date(rec.get("start", ""), where, "start", False) or pto
-            end = _date(rec.get("end", ""), where, "end", False)
-            if start < pto:
-                raise EnrollmentError(f"{where}: start {start} is before the PTO date {pto}: an account cannot be "
-                                      "on a program before its system may operate")
-            if end is not None and end <= start:
-                raise EnrollmentError(f"{where}: end {end} is not after start {start}")
-            month = rec.get("true_up_month", "")
-            true_up = None
-            if month:
-                if not (month.isascii() and month.isdigit()) or not 1 <= int(month) <= 12:
-                    raise EnrollmentError(f"{where}: true_up_month {month!r} is not a month 1-12")
-                true_up = int(month)
-            rows.append(Enrolled(account, rec["program"], pto, start, end, true_up, rec.get("policy_version", ""), line))
-    return EnrollmentBook(rows, programs, source=str(path))

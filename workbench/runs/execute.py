@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from workbench.errors import WorkbenchError
+from workbench.errors import WorkbenchError, require
 from workbench.ledger.db import ledger_url
 from workbench.runs.record import (
     PACKAGE_ROOT,
@@ -45,10 +45,7 @@ def execute_run(*, cycle: int, period: str, cube, tariffs, db=None, rules=None, 
                 batch_size: int = 500, pdfs: int = -1, documents: bool = True, notebook=None,
                 progress=False) -> RunOutcome:
     """Run cycle ``cycle`` for bill month ``period`` through the notebook; raises on failure naming the notebook."""
-    try:
-        import papermill as pm  # noqa: PLC0415  (optional: the notebooks extra)
-    except ImportError:
-        raise WorkbenchError("run-cycle needs papermill: pip install 'workbench[notebooks]'") from None
+    pm = require("papermill", "notebooks", "workbench run-cycle (it executes notebooks/billing_cycle.ipynb)")
     try:
         dt.date.fromisoformat(f"{period}-01")
     except ValueError:
