@@ -8,17 +8,22 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
+import math
 from pathlib import Path
 
+from workbench.cli_logging import progress_wanted
 from workbench.design.proposal import Proposal
 from workbench.design.revreq import solve
 from workbench.design.scenarios import Study, compare
 from workbench.design.testyear import build_test_year
+from workbench.design.testyear_store import excluded_note
 from workbench.errors import WorkbenchError
 from workbench.outputs import atomic_write_text, check_output_dir
 from workbench.outputs.guard import staged_output
 from workbench.tariffs import load_tariff_book
 
+log = logging.getLogger(__name__)
 PRICE_KIND = "rate-design scenario"
 SOLVE_KIND = "rate-design solve"
 
@@ -90,7 +95,7 @@ def add_commands(sub) -> None:
 def _determinants(args) -> int:
     identity = build_test_year(args.cube, args.tariffs, args.test_year, args.out, basis=args.basis,
                                chunk_meters=args.chunk, scheduler=args.scheduler, workers=args.workers,
-                               progress=not args.quiet)
+                               progress=progress_wanted(args))
     codes = identity["rate_codes"]
     print(f"Test year {identity['test_year']} ({identity['basis']}): determinants of {identity['meters_in']:,} meters "
           f"({identity['meters_excluded']:,} excluded, see excluded.csv) in {identity['seconds']:.1f} s")
@@ -101,6 +106,9 @@ def _determinants(args) -> int:
 
 
 def _study(args) -> Study:
+    note = excluded_note(args.determinants)
+    if note:
+        log.warning(f"warning: {note}")
     return Study(args.determinants, classes=args.classes, basis=args.basis, tariffs_dir=args.tariffs)
 
 
@@ -131,6 +139,9 @@ def _checker(kind):
 
 
 def _solve(args) -> int:
+    if not math.isfinite(args.requirement) or args.requirement <= 0:
+        raise WorkbenchError(f"--requirement {args.requirement!r}: expected a finite amount of dollars above 0 "
+                             "(the classes' revenue of the test year)")
     targets = []
     for text in args.charge:
         code, sep, description = text.partition(":")
@@ -148,6 +159,8 @@ def _solve(args) -> int:
         "classes": args.classes, "requirement": solution.requirement, "revenue": solution.revenue,
         "residual": solution.residual, "how": solution.how, "x": solution.x, "charges": [list(t) for t in targets],
         "basis": study.basis, "determinants": str(args.determinants)}, indent=1))
+    if solution.implausible():
+        log.warning(f"warning: {solution.implausible()}")
     print(solution.summary())
     print(f"Proposed tariff book in {out}/ (bill it with `workbench cycle --tariffs {out}`); solution.json")
     return 0

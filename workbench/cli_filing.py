@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import shutil
 import time
@@ -21,14 +22,16 @@ import papermill
 
 import workbench
 from workbench.ami.cube_writer import cube_state
+from workbench.cli_logging import progress_wanted
 from workbench.design.testyear import build_test_year
-from workbench.design.testyear_store import read_identity, schedule_fingerprint
+from workbench.design.testyear_store import excluded_note, read_identity, schedule_fingerprint
 from workbench.errors import WorkbenchError
 from workbench.filing.schedules import read_cost_of_service
 from workbench.outputs import check_output_dir
 from workbench.outputs.guard import refuse_nested, refuse_working_dir, staged_output
 from workbench.tariffs import load_tariff_book
 
+log = logging.getLogger(__name__)
 KIND = "PUC filing"
 NOTEBOOK = Path(workbench.__file__).resolve().parents[1] / "notebooks" / "puc_filing.ipynb"
 
@@ -111,7 +114,7 @@ def _filing(args) -> int:
                 shutil.copytree(out / "determinants", staged, copy_function=os.link)  # hard links: no copy
             else:
                 build_test_year(args.cube, args.present, args.test_year, staged, basis=args.basis,
-                                progress=not args.quiet)
+                                progress=progress_wanted(args))
                 scanned = True
         source = given or tmp / "determinants"
         record = given or out / "determinants"
@@ -127,6 +130,9 @@ def _filing(args) -> int:
             said = (exc.evalue or exc.ename).splitlines()[0]
             raise WorkbenchError(f"{said} (in the filing notebook {NOTEBOOK.name}; nothing was written to {out})") from None
         run = json.loads((tmp / "run.json").read_text(encoding="utf-8"))
+        note = excluded_note(source, record)
+    if note:
+        log.warning(f"warning: {note}")
     print(f"{run['utility']}: filing of test year {run['test_year']} ({run['basis']} basis) in "
           f"{time.perf_counter() - started:.1f} s; determinants {'scanned' if scanned else 'reused'} ({record})")
     print(f"Written to {out}/: filing.xlsx, filing.pdf, " + ", ".join(f"{s}.csv" for s in run["schedules"])

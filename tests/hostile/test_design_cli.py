@@ -54,3 +54,14 @@ def test_unknown_basis(tmp_path, capsys):
     out = run_in_process(["design", "price", "--determinants", tmp_path, "--basis", "monthly", "--out", tmp_path / "x"],
                          capsys)
     assert_refused(out, "billed", "calendarized")
+
+
+@pytest.mark.parametrize("requirement", ["nan", "inf", "-5000", "0"])
+def test_solve_requirement_not_a_positive_amount(tmp_path, capsys, requirement):
+    """--requirement NaN, inf, negative or 0: refused in one line before anything is read (NaN was an internal
+    error, a negative one blamed the tariff's prices)."""
+    out = run_in_process(["design", "solve", "--determinants", tmp_path, "--class", "RES",
+                          f"--requirement={requirement}", "--charge", "RES-TOU:Energy", "--out", tmp_path / "x"],
+                         capsys)
+    assert_refused(out, "--requirement", "a finite amount of dollars above 0")
+    assert not (tmp_path / "x").exists()

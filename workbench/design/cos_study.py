@@ -107,9 +107,13 @@ def parse_rows(records: list, source: str, tou_columns: set[str] = frozenset(), 
         where = f"{source}: {label}[{i}]" if label == "functions" else f"{source}: row {i + 2}"
         if not isinstance(record, dict):
             raise StudyFileError(f"{where}: expected a mapping with fields {', '.join(FIELDS)}")
-        unknown = sorted(set(record) - set(FIELDS) - set(OPTIONAL))
+        unknown = sorted(set(record) - set(FIELDS) - set(OPTIONAL), key=str)
         if unknown:
-            raise StudyFileError(f"{where}: unknown field {unknown[0]!r}; fields are {', '.join(FIELDS + OPTIONAL)}")
+            numeric = [k for k in record if isinstance(k, (int, float)) and not isinstance(k, bool)]
+            hint = (" (a number with thousands separators, such as 9,800,000.00, splits into fields in a YAML "
+                    "{...} row: write 9800000.00)" if numeric else "")
+            raise StudyFileError(f"{where}: unknown field {unknown[0]!r}; fields are {', '.join(FIELDS + OPTIONAL)}"
+                                 + hint)
         for name in FIELDS:
             if record.get(name) is None or str(record.get(name)).strip() == "":
                 raise StudyFileError(f"{where}: field {name!r} is missing; every row needs {', '.join(FIELDS)}")

@@ -103,7 +103,9 @@ def class_table(study: Study, long: pd.DataFrame, revenue_cents: dict[str, int])
         income = dollars["revenue"] - (dollars["total_cost"] - ret.reindex(dollars.index))
         dollars["rate_base"] = rate_base.reindex(dollars.index)
         dollars["rate_of_return"] = income / dollars["rate_base"]
-        dollars["relative_rate_of_return"] = dollars["rate_of_return"] / dollars.loc["TOTAL", "rate_of_return"]
+        system = dollars.loc["TOTAL", "rate_of_return"]
+        # over a system return <= 0 the ratio inverts (the worst class shows the highest): left empty then
+        dollars["relative_rate_of_return"] = dollars["rate_of_return"] / system if system > 0 else np.nan
     dollars.index.name = "class"
     return dollars.reset_index()
 

@@ -45,6 +45,17 @@ class Solution:
     evaluations: int
     how: str
     targets: list = field(default_factory=list)
+    start_revenue: float = float("nan")  # [$] at the starting prices (base), for a sanity check of the requirement
+
+    def implausible(self, factor: float = 2.0) -> str:
+        """A warning's text when the requirement is more than ``factor`` x (or less than 1/``factor`` of) the
+        revenue at the starting prices: a requirement in the wrong unit or of the wrong classes; else ''."""
+        ratio = self.requirement / self.start_revenue if self.start_revenue > 0 else float("nan")
+        if not math.isfinite(ratio) or 1 / factor <= ratio <= factor:
+            return ""
+        return (f"the requirement ${self.requirement:,.2f} is {ratio:,.3g} x the revenue at the starting prices "
+                f"(${self.start_revenue:,.2f}); x = {self.x:,.6g} ({self.how}): check the amount (dollars of the "
+                "test year, of these classes' customers)")
 
     def summary(self) -> str:
         verb = "recovers it to the cent" if self.residual == 0 else f"residual {self.residual:+,.2f}"
@@ -77,9 +88,9 @@ def solve(study: Study, requirement: float, targets, *, how: str = "scale", base
     targets = [tuple(t) for t in targets]
     codes = sorted({code for code, _ in targets})
     base = base or Proposal.from_book(study.tariffs_dir)
+    if not math.isfinite(requirement) or requirement <= 0:
+        raise WorkbenchError(f"revenue requirement {requirement!r}: expected a finite amount of dollars above 0")
     target = int(round(requirement * 100))
-    if not math.isfinite(requirement):
-        raise WorkbenchError(f"revenue requirement {requirement!r}: expected a finite amount in $")
     count = 0
 
     def revenue(x):
@@ -101,7 +112,13 @@ def solve(study: Study, requirement: float, targets, *, how: str = "scale", base
     slope = (seen[1][1] - seen[0][1]) / (seen[1][0] - seen[0][0])
     for _ in range(8):
         x_new = seen[-1][0] + (target - seen[-1][1]) / slope
-        seen.append((x_new, revenue(x_new)))
+        if x_new < 0:  # below what the customers pay with these charges at 0: no price reaches it
+            x_new = 0.0
+            floor = revenue(x_new)
+            _check_floor(floor, target, targets)
+            seen.append((x_new, floor))
+        else:
+            seen.append((x_new, revenue(x_new)))
         if seen[-1][1] == target or _bracket_width(seen, target) <= 1e-6 * abs(x_new):
             break
     below = [p for p in seen if p[1] < target]
@@ -110,13 +127,14 @@ def solve(study: Study, requirement: float, targets, *, how: str = "scale", base
         lo, hi = max(below), min(above)
     else:
         (xa, _), (xb, _) = seen[-2], seen[-1]
-        lo, hi = _bracket(revenue, *seen[-1], target, abs(xb - xa) or abs(xb) * 1e-6 or 1e-6)
+        lo, hi = _bracket(revenue, *seen[-1], target, abs(xb - xa) or abs(xb) * 1e-6 or 1e-6, targets)
     if decimals is not None:
         x, rev = _bisect_grid(revenue, lo, hi, target, decimals)
     else:
         x, rev = _false_position(revenue, lo, hi, target)
     proposal = _apply(base, targets, how, x)
-    return Solution(x, proposal, rev / 100.0, target / 100.0, (rev - target) / 100.0, count, how, targets)
+    return Solution(x, proposal, rev / 100.0, target / 100.0, (rev - target) / 100.0, count, how, targets,
+                    seen[0][1] / 100.0)
 
 
 def _first_price(base: Proposal, target) -> float:
@@ -130,8 +148,18 @@ def _first_price(base: Proposal, target) -> float:
     return 0.0
 
 
-def _bracket(revenue, x, r, target, step):
-    """(lo, hi) with revenue(lo) < target <= revenue(hi), as (x, cents) pairs."""
+def _check_floor(floor: int, target: int, targets) -> None:
+    """Refuse a requirement below ``floor``, the revenue [cents] with the moved charges at a price of 0."""
+    if floor > target:
+        raise WorkbenchError(
+            f"revenue requirement ${target / 100:,.2f} is below ${floor / 100:,.2f}, what these customers pay with "
+            f"{targets} at a price of 0 (prices may not be negative): move other charges too, or check the "
+            "requirement")
+
+
+def _bracket(revenue, x, r, target, step, targets=()):
+    """(lo, hi) with revenue(lo) < target <= revenue(hi), as (x, cents) pairs; never below a price of 0 (where
+    the revenue reaches the requirement exactly, (0, 0) is the bracket)."""
     lo = hi = None
     if r >= target:
         hi = (x, r)
@@ -140,10 +168,13 @@ def _bracket(revenue, x, r, target, step):
     step = abs(step)
     while lo is None or hi is None:
         if lo is None:
-            x_try = hi[0] - step
+            x_try = max(hi[0] - step, 0.0)
             r_try = revenue(x_try)
             if r_try < target:
                 lo = (x_try, r_try)
+            elif x_try == 0.0:
+                _check_floor(r_try, target, targets)
+                return (x_try, r_try), (x_try, r_try)
             else:
                 hi = (x_try, r_try)
         else:

@@ -207,3 +207,20 @@ def from_table(rate_code: str, table: pa.Table, n_energy: int, n_demand: int) ->
                        counts=counts)
     return RateCodeDeterminants(rate_code, meters, periods, det, grid("billed", bool, False),
                                 grid("test_year_days", int, 0))
+
+
+def excluded_note(folder, shown=None) -> str:
+    """One line saying which meters the determinants leave out (``excluded.csv``: net-metering customers, meters
+    the cycle holds), so a class's revenue is not read as the whole class's; '' when none are left out.
+    ``shown``: the folder's name in the line (default ``folder``)."""
+    path = Path(folder) / "excluded.csv"
+    if not path.is_file():
+        return ""
+    table = pd.read_csv(path, dtype=str)
+    if table.empty:
+        return ""
+    reasons = table["reason"].fillna("").str.split(":").str[0].value_counts()
+    said = "; ".join(f"{n:,} {reason}" for reason, n in reasons.items())
+    codes = ", ".join(sorted(table["rate_code"].dropna().unique()))
+    return (f"{len(table):,} meters of the test year ({codes}) are not in these figures, their bills not in any "
+            f"revenue here ({said}; listed in {Path(shown or folder) / 'excluded.csv'})")

@@ -299,6 +299,7 @@ def cost_of_service(data: FilingData, study: pd.DataFrame) -> pd.DataFrame:
     without revenue here (or of the filing without a cost) are an error: parity needs both.
     """
     summary = class_summary(data).groupby("class", sort=True)[["present_revenue", "proposed_revenue"]].sum()
+    summary = summary.round(2)  # sums of whole cents: 8595372.12, not 8595372.120000001
     cost = study.set_index("class")["allocated_cost"]
     extra, missing = sorted(set(cost.index) - set(summary.index)), sorted(set(summary.index) - set(cost.index))
     if extra or missing:

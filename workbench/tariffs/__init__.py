@@ -13,7 +13,7 @@ import yaml
 from pydantic import ValidationError
 
 from workbench.errors import TariffError
-from workbench.tariffs.checks import check_spec, read_tariff_text
+from workbench.tariffs.checks import check_spec, read_tariff_text, warn
 from workbench.tariffs.compile import CompiledTariff, compile_tariff
 from workbench.tariffs.model import TariffSpec
 from workbench.tariffs.urdb import urdb_extras, urdb_to_spec
@@ -255,9 +255,11 @@ def load_tariff_book(directory, *, system_peaks=None) -> dict[str, CompiledTarif
     """Every ``*.yaml`` tariff in a folder, keyed by its ``code``.
 
     ``system_peaks`` (as :func:`load_tariff`'s) go to every tariff of the book except one that lists its own
-    ``demand.coincident_peaks`` (a tariff of another zone's peaks, say): it keeps its own.
+    ``demand.coincident_peaks`` (a tariff of another zone's peaks, say): it keeps its own. A URDB item
+    (``*.json``) or a ``*.yml`` file in the folder is not part of the book: a ``warning:`` says so.
     """
     book = {}
+    _warn_unread(Path(directory))
     for path in sorted(Path(directory).glob("*.yaml")):
         peaks = None if system_peaks and _own_peaks(path) else system_peaks
         tariff = load_tariff(path, system_peaks=peaks)
@@ -267,3 +269,22 @@ def load_tariff_book(directory, *, system_peaks=None) -> dict[str, CompiledTarif
     if not book:
         raise TariffError(f"{directory}: no *.yaml tariffs in the tariff book folder")
     return book
+
+
+#: keys of a URDB v8 item (or the API's ``{"items": [...]}``) that a workbench output's JSON never has
+_URDB_KEYS = {"energyratestructure", "energyweekdayschedule", "flatdemandstructure", "demandratestructure",
+              "fixedchargefirstmeter", "fixedmonthlycharge", "items"}
+
+
+def _warn_unread(directory: Path) -> None:
+    for path in sorted(directory.glob("*.yml")):
+        warn(f"{path}: not read as part of the tariff book, which is its *.yaml files; rename it {path.stem}.yaml")
+    for path in sorted(directory.glob("*.json")):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            continue
+        if isinstance(data, dict) and {str(k).lower() for k in data} & _URDB_KEYS:
+            warn(f"{path}: a URDB item is not read as part of the tariff book (a book is *.yaml tariffs keyed by "
+                 "their rate code); bill it alone with `workbench bill --tariff`, or write its rates as a YAML "
+                 "tariff with the rate code (docs/tariff-format.md)")
