@@ -70,8 +70,7 @@ def bill_chunks_on_cluster(plan: CyclePlan, tasks: list[ChunkTask], *, scheduler
     with cluster_client(scheduler, workers) as client:
         n_workers = len(client.scheduler_info(n_workers=-1).get("workers", {}))
         label = f"dask {client.scheduler.address} ({n_workers} workers)"
-        if progress:
-            log.info(f"Billing on {label}; dashboard: {client.dashboard_link}")
+        log.info(f"note: billing on {label}; dashboard: {client.dashboard_link}")
         if not tasks:
             return label
         # the plan goes to each worker once, not inside every task
