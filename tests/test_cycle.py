@@ -208,6 +208,33 @@ def test_exporting_meter_without_program_is_held(cube, tmp_path):
     assert not set(held.index) & set(bills.meter)
 
 
+def test_an_export_outside_the_runs_periods_does_not_hold_the_bill(cube, tmp_path):
+    """One day of reverse flow in July on a meter with no program holds its July bill, not its November bill
+    (the hold looked at the meter's whole year, so a one-day fault kept every later month unbilled)."""
+    ds = open_cube(cube, chunks=False).load()
+    programs = ds["nem_program"].values.astype(object)
+    m = int(np.flatnonzero(programs == "NEM2")[0])
+    programs[m] = ""
+    received = ds["received_kwh"].values.copy()
+    received[m, :] = 0.0
+    july = np.flatnonzero(pd.DatetimeIndex(ds["time"].values).month == 7)
+    received[m, july[1000:1004]] = 0.5  # one hour of export in mid-July
+    ds = ds.assign_coords(nem_program=("meter", programs.astype(str))).assign(
+        received_kwh=(ds["received_kwh"].dims, received))
+    path = tmp_path / "cube.zarr"
+    write_cube(ds, path, meter_chunk=50)
+    meter, cycle = str(ds["meter"].values[m]), int(ds["cycle"].values[m])
+    nov = run_cycle(path, "tariffs", tmp_path / "nov", cycles=[cycle], period="2025-11", progress=False)
+    assert meter not in set(pd.read_csv(tmp_path / "nov" / "exceptions.csv", dtype=str)["meter"])
+    bills = pd.read_parquet(tmp_path / "nov" / "bills.parquet")
+    assert (bills.meter == meter).sum() == 1 and nov.meters_held == 0
+    july_month = pd.Timestamp(ds["time"].values[july[1000]]).tz_localize("UTC").tz_convert("America/New_York")
+    # a run over the whole year bills the July period too: the export there still holds the meter
+    run_cycle(path, "tariffs", tmp_path / "jul", cycles=[cycle], period=None, progress=False)
+    whole = pd.read_csv(tmp_path / "jul" / "exceptions.csv", dtype=str)
+    assert meter in set(whole["meter"]), f"the export of {july_month:%Y-%m-%d} holds the meter in a whole-year run"
+
+
 def test_bills_on_too_many_estimated_intervals_are_held_for_review(cube, cycle_run, tmp_path):
     """VEE's bill-ready rule (defaults.yaml: held when more than 2% of a period's intervals are estimated)."""
     _, out = cycle_run

@@ -119,3 +119,16 @@ def test_compare_from_a_cycle_folder_and_bad_rows(tmp_path):
     legacy.write_text("account,period,total\nA1,2025-01,1\nA1,2025-01,2\n")
     with pytest.raises(Exception, match=r"row 3: account A1 period 2025-01 again \(first on row 2\)"):
         legacy_bills(legacy)
+
+
+def test_compare_bills_leaves_out_the_ledgers_other_months(db, tmp_path, capsys):
+    """A legacy file of February compared with a ledger holding January's bills: nothing is 'workbench only'
+    (before, every bill of every other month in the ledger was listed as billed by the workbench alone)."""
+    url, _ = db
+    legacy = tmp_path / "legacy-feb.csv"
+    legacy.write_text("account,period,total\nA1,2025-02,61.00\n")
+    assert main(["compare-bills", "--legacy", str(legacy), "--db", url, "--out", str(tmp_path / "cmp.csv")]) == 0
+    printed = capsys.readouterr().out
+    assert "legacy only: 1; workbench only: 0" in printed
+    assert "2 of months the legacy file does not give are left out" in printed
+    assert list(pd.read_csv(tmp_path / "cmp.csv")["status"]) == ["legacy_only"]

@@ -104,6 +104,16 @@ def period_mask(periods: BillPeriods, period: str | None) -> np.ndarray:
     return valid & ((periods.end - 1).astype("datetime64[M]") == month)
 
 
+def _exported_in_run(received: np.ndarray, periods: BillPeriods, period: str | None) -> np.ndarray:
+    """Per meter: any received energy in a bill period of the run (an export months before is not this bill's)."""
+    out = np.nansum(received, axis=1) > 0
+    mask = period_mask(periods, period)
+    for i in np.flatnonzero(out):
+        out[i] = any(np.nansum(received[i, periods.bounds[i, b]:periods.bounds[i, b + 1]]) > 0
+                     for b in np.flatnonzero(mask[i]))
+    return out
+
+
 def read_chunk(cube: str, start: int, stop: int, meters=None, reactive: bool = False) -> dict[str, np.ndarray]:
     """The interval variables of meters ``start:stop`` from the Zarr store (chunks checked present);
     ``reactive``: also ``reactive_kvarh`` (kVARh, NaN = no read), for a chunk with a meter whose tariff needs it."""
@@ -142,8 +152,8 @@ def bill_chunk(plan: CyclePlan, task: ChunkTask) -> dict:
         codes = task.rate_code[idx]
         nem = task.nem_program[idx]
         pto, true_up = task.pto[idx].astype(str), task.true_up[idx].astype(int)
-        # a meter that exports but is on no program cannot be billed right: hold it, with the reason
-        exported = np.nansum(block["received_kwh"], axis=1) > 0
+        # a meter that exports in a bill period of the run but is on no program cannot be billed right: hold it
+        exported = _exported_in_run(block["received_kwh"], periods_all, plan.period)
         unassigned = exported & (nem == "")
         for i in np.flatnonzero(unassigned):
             marker["held"].append({"meter": str(block["meter"][i]), "account": str(block["account"][i]),

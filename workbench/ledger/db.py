@@ -18,7 +18,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from workbench.errors import WorkbenchError, require_for_url
@@ -90,9 +90,16 @@ def head_revision() -> str:
 
 
 def current_revision(engine: Engine) -> str | None:
-    """The schema version of the database (None for an empty database)."""
-    with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+    """The schema version of the database (None for an empty database); a server that cannot be reached is a
+    LedgerError naming the URL and the driver's reason (not an internal error)."""
+    try:
+        with engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+    except OperationalError as exc:
+        where = engine.url.render_as_string(hide_password=True)
+        reason = " ".join(str(getattr(exc, "orig", None) or exc).split())
+        raise LedgerError(f"ledger {where}: cannot connect ({reason}); check --db or $WORKBENCH_DB_URL "
+                          "and that the database server is running") from None
 
 
 def init_ledger(url: str | None = None) -> tuple[Engine, str | None, str]:

@@ -122,6 +122,7 @@ class Comparison:
     table: pd.DataFrame  # one row per account and bill month: status, totals, differences by category
     categories: list[str]
     tolerance: float
+    other_months: int = 0  # the workbench's bills (by account and month) of months the legacy file does not give
 
     def counts(self) -> dict:
         return self.table["status"].value_counts().to_dict()
@@ -131,7 +132,9 @@ class Comparison:
         c = self.counts()
         both = t[t["status"].isin(["match", "differs"])]
         lines = [f"legacy bills {int(t['legacy_total'].notna().sum()):,}, workbench bills "
-                 f"{int(t['workbench_total'].notna().sum()):,} (by account and bill month)",
+                 f"{int(t['workbench_total'].notna().sum()):,} (by account and bill month"
+                 + (f"; {self.other_months:,} of months the legacy file does not give are left out)"
+                    if self.other_months else ")"),
                  f"  matched within ${self.tolerance:.2f}: {c.get('match', 0):,}; differ: {c.get('differs', 0):,}; "
                  f"legacy only: {c.get('legacy_only', 0):,}; workbench only: {c.get('workbench_only', 0):,}",
                  f"  totals on bills in both: legacy ${both['legacy_total'].sum():,.2f}, workbench "
@@ -154,6 +157,9 @@ def compare_bills(legacy: pd.DataFrame, ours: pd.DataFrame, *, tolerance: float 
     if not np.isfinite(tolerance) or tolerance < 0:
         raise WorkbenchError(f"--tolerance {tolerance}: expected dollars >= 0")
     categories = [c for c in legacy.columns if c not in KEY + ["total"]]
+    # a parallel run compares the months the legacy file gives: the ledger's other months are not "workbench only"
+    other_months = ~ours["period"].isin(set(legacy["period"]))
+    ours = ours[~other_months]
     left = legacy.rename(columns={c: f"legacy_{c}" for c in ["total"] + categories})
     right = ours.rename(columns={c: f"workbench_{c}" for c in ours.columns if c not in KEY})
     table = left.merge(right, on=KEY, how="outer", indicator=True)
@@ -170,4 +176,4 @@ def compare_bills(legacy: pd.DataFrame, ours: pd.DataFrame, *, tolerance: float 
     keep = KEY + ["status"] + [f"{side}_{c}" for c in ["total"] + categories for side in ("legacy", "workbench")] + \
         [f"diff_{c}" for c in ["total"] + categories]
     table = table[keep].sort_values(KEY, ignore_index=True)
-    return Comparison(table, categories, tolerance)
+    return Comparison(table, categories, tolerance, int(other_months.sum()))

@@ -13,8 +13,11 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
+
 from workbench.errors import WorkbenchError, require
 from workbench.ledger.db import ledger_url
+from workbench.runs import pipeline
 from workbench.runs.record import (
     PACKAGE_ROOT,
     add_execution,
@@ -55,6 +58,7 @@ def execute_run(*, cycle: int, period: str, cube, tariffs, db=None, rules=None, 
         if not Path(path).exists():
             raise WorkbenchError(f"{what} {path}: not found")
     url = ledger_url(db)
+    preflight(cube, cycle, period, url)
     inputs = run_inputs(cube=cube, tariffs=tariffs, cycle=cycle, period=period, notebook=notebook, db_url=url,
                         rules=rules)
     rid = run_id(inputs)
@@ -86,6 +90,17 @@ def execute_run(*, cycle: int, period: str, cube, tariffs, db=None, rules=None, 
     return RunOutcome(rid, folder, executed, summary)
 
 
+def preflight(cube, cycle: int, period: str, url: str) -> None:
+    """What would fail the notebook's first cells, checked in a second before a kernel starts (no run folder is
+    made): the ledger reachable and initialised, the cycle in the cube, a read date of the cycle in the month."""
+    pipeline.ledger(url)
+    pipeline.readiness(cube, cycle)
+    reads = pipeline.cycle_read_dates(cube, cycle)
+    if not (reads.to_period("M") == pd.Period(period, "M")).any():
+        raise WorkbenchError(f"--period {period}: bill cycle {cycle} has no read date in that month (its read dates "
+                             f"in {cube}: {reads.min():%Y-%m-%d} to {reads.max():%Y-%m-%d})")
+
+
 def summary_text(outcome: RunOutcome) -> str:
     s = outcome.summary
     acct, post = s["accounting"], s["posting"]
@@ -95,6 +110,9 @@ def summary_text(outcome: RunOutcome) -> str:
              f"  {acct['bills']:,} bills: {post['posted']:,} posted now, {post['held']:,} held now, "
              f"{post['already']:,} already in the ledger (ledger run {post['ledger_run_id']})",
              "  in the ledger: " + ", ".join(f"{n:,} {k}" for k, n in sorted(acct["status"].items()))]
+    if s.get("not_yet_read"):
+        lines.append(f"  {s['not_yet_read']:,} bill periods cut short by the end of the cube's data are not posted "
+                     "(the meters' next reads are later; the run after them bills the periods whole)")
     if s.get("rules"):
         lines.append("  exceptions: " + ", ".join(f"{k} {v}" for k, v in sorted(s["rules"].items())))
     for row in s.get("by_class", []):

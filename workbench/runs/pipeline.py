@@ -60,6 +60,9 @@ class Billed:
     meters_in: int
     meters_billed: int
     reused: bool
+    # bills whose period the cube's data end cuts short (the meter's next read date is after the data): not posted,
+    # their meter's next run bills the whole period once it is read (posting the stub would skip the rest for good)
+    not_yet_read: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def bill(cube, tariffs, cycle: int, period: str, run_dir, *, progress=False) -> Billed:
@@ -69,9 +72,25 @@ def bill(cube, tariffs, cycle: int, period: str, run_dir, *, progress=False) -> 
     if not reused:
         run_cycle(cube, tariffs, folder, cycles=[int(cycle)], period=period, progress=progress)
     run = json.loads((folder / "run.json").read_text())
-    return Billed(folder, pd.read_parquet(folder / "bills.parquet"), pd.read_parquet(folder / "line_items.parquet"),
+    bills, items = pd.read_parquet(folder / "bills.parquet"), pd.read_parquet(folder / "line_items.parquet")
+    unread = ~pd.to_datetime(bills["period_end"]).isin(cycle_read_dates(cube, cycle))
+    if unread.any():
+        cut = bills.loc[unread, ["meter", "period_start"]].assign(period_start=lambda f: pd.to_datetime(f["period_start"]))
+        keys = pd.MultiIndex.from_frame(cut)
+        items = items[~pd.MultiIndex.from_arrays([items["meter"], pd.to_datetime(items["period_start"])]).isin(keys)]
+    return Billed(folder, bills[~unread].reset_index(drop=True), items.reset_index(drop=True),
                   pd.read_csv(folder / "exceptions.csv", dtype=str), int(run["meters_in"]), int(run["meters_billed"]),
-                  reused)
+                  reused, bills[unread].reset_index(drop=True))
+
+
+def cycle_read_dates(cube, cycle: int) -> pd.DatetimeIndex:
+    """The read dates of bill cycle ``cycle`` in the cube (a bill period ends on one of them once it is read)."""
+    ds = open_run_cube(cube)
+    ids = [int(c) for c in ds["cycle_id"].values]
+    if int(cycle) not in ids:
+        raise WorkbenchError(f"{cube}: bill cycle {cycle} has no read dates in the cube (cycles: {ids})")
+    reads = ds["read_date"].values[ids.index(int(cycle))].astype("datetime64[D]")
+    return pd.DatetimeIndex(reads[~np.isnat(reads)])
 
 
 def ledger(db=None):
@@ -175,7 +194,7 @@ def accounting(engine, billed: Billed, posted: Posted) -> dict:
         breaks.append(f"{dup} bills are in the ledger twice (duplicates)")
     if posted.unknown_account:
         breaks.append(f"{len(posted.unknown_account)} bills are of accounts not in the ledger "
-                      f"(load them with `workbench ledger accounts`), e.g. {posted.unknown_account[0]}")
+                      f"(load them with `workbench ledger load-accounts`), e.g. {posted.unknown_account[0]}")
     status = found.merge(pd.DataFrame(list(keys), columns=["account", "meter", "period_start"]))
     current = status.sort_values("version").drop_duplicates(["account", "meter", "period_start"], keep="last")
     run = run.assign(dollars=run["total_cents"] / 100)
