@@ -124,8 +124,11 @@ def _history(history) -> list[UsageMonth]:
 
 def monthly_usage(bills: pd.DataFrame) -> dict[str, dict[str, float]]:
     """Delivered kWh per meter and month (``YYYY-MM``) of the bills' end (read) dates, from ``bills.parquet``."""
-    months = pd.to_datetime(bills["period_end"]).dt.strftime("%Y-%m")
-    sums = bills["delivered_kwh"].groupby([bills["meter"].astype(str).values, months.values]).sum()
+    keyed = pd.DataFrame({"meter": bills["meter"].astype(str).to_numpy(),
+                          "month": pd.to_datetime(bills["period_end"]).dt.strftime("%Y-%m").to_numpy(),
+                          "kwh": bills["delivered_kwh"].to_numpy()})
+    # by column names: a list of two key arrays is taken for one key when the frame has exactly two rows
+    sums = keyed.groupby(["meter", "month"], sort=True)["kwh"].sum()
     out: dict[str, dict[str, float]] = {}
     for (meter, month), kwh in sums.items():
         out.setdefault(meter, {})[month] = float(kwh)

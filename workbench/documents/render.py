@@ -115,10 +115,12 @@ def _css() -> str:
     return resources.files("workbench.documents").joinpath("templates", "bill.css").read_text(encoding="utf-8")
 
 
-def _environment():
+@cache
+def _template():
+    """The bill template, compiled once per process (compiling it took longer than rendering a bill)."""
     env = template_environment("workbench.documents")
     env.filters.update(money=money, quantity=quantity, price=price, long_date=long_date, cells=charge_cells)
-    return env
+    return env.get_template("bill.html.j2")
 
 
 def _context(doc: BillDocument) -> dict:
@@ -129,13 +131,13 @@ def _context(doc: BillDocument) -> dict:
 
 def render_bill_html(doc: BillDocument) -> str:
     """One bill as a self-contained HTML page (inline CSS and SVG; every value HTML-escaped)."""
-    return _environment().get_template("bill.html.j2").render(bills=[_context(doc)], css=_css(),
+    return _template().render(bills=[_context(doc)], css=_css(),
                                                              title=f"Bill {doc.bill_id}")
 
 
 def render_bills_html(docs: Sequence[BillDocument], title: str = "Bills") -> str:
     """Several bills in one HTML page, each starting on a new printed page (the print file's source)."""
-    return _environment().get_template("bill.html.j2").render(bills=[_context(d) for d in docs], css=_css(),
+    return _template().render(bills=[_context(d) for d in docs], css=_css(),
                                                              title=title)
 
 

@@ -26,6 +26,7 @@ from workbench.errors import WorkbenchError
 DEFAULT_PATH = Path("data") / "ledger.sqlite"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 BUSY_TIMEOUT_MS = 60_000
+CACHE_KIB = 131_072  # SQLite page cache per connection: a cycle's or a payment file's indexes stay in memory
 
 
 class LedgerError(WorkbenchError):
@@ -65,6 +66,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS:d}")
     cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA cache_size=-{CACHE_KIB:d}")
     cursor.close()
 
 
