@@ -41,6 +41,16 @@ def ledger_url(url: str | None = None) -> str:
     return url
 
 
+def absolute_url(url: str) -> str:
+    """``url`` with a relative SQLite file path made absolute (a notebook or a worker running in another
+    folder must open the same file, not create an empty ledger beside itself)."""
+    parsed = make_url(url)
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:" or Path(database).is_absolute():
+        return url
+    return parsed.set(database=str(Path(database).resolve())).render_as_string(hide_password=False)
+
+
 def open_ledger(url: str | None = None) -> Engine:
     """An engine on the ledger at ``url`` (see :func:`ledger_url`); a SQLite file's folder is created."""
     url = ledger_url(url)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from workbench.errors import WorkbenchError
-from workbench.ledger.db import ledger_url
+from workbench.ledger.db import absolute_url, ledger_url
 from workbench.runs.record import (
     PACKAGE_ROOT,
     add_execution,
@@ -57,7 +57,7 @@ def execute_run(*, cycle: int, period: str, cube, tariffs, db=None, rules=None, 
     for what, path in (("--cube", cube), ("--tariffs", tariffs), ("notebook", notebook)):
         if not Path(path).exists():
             raise WorkbenchError(f"{what} {path}: not found")
-    url = ledger_url(db)
+    url = absolute_url(ledger_url(db))  # the notebook runs in the run folder
     inputs = run_inputs(cube=cube, tariffs=tariffs, cycle=cycle, period=period, notebook=notebook, db_url=url,
                         rules=rules)
     rid = run_id(inputs)
