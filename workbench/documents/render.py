@@ -209,7 +209,9 @@ def render_files(docs: Sequence[BillDocument], names: Sequence[str], folder, kin
     if workers == 1 or len(docs) <= size:
         return _render_chunk(kind, docs, names, str(folder))
     parts = [(docs[i:i + size], names[i:i + size]) for i in range(0, len(docs), size)]
-    context = multiprocessing.get_context("forkserver")  # children of a clean process: no inherited locks
+    # fork: a worker starts with WeasyPrint and the template already loaded (spawn re-imports them, seconds a
+    # worker); the workers only render, touching no lock, socket or database connection of the parent
+    context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
     with ProcessPoolExecutor(max_workers=min(workers, len(parts)), mp_context=context) as pool:
         done = pool.map(_render_chunk, repeat(kind), [d for d, _ in parts], [n for _, n in parts],
                         repeat(str(folder)))

@@ -125,11 +125,14 @@ class Assurance:
         return paths
 
 
-def assure(engine, cube, period: str) -> Assurance:
-    """Tie the cube's energy of bill month ``period`` (YYYY-MM) to the ledger's bills, holds and explanations."""
+def assure(engine, cube, period: str, cycles=None) -> Assurance:
+    """Tie the cube's energy of bill month ``period`` (YYYY-MM) to the ledger's bills, holds and explanations
+    (``cycles``: only the meters of those bill cycles, e.g. the cycles run so far this month)."""
     if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", str(period)):
         raise WorkbenchError(f"--period {period!r}: expected a bill month like 2025-11")
     energy = cube_energy(cube, period)
+    if cycles:
+        energy = energy[energy["cycle"].isin([int(c) for c in cycles])].reset_index(drop=True)
     with new_session(engine) as session:
         bills, accounts, rates = _ledger_bills(session), lf.accounts(session), lf.rates(session)
     bills["period_start"] = pd.to_datetime(bills["period_start"]).dt.date
@@ -171,7 +174,7 @@ def assure_command(args) -> int:
     """``workbench ledger assure``: print the summary, write the CSVs; exit 1 while any kWh is unexplained."""
     engine = open_ledger(args.db)
     require_current(engine)
-    result = assure(engine, args.cube, args.period)
+    result = assure(engine, args.cube, args.period, getattr(args, "cycle", None))
     print(result.summary_text())
     print("CSV: " + ", ".join(str(p) for p in result.write(args.out)))
     return 0 if result.unexplained_kwh == 0 else 1
