@@ -170,12 +170,9 @@ def _bill_ids(session: Session, keys) -> dict[tuple[int, str, dt.date], int]:
 
 def _line_columns(lines: pd.DataFrame) -> dict[str, list]:
     """The line items' columns as plain Python lists (of the types the ledger stores)."""
-    out = {name: lines[name].astype(str).tolist() if name in lines else [""] * len(lines)
-           for name in ("description", "category", "unit")}
-    out["line"] = lines["line"].astype(int).tolist() if len(lines) else []
-    for name in ("quantity", "rate"):
-        out[name] = lines[name].astype(float).tolist() if name in lines else [0.0] * len(lines)
-    return out
+    out = {n: lines[n].astype(str).tolist() if n in lines else [""] * len(lines) for n in ("description", "category", "unit")}
+    out |= {n: lines[n].astype(float).tolist() if n in lines else [0.0] * len(lines) for n in ("quantity", "rate")}
+    return out | {"line": lines["line"].astype(int).tolist() if len(lines) else []}
 
 
 def post_bills(session: Session, run_id: int | None, bills: pd.DataFrame, line_items: pd.DataFrame,
