@@ -49,7 +49,7 @@ demo-ledger: | $(VENV)/.installed
 	$(BIN)/workbench payments post $(SAMPLE)/lockbox-$(PAY_DATE).bai --db $(LEDGER_DB)
 	$(BIN)/workbench ledger reconcile --date $(PAY_DATE) --out reports/demo/reconcile-$(PAY_DATE).csv --db $(LEDGER_DB)
 	$(BIN)/workbench ledger assure --period $(DEMO_MONTH) $(addprefix --cycle ,$(DEMO_CYCLES)) --cube $(SAMPLE)/billing.zarr \
-		--out reports/demo/assure --db $(LEDGER_DB)
+		--runs reports/demo/runs --out reports/demo/assure --db $(LEDGER_DB)
 	$(BIN)/workbench ledger check --db $(LEDGER_DB)
 
 # The whole suite: unit, property, oracle (PySAM), notebook and CLI tests.
