@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import tempfile
 import time
@@ -56,9 +57,17 @@ def _utility(meters: int) -> Path:
     return root
 
 
+def _cpu() -> float:
+    """CPU seconds of this process and its finished children (workers, kernels): what the work costs,
+    however loaded the machine is."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def _run(args, url: str, root: Path, work: Path) -> dict:
     cube = root / "cube.zarr"
     t = {}
+    cpu0 = _cpu()
     start = time.perf_counter()
     ds = open_run_cube(cube)
     _ = float(np.nansum(ds["delivered_kwh"].values))
@@ -86,6 +95,7 @@ def _run(args, url: str, root: Path, work: Path) -> dict:
     t["documents_build"] = written["seconds_build"]
     t["documents_html"] = written["seconds_html"]
     t["cube_to_html_total"] = time.perf_counter() - steps
+    cpu_total = _cpu() - cpu0
     docs = run_documents(engine, posted.ledger_run_id, billed)
     s = time.perf_counter()
     _ = [render_bill_html(d) for d in docs[:2000]]
@@ -109,6 +119,8 @@ def _run(args, url: str, root: Path, work: Path) -> dict:
             "html_ms_per_bill_one_process": round(1000 * html_one, 3),
             "floor_json_ms_per_bill": round(1000 * json_floor, 3),
             "ratio_total_to_floor": round(t["cube_to_html_total"] / t["floor_read_cube"], 1),
+            "cpu_seconds_floor_and_cube_to_html": round(cpu_total, 1),
+            "load_average_1min_at_end": round(os.getloadavg()[0], 2),
             "pdf_bills_per_second_by_workers": pdf}
 
 
