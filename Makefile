@@ -33,7 +33,8 @@ demo: install $(SAMPLE)/ami/faults.json
 	$(MAKE) --no-print-directory demo-ledger
 
 # Meter to cash on the ledger (docs/cycle-runs.md): accounts loaded, audited cycle runs posted (some bills held,
-# a few PDFs), a lockbox file posted, the day reconciled and the energy tied out. Running it again changes nothing.
+# a few PDFs), a lockbox file posted, the day reconciled and the energy of the cycles run tied out (assure
+# --cycle: the month's other cycles are not billed yet). Running it again changes nothing.
 LEDGER_DB ?= sqlite:///$(SAMPLE)/ledger.sqlite
 DEMO_CYCLES ?= 7 12
 DEMO_MONTH ?= 2025-11
@@ -47,6 +48,8 @@ demo-ledger: | $(VENV)/.installed
 	$(BIN)/python -m workbench.runs.demo --db $(LEDGER_DB) --out $(SAMPLE)/lockbox-$(PAY_DATE).bai --date $(PAY_DATE)
 	$(BIN)/workbench payments post $(SAMPLE)/lockbox-$(PAY_DATE).bai --db $(LEDGER_DB)
 	$(BIN)/workbench ledger reconcile --date $(PAY_DATE) --out reports/demo/reconcile-$(PAY_DATE).csv --db $(LEDGER_DB)
+	$(BIN)/workbench ledger assure --period $(DEMO_MONTH) $(addprefix --cycle ,$(DEMO_CYCLES)) --cube $(SAMPLE)/billing.zarr \
+		--runs reports/demo/runs --out reports/demo/assure --db $(LEDGER_DB)
 	$(BIN)/workbench ledger check --db $(LEDGER_DB)
 
 # The whole suite: unit, property, oracle (PySAM), notebook and CLI tests.

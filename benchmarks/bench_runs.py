@@ -1,18 +1,21 @@
 """A billing run from cube to posted bills and HTML bills, step by step (changes/runs-bench.md).
 
-    PYTHONPATH=. python -m benchmarks.bench_runs --meters 25000 [--db postgresql://...] [--pdfs 200]
+    PYTHONPATH=. python -m benchmarks.bench_runs --meters 25000 [--db sqlite|postgres|URL] [--pdfs 40] [--workers N]
 
 Generates (once, under data/bench/runs-<meters>/) a sample utility of ``--meters`` meters for two months,
 puts every meter on one bill cycle's read dates (a single cycle of that many accounts), loads the accounts
 into a fresh ledger and times: billing the cycle, the exception rules, posting in batches, building the
-documents and rendering HTML for every posted bill, and PDF throughput on ``--pdfs`` bills. Floor: reading
-the cube's delivered kWh once (the least any billing run must do).
+documents and rendering HTML for every posted bill (in ``--workers`` processes), and PDF throughput on
+``--pdfs`` bills with one process and with ``--workers``. Floors: reading the cube's delivered kWh once (the
+least any billing run must do); for HTML, the same documents dumped as JSON by pydantic.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import shutil
 import tempfile
 import time
@@ -23,7 +26,8 @@ import pandas as pd
 import zarr
 
 from workbench.billing.cube_source import open_run_cube
-from workbench.documents import render_bill_pdf
+from workbench.documents import render_bill_html
+from workbench.documents.render import render_files
 from workbench.ledger.accounts import load_accounts, read_accounts_csv
 from workbench.ledger.db import init_ledger, new_session
 from workbench.runs import pipeline
@@ -53,19 +57,17 @@ def _utility(meters: int) -> Path:
     return root
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--meters", type=int, default=25000)
-    parser.add_argument("--db", help="ledger URL (default: a fresh SQLite file in a temporary folder)")
-    parser.add_argument("--pdfs", type=int, default=100, help="bills rendered to PDF for the throughput figure")
-    parser.add_argument("--batch-size", type=int, default=2000)
-    parser.add_argument("--tariffs", default=str(Path(__file__).resolve().parents[1] / "tariffs"), help="tariff book")
-    args = parser.parse_args(argv)
-    root = _utility(args.meters)
+def _cpu() -> float:
+    """CPU seconds of this process and its finished children (workers, kernels): what the work costs,
+    however loaded the machine is."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def _run(args, url: str, root: Path, work: Path) -> dict:
     cube = root / "cube.zarr"
-    work = Path(tempfile.mkdtemp(prefix="bench-runs-"))
-    url = args.db or f"sqlite:///{work / 'ledger.sqlite'}"
     t = {}
+    cpu0 = _cpu()
     start = time.perf_counter()
     ds = open_run_cube(cube)
     _ = float(np.nansum(ds["delivered_kwh"].values))
@@ -88,21 +90,64 @@ def main(argv=None) -> int:
     acct = pipeline.accounting(engine, billed, posted)
     t["accounting"] = time.perf_counter() - s
     s = time.perf_counter()
-    written = render_run_documents(engine, posted.ledger_run_id, billed, work / "documents", pdfs=0)
-    t["documents_html"] = time.perf_counter() - s
+    written = render_run_documents(engine, posted.ledger_run_id, billed, work / "documents", pdfs=0,
+                                   workers=args.workers)
+    t["documents_build"] = written["seconds_build"]
+    t["documents_html"] = written["seconds_html"]
     t["cube_to_html_total"] = time.perf_counter() - steps
-    docs = run_documents(engine, posted.ledger_run_id, billed)[: args.pdfs]
+    cpu_total = _cpu() - cpu0
+    docs = run_documents(engine, posted.ledger_run_id, billed)
     s = time.perf_counter()
-    for k, doc in enumerate(docs):
-        render_bill_pdf(doc, work / f"{k}.pdf")
-    pdf_seconds = time.perf_counter() - s
-    result = {"meters": args.meters, "bills": len(billed.bills), "posted": posted.posted, "held": posted.held,
-              "ties": acct["ties"], "html": written["html"], "db": url.split(":")[0],
-              "seconds": {k: round(v, 2) for k, v in t.items()},
-              "ratio_total_to_floor": round(t["cube_to_html_total"] / t["floor_read_cube"], 1),
-              "pdf_per_second": round(len(docs) / pdf_seconds, 2) if docs else None}
+    _ = [render_bill_html(d) for d in docs[:2000]]
+    html_one = (time.perf_counter() - s) / max(1, min(2000, len(docs)))
+    s = time.perf_counter()
+    _ = [d.model_dump_json() for d in docs[:2000]]
+    json_floor = (time.perf_counter() - s) / max(1, min(2000, len(docs)))
+    pdf = {}
+    sample = docs[: args.pdfs]
+    for workers in sorted({1, args.workers or os.cpu_count() or 1}):
+        folder = work / f"pdf-{workers}"
+        folder.mkdir()
+        s = time.perf_counter()
+        render_files(sample, [f"{k}.pdf" for k in range(len(sample))], folder, "pdf", workers)
+        pdf[workers] = round(len(sample) / (time.perf_counter() - s), 2) if sample else None
+    engine.dispose()
+    return {"meters": args.meters, "bills": len(billed.bills), "posted": posted.posted, "held": posted.held,
+            "ties": acct["ties"], "html": written["html"], "db": url.split(":")[0],
+            "seconds": {k: round(v, 2) for k, v in t.items()},
+            "post_ms_per_bill": round(1000 * t["post"] / max(1, len(billed.bills)), 3),
+            "html_ms_per_bill_one_process": round(1000 * html_one, 3),
+            "floor_json_ms_per_bill": round(1000 * json_floor, 3),
+            "ratio_total_to_floor": round(t["cube_to_html_total"] / t["floor_read_cube"], 1),
+            "cpu_seconds_floor_and_cube_to_html": round(cpu_total, 1),
+            "load_average_1min_at_end": round(os.getloadavg()[0], 2),
+            "pdf_bills_per_second_by_workers": pdf}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--meters", type=int, default=25000)
+    parser.add_argument("--db", default="sqlite",
+                        help="sqlite (a fresh file), postgres (a throw-away server, fsync on, started like the "
+                             "tests' in tests/_postgres.py) or a database URL")
+    parser.add_argument("--pdfs", type=int, default=40, help="bills rendered to PDF for the throughput figure")
+    parser.add_argument("--workers", type=int, default=None, help="render processes (default: os.cpu_count())")
+    parser.add_argument("--batch-size", type=int, default=2000)
+    parser.add_argument("--tariffs", default=str(Path(__file__).resolve().parents[1] / "tariffs"), help="tariff book")
+    args = parser.parse_args(argv)
+    root = _utility(args.meters)
+    work = Path(tempfile.mkdtemp(prefix="bench-runs-"))
+    try:
+        if args.db == "postgres":
+            from tests._postgres import new_database, postgres_server
+
+            with postgres_server(fsync=True) as server:
+                result = _run(args, new_database(*server), root, work)
+        else:
+            result = _run(args, f"sqlite:///{work / 'ledger.sqlite'}" if args.db == "sqlite" else args.db, root, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     print(json.dumps(result, indent=2))
-    shutil.rmtree(work, ignore_errors=True)
     return 0
 
 

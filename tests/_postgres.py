@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import tempfile
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -42,13 +43,13 @@ def _as_server_user(cmd: list[str]) -> list[str]:
     return cmd
 
 
-@pytest.fixture(scope="session")
-def pg_server():
-    """``(host, port, user)`` of a running PostgreSQL server for this test session."""
+@contextmanager
+def postgres_server(*, fsync: bool = False):
+    """Start a throw-away server (initdb into a temporary folder); yields ``(host, port, user)``, then stops
+    it and removes the folder. ``fsync=False`` (the tests) trades durability for speed; benchmarks pass True."""
     binaries = pg_bin()
     if binaries is None:
-        pytest.skip("NO POSTGRESQL: no pg_ctl found (PATH, /usr/local/bin, /usr/lib/postgresql/*/bin); the ledger's "
-                    "PostgreSQL tests did not run. Install Debian's postgresql package (.ci/run does).")
+        raise RuntimeError("no pg_ctl found (PATH, /usr/local/bin, /usr/lib/postgresql/*/bin)")
     root = Path(tempfile.mkdtemp(prefix="workbench-pg-"))
     data, log = root / "data", root / "server.log"
     if os.geteuid() == 0:
@@ -56,9 +57,9 @@ def pg_server():
     port = free_port()
     subprocess.run(_as_server_user([str(binaries / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
                                     "-E", "UTF8", "--no-sync"]), check=True, capture_output=True)
+    options = f"-p {port} -c listen_addresses=127.0.0.1 -k {root}" + ("" if fsync else " -c fsync=off")
     subprocess.run(_as_server_user([str(binaries / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-o",
-                                    f"-p {port} -c listen_addresses=127.0.0.1 -k {root} -c fsync=off", "start"]),
-                   check=True, capture_output=True)
+                                    options, "start"]), check=True, capture_output=True)
     try:
         yield ("127.0.0.1", port, "postgres")
     finally:
@@ -67,13 +68,27 @@ def pg_server():
         shutil.rmtree(root, ignore_errors=True)
 
 
-@pytest.fixture
-def fresh_pg_url(pg_server):
-    """The URL of a new, empty database on the session's server."""
+def new_database(host: str, port: int, user: str) -> str:
+    """Create an empty database on the server; its SQLAlchemy URL."""
     import psycopg
 
-    host, port, user = pg_server
     name = f"ledger_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(host=host, port=port, user=user, dbname="postgres", autocommit=True) as conn:
         conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(name)))
     return f"postgresql+psycopg://{user}@{host}:{port}/{name}"
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """``(host, port, user)`` of a running PostgreSQL server for this test session."""
+    if pg_bin() is None:
+        pytest.skip("NO POSTGRESQL: no pg_ctl found (PATH, /usr/local/bin, /usr/lib/postgresql/*/bin); the ledger's "
+                    "PostgreSQL tests did not run. Install Debian's postgresql package (.ci/run does).")
+    with postgres_server() as server:
+        yield server
+
+
+@pytest.fixture
+def fresh_pg_url(pg_server):
+    """The URL of a new, empty database on the session's server."""
+    return new_database(*pg_server)

@@ -267,3 +267,16 @@ def test_dollar_lines_read_as_money_and_percent():
     assert charge_cells(tax) == {"quantity": "$31.60", "unit": "", "price": "6%"}
     assert charge_cells(credit) == {"quantity": "", "unit": "", "price": ""}
     assert charge_cells(energy) == {"quantity": "87.336", "unit": "kWh", "price": "0.0035"}
+
+
+def test_usage_history_of_a_meter_with_exactly_two_bills():
+    # pandas took a list of two key arrays for ONE key when the frame had exactly two rows (ValueError)
+    from workbench.documents.from_cycle import monthly_usage, usage_history
+    bills = pd.DataFrame({"meter": ["M1", "M1"], "period_end": ["2025-01-31", "2025-02-28"],
+                          "delivered_kwh": [310.5, 280.25]})
+    assert monthly_usage(bills) == {"M1": {"2025-01": 310.5, "2025-02": 280.25}}
+    history = usage_history(bills, "M1", dt.date(2025, 2, 28))
+    assert [(m.month, m.kwh) for m in history] == [("2025-01", 310.5), ("2025-02", 280.25)]
+    two_meters = pd.DataFrame({"meter": ["M1", "M2"], "period_end": ["2025-01-31", "2025-01-31"],
+                               "delivered_kwh": [10.0, 20.0]})
+    assert monthly_usage(two_meters) == {"M1": {"2025-01": 10.0}, "M2": {"2025-01": 20.0}}

@@ -204,6 +204,10 @@ def add_commands(sub) -> None:
                         "assure --period 2025-11 --cube data/sample/billing.zarr --out reports/assure")
     p.add_argument("--period", required=True, help="bill month YYYY-MM (bill periods ending in it)")
     p.add_argument("--cube", default="data/sample/billing.zarr", help="the interval cube (default: %(default)s)")
+    p.add_argument("--cycle", type=int, action="append", help="only the meters of this bill cycle (repeat for "
+                   "several: the cycles run so far this month; default: every cycle)")
+    p.add_argument("--runs", help="folder of run-cycle records (run-cycle --reports): meters a run held without a "
+                   "bill (its cycle/exceptions.csv) count as held_no_bill, explained (default: none)")
     p.add_argument("--out", default="reports/assure", help="folder for the CSV files (default: %(default)s)")
     p.add_argument("--db", help=_DB_HELP)
     p.set_defaults(func=assure_command)

@@ -74,3 +74,10 @@ def test_assure_bad_period(tmp_path, url, capsys):
     """`ledger assure --period 11/2025`: refused naming --period."""
     out = run_in_process(["ledger", "assure", "--period", "11/2025", "--cube", tmp_path, "--db", url], capsys)
     assert_refused(out, "--period")
+
+
+def test_assure_cycle_not_a_number(tmp_path, url, capsys):
+    """`ledger assure --cycle seven`: refused naming --cycle."""
+    out = run_in_process(["ledger", "assure", "--period", "2025-11", "--cycle", "seven", "--cube", tmp_path,
+                          "--db", url], capsys)
+    assert_refused(out, "--cycle", "seven")

@@ -14,7 +14,15 @@ from workbench.documents.from_cycle import (
     usage_by_period,
     usage_history,
 )
-from workbench.documents.model import BillDocument, Charge, NemCredits, PeriodUsage, UsageMonth, Utility
+from workbench.documents.model import (
+    BillDocument,
+    BudgetBilling,
+    Charge,
+    NemCredits,
+    PeriodUsage,
+    UsageMonth,
+    Utility,
+)
 from workbench.documents.render import (
     PRINT_FILE,
     bill_file_name,
@@ -26,7 +34,7 @@ from workbench.documents.render import (
 )
 
 __all__ = [
-    "PRINT_FILE", "SAMPLE_UTILITY", "AccountInfo", "BillDocument", "Charge", "NemCredits", "PeriodUsage",
+    "PRINT_FILE", "SAMPLE_UTILITY", "AccountInfo", "BillDocument", "BudgetBilling", "Charge", "NemCredits", "PeriodUsage",
     "UsageMonth", "Utility", "bill_file_name", "document_from_cycle", "documents_from_cycle_output", "history_window", "monthly_usage",
     "render_bill_html", "render_bill_pdf", "render_bills_html", "sample_account_info", "usage_by_period",
     "usage_chart", "usage_history", "write_run_documents",

@@ -22,6 +22,7 @@ from pydantic import Field
 
 from workbench.documents.model import (
     BillDocument,
+    BudgetBilling,
     Charge,
     NemCredits,
     PeriodUsage,
@@ -124,8 +125,11 @@ def _history(history) -> list[UsageMonth]:
 
 def monthly_usage(bills: pd.DataFrame) -> dict[str, dict[str, float]]:
     """Delivered kWh per meter and month (``YYYY-MM``) of the bills' end (read) dates, from ``bills.parquet``."""
-    months = pd.to_datetime(bills["period_end"]).dt.strftime("%Y-%m")
-    sums = bills["delivered_kwh"].groupby([bills["meter"].astype(str).values, months.values]).sum()
+    keyed = pd.DataFrame({"meter": bills["meter"].astype(str).to_numpy(),
+                          "month": pd.to_datetime(bills["period_end"]).dt.strftime("%Y-%m").to_numpy(),
+                          "kwh": bills["delivered_kwh"].to_numpy()})
+    # by column names: a list of two key arrays is taken for one key when the frame has exactly two rows
+    sums = keyed.groupby(["meter", "month"], sort=True)["kwh"].sum()
     out: dict[str, dict[str, float]] = {}
     for (meter, month), kwh in sums.items():
         out.setdefault(meter, {})[month] = float(kwh)
@@ -155,7 +159,7 @@ def document_from_cycle(bill_row, line_items_rows: Iterable, account_info: Accou
                         *, utility: Utility = SAMPLE_UTILITY, bill_id: str | None = None,
                         bill_date: dt.date | None = None, due_date: dt.date | None = None,
                         previous_balance_cents: int = 0, payments_cents: int = 0, adjustments_cents: int = 0,
-                        messages: Sequence[str] = ()) -> BillDocument:
+                        messages: Sequence[str] = (), budget: BudgetBilling | None = None) -> BillDocument:
     """The bill document of one bill of a cycle.
 
     ``bill_row``: a row of ``bills.parquet`` (mapping, Series or named tuple); ``line_items_rows``: that bill's
@@ -163,7 +167,8 @@ def document_from_cycle(bill_row, line_items_rows: Iterable, account_info: Accou
     ``account_info``: :class:`AccountInfo` (or a mapping of its fields); ``history``: the usage chart, as
     (``YYYY-MM``, kWh) pairs, a mapping month -> kWh or :class:`UsageMonth` (:func:`usage_history` makes it).
     ``bill_id`` defaults to ``<meter>-<period start YYYYMMDD>``, ``bill_date`` to the read date (the period's
-    end), ``due_date`` to :data:`DUE_DAYS` after the bill date.
+    end), ``due_date`` to :data:`DUE_DAYS` after the bill date. ``budget``: the account is on budget billing
+    (the amount due carries the installment, not the actual charges; see :class:`BudgetBilling`).
     """
     bill = _row(bill_row)
     info = account_info if isinstance(account_info, AccountInfo) else AccountInfo.model_validate(dict(account_info))
@@ -204,6 +209,7 @@ def document_from_cycle(bill_row, line_items_rows: Iterable, account_info: Accou
         billing_demand_kw=round(demand, 3) if any(c.unit == "kW" for c in charges) else None,
         usage_by_period=usage_by_period(lines), charges=charges, nem_credits=nem,
         previous_balance_cents=previous_balance_cents, payments_cents=payments_cents,
-        adjustments_cents=adjustments_cents, current_charges_cents=current,
-        amount_due_cents=previous_balance_cents - payments_cents + adjustments_cents + current,
+        adjustments_cents=adjustments_cents, current_charges_cents=current, budget=budget,
+        amount_due_cents=(previous_balance_cents - payments_cents + adjustments_cents + current
+                          + (budget.settled_cents - budget.deferred_cents if budget else 0)),
         usage_history=_history(history), messages=list(messages))

@@ -76,6 +76,21 @@ class NemCredits(_Frozen):
     true_up: bool = False
 
 
+class BudgetBilling(_Frozen):
+    """Budget (levelized) billing on this bill: the installment comes due instead of the actual charges.
+
+    ``deferred_cents`` = actual charges - installment, carried in the budget balance (negative when the
+    month cost less than the installment); ``settled_cents``: the budget balance brought due on this bill
+    (the settle-up month); ``balance_cents``: the budget balance after this bill.
+    """
+
+    installment_cents: int
+    deferred_cents: int
+    settled_cents: int = 0
+    balance_cents: int = 0
+    settle_month: int | None = Field(None, ge=1, le=12)
+
+
 class UsageMonth(_Frozen):
     """One bar of the usage history chart: ``month`` as ``YYYY-MM``. [kWh]"""
 
@@ -119,6 +134,7 @@ class BillDocument(_Frozen):
     payments_cents: int = Field(0, description="payments received since the last bill, a positive number")
     adjustments_cents: int = Field(0, description="signed: a credit to the customer is negative")
     current_charges_cents: int
+    budget: BudgetBilling | None = None
     amount_due_cents: int
     usage_history: list[UsageMonth] = Field(default_factory=list, max_length=13)
     messages: list[str] = Field(default_factory=list)
@@ -135,9 +151,13 @@ class BillDocument(_Frozen):
             raise ValueError(f"{where}: the charges add up to {items} cents but current charges are "
                              f"{self.current_charges_cents} cents; a bill must add up to its line items")
         due = self.previous_balance_cents - self.payments_cents + self.adjustments_cents + self.current_charges_cents
+        budget = ""
+        if self.budget is not None:
+            due += self.budget.settled_cents - self.budget.deferred_cents
+            budget = f" - budget deferral {self.budget.deferred_cents} + budget settle-up {self.budget.settled_cents}"
         if due != self.amount_due_cents:
             raise ValueError(f"{where}: previous balance {self.previous_balance_cents} - payments "
                              f"{self.payments_cents} + adjustments {self.adjustments_cents} + current charges "
-                             f"{self.current_charges_cents} = {due} cents, but the amount due is "
+                             f"{self.current_charges_cents}{budget} = {due} cents, but the amount due is "
                              f"{self.amount_due_cents} cents")
         return self

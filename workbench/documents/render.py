@@ -3,6 +3,7 @@
 - :func:`render_bill_html`: one bill as one self-contained HTML page (CSS inline, the usage chart as inline
   SVG; no script, no font or image fetched from anywhere);
 - :func:`render_bill_pdf`: the same page as a PDF file (written atomically);
+- :func:`render_files`: many bills as HTML or PDF files, in a pool of processes;
 - :func:`write_run_documents`: one PDF per bill, named by account and bill id, plus one print file holding
   every bill of the run in order (each bill starts on a new page), all in an output folder that appears whole
   (staged beside it and renamed into place, :mod:`workbench.outputs`).
@@ -14,13 +15,17 @@ image fails with a :class:`WorkbenchError` instead of reaching for the network.
 from __future__ import annotations
 
 import datetime as dt
+import multiprocessing
 import os
 import re
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from functools import cache
 from importlib import resources
+from itertools import repeat
 from pathlib import Path
 
+import pypdf
 import weasyprint
 import weasyprint.urls
 from weasyprint.text.fonts import FontConfiguration
@@ -115,10 +120,12 @@ def _css() -> str:
     return resources.files("workbench.documents").joinpath("templates", "bill.css").read_text(encoding="utf-8")
 
 
-def _environment():
+@cache
+def _template():
+    """The bill template, compiled once per process (compiling it took longer than rendering a bill)."""
     env = template_environment("workbench.documents")
     env.filters.update(money=money, quantity=quantity, price=price, long_date=long_date, cells=charge_cells)
-    return env
+    return env.get_template("bill.html.j2")
 
 
 def _context(doc: BillDocument) -> dict:
@@ -129,13 +136,13 @@ def _context(doc: BillDocument) -> dict:
 
 def render_bill_html(doc: BillDocument) -> str:
     """One bill as a self-contained HTML page (inline CSS and SVG; every value HTML-escaped)."""
-    return _environment().get_template("bill.html.j2").render(bills=[_context(doc)], css=_css(),
+    return _template().render(bills=[_context(doc)], css=_css(),
                                                              title=f"Bill {doc.bill_id}")
 
 
 def render_bills_html(docs: Sequence[BillDocument], title: str = "Bills") -> str:
     """Several bills in one HTML page, each starting on a new printed page (the print file's source)."""
-    return _environment().get_template("bill.html.j2").render(bills=[_context(d) for d in docs], css=_css(),
+    return _template().render(bills=[_context(d) for d in docs], css=_css(),
                                                              title=title)
 
 
@@ -181,14 +188,45 @@ def _check(out: Path) -> bool:
     return False
 
 
+def _render_chunk(kind: str, docs: Sequence[BillDocument], names: Sequence[str], folder: str) -> int:
+    """Write ``docs`` as ``kind`` ('html' or 'pdf') files ``names`` in ``folder`` (a worker's share)."""
+    for doc, name in zip(docs, names, strict=True):
+        html = render_bill_html(doc)
+        if kind == "html":
+            (Path(folder) / name).write_text(html, encoding="utf-8")
+        else:
+            (Path(folder) / name).write_bytes(_document(html).write_pdf())
+    return len(docs)
+
+
+def render_files(docs: Sequence[BillDocument], names: Sequence[str], folder, kind: str = "pdf",
+                 workers: int | None = None) -> int:
+    """Render every bill to ``folder/<name>`` as HTML or PDF, in ``workers`` processes (default
+    ``os.cpu_count()``; 1, or a handful of bills, renders in this process). One bill is independent of the
+    next, so PDFs (WeasyPrint: about a second a bill) scale with the cores. Returns the number written."""
+    workers = max(1, int(workers or os.cpu_count() or 1))
+    size = max(1, min(200, -(-len(docs) // (workers * 4))))
+    if workers == 1 or len(docs) <= size:
+        return _render_chunk(kind, docs, names, str(folder))
+    parts = [(docs[i:i + size], names[i:i + size]) for i in range(0, len(docs), size)]
+    # fork: a worker starts with WeasyPrint and the template already loaded (spawn re-imports them, seconds a
+    # worker); the workers only render, touching no lock, socket or database connection of the parent
+    context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+    with ProcessPoolExecutor(max_workers=min(workers, len(parts)), mp_context=context) as pool:
+        done = pool.map(_render_chunk, repeat(kind), [d for d, _ in parts], [n for _, n in parts],
+                        repeat(str(folder)))
+        return sum(done)
+
+
 def write_run_documents(docs: Sequence[BillDocument], out_dir: str | os.PathLike, *,
-                        print_file: bool = True) -> list[Path]:
+                        print_file: bool = True, workers: int | None = None) -> list[Path]:
     """Write one PDF per bill and the run's print file (:data:`PRINT_FILE`) into ``out_dir``.
 
     ``out_dir`` must be new, empty or an earlier output of this function (otherwise nothing is written and a
-    :class:`WorkbenchError` names it); the folder appears whole or not at all. Each bill is laid out once: its
-    pages go to its own PDF and to the print file. Returns the bill PDFs in the order given, then the print
-    file. Two bills with the same file name (same account and bill id) are refused.
+    :class:`WorkbenchError` names it); the folder appears whole or not at all. Each bill is laid out once, in
+    one of ``workers`` processes (:func:`render_files`); the print file joins the bills' PDFs in order (pypdf).
+    Returns the bill PDFs in the order given, then the print file. Two bills with the same file name (same
+    account and bill id) are refused.
     """
     out = Path(out_dir)
     names = [bill_file_name(d) for d in docs]
@@ -199,16 +237,13 @@ def write_run_documents(docs: Sequence[BillDocument], out_dir: str | os.PathLike
                                  f"{docs[i].account_number}, bill {docs[i].bill_id}); every bill needs its own id")
         seen[name] = i
     refuse_working_dir(out, KIND)
-    pages = []
-    first = None
     with staged_output(out, KIND, _check) as tmp:
-        for doc, name in zip(docs, names, strict=True):
-            rendered = _document(render_bill_html(doc))
-            (tmp / name).write_bytes(rendered.write_pdf())
-            if print_file:
-                first = first or rendered
-                pages.extend(rendered.pages)
-        if print_file and first is not None:
-            (tmp / PRINT_FILE).write_bytes(first.copy(pages).write_pdf())
+        render_files(list(docs), names, tmp, "pdf", workers)
+        if print_file and docs:
+            joined = pypdf.PdfWriter()
+            for name in names:
+                joined.append(str(tmp / name))
+            with open(tmp / PRINT_FILE, "wb") as handle:
+                joined.write(handle)
     paths = [out / name for name in names]
-    return paths + ([out / PRINT_FILE] if print_file and first is not None else [])
+    return paths + ([out / PRINT_FILE] if print_file and docs else [])

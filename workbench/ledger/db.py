@@ -26,6 +26,7 @@ from workbench.errors import WorkbenchError, require_for_url
 DEFAULT_PATH = Path("data") / "ledger.sqlite"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 BUSY_TIMEOUT_MS = 60_000
+CACHE_KIB = 131_072  # SQLite page cache per connection: a cycle's or a payment file's indexes stay in memory
 
 
 class LedgerError(WorkbenchError):
@@ -38,6 +39,16 @@ def ledger_url(url: str | None = None) -> str:
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
     return url
+
+
+def absolute_url(url: str) -> str:
+    """``url`` with a relative SQLite file path made absolute (a notebook or a worker running in another
+    folder must open the same file, not create an empty ledger beside itself)."""
+    parsed = make_url(url)
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:" or Path(database).is_absolute():
+        return url
+    return parsed.set(database=str(Path(database).resolve())).render_as_string(hide_password=False)
 
 
 def open_ledger(url: str | None = None) -> Engine:
@@ -67,6 +78,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS:d}")
     cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA cache_size=-{CACHE_KIB:d}")
     cursor.close()
 
 

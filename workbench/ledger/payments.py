@@ -19,12 +19,14 @@ Nothing is lost: items in = applied + unapplied + rejected, in count and in cent
 from __future__ import annotations
 
 import datetime as dt
+from collections import namedtuple
 from dataclasses import dataclass, field
 
 import pandas as pd
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
+from workbench.ledger.bulk import insert_rows
 from workbench.ledger.db import LedgerError
 from workbench.ledger.models import (
     Account,
@@ -67,15 +69,28 @@ class PaymentPost:
                               f"{self.unapplied_cents}, rejected {len(self.rejected)} / {self.rejected_cents}")
 
 
+_Row = namedtuple("_Row", "bank item_id account amount_cents paid_on kind source original_item_id")
+
+
 def _reject(post: PaymentPost, row, reason: str) -> None:
     post.rejected.append({"source": str(row.source), "item_id": str(row.item_id), "account": str(row.account),
                           "amount_cents": int(row.amount_cents), "reason": reason})
 
 
-def _known_items(session: Session, items: pd.DataFrame) -> set[tuple[str, str]]:
+def _items_by_bank(keys) -> dict[str, list[str]]:
+    by_bank: dict[str, set[str]] = {}
+    for bank, item in keys:
+        by_bank.setdefault(bank, set()).add(item)
+    return {bank: sorted(items) for bank, items in by_bank.items()}
+
+
+def _known_items(session: Session, keys) -> set[tuple[str, str]]:
+    """The (bank, item id) of ``keys`` the ledger already has (per bank: the unique index's leading column)."""
     known = set()
-    for part in chunks(items["item_id"].astype(str).unique()):
-        known.update(session.execute(select(Payment.bank, Payment.item_id).where(Payment.item_id.in_(part))).all())
+    for bank, items in _items_by_bank(keys).items():
+        for part in chunks(items):
+            known.update(session.execute(select(Payment.bank, Payment.item_id)
+                                         .where(Payment.bank == bank, Payment.item_id.in_(part))).all())
     return known
 
 
@@ -104,13 +119,16 @@ def apply_payments(session: Session, payments: pd.DataFrame, *, checksum: str | 
     for part in chunks(frame["account"].unique()):
         accounts.update(session.execute(select(Account.account_number, Account.id)
                                         .where(Account.account_number.in_(part))).all())
-    known, seen = _known_items(session, frame), set()
+    known, seen = _known_items(session, zip(frame["bank"].to_numpy(dtype=object), frame["item_id"].to_numpy(dtype=object),
+                                                      strict=True)), set()
     rows, journal, unapplied, returns = [], [], [], []
     frame["paid_on"] = pd.to_datetime(frame["paid_on"]).dt.date
     frame["amount_cents"] = frame["amount_cents"].astype("int64")
     frame["_order"] = range(len(frame))
     frame = frame.sort_values(["kind", "paid_on", "_order"], kind="stable")  # payments before returns
-    for row in frame.itertuples(index=False):
+    frame["source"] = frame["source"].astype(str)
+    columns = ["bank", "item_id", "account", "amount_cents", "paid_on", "kind", "source", "original_item_id"]
+    for row in (_Row(*values) for values in zip(*(frame[c].to_numpy(dtype=object).tolist() for c in columns), strict=True)):
         key = (row.bank, row.item_id)
         paid_on = row.paid_on
         if key in known:
@@ -137,8 +155,8 @@ def apply_payments(session: Session, payments: pd.DataFrame, *, checksum: str | 
         session.commit()
         post.check()
         return post
-    session.execute(insert(Payment.__table__), rows)  # Core executemany: RETURNING per row is far slower
-    ids = _payment_ids(session, rows)
+    insert_rows(session.connection(), Payment.__table__, rows)  # executemany: RETURNING per row is far slower
+    ids = _payment_ids(session, rows, file_id)
     for i, r in enumerate(rows):
         if r["kind"] == "payment" and r["account_id"] is not None:
             journal.append({"account_id": r["account_id"], "book": "receivable", "posted_on": r["paid_on"],
@@ -147,7 +165,7 @@ def apply_payments(session: Session, payments: pd.DataFrame, *, checksum: str | 
             post.applied += 1
             post.applied_cents += r["amount_cents"]
     if journal:
-        session.execute(insert(JournalEntry.__table__), journal)
+        insert_rows(session.connection(), JournalEntry.__table__, journal)
     session.flush()
     for i, original in returns:
         reason = _reverse(session, rows[i], ids[i], original, nsf_fee_cents)
@@ -169,13 +187,19 @@ def apply_payments(session: Session, payments: pd.DataFrame, *, checksum: str | 
     return post
 
 
-def _payment_ids(session: Session, rows: list[dict]) -> list[int]:
-    """The ids of the payments just inserted, in the order of ``rows`` (keyed by bank and item id)."""
+def _payment_ids(session: Session, rows: list[dict], file_id: int | None) -> list[int]:
+    """The ids of the payments just inserted, in the order of ``rows`` (keyed by bank and item id): the file's
+    payments in one query, or (no file) per bank through the unique index."""
     found = {}
-    for part in chunks(sorted({r["item_id"] for r in rows})):
-        for pid, bank, item in session.execute(select(Payment.id, Payment.bank, Payment.item_id)
-                                               .where(Payment.item_id.in_(part))):
-            found[(bank, item)] = pid
+    if file_id is not None:
+        query = [select(Payment.id, Payment.bank, Payment.item_id).where(Payment.file_id == file_id)]
+    else:
+        query = [select(Payment.id, Payment.bank, Payment.item_id).where(Payment.bank == bank,
+                                                                         Payment.item_id.in_(part))
+                 for bank, items in _items_by_bank((r["bank"], r["item_id"]) for r in rows).items()
+                 for part in chunks(items)]
+    for q in query:
+        found.update(((bank, item), pid) for pid, bank, item in session.execute(q))
     return [found[(r["bank"], r["item_id"])] for r in rows]
 
 

@@ -23,6 +23,7 @@ import pandas as pd
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
+from workbench.ledger.bulk import insert_rows
 from workbench.ledger.db import LedgerError, open_ledger
 from workbench.ledger.models import (
     Account,
@@ -147,12 +148,31 @@ def _journal(session: Session, rows: list[dict]) -> None:
     """Insert journal rows; a settle-up pair (amount None) moves the budget book's balance to receivable."""
     plain = [r for r in rows if r["amount_cents"] is not None]
     if plain:
-        session.execute(insert(JournalEntry), plain)
+        insert_rows(session.connection(), JournalEntry.__table__, plain)
     for row in rows:
         if row["amount_cents"] is None and row["book"] == "budget":
             balance = _budget_book(session, row["account_id"])
             session.execute(insert(JournalEntry), [{**row, "amount_cents": -balance},
                                                    {**row, "book": "receivable", "amount_cents": balance}])
+
+
+def _bill_ids(session: Session, keys) -> dict[tuple[int, str, dt.date], int]:
+    """The ids of the version-1 bills of ``keys`` ((account_id, meter, period_start)), just inserted."""
+    ids, wanted = {}, set(keys)
+    for part in chunks(sorted({k[0] for k in wanted})):
+        for bill_id, account_id, meter, start in session.execute(
+                select(Bill.id, Bill.account_id, Bill.meter, Bill.period_start)
+                .where(Bill.account_id.in_(part), Bill.version == 1)):
+            if (account_id, meter, start) in wanted:
+                ids[(account_id, meter, start)] = bill_id
+    return ids
+
+
+def _line_columns(lines: pd.DataFrame) -> dict[str, list]:
+    """The line items' columns as plain Python lists (of the types the ledger stores)."""
+    out = {n: lines[n].astype(str).tolist() if n in lines else [""] * len(lines) for n in ("description", "category", "unit")}
+    out |= {n: lines[n].astype(float).tolist() if n in lines else [0.0] * len(lines) for n in ("quantity", "rate")}
+    return out | {"line": lines["line"].astype(int).tolist() if len(lines) else []}
 
 
 def post_bills(session: Session, run_id: int | None, bills: pd.DataFrame, line_items: pd.DataFrame,
@@ -164,63 +184,79 @@ def post_bills(session: Session, run_id: int | None, bills: pd.DataFrame, line_i
     records the bill as held, out of the journal, until :func:`release_bill`). ``line_items``: meter,
     period_start, line, description, category, quantity, unit, rate, amount [$]. The bill date is the
     period's last day, due ``due_days`` later. Bills of accounts not in the ledger are not posted; they are
-    listed in the result. Credits the account holds are applied to the new bills.
+    listed in the result. Credits the account holds are applied to the new bills. One executemany per table
+    (:func:`~workbench.ledger.bulk.insert_rows`); the new bills' ids are read back by their unique key.
     """
     result = PostResult()
     if bills.empty:
         return result
     bills = bills.reset_index(drop=True)
-    ids = _account_ids(session, bills["account"].astype(str))
+    accounts = bills["account"].astype(str).tolist()
+    meters = bills["meter"].astype(str).tolist()
+    starts = pd.to_datetime(bills["period_start"]).dt.date.tolist()
+    ends = pd.to_datetime(bills["period_end"]).dt.date.tolist()
+    ids = _account_ids(session, accounts)
     existing = _existing_keys(session, ids.values())
-    lines = line_items.copy()
-    lines["cents"] = to_cents(lines["amount"]) if len(lines) else np.zeros(0, np.int64)
-    lines["period_start"] = pd.to_datetime(lines["period_start"]).dt.date
-    by_bill = {key: grp for key, grp in lines.groupby(["meter", "period_start"], sort=False)}
+    lines = line_items.reset_index(drop=True)
+    cents = to_cents(lines["amount"]) if len(lines) else np.zeros(0, np.int64)
+    line_keys = list(zip(lines["meter"].astype(str), pd.to_datetime(lines["period_start"]).dt.date, strict=True))
+    by_bill: dict[tuple[str, dt.date], list[int]] = {}
+    for n, key in enumerate(line_keys):
+        by_bill.setdefault(key, []).append(n)
     totals = to_cents(bills["total"])
-    reasons = bills["hold_reason"].fillna("").astype(str) if "hold_reason" in bills else pd.Series([""] * len(bills))
-    estimated = bills["estimated_intervals"] if "estimated_intervals" in bills else pd.Series([0] * len(bills))
-    plans = _budget_plans(session, ids.values(), max(pd.to_datetime(bills["period_end"])).date())
-    journal_rows, posted_accounts = [], set()
-    for i, row in bills.iterrows():
-        account, meter = str(row["account"]), str(row["meter"])
-        start, end = pd.Timestamp(row["period_start"]).date(), pd.Timestamp(row["period_end"]).date()
+    reasons = (bills["hold_reason"].fillna("").astype(str).str.strip().tolist() if "hold_reason" in bills
+               else [""] * len(bills))
+    estimated = (bills["estimated_intervals"].fillna(0).to_numpy() > 0 if "estimated_intervals" in bills
+                 else np.zeros(len(bills), bool))
+    rate_codes, classes = bills["rate_code"].astype(str).tolist(), bills["customer_class"].astype(str).tolist()
+    days, kwh = bills["days"].astype(int).tolist(), bills["delivered_kwh"].astype(float).tolist()
+    now = _now()
+    rows, todo = [], []
+    for i, (account, meter, start, end) in enumerate(zip(accounts, meters, starts, ends, strict=True)):
         if account not in ids:
             result.unknown_account.append((account, meter, start))
             continue
-        if (ids[account], meter, start) in existing:
+        key = (ids[account], meter, start)
+        if key in existing:
             result.already.append((account, meter, start))
             continue
-        items = by_bill.get((meter, start))
-        item_cents = int(items["cents"].sum()) if items is not None else 0
+        item_cents = int(cents[by_bill.get((meter, start), [])].sum())
         if item_cents != int(totals[i]):
             raise LedgerError(f"bill of account {account} meter {meter} period {start}: total "
                               f"{totals[i] / 100:.2f} is not the sum of its line items {item_cents / 100:.2f} "
                               f"(batch {batch or '-'}; nothing of the batch was posted)")
-        held = bool(reasons.iloc[i].strip())
-        bill_id = session.scalar(insert(Bill).returning(Bill.id), [dict(
-            run_id=run_id, account_id=ids[account], meter=meter, period_start=start, period_end=end, version=1,
-            status="held" if held else "posted", rate_code=str(row["rate_code"]),
-            customer_class=str(row["customer_class"]), days=int(row["days"]),
-            delivered_kwh=float(row["delivered_kwh"]), total_cents=int(totals[i]), bill_date=end,
-            due_date=end + dt.timedelta(days=due_days), estimated=bool(estimated.iloc[i] > 0),
-            posted_at=None if held else _now())])
-        existing.add((ids[account], meter, start))
-        if items is not None and len(items):
-            session.execute(insert(BillLineItem), [dict(
-                bill_id=bill_id, line=int(li.line), description=str(li.description), category=str(li.category),
-                quantity=float(li.quantity), unit=str(li.unit), rate=float(li.rate), amount_cents=int(li.cents))
-                for li in items.itertuples()])
-        if held:
-            session.add(Hold(bill_id=bill_id, held_by=who, reason=reasons.iloc[i].strip()))
-            result.held.append(bill_id)
-        else:
-            journal_rows += bill_entries(bill_id, ids[account], int(totals[i]), end, f"bill {bill_id} run {run_id}",
-                                         plans.get(ids[account]))
-            posted_accounts.add(ids[account])
-            result.posted.append(bill_id)
-    _journal(session, journal_rows)
-    session.flush()
-    settle_accounts(session, posted_accounts, max(pd.to_datetime(bills["period_end"])).date())
+        held = bool(reasons[i])
+        existing.add(key)
+        todo.append((i, key, held))
+        rows.append(dict(run_id=run_id, account_id=key[0], meter=meter, period_start=start, period_end=end,
+                         version=1, status="held" if held else "posted", rate_code=rate_codes[i],
+                         customer_class=classes[i], days=days[i], delivered_kwh=kwh[i], total_cents=int(totals[i]),
+                         bill_date=end, due_date=end + dt.timedelta(days=due_days), estimated=bool(estimated[i]),
+                         posted_at=None if held else now, replaces_bill_id=None))
+    if rows:
+        connection = session.connection()
+        insert_rows(connection, Bill.__table__, rows)
+        bill_ids = _bill_ids(session, (key for _, key, _ in todo))
+        plans = _budget_plans(session, ids.values(), max(ends))
+        col = _line_columns(lines)
+        items, holds, journal_rows, posted_accounts = [], [], [], set()
+        for i, key, held in todo:
+            bill_id = bill_ids[key]
+            items += [dict(bill_id=bill_id, line=col["line"][n], description=col["description"][n],
+                           category=col["category"][n], quantity=col["quantity"][n], unit=col["unit"][n],
+                           rate=col["rate"][n], amount_cents=int(cents[n])) for n in by_bill.get((meters[i], starts[i]), [])]
+            if held:
+                holds.append(dict(bill_id=bill_id, held_by=who, reason=reasons[i]))
+                result.held.append(bill_id)
+            else:
+                journal_rows += bill_entries(bill_id, key[0], int(totals[i]), ends[i], f"bill {bill_id} run {run_id}",
+                                             plans.get(key[0]))
+                posted_accounts.add(key[0])
+                result.posted.append(bill_id)
+        insert_rows(connection, BillLineItem.__table__, items)
+        insert_rows(connection, Hold.__table__, holds)
+        _journal(session, journal_rows)
+        settle_accounts(session, posted_accounts, max(ends))
     session.commit()
     return result
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from sqlalchemy import and_, func, insert, or_, select
 from sqlalchemy.orm import Session, aliased
 
+from workbench.ledger.bulk import insert_rows
 from workbench.ledger.models import Bill, JournalEntry, Payment, PaymentApplication
 
 #: journal kinds that never take part in the pairing (the reversal of a returned payment)
@@ -136,7 +137,7 @@ def settle_accounts(session: Session, account_ids, on: dt.date, *, only_with_cre
             rows.append({"credit_entry_id": credit_id, "charge_entry_id": charge_id, "amount_cents": cents,
                          "applied_on": on, "reversed": False})
     if rows:
-        session.execute(insert(PaymentApplication.__table__), rows)
+        insert_rows(session.connection(), PaymentApplication.__table__, rows)
     return len(rows)
 
 

@@ -5,6 +5,8 @@ energy per meter is set against the ledger (:func:`assure`):
 
 - ``billed``: a posted bill of the meter and period (its kWh);
 - ``held``: a held bill (in the ledger, out of the journal, waiting for review);
+- ``held_no_bill``: a cycle run could not bill the meter and held it without a bill, with the reason (the
+  run's ``cycle/exceptions.csv``, read from the runs folder given: e.g. an exporter on no net-metering program);
 - ``no_account``: the meter's account is not in the ledger; ``no_cycle``: the meter has no bill cycle;
   ``no_rate``: the ledger assigns the account no rate on the period;
 - ``inactive``: energy on a meter whose account is closed;
@@ -125,11 +127,23 @@ class Assurance:
         return paths
 
 
-def assure(engine, cube, period: str) -> Assurance:
-    """Tie the cube's energy of bill month ``period`` (YYYY-MM) to the ledger's bills, holds and explanations."""
+def runs_not_billed(runs_dir, period: str) -> set[str]:
+    """The meters the cycle runs of ``period`` under ``runs_dir`` held without a bill (their exceptions.csv)."""
+    meters: set[str] = set()
+    for path in sorted(Path(runs_dir).glob(f"cycle*-{period}-*/cycle/exceptions.csv")):
+        meters.update(pd.read_csv(path, dtype=str)["meter"].dropna())
+    return meters
+
+
+def assure(engine, cube, period: str, cycles=None, not_billed=()) -> Assurance:
+    """Tie the cube's energy of bill month ``period`` (YYYY-MM) to the ledger's bills, holds and explanations
+    (``cycles``: only the meters of those bill cycles, e.g. the cycles run so far this month; ``not_billed``:
+    meters a cycle run held without a bill, see :func:`runs_not_billed`)."""
     if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", str(period)):
         raise WorkbenchError(f"--period {period!r}: expected a bill month like 2025-11")
     energy = cube_energy(cube, period)
+    if cycles:
+        energy = energy[energy["cycle"].isin([int(c) for c in cycles])].reset_index(drop=True)
     with new_session(engine) as session:
         bills, accounts, rates = _ledger_bills(session), lf.accounts(session), lf.rates(session)
     bills["period_start"] = pd.to_datetime(bills["period_start"]).dt.date
@@ -150,8 +164,9 @@ def assure(engine, cube, period: str) -> Assurance:
     acct_status = merged["account"].map(status)
     explanation = np.select(
         [merged["status"] == "posted", merged["status"] == "held", acct_status.isna(), merged["cycle"] <= 0,
-         ~merged["account"].isin(rated), acct_status != "active", merged["cube_kwh"] <= 0],
-        ["billed", "held", "no_account", "no_cycle", "no_rate", "inactive", "no_energy"], "unbilled")
+         ~merged["account"].isin(rated), acct_status != "active", merged["cube_kwh"] <= 0,
+         merged["meter"].isin(set(not_billed))],
+        ["billed", "held", "no_account", "no_cycle", "no_rate", "inactive", "no_energy", "held_no_bill"], "unbilled")
     merged["explanation"] = explanation
     short = (merged["cube_kwh"] - merged["billed_kwh"] - merged["held_kwh"]).where(merged["status"].notna(), 0.0)
     merged["unexplained_kwh"] = np.where(explanation == "unbilled", merged["cube_kwh"],
@@ -171,7 +186,9 @@ def assure_command(args) -> int:
     """``workbench ledger assure``: print the summary, write the CSVs; exit 1 while any kWh is unexplained."""
     engine = open_ledger(args.db)
     require_current(engine)
-    result = assure(engine, args.cube, args.period)
+    runs = getattr(args, "runs", None)
+    result = assure(engine, args.cube, args.period, getattr(args, "cycle", None),
+                    runs_not_billed(runs, args.period) if runs else ())
     print(result.summary_text())
     print("CSV: " + ", ".join(str(p) for p in result.write(args.out)))
     return 0 if result.unexplained_kwh == 0 else 1

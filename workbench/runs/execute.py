@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from workbench.errors import WorkbenchError, require
-from workbench.ledger.db import ledger_url
+from workbench.ledger.db import absolute_url, ledger_url
 from workbench.runs import pipeline
 from workbench.runs.record import (
     PACKAGE_ROOT,
@@ -57,7 +57,7 @@ def execute_run(*, cycle: int, period: str, cube, tariffs, db=None, rules=None, 
     for what, path in (("--cube", cube), ("--tariffs", tariffs), ("notebook", notebook)):
         if not Path(path).exists():
             raise WorkbenchError(f"{what} {path}: not found")
-    url = ledger_url(db)
+    url = absolute_url(ledger_url(db))  # the notebook runs in the run folder
     preflight(cube, cycle, period, url)
     inputs = run_inputs(cube=cube, tariffs=tariffs, cycle=cycle, period=period, notebook=notebook, db_url=url,
                         rules=rules)

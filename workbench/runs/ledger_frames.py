@@ -14,6 +14,7 @@ from workbench.ledger.models import (
     Account,
     Bill,
     BillLineItem,
+    BudgetPlan,
     Customer,
     JournalEntry,
     Meter,
@@ -123,3 +124,22 @@ def line_items(session: Session, bill_ids) -> pd.DataFrame:
                                        "amount_cents"]))
     return pd.concat(out, ignore_index=True) if out else pd.DataFrame(
         columns=["bill_id", "line", "description", "category", "quantity", "unit", "rate", "amount_cents"])
+
+
+def run_journal(session: Session, run_id: int) -> pd.DataFrame:
+    """bill_id, book, kind, amount_cents of the journal entries of the bills of the bill run ``run_id``."""
+    q = (select(JournalEntry.bill_id, JournalEntry.book, JournalEntry.kind, JournalEntry.amount_cents)
+         .join(Bill, Bill.id == JournalEntry.bill_id).where(Bill.run_id == run_id))
+    return _frame(session, q, ["bill_id", "book", "kind", "amount_cents"])
+
+
+def budget_accounts(session: Session) -> dict[str, tuple[int, int]]:
+    """Account number -> (budget book balance [cents], settle-up month) of the accounts with a budget plan."""
+    plans = dict(session.execute(select(Account.account_number, BudgetPlan.settle_month)
+                                 .join(Account, Account.id == BudgetPlan.account_id)
+                                 .order_by(BudgetPlan.starts_on)).all())
+    q = (select(Account.account_number, func.coalesce(func.sum(JournalEntry.amount_cents), 0))
+         .join(Account, Account.id == JournalEntry.account_id).where(JournalEntry.book == "budget")
+         .group_by(Account.account_number))
+    books = {a: int(c) for a, c in session.execute(q).all()}
+    return {a: (books.get(a, 0), int(m)) for a, m in plans.items()}
