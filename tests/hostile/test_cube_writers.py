@@ -330,8 +330,8 @@ def test_cycle_whose_cube_changes_mid_run_fails_and_writes_nothing(cube, tmp_pat
 
     real, calls = cycle.bill_chunk, []
 
-    def chunk_then_ingest(plan, task):
-        real(plan, task)
+    def chunk_then_ingest(plan, task, data=None):
+        real(plan, task, data)
         calls.append(task.chunk_no)
         if len(calls) == 1:
             ingest([_corrected(tmp_path)], cube)

@@ -166,10 +166,10 @@ def test_concurrent_runs_into_one_out_the_second_is_refused(cube, tmp_path, caps
     out = tmp_path / "out"
     inside, release = threading.Event(), threading.Event()
 
-    def slow(plan, task):  # the first run holds --out while it bills
+    def slow(plan, task, data=None):  # the first run holds --out while it bills
         inside.set()
         assert release.wait(120)
-        return bill_chunk(plan, task)
+        return bill_chunk(plan, task, data)
 
     monkeypatch.setattr(cycle_module, "bill_chunk", slow)
     first = threading.Thread(target=cycle_module.run_cycle, args=(cube, TARIFFS, out),
@@ -211,10 +211,10 @@ def test_concurrent_processes_into_one_out(cube, tmp_path):
 
 def _interrupted(cube, out, capsys, monkeypatch, at=2):
     """A run stopped at chunk ``at`` (an error), leaving chunks 0..at-1 in the resume folder; its parts folder."""
-    def failing(plan, task):
+    def failing(plan, task, data=None):
         if task.chunk_no == at:
             raise BillingError(f"power cut while billing chunk {at}")
-        return bill_chunk(plan, task)
+        return bill_chunk(plan, task, data)
 
     monkeypatch.setattr(cycle_module, "bill_chunk", failing)
     assert_refused(run_in_process(cycle(cube, out), capsys), "power cut",

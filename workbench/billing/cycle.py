@@ -36,6 +36,7 @@ import datetime as dt
 import json
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,7 +45,7 @@ import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
 from workbench.billing.cube_source import CHANGED_MESSAGE, cube_changed
-from workbench.billing.cycle_chunk import SCHEMAS, ChunkTask, bill_chunk
+from workbench.billing.cycle_chunk import SCHEMAS, ChunkTask, bill_chunk, read_task
 from workbench.billing.cycle_output import (
     KIND,
     check_cycle_out,
@@ -151,10 +152,9 @@ def _run_locked(planned: CyclePlanned, out: Path, identity: dict, *, cube, tarif
         label = "in-process"
         try:
             if scheduler is None:
-                bar = tqdm(todo, total=len(wanted), initial=len(done), desc="Billing meter chunks", unit="chunk",
+                bar = tqdm(total=len(wanted), initial=len(done), desc="Billing meter chunks", unit="chunk",
                            disable=not progress)
-                for task in bar:
-                    bill_chunk(planned.plan, task)
+                _bill_in_process(planned, todo, bar)
             else:
                 label = bill_chunks_on_cluster(planned.plan, todo, scheduler=scheduler, workers=workers,
                                                progress=progress, run_key=planned.key)
@@ -182,6 +182,26 @@ def _run_locked(planned: CyclePlanned, out: Path, identity: dict, *, cube, tarif
     finally:
         store.release()
     return result
+
+
+def _bill_in_process(planned: CyclePlanned, todo: list[ChunkTask], bar) -> None:
+    """Bill the chunks in order, reading chunk i + 1 (Zarr decoding, which releases the GIL) on a reader thread
+    while chunk i is scanned and priced (numba, also without the GIL): the two overlap on two cores. At most one
+    chunk is read ahead, so memory stays bounded by two chunks."""
+    with ThreadPoolExecutor(1, thread_name_prefix="chunk-reader") as reader:
+        ahead = reader.submit(read_task, planned.plan, todo[0]) if todo else None
+        for i, task in enumerate(todo):
+            data = ahead.result()  # a read error surfaces here, for this chunk, as it would without the thread
+            ahead = reader.submit(read_task, planned.plan, todo[i + 1]) if i + 1 < len(todo) else None
+            try:
+                bill_chunk(planned.plan, task, data)
+            except BaseException:
+                if ahead is not None:
+                    ahead.cancel()
+                raise
+            del data
+            bar.update(1)
+    bar.close()
 
 
 def _readable(store: RunStore, done: set[int]) -> set[int]:

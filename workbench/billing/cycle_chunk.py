@@ -106,7 +106,7 @@ def period_mask(periods: BillPeriods, period: str | None) -> np.ndarray:
 
 def _exported_in_run(received: np.ndarray, periods: BillPeriods, period: str | None) -> np.ndarray:
     """Per meter: any received energy in a bill period of the run (an export months before is not this bill's)."""
-    out = np.nansum(received, axis=1) > 0
+    out = _exported(received)
     mask = period_mask(periods, period)
     for i in np.flatnonzero(out):
         out[i] = any(np.nansum(received[i, periods.bounds[i, b]:periods.bounds[i, b + 1]]) > 0
@@ -129,8 +129,21 @@ def read_chunk(cube: str, start: int, stop: int, meters=None, reactive: bool = F
     return data
 
 
-def bill_chunk(plan: CyclePlan, task: ChunkTask) -> dict:
-    """Bill the meters of one chunk, write ``parts/<chunk>.*`` and return the done-marker (counts)."""
+def read_task(plan: CyclePlan, task: ChunkTask) -> dict[str, np.ndarray] | None:
+    """The interval data :func:`bill_chunk` needs for ``task`` (None: no billable meter, nothing to read).
+    Separate so that a run can read the next chunk (Zarr decoding) while it bills this one."""
+    idx = np.flatnonzero(task.billable)
+    if not len(idx):
+        return None
+    # kVARh are read only for a chunk where a meter with them is on a tariff that needs them
+    needs = np.array([getattr(plan.book.get(c), "needs_reactive", False) for c in task.rate_code[idx]], bool)
+    return read_chunk(plan.cube, task.start, task.stop, task.meter, reactive=bool((needs & task.has_reactive[idx]).any()))
+
+
+def bill_chunk(plan: CyclePlan, task: ChunkTask, data: dict[str, np.ndarray] | None = None) -> dict:
+    """Bill the meters of one chunk, write ``parts/<chunk>.*`` and return the done-marker (counts).
+
+    ``data``: the chunk's interval data already read with :func:`read_task` (None: read it here)."""
     started = time.perf_counter()
     _test_kill_hook(plan, task.chunk_no)
     marker = {"chunk": task.chunk_no, "start": task.start, "stop": task.stop, "meters_billable": task.meters_billable,
@@ -138,12 +151,12 @@ def bill_chunk(plan: CyclePlan, task: ChunkTask) -> dict:
     bills_parts, lines_parts = [], []
     idx = np.flatnonzero(task.billable)
     if len(idx):
-        # kVARh are read only for a chunk where a meter with them is on a tariff that needs them
-        needs = np.array([getattr(plan.book.get(c), "needs_reactive", False) for c in task.rate_code[idx]], bool)
-        data = read_chunk(plan.cube, task.start, task.stop, task.meter,
-                          reactive=bool((needs & task.has_reactive[idx]).any()))
-        # plain numpy from here: xarray's alignment per rate-code group cost more than the scan itself
-        block = {name: values[idx] for name, values in data.items()}
+        data = read_task(plan, task) if data is None else data
+        # plain numpy from here: xarray's alignment per rate-code group cost more than the scan itself. Every
+        # meter billable (the usual case): the arrays as read, no copy (a fresh 140 MB array costs more in page
+        # faults than the scan of it on this VM)
+        everyone = len(idx) == len(task.meter)
+        block = {name: (values if everyone else values[idx]) for name, values in data.items()}
         block.update(meter=task.meter[idx], account=task.account[idx], customer_class=task.customer_class[idx],
                      cycle=task.cycle[idx])
         has_reactive = task.has_reactive[idx]
@@ -174,7 +187,9 @@ def bill_chunk(plan: CyclePlan, task: ChunkTask) -> dict:
         for code, program_code, pto_date, month in sorted(set(zip(codes[keep], nem[keep], pto[keep], true_up[keep],
                                                                      strict=True))):
             rows = np.flatnonzero((codes == code) & (nem == program_code) & (pto == pto_date) & (true_up == month) & keep)
-            sub = {name: values[rows] for name, values in block.items()}
+            # a group of consecutive meters (one group: every meter) is a view, others a copy
+            part = slice(rows[0], rows[-1] + 1) if rows[-1] - rows[0] + 1 == len(rows) else rows
+            sub = {name: values[part] for name, values in block.items()}
             bills, lines, mask, held = _bill_group(plan, sub, periods_all, rows, code, program_code, pto_date,
                                                    int(month))
             marker["held"].extend(held)
@@ -250,6 +265,15 @@ def _reactive_checked(plan: CyclePlan, sub: dict, periods: BillPeriods, rows, ta
     ok = np.setdiff1d(np.arange(len(sub["meter"])), list(refused))
     periods = BillPeriods(periods.start[ok], periods.end[ok], periods.nominal_days[ok], periods.bounds[ok])
     return {name: values[ok] for name, values in sub.items()}, periods, rows[ok], rdet.take(ok), held
+
+
+def _exported(received: np.ndarray, rows: int = 64) -> np.ndarray:
+    """Per meter, whether its received kWh add up to more than 0 (NaN: no read), a few rows at a time: a NaN-free
+    copy of the whole chunk (what ``np.nansum`` makes) would cost a fresh 140 MB allocation per chunk."""
+    out = np.zeros(received.shape[0], bool)
+    for i in range(0, received.shape[0], rows):
+        out[i:i + rows] = np.nansum(received[i:i + rows], axis=1) > 0
+    return out
 
 
 def _test_kill_hook(plan: CyclePlan, chunk_no: int) -> None:

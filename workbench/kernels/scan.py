@@ -188,7 +188,7 @@ def _scan_meter_segments(
         counts[b, 2] = estimated
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, nogil=True)
 def _scan_segments_parallel(
     delivered, delivered_bits, received, received_bits, quality, bounds, seg_start, seg_energy, seg_demand, kw_factor, rtp_price, export_price, cp_index,
     energy_kwh, received_kwh, peak_kw, tou_peak_kw, cp_kw, rtp_cost, export_credit, counts,
@@ -214,7 +214,7 @@ def _scan_segments_serial(
         )
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, nogil=True)
 def _scan_parallel(
     delivered, received, quality, bounds, energy_bucket, demand_bucket, block_pos, window, rolling, kw_factor,
     rtp_price, export_price, cp_flag, energy_kwh, received_kwh, peak_kw, tou_peak_kw, cp_kw, rtp_cost, export_credit, counts,
