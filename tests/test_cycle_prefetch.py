@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 
 import workbench.billing.cycle as cycle_module
+from workbench.billing.chunk_data import exported as _exported
+from workbench.billing.chunk_data import read_task
 from workbench.billing.cycle import run_cycle
-from workbench.billing.cycle_chunk import _exported, read_task
 from workbench.errors import CubeError
 from workbench.sample import generate_sample_utility
 

@@ -44,8 +44,9 @@ import pandas as pd
 import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
+from workbench.billing.chunk_data import read_task
 from workbench.billing.cube_source import CHANGED_MESSAGE, cube_changed
-from workbench.billing.cycle_chunk import SCHEMAS, ChunkTask, bill_chunk, read_task
+from workbench.billing.cycle_chunk import SCHEMAS, ChunkTask, bill_chunk
 from workbench.billing.cycle_output import (
     KIND,
     check_cycle_out,

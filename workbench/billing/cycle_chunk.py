@@ -22,8 +22,8 @@ from types import SimpleNamespace
 import numpy as np
 import pyarrow as pa
 
-from workbench.ami.cube_chunks import check_chunks_present, open_zarr_group
-from workbench.ami.cube_schema import QUALITY_MISSING, REACTIVE_VAR
+from workbench.ami.cube_schema import REACTIVE_VAR
+from workbench.billing.chunk_data import exported_in_run, period_mask, read_task
 from workbench.billing.run_store import write_chunk
 from workbench.calendar.periods import BillPeriods, periods_from_rows
 from workbench.engine.bills import check_bill_tables
@@ -34,7 +34,6 @@ from workbench.kernels.scan import scan_determinants
 from workbench.nem.billing import Enrollment, bill_with_program
 from workbench.nem.resolve import _hourly_net, vintage_prices
 from workbench.vee import ready_verdict
-from workbench.vee.billready import withheld
 
 #: test hook (documented in docs/scale.md): the chunk number whose first attempt kills its worker process
 KILL_ENV = "WORKBENCH_TEST_KILL_CHUNK"
@@ -96,50 +95,6 @@ def _one_period():
     return SimpleNamespace(valid=np.ones((1, 1), bool))
 
 
-def period_mask(periods: BillPeriods, period: str | None) -> np.ndarray:
-    valid = periods.valid
-    if period is None:
-        return valid
-    month = np.datetime64(period, "M")
-    return valid & ((periods.end - 1).astype("datetime64[M]") == month)
-
-
-def _exported_in_run(received: np.ndarray, periods: BillPeriods, period: str | None) -> np.ndarray:
-    """Per meter: any received energy in a bill period of the run (an export months before is not this bill's)."""
-    out = _exported(received)
-    mask = period_mask(periods, period)
-    for i in np.flatnonzero(out):
-        out[i] = any(np.nansum(received[i, periods.bounds[i, b]:periods.bounds[i, b + 1]]) > 0
-                     for b in np.flatnonzero(mask[i]))
-    return out
-
-
-def read_chunk(cube: str, start: int, stop: int, meters=None, reactive: bool = False) -> dict[str, np.ndarray]:
-    """The interval variables of meters ``start:stop`` from the Zarr store (chunks checked present);
-    ``reactive``: also ``reactive_kvarh`` (kVARh, NaN = no read), for a chunk with a meter whose tariff needs it."""
-    group = open_zarr_group(cube)
-    check_chunks_present(group, start, stop, cube, meters)
-    data = {name: group[name][start:stop, :] for name in ("delivered_kwh", "received_kwh", "quality")}
-    if reactive and REACTIVE_VAR in group:
-        data[REACTIVE_VAR] = group[REACTIVE_VAR][start:stop, :]
-    # VEE withholds an implausible read as missing (quality 2) and says so in vee_method: read it only when
-    # the chunk has a missing interval, so that such a period is held, never billed as merely incomplete
-    if "vee_method" in group and (data["quality"] == QUALITY_MISSING).any():
-        data["implausible"] = withheld(group["vee_method"][start:stop, :])
-    return data
-
-
-def read_task(plan: CyclePlan, task: ChunkTask) -> dict[str, np.ndarray] | None:
-    """The interval data :func:`bill_chunk` needs for ``task`` (None: no billable meter, nothing to read).
-    Separate so that a run can read the next chunk (Zarr decoding) while it bills this one."""
-    idx = np.flatnonzero(task.billable)
-    if not len(idx):
-        return None
-    # kVARh are read only for a chunk where a meter with them is on a tariff that needs them
-    needs = np.array([getattr(plan.book.get(c), "needs_reactive", False) for c in task.rate_code[idx]], bool)
-    return read_chunk(plan.cube, task.start, task.stop, task.meter, reactive=bool((needs & task.has_reactive[idx]).any()))
-
-
 def bill_chunk(plan: CyclePlan, task: ChunkTask, data: dict[str, np.ndarray] | None = None) -> dict:
     """Bill the meters of one chunk, write ``parts/<chunk>.*`` and return the done-marker (counts).
 
@@ -166,7 +121,7 @@ def bill_chunk(plan: CyclePlan, task: ChunkTask, data: dict[str, np.ndarray] | N
         nem = task.nem_program[idx]
         pto, true_up = task.pto[idx].astype(str), task.true_up[idx].astype(int)
         # a meter that exports in a bill period of the run but is on no program cannot be billed right: hold it
-        exported = _exported_in_run(block["received_kwh"], periods_all, plan.period)
+        exported = exported_in_run(block["received_kwh"], periods_all, plan.period)
         unassigned = exported & (nem == "")
         for i in np.flatnonzero(unassigned):
             marker["held"].append({"meter": str(block["meter"][i]), "account": str(block["account"][i]),
@@ -265,15 +220,6 @@ def _reactive_checked(plan: CyclePlan, sub: dict, periods: BillPeriods, rows, ta
     ok = np.setdiff1d(np.arange(len(sub["meter"])), list(refused))
     periods = BillPeriods(periods.start[ok], periods.end[ok], periods.nominal_days[ok], periods.bounds[ok])
     return {name: values[ok] for name, values in sub.items()}, periods, rows[ok], rdet.take(ok), held
-
-
-def _exported(received: np.ndarray, rows: int = 64) -> np.ndarray:
-    """Per meter, whether its received kWh add up to more than 0 (NaN: no read), a few rows at a time: a NaN-free
-    copy of the whole chunk (what ``np.nansum`` makes) would cost a fresh 140 MB allocation per chunk."""
-    out = np.zeros(received.shape[0], bool)
-    for i in range(0, received.shape[0], rows):
-        out[i:i + rows] = np.nansum(received[i:i + rows], axis=1) > 0
-    return out
 
 
 def _test_kill_hook(plan: CyclePlan, chunk_no: int) -> None:

@@ -27,7 +27,8 @@ import pyarrow as pa
 
 from workbench.ami.register_reads import RegisterPeriods, read_register_reads
 from workbench.ami.registry import MeterRegistry, load_registry
-from workbench.billing.cycle_chunk import SCHEMAS, _tables, period_mask
+from workbench.billing.chunk_data import period_mask
+from workbench.billing.cycle_chunk import SCHEMAS, _tables
 from workbench.billing.register import FULL_DAYS, register_refusal
 from workbench.calendar.periods import BillPeriods
 from workbench.engine.bills import check_bill_tables

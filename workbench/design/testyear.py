@@ -31,8 +31,9 @@ import pandas as pd
 import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
+from workbench.billing.chunk_data import read_chunk
 from workbench.billing.cube_source import cube_changed
-from workbench.billing.cycle_chunk import ChunkTask, CyclePlan, _scan, read_chunk
+from workbench.billing.cycle_chunk import ChunkTask, CyclePlan, _scan
 from workbench.billing.cycle_plan import plan_cycle
 from workbench.billing.distributed import cluster_client
 from workbench.calendar.periods import BillPeriods, periods_from_rows
