@@ -29,6 +29,7 @@ from workbench.errors import WorkbenchError
 from workbench.filing.schedules import read_cost_of_service
 from workbench.outputs import check_output_dir
 from workbench.outputs.guard import refuse_nested, refuse_working_dir, staged_output
+from workbench.outputs.kernel import KERNEL_ARGUMENTS
 from workbench.tariffs import load_tariff_book
 
 log = logging.getLogger(__name__)
@@ -121,6 +122,7 @@ def _filing(args) -> int:
         try:
             papermill.execute_notebook(
                 str(NOTEBOOK), str(tmp / "puc_filing.ipynb"), kernel_name="python3", progress_bar=False,
+                extra_arguments=KERNEL_ARGUMENTS,
                 parameters={"determinants": str(Path(source).resolve()), "present": str(Path(args.present).resolve()),
                             "proposed": str(Path(args.proposed).resolve()),
                             "cost_of_service": str(Path(args.cost_of_service).resolve()) if args.cost_of_service else "",

@@ -17,6 +17,7 @@ import pandas as pd
 
 from workbench.errors import WorkbenchError, require
 from workbench.ledger.db import absolute_url, ledger_url
+from workbench.outputs.kernel import KERNEL_ARGUMENTS
 from workbench.runs import pipeline
 from workbench.runs.record import (
     PACKAGE_ROOT,
@@ -76,7 +77,8 @@ def execute_run(*, cycle: int, period: str, cube, tariffs, db=None, rules=None, 
     execution = {"notebook": executed.name, "started": started, "parameters": parameters}
     try:
         pm.execute_notebook(str(notebook), str(executed), parameters=parameters, cwd=str(folder),
-                            kernel_name="python3", progress_bar=progress)
+                            kernel_name="python3", progress_bar=progress,
+                            extra_arguments=KERNEL_ARGUMENTS)
     except pm.PapermillExecutionError as exc:
         last = (exc.evalue or exc.ename or "").strip().splitlines()
         why = f"{exc.ename}: {last[-1] if last else ''}"
