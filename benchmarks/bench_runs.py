@@ -1,4 +1,4 @@
-"""A billing run from cube to posted bills and HTML bills, step by step (changes/runs-bench.md).
+"""A billing run from cube to posted bills and HTML bills, step by step (BENCHMARKS.md, "Meter to cash").
 
     PYTHONPATH=. python -m benchmarks.bench_runs --meters 25000 [--db sqlite|postgres|URL] [--pdfs 40] [--workers N]
 
