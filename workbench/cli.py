@@ -34,7 +34,16 @@ import os
 import select
 import sys
 
-from workbench import cli_cos, cli_design, cli_filing, cli_ledger, cli_logging, cli_parser, cli_receivables, cli_runs
+from workbench import (
+    cli_cos,
+    cli_design,
+    cli_filing,
+    cli_ledger,
+    cli_logging,
+    cli_parser,
+    cli_receivables,
+    cli_runs,
+)
 from workbench.cli_errors import decode_error_line, int_range, one_line, os_error_line, port_free
 from workbench.errors import WorkbenchError, require
 
