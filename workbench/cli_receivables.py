@@ -16,7 +16,7 @@ import datetime as dt
 import io
 import re
 from contextlib import contextmanager
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
@@ -39,6 +39,7 @@ from workbench.outputs import atomic_write_text
 
 _DB_HELP = "ledger database URL (default: $WORKBENCH_DB_URL, else sqlite:///data/ledger.sqlite)"
 _DOLLARS = re.compile(r"\d{1,10}(\.\d{1,2})?")
+_PERCENT = re.compile(r"\d{1,3}(\.\d{1,6})?%")
 
 
 # ------------------------------------------------------------------------------------------ argument types
@@ -54,11 +55,8 @@ def _date(text: str) -> dt.date:
 def percent(text: str) -> float:
     """``'1.5%'`` -> 0.015. Only a finite percentage from 0% to under 100%, written with its % sign."""
     body = str(text).strip()
-    try:
-        value = Decimal(body[:-1]) if body.endswith("%") else None
-    except InvalidOperation:
-        value = None
-    if value is None or not value.is_finite() or not 0 <= value < 100:
+    value = Decimal(body[:-1]) if _PERCENT.fullmatch(body) else None
+    if value is None or not 0 <= value < 100:
         raise argparse.ArgumentTypeError(f"{text!r} is not a percentage; expected a number from 0 to under 100 "
                                          "with a % sign, e.g. 1.5% (not 1.5 or 0.015)")
     return float(value / 100)

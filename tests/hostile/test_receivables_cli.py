@@ -56,9 +56,9 @@ def _journal(engine) -> int:
         return session.scalar(select(func.count()).select_from(JournalEntry))
 
 
-@pytest.mark.parametrize("rate", ["1.5", "0.015", "abc%", "nan%", "inf%", "-1%", "100%", "1.5%%", "%", "1e1"])
+@pytest.mark.parametrize("rate", ["1.5", "0.015", "abc%", "nan%", "inf%", "-1%", "100%", "1.5%%", "%", "1e1", "1e1%", "0x10%", " 1.5 %"])
 def test_late_fee_rate_without_a_percent_sign_or_out_of_range(wb, rate):
-    """A late-fee rate of 1.5, 0.015, nan%, -1%, 100%, 1.5%% or %: refused naming --rate and 'e.g. 1.5%'."""
+    """A late-fee rate of 1.5, 0.015, nan%, -1%, 100%, 1.5%%, %, 1e1% or 0x10%: refused naming --rate and 'e.g. 1.5%'."""
     assert_refused(wb(*LATE, f"--rate={rate}", "--grace-days", "5"), "--rate", "with a % sign", "e.g. 1.5%")
 
 
