@@ -34,7 +34,16 @@ import os
 import select
 import sys
 
-from workbench import cli_cos, cli_design, cli_filing, cli_ledger, cli_logging, cli_parser, cli_runs
+from workbench import (
+    cli_cos,
+    cli_design,
+    cli_filing,
+    cli_ledger,
+    cli_logging,
+    cli_parser,
+    cli_receivables,
+    cli_runs,
+)
 from workbench.cli_errors import decode_error_line, int_range, one_line, os_error_line, port_free
 from workbench.errors import WorkbenchError, require
 
@@ -312,7 +321,7 @@ def _ingest(args) -> int:
 
 # each wing's subcommands (workbench/cli_<wing>.py: add_commands(sub) adds its parsers and handlers)
 WINGS: list = [cli_ledger.add_commands, cli_runs.add_commands, cli_design.add_commands, cli_cos.add_commands,
-               cli_filing.add_commands]
+               cli_filing.add_commands, cli_receivables.add_commands]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -12,7 +12,8 @@
   day's entries (computed by two independent queries).
 
 :func:`reconcile_day` ties one day out: billed revenue by class and rate, cash received, applied, unapplied,
-returns, fees, adjustments, and opening + billed - paid ± adjustments = closing.
+returns, fees, adjustments, and opening + billed - paid ± adjustments = closing; the unapplied-cash queue
+rolls forward (opening + received into it - applied from it by hand = closing).
 """
 
 from __future__ import annotations
@@ -148,12 +149,25 @@ def reconcile_day(session: Session, day: dt.date) -> tuple[pd.DataFrame, list[st
                                 .join(UnappliedCash, UnappliedCash.payment_id == Payment.id)
                                 .where(Payment.paid_on == day, Payment.kind == "payment")).one()
     applied = total(PAID_KINDS)
+    queued_ids = select(UnappliedCash.payment_id)
+    n_late, late = session.execute(select(func.count(), func.coalesce(func.sum(JournalEntry.amount_cents), 0)).where(
+        JournalEntry.posted_on == day, JournalEntry.kind.in_(PAID_KINDS),
+        JournalEntry.payment_id.in_(queued_ids))).one()  # applied today by hand from the queue
+    direct = (applied[0] - int(n_late), applied[1] - int(late))
     add("cash", "received", *received)
-    add("cash", "applied to accounts", applied[0], -applied[1])
+    add("cash", "applied to accounts", direct[0], -direct[1])
     add("cash", "unapplied (queue)", *unapplied)
-    if received[1] != -applied[1] + unapplied[1] or received[0] != applied[0] + unapplied[0]:
+    if received[1] != -direct[1] + unapplied[1] or received[0] != direct[0] + unapplied[0]:
         breaks.append(f"{day}: cash received {_money(received[1])} ({received[0]}) is not applied "
-                      f"{_money(-applied[1])} ({applied[0]}) + unapplied {_money(unapplied[1])} ({unapplied[0]})")
+                      f"{_money(-direct[1])} ({direct[0]}) + unapplied {_money(unapplied[1])} ({unapplied[0]})")
+    queue_open, queue_close = _queue(session, day, before=True), _queue(session, day)
+    add("unapplied cash", "opening", queue_open[0], queue_open[1])
+    add("unapplied cash", "received into the queue", *unapplied)
+    add("unapplied cash", "applied to accounts", int(n_late), int(late))
+    add("unapplied cash", "closing", queue_close[0], queue_close[1])
+    if queue_open[1] + unapplied[1] + int(late) != queue_close[1]:
+        breaks.append(f"{day}: unapplied cash opening {_money(queue_open[1])} + received {_money(unapplied[1])} - "
+                      f"applied {_money(-int(late))} is not the closing {_money(queue_close[1])}")
     opening = total(None, before=True)[1]
     closing = opening + total(None)[1]
     returns, fees = total(RETURN_KINDS), total(FEE_KINDS)
@@ -172,6 +186,16 @@ def reconcile_day(session: Session, day: dt.date) -> tuple[pd.DataFrame, list[st
     if opening + billed_cents + applied[1] + returns[1] + fees[1] + others != closing:
         breaks.append(f"{day}: opening + billed - paid +/- adjustments is not closing")
     return pd.DataFrame(rows, columns=["section", "item", "count", "cents"]), breaks
+
+
+def _queue(session: Session, day: dt.date, *, before: bool = False) -> tuple[int, int]:
+    """The unapplied-cash payments in the queue at the end of ``day`` (``before``: of the day before): count, cents."""
+    end = day - dt.timedelta(days=1) if before else day
+    return tuple(int(v) for v in session.execute(
+        select(func.count(), func.coalesce(func.sum(Payment.amount_cents), 0))
+        .join(UnappliedCash, UnappliedCash.payment_id == Payment.id)
+        .where(Payment.kind == "payment", Payment.paid_on <= end,
+               (UnappliedCash.resolved_on.is_(None)) | (UnappliedCash.resolved_on > end))).one())
 
 
 def accounts_by_class(session: Session) -> dict[str, int]:
