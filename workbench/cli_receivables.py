@@ -139,11 +139,15 @@ def _as_dollars(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _show(args, frame: pd.DataFrame, always: bool = False) -> None:
-    """Print the rows (always, or with -v) and write ``--out``."""
+def _show(args, frame: pd.DataFrame, always: bool = False, most: int = 50) -> None:
+    """Print the rows (a listing: all; fees and interest: up to ``most``, stdout never depends on -v) and write
+    ``--out``."""
     table = _as_dollars(frame)
-    if (always or args.verbose) and len(table):
+    if len(table) and (always or len(table) <= most):
         print(table.to_string(index=False))
+    elif len(table):
+        print(table.head(most).to_string(index=False))
+        print(f"... and {len(table) - most:,} more (every row: --out FILE.csv)")
     if getattr(args, "out", None):
         _write_csv(args.out, table)
 
