@@ -59,3 +59,14 @@ def test_write_csv_for_people_rounds_only_floats_of_energy_and_money(tmp_path):
     assert text == "rate_code,meters,kwh,revenue,rate\nRES,3,88222.551,12345.68,0.123456789\n"
     assert "88222.55100291222" not in text
     assert frame.kwh[0] == 88222.55100291222  # the caller's frame (for the Parquet) is not changed
+
+
+def test_the_command_line_starts_without_the_notebook_machinery():
+    """papermill pulls nbformat and jsonschema (~1.5 s here): only the commands that execute a notebook load it,
+    so `workbench bill` or `workbench --help` do not pay for it."""
+    import subprocess
+    import sys
+
+    code = "import sys, workbench.cli; print(sorted(m for m in ('papermill', 'nbformat') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -18,14 +18,12 @@ import shutil
 import time
 from pathlib import Path
 
-import papermill
-
 import workbench
 from workbench.ami.cube_writer import cube_state
 from workbench.cli_logging import progress_wanted
 from workbench.design.testyear import build_test_year
 from workbench.design.testyear_store import excluded_note, read_identity, schedule_fingerprint
-from workbench.errors import WorkbenchError
+from workbench.errors import WorkbenchError, require
 from workbench.filing.schedules import read_cost_of_service
 from workbench.outputs import check_output_dir
 from workbench.outputs.guard import refuse_nested, refuse_working_dir, staged_output
@@ -119,6 +117,8 @@ def _filing(args) -> int:
                 scanned = True
         source = given or tmp / "determinants"
         record = given or out / "determinants"
+        # imported here, not at the top: papermill (nbformat, jsonschema) costs every workbench command ~1.5 s
+        papermill = require("papermill", "notebooks", "workbench filing (it executes notebooks/puc_filing.ipynb)")
         try:
             papermill.execute_notebook(
                 str(NOTEBOOK), str(tmp / "puc_filing.ipynb"), kernel_name="python3", progress_bar=False,
