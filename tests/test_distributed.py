@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 
 import pandas as pd
 import pytest
@@ -96,12 +97,16 @@ def test_an_error_in_a_worker_reaches_the_user_and_the_rerun_resumes(cube, seria
     chunk_file = damaged / "delivered_kwh" / "c" / "3" / "0"
     saved = chunk_file.read_bytes()
     chunk_file.unlink()
-    with pytest.raises(CubeError, match=r"chunk c/3/0 of variable 'delivered_kwh' \(meters 36\.\.47"):
+    with pytest.raises(CubeError, match=r"chunk c/3/0 of variable 'delivered_kwh' \(meters 36\.\.47") as failed:
         run_cycle(damaged, "tariffs", tmp_path / "out", period="2025-11", progress=False, scheduler=client)
     assert not (tmp_path / "out").exists()
+    # how many of the other four chunks finished is a race: the error says how many were kept when it was
+    # raised, and a chunk already running on a worker may still finish after it (cancelling does not stop it)
+    kept = int(re.search(r"(\d+) of 5 meter chunks billed so far are kept", str(failed.value)).group(1))
+    assert kept <= 4
     chunk_file.write_bytes(saved)  # restored in place: the same cube, so the rerun resumes
     result = run_cycle(damaged, "tariffs", tmp_path / "out", period="2025-11", progress=False, scheduler=client)
-    assert result.chunks_resumed == 4
+    assert kept <= result.chunks_resumed <= 4
     assert_same_outputs(tmp_path / "out", serial)
 
 
