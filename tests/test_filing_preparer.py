@@ -5,9 +5,12 @@ Expected amounts are by hand (comments show the arithmetic), never from the code
 
 from __future__ import annotations
 
+import json
+
 import openpyxl
 import pandas as pd
 import pytest
+from pypdf import PdfReader
 
 from tests.test_filing import _hand_folder
 from workbench.filing import build_schedules, open_filing, write_filing
@@ -86,3 +89,23 @@ def test_workbook_totals_carry_their_values(taxed, tmp_path):
     assert proof.cell(row=last, column=pheaders.index("Proposed revenue [$]") + 1).value == pytest.approx(2357.48)
     frame = pd.read_excel(out / "filing.xlsx", sheet_name=SCHEDULES["rate_mapping"].sheet, header=HEADER_ROW)
     assert frame.iloc[-1]["Present revenue [$]"] == pytest.approx(2119.96)
+
+
+def test_package_says_which_customers_it_leaves_out(taxed, tmp_path):
+    """Net-metering customers are not in this version: the package itself (PDF cover, Run sheet, run.json) says
+    how many and where they are listed, not only a warning on the terminal that staff never see."""
+    data, root = taxed
+    (root / "ty" / "excluded.csv").write_text(
+        "meter,account,rate_code,reason\n"
+        "M7,A7,HAND,net-metering customer (program NEM2): not in this version of the rate-design study\n"
+        "M8,A8,HAND,net-metering customer (program NEM2): not in this version of the rate-design study\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    write_filing(root / "ty", root / "present", root / "proposed", out, levels={"RES": [500]})
+    said = "2 meters of the test year (HAND) are not in these figures"
+    run = json.loads((out / "run.json").read_text())
+    assert said in run["excluded"] and "2 net-metering customer (program NEM2)" in run["excluded"]
+    sheet = openpyxl.load_workbook(out / "filing.xlsx")["Run"]
+    assert any(said in str(c.value) for row in sheet.iter_rows() for c in row)
+    cover = PdfReader(out / "filing.pdf").pages[0].extract_text()
+    assert said in " ".join(cover.split())

@@ -15,6 +15,7 @@ import json
 import time
 from pathlib import Path
 
+from workbench.design.testyear_store import excluded_note
 from workbench.filing.data import FilingData, open_filing, run_identity
 from workbench.filing.report import render_html, render_pdf
 from workbench.filing.schedules import (
@@ -56,6 +57,9 @@ def write_filing(determinants, present, proposed, out, *, cost_of_service_file=N
     identity = run_identity(determinants, present, proposed, cost_of_service_file)
     if record_determinants:  # the folder's final name (workbench filing reads it from its staging folder)
         identity["determinants"] = str(record_determinants)
+    note = excluded_note(determinants, record_determinants)
+    if note:  # in the package itself (cover, Run sheet, run.json), not only on the preparer's terminal
+        identity["excluded"] = note
     data = open_filing(determinants, present, proposed, basis=basis, utility=utility)
     identity.update(utility=data.utility, basis=data.basis)
     seconds["price"] = time.perf_counter() - started
