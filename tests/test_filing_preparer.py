@@ -109,3 +109,19 @@ def test_package_says_which_customers_it_leaves_out(taxed, tmp_path):
     assert any(said in str(c.value) for row in sheet.iter_rows() for c in row)
     cover = PdfReader(out / "filing.pdf").pages[0].extract_text()
     assert said in " ".join(cover.split())
+
+
+def test_csvs_are_rounded_for_people(taxed, tmp_path):
+    """CSV outputs are rounded for people (README): kWh and kW to 3 decimals, $ to cents; prices as they are."""
+    data, root = taxed
+    out = tmp_path / "out"
+    out.mkdir()
+    write_filing(root / "ty", root / "present", root / "proposed", out, levels={"RES": [500]})
+    summary = (out / "class_summary.csv").read_text().splitlines()
+    head, row = summary[0].split(","), summary[1].split(",")
+    # 12 x 333.333 + 11 x 1,000 + 2,600 = 17,599.996 kWh exactly, not 17599.996000000003
+    assert row[head.index("kwh")] == "17599.996"
+    proof = pd.read_csv(out / "proof_of_revenue.csv", dtype=str).set_index("component")
+    assert proof.loc["Energy", "billing_units"] == "17599.996" and proof.loc["Energy", "present_price"] == "0.1"
+    typical = pd.read_csv(out / "typical_bills.csv", dtype=str).set_index("level")
+    assert typical.loc["P90 customer", "kwh"] == "1133.333"  # (11 x 1,000 + 2,600) / 12 = 1,133.3333

@@ -28,6 +28,7 @@ from workbench.filing.schedules import (
     rate_mapping,
     read_cost_of_service,
 )
+from workbench.filing.spec import csv_for_people
 from workbench.filing.typical import typical_bills
 from workbench.filing.workbook import write_workbook
 from workbench.outputs import atomic_write_bytes, atomic_write_text
@@ -67,7 +68,7 @@ def write_filing(determinants, present, proposed, out, *, cost_of_service_file=N
     schedules = build_schedules(data, cost, blocks=blocks, levels=levels, load_factors=load_factors)
     seconds["schedules"] = time.perf_counter() - started - seconds["price"]
     for name, frame in schedules.items():
-        atomic_write_text(out / f"{name}.csv", frame.to_csv(index=False))
+        atomic_write_text(out / f"{name}.csv", csv_for_people(name, frame).to_csv(index=False))
     t = time.perf_counter()
     atomic_write_bytes(out / "filing.xlsx", write_workbook(schedules, utility=data.utility, test_year=data.test_year,
                                                            basis=data.basis, identity=identity))

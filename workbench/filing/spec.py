@@ -129,3 +129,18 @@ def schedule_totals(name: str, frame) -> dict:
             _, num, den, factor = col.total
             out[col.name] = out[num] / out[den] * factor if out[den] else math.nan
     return out
+
+
+#: decimals a schedule's CSV keeps by column kind (for people, as every workbench CSV: kWh and kW to 3, $ to
+#: cents); prices, percentages and ratios are written as computed
+CSV_DECIMALS = {"kwh": 3, "kw": 3, "units": 3, "money": 2}
+
+
+def csv_for_people(name: str, frame):
+    """``frame`` with its energy, demand and billing-unit columns to 3 decimals and money to cents."""
+    rounded = frame.copy()
+    for col in SCHEDULES[name].columns:
+        decimals = CSV_DECIMALS.get(col.kind)
+        if decimals is not None and col.name in rounded and rounded[col.name].dtype.kind == "f":
+            rounded[col.name] = rounded[col.name].round(decimals)
+    return rounded
