@@ -98,6 +98,9 @@ def _filing(args) -> int:
     refuse_nested(out, args.cube, "the cube")
     if not Path(args.cube).exists():
         raise WorkbenchError(f"--cube {args.cube}: no such cube (make one with `workbench sample` or `workbench ingest`)")
+    for option, folder in (("--present", args.present), ("--proposed", args.proposed)):
+        if not Path(folder).is_dir():
+            raise WorkbenchError(f"{option} {folder}: no such folder (a tariff book is a folder of *.yaml tariffs)")
     present_book = load_tariff_book(args.present)
     load_tariff_book(args.proposed)
     if args.cost_of_service:

@@ -73,3 +73,13 @@ def test_determinants_of_another_year(cube, tmp_path, capsys):
     (tmp_path / "ty" / "identity.json").write_text(json.dumps({"test_year": 2024, "rate_codes": {}}))
     out = run_in_process(_filing(cube, tmp_path / "f", "--determinants", tmp_path / "ty"), capsys)
     assert_refused(out, "test year 2024", "--test-year 2025")
+
+
+@pytest.mark.parametrize("option", ["--present", "--proposed"])
+def test_tariff_book_typo(cube, tmp_path, capsys, option):
+    """A typo'd tariff book folder: refused naming the option and the path, nothing written."""
+    args = _filing(cube, tmp_path / "f")
+    args[args.index(option) + 1] = tmp_path / "propsed"
+    out = run_in_process(args, capsys)
+    assert_refused(out, f"{option} {tmp_path / 'propsed'}", "no such folder")
+    assert not (tmp_path / "f").exists()

@@ -15,6 +15,7 @@ import json
 import time
 from pathlib import Path
 
+from workbench.design.testyear_store import excluded_note
 from workbench.filing.data import FilingData, open_filing, run_identity
 from workbench.filing.report import render_html, render_pdf
 from workbench.filing.schedules import (
@@ -27,6 +28,7 @@ from workbench.filing.schedules import (
     rate_mapping,
     read_cost_of_service,
 )
+from workbench.filing.spec import csv_for_people
 from workbench.filing.typical import typical_bills
 from workbench.filing.workbook import write_workbook
 from workbench.outputs import atomic_write_bytes, atomic_write_text
@@ -56,6 +58,9 @@ def write_filing(determinants, present, proposed, out, *, cost_of_service_file=N
     identity = run_identity(determinants, present, proposed, cost_of_service_file)
     if record_determinants:  # the folder's final name (workbench filing reads it from its staging folder)
         identity["determinants"] = str(record_determinants)
+    note = excluded_note(determinants, record_determinants)
+    if note:  # in the package itself (cover, Run sheet, run.json), not only on the preparer's terminal
+        identity["excluded"] = note
     data = open_filing(determinants, present, proposed, basis=basis, utility=utility)
     identity.update(utility=data.utility, basis=data.basis)
     seconds["price"] = time.perf_counter() - started
@@ -63,7 +68,7 @@ def write_filing(determinants, present, proposed, out, *, cost_of_service_file=N
     schedules = build_schedules(data, cost, blocks=blocks, levels=levels, load_factors=load_factors)
     seconds["schedules"] = time.perf_counter() - started - seconds["price"]
     for name, frame in schedules.items():
-        atomic_write_text(out / f"{name}.csv", frame.to_csv(index=False))
+        atomic_write_text(out / f"{name}.csv", csv_for_people(name, frame).to_csv(index=False))
     t = time.perf_counter()
     atomic_write_bytes(out / "filing.xlsx", write_workbook(schedules, utility=data.utility, test_year=data.test_year,
                                                            basis=data.basis, identity=identity))

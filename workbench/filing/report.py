@@ -23,22 +23,8 @@ import weasyprint  # noqa: E402
 import weasyprint.urls  # noqa: E402
 
 from workbench.errors import WorkbenchError  # noqa: E402
-from workbench.filing.spec import SCHEDULES  # noqa: E402
+from workbench.filing.spec import SCHEDULES, schedule_totals  # noqa: E402,F401 (schedule_totals: API)
 from workbench.outputs.templates import template_environment  # noqa: E402
-
-
-def schedule_totals(name: str, frame: pd.DataFrame) -> dict:
-    """The total row of a schedule as the workbook's formulas compute it (sums, then ratios of the sums)."""
-    spec = SCHEDULES[name]
-    out = {}
-    for col in spec.columns:
-        if col.total == "sum" and col.name in frame:
-            out[col.name] = float(frame[col.name].fillna(0).sum())
-    for col in spec.columns:
-        if isinstance(col.total, tuple) and col.total[1] in out and col.total[2] in out:
-            _, num, den, factor = col.total
-            out[col.name] = out[num] / out[den] * factor if out[den] else math.nan
-    return out
 
 
 def fmt(value, kind: str) -> str:

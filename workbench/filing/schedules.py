@@ -104,7 +104,9 @@ def _proof_side(components: pd.DataFrame) -> pd.DataFrame:
 def proof_of_revenue(data: FilingData) -> pd.DataFrame:
     """Billing units x present and proposed prices by class, rate and line, tied to the billed revenue.
 
-    A line with one price all year shows ``units x price`` rounded half-up to the cent; a line whose price
+    Each side has its own billing units (``billing_units`` present, ``proposed_billing_units``): they differ
+    where the proposal changes them, e.g. a tax's taxed dollars or a block's kWh when its limits move; a line
+    billed on one side only has no units on the other. A line with one price all year shows ``units x price`` rounded half-up to the cent; a line whose price
     varies between bills (two tariff versions in the year, a demand rate prorated across seasons) has no single
     price and shows its billed revenue. The bills round each line of each bill to the cent, so units x price
     differs from what was billed by those roundings (and, on the calendarized basis, by the proration): that
@@ -119,19 +121,19 @@ def proof_of_revenue(data: FilingData) -> pd.DataFrame:
         suffixes=("_present", "_proposed"), sort=False)
     for col in ("calc_cents_present", "calc_cents_proposed", "billed_cents_present", "billed_cents_proposed"):
         merged[col] = merged[col].fillna(0).astype(np.int64)
-    merged["billing_units"] = merged["billing_units_present"].fillna(merged["billing_units_proposed"])
     rows = []
     for (code, cls), group in merged.groupby(["rate_code", "customer_class"], sort=True):
         for rec in group.itertuples(index=False):
             rows.append({"class": cls, "rate_code": code, "component": rec.line, "category": rec.category,
-                         "billing_units": rec.billing_units, "unit": rec.unit,
+                         "billing_units": rec.billing_units_present, "unit": rec.unit,
                          "present_price": rec.price_present, "present_cents": rec.calc_cents_present,
+                         "proposed_billing_units": rec.billing_units_proposed,
                          "proposed_price": rec.price_proposed, "proposed_cents": rec.calc_cents_proposed})
         diff_present = int(group["billed_cents_present"].sum() - group["calc_cents_present"].sum())
         diff_proposed = int(group["billed_cents_proposed"].sum() - group["calc_cents_proposed"].sum())
         rows.append({"class": cls, "rate_code": code, "component": ROUNDING_LINE, "category": "reconciliation",
                      "billing_units": np.nan, "unit": "", "present_price": np.nan, "present_cents": diff_present,
-                     "proposed_price": np.nan, "proposed_cents": diff_proposed})
+                     "proposed_billing_units": np.nan, "proposed_price": np.nan, "proposed_cents": diff_proposed})
     out = pd.DataFrame(rows)
     out["present_revenue"] = out["present_cents"] / 100.0
     out["proposed_revenue"] = out["proposed_cents"] / 100.0
@@ -140,7 +142,8 @@ def proof_of_revenue(data: FilingData) -> pd.DataFrame:
     out.loc[out["category"] == "reconciliation", "change_pct"] = np.nan  # a % of a rounding says nothing
     out = out.sort_values(["class", "rate_code"], kind="stable", ignore_index=True)
     return out[["class", "rate_code", "component", "category", "billing_units", "unit", "present_price",
-                "present_revenue", "proposed_price", "proposed_revenue", "change", "change_pct"]]
+                "present_revenue", "proposed_billing_units", "proposed_price", "proposed_revenue", "change",
+                "change_pct"]]
 
 
 def _season(month: np.ndarray) -> np.ndarray:

@@ -7,6 +7,7 @@ columns divided, e.g. the change in % of the present revenue) or None (no total:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 #: Excel number formats by kind (values in % are already percentages: 4.25 means 4.25 %).
@@ -55,9 +56,10 @@ SCHEDULES = {
     "proof_of_revenue": Schedule("proof_of_revenue", "Proof of revenue", "Proof of revenue: billing units x prices", (
         Column("class", "Class", width=8), Column("rate_code", "Rate", width=16),
         Column("component", "Component", width=42), Column("category", "Category", width=11),
-        Column("billing_units", "Billing units", "units", None, 15), Column("unit", "Unit", width=7),
+        Column("billing_units", "Present billing units", "units", None, 15), Column("unit", "Unit", width=7),
         Column("present_price", "Present price [$/unit]", "price", None, 13),
         Column("present_revenue", "Present revenue [$]", "money", "sum", 16),
+        Column("proposed_billing_units", "Proposed billing units", "units", None, 15),
         Column("proposed_price", "Proposed price [$/unit]", "price", None, 13),
         Column("proposed_revenue", "Proposed revenue [$]", "money", "sum", 16),
         Column("change", "Change [$]", "money", "sum", 14),
@@ -113,3 +115,32 @@ SCHEDULES = {
         Column("proposed_parity", "Proposed parity", "ratio", None, 10)),
         "Parity: the class's revenue-to-cost ratio over the system's (1.000 pays its allocated share)."),
 }
+
+
+def schedule_totals(name: str, frame) -> dict:
+    """The total row of a schedule as the workbook's formulas compute it (sums, then ratios of the sums)."""
+    spec = SCHEDULES[name]
+    out = {}
+    for col in spec.columns:
+        if col.total == "sum" and col.name in frame:
+            out[col.name] = float(frame[col.name].fillna(0).sum())
+    for col in spec.columns:
+        if isinstance(col.total, tuple) and col.total[1] in out and col.total[2] in out:
+            _, num, den, factor = col.total
+            out[col.name] = out[num] / out[den] * factor if out[den] else math.nan
+    return out
+
+
+#: decimals a schedule's CSV keeps by column kind (for people, as every workbench CSV: kWh and kW to 3, $ to
+#: cents); prices, percentages and ratios are written as computed
+CSV_DECIMALS = {"kwh": 3, "kw": 3, "units": 3, "money": 2}
+
+
+def csv_for_people(name: str, frame):
+    """``frame`` with its energy, demand and billing-unit columns to 3 decimals and money to cents."""
+    rounded = frame.copy()
+    for col in SCHEDULES[name].columns:
+        decimals = CSV_DECIMALS.get(col.kind)
+        if decimals is not None and col.name in rounded and rounded[col.name].dtype.kind == "f":
+            rounded[col.name] = rounded[col.name].round(decimals)
+    return rounded

@@ -16,7 +16,7 @@ import pandas as pd
 import xlsxwriter
 from xlsxwriter.utility import xl_rowcol_to_cell
 
-from workbench.filing.spec import FORMATS, SCHEDULES
+from workbench.filing.spec import FORMATS, SCHEDULES, schedule_totals
 
 HEADER_ROW = 3  # 0-based: title, note, blank, header
 FIRST_DATA_ROW = HEADER_ROW + 1
@@ -54,7 +54,7 @@ def write_workbook(schedules: dict, *, utility: str, test_year: int, basis: str,
                 else:
                     sheet.write_number(FIRST_DATA_ROW + i, j, float(value), fmts[col.kind])
         last = FIRST_DATA_ROW + len(frame) - 1
-        _totals(sheet, columns, last + 1, len(frame), total_fmts)
+        _totals(sheet, columns, last + 1, len(frame), total_fmts, schedule_totals(name, frame))
         sheet.freeze_panes(FIRST_DATA_ROW, 0)
         sheet.set_landscape()
         sheet.set_paper(1)  # US Letter
@@ -68,8 +68,11 @@ def write_workbook(schedules: dict, *, utility: str, test_year: int, basis: str,
     return buffer.getvalue()
 
 
-def _totals(sheet, columns, total_row: int, n: int, total_fmts) -> None:
-    """The total row: =SUM over the data cells, or the ratio of two totals; nothing for other columns."""
+def _totals(sheet, columns, total_row: int, n: int, total_fmts, values: dict) -> None:
+    """The total row: =SUM over the data cells, or the ratio of two totals; nothing for other columns.
+
+    Each formula is written with its value (``values``, the same sums and ratios), so a reader that does not
+    recalculate (openpyxl ``data_only``, pandas, a mail preview) shows the totals instead of 0."""
     if not any(c.total for c in columns):
         return
     sheet.write_string(total_row, 0, "Total", total_fmts["text"])
@@ -79,14 +82,21 @@ def _totals(sheet, columns, total_row: int, n: int, total_fmts) -> None:
             continue
         if col.total == "sum":
             first, last = xl_rowcol_to_cell(FIRST_DATA_ROW, j), xl_rowcol_to_cell(FIRST_DATA_ROW + max(n, 1) - 1, j)
-            sheet.write_formula(total_row, j, f"=SUM({first}:{last})", total_fmts[col.kind])
+            sheet.write_formula(total_row, j, f"=SUM({first}:{last})", total_fmts[col.kind], _cached(values, col.name))
         else:
             _, num, den, factor = col.total
             if num not in where or den not in where:
                 continue
             a, b = xl_rowcol_to_cell(total_row, where[num]), xl_rowcol_to_cell(total_row, where[den])
             scale = "" if factor == 1.0 else f"*{factor:g}"
-            sheet.write_formula(total_row, j, f'=IF({b}=0,"",{a}/{b}{scale})', total_fmts[col.kind])
+            sheet.write_formula(total_row, j, f'=IF({b}=0,"",{a}/{b}{scale})', total_fmts[col.kind],
+                                _cached(values, col.name))
+
+
+def _cached(values: dict, name: str):
+    """The value stored with a total's formula: the number, or "" where the formula gives "" (a zero divisor)."""
+    value = values.get(name)
+    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else value
 
 
 def _identity_sheet(book, identity: dict, title_fmt) -> None:
