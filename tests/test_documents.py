@@ -129,6 +129,25 @@ def test_estimated_bill_says_so_prominently(tmp_path):
     assert "ESTIMATED BILL" in text and "3.3%" in text
 
 
+def test_estimated_bill_with_a_tiny_share_never_says_zero_percent():
+    # One estimated interval of a 32-day period: 1 / 3,072 = 0.03%, which "%.1f" printed as "0.0%" under
+    # ESTIMATED BILL (a bill of the sample utility said "0.0% of this period's meter readings were estimated").
+    html = render_bill_html(make_doc(estimated=True, estimated_share=1 / 3072))
+    assert "0.0%" not in html and "Less than 0.1%" in html
+    # and the other end: 3,071 of 3,072 estimated is not "100.0%"
+    html = render_bill_html(make_doc(estimated=True, estimated_share=3071 / 3072))
+    assert "100.0%" not in html and "More than 99.9%" in html
+    html = render_bill_html(make_doc(estimated=True, estimated_share=1.0))
+    assert "100.0%" in html
+
+
+def test_usage_chart_title_of_one_month_is_singular():
+    # a first bill has one month of history: "Your usage, last 1 months" read wrong on the sample's bills
+    html = render_bill_html(make_doc(usage_history=[{"month": "2025-01", "kwh": 300}]))
+    assert "last 1 months" not in html.lower() and "Your usage, last month" in html
+    assert "Your usage, last 13 months" in render_bill_html(make_doc())
+
+
 def test_credit_balance_says_no_payment_due():
     html = render_bill_html(make_doc(previous_balance_cents=0, payments_cents=6000, adjustments_cents=0,
                                      amount_due_cents=-594))  # 0 - 6000 + 5406 = -594

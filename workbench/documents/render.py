@@ -131,7 +131,16 @@ def _template():
 def _context(doc: BillDocument) -> dict:
     return {"doc": doc, "chart": usage_chart(doc.usage_history, doc.period_end.strftime("%Y-%m")),
             "read_type": "ESTIMATED" if doc.estimated else "ACTUAL",
-            "estimated_percent": f"{doc.estimated_share * 100:.1f}"}
+            "estimated_percent": estimated_percent(doc.estimated_share)}
+
+
+def estimated_percent(share: float) -> str:
+    """The estimated share as a customer reads it: never "0.0%" on an estimated bill, nor "100.0%" unless all."""
+    if 0.0 < share < 0.0005:
+        return "Less than 0.1%"
+    if 0.9995 <= share < 1.0:
+        return "More than 99.9%"
+    return f"{share * 100:.1f}%"
 
 
 def render_bill_html(doc: BillDocument) -> str:

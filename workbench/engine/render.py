@@ -35,5 +35,5 @@ def bills_as_text(tariff, bills, register: bool = False) -> str:
             lines.append("  This bill carries the annual true-up.")
         grand += bill.total
     lines.append("")
-    lines.append(f"{len(bills)} bills, total ${grand:,.2f}")
+    lines.append(f"{len(bills)} bill{'' if len(bills) == 1 else 's'}, total ${grand:,.2f}")
     return "\n".join(lines)
