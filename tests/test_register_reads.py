@@ -168,5 +168,6 @@ def test_line_items_add_up_and_period_filter(setup):
     # only periods ending in February: R1 Jan (ends 2025-02-01 exclusive -> last day Jan 31) is January's;
     # R1 February (Feb 1 - Mar 1, last day Feb 28) is February's
     assert _totals(result) == {("R1", "2025-02-01"): 42.00}
+    assert result.summary_text().endswith("; 1 bill, 2 meters refused")  # D2 and T1, refused whole
     assert lines[["description", "quantity", "amount"]].values.tolist() == [
         ["Customer charge", 1.0, 10.0], ["Energy, winter, block 1", 400.0, 32.0]]

@@ -50,7 +50,12 @@ class RegisterBills:
     def summary_text(self) -> str:
         r = self.reads
         return (f"{r.path.name}: {r.reads} reads ({r.opening_reads} opening) -> {len(r.periods)} read periods "
-                f"+ {len(r.rejected)} rejected; {self.bills.num_rows} bills, {len(self.refused)} meters refused")
+                f"+ {len(r.rejected)} rejected; {_count(self.bills.num_rows, 'bill')}, "
+                f"{_count(len(self.refused), 'meter')} refused")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 def bill_register_reads(reads_path, registry, tariffs, *, period: str | None = None,
