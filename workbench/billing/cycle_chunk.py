@@ -251,6 +251,10 @@ SCHEMAS = {
         ("missing_intervals", pa.int32()), ("estimated_intervals", pa.int32()), ("nem_program", pa.string()),
         ("credit_earned", pa.float64()), ("credit_applied", pa.float64()), ("credit_carried", pa.float64()),
         ("kwh_carried", pa.float64()), ("true_up", pa.bool_()), ("total", pa.float64()),
+        # the NEM bank's other flows (workbench.nem.results.with_bank_flows): brought forward from the previous
+        # bill + earned (banked) - applied (used) - settled at the true-up = carried, in $ and in kWh
+        ("credit_brought", pa.float64()), ("credit_settled", pa.float64()), ("kwh_brought", pa.float64()),
+        ("kwh_banked", pa.float64()), ("kwh_used", pa.float64()), ("kwh_settled", pa.float64()),
         # the VEE bill-ready verdict on the period's intervals (workbench.vee.ready_verdict): a bill that is not
         # ready is computed but held for review, with the reason
         ("bill_ready", pa.bool_()), ("hold_reason", pa.string()),
@@ -325,6 +329,8 @@ def _tables(ds, tariff, periods, det, items, mask, program_code="", extras=None,
         "true_up": (extras["true_up"][m_idx, b_idx] if extras and "true_up" in extras
                     else np.zeros(len(m_idx), bool)),
         "total": totals[m_idx, b_idx],
+        **{name: (extras[name][m_idx, b_idx] if extras and name in extras else np.zeros(len(m_idx)))
+           for name in ("credit_brought", "credit_settled", "kwh_brought", "kwh_banked", "kwh_used", "kwh_settled")},
         "bill_ready": ready,
         "hold_reason": reason,
     }, schema=SCHEMAS["bills"])

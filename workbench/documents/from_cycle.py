@@ -188,10 +188,13 @@ def document_from_cycle(bill_row, line_items_rows: Iterable, account_info: Accou
     nem = None
     if program:
         nem = NemCredits(program=program, received_kwh=round(float(bill.get("received_kwh") or 0.0), 3),
+                         credit_brought_cents=to_cents(bill.get("credit_brought") or 0.0, where),
                          credit_earned_cents=to_cents(bill.get("credit_earned") or 0.0, where),
                          credit_applied_cents=to_cents(bill.get("credit_applied") or 0.0, where),
+                         credit_settled_cents=to_cents(bill.get("credit_settled") or 0.0, where),
                          balance_carried_cents=to_cents(bill.get("credit_carried") or 0.0, where),
-                         kwh_carried=round(float(bill.get("kwh_carried") or 0.0), 3),
+                         **{name: round(float(bill.get(name) or 0.0), 3)
+                            for name in ("kwh_brought", "kwh_banked", "kwh_used", "kwh_settled", "kwh_carried")},
                          true_up=bool(bill.get("true_up")))
     current = to_cents(bill["total"], f"{where}, total")
     bill_date = bill_date or end

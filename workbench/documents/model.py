@@ -7,7 +7,11 @@ up on paper:
 - ``current_charges_cents`` equals the sum of the itemized charges' ``amount_cents``;
 - ``amount_due_cents`` equals ``previous_balance_cents - payments_cents + adjustments_cents +
   current_charges_cents`` (payments are a positive number of cents received; adjustments are signed: a credit
-  to the customer is negative).
+  to the customer is negative);
+- on a net-metering bill, the credit bank adds up in the program's units: ``credit_brought_cents +
+  credit_earned_cents - credit_applied_cents - credit_settled_cents = balance_carried_cents`` (dollar
+  credits) and ``kwh_brought + kwh_banked - kwh_used - kwh_settled = kwh_carried`` (banked kWh, to
+  :data:`KWH_TOLERANCE`).
 
 A refused document raises :class:`pydantic.ValidationError` whose message names the bill and the two sums.
 """
@@ -18,6 +22,9 @@ import datetime as dt
 import math
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+KWH_TOLERANCE = 0.005
+"""[kWh] how far the kWh bank may be off: five terms each rounded to 0.001 kWh."""
 
 
 class _Frozen(BaseModel):
@@ -65,15 +72,49 @@ class Charge(_Frozen):
 
 
 class NemCredits(_Frozen):
-    """Net-metering credits of this bill and the balance carried to the next one."""
+    """Net-metering credits of this bill: the balance brought in, what this bill adds and uses, the balance out.
+
+    Dollar credits: brought + earned - applied - settled at the true-up = carried. Banked kWh (kWh netting):
+    brought + banked - used - settled at the true-up = carried. A program uses one or the other; the other
+    side is all zeros.
+    """
 
     program: str = ""
     received_kwh: float = Field(0.0, description="energy sent to the grid this period [kWh]")
+    credit_brought_cents: int = Field(0, description="credit balance brought forward from the last bill")
     credit_earned_cents: int = 0
     credit_applied_cents: int = 0
+    credit_settled_cents: int = Field(0, description="credit balance taken out at the true-up (paid or forfeited)")
     balance_carried_cents: int = 0
+    kwh_brought: float = Field(0.0, description="banked kWh brought forward from the last bill [kWh]")
+    kwh_banked: float = Field(0.0, description="surplus kWh banked this period [kWh]")
+    kwh_used: float = Field(0.0, description="banked kWh that offset this period's use [kWh]")
+    kwh_settled: float = Field(0.0, description="banked kWh cleared at the true-up [kWh]")
     kwh_carried: float = Field(0.0, description="kWh credit carried to the next bill [kWh]")
     true_up: bool = False
+
+    @field_validator("received_kwh", "kwh_brought", "kwh_banked", "kwh_used", "kwh_settled", "kwh_carried")
+    @classmethod
+    def _finite(cls, v: float) -> float:
+        if not math.isfinite(v):
+            raise ValueError(f"kWh must be a finite number, got {v}")
+        return v
+
+    def bank_error(self) -> str:
+        """Why the credit bank does not add up, or "" when it does."""
+        cents = (self.credit_brought_cents + self.credit_earned_cents - self.credit_applied_cents
+                 - self.credit_settled_cents)
+        if cents != self.balance_carried_cents:
+            return (f"net-metering credit brought forward {self.credit_brought_cents} + earned "
+                    f"{self.credit_earned_cents} - applied {self.credit_applied_cents} - settled at true-up "
+                    f"{self.credit_settled_cents} = {cents} cents, but the balance carried forward is "
+                    f"{self.balance_carried_cents} cents")
+        kwh = self.kwh_brought + self.kwh_banked - self.kwh_used - self.kwh_settled
+        if abs(kwh - self.kwh_carried) > KWH_TOLERANCE:
+            return (f"banked kWh brought forward {self.kwh_brought} + banked {self.kwh_banked} - used "
+                    f"{self.kwh_used} - settled at true-up {self.kwh_settled} = {kwh:.3f} kWh, but "
+                    f"{self.kwh_carried} kWh are carried forward")
+        return ""
 
 
 class BudgetBilling(_Frozen):
@@ -160,4 +201,6 @@ class BillDocument(_Frozen):
                              f"{self.payments_cents} + adjustments {self.adjustments_cents} + current charges "
                              f"{self.current_charges_cents}{budget} = {due} cents, but the amount due is "
                              f"{self.amount_due_cents} cents")
+        if self.nem_credits is not None and (why := self.nem_credits.bank_error()):
+            raise ValueError(f"{where}: {why}")
         return self

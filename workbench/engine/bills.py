@@ -46,6 +46,13 @@ class Bill:
     credit_applied: float = 0.0  # [$] credits that offset this bill's charges
     credit_carried: float = 0.0  # [$] credit balance carried to the next bill
     kwh_carried: float = 0.0  # [kWh] banked kWh carried to the next bill (kWh credits)
+    # the bank's other flows: brought + earned - applied - settled = carried ($ and kWh alike)
+    credit_brought: float = 0.0  # [$] credit balance brought forward from the previous bill
+    credit_settled: float = 0.0  # [$] credit balance taken out at the true-up (paid out or forfeited)
+    kwh_brought: float = 0.0  # [kWh] banked kWh brought forward from the previous bill
+    kwh_banked: float = 0.0  # [kWh] surplus kWh put in the bank by this bill
+    kwh_used: float = 0.0  # [kWh] banked kWh that offset this bill's imports
+    kwh_settled: float = 0.0  # [kWh] banked kWh cleared at the true-up (or lost rolling to this bill's periods)
     true_up: bool = False  # this bill carries the annual true-up
 
     def to_dict(self) -> dict:

@@ -16,7 +16,7 @@ from workbench.engine.pricing import Determinants, price
 from workbench.kernels.money import round_cents
 from workbench.nem.programs import Program, ProgramError
 from workbench.nem.pysam_options import bill_pysam_option
-from workbench.nem.results import Enrollment, ProgramResult
+from workbench.nem.results import Enrollment, ProgramResult, with_bank_flows
 
 
 def retail_energy_rates(tariff, version_index: int = 0) -> np.ndarray:
@@ -50,7 +50,8 @@ def _true_up_month(enrollment: Enrollment) -> int:
 def bank_kwh(det: Determinants, periods: BillPeriods, true_up: np.ndarray):
     """Net metering with kWh credits: net each bucket, carry surplus kWh to later bills, cash out at true-up.
 
-    Returns (billed energy (M,B,E), banked kWh after each bill (M,B), kWh cashed out (M,B)).
+    Returns (billed energy (M,B,E), banked kWh after each bill (M,B), kWh cashed out (M,B), surplus kWh put in
+    the bank by each bill (M,B), banked kWh used by each bill (M,B)).
     """
     net = det.energy_kwh - det.received_kwh  # (M, B, E)
     billed = np.maximum(net, 0.0)
@@ -58,17 +59,19 @@ def bank_kwh(det: Determinants, periods: BillPeriods, true_up: np.ndarray):
     bank = np.zeros(net.shape[0])
     carried = np.zeros(net.shape[:2])
     cashed = np.zeros(net.shape[:2])
+    used_kwh = np.zeros(net.shape[:2])
     for b in range(net.shape[1]):
         owed = billed[:, b].sum(axis=-1)
         used = np.minimum(bank, owed)
         # banked kWh offset the bill's net imports, spread over its buckets in proportion
         share = np.divide(used, owed, out=np.zeros_like(used), where=owed > 0)
         billed[:, b] *= (1.0 - share)[:, None]
+        used_kwh[:, b] = used
         bank = bank - used + surplus[:, b]
         cashed[:, b] = np.where(true_up[:, b], bank, 0.0)
         bank = np.where(true_up[:, b], 0.0, bank)
         carried[:, b] = bank
-    return billed, carried, cashed
+    return billed, carried, cashed, surplus, used_kwh
 
 
 def bill_with_program(tariff, det: Determinants, periods: BillPeriods, enrollment: Enrollment,
@@ -94,8 +97,8 @@ def bill_with_program(tariff, det: Determinants, periods: BillPeriods, enrollmen
     cashed_kwh = None
     if program.kind == "net_metering":
         if program.credits == "kwh":
-            billed, carried_kwh, cashed_kwh = bank_kwh(det, periods, true_up)
-            extras["kwh_carried"] = carried_kwh
+            billed, carried_kwh, cashed_kwh, banked_kwh, used_kwh = bank_kwh(det, periods, true_up)
+            extras.update(kwh_carried=carried_kwh, kwh_banked=banked_kwh, kwh_used=used_kwh, kwh_settled=cashed_kwh)
         else:
             billed = np.maximum(det.energy_kwh - det.received_kwh, 0.0)
         billed_det = Determinants(**{**det.__dict__, "energy_kwh": billed})
@@ -140,6 +143,7 @@ def bill_with_program(tariff, det: Determinants, periods: BillPeriods, enrollmen
         items.add("Generation sold", "credit", "kWh", received, _rate(earned, received), -earned)
         extras["credit_applied"] = earned
         extras["credit_carried"] = np.zeros(shape)
+        extras["credit_settled"] = np.zeros(shape)
         return _true_up_fee(ProgramResult(items, extras), program, true_up)
 
     offsettable = 0.0
@@ -152,6 +156,7 @@ def bill_with_program(tariff, det: Determinants, periods: BillPeriods, enrollmen
     carried = np.zeros(shape)
     paid = np.zeros(shape)
     forfeited = np.zeros(shape)
+    settled = np.zeros(shape)  # the credit balance taken out of the bank at the true-up (paid or forfeited) [$]
     balance = np.zeros(shape[0])
     for b in range(shape[1]):
         if program.apply_current_month:
@@ -162,6 +167,8 @@ def bill_with_program(tariff, det: Determinants, periods: BillPeriods, enrollmen
             applied[:, b] = np.minimum(balance, offsettable[:, b])
             balance = balance - applied[:, b] + earned[:, b]
         at_true_up = true_up[:, b]
+        if program.true_up.leftover in ("pay", "forfeit"):
+            settled[:, b] = np.where(at_true_up, balance, 0.0)
         if program.true_up.leftover == "pay":
             paid[:, b] = np.where(at_true_up, round_cents(balance * program.true_up.leftover_rate), 0.0)
             balance = np.where(at_true_up, 0.0, balance)
@@ -174,7 +181,7 @@ def bill_with_program(tariff, det: Determinants, periods: BillPeriods, enrollmen
         items.add("Credit balance paid at true-up", "credit", "$", paid, -1.0, -paid)
     if (forfeited != 0).any():
         items.add("Credits forfeited at true-up", "credit", "$", forfeited, 0.0, np.zeros(shape))
-    extras.update(credit_applied=applied, credit_carried=carried)
+    extras.update(credit_applied=applied, credit_carried=carried, credit_settled=settled)
 
     # net surplus compensation: the 12 months' net surplus kWh at the surplus rate (NEM), banked kWh cash-out
     if program.kind == "net_metering" and program.credits == "dollars" and program.true_up.surplus_rate:
@@ -210,6 +217,7 @@ def _rate(amount, quantity):
 
 
 def _true_up_fee(result: ProgramResult, program: Program, true_up: np.ndarray) -> ProgramResult:
+    with_bank_flows(result.extras)  # every settlement's bills show the balance they bring in
     if program.true_up.fee:
         result.items.add("True-up fee", "fixed", "bill", true_up.astype(float), program.true_up.fee,
                          true_up * program.true_up.fee)

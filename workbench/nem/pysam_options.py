@@ -198,7 +198,8 @@ def bill_pysam_option(tariff, det: Determinants, periods: BillPeriods, enrollmen
     if option in (NET_METERING, DOLLAR_NET_METERING):
         net = det.energy_kwh - det.received_kwh
         if option == NET_METERING:
-            billed, extras["kwh_carried"], cashed_kwh = _bank_per_period(tariff, det, periods, net, true_up)
+            billed, extras["kwh_carried"], cashed_kwh, flows = _bank_per_period(tariff, det, periods, net, true_up)
+            extras.update(flows)
         else:
             billed = np.maximum(net, 0.0)
             surplus = proportional_tiers(np.maximum(-net, 0.0), main_limits, n_tou)
@@ -238,6 +239,7 @@ def bill_pysam_option(tariff, det: Determinants, periods: BillPeriods, enrollmen
             carried[:, b] = balance
         label = "Net metering credits applied" if option == DOLLAR_NET_METERING else "Export credits applied"
         items.add(label, "credit", "$", applied, -1.0, -applied)
+        extras["credit_settled"] = paid  # the whole balance left at the true-up is paid out
         energy_after_credits = ec_gross - applied
     _minimum(version, items, periods, energy_after_credits)
     if (paid != 0).any():
@@ -285,7 +287,9 @@ def _bank_per_period(tariff, det: Determinants, periods: BillPeriods, net: np.nd
     A bill's net import of a period is first met by that period's bank (the surplus rolled over from the
     previous bill, moved to the same time of day); the rest is billed, a net surplus is banked. No bank rolls
     into the bill after the true-up. Returns (billed kWh (M, B, E), kWh banked after each bill (M, B), excess
-    kWh cashed out at the true-up (M, B)).
+    kWh cashed out at the true-up (M, B), the bank's flows of each bill (M, B): ``kwh_banked`` (surplus put
+    in), ``kwh_used`` (offsetting the bill's imports), ``kwh_settled`` (lost in the move to this bill's periods
+    or cleared at the true-up)).
     """
     targets = rollover_targets(tariff)
     month = (periods.start.astype("datetime64[M]").astype(int) % 12).astype(int)  # (M, B) 0-11
@@ -297,12 +301,17 @@ def _bank_per_period(tariff, det: Determinants, periods: BillPeriods, net: np.nd
     billed = np.zeros_like(net)
     banked = np.zeros((n_meters, n_bills))
     cashed = np.zeros((n_meters, n_bills))
+    flows = {name: np.zeros((n_meters, n_bills)) for name in ("kwh_banked", "kwh_used", "kwh_settled")}
     for b in range(n_bills):
+        before = bank.sum(axis=-1)
         if b > 0:  # move last bill's surplus to this bill's periods (lost where no period matches)
             to = targets[month[:, b - 1], month[:, b]]  # (M, E)
             moved = np.zeros_like(bank)
             np.add.at(moved, (np.broadcast_to(rows, to.shape)[to >= 0], to[to >= 0]), bank[to >= 0])
             bank = np.where(periods.valid[:, b : b + 1], moved, bank)
+        flows["kwh_used"][:, b] = np.minimum(bank, np.maximum(net[:, b], 0.0)).sum(axis=-1)
+        flows["kwh_banked"][:, b] = np.maximum(-net[:, b], 0.0).sum(axis=-1)
+        lost = before - bank.sum(axis=-1)
         value = bank - net[:, b]  # surplus (+) or net import (-) of each period, bank included
         billed[:, b] = np.maximum(-value, 0.0)
         bank = np.maximum(value, 0.0)
@@ -310,9 +319,10 @@ def _bank_per_period(tariff, det: Determinants, periods: BillPeriods, net: np.nd
         at = true_up[:, b]
         cashed[:, b] = np.where(at, excess, 0.0)
         excess = np.where(at, 0.0, excess)
+        flows["kwh_settled"][:, b] = lost + np.where(at, bank.sum(axis=-1), 0.0)
         bank = np.where(at[:, None], 0.0, bank)
         banked[:, b] = bank.sum(axis=-1)
-    return billed, banked, cashed
+    return billed, banked, cashed, flows
 
 
 def _minimum(version, items: LineItems, periods: BillPeriods, energy_after_credits) -> None:

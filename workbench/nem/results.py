@@ -39,3 +39,24 @@ class Enrollment:
 class ProgramResult:
     items: LineItems
     extras: dict = field(default_factory=dict)  # (M, B) arrays shown on bills: credit_earned, credit_applied, ...
+
+
+def brought_forward(carried: np.ndarray) -> np.ndarray:
+    """(M, B) the balance each bill brings in: the previous bill's carried balance (none before the first).
+
+    Every settlement starts with an empty bank, so the first bill of a settlement brings in 0; a bill then
+    shows brought forward + earned - applied - settled at the true-up = carried forward.
+    """
+    carried = np.asarray(carried, dtype=float)
+    out = np.zeros_like(carried)
+    out[:, 1:] = carried[:, :-1]
+    return out
+
+
+def with_bank_flows(extras: dict) -> dict:
+    """``extras`` with the balances brought in (``credit_brought``, ``kwh_brought``) beside those carried out."""
+    if "credit_carried" in extras:
+        extras["credit_brought"] = brought_forward(extras["credit_carried"])
+    if "kwh_carried" in extras:
+        extras["kwh_brought"] = brought_forward(extras["kwh_carried"])
+    return extras
