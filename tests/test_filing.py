@@ -284,6 +284,22 @@ def test_filing_ties_to_the_cycle(utility):
     assert len(run["present_book_sha256"]) == 64 and run["code_version"].startswith("workbench ")
 
 
+@pytest.mark.slow
+def test_filing_folder_holds_only_the_documented_files(utility):
+    """OUT holds the files docs/filing.md lists and the output marker, nothing else (no lock file of the
+    determinants' scan); beside OUT only the filing's own lock (docs/outputs.md)."""
+    out = utility / "filing"
+    schedules = json.loads((out / "run.json").read_text())["schedules"]
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["filing.xlsx", "filing.pdf", "run.json", "puc_filing.ipynb", "determinants", ".workbench-output.json",
+         *(f"{name}.csv" for name in schedules)])
+    codes = json.loads((out / "determinants" / "identity.json").read_text())["rate_codes"]
+    assert sorted(p.name for p in (out / "determinants").iterdir()) == sorted(
+        ["identity.json", "excluded.csv", ".workbench-output.json", *(f"{code}.parquet" for code in codes)])
+    beside = sorted(p.name for p in utility.iterdir() if p.name.startswith((".filing", ".staging")))
+    assert beside == [".filing.lock", ".filing.lock.holder"]
+
+
 def _hourly_csv(path: Path, monthly_kwh: float, zone: str = "America/New_York") -> None:
     """A year (2025, local) of hourly reads with ``monthly_kwh`` in every local calendar month, spread evenly."""
     local = pd.date_range("2025-01-01", "2026-01-01", freq="h", tz=zone, inclusive="left")
@@ -345,3 +361,25 @@ def test_the_cos_csv_of_design_cos_is_read_as_it_is(tmp_path):
     table = read_cost_of_service(path)
     assert list(table["class"]) == ["RES", "SGS"]
     assert list(table["allocated_cost"]) == [1000.0, 500.0]
+
+
+def test_design_price_refuses_a_proposed_book_missing_a_code_before_pricing(tmp_path, capsys, monkeypatch):
+    """`design price --proposed` a book without the determinants' rate code HAND: one line naming the code and
+    the book, exit 2, before the present book is priced."""
+    from workbench.design.scenarios import Study
+
+    _book(tmp_path / "present", 10.0, 0.10)
+    (tmp_path / "proposed").mkdir()
+    (tmp_path / "proposed" / "OTHER.yaml").write_text(
+        FLAT.format(customer=12.0, energy=0.11).replace("code: HAND", "code: OTHER"))
+    folder = _hand_folder(tmp_path, {"M1": [333.333] * 12})
+
+    def no_pricing(*args, **kwargs):
+        raise AssertionError("priced before the proposed book was checked")
+
+    monkeypatch.setattr(Study, "price", no_pricing)
+    assert main(["design", "price", "--determinants", str(folder), "--proposed", str(tmp_path / "proposed"),
+                 "--out", str(tmp_path / "scenario")]) == 2
+    err = capsys.readouterr().err
+    assert f"--proposed {tmp_path / 'proposed'}" in err and "'HAND'" in err
+    assert not (tmp_path / "scenario").exists()

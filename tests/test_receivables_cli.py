@@ -217,3 +217,28 @@ def test_every_option_has_help_and_an_example(path):
     text = parser.format_help()
     assert "example" in text and f"workbench {' '.join(path)} " in text.split("example")[1]
     assert "-q, --quiet" in text and "-v, --verbose" in text
+
+
+def test_payments_post_summary_counts_a_return_on_its_own_line(wb, tmp_path):
+    """A lockbox BAI2 of two payments and one returned item (type 555): the printed summary says the return on
+    its own line with the fee, and applied + unapplied + returns + rejected + ignored = items in, in count and
+    cents. By hand: B1 pays 100.00 and B2 30.00 on 02-10; B2's 30.00 comes back on 02-12 (NSF fee 25.00)."""
+    from workbench.ledger.payment_sample import write_bai2
+
+    path = write_bai2(tmp_path / "lockbox.bai", [("B1", 10000, "P1", dt.date(2025, 2, 10)),
+                                                 ("B2", 3000, "P2", dt.date(2025, 2, 10))],
+                      returns=[("B2", 3000, "R1", dt.date(2025, 2, 12))])
+    out = wb("payments", "post", path, "--nsf-fee", "2500").stdout
+    lines = {line.split("  ")[1].strip(): line for line in out.splitlines() if line.startswith("  ")}
+    counts = {}
+    for label, line in lines.items():
+        count, cents = line[len("  " + label):].split()[:2]
+        counts[label] = (int(count), round(float(cents.replace(",", "")) * 100))
+    assert "lockbox.bai: 3 items, 160.00" in out  # 100.00 + 30.00 + 30.00
+    assert counts == {"applied to accounts": (2, 13000), "unapplied (queue)": (0, 0),
+                      "returns (reversed)": (1, 3000), "rejected": (0, 0), "ignored": (0, 0)}
+    assert "returned-payment fees charged: 25.00" in lines["returns (reversed)"]
+    assert tuple(map(sum, zip(*counts.values(), strict=True))) == (3, 16000)
+    # B1 100.00 paid in full; B2 80.00 + 60.00 owed again (its 30.00 returned) + the 25.00 fee
+    assert _receivable(wb.engine, "B1") == 0 and _receivable(wb.engine, "B2") == 8000 + 6000 + 2500
+    _check(wb.engine)

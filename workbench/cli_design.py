@@ -114,10 +114,14 @@ def _study(args) -> Study:
 
 def _price(args) -> int:
     study = _study(args)
+    proposed_book = load_tariff_book(args.proposed) if args.proposed else None
+    missing = [code for code in study.rate_codes if proposed_book is not None and code not in proposed_book]
+    if missing:  # before anything is priced
+        raise WorkbenchError(f"--proposed {args.proposed}: the proposed book has no tariff for rate codes {missing} "
+                             "of the determinants (every one needs its proposed tariff, even unchanged)")
     present = study.price(study.present_book(), "present")
     with staged_output(args.out, PRICE_KIND, _checker(PRICE_KIND)) as tmp:
-        if args.proposed:
-            proposed_book = load_tariff_book(args.proposed)
+        if proposed_book is not None:
             proposed = study.price(proposed_book, "proposed")
             tables = compare(present, proposed)
         else:

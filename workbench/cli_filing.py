@@ -20,13 +20,14 @@ from pathlib import Path
 
 import workbench
 from workbench.ami.cube_writer import cube_state
+from workbench.billing.cube_source import open_run_cube
 from workbench.cli_logging import progress_wanted
 from workbench.design.testyear import build_test_year
 from workbench.design.testyear_store import excluded_note, read_identity, schedule_fingerprint
 from workbench.errors import WorkbenchError, require
 from workbench.filing.schedules import read_cost_of_service
 from workbench.outputs import check_output_dir
-from workbench.outputs.guard import refuse_nested, refuse_working_dir, staged_output
+from workbench.outputs.guard import refuse_nested, refuse_working_dir, remove_private_lock, staged_output
 from workbench.outputs.kernel import KERNEL_ARGUMENTS
 from workbench.tariffs import load_tariff_book
 
@@ -90,6 +91,24 @@ def _given_determinants(folder, cube, test_year: int) -> Path:
     return Path(folder)
 
 
+def _test_year_codes(given, cube, present_book: dict) -> list[str]:
+    """The rate codes the filing prices: the kept determinants' (``--determinants``), else the present book's
+    rate codes that meters of the cube are on (the meters of other codes are excluded by the scan)."""
+    if given is not None:
+        return sorted(read_identity(given).get("rate_codes", {}))
+    on_meters = {str(code) for code in open_run_cube(cube)["rate_code"].values}  # one small array, no scan
+    return sorted(on_meters & set(present_book))
+
+
+def _refuse_missing_codes(codes, proposed_book: dict, proposed) -> None:
+    """Refuse a proposed book without a tariff for a rate code of the test year, before anything is scanned."""
+    missing = [code for code in codes if code not in proposed_book]
+    if missing:
+        raise WorkbenchError(f"--proposed {proposed}: the proposed book has no tariff for rate codes {missing} "
+                             "(every present rate code of the test year needs its proposed tariff, even unchanged; "
+                             "nothing was scanned or written)")
+
+
 def _filing(args) -> int:
     started = time.perf_counter()
     out = Path(args.out)
@@ -102,12 +121,13 @@ def _filing(args) -> int:
         if not Path(folder).is_dir():
             raise WorkbenchError(f"{option} {folder}: no such folder (a tariff book is a folder of *.yaml tariffs)")
     present_book = load_tariff_book(args.present)
-    load_tariff_book(args.proposed)
+    proposed_book = load_tariff_book(args.proposed)
     if args.cost_of_service:
         read_cost_of_service(args.cost_of_service)
     if not NOTEBOOK.is_file():
         raise WorkbenchError(f"{NOTEBOOK}: the filing notebook is missing from this installation")
     given = _given_determinants(args.determinants, args.cube, args.test_year) if args.determinants else None
+    _refuse_missing_codes(_test_year_codes(given, args.cube, present_book), proposed_book, args.proposed)
     with staged_output(out, KIND, _checker) as tmp:
         scanned = False
         if given is None:
@@ -117,6 +137,7 @@ def _filing(args) -> int:
             else:
                 build_test_year(args.cube, args.present, args.test_year, staged, basis=args.basis,
                                 progress=progress_wanted(args))
+                remove_private_lock(staged)  # its lock was made inside our own staging folder
                 scanned = True
         source = given or tmp / "determinants"
         record = given or out / "determinants"

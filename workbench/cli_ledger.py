@@ -147,12 +147,13 @@ def _payments_post(args) -> int:
     n_skip = len(read.ignored)
     c_skip = int(read.ignored["amount_cents"].fillna(0).sum()) if n_skip else 0
     print(f"{args.file}: {post.items_in + n_file + n_skip} items, {_money(post.cents_in + c_file + c_skip)}")
-    print(f"  applied to accounts  {post.applied:>7} {_money(post.applied_cents):>16}  (returns reversed: "
-          f"{post.returns}, fees {_money(post.fees_cents)})")
+    print(f"  applied to accounts  {post.applied:>7} {_money(post.applied_cents):>16}")
     print(f"  unapplied (queue)    {post.unapplied:>7} {_money(post.unapplied_cents):>16}")
+    print(f"  returns (reversed)   {post.returns:>7} {_money(post.returns_cents):>16}  (returned-payment fees "
+          f"charged: {_money(post.fees_cents)})")
     print(f"  rejected             {len(post.rejected) + n_file:>7} {_money(post.rejected_cents + c_file):>16}")
-    if n_skip:
-        print(f"  ignored (not customer payments: bank transactions, deposit totals) {n_skip:>3} {_money(c_skip):>16}")
+    print(f"  ignored              {n_skip:>7} {_money(c_skip):>16}"
+          + ("  (not customer payments: bank transactions, deposit totals)" if n_skip else ""))
     for r in post.rejected:
         print(f"  rejected {r['source']}: {r['reason']}", file=sys.stderr)
     for r in read.rejected.itertuples():

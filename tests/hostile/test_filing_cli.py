@@ -83,3 +83,39 @@ def test_tariff_book_typo(cube, tmp_path, capsys, option):
     out = run_in_process(args, capsys)
     assert_refused(out, f"{option} {tmp_path / 'propsed'}", "no such folder")
     assert not (tmp_path / "f").exists()
+
+
+@pytest.fixture(scope="module")
+def sample_cube(tmp_path_factory):
+    """A small real cube (its meters on the sample book's rate codes)."""
+    from workbench.sample import generate_sample_utility
+
+    path = tmp_path_factory.mktemp("cube") / "cube.zarr"
+    generate_sample_utility(path, n_meters=6, year=2025, meter_chunk=6, progress=False)
+    return path
+
+
+def test_proposed_book_missing_a_rate_code_is_refused_before_the_scan(sample_cube, tmp_path, capsys, monkeypatch):
+    """A proposed book without a tariff for a rate code the cube's meters are on (RES-FLAT): refused in one line
+    naming the code and the book, and the test-year scan never runs (it took minutes on a big cube)."""
+    import shutil
+
+    import xarray as xr
+
+    import workbench.cli_filing as cli_filing
+
+    on_meters = {str(code) for code in xr.open_zarr(sample_cube)["rate_code"].values}
+    assert "RES-FLAT" in on_meters  # the code dropped below is one the meters are on
+    proposed = tmp_path / "proposed"
+    shutil.copytree(TARIFFS, proposed)
+    (proposed / "RES-FLAT.yaml").unlink()
+
+    def no_scan(*args, **kwargs):
+        raise AssertionError("the test year was scanned before the proposed book was checked")
+
+    monkeypatch.setattr(cli_filing, "build_test_year", no_scan)
+    args = _filing(sample_cube, tmp_path / "f")
+    args[args.index("--proposed") + 1] = proposed
+    out = run_in_process(args, capsys)
+    assert_refused(out, f"--proposed {proposed}", "'RES-FLAT'", "nothing was scanned")
+    assert not (tmp_path / "f").exists()

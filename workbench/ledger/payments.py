@@ -13,7 +13,8 @@ them in one transaction:
 - an item already posted (same bank and item id), a repeated item, a zero or negative amount or a payment
   dated after today is rejected with the reason; the same file (same checksum) twice posts nothing.
 
-Nothing is lost: items in = applied + unapplied + rejected, in count and in cents (:meth:`PaymentPost.check`).
+Nothing is lost: items in = applied + unapplied + returns + rejected, in count and in cents
+(:meth:`PaymentPost.check`); a return matching no payment goes to the unapplied queue, not to ``returns``.
 """
 
 from __future__ import annotations
@@ -52,8 +53,9 @@ class PaymentPost:
     applied_cents: int = 0
     unapplied: int = 0
     unapplied_cents: int = 0
-    returns: int = 0  # of the applied: returned payments reversed
-    fees_cents: int = 0
+    returns: int = 0  # returned payments (NSF) that reversed a payment; not counted in ``applied``
+    returns_cents: int = 0
+    fees_cents: int = 0  # the returned-payment fees charged for them (charges, not items of the file)
     rejected: list[dict] = field(default_factory=list)  # source, item_id, account, amount_cents, reason
 
     @property
@@ -61,12 +63,14 @@ class PaymentPost:
         return sum(int(r["amount_cents"]) for r in self.rejected)
 
     def check(self) -> None:
-        """Items in = applied + unapplied + rejected, in count and in cents (raises if not: a bug)."""
-        if (self.items_in != self.applied + self.unapplied + len(self.rejected)
-                or self.cents_in != self.applied_cents + self.unapplied_cents + self.rejected_cents):
+        """Items in = applied + unapplied + returns + rejected, in count and in cents (raises if not: a bug)."""
+        if (self.items_in != self.applied + self.unapplied + self.returns + len(self.rejected)
+                or self.cents_in != (self.applied_cents + self.unapplied_cents + self.returns_cents
+                                     + self.rejected_cents)):
             raise LedgerError(f"payments do not tie out: in {self.items_in} / {self.cents_in} cents, applied "
                               f"{self.applied} / {self.applied_cents}, unapplied {self.unapplied} / "
-                              f"{self.unapplied_cents}, rejected {len(self.rejected)} / {self.rejected_cents}")
+                              f"{self.unapplied_cents}, returns {self.returns} / {self.returns_cents}, rejected "
+                              f"{len(self.rejected)} / {self.rejected_cents}")
 
 
 _Row = namedtuple("_Row", "bank item_id account amount_cents paid_on kind source original_item_id")
@@ -172,9 +176,8 @@ def apply_payments(session: Session, payments: pd.DataFrame, *, checksum: str | 
         if reason:
             unapplied.append((i, reason))
         else:
-            post.applied += 1
-            post.applied_cents += rows[i]["amount_cents"]
             post.returns += 1
+            post.returns_cents += rows[i]["amount_cents"]
             post.fees_cents += nsf_fee_cents
     if unapplied:
         session.execute(insert(UnappliedCash), [{"payment_id": ids[i], "reason": why} for i, why in unapplied])

@@ -63,6 +63,20 @@ def lock_path(out) -> Path:
     return out.parent / f".{out.name}.lock"
 
 
+def remove_private_lock(out) -> None:
+    """Remove the (released) lock files of ``out`` when ``out`` was written inside a staging folder.
+
+    A command that builds a sub-folder (``OUT/determinants``) with :func:`staged_output` inside its own staging
+    folder leaves that sub-folder's lock ``.<name>.lock`` (and ``.holder``) in the staging folder, and so in its
+    output. No other run can know that path (the staging folder's name is random and the outer run holds the
+    lock of ``OUT``), so no process can wait on that lock: removing it after release is safe, unlike the lock
+    beside ``OUT`` itself, which stays (docs/outputs.md).
+    """
+    lock = lock_path(out)
+    for path in (lock, lock.with_name(lock.name + ".holder")):
+        path.unlink(missing_ok=True)
+
+
 def refuse_working_dir(out, kind: str, option: str = "--out") -> None:
     """Refuse an output folder that is the working directory or holds it (``--out .``, ``--out ..``, ``/``)."""
     target = absolute(out)
