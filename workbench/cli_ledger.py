@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import io
 import sys
 from pathlib import Path
 
-from workbench.errors import WorkbenchError
+from workbench.cli_parser import DB_HELP, iso_date
 from workbench.ledger.accounts import load_accounts, read_accounts_csv, rows_from_registry
 from workbench.ledger.check import check_ledger, reconcile_day
 from workbench.ledger.db import (
@@ -27,17 +26,8 @@ from workbench.ledger.db import (
 from workbench.ledger.payment_files import read_payment_file
 from workbench.ledger.payments import NSF_FEE_CENTS, apply_payments
 from workbench.ledger.receivables import BUCKETS, aging
-from workbench.outputs import atomic_write_text
+from workbench.outputs import write_report_csv
 from workbench.runs.assure import assure_command
-
-_DB_HELP = "ledger database URL (default: $WORKBENCH_DB_URL, else sqlite:///data/ledger.sqlite)"
-
-
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD") from None
 
 
 def _money(cents: int) -> str:
@@ -50,21 +40,6 @@ def _session(args):
     return engine, new_session(engine)
 
 
-def _write_csv(path, frame, header: str) -> None:
-    """Write a report CSV; an existing file is replaced only if it is a report of the same kind."""
-    path = Path(path)
-    if path.exists():
-        try:
-            first = path.read_text(encoding="utf-8").split("\n", 1)[0]
-        except (OSError, UnicodeDecodeError):
-            first = ""
-        if first != header:
-            raise WorkbenchError(f"--out {path}: exists and is not a report this command wrote; name a new file "
-                                 "(nothing was changed)")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    buffer = io.StringIO()
-    frame.to_csv(buffer, index=False)
-    atomic_write_text(path, buffer.getvalue())
 
 
 def _init(args) -> int:
@@ -109,7 +84,7 @@ def _reconcile(args) -> int:
         print(f"  {row.section:<14} {row.item:<26} {row.count:>7} {_money(row.cents):>16}")
     out = Path(args.out or f"reports/ledger/reconcile-{args.date}.csv")
     frame = report.assign(amount=report["cents"] / 100)
-    _write_csv(out, frame, ",".join(frame.columns))
+    write_report_csv(out, frame)
     print(f"written: {out}")
     if breaks:
         for line in breaks:
@@ -129,7 +104,7 @@ def _aging(args) -> int:
     for name, cents in totals.items():
         print(f"  {name:<8} {_money(cents):>16}")
     if args.out:
-        _write_csv(args.out, table, ",".join(table.columns))
+        write_report_csv(args.out, table)
         print(f"written: {args.out}")
     return 0
 
@@ -169,7 +144,7 @@ def add_commands(sub) -> None:
 
     p = lsub.add_parser("init", help="create the ledger, or upgrade it to this version's schema (keeps its data)",
                         formatter_class=fmt, epilog="example: workbench ledger init --db sqlite:///data/ledger.sqlite")
-    p.add_argument("--db", help=_DB_HELP)
+    p.add_argument("--db", help=DB_HELP)
     p.set_defaults(func=_init)
 
     p = lsub.add_parser("load-accounts", help="load accounts from an accounts CSV (opening balances) or a meter registry",
@@ -177,26 +152,26 @@ def add_commands(sub) -> None:
                         "         workbench ledger load-accounts --registry data/sample/ami/meters.csv")
     p.add_argument("file", help="accounts CSV (docs/ledger.md), or with --registry a meter registry CSV/YAML")
     p.add_argument("--registry", action="store_true", help="FILE is a meter registry (docs/registry.md) (default: off)")
-    p.add_argument("--db", help=_DB_HELP)
+    p.add_argument("--db", help=DB_HELP)
     p.set_defaults(func=_load_accounts)
 
     p = lsub.add_parser("check", help="check every balance against the journal; exit 2 naming each break",
                         formatter_class=fmt, epilog="example: workbench ledger check --db $WORKBENCH_DB_URL")
-    p.add_argument("--db", help=_DB_HELP)
+    p.add_argument("--db", help=DB_HELP)
     p.set_defaults(func=_check)
 
     p = lsub.add_parser("reconcile", help="one day's reconciliation, to the cent (prints it and writes CSV)",
                         formatter_class=fmt, epilog="example: workbench ledger reconcile --date 2025-02-03")
-    p.add_argument("--date", type=_date, required=True, help="the day to reconcile, YYYY-MM-DD")
+    p.add_argument("--date", type=iso_date, required=True, help="the day to reconcile, YYYY-MM-DD")
     p.add_argument("--out", help="CSV to write (default: reports/ledger/reconcile-DATE.csv)")
-    p.add_argument("--db", help=_DB_HELP)
+    p.add_argument("--db", help=DB_HELP)
     p.set_defaults(func=_reconcile)
 
     p = lsub.add_parser("aging", help="receivables by days past due: current, 1-30, 31-60, 61-90, 90+",
                         formatter_class=fmt, epilog="example: workbench ledger aging --as-of 2025-03-31 --out aging.csv")
-    p.add_argument("--as-of", type=_date, help="the day to age to, YYYY-MM-DD (default: today)")
+    p.add_argument("--as-of", type=iso_date, help="the day to age to, YYYY-MM-DD (default: today)")
     p.add_argument("--out", help="also write the per-account table as CSV (default: none)")
-    p.add_argument("--db", help=_DB_HELP)
+    p.add_argument("--db", help=DB_HELP)
     p.set_defaults(func=_aging)
 
     # ---- RUNS: `workbench ledger assure` goes here (lsub.add_parser("assure", ...)) ----
@@ -210,7 +185,7 @@ def add_commands(sub) -> None:
     p.add_argument("--runs", help="folder of run-cycle records (run-cycle --reports): meters a run held without a "
                    "bill (its cycle/exceptions.csv) count as held_no_bill, explained (default: none)")
     p.add_argument("--out", default="reports/assure", help="folder for the CSV files (default: %(default)s)")
-    p.add_argument("--db", help=_DB_HELP)
+    p.add_argument("--db", help=DB_HELP)
     p.set_defaults(func=assure_command)
 
     payments = sub.add_parser("payments", help="post bank payment files to the ledger")
@@ -219,5 +194,5 @@ def add_commands(sub) -> None:
                         formatter_class=fmt, epilog="example: workbench payments post lockbox-2025-02-03.bai")
     p.add_argument("file", help="BAI2 lockbox/bank file or payment CSV (docs/payment-files.md)")
     p.add_argument("--nsf-fee", type=int, default=NSF_FEE_CENTS, help="returned-payment fee in cents (default: %(default)s)")
-    p.add_argument("--db", help=_DB_HELP)
+    p.add_argument("--db", help=DB_HELP)
     p.set_defaults(func=_payments_post)

@@ -11,6 +11,7 @@ workbench's one line, ``error: workbench sample: ...``, exit 2. Every subcommand
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import textwrap
 from collections.abc import Callable, Mapping, Sequence
 
@@ -244,3 +245,15 @@ examples:
   workbench ingest data/ami/*.parquet --into data/utility.zarr --registry data/ami/meters.csv --report reports/ingest
   workbench ingest export.csv --into data/utility.zarr --delimiter ';' --vee --report reports/ingest
 """
+
+
+#: the --db help of every ledger command
+DB_HELP = "ledger database URL (default: $WORKBENCH_DB_URL, else sqlite:///data/ledger.sqlite)"
+
+
+def iso_date(text: str) -> dt.date:
+    """An argparse ``type``: a date written YYYY-MM-DD."""
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD") from None

@@ -13,16 +13,15 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import io
 import re
 from contextlib import contextmanager
 from decimal import Decimal
-from pathlib import Path
 
 import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
+from workbench.cli_parser import DB_HELP, iso_date
 from workbench.errors import WorkbenchError
 from workbench.ledger.db import new_session, open_ledger, require_current
 from workbench.ledger.models import Account, Bill, BudgetPlan, Deposit, JournalEntry, LateFee
@@ -35,21 +34,14 @@ from workbench.ledger.receivables import (
     take_deposit,
 )
 from workbench.ledger.unapplied import apply_unapplied, unapplied_cash
-from workbench.outputs import atomic_write_text
+from workbench.outputs import write_report_csv
 
-_DB_HELP = "ledger database URL (default: $WORKBENCH_DB_URL, else sqlite:///data/ledger.sqlite)"
 _DOLLARS = re.compile(r"\d{1,10}(\.\d{1,2})?")
 _PERCENT = re.compile(r"\d{1,3}(\.\d{1,6})?%")
 
 
 # ------------------------------------------------------------------------------------------ argument types
 
-
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD") from None
 
 
 def percent(text: str) -> float:
@@ -112,23 +104,6 @@ def _session(args, dry_run: bool = False):
         engine.dispose()
 
 
-def _write_csv(path, frame: pd.DataFrame) -> None:
-    """Write a report CSV (money in dollars); an existing file is replaced only if it has the same header."""
-    path = Path(path)
-    header = ",".join(frame.columns)
-    if path.exists():
-        try:
-            first = path.read_text(encoding="utf-8").split("\n", 1)[0]
-        except (OSError, UnicodeDecodeError):
-            first = ""
-        if first != header:
-            raise WorkbenchError(f"--out {path}: exists and is not a report this command wrote; name a new file "
-                                 "(nothing was changed)")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    buffer = io.StringIO()
-    frame.to_csv(buffer, index=False)
-    atomic_write_text(path, buffer.getvalue())
-    print(f"written: {path}")
 
 
 def _as_dollars(frame: pd.DataFrame) -> pd.DataFrame:
@@ -149,7 +124,8 @@ def _show(args, frame: pd.DataFrame, always: bool = False, most: int = 50) -> No
         print(table.head(most).to_string(index=False))
         print(f"... and {len(table) - most:,} more (every row: --out FILE.csv)")
     if getattr(args, "out", None):
-        _write_csv(args.out, table)
+        write_report_csv(args.out, table)
+        print(f"written: {args.out}")
 
 
 # ------------------------------------------------------------------------------------------ late fees
@@ -220,16 +196,21 @@ def _deposits_interest(args) -> int:
     return 0
 
 
-def _deposits_list(args) -> int:
+def _by_account(args, model, ended, **columns) -> pd.DataFrame:
+    """Rows of ``model`` with their account number, by account; only those not ``ended`` unless ``--all``."""
     with _session(args) as session:
-        query = (select(Account.account_number, Deposit.id, Deposit.amount_cents, Deposit.received_on,
-                        Deposit.interest_paid_to, Deposit.refunded_on)
-                 .join(Account, Account.id == Deposit.account_id).order_by(Account.account_number, Deposit.id))
+        query = (select(Account.account_number, *columns.values()).join(Account, Account.id == model.account_id)
+                 .order_by(Account.account_number, model.id))
         if not args.all:
-            query = query.where(Deposit.refunded_on.is_(None))
+            query = query.where(ended.is_(None))
         rows = session.execute(query).all()
-    frame = pd.DataFrame(rows, columns=["account", "deposit_id", "amount_cents", "received_on", "interest_paid_to",
-                                        "refunded_on"])
+    return pd.DataFrame(rows, columns=["account", *columns])
+
+
+def _deposits_list(args) -> int:
+    frame = _by_account(args, Deposit, Deposit.refunded_on, deposit_id=Deposit.id, amount_cents=Deposit.amount_cents,
+                        received_on=Deposit.received_on, interest_paid_to=Deposit.interest_paid_to,
+                        refunded_on=Deposit.refunded_on)
     held = frame[frame["refunded_on"].isna()]
     print(f"deposits held: {len(held)}, {_money(held['amount_cents'].sum())} on {held['account'].nunique()} account(s)"
           + (f"; refunded: {len(frame) - len(held)}, {_money(frame['amount_cents'].sum() - held['amount_cents'].sum())}"
@@ -255,15 +236,9 @@ def _budget_start(args) -> int:
 
 
 def _budget_list(args) -> int:
-    with _session(args) as session:
-        query = (select(Account.account_number, BudgetPlan.id, BudgetPlan.installment_cents, BudgetPlan.starts_on,
-                        BudgetPlan.settle_month, BudgetPlan.ended_on)
-                 .join(Account, Account.id == BudgetPlan.account_id).order_by(Account.account_number, BudgetPlan.id))
-        if not args.all:
-            query = query.where(BudgetPlan.ended_on.is_(None))
-        rows = session.execute(query).all()
-    frame = pd.DataFrame(rows, columns=["account", "plan_id", "installment_cents", "starts_on", "settle_month",
-                                        "ended_on"])
+    frame = _by_account(args, BudgetPlan, BudgetPlan.ended_on, plan_id=BudgetPlan.id,
+                        installment_cents=BudgetPlan.installment_cents, starts_on=BudgetPlan.starts_on,
+                        settle_month=BudgetPlan.settle_month, ended_on=BudgetPlan.ended_on)
     active = frame[frame["ended_on"].isna()]
     print(f"budget plans in force: {len(active)}, installments {_money(active['installment_cents'].sum())} a month"
           + (f"; ended: {len(frame) - len(active)}" if args.all else ""))
@@ -315,14 +290,14 @@ def add_commands(sub) -> None:
     p = lsub.add_parser("late-fees", help="charge late fees on bills past due by more than the grace days (once "
                         "per bill)", epilog="example: workbench ledger late-fees --as-of 2025-03-01 --rate 1.5% "
                         "--grace-days 5 --dry-run")
-    p.add_argument("--as-of", type=_date, required=True, help="the day the fees are assessed and posted, YYYY-MM-DD")
+    p.add_argument("--as-of", type=iso_date, required=True, help="the day the fees are assessed and posted, YYYY-MM-DD")
     p.add_argument("--rate", type=percent, required=True, help="fee as a percentage of the overdue part of a bill, "
                    "with its %% sign (e.g. 1.5%%); required: no default")
     p.add_argument("--grace-days", type=_int_in(0, 365, "a number of days"), required=True,
                    help="days after the due date before a bill is charged a fee; required: no default")
     p.add_argument("--dry-run", action="store_true", help="list the fees that would be charged; write nothing")
     p.add_argument("--out", help="also write the fees, one row per bill, as CSV (default: none)")
-    p.add_argument("--db", help=_DB_HELP)
+    p.add_argument("--db", help=DB_HELP)
     p.set_defaults(func=_late_fees)
 
     dep = lsub.add_parser("deposits", help="security deposits: take, refund, credit interest, list")
@@ -331,31 +306,31 @@ def add_commands(sub) -> None:
                         epilog="example: workbench ledger deposits take 100234 200.00 --on 2025-03-01")
     p.add_argument("account", help="account number")
     p.add_argument("amount", type=dollars, help="dollars, at most two decimals (e.g. 200 or 200.50)")
-    p.add_argument("--on", type=_date, required=True, help="the day it was received, YYYY-MM-DD")
+    p.add_argument("--on", type=iso_date, required=True, help="the day it was received, YYYY-MM-DD")
     p.add_argument("--another", action="store_true", help="record it even if the account has a deposit of the same "
                    "amount on the same day (a second deposit, not the same one twice)")
-    p.add_argument("--db", help=_DB_HELP)
+    p.add_argument("--db", help=DB_HELP)
     p.set_defaults(func=_deposits_take)
     p = dsub.add_parser("refund", help="refund every deposit the account holds to its bill (a credit, oldest "
                         "charge first)", epilog="example: workbench ledger deposits refund 100234 --on 2026-03-01")
     p.add_argument("account", help="account number")
-    p.add_argument("--on", type=_date, required=True, help="the day of the refund, YYYY-MM-DD")
-    p.add_argument("--db", help=_DB_HELP)
+    p.add_argument("--on", type=iso_date, required=True, help="the day of the refund, YYYY-MM-DD")
+    p.add_argument("--db", help=DB_HELP)
     p.set_defaults(func=_deposits_refund)
     p = dsub.add_parser("interest", help="credit simple interest on deposits held, to the day given",
                         epilog="example: workbench ledger deposits interest --as-of 2025-12-31 --rate 2%")
-    p.add_argument("--as-of", type=_date, required=True, help="interest up to this day, YYYY-MM-DD (credited on it)")
+    p.add_argument("--as-of", type=iso_date, required=True, help="interest up to this day, YYYY-MM-DD (credited on it)")
     p.add_argument("--rate", type=percent, required=True, help="annual simple interest rate with its %% sign "
                    "(e.g. 2%%); required: no default")
     p.add_argument("--dry-run", action="store_true", help="list the interest that would be credited; write nothing")
     p.add_argument("--out", help="also write the credits, one row per deposit, as CSV (default: none)")
-    p.add_argument("--db", help=_DB_HELP)
+    p.add_argument("--db", help=DB_HELP)
     p.set_defaults(func=_deposits_interest)
     p = dsub.add_parser("list", help="deposits held (with --all: refunded ones too)",
                         epilog="example: workbench ledger deposits list --out deposits.csv")
     p.add_argument("--all", action="store_true", help="include refunded deposits")
     p.add_argument("--out", help="also write the list as CSV (default: none)")
-    p.add_argument("--db", help=_DB_HELP)
+    p.add_argument("--db", help=DB_HELP)
     p.set_defaults(func=_deposits_list)
 
     bud = lsub.add_parser("budget", help="budget (levelized) billing plans: start, list")
@@ -371,20 +346,20 @@ def add_commands(sub) -> None:
     how.add_argument("--installment", type=dollars, help="the monthly installment in dollars (e.g. 85.00)")
     how.add_argument("--levelize", type=_int_in(1, 36, "a number of months"), metavar="MONTHS",
                      help="installment = the average of the account's last MONTHS posted bills (printed)")
-    p.add_argument("--on", type=_date, required=True, help="the day the plan starts, YYYY-MM-DD")
-    p.add_argument("--db", help=_DB_HELP)
+    p.add_argument("--on", type=iso_date, required=True, help="the day the plan starts, YYYY-MM-DD")
+    p.add_argument("--db", help=DB_HELP)
     p.set_defaults(func=_budget_start)
     p = bsub.add_parser("list", help="budget plans in force (with --all: ended ones too)",
                         epilog="example: workbench ledger budget list --all")
     p.add_argument("--all", action="store_true", help="include plans that have ended")
     p.add_argument("--out", help="also write the list as CSV (default: none)")
-    p.add_argument("--db", help=_DB_HELP)
+    p.add_argument("--db", help=DB_HELP)
     p.set_defaults(func=_budget_list)
 
     p = psub.add_parser("unapplied", help="the unapplied-cash queue: payments no account of the ledger claimed",
                         epilog="example: workbench payments unapplied --out unapplied.csv")
     p.add_argument("--out", help="also write the queue as CSV (default: none)")
-    p.add_argument("--db", help=_DB_HELP)
+    p.add_argument("--db", help=DB_HELP)
     p.set_defaults(func=_unapplied)
     p = psub.add_parser("apply", help="apply a payment of the unapplied-cash queue to an account (who and why "
                         "recorded)", epilog="example: workbench payments apply 4711 --account 100234 --who jdoe "
@@ -394,7 +369,7 @@ def add_commands(sub) -> None:
     p.add_argument("--account", required=True, help="the account number to apply it to")
     p.add_argument("--who", required=True, help="who applies it (recorded)")
     p.add_argument("--why", required=True, help="why this account (recorded)")
-    p.add_argument("--on", type=_date, help="the day it is applied, YYYY-MM-DD, not before it was received "
+    p.add_argument("--on", type=iso_date, help="the day it is applied, YYYY-MM-DD, not before it was received "
                    "(default: today)")
-    p.add_argument("--db", help=_DB_HELP)
+    p.add_argument("--db", help=DB_HELP)
     p.set_defaults(func=_apply)

@@ -254,3 +254,21 @@ def write_csv_for_people(frame, path) -> None:
             rounded[column] = rounded[column].round(decimals)
     with atomic_file(path) as tmp:
         rounded.to_csv(tmp, index=False)
+
+
+def write_report_csv(path, frame) -> None:
+    """Write a command's report CSV (``--out FILE``) atomically. An existing file is replaced only when it is a
+    report with the same header (the same command's earlier output); anything else is refused, unchanged."""
+    path = Path(path)
+    header = ",".join(map(str, frame.columns))
+    if path.exists():
+        try:
+            first = path.read_text(encoding="utf-8").split("\n", 1)[0]
+        except (OSError, UnicodeDecodeError):
+            first = ""
+        if first != header:
+            raise WorkbenchError(f"--out {path}: exists and is not a report this command wrote; name a new file "
+                                 "(nothing was changed)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_file(path) as tmp:
+        frame.to_csv(tmp, index=False)
