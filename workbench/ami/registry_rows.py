@@ -35,7 +35,7 @@ from workbench.ami.registry_model import (
 )
 
 _REQUIRED = ("meter_id", "customer_class", "rate_code")
-_BAD = object()  # a value its column's check refused
+BAD = object()  # a value its column's check refused
 
 
 @contextmanager
@@ -132,8 +132,27 @@ def _check_columns(path, names, where=""):
         raise RegistryError(f"{path}: {where}required column(s) {missing} missing")
 
 
+def validate_values(name: str, values: list, adapter, optional: bool, describe) -> tuple[list, tuple | None]:
+    """A column's values through its pydantic ``adapter``, each distinct value once (a registry repeats the same
+    few values): the values validated (None for a blank ``optional`` one, ``BAD`` where refused) and the first
+    refusal as (row index, ``describe(name, value, pydantic error)``), or None."""
+    checked, first_bad = {}, None
+    for value in set(values):
+        if value == "" and optional:
+            checked[value] = None
+            continue
+        try:
+            checked[value] = adapter.validate_python(value)
+        except ValidationError as exc:
+            checked[value] = BAD
+            index = values.index(value)
+            if first_bad is None or index < first_bad[0]:
+                first_bad = (index, describe(name, value, exc.errors()[0]))
+    return [checked[v] for v in values], first_bad
+
+
 def _check_column(name: str, values: list, problems: list) -> list | None:
-    """The column's values validated (None: blank; ``_BAD``: refused, its first refusal added to ``problems``)."""
+    """The column's values validated (None: blank; ``BAD``: refused, its first refusal added to ``problems``)."""
     try:
         values = list(map(str.strip, values))
     except TypeError:  # a YAML date among the text
@@ -143,21 +162,10 @@ def _check_column(name: str, values: list, problems: list) -> list | None:
             problems.append((values.index(""), FIELD_ORDER[name], name, REQUIRED_TEXT[name]))
             return None
         return values
-    adapter, checked, first_bad = FIELD_ADAPTERS[name], {}, None
-    for value in set(values):
-        if value == "" and name not in _REQUIRED:
-            checked[value] = None
-            continue
-        try:
-            checked[value] = adapter.validate_python(value)
-        except ValidationError as exc:
-            checked[value] = _BAD
-            index = values.index(value)
-            if first_bad is None or index < first_bad[0]:
-                first_bad = (index, FIELD_ORDER[name], name, problem_text(name, value, exc.errors()[0]))
+    checked, first_bad = validate_values(name, values, FIELD_ADAPTERS[name], name not in _REQUIRED, problem_text)
     if first_bad is not None:
-        problems.append(first_bad)
-    return [checked[v] for v in values]
+        problems.append((first_bad[0], FIELD_ORDER[name], name, first_bad[1]))
+    return checked
 
 
 def parse_columns(path, where: str, rows: list[int], columns: dict[str, list]) -> list[Meter]:
@@ -167,7 +175,7 @@ def parse_columns(path, where: str, rows: list[int], columns: dict[str, list]) -
     install, removal = checked.get("install_date"), checked.get("removal_date")
     if install is not None and removal is not None:
         for i, (start, end) in enumerate(zip(install, removal, strict=True)):
-            if start is not None and end is not None and start is not _BAD and end is not _BAD and end <= start:
+            if start is not None and end is not None and start is not BAD and end is not BAD and end <= start:
                 problems.append((i, FIELD_ORDER["removal_date"], "removal_date", removal_problem(start, end)))
                 break
     if problems:

@@ -22,18 +22,16 @@ from pydantic import (
     ConfigDict,
     Field,
     TypeAdapter,
-    ValidationError,
     model_validator,
 )
 
-from workbench.ami.registry_rows import paused_gc
+from workbench.ami.registry_rows import BAD, paused_gc, validate_values
 from workbench.errors import WorkbenchError
 
 COLUMNS = ("account", "program", "pto_date", "start", "end", "true_up_month", "policy_version")
 REQUIRED = ("account", "program", "pto_date")
 #: no net-metering enrollment is dated outside these years (the first programs are from the 1980s)
 _EARLIEST, _LATEST = dt.date(1970, 1, 1), dt.date(2100, 12, 31)
-_BAD = object()  # a value its column's check refused
 
 
 class EnrollmentError(WorkbenchError):
@@ -162,27 +160,16 @@ def _read_rows(path: Path) -> tuple[list[str], list[list[str]]]:
 
 
 def _check_column(name: str, values: list[str], problems: list) -> list | None:
-    """The column's values validated (None: blank; ``_BAD``: refused, its first refusal added to ``problems``)."""
+    """The column's values validated (None: blank; ``BAD``: refused, its first refusal added to ``problems``)."""
     if name in _TEXT:
         if name in REQUIRED and "" in set(values):
             problems.append((values.index(""), _ORDER[name], f"{name} is empty"))
             return None
         return values
-    adapter, checked, first_bad = FIELD_ADAPTERS[name], {}, None
-    for value in set(values):
-        if value == "" and name not in REQUIRED:
-            checked[value] = None
-            continue
-        try:
-            checked[value] = adapter.validate_python(value)
-        except ValidationError as exc:
-            checked[value] = _BAD
-            index = values.index(value)
-            if first_bad is None or index < first_bad[0]:
-                first_bad = (index, _ORDER[name], problem_text(name, value, exc.errors()[0]))
+    checked, first_bad = validate_values(name, values, FIELD_ADAPTERS[name], name not in REQUIRED, problem_text)
     if first_bad is not None:
-        problems.append(first_bad)
-    return [checked[v] for v in values]
+        problems.append((first_bad[0], _ORDER[name], first_bad[1]))
+    return checked
 
 
 def read_enrollments(path: Path) -> list[Enrolled]:
@@ -218,7 +205,7 @@ def _parse(path: Path, header: list[str], rows: list[list[str]]) -> list[Enrolle
     end = checked.get("end") or [None] * n
     start = [s or p for s, p in zip(start, pto, strict=True)]
     for i, (p, s, e) in enumerate(zip(pto, start, end, strict=True)):
-        if _BAD not in (p, s, e) and (s < p or (e is not None and e <= s)):
+        if BAD not in (p, s, e) and (s < p or (e is not None and e <= s)):
             problems.append((i, len(_ORDER), _order_problem(p, s, e)[1]))
             break
     if problems:
