@@ -10,7 +10,6 @@ replaces it in one rename. Every read ends up accepted, rejected or counted as a
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import os
 import time
 import uuid
@@ -46,6 +45,7 @@ from workbench.ami.ingest_store import (
 from workbench.ami.registry import MeterRegistry, load_registry, registry_from_cube
 from workbench.errors import IntervalDataError
 from workbench.outputs import ensure_output_dir
+from workbench.outputs.checksums import file_sha256
 
 #: the marker kind of a ``--report`` folder (ingest and VEE write into the same one)
 REPORT_KIND = R.REPORT_KIND
@@ -283,20 +283,13 @@ def _timezone(ds, registry: MeterRegistry, given: str | None) -> str:
                             "for the cube (the utility's time zone)")
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 22):
-            h.update(chunk)
-    return h.hexdigest()
-
 
 def _select_files(files, log, *, force: bool):
     """(jobs to ingest [(path, sha256, size)], skipped [(path, file entry)])."""
     done = {e["sha256"]: e for e in log if e.get("type", "file") == "file" and e.get("status") == "ingested"}
     jobs, skipped, seen = [], [], {}
     for f in files:
-        sha = _sha256(f)
+        sha = file_sha256(f)
         if sha in seen:
             status = f"same content as {seen[sha]} in this ingest"
         elif sha in done and not force:

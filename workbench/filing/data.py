@@ -12,7 +12,6 @@ cost-of-service file, the determinants' identity with the cube version) and the 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import subprocess
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ import workbench
 from workbench.design.scenarios import PricedBook, Study, compare
 from workbench.design.testyear_store import IDENTITY, book_checksum
 from workbench.errors import WorkbenchError
+from workbench.outputs.checksums import file_sha256
 from workbench.tariffs import load_tariff_book
 
 
@@ -71,13 +71,6 @@ def _utility_name(book: dict, codes) -> str:
             return name
     return "The utility"
 
-
-def file_sha256(path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def code_version() -> str:

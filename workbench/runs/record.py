@@ -18,17 +18,11 @@ from pathlib import Path
 from workbench import __version__
 from workbench.billing.cube_source import cube_fingerprint
 from workbench.outputs import atomic_write_text, ensure_output_dir
+from workbench.outputs.checksums import file_sha256
 
 KIND = "cycle-run"  #: the output marker kind of a run's folder
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 
-
-def file_sha256(path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def folder_checksums(folder) -> dict[str, str]:
