@@ -27,13 +27,13 @@ from pathlib import Path
 
 import pypdf
 import weasyprint
-import weasyprint.urls
 from weasyprint.text.fonts import FontConfiguration
 
 from workbench.documents.model import BillDocument, UsageMonth
 from workbench.errors import WorkbenchError
 from workbench.outputs import atomic_write_bytes, check_output_dir
 from workbench.outputs.guard import refuse_working_dir, staged_output
+from workbench.outputs.pdf import FetchRefused, offline_html
 from workbench.outputs.templates import template_environment
 
 KIND = "bill documents"
@@ -145,24 +145,14 @@ def estimated_percent(share: float) -> str:
 
 def render_bill_html(doc: BillDocument) -> str:
     """One bill as a self-contained HTML page (inline CSS and SVG; every value HTML-escaped)."""
-    return _template().render(bills=[_context(doc)], css=_css(),
-                                                             title=f"Bill {doc.bill_id}")
+    return _template().render(bills=[_context(doc)], css=_css(), title=f"Bill {doc.bill_id}")
 
 
 def render_bills_html(docs: Sequence[BillDocument], title: str = "Bills") -> str:
     """Several bills in one HTML page, each starting on a new printed page (the print file's source)."""
-    return _template().render(bills=[_context(d) for d in docs], css=_css(),
-                                                             title=title)
+    return _template().render(bills=[_context(d) for d in docs], css=_css(), title=title)
 
 
-class _NoFetching(weasyprint.urls.URLFetcher):
-    """A URL fetcher that fetches nothing; with ``fail_on_errors`` its refusal stops the rendering."""
-
-    def __init__(self):
-        super().__init__(fail_on_errors=True)
-
-    def fetch(self, url, headers=None):
-        raise ValueError(f"refused {url}")
 
 
 @cache
@@ -172,8 +162,8 @@ def _fonts() -> FontConfiguration:
 
 def _document(html: str) -> weasyprint.Document:
     try:
-        return weasyprint.HTML(string=html, url_fetcher=_NoFetching()).render(font_config=_fonts())
-    except weasyprint.urls.FatalURLFetchingError as exc:
+        return offline_html(html).render(font_config=_fonts())
+    except FetchRefused as exc:
         raise WorkbenchError(f"bill template asks for an outside resource ({exc}): bill documents use none "
                              "(fonts, images, style sheets); put them inline in the template") from None
 

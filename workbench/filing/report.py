@@ -19,11 +19,10 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
-import weasyprint  # noqa: E402
-import weasyprint.urls  # noqa: E402
 
-from workbench.errors import WorkbenchError  # noqa: E402
+from workbench.errors import WorkbenchError
 from workbench.filing.spec import SCHEDULES, schedule_totals  # noqa: E402,F401 (schedule_totals: API)
+from workbench.outputs.pdf import FetchRefused, offline_html  # noqa: E402
 from workbench.outputs.templates import template_environment  # noqa: E402
 
 
@@ -112,14 +111,6 @@ def render_html(schedules: dict, *, utility: str, test_year: int, basis: str, id
         charts=charts)
 
 
-class _NoFetching(weasyprint.urls.URLFetcher):
-    """Fetch nothing: the filing is self-contained; a template edited to reach out fails loudly."""
-
-    def __init__(self):
-        super().__init__(fail_on_errors=True)
-
-    def fetch(self, url, headers=None):
-        raise ValueError(f"refused {url}")
 
 
 def render_pdf(html: str) -> bytes:
@@ -127,6 +118,6 @@ def render_pdf(html: str) -> bytes:
     if re.search(r"(?:src|href)\s*=\s*[\"'](?:https?:|//)", html):
         raise WorkbenchError("filing template asks for an outside resource; the filing PDF uses none")
     try:
-        return weasyprint.HTML(string=html, url_fetcher=_NoFetching()).write_pdf()
-    except weasyprint.urls.FatalURLFetchingError as exc:
+        return offline_html(html).write_pdf()
+    except FetchRefused as exc:
         raise WorkbenchError(f"filing template asks for an outside resource ({exc}); put it inline") from None
