@@ -207,7 +207,8 @@ def test_unapplied_cash_on_postgresql(fresh_pg_url, tmp_path, capsys):  # noqa: 
 @pytest.mark.parametrize("path", [("ledger", "late-fees"), ("ledger", "deposits", "take"),
                                   ("ledger", "deposits", "refund"), ("ledger", "deposits", "interest"),
                                   ("ledger", "deposits", "list"), ("ledger", "budget", "start"),
-                                  ("ledger", "budget", "list"), ("payments", "unapplied"), ("payments", "apply")])
+                                  ("ledger", "budget", "list"), ("payments", "unapplied"), ("payments", "apply"),
+                                  ("payments", "resolve-return")])
 def test_every_option_has_help_and_an_example(path):
     parser = build_parser()
     for name in path:

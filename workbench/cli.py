@@ -41,6 +41,7 @@ from workbench import (
     cli_ledger,
     cli_logging,
     cli_parser,
+    cli_payments,
     cli_receivables,
     cli_runs,
 )
@@ -321,7 +322,7 @@ def _ingest(args) -> int:
 
 # each wing's subcommands (workbench/cli_<wing>.py: add_commands(sub) adds its parsers and handlers)
 WINGS: list = [cli_ledger.add_commands, cli_runs.add_commands, cli_design.add_commands, cli_cos.add_commands,
-               cli_filing.add_commands, cli_receivables.add_commands]
+               cli_filing.add_commands, cli_receivables.add_commands, cli_payments.add_commands]
 
 
 def build_parser() -> argparse.ArgumentParser:

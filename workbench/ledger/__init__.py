@@ -9,6 +9,7 @@ made by the Alembic migrations in ``migrations/``. Every balance is the sum of t
 - :mod:`~workbench.ledger.posting`: the posting API (bill runs, bills, holds, cancel/rebill)
 - :mod:`~workbench.ledger.settle`: credits applied to charges, oldest first
 - :mod:`~workbench.ledger.payments`: payments, returns (NSF), unapplied cash
+- :mod:`~workbench.ledger.unapplied`, :mod:`~workbench.ledger.returns`: the unapplied-cash queue applied or resolved by hand
 - :mod:`~workbench.ledger.receivables`: balances, aging, late fees, deposit interest
 - :mod:`~workbench.ledger.check`: ``ledger check`` and ``ledger reconcile``
 

@@ -6,6 +6,9 @@
   held: none; cancelled: net zero);
 - a payment of a known account has no journal credit of its amount, or an unknown account's payment is not in
   the unapplied-cash queue;
+- a returned item has no journal reversal of its amount though it reversed a payment (when posted, or applied
+  from the queue), or has one though it did not (still queued, written off, returned to the bank), or left
+  the queue with no record of who resolved it;
 - a charge or credit is paired for more than its amount;
 - an account's aging (open charges less open credits) differs from its receivable balance;
 - the receivables do not roll forward: the balance on each day with entries is the previous balance plus that
@@ -13,7 +16,8 @@
 
 :func:`reconcile_day` ties one day out: billed revenue by class and rate, cash received, applied, unapplied,
 returns, fees, adjustments, and opening + billed - paid ± adjustments = closing; the unapplied-cash queue
-rolls forward (opening + received into it - applied from it by hand = closing).
+rolls forward (opening + received into it - applied from it by hand = closing), and so do the returned items
+in it (opening + returned into it - applied to accounts - written off - returned to the bank = closing).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from workbench.ledger.models import (
     Payment,
     PaymentApplication,
     UnappliedCash,
+    UnappliedResolution,
 )
 from workbench.ledger.receivables import aging, balances
 
@@ -75,6 +80,7 @@ def check_ledger(session: Session) -> list[str]:
             breaks.append(f"payment {item}: {_money(amount)} but journal credit {_money(-(paid.get(pid) or 0))}")
         if kind == "payment" and account is None and pid not in queued:
             breaks.append(f"payment {item}: account unknown and not in the unapplied-cash queue")
+    breaks += _return_breaks(session)
     for side in (PaymentApplication.charge_entry_id, PaymentApplication.credit_entry_id):
         over = session.execute(
             select(JournalEntry.id, JournalEntry.amount_cents, func.sum(PaymentApplication.amount_cents))
@@ -90,6 +96,25 @@ def check_ledger(session: Session) -> list[str]:
             breaks.append(f"account {account}: balance {_money(int(bal.get(account, 0)))} but its open items "
                           f"sum to {_money(int(aged.get(account, 0)))}")
     breaks += _roll_forward_breaks(session)
+    return breaks
+
+
+def _return_breaks(session: Session) -> list[str]:
+    """A returned item's journal reversal exists exactly when it reversed a payment (see :func:`check_ledger`)."""
+    reversed_ = dict(session.execute(select(JournalEntry.payment_id, func.sum(JournalEntry.amount_cents))
+                                     .where(JournalEntry.kind.in_(RETURN_KINDS)).group_by(JournalEntry.payment_id)).all())
+    queued = dict(session.execute(select(UnappliedCash.payment_id, UnappliedCash.resolved_on)).all())
+    resolved = dict(session.execute(select(UnappliedResolution.payment_id, UnappliedResolution.action)).all())
+    breaks = []
+    for pid, item, amount in session.execute(select(Payment.id, Payment.item_id, Payment.amount_cents)
+                                             .where(Payment.kind == "return")):
+        if pid in queued and queued[pid] is not None and pid not in resolved:
+            breaks.append(f"returned item {item}: left the unapplied-cash queue with no record of who resolved it")
+        reversed_a_payment = pid not in queued or resolved.get(pid) == "applied"
+        want = amount if reversed_a_payment else 0
+        if int(reversed_.get(pid) or 0) != want:
+            breaks.append(f"returned item {item}: journal reversal {_money(int(reversed_.get(pid) or 0))}, expected "
+                          f"{_money(want)} ({'it reversed a payment' if reversed_a_payment else 'it reversed none'})")
     return breaks
 
 
@@ -168,6 +193,7 @@ def reconcile_day(session: Session, day: dt.date) -> tuple[pd.DataFrame, list[st
     if queue_open[1] + unapplied[1] + int(late) != queue_close[1]:
         breaks.append(f"{day}: unapplied cash opening {_money(queue_open[1])} + received {_money(unapplied[1])} - "
                       f"applied {_money(-int(late))} is not the closing {_money(queue_close[1])}")
+    breaks += _returns_queue(session, day, add)
     opening = total(None, before=True)[1]
     closing = opening + total(None)[1]
     returns, fees = total(RETURN_KINDS), total(FEE_KINDS)
@@ -188,14 +214,44 @@ def reconcile_day(session: Session, day: dt.date) -> tuple[pd.DataFrame, list[st
     return pd.DataFrame(rows, columns=["section", "item", "count", "cents"]), breaks
 
 
-def _queue(session: Session, day: dt.date, *, before: bool = False) -> tuple[int, int]:
-    """The unapplied-cash payments in the queue at the end of ``day`` (``before``: of the day before): count, cents."""
+def _queue(session: Session, day: dt.date, *, before: bool = False, kind: str = "payment") -> tuple[int, int]:
+    """The unapplied-cash items of ``kind`` in the queue at the end of ``day`` (``before``: of the day before):
+    count, cents."""
     end = day - dt.timedelta(days=1) if before else day
     return tuple(int(v) for v in session.execute(
         select(func.count(), func.coalesce(func.sum(Payment.amount_cents), 0))
         .join(UnappliedCash, UnappliedCash.payment_id == Payment.id)
-        .where(Payment.kind == "payment", Payment.paid_on <= end,
+        .where(Payment.kind == kind, Payment.paid_on <= end,
                (UnappliedCash.resolved_on.is_(None)) | (UnappliedCash.resolved_on > end))).one())
+
+
+RESOLUTIONS = {"applied": "applied to accounts", "written_off": "written off", "returned_to_bank": "returned to the bank"}
+
+
+def _returns_queue(session: Session, day: dt.date, add) -> list[str]:
+    """The returned items of the queue, rolled forward over ``day`` (rows added with ``add``); the breaks."""
+    opening, closing = _queue(session, day, before=True, kind="return"), _queue(session, day, kind="return")
+    came = [int(v) for v in session.execute(
+        select(func.count(), func.coalesce(func.sum(Payment.amount_cents), 0))
+        .join(UnappliedCash, UnappliedCash.payment_id == Payment.id)
+        .where(Payment.kind == "return", Payment.paid_on == day)).one()]
+    left = dict.fromkeys(RESOLUTIONS, (0, 0))
+    for action, n, cents in session.execute(
+            select(UnappliedResolution.action, func.count(), func.coalesce(func.sum(Payment.amount_cents), 0))
+            .join(Payment, Payment.id == UnappliedResolution.payment_id)
+            .where(UnappliedResolution.resolved_on == day, Payment.kind == "return")
+            .group_by(UnappliedResolution.action)):
+        left[action] = (int(n), -int(cents))
+    add("returned items (queue)", "opening", *opening)
+    add("returned items (queue)", "returned into the queue", *came)
+    for action, label in RESOLUTIONS.items():
+        add("returned items (queue)", label, *left[action])
+    add("returned items (queue)", "closing", *closing)
+    moved = opening[1] + came[1] + sum(c for _, c in left.values())
+    if moved != closing[1] or opening[0] + came[0] - sum(n for n, _ in left.values()) != closing[0]:
+        return [f"{day}: returned items in the queue: opening {_money(opening[1])} + returned {_money(came[1])} - "
+                f"resolved {_money(-sum(c for _, c in left.values()))} is not the closing {_money(closing[1])}"]
+    return []
 
 
 def accounts_by_class(session: Session) -> dict[str, int]:

@@ -258,6 +258,24 @@ class UnappliedCash(Base):
     resolved_on: Mapped[dt.date | None] = mapped_column(Date)
 
 
+class UnappliedResolution(Base):
+    """How a returned item of the unapplied-cash queue left it: ``applied`` (it reversed a payment of
+    ``account_id``, ``reversed_payment_id``, charging ``fee_cents``), ``written_off`` or ``returned_to_bank``;
+    who and why. One per queued item; never updated."""
+
+    __tablename__ = "unapplied_resolutions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"), unique=True)
+    action: Mapped[str] = mapped_column(String(32))  # applied | written_off | returned_to_bank
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    reversed_payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"), unique=True)
+    fee_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+    made_by: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    resolved_on: Mapped[dt.date] = mapped_column(Date)
+    made_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
+
+
 class Deposit(Base):
     __tablename__ = "deposits"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -77,7 +77,7 @@ def apply_unapplied(session: Session, payment_id: int, account_number: str, who:
                           f"account {applied_to} on {queued.resolved_on}; nothing changed")
     if payment.kind != "payment":
         raise LedgerError(f"payment {payment_id} (item {payment.item_id}): is a returned item ({queued.reason}), "
-                          "not a payment; only payments are applied to an account")
+                          "not a payment; resolve it with `workbench payments resolve-return`")
     if on < payment.paid_on:
         raise LedgerError(f"--on {on}: before the payment was received ({payment.paid_on}); expected that day or later")
     acct = account_id(session, account_number)

@@ -1,0 +1,102 @@
+"""``workbench payments resolve-return``: take a returned item out of the unapplied-cash queue. See docs/ledger.md.
+
+Thin: parse, call :func:`workbench.ledger.returns.resolve_return`, print one line. The command joins the
+``payments`` group that :mod:`workbench.cli_ledger` makes (this wing is registered after it in ``cli.WINGS``).
+A returned item is applied to the account it came from (reversing that account's payment of the amount and
+charging the returned-payment fee), written off, or returned to the bank; who and why are recorded each time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+
+from workbench.cli_parser import DB_HELP, iso_date
+from workbench.errors import WorkbenchError
+from workbench.ledger.db import new_session, open_ledger, require_current
+from workbench.ledger.payments import NSF_FEE_CENTS
+from workbench.ledger.returns import resolve_return
+
+
+def _money(cents) -> str:
+    return f"{int(cents) / 100:,.2f}"
+
+
+def _cents(text: str) -> int:
+    """A fee in whole cents from 0 to 100000 (1,000.00)."""
+    try:
+        value = int(str(text).strip())
+    except ValueError:
+        value = None
+    if value is None or not 0 <= value <= 100_000:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a fee in cents; expected a whole number from 0 to 100000 "
+                                         "(2500 is 25.00)")
+    return value
+
+
+def _payment_id(text: str) -> int:
+    try:
+        value = int(str(text).strip())
+    except ValueError:
+        value = 0
+    if not 1 <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a payment id; expected a whole number from 1 "
+                                         "(first column of `workbench payments unapplied`)")
+    return value
+
+
+def _resolve(args) -> int:
+    on = args.on or dt.date.today()
+    if on > dt.date.today():
+        raise WorkbenchError(f"--on {on}: after today; a returned item is resolved on the day it is, today or earlier")
+    action = "applied" if args.account is not None else "written_off" if args.write_off else "returned_to_bank"
+    engine = open_ledger(args.db)
+    try:
+        require_current(engine)
+        with new_session(engine) as session:
+            done = resolve_return(session, args.payment_id, action, args.who, args.why, on,
+                                  account_number=args.account, payment_item=args.payment_item,
+                                  nsf_fee_cents=args.nsf_fee)
+    finally:
+        engine.dispose()
+    head = f"returned item {done.payment_id} (item {done.item_id}, {_money(done.amount_cents)})"
+    if action == "applied":
+        print(f"{head}: applied to account {done.account} on {done.on} by {args.who.strip()}; reversed its payment "
+              f"{done.reversed_item} and charged the returned-payment fee {_money(done.fee_cents)}; out of the "
+              "unapplied-cash queue")
+    else:
+        print(f"{head}: {action.replace('_', ' ')} on {done.on} by {args.who.strip()} (no account charged); out of "
+              "the unapplied-cash queue")
+    return 0
+
+
+def add_commands(sub) -> None:
+    """Add ``payments resolve-return`` to the ``payments`` group of the ``workbench`` parser."""
+    parser = sub.choices.get("payments")
+    if parser is None:
+        raise RuntimeError("cli_payments: register it after cli_ledger in cli.WINGS (no `payments` group)")
+    psub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    p = psub.add_parser(
+        "resolve-return", help="take a returned item (NSF) out of the unapplied-cash queue: apply it to an account, "
+        "write it off or return it to the bank (who and why recorded)",
+        epilog="examples: workbench payments resolve-return 4712 --account 100234 --who jdoe --why 'bank says "
+        "check 1042 was theirs'\n          workbench payments resolve-return 4712 --write-off --who jdoe --why "
+        "'no customer found after 60 days'", formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("payment_id", type=_payment_id, help="the returned item's id (first column of `workbench payments "
+                   "unapplied`, kind return)")
+    how = p.add_mutually_exclusive_group(required=True)
+    how.add_argument("--account", help="apply it to this account: reverses the account's latest payment of the same "
+                     "amount, received on or before the return and not already returned, and charges the fee")
+    how.add_argument("--write-off", action="store_true", help="write it off: the utility bears it; no account charged")
+    how.add_argument("--returned-to-bank", action="store_true",
+                     help="it was returned to (disputed with) the bank: not ours; no account charged")
+    p.add_argument("--payment-item", help="with --account: the item id of the payment it returns (default: the "
+                   "latest unreturned payment of the amount)")
+    p.add_argument("--who", required=True, help="who resolves it (recorded)")
+    p.add_argument("--why", required=True, help="why (recorded)")
+    p.add_argument("--on", type=iso_date, help="the day it is resolved, YYYY-MM-DD, not before it was returned "
+                   "(default: today)")
+    p.add_argument("--nsf-fee", type=_cents, default=NSF_FEE_CENTS, help="with --account: the returned-payment fee "
+                   f"in cents, as `payments post` charges it (default: {NSF_FEE_CENTS})")
+    p.add_argument("--db", help=DB_HELP)
+    p.set_defaults(func=_resolve)
