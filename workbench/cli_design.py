@@ -14,7 +14,7 @@ from pathlib import Path
 
 from workbench.cli_logging import progress_wanted
 from workbench.design.proposal import Proposal
-from workbench.design.revreq import solve
+from workbench.design.revreq import PRICE_DECIMALS, round_solution, solve
 from workbench.design.scenarios import Study, compare
 from workbench.design.testyear import build_test_year
 from workbench.design.testyear_store import excluded_note
@@ -86,10 +86,23 @@ def add_commands(sub) -> None:
                     help="a charge to move, e.g. RES-TOU:Energy (repeatable; one x moves them all)")
     so.add_argument("--how", choices=["scale", "set"], default="scale",
                     help="scale: multiply the charges' prices by x; set: set them all to the price x")
-    so.add_argument("--decimals", type=int, help="round x to this many decimals (the residual says what it costs)")
+    so.add_argument("--decimals", type=int, help="round x (the scale factor or set price) to this many decimals "
+                    "before the prices are rounded")
+    so.add_argument("--price-decimals", action="append", type=_unit_decimals, metavar="UNIT=N", default=[],
+                    help="decimals each solved price is rounded to (half up), by its unit (repeatable): "
+                    + ", ".join(f"{u}={n}" for u, n in PRICE_DECIMALS.items()) + " unless given; e.g. kWh=4")
     so.add_argument("--basis", choices=["billed", "calendarized"], help="default: the determinants' basis")
     so.add_argument("--out", required=True, help="new folder for the proposed tariff book and solution.json")
     so.set_defaults(func=_solve)
+
+
+def _unit_decimals(text: str) -> tuple[str, int]:
+    """``'kWh=4'`` -> ('kWh', 4): a unit of :data:`PRICE_DECIMALS` and 0 to 10 decimals."""
+    unit, sep, n = str(text).partition("=")
+    if not sep or unit.strip() not in PRICE_DECIMALS or not n.strip().isdigit() or not 0 <= int(n) <= 10:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected UNIT=N with UNIT one of {', '.join(PRICE_DECIMALS)} "
+                                         "and N a whole number of decimals from 0 to 10, e.g. kWh=5")
+    return unit.strip(), int(n)
 
 
 def _determinants(args) -> int:
@@ -154,17 +167,28 @@ def _solve(args) -> int:
         targets.append((code, description))
     study = _study(args)
     base = Proposal.from_book(study.tariffs_dir)
-    solution = solve(study, args.requirement, targets, how=args.how, base=base, decimals=args.decimals)
     out = Path(args.out)
     if out.exists() and any(out.iterdir()):
         raise WorkbenchError(f"--out {out}: not empty; name a new folder for the proposed tariff book (nothing changed)")
-    solution.proposal.write(out)
+    given = dict(args.price_decimals)
+    solution = solve(study, args.requirement, targets, how=args.how, base=base, decimals=args.decimals)
+    rounded = round_solution(study, solution, given)
+    rounded.proposal.write(out)
     atomic_write_text(out / "solution.json", json.dumps({
-        "classes": args.classes, "requirement": solution.requirement, "revenue": solution.revenue,
-        "residual": solution.residual, "how": solution.how, "x": solution.x, "charges": [list(t) for t in targets],
+        "classes": args.classes, "requirement": solution.requirement, "revenue": rounded.revenue,
+        "difference": rounded.difference, "difference_percent": rounded.percent,
+        "price_decimals": [dict(zip(("rate_code", "charge", "unit", "decimals", "from"), d, strict=True))
+                           for d in rounded.decimals],
+        "unrounded": {"revenue": solution.revenue, "residual": solution.residual, "x": solution.x},
+        "how": solution.how, "x": solution.x, "charges": [list(t) for t in targets],
         "basis": study.basis, "determinants": str(args.determinants)}, indent=1))
     if solution.implausible():
         log.warning(f"warning: {solution.implausible()}")
-    print(solution.summary())
-    print(f"Proposed tariff book in {out}/ (bill it with `workbench cycle --tariffs {out}`); solution.json")
+    print("unrounded: " + solution.summary())
+    for code, component, unit, n, source in rounded.decimals:
+        print(f"  {code} {component}: prices rounded to {n} decimals ($/{unit}, {source}; --price-decimals {unit}=N)")
+    print(rounded.summary())
+    kept = [code for code in rounded.proposal.tariffs if rounded.proposal.unedited(code)]
+    print(f"Proposed tariff book in {out}/ (bill it with `workbench cycle --tariffs {out}`: it bills the rounded "
+          f"revenue); solution.json" + (f"; copied unchanged: {', '.join(kept)}" if kept else ""))
     return 0

@@ -65,3 +65,13 @@ def test_solve_requirement_not_a_positive_amount(tmp_path, capsys, requirement):
                          capsys)
     assert_refused(out, "--requirement", "a finite amount of dollars above 0")
     assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("value", ["kWh", "kWh=", "kWh=-1", "kWh=11", "MWh=3", "kWh=2.5", "=5"])
+def test_solve_price_decimals_not_unit_equals_n(tmp_path, capsys, value):
+    """--price-decimals without UNIT=N, an unknown unit, a count out of 0-10: refused in one line naming the
+    units, before anything is read or written."""
+    out = run_in_process(["design", "solve", "--determinants", tmp_path, "--class", "RES", "--requirement", "1",
+                          "--charge", "RES-TOU:Energy", "--price-decimals", value, "--out", tmp_path / "x"], capsys)
+    assert_refused(out, "--price-decimals", "UNIT=N", "kWh")
+    assert not (tmp_path / "x").exists()

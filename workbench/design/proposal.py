@@ -10,8 +10,11 @@ proposal and never touch the files. The edits name a charge by its ``description
 - :meth:`Proposal.add_block`: a new last block (its lower limit and its rate) on a block charge;
 - :meth:`Proposal.set_customer_charge`: the customer charge's amount.
 
+:meth:`Proposal.round_prices` rounds a charge's prices to a number of decimals (half up), as a tariff is filed.
 :meth:`Proposal.write` writes the whole book (programs and price files copied from the present book) so that
-``workbench cycle --tariffs DIR`` bills it; :meth:`Proposal.compile` validates and compiles it in memory.
+``workbench cycle --tariffs DIR`` bills it; a tariff the edits left as it was is copied byte for byte (its
+comments and layout kept), only an edited one is written anew. :meth:`Proposal.compile` validates and compiles
+it in memory.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import shutil
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import yaml
@@ -62,27 +66,30 @@ def _put(charge: dict, dotted: str, value) -> None:
 class Proposal:
     """Tariffs as YAML data by rate code, copied from a tariff book folder and edited in code."""
 
-    def __init__(self, tariffs: dict[str, dict], source_dir, name: str = "proposed", version: int = -1):
+    def __init__(self, tariffs: dict[str, dict], source_dir, name: str = "proposed", version: int = -1,
+                 paths: dict[str, Path] | None = None):
         self.tariffs = tariffs
         self.source_dir = Path(source_dir)
         self.name = name
         self.version = version
+        self.paths = dict(paths or {})  # the file each tariff was read from (unedited ones are copied as they are)
 
     @classmethod
     def from_book(cls, tariffs_dir, name: str = "proposed") -> Proposal:
         """Every ``*.yaml`` of the tariff book folder, as data (the present rates, ready to edit)."""
-        tariffs = {}
+        tariffs, paths = {}, {}
         for path in sorted(Path(tariffs_dir).glob("*.yaml")):
             data = read_yaml(read_tariff_text(path))
             if not isinstance(data, dict) or "code" not in data:
                 raise TariffError(f"{path}: not a tariff (a mapping with a code)")
             tariffs[str(data["code"])] = data
+            paths[str(data["code"])] = path
         if not tariffs:
             raise TariffError(f"{tariffs_dir}: no *.yaml tariffs in the tariff book folder")
-        return cls(tariffs, tariffs_dir, name)
+        return cls(tariffs, tariffs_dir, name, paths=paths)
 
     def copy(self, name: str | None = None) -> Proposal:
-        return Proposal(copy.deepcopy(self.tariffs), self.source_dir, name or self.name, self.version)
+        return Proposal(copy.deepcopy(self.tariffs), self.source_dir, name or self.name, self.version, self.paths)
 
     # -- edits ----------------------------------------------------------------------------------------------
     def charge(self, rate_code: str, component: str) -> dict:
@@ -138,6 +145,12 @@ class Proposal:
         blocks["rates"] = _append_lists(blocks["rates"], float(rate))
         return out
 
+    def round_prices(self, rate_code: str, component: str, decimals: int) -> Proposal:
+        """Every price of the charge rounded to ``decimals`` decimals, half up (0.123455 -> 0.12346 at 5)."""
+        quantum = Decimal(1).scaleb(-int(decimals))
+        return self._edit(rate_code, component,
+                          lambda x: float(Decimal(repr(x)).quantize(quantum, rounding=ROUND_HALF_UP)))
+
     def _edit(self, rate_code, component, fn) -> Proposal:
         out = self.copy()
         charge = out.charge(rate_code, component)
@@ -169,9 +182,17 @@ class Proposal:
             if (self.source_dir / sub).is_dir():
                 shutil.copytree(self.source_dir / sub, folder / sub, dirs_exist_ok=True)
         for code in self.tariffs:
+            if code in self.paths and self.unedited(code):
+                shutil.copy2(self.paths[code], folder / self.paths[code].name)
+                continue
             (folder / f"{code}.yaml").write_text(f"# {self.name}: written by workbench.design\n" + self.to_yaml(code),
                                                  encoding="utf-8")
         return folder
+
+    def unedited(self, rate_code: str) -> bool:
+        """Whether ``rate_code`` is still what its file says (no edit changed it)."""
+        path = self.paths.get(rate_code)
+        return path is not None and read_yaml(read_tariff_text(path)) == self.tariffs[rate_code]
 
 
 def _description(charge: dict) -> str:

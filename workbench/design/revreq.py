@@ -17,6 +17,11 @@ bill for bill) and the *residual* (revenue − requirement, in $): 0.00 when the
 the cent; otherwise the smallest overshoot (a step of R(x) jumps past the requirement, e.g. a customer charge
 moves every bill by a cent at once, or a price rounded to ``decimals`` moves revenue by more than a cent).
 
+:func:`round_solution` rounds each solved price to the precision a tariff is filed in (per unit, ``PRICE_DECIMALS``:
+$/kWh to 5 decimals, $/kW and a monthly customer charge to 2...) and prices the *rounded* book: its revenue
+and its difference from the requirement (in $ and %) are the rounding's cost, and what ``workbench cycle``
+bills with the written book.
+
 :func:`revenue_neutral` moves revenue between charges (raise the customer charge, solve the energy price
 that keeps the class's revenue); :func:`check_recovers` says whether a book recovers a requirement.
 """
@@ -61,6 +66,57 @@ class Solution:
         verb = "recovers it to the cent" if self.residual == 0 else f"residual {self.residual:+,.2f}"
         return (f"{self.how} x = {self.x!r} on {self.targets}: revenue ${self.revenue:,.2f} against the requirement "
                 f"${self.requirement:,.2f} ({verb}; {self.evaluations} pricings)")
+
+
+#: decimals a filed price is stated to, by its unit (a customer or minimum charge: by its ``per``)
+PRICE_DECIMALS = {"kWh": 5, "kW": 2, "month": 2, "bill": 2, "day": 4}
+UNIT_OF_TYPE = {"energy": "kWh", "rider": "kWh", "rtp": "kWh", "demand": "kW"}
+
+
+def price_unit(charge: dict) -> str:
+    """The unit a charge's price is per: kWh, kW, or (customer, minimum) its ``per`` (month, bill, day)."""
+    return UNIT_OF_TYPE.get(charge.get("type"), str(charge.get("per", "month")))
+
+
+@dataclass
+class Rounded:
+    """A solution with its prices rounded: the book to write, its revenue and the rounding's cost [$]."""
+
+    proposal: Proposal
+    revenue: float
+    requirement: float
+    decimals: list  # (rate code, charge, unit, decimals, "default" | "given")
+
+    @property
+    def difference(self) -> float:
+        return round(self.revenue - self.requirement, 2)
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * self.difference / self.requirement
+
+    def summary(self) -> str:
+        return (f"rounded book: revenue ${self.revenue:,.2f} against the requirement ${self.requirement:,.2f}: "
+                f"difference {self.difference:+,.2f} ({self.percent:+.4f}%), the cost of the rounding")
+
+
+def round_solution(study: Study, solution: Solution, decimals: dict | None = None) -> Rounded:
+    """Each price of the solution's moved charges rounded (half up) to ``decimals[unit]`` (default
+    ``PRICE_DECIMALS``), and the rounded book priced on the study's customers."""
+    given = dict(decimals or {})
+    unknown = sorted(set(given) - set(PRICE_DECIMALS))
+    if unknown:
+        raise WorkbenchError(f"price decimals for unit(s) {unknown}: expected units {sorted(PRICE_DECIMALS)}")
+    proposal, used = solution.proposal, []
+    for code, component in solution.targets:
+        unit = price_unit(proposal.charge(code, component))
+        if unit not in PRICE_DECIMALS:
+            raise WorkbenchError(f"{code} {component}: a price per {unit!r}; expected one of {sorted(PRICE_DECIMALS)}")
+        n = given.get(unit, PRICE_DECIMALS[unit])
+        used.append((code, component, unit, n, "given" if unit in given else "default"))
+        proposal = proposal.round_prices(code, component, n)
+    codes = sorted({code for code, _ in solution.targets})
+    return Rounded(proposal, _revenue_cents(study, proposal, codes) / 100.0, solution.requirement, used)
 
 
 def _apply(base: Proposal, targets, how: str, x: float) -> Proposal:
