@@ -312,8 +312,7 @@ def _ingest(args) -> int:
 
 def wings() -> list:
     """Each wing's ``add_commands(sub)`` (``workbench/cli_<wing>.py``), which adds its parsers and handlers."""
-    # imported here, not at the top (a downward import: cli_<wing> ranks below cli): the wings load pandas,
-    # SQLAlchemy, WeasyPrint, matplotlib (~2 s) that `workbench cycle`, `bill`, ... never use; see main()
+    # imported here (downward: cli_<wing> ranks below cli): the wings load pandas, SQLAlchemy, WeasyPrint, ... (~2 s)
     from workbench import cli_cos, cli_design, cli_filing, cli_ledger, cli_receivables, cli_runs
 
     return [cli_ledger.add_commands, cli_runs.add_commands, cli_design.add_commands, cli_cos.add_commands,
@@ -326,16 +325,17 @@ HANDLERS = {"bill": _bill, "sample": _sample, "cycle": _cycle, "serve": _serve, 
 def build_parser(argv=None) -> argparse.ArgumentParser:
     """The ``workbench`` parser (:mod:`workbench.cli_parser`), its subcommands calling this module's functions.
 
-    When ``argv`` names one of this module's own subcommands first (``workbench cycle ...``), the wings'
-    subcommands are left out of the parser, so their modules are not imported: they cannot be what ``argv``
-    asks for. Without ``argv`` (or for ``--help``, ``--version``, a wing's command), the whole parser.
-    """
+    When ``argv`` names one of this module's own subcommands first (``workbench cycle ...``), the parser leaves the
+    wings out, so their modules are not imported. Otherwise (no ``argv``, ``--help``, a wing's command) all of it."""
     ours = bool(argv) and argv[0] in HANDLERS
     return cli_parser.build_parser(HANDLERS, wings=() if ours else wings())
 
 
 def main(argv=None) -> int:
     """Run ``workbench ARGV``; returns the exit status (see the module docstring for what each failure prints)."""
+    # numba's OpenMP threads sleep between parallel regions, not spin (a user's setting wins; read when the first
+    # parallel kernel loads libgomp): spinning took the cores from the cycle's Zarr readers (docs/scale.md)
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     try:
         argv = sys.argv[1:] if argv is None else list(argv)
         args = build_parser(argv).parse_args(argv)
