@@ -36,7 +36,6 @@ import datetime as dt
 import json
 import logging
 import time
-from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -186,25 +185,19 @@ def _run_locked(planned: CyclePlanned, out: Path, identity: dict, *, cube, tarif
     return result
 
 
-#: chunks read ahead, each on its own reader thread: Zarr decoding (which releases the GIL) of the next chunks on
-#: both cores while this one is scanned and priced. Memory: this chunk and READ_AHEAD more
-READ_AHEAD = 2
-
-
 def _bill_in_process(planned: CyclePlanned, todo: list[ChunkTask], bar) -> None:
-    """Bill the chunks in order, reading the next :data:`READ_AHEAD` chunks on reader threads while chunk i is
-    scanned and priced (numba, also without the GIL), so that decoding and billing overlap on the cores. Memory
-    stays bounded by 1 + READ_AHEAD chunks."""
-    with ThreadPoolExecutor(READ_AHEAD, thread_name_prefix="chunk-reader") as reader:
-        pending = deque(reader.submit(read_task, planned.plan, task) for task in todo[:READ_AHEAD])
+    """Bill the chunks in order, reading chunk i + 1 (Zarr decoding, which releases the GIL) on a reader thread
+    while chunk i is scanned and priced (numba, also without the GIL): the two overlap on two cores. At most one
+    chunk is read ahead, so memory stays bounded by two chunks."""
+    with ThreadPoolExecutor(1, thread_name_prefix="chunk-reader") as reader:
+        ahead = reader.submit(read_task, planned.plan, todo[0]) if todo else None
         for i, task in enumerate(todo):
-            data = pending.popleft().result()  # a read error surfaces here, for this chunk, as without the threads
-            if i + READ_AHEAD < len(todo):
-                pending.append(reader.submit(read_task, planned.plan, todo[i + READ_AHEAD]))
+            data = ahead.result()  # a read error surfaces here, for this chunk, as it would without the thread
+            ahead = reader.submit(read_task, planned.plan, todo[i + 1]) if i + 1 < len(todo) else None
             try:
                 bill_chunk(planned.plan, task, data)
             except BaseException:
-                for ahead in pending:
+                if ahead is not None:
                     ahead.cancel()
                 raise
             del data
