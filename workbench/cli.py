@@ -34,17 +34,7 @@ import os
 import select
 import sys
 
-from workbench import (
-    cli_cos,
-    cli_design,
-    cli_filing,
-    cli_ledger,
-    cli_logging,
-    cli_parser,
-    cli_payments,
-    cli_receivables,
-    cli_runs,
-)
+from workbench import cli_logging, cli_parser
 from workbench.cli_errors import decode_error_line, int_range, one_line, os_error_line, port_free
 from workbench.errors import WorkbenchError, require
 
@@ -320,21 +310,35 @@ def _ingest(args) -> int:
     return 0
 
 
-# each wing's subcommands (workbench/cli_<wing>.py: add_commands(sub) adds its parsers and handlers)
-WINGS: list = [cli_ledger.add_commands, cli_runs.add_commands, cli_design.add_commands, cli_cos.add_commands,
-               cli_filing.add_commands, cli_receivables.add_commands, cli_payments.add_commands]
+def wings() -> list:
+    """Each wing's ``add_commands(sub)`` (``workbench/cli_<wing>.py``), which adds its parsers and handlers."""
+    # imported here (downward: cli_<wing> ranks below cli): the wings load pandas, SQLAlchemy, WeasyPrint, ... (~2 s)
+    from workbench import cli_cos, cli_design, cli_filing, cli_ledger, cli_payments, cli_receivables, cli_runs
+
+    return [cli_ledger.add_commands, cli_runs.add_commands, cli_design.add_commands, cli_cos.add_commands,
+            cli_filing.add_commands, cli_receivables.add_commands, cli_payments.add_commands]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The ``workbench`` parser (:mod:`workbench.cli_parser`), its subcommands calling this module's functions."""
-    return cli_parser.build_parser({"bill": _bill, "sample": _sample, "cycle": _cycle, "serve": _serve,
-                                    "vee": _vee, "ingest": _ingest}, wings=WINGS)
+HANDLERS = {"bill": _bill, "sample": _sample, "cycle": _cycle, "serve": _serve, "vee": _vee, "ingest": _ingest}
+
+
+def build_parser(argv=None) -> argparse.ArgumentParser:
+    """The ``workbench`` parser (:mod:`workbench.cli_parser`), its subcommands calling this module's functions.
+
+    When ``argv`` names one of this module's own subcommands first (``workbench cycle ...``), the parser leaves the
+    wings out, so their modules are not imported. Otherwise (no ``argv``, ``--help``, a wing's command) all of it."""
+    ours = bool(argv) and argv[0] in HANDLERS
+    return cli_parser.build_parser(HANDLERS, wings=() if ours else wings())
 
 
 def main(argv=None) -> int:
     """Run ``workbench ARGV``; returns the exit status (see the module docstring for what each failure prints)."""
+    # numba's OpenMP threads sleep between parallel regions, not spin (a user's setting wins; read when the first
+    # parallel kernel loads libgomp): spinning took the cores from the cycle's Zarr readers (docs/scale.md)
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     try:
-        args = build_parser().parse_args(argv)
+        argv = sys.argv[1:] if argv is None else list(argv)
+        args = build_parser(argv).parse_args(argv)
         with cli_logging.configured(cli_logging.verbosity(args)):
             status = args.func(args)
         sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit flush

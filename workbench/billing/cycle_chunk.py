@@ -142,10 +142,10 @@ def bill_chunk(plan: CyclePlan, task: ChunkTask, data: dict[str, np.ndarray] | N
         for code, program_code, pto_date, month in sorted(set(zip(codes[keep], nem[keep], pto[keep], true_up[keep],
                                                                      strict=True))):
             rows = np.flatnonzero((codes == code) & (nem == program_code) & (pto == pto_date) & (true_up == month) & keep)
-            # a group of consecutive meters (one group: every meter) is a view, others a copy
-            part = slice(rows[0], rows[-1] + 1) if rows[-1] - rows[0] + 1 == len(rows) else rows
-            sub = {name: values[part] for name, values in block.items()}
-            bills, lines, mask, held = _bill_group(plan, sub, periods_all, rows, code, program_code, pto_date,
+            # the group's per-meter attributes; its interval data stay in the chunk, scanned by row index (groups
+            # are interleaved: copying each group's rows out would copy the whole chunk once more)
+            sub = {name: values[rows] for name, values in block.items() if name not in SCANNED}
+            bills, lines, mask, held = _bill_group(plan, sub, block, periods_all, rows, code, program_code, pto_date,
                                                    int(month))
             marker["held"].extend(held)
             if not bills.num_rows and held:
@@ -169,32 +169,46 @@ def bill_chunk(plan: CyclePlan, task: ChunkTask, data: dict[str, np.ndarray] | N
     return marker
 
 
-def _bill_group(plan: CyclePlan, sub: dict, periods_all: BillPeriods, rows, code, program_code, pto_date="",
-                true_up_month=0):
-    """Bills and line items of the meters ``sub`` (arrays by name) of one chunk on one rate code and program."""
+#: the interval arrays the scan reads in place from the whole chunk, by row (see :func:`_bill_group`)
+SCANNED = ("delivered_kwh", "received_kwh", "quality")
+
+
+def _bill_group(plan: CyclePlan, sub: dict, block: dict, periods_all: BillPeriods, rows, code, program_code,
+                pto_date="", true_up_month=0):
+    """Bills and line items of the meters ``rows`` of one chunk on one rate code and program.
+
+    ``block``: the chunk's arrays by name; ``sub``: the group's rows of those not in :data:`SCANNED`. The scan
+    reads ``block``'s interval data at ``rows`` in place; the paths that transform the interval data first
+    (kVARh checks, hourly netting) take a copy of the group's rows, as they always did."""
     tariff = plan.book[code]
     schedule = plan.schedules[code]
     periods = BillPeriods(periods_all.start[rows], periods_all.end[rows], periods_all.nominal_days[rows],
                           periods_all.bounds[rows])
     held, rdet = [], None
+    program = plan.programs[program_code] if program_code else None
+    scanned, scan_rows = block, rows
+    if tariff.needs_reactive or (program is not None and program.netting_interval == "hourly"):
+        sub = {**sub, **{name: block[name][rows] for name in SCANNED if name in block}}
+        scanned, scan_rows = sub, None
     if tariff.needs_reactive:
         sub, periods, rows, rdet, held = _reactive_checked(plan, sub, periods, rows, tariff, schedule)
+        scanned = sub
         if not len(rows):
             empty = np.zeros((0, periods.valid.shape[1]), bool)
             return SCHEMAS["bills"].empty_table(), SCHEMAS["line_items"].empty_table(), empty, held
     extras = None
     if program_code:
-        program = plan.programs[program_code]
         price_array = plan.export_prices[(code, program_code, pto_date)]
         if program.netting_interval == "hourly":
-            sub = _hourly_netted(sub, plan.utc, plan.step)
-        det = _scan(sub, tariff, periods, schedule, export_price=price_array, parallel=plan.parallel_scan)
+            scanned = _hourly_netted(scanned, plan.utc, plan.step)
+        det = _scan(scanned, tariff, periods, schedule, export_price=price_array, parallel=plan.parallel_scan,
+                    rows=scan_rows)
         det.reactive = rdet
         enrollment = Enrollment(program, np.datetime64(pto_date, "D") if pto_date else None, true_up_month or None)
         result = bill_with_program(tariff, det, periods, enrollment, export_valued=price_array is not None)
         items, extras = result.items, result.extras
     else:
-        det = _scan(sub, tariff, periods, schedule, parallel=plan.parallel_scan)
+        det = _scan(scanned, tariff, periods, schedule, parallel=plan.parallel_scan, rows=scan_rows)
         det.reactive = rdet
         items = price(tariff, det, periods)
     mask = period_mask(periods, plan.period)
@@ -274,13 +288,15 @@ def program_export_price(program, schedule, utc, step, pto=None):
     return vintage_prices(program, utc, schedule.local, step, pto=pto or None)
 
 
-def _scan(sub: dict, tariff, periods: BillPeriods, schedule, export_price=None, parallel=True) -> Determinants:
-    """The numba scan of the meters ``sub``, as :func:`workbench.engine.cube.cube_determinants` runs it."""
+def _scan(sub: dict, tariff, periods: BillPeriods, schedule, export_price=None, parallel=True,
+          rows=None) -> Determinants:
+    """The numba scan of the meters ``sub`` (or of its rows ``rows``), as :func:`workbench.engine.cube.cube_determinants`
+    runs it."""
     out = scan_determinants(
         sub["delivered_kwh"], sub["received_kwh"], periods.bounds, schedule.energy_bucket, schedule.demand_bucket,
         tariff.n_energy_buckets, tariff.n_demand_buckets, quality=sub["quality"], block_pos=schedule.block_pos,
         window=schedule.window, rolling=schedule.rolling, kw_factor=schedule.kw_factor, rtp_price=schedule.rtp_price,
-        cp_flag=schedule.cp_flag, parallel=parallel, export_price=export_price,
+        cp_flag=schedule.cp_flag, parallel=parallel, export_price=export_price, rows=rows,
     )
     return Determinants(**{name: np.asarray(out[name]) for name in _OUTPUTS})
 

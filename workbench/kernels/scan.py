@@ -190,12 +190,13 @@ def _scan_meter_segments(
 
 @njit(parallel=True, cache=True, nogil=True)
 def _scan_segments_parallel(
-    delivered, delivered_bits, received, received_bits, quality, bounds, seg_start, seg_energy, seg_demand, kw_factor, rtp_price, export_price, cp_index,
-    energy_kwh, received_kwh, peak_kw, tou_peak_kw, cp_kw, rtp_cost, export_credit, counts,
+    delivered, delivered_bits, received, received_bits, quality, rows, bounds, seg_start, seg_energy, seg_demand, kw_factor, rtp_price, export_price,
+    cp_index, energy_kwh, received_kwh, peak_kw, tou_peak_kw, cp_kw, rtp_cost, export_credit, counts,
 ):
-    for m in prange(delivered.shape[0]):
+    for m in prange(rows.shape[0]):
+        r = rows[m]  # the meter's row of the input arrays; its outputs are row m
         _scan_meter_segments(
-            delivered[m], delivered_bits[m], received[m], received_bits[m], quality[m], bounds[m], seg_start, seg_energy, seg_demand, kw_factor,
+            delivered[r], delivered_bits[r], received[r], received_bits[r], quality[r], bounds[m], seg_start, seg_energy, seg_demand, kw_factor,
             rtp_price, export_price, cp_index, energy_kwh[m], received_kwh[m], peak_kw[m], tou_peak_kw[m], cp_kw[m],
             rtp_cost[m], export_credit[m], counts[m],
         )
@@ -203,12 +204,13 @@ def _scan_segments_parallel(
 
 @njit(cache=True)
 def _scan_segments_serial(
-    delivered, delivered_bits, received, received_bits, quality, bounds, seg_start, seg_energy, seg_demand, kw_factor, rtp_price, export_price, cp_index,
-    energy_kwh, received_kwh, peak_kw, tou_peak_kw, cp_kw, rtp_cost, export_credit, counts,
+    delivered, delivered_bits, received, received_bits, quality, rows, bounds, seg_start, seg_energy, seg_demand, kw_factor, rtp_price, export_price,
+    cp_index, energy_kwh, received_kwh, peak_kw, tou_peak_kw, cp_kw, rtp_cost, export_credit, counts,
 ):
-    for m in range(delivered.shape[0]):
+    for m in range(rows.shape[0]):
+        r = rows[m]  # the meter's row of the input arrays; its outputs are row m
         _scan_meter_segments(
-            delivered[m], delivered_bits[m], received[m], received_bits[m], quality[m], bounds[m], seg_start, seg_energy, seg_demand, kw_factor,
+            delivered[r], delivered_bits[r], received[r], received_bits[r], quality[r], bounds[m], seg_start, seg_energy, seg_demand, kw_factor,
             rtp_price, export_price, cp_index, energy_kwh[m], received_kwh[m], peak_kw[m], tou_peak_kw[m], cp_kw[m],
             rtp_cost[m], export_credit[m], counts[m],
         )
@@ -216,12 +218,13 @@ def _scan_segments_serial(
 
 @njit(parallel=True, cache=True, nogil=True)
 def _scan_parallel(
-    delivered, received, quality, bounds, energy_bucket, demand_bucket, block_pos, window, rolling, kw_factor,
+    delivered, received, quality, rows, bounds, energy_bucket, demand_bucket, block_pos, window, rolling, kw_factor,
     rtp_price, export_price, cp_flag, energy_kwh, received_kwh, peak_kw, tou_peak_kw, cp_kw, rtp_cost, export_credit, counts,
 ):
-    for m in prange(delivered.shape[0]):
+    for m in prange(rows.shape[0]):
+        r = rows[m]  # the meter's row of the input arrays; its outputs are row m
         _scan_meter(
-            delivered[m], received[m], quality[m], bounds[m], energy_bucket, demand_bucket, block_pos, window, rolling,
+            delivered[r], received[r], quality[r], bounds[m], energy_bucket, demand_bucket, block_pos, window, rolling,
             kw_factor, rtp_price, export_price, cp_flag, energy_kwh[m], received_kwh[m], peak_kw[m], tou_peak_kw[m],
             cp_kw[m], rtp_cost[m], export_credit[m], counts[m],
         )
@@ -229,12 +232,13 @@ def _scan_parallel(
 
 @njit(cache=True)
 def _scan_serial(
-    delivered, received, quality, bounds, energy_bucket, demand_bucket, block_pos, window, rolling, kw_factor,
+    delivered, received, quality, rows, bounds, energy_bucket, demand_bucket, block_pos, window, rolling, kw_factor,
     rtp_price, export_price, cp_flag, energy_kwh, received_kwh, peak_kw, tou_peak_kw, cp_kw, rtp_cost, export_credit, counts,
 ):
-    for m in range(delivered.shape[0]):
+    for m in range(rows.shape[0]):
+        r = rows[m]  # the meter's row of the input arrays; its outputs are row m
         _scan_meter(
-            delivered[m], received[m], quality[m], bounds[m], energy_bucket, demand_bucket, block_pos, window, rolling,
+            delivered[r], received[r], quality[r], bounds[m], energy_bucket, demand_bucket, block_pos, window, rolling,
             kw_factor, rtp_price, export_price, cp_flag, energy_kwh[m], received_kwh[m], peak_kw[m], tou_peak_kw[m],
             cp_kw[m], rtp_cost[m], export_credit[m], counts[m],
         )
@@ -243,7 +247,7 @@ def _scan_serial(
 def scan_determinants(
     delivered, received, bounds, energy_bucket, demand_bucket, n_energy, n_demand, *, quality=None,
     block_pos=None, window=1, rolling=False, kw_factor=4.0, rtp_price=None, cp_flag=None, parallel=True,
-    runs=None, export_price=None,
+    runs=None, export_price=None, rows=None,
 ):
     """Scan ``(meter, time)`` arrays into determinants (see the module docstring).
 
@@ -263,13 +267,21 @@ def scan_determinants(
         Single-interval demand (``window == 1``) is scanned over runs of intervals that share their buckets
         (a plain sum and max per run: the fast path). ``False`` forces the interval-by-interval loop; the
         tests compare both.
+    rows : (M,) int, optional
+        The rows of ``delivered``, ``received`` and ``quality`` to scan: meter ``m`` of ``bounds`` and of the
+        outputs is input row ``rows[m]`` (default: every row, in order). Lets a caller scan one group of a
+        chunk's meters without copying its rows out of the chunk.
 
     Returns
     -------
     dict of arrays: energy_kwh (M,B,E), received_kwh (M,B,E), peak_kw (M,B), tou_peak_kw (M,B,D), cp_kw (M,B),
     rtp_cost (M,B), export_credit (M,B), counts (M,B,3)
     """
-    n_meters, n_times = delivered.shape
+    n_times = delivered.shape[1]
+    rows = np.arange(delivered.shape[0], dtype=np.int64) if rows is None else np.asarray(rows, np.int64)
+    n_meters = len(rows)
+    if n_meters and (rows.min() < 0 or rows.max() >= delivered.shape[0]):  # numba does not check bounds
+        raise IndexError(f"rows: {rows.min()}..{rows.max()} outside the {delivered.shape[0]} rows of delivered")
     n_periods = bounds.shape[1] - 1
     out = {
         "energy_kwh": np.zeros((n_meters, n_periods, n_energy)),
@@ -282,7 +294,7 @@ def scan_determinants(
         "counts": np.zeros((n_meters, n_periods, N_COUNTS), dtype=np.int64),
     }
     # no quality flags: a (M, 0) array, so each meter's row is empty and nothing counts as estimated
-    quality = np.zeros((n_meters, 0), np.uint8) if quality is None else np.ascontiguousarray(quality, dtype=np.uint8)
+    quality = np.zeros((delivered.shape[0], 0), np.uint8) if quality is None else np.ascontiguousarray(quality, dtype=np.uint8)
     block_pos = np.zeros(n_times, np.int16) if block_pos is None else np.asarray(block_pos, np.int16)
     rtp_price = np.zeros(0) if rtp_price is None else np.asarray(rtp_price, np.float64)
     export_price = np.zeros(0) if export_price is None else np.asarray(export_price, np.float64)
@@ -302,11 +314,11 @@ def scan_determinants(
         # the same bytes as integers, for a vectorized max (see _max_bits)
         delivered_bits = delivered.view(np.int64 if delivered.dtype.itemsize == 8 else np.int32)
         received_bits = received.view(np.int64 if received.dtype.itemsize == 8 else np.int32)
-        fn(delivered, delivered_bits, received, received_bits, quality, bounds, seg_start, energy_bucket[seg_start[:-1]],
+        fn(delivered, delivered_bits, received, received_bits, quality, rows, bounds, seg_start, energy_bucket[seg_start[:-1]],
            demand_bucket[seg_start[:-1]], float(kw_factor), rtp_price, export_price,
            np.flatnonzero(cp_flag).astype(np.int64), *outputs)
         return out
     fn = _scan_parallel if parallel else _scan_serial
-    fn(delivered, received, quality, bounds, energy_bucket, demand_bucket, block_pos, int(window), bool(rolling),
+    fn(delivered, received, quality, rows, bounds, energy_bucket, demand_bucket, block_pos, int(window), bool(rolling),
        float(kw_factor), rtp_price, export_price, cp_flag, *outputs)
     return out
