@@ -10,6 +10,8 @@ import math
 import numpy as np
 from numba import njit
 
+from workbench.kernels.quads import quad_sum_max
+
 
 @njit(cache=True, nogil=True, inline="always")
 def _sum_max(x, a, b):
@@ -81,6 +83,22 @@ def _from_bits(b, is64):
     return math.ldexp(float(mant), -149) if e == 0 else math.ldexp(float(mant | 0x800000), e - 150)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _sum_max4(x, a, b):
+    """Sum, max and NaN count of x[a:b]: whole steps of four intervals in four vector lanes (``quad_sum_max``),
+    the rest one by one. A run whose sum is not finite (a NaN or an inf) is redone by ``_sum_max``, which
+    counts the NaNs."""
+    quads = (b - a) // 4
+    total, top = quad_sum_max(x, a, quads)
+    for t in range(a + 4 * quads, b):  # a run that is not a whole number of hours
+        v = np.float64(x[t])
+        total += v
+        top = v if v > top else top
+    if total - total != 0.0:
+        return _sum_max(x, a, b)
+    return total, top, 0
+
+
 @njit(cache=True, nogil=True)
 def _run_sum_max(x, bits, a, b):
     """Sum, max and NaN count of x[a:b] (as ``_sum_max``); long runs vectorized when they hold no NaN or inf."""
@@ -88,7 +106,7 @@ def _run_sum_max(x, bits, a, b):
         total = _fast_sum(x[a:b])
         if total - total == 0.0:  # finite: no NaN, no inf
             return total, _from_bits(_max_bits(bits[a:b]), bits.itemsize == 8), 0
-    return _sum_max(x, a, b)
+    return _sum_max4(x, a, b)
 
 
 @njit(cache=True, nogil=True)
@@ -98,5 +116,5 @@ def _run_sum(x, a, b):
         total = _fast_sum(x[a:b])
         if total - total == 0.0:
             return total, 0
-    total, _, n_nan = _sum_max(x, a, b)
+    total, _, n_nan = _sum_max4(x, a, b)
     return total, n_nan
