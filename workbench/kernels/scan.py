@@ -18,7 +18,7 @@ interval (NaN) counts as 0 kWh in a demand window and is counted as missing.
 import numpy as np
 from numba import njit, prange
 
-from workbench.kernels.run_sums import _fast_sum, _max_bits, _run_sum, _run_sum_max
+from workbench.kernels.run_sums import _no_reads, _run_sum, _run_sum_max
 
 N_COUNTS = 3  # present, missing, estimated
 
@@ -119,7 +119,7 @@ def _scan_meter_segments(
     has_quality = quality.shape[0] > 0
     n_seg = seg_start.shape[0] - 1
     # most meters never export: a received row of zeros (one vectorized pass) needs no sums per run
-    has_received = not (_fast_sum(received) == 0.0 and _max_bits(received_bits) == 0)
+    has_received = not _no_reads(received_bits)
     for b in range(n_periods):
         start = bounds[b]
         stop = bounds[b + 1]
@@ -141,7 +141,7 @@ def _scan_meter_segments(
             a = max(seg_start[k], start)
             z = min(seg_start[k + 1], stop)
             e = seg_energy[k]
-            total, top, n_nan = _run_sum_max(delivered, delivered_bits, a, z)
+            total, top, n_nan = _run_sum_max(delivered, a, z)
             energy_kwh[b, e] += total
             missing += n_nan
             if has_received:
@@ -299,7 +299,7 @@ def scan_determinants(
         change = np.flatnonzero((energy_bucket[1:] != energy_bucket[:-1]) | (demand_bucket[1:] != demand_bucket[:-1]))
         seg_start = np.concatenate([[0], change + 1, [n_times]]).astype(np.int64)
         fn = _scan_segments_parallel if parallel else _scan_segments_serial
-        # the same bytes as integers, for a vectorized max (see _max_bits)
+        # the same bytes as integers, for a vectorized check that a meter never exported (see _no_reads)
         delivered_bits = delivered.view(np.int64 if delivered.dtype.itemsize == 8 else np.int32)
         received_bits = received.view(np.int64 if received.dtype.itemsize == 8 else np.int32)
         fn(delivered, delivered_bits, received, received_bits, quality, bounds, seg_start, energy_bucket[seg_start[:-1]],
