@@ -18,7 +18,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workbench.kernels.run_sums import _no_reads, _run_sum, _run_sum_max
+from workbench.kernels.run_sums import _no_reads, _priced_sum, _run_sum, _run_sum_max
 
 
 def reference(values):
@@ -74,3 +74,16 @@ def test_no_reads_is_every_value_a_signed_zero():
                          ([-0.0, -1.0], False), ([np.inf, 0.0], False)):
         for dtype, bits in ((np.float32, np.int32), (np.float64, np.int64)):
             assert _no_reads(np.array(values, dtype).view(bits)) is want, (values, dtype)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(reads, min_size=0, max_size=120), st.integers(0, 5), st.sampled_from([np.float32, np.float64]))
+def test_priced_sum_skips_missing_reads(values, before, dtype):
+    """Σ kWh × price over the present reads (real-time prices, export values); a NaN read adds nothing.
+    Bug caught: a NaN read priced at 0 instead of skipped makes the sum NaN; a slice off by one."""
+    x = np.asarray([7.0] * before + values, dtype=dtype)
+    price = np.linspace(-0.05, 0.4, len(x))
+    a, b = before, len(x)
+    got = _priced_sum(x, price, a, b)
+    terms = [float(v) * float(p) for v, p in zip(x[a:b], price[a:b], strict=True) if v == v]
+    assert abs(got - math.fsum(terms)) <= (len(terms) + 1) * 2.0 ** -52 * math.fsum(abs(t) for t in terms)

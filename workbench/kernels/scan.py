@@ -18,7 +18,7 @@ interval (NaN) counts as 0 kWh in a demand window and is counted as missing.
 import numpy as np
 from numba import njit, prange
 
-from workbench.kernels.run_sums import _no_reads, _run_sum, _run_sum_max
+from workbench.kernels.run_sums import _no_reads, _priced_sum, _run_sum, _run_sum_max
 
 N_COUNTS = 3  # present, missing, estimated
 
@@ -155,19 +155,9 @@ def _scan_meter_segments(
                 tou_peak_kw[b, db] = kw
             k += 1
         if has_rtp:
-            rtp = 0.0
-            for t in range(start, stop):
-                v = delivered[t]
-                if v == v:
-                    rtp += v * rtp_price[t]
-            rtp_cost[b] = rtp
+            rtp_cost[b] = _priced_sum(delivered, rtp_price, start, stop)
         if has_export:
-            export = 0.0
-            for t in range(start, stop):
-                v = received[t]
-                if v == v:
-                    export += v * export_price[t]
-            export_credit[b] = export
+            export_credit[b] = _priced_sum(received, export_price, start, stop)
         cp_sum = 0.0
         cp_n = 0
         for i in range(cp_index.shape[0]):
