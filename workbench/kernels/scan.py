@@ -112,7 +112,10 @@ def _scan_meter_segments(
     delivered, delivered_bits, received, received_bits, quality, bounds, seg_start, seg_energy, seg_demand, kw_factor, rtp_price, export_price, cp_index,
     energy_kwh, received_kwh, peak_kw, tou_peak_kw, cp_kw, rtp_cost, export_credit, counts,
 ):
-    """The scan for single-interval demand (window 1), over runs of intervals that share both buckets."""
+    """The scan for single-interval demand (window 1), over runs of intervals that share both buckets.
+
+    Each run is one vector pass (``run_sums._run_sum_max``). ``delivered_bits`` is no longer read (the runs
+    need no bit-pattern max); it stays in the signature so that the callers are unchanged."""
     n_periods = bounds.shape[0] - 1
     has_rtp = rtp_price.shape[0] > 0
     has_export = export_price.shape[0] > 0
