@@ -15,8 +15,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from numba.core.errors import TypingError
 
 from workbench.kernels.run_sums import _no_reads, _priced_sum, _run_sum, _run_sum_max
 
@@ -87,3 +89,10 @@ def test_priced_sum_skips_missing_reads(values, before, dtype):
     got = _priced_sum(x, price, a, b)
     terms = [float(v) * float(p) for v, p in zip(x[a:b], price[a:b], strict=True) if v == v]
     assert abs(got - math.fsum(terms)) <= (len(terms) + 1) * 2.0 ** -52 * math.fsum(abs(t) for t in terms)
+
+
+def test_an_empty_range_and_a_strided_array():
+    x = np.arange(10, dtype=np.float32)
+    assert _run_sum_max(x, 5, 2) == (0.0, 0.0, 0)  # b < a: nothing, never a huge loop count
+    with pytest.raises(TypingError):  # four lanes are four adjacent elements: a strided view is refused
+        _run_sum_max(np.arange(20.0)[::2], 0, 8)

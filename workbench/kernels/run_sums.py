@@ -43,7 +43,9 @@ def _max(builder, a, b):
 @intrinsic
 def quad_sum_max(typingctx, x, a, n):
     """(sum, max floored at 0) of ``x[a : a + 4 * n]`` (float32 or float64 1-d array) in four float64 lanes."""
-    if not (isinstance(x, types.Array) and x.ndim == 1 and x.dtype in (types.float32, types.float64)):
+    # contiguous only: the four lanes are four adjacent elements
+    if not (isinstance(x, types.Array) and x.ndim == 1 and x.layout == "C"
+            and x.dtype in (types.float32, types.float64)):
         return None
     sig = types.UniTuple(types.float64, 2)(x, types.int64, types.int64)
 
@@ -103,7 +105,7 @@ def _sum_max(x, a, b):
 @njit(cache=True, nogil=True)
 def _run_sum_max(x, a, b):
     """Sum, max (floored at 0: negative reads never make a peak) and NaN count of x[a:b]."""
-    quads = (b - a) // 4
+    quads = max((b - a) // 4, 0)  # an empty range (b <= a) sums to 0
     total, top = quad_sum_max(x, a, quads)
     for t in range(a + 4 * quads, b):  # a run that is not a whole number of hours
         v = np.float64(x[t])
