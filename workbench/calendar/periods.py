@@ -117,13 +117,30 @@ def read_date_periods(read_dates, first_day, end_day, source="read dates"):
 
 
 def periods_from_rows(rows, local_day: np.ndarray) -> BillPeriods:
-    """Stack per-meter period lists (start, end, nominal) into a padded BillPeriods with interval bounds."""
+    """Stack per-meter period lists (start, end, nominal) into a padded BillPeriods with interval bounds.
+
+    Meters on one read cycle share their cycle's list (the same object): each distinct list is stacked once
+    and its rows repeated, which for 10,000 meters on one cycle takes well under a millisecond instead of a
+    Python step per meter.
+    """
     n_meters = len(rows)
-    width = max(len(r[0]) for r in rows)
-    start = np.zeros((n_meters, width), dtype="datetime64[D]")
-    end = np.zeros((n_meters, width), dtype="datetime64[D]")
-    nominal = np.ones((n_meters, width), dtype=int)
-    for i, (s, e, n) in enumerate(rows):
+    if n_meters and all(r is rows[0] for r in rows):  # one cycle (a bench, a study): no dictionary needed
+        distinct, which = [rows[0]], np.zeros(n_meters, dtype=np.int64)
+    else:
+        slot: dict[int, int] = {}
+        distinct = []
+        which = np.empty(n_meters, dtype=np.int64)
+        for i, r in enumerate(rows):
+            j = slot.get(id(r))  # the rows list keeps every row alive, so an id is not reused meanwhile
+            if j is None:
+                j = slot[id(r)] = len(distinct)
+                distinct.append(r)
+            which[i] = j
+    width = max(len(r[0]) for r in distinct)
+    start = np.zeros((len(distinct), width), dtype="datetime64[D]")
+    end = np.zeros((len(distinct), width), dtype="datetime64[D]")
+    nominal = np.ones((len(distinct), width), dtype=int)
+    for i, (s, e, n) in enumerate(distinct):
         k = len(s)
         start[i, :k], end[i, :k], nominal[i, :k] = s, e, n
         start[i, k:] = end[i, k:] = e[-1]
@@ -131,7 +148,9 @@ def periods_from_rows(rows, local_day: np.ndarray) -> BillPeriods:
     edges = np.concatenate([start, end[:, -1:]], axis=1).astype(np.int64)
     bounds = np.searchsorted(day, edges, side="left").astype(np.int64)
     # a padded period has start == end: make its bounds empty at the last period's end
-    return BillPeriods(start=start, end=end, nominal_days=nominal, bounds=bounds)
+    if len(distinct) == n_meters:  # every row its own list: already in order
+        return BillPeriods(start=start, end=end, nominal_days=nominal, bounds=bounds)
+    return BillPeriods(start=start[which], end=end[which], nominal_days=nominal[which], bounds=bounds[which])
 
 
 def hour_shares(periods: BillPeriods, step_minutes: int, full_hours: np.ndarray) -> np.ndarray:

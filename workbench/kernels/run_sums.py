@@ -1,102 +1,148 @@
 """Sums and maxima of runs of intervals that share their buckets (the scan's fast path for 1-interval demand).
 
-Short runs take a scalar loop with two accumulators; long ones a vectorized sum (float reassociation only)
-and a vectorized integer max over the values' bit patterns. Both give the same sums to the last bit on the
-data the tests draw, and the same NaN counting: a run holding a NaN (or an inf) takes the scalar loop.
+Every run takes one pass in float64 vector lanes (``quad_sum_max``), the last ``len % 4`` intervals one by
+one. ToU periods change on the hour, so with 15-minute reads every run is a whole number of steps of four.
+``quad_sum_max(x, a, n)`` sums and maxes ``x[a : a + 4n]`` with two accumulators of four float64 lanes (one
+4-wide load, widen, add and compare-select per step; consecutive steps do not wait on each other's add), then
+combines the lanes: sums as ``(l0 + l1) + (l2 + l3)``, maxima in any order. It is an intrinsic that emits the
+LLVM vector loop itself: numba's pipeline leaves LLVM's SLP vectorizer off, and its loop vectorizer only
+takes loops far longer than these runs (12-20 intervals), so four scalar accumulators stay scalar.
+
+The sums differ from a left-to-right loop by float reassociation only; a maximum is exact (per lane the loop
+is ``s += v; m = v if v > m else m`` from 0: a NaN never wins, negative reads never make a peak). A run whose
+sum is not finite (a NaN: a missing read; or an inf) is redone by the exact scalar loop, which counts the NaNs
+and skips them. One pass per run beat the earlier two-pass long-run path (a vectorized sum, then an integer
+max over the bit patterns) by about 2.5x per meter: see changes/scanfast-bench.md. The intrinsic lives in
+this file so that numba's cache of these functions (keyed by this file) is rebuilt when it changes.
 """
 
-import math
-
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+_LANES = 4
+
+
+def _vector_load(builder, data, offset, elt):
+    """Four adjacent elements from ``data[offset]``, aligned only as one element is (a run starts anywhere)."""
+    vec = ir.VectorType(elt, _LANES)
+    align = 8 if isinstance(elt, ir.DoubleType) else 4
+    if getattr(data.type, "is_opaque", False):
+        ptr = builder.gep(data, [offset], inbounds=True, source_etype=elt)
+        return builder.load(ptr, typ=vec, align=align)
+    ptr = builder.gep(data, [offset], inbounds=True)
+    return builder.load(builder.bitcast(ptr, vec.as_pointer()), align=align)
+
+
+def _max(builder, a, b):
+    return builder.select(builder.fcmp_ordered(">", a, b), a, b)
+
+
+@intrinsic
+def quad_sum_max(typingctx, x, a, n):
+    """(sum, max floored at 0) of ``x[a : a + 4 * n]`` (float32 or float64 1-d array) in four float64 lanes."""
+    # contiguous only: the four lanes are four adjacent elements
+    if not (isinstance(x, types.Array) and x.ndim == 1 and x.layout == "C"
+            and x.dtype in (types.float32, types.float64)):
+        return None
+    sig = types.UniTuple(types.float64, 2)(x, types.int64, types.int64)
+
+    def codegen(context, builder, signature, args):
+        ary = context.make_array(signature.args[0])(context, builder, args[0])
+        elt = context.get_value_type(signature.args[0].dtype)
+        f64 = ir.DoubleType()
+        vd = ir.VectorType(f64, _LANES)
+        zero = ir.Constant(vd, [0.0] * _LANES)
+        # two accumulators of four lanes: consecutive steps of four do not wait on each other's add
+        acc = [cgutils.alloca_once_value(builder, zero) for _ in range(4)]  # sum A, max A, sum B, max B
+        i64 = ir.IntType(64)
+
+        def step(offset, sum_slot, max_slot):
+            v = _vector_load(builder, ary.data, offset, elt)
+            if elt != f64:
+                v = builder.fpext(v, vd)
+            builder.store(builder.fadd(builder.load(sum_slot), v), sum_slot)
+            builder.store(_max(builder, v, builder.load(max_slot)), max_slot)
+
+        pairs = builder.lshr(args[2], ir.Constant(i64, 1))
+        with cgutils.for_range(builder, pairs) as loop:
+            offset = builder.add(args[1], builder.shl(loop.index, ir.Constant(i64, 3)))
+            step(offset, acc[0], acc[1])
+            step(builder.add(offset, ir.Constant(i64, 4)), acc[2], acc[3])
+        with cgutils.if_unlikely(builder, builder.trunc(args[2], ir.IntType(1))):  # an odd step of four
+            step(builder.add(args[1], builder.shl(pairs, ir.Constant(i64, 3))), acc[0], acc[1])
+        s = builder.fadd(builder.load(acc[0]), builder.load(acc[2]))
+        m = _max(builder, builder.load(acc[1]), builder.load(acc[3]))
+        lane = [ir.Constant(ir.IntType(32), i) for i in range(_LANES)]
+        s_ = [builder.extract_element(s, k) for k in lane]
+        m_ = [builder.extract_element(m, k) for k in lane]
+        total = builder.fadd(builder.fadd(s_[0], s_[1]), builder.fadd(s_[2], s_[3]))
+        top = _max(builder, _max(builder, m_[0], m_[1]), _max(builder, m_[2], m_[3]))
+        return context.make_tuple(builder, signature.return_type, [total, top])
+
+    return sig, codegen
+
 
 
 @njit(cache=True, nogil=True, inline="always")
 def _sum_max(x, a, b):
-    """Sum, max and NaN count of x[a:b], two accumulators so the adds do not wait on each other."""
-    s0 = 0.0
-    s1 = 0.0
-    m0 = 0.0
-    m1 = 0.0
-    half = a + ((b - a) // 2) * 2
-    for t in range(a, half, 2):
-        v0 = np.float64(x[t])
-        v1 = np.float64(x[t + 1])
-        s0 += v0
-        s1 += v1
-        m0 = v0 if v0 > m0 else m0
-        m1 = v1 if v1 > m1 else m1
-    if half < b:
-        v0 = np.float64(x[half])
-        s0 += v0
-        m0 = v0 if v0 > m0 else m0
-    total = s0 + s1
+    """Sum, max and NaN count of x[a:b], left to right: the exact path for a run holding a NaN or an inf."""
+    total = 0.0
+    top = 0.0
     n_nan = 0
-    if total != total:  # a NaN somewhere: count it and sum the rest (rare: missing reads)
-        total = 0.0
-        for t in range(a, b):
-            v = np.float64(x[t])
-            if v != v:
-                n_nan += 1
-            else:
-                total += v
-    return total, (m0 if m0 > m1 else m1), n_nan
-
-
-#: float reassociation only (no assumptions about NaN or inf): lets LLVM vectorize a long sum; the NaN check
-#: after it still sees a NaN, since a NaN in any lane propagates to the total
-_REASSOC = {"reassoc", "nsz", "arcp", "contract"}
-#: runs at least this long take the vectorized path (a call per run costs more than it saves on short ones)
-_LONG_RUN = 64
-
-
-@njit(cache=True, nogil=True, fastmath=_REASSOC)
-def _fast_sum(x):
-    s = 0.0
-    for t in range(x.shape[0]):
-        s += np.float64(x[t])
-    return s
+    for t in range(a, b):
+        v = np.float64(x[t])
+        if v != v:
+            n_nan += 1
+        else:
+            total += v
+            top = v if v > top else top
+    return total, top, n_nan
 
 
 @njit(cache=True, nogil=True)
-def _max_bits(bits):
-    """Max of the IEEE bit patterns, floored at 0: for non-negative floats the same order as the values (an
-    integer max vectorizes, a float one does not here); negative values never win, as in ``_sum_max``."""
-    m = bits.dtype.type(0)
-    for t in range(bits.shape[0]):
-        v = bits[t]
-        m = v if v > m else m
-    return m
-
-
-@njit(cache=True, nogil=True)
-def _from_bits(b, is64):
-    """The float whose IEEE bit pattern is the non-negative integer ``b`` (finite)."""
-    if is64:
-        e = (b >> 52) & 0x7FF
-        mant = b & 0xFFFFFFFFFFFFF
-        return math.ldexp(float(mant), -1074) if e == 0 else math.ldexp(float(mant | 0x10000000000000), e - 1075)
-    e = (b >> 23) & 0xFF
-    mant = b & 0x7FFFFF
-    return math.ldexp(float(mant), -149) if e == 0 else math.ldexp(float(mant | 0x800000), e - 150)
-
-
-@njit(cache=True, nogil=True)
-def _run_sum_max(x, bits, a, b):
-    """Sum, max and NaN count of x[a:b] (as ``_sum_max``); long runs vectorized when they hold no NaN or inf."""
-    if b - a >= _LONG_RUN:
-        total = _fast_sum(x[a:b])
-        if total - total == 0.0:  # finite: no NaN, no inf
-            return total, _from_bits(_max_bits(bits[a:b]), bits.itemsize == 8), 0
-    return _sum_max(x, a, b)
+def _run_sum_max(x, a, b):
+    """Sum, max (floored at 0: negative reads never make a peak) and NaN count of x[a:b]."""
+    quads = max((b - a) // 4, 0)  # an empty range (b <= a) sums to 0
+    total, top = quad_sum_max(x, a, quads)
+    for t in range(a + 4 * quads, b):  # a run that is not a whole number of hours
+        v = np.float64(x[t])
+        total += v
+        top = v if v > top else top
+    if total - total != 0.0:  # not finite: a NaN or an inf somewhere
+        return _sum_max(x, a, b)
+    return total, top, 0
 
 
 @njit(cache=True, nogil=True)
 def _run_sum(x, a, b):
     """Sum and NaN count of x[a:b]."""
-    if b - a >= _LONG_RUN:
-        total = _fast_sum(x[a:b])
-        if total - total == 0.0:
-            return total, 0
-    total, _, n_nan = _sum_max(x, a, b)
+    total, _, n_nan = _run_sum_max(x, a, b)
     return total, n_nan
+
+
+@njit(cache=True, nogil=True)
+def _no_reads(bits):
+    """True when every value is +0 or -0 (a meter that never exported): one vectorized OR of the bit patterns,
+    which is then the sign bit alone or nothing. A NaN, an inf or any reading makes it False."""
+    acc = bits.dtype.type(0)
+    for t in range(bits.shape[0]):
+        acc |= bits[t]
+    sign = -2147483648 if bits.itemsize == 4 else -9223372036854775808
+    return acc == 0 or acc == sign
+
+
+@njit(cache=True, nogil=True, fastmath={"reassoc"})
+def _priced_sum(x, price, a, b):
+    """Sum of x[t] x price[t] over the reads of x[a:b] that are present (a NaN is skipped): each product as the
+    interval loop forms it, the sum reassociated (``reassoc`` only: no FMA, no NaN assumptions) so that it
+    vectorizes instead of waiting on one add per interval (real-time prices, net billing's export values)."""
+    v = x[a:b]
+    p = price[a:b]
+    s = 0.0
+    for t in range(v.shape[0]):
+        d = np.float64(v[t])
+        s += d * p[t] if d == d else 0.0
+    return s

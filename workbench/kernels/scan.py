@@ -18,7 +18,7 @@ interval (NaN) counts as 0 kWh in a demand window and is counted as missing.
 import numpy as np
 from numba import njit, prange
 
-from workbench.kernels.run_sums import _fast_sum, _max_bits, _run_sum, _run_sum_max
+from workbench.kernels.run_sums import _no_reads, _priced_sum, _run_sum, _run_sum_max
 
 N_COUNTS = 3  # present, missing, estimated
 
@@ -112,14 +112,17 @@ def _scan_meter_segments(
     delivered, delivered_bits, received, received_bits, quality, bounds, seg_start, seg_energy, seg_demand, kw_factor, rtp_price, export_price, cp_index,
     energy_kwh, received_kwh, peak_kw, tou_peak_kw, cp_kw, rtp_cost, export_credit, counts,
 ):
-    """The scan for single-interval demand (window 1), over runs of intervals that share both buckets."""
+    """The scan for single-interval demand (window 1), over runs of intervals that share both buckets.
+
+    Each run is one vector pass (``run_sums._run_sum_max``). ``delivered_bits`` is no longer read (the runs
+    need no bit-pattern max); it stays in the signature so that the callers are unchanged."""
     n_periods = bounds.shape[0] - 1
     has_rtp = rtp_price.shape[0] > 0
     has_export = export_price.shape[0] > 0
     has_quality = quality.shape[0] > 0
     n_seg = seg_start.shape[0] - 1
     # most meters never export: a received row of zeros (one vectorized pass) needs no sums per run
-    has_received = not (_fast_sum(received) == 0.0 and _max_bits(received_bits) == 0)
+    has_received = not _no_reads(received_bits)
     for b in range(n_periods):
         start = bounds[b]
         stop = bounds[b + 1]
@@ -141,7 +144,7 @@ def _scan_meter_segments(
             a = max(seg_start[k], start)
             z = min(seg_start[k + 1], stop)
             e = seg_energy[k]
-            total, top, n_nan = _run_sum_max(delivered, delivered_bits, a, z)
+            total, top, n_nan = _run_sum_max(delivered, a, z)
             energy_kwh[b, e] += total
             missing += n_nan
             if has_received:
@@ -155,19 +158,9 @@ def _scan_meter_segments(
                 tou_peak_kw[b, db] = kw
             k += 1
         if has_rtp:
-            rtp = 0.0
-            for t in range(start, stop):
-                v = delivered[t]
-                if v == v:
-                    rtp += v * rtp_price[t]
-            rtp_cost[b] = rtp
+            rtp_cost[b] = _priced_sum(delivered, rtp_price, start, stop)
         if has_export:
-            export = 0.0
-            for t in range(start, stop):
-                v = received[t]
-                if v == v:
-                    export += v * export_price[t]
-            export_credit[b] = export
+            export_credit[b] = _priced_sum(received, export_price, start, stop)
         cp_sum = 0.0
         cp_n = 0
         for i in range(cp_index.shape[0]):
@@ -311,7 +304,7 @@ def scan_determinants(
         change = np.flatnonzero((energy_bucket[1:] != energy_bucket[:-1]) | (demand_bucket[1:] != demand_bucket[:-1]))
         seg_start = np.concatenate([[0], change + 1, [n_times]]).astype(np.int64)
         fn = _scan_segments_parallel if parallel else _scan_segments_serial
-        # the same bytes as integers, for a vectorized max (see _max_bits)
+        # the same bytes as integers, for a vectorized check that a meter never exported (see _no_reads)
         delivered_bits = delivered.view(np.int64 if delivered.dtype.itemsize == 8 else np.int32)
         received_bits = received.view(np.int64 if received.dtype.itemsize == 8 else np.int32)
         fn(delivered, delivered_bits, received, received_bits, quality, rows, bounds, seg_start, energy_bucket[seg_start[:-1]],
