@@ -79,7 +79,7 @@ def vintage_prices(program, utc, local, step_minutes, pto=None) -> np.ndarray:
 
 
 def prepare_program(tariff, series, schedule, *, program=None, true_up_month=None, export_rates=None,
-                    pto_date=None, programs_dir=None) -> ProgramPlan:
+                    pto_date=None, programs_dir=None, opening_credit=0.0, opening_kwh=0.0) -> ProgramPlan:
     delivered, received = series.delivered_kwh, series.received_kwh
     urdb = tariff.extra.get("urdb")
     if program is None and urdb and urdb.get("dgrules") and np.nansum(received) > 0:
@@ -91,8 +91,8 @@ def prepare_program(tariff, series, schedule, *, program=None, true_up_month=Non
                 "net-metering program was given; pass --program (a program in tariffs/programs/ or one of "
                 f"{', '.join(PYSAM_OPTIONS)})"
             )
-        if export_rates is not None or true_up_month is not None:
-            raise WorkbenchError("--export-rates and --true-up-month need a --program")
+        if export_rates is not None or true_up_month is not None or opening_credit or opening_kwh:
+            raise WorkbenchError("--export-rates, --true-up-month and an opening credit bank need a --program")
         return ProgramPlan(delivered, received)
     if true_up_month is not None and not 1 <= int(true_up_month) <= 12:
         raise WorkbenchError(f"--true-up-month {true_up_month}: expected a month 1-12")
@@ -100,7 +100,7 @@ def prepare_program(tariff, series, schedule, *, program=None, true_up_month=Non
     if program.netting_interval == "hourly":
         delivered, received = _hourly_net(delivered, received, series.utc, series.step_minutes)
     pto = np.datetime64(pto_date, "D") if pto_date is not None else None
-    enrollment = Enrollment(program, pto, true_up_month)
+    enrollment = Enrollment(program, pto, true_up_month, opening_credit=opening_credit, opening_kwh=opening_kwh)
     if program.pysam_option is not None:
         if export_rates is not None and program.pysam_option in (0, 1):
             raise WorkbenchError(
