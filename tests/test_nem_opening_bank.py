@@ -117,3 +117,44 @@ def test_an_opening_bank_without_a_program_is_refused():
     idx, d, _ = _hours("2025-01-01", "2025-02-01")
     with pytest.raises(WorkbenchError, match="opening credit bank need a --program"):
         bill_series(tariff_from_spec(FLAT), idx, d, opening_credit=5.0)
+
+
+@pytest.mark.slow
+def test_a_cycle_brings_the_enrollment_files_opening_bank_into_the_cubes_first_bill(tmp_path, caplog):
+    """Sample utility: one NEM2 account with $12.34 opening credit bills as the single-meter path bills it with
+    that opening credit (its first bill brings $12.34 in); the other NEM2 accounts, enrolled before the cube
+    with no balance given, are counted in ONE warning; an explicit 0 silences it for its account."""
+    import logging
+
+    from workbench.ami.cube import open_cube
+    from workbench.billing.cycle import run_cycle
+    from workbench.nem import load_program
+    from workbench.sample import generate_sample_utility
+    from workbench.tariffs import load_tariff
+
+    cube = tmp_path / "cube.zarr"
+    generate_sample_utility(cube, n_meters=60, year=2025, seed=11, meter_chunk=30, progress=False)
+    ds = open_cube(cube, chunks=False)
+    solar = np.flatnonzero(ds["nem_program"].values == "NEM2")
+    assert len(solar) >= 2
+    (a, b), c = solar[:2], min(set(range(ds.sizes["meter"])) - set(solar))
+    acc = ds["account"].values.astype(str)
+    enrollments = tmp_path / "enrollments.csv"
+    enrollments.write_text("account,program,pto_date,opening_credit\n"
+                           f"{acc[a]},NEM2,2019-05-10,12.34\n{acc[b]},NEM2,2020-08-20,\n{acc[c]},NEM2,2021-02-01,0\n")
+    with caplog.at_level(logging.WARNING):
+        run_cycle(cube, "tariffs", tmp_path / "out", enrollments=enrollments, progress=False)
+    said = [r.getMessage() for r in caplog.records if "opening balance" in r.getMessage()]
+    assert len(said) == 1 and "1 account(s)" in said[0] and acc[b] in said[0], said
+    bills = pd.read_parquet(tmp_path / "out" / "bills.parquet")
+    mine = bills[bills.meter == str(ds["meter"].values[a])].sort_values("period_start")
+    assert mine.credit_brought.iloc[0] == 12.34
+    times = pd.DatetimeIndex(ds["time"].values).tz_localize("UTC").tz_convert(ds.attrs["timezone"])
+    reads = [pd.Timestamp(r).date() for r in ds["read_date"].sel(cycle_id=int(ds["cycle"].values[a])).values
+             if not np.isnat(r)]
+    alone = bill_series(load_tariff(f"tariffs/{ds['rate_code'].values[a]}.yaml"), times,
+                        ds["delivered_kwh"].values[a], ds["received_kwh"].values[a], read_dates=reads,
+                        program=load_program("tariffs/programs/NEM2.yaml"), pto_date="2019-05-10",
+                        opening_credit=12.34)
+    assert [x.total for x in alone] == pytest.approx(list(mine.total), abs=1e-9)
+    assert [x.credit_carried for x in alone] == pytest.approx(list(mine.credit_carried), abs=1e-9)
