@@ -15,7 +15,6 @@ import pytest
 from tests.test_nem import FLAT, TOU, _program_file
 from workbench.billing import bill_series
 from workbench.errors import WorkbenchError
-from workbench.nem.programs import ProgramError
 from workbench.tariffs import tariff_from_spec
 
 NM_KWH = {"code": "NM", "name": "monthly netting", "kind": "net_metering", "credits": "kwh",
@@ -105,11 +104,11 @@ def test_a_true_up_in_the_cube_pays_the_opening_credit_with_what_was_earned(tmp_
     (NM_KWH, {"opening_credit": 1.0}, r"opening bank in \$ credit given, but the program banks banked kWh"),
     ({"code": "BASA", "name": "b", "kind": "buy_all_sell_all", "export_rate": 0.05, "true_up": {"month": 12}},
      {"opening_credit": 1.0}, r"program banks nothing"),
-    (NB, {"opening_credit": -1.0}, r"finite amount >= 0"),
+    (NB, {"opening_credit": -1.0}, r"--opening-credit -1.0 is not an amount >= 0"),
 ])
 def test_an_opening_bank_the_program_cannot_hold_is_refused(tmp_path, program, given, match):
     idx, d, r = _hours("2025-01-01", "2025-02-01")
-    with pytest.raises(ProgramError, match=match):
+    with pytest.raises(WorkbenchError, match=match):
         bill_series(tariff_from_spec(FLAT), idx, d, r, program=_program_file(tmp_path, program), **given)
 
 

@@ -70,6 +70,10 @@ def build_parser(handlers: Mapping[str, Callable], wings: Sequence[Callable] = (
                       "576-row table month,day_type,hour,export_rate")
     bill.add_argument("--pto-date", help="permission-to-operate date (picks the export-value vintage and the "
                       "anniversary true-up)")
+    bill.add_argument("--opening-credit", metavar="DOLLARS", help="$ credit the customer brings into the first "
+                      "bill (net billing, $-credit net metering; default: 0, an empty bank); docs/net-metering.md")
+    bill.add_argument("--opening-kwh", metavar="KWH", help="banked kWh the customer brings into the first bill "
+                      "(kWh-credit net metering; default: 0, an empty bank)")
     bill.set_defaults(func=handlers["bill"])
 
     sample = sub.add_parser("sample", help="generate the synthetic sample utility (interval cube)", epilog=_SAMPLE_EPILOG,

@@ -84,7 +84,8 @@ def _month_digits(value):
     return value
 
 
-def _money(value):
+def money_value(value):
+    """An opening $ credit from text: >= 0, whole cents, finite (ValueError saying what was expected)."""
     text = str(value).strip()
     try:
         amount = Decimal(text)
@@ -99,7 +100,8 @@ def _money(value):
     return float(amount)
 
 
-def _kwh(value):
+def kwh_value(value):
+    """An opening kWh bank from text: >= 0, finite (ValueError saying what was expected)."""
     text = str(value).strip()
     try:
         kwh = float(text)
@@ -127,9 +129,9 @@ class EnrollmentRow(BaseModel):
     end: Day | None = Field(None, description="exclusive; blank = open")
     true_up_month: Annotated[int, BeforeValidator(_month_digits), Field(ge=1, le=12)] | None = None
     policy_version: str = ""
-    opening_credit: Annotated[float, BeforeValidator(_money)] | None = Field(
+    opening_credit: Annotated[float, BeforeValidator(money_value)] | None = Field(
         None, description="$ credit brought into the first bill computed; blank = none given")
-    opening_kwh: Annotated[float, BeforeValidator(_kwh)] | None = Field(
+    opening_kwh: Annotated[float, BeforeValidator(kwh_value)] | None = Field(
         None, description="banked kWh brought into the first bill computed; blank = none given")
 
     @model_validator(mode="before")

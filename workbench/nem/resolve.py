@@ -11,6 +11,7 @@ import pandas as pd
 from workbench.errors import WorkbenchError
 from workbench.nem import DGRULES, PYSAM_OPTIONS, ProgramError, load_program, pysam_program
 from workbench.nem.billing import Enrollment
+from workbench.nem.enrollment_rows import kwh_value, money_value
 from workbench.nem.exports import export_prices, read_export_values
 from workbench.nem.pysam_options import PysamInputs, sell_tiers_for
 
@@ -78,9 +79,21 @@ def vintage_prices(program, utc, local, step_minutes, pto=None) -> np.ndarray:
     return price
 
 
+def _opening(value, option: str, parse) -> float:
+    """An opening bank (None: 0), text or number, refused in one line naming ``option`` when it is not one."""
+    if value is None:
+        return 0.0
+    try:
+        return parse(value)
+    except ValueError as e:
+        raise WorkbenchError(f"{option} {value!r} {e}") from None
+
+
 def prepare_program(tariff, series, schedule, *, program=None, true_up_month=None, export_rates=None,
                     pto_date=None, programs_dir=None, opening_credit=0.0, opening_kwh=0.0) -> ProgramPlan:
     delivered, received = series.delivered_kwh, series.received_kwh
+    opening_credit = _opening(opening_credit, "--opening-credit", money_value)
+    opening_kwh = _opening(opening_kwh, "--opening-kwh", kwh_value)
     urdb = tariff.extra.get("urdb")
     if program is None and urdb and urdb.get("dgrules") and np.nansum(received) > 0:
         program = DGRULES.get(str(urdb["dgrules"]).strip().lower())
