@@ -53,9 +53,11 @@ def retail_rate(spec, season: str, period: str) -> float:
 
 
 def reference_nem_bills(spec, program, timestamps_utc, delivered, received, step_minutes=15, read_dates=None,
-                        export_values=None, true_up_month=12, base_dir=None):
+                        export_values=None, true_up_month=12, base_dir=None, opening_credit=0.0, opening_kwh=0.0):
     """Bills of a customer-generator: dicts as ``reference_bills``'s, plus credit lines (category ``credit``),
-    ``credit_earned``, ``credit_applied``, ``credit_carried`` and ``kwh_carried``."""
+    ``credit_earned``, ``credit_applied``, ``credit_brought``, ``credit_carried``, ``kwh_brought`` and
+    ``kwh_carried``. ``opening_credit`` [$] / ``opening_kwh``: the bank the customer brings into the first bill
+    (docs/net-metering.md, "Opening bank")."""
     if program.netting_interval == "hourly":
         delivered, received = hourly_net(timestamps_utc, delivered, received)
     nbc = program.non_bypassable_rate
@@ -65,7 +67,7 @@ def reference_nem_bills(spec, program, timestamps_utc, delivered, received, step
         """Net metering: net kWh per (season, ToU period) over each bill period; kWh credits bank surplus."""
         true_up = [(p_end - dt.timedelta(days=1)).month == true_up_month for _, p_end, _ in periods]
         state["true_up"] = true_up
-        bank = 0.0
+        bank = opening_kwh
         for b, det in enumerate(dets):
             det["gross_energy"] = dict(det["energy"])
             det["metered_kwh"] = det["delivered_kwh"]
@@ -76,6 +78,7 @@ def reference_nem_bills(spec, program, timestamps_utc, delivered, received, step
             billed = {k: max(det["energy"].get(k, 0.0) - det["received"].get(k, 0.0), 0.0) for k in keys}
             det["surplus"] = {k: max(det["received"].get(k, 0.0) - det["energy"].get(k, 0.0), 0.0) for k in keys}
             cashed = 0.0
+            det["kwh_brought"] = bank
             if program.credits == "kwh":
                 owed = sum(billed.values())
                 used = min(bank, owed)
@@ -91,10 +94,11 @@ def reference_nem_bills(spec, program, timestamps_utc, delivered, received, step
     bills = reference_bills(spec, timestamps_utc, delivered, received, step_minutes, read_dates=read_dates,
                             base_dir=base_dir, export_values=export_values, adjust=net)
     true_up = state["true_up"]
-    balance = 0.0
+    balance = opening_credit
     year_start = 0  # first bill of the current true-up year
     for b, bill in enumerate(bills):
         lines = bill["lines"]
+        brought = balance
         nbc_line = None
         if nbc:
             if program.non_bypassable_in_retail:  # only the imports that exports netted away
@@ -146,7 +150,7 @@ def reference_nem_bills(spec, program, timestamps_utc, delivered, received, step
             lines.append(("True-up fee", "fixed", program.true_up.fee))
         if true_up[b]:
             year_start = b + 1
-        bill.update(credit_earned=earned, credit_applied=applied,
+        bill.update(credit_earned=earned, credit_applied=applied, credit_brought=brought,
                     credit_carried=0.0 if program.kind == "buy_all_sell_all" else balance,
                     total=cents(sum(a for _, _, a in lines)))
     return bills

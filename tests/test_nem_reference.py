@@ -8,7 +8,10 @@ or the next; leftover paid, forfeited or rolled over; net surplus compensation, 
 and random solar-shaped two-channel loads, from a few weeks to more than a year so that true-ups happen.
 
 Every bill must agree with ``tests/reference_nem.py`` EXACTLY, to the cent, per line-item category
-(``credit`` included), and in the credits earned / applied / carried and kWh banked.
+(``credit`` included), and in the credits earned / applied / brought / carried and kWh banked. Cases draw an
+opening bank (the $ credit or kWh the customer brings into the first bill); with ``HYPOTHESIS_PROFILE=mutation``
+the property catches the opening bank ignored (``bank = np.zeros(net.shape[0])`` in ``bank_kwh``) or added twice
+(``balance = 2 * opening_credit`` in ``bill_with_program``).
 """
 
 from __future__ import annotations
@@ -106,25 +109,35 @@ def nem_cases(draw):
     delivered, received = solar_load(draw, idx)
     read_dates = draw_read_dates(draw, first, last)
     program, valued = draw(programs())
+    # the bank the customer brings into the first bill (docs/net-metering.md): in the unit the program banks
+    opening_credit = opening_kwh = 0.0
+    if draw(st.booleans()) and program.kind != "buy_all_sell_all":
+        if program.kind == "net_metering" and program.credits == "kwh":
+            opening_kwh = float(draw(st.decimals("0.001", "800", places=3)))
+        else:
+            opening_credit = float(draw(st.decimals("0.01", "150", places=2)))
     export = None
     if valued:  # an hourly export-value series from the data's first UTC hour
         hours = pd.date_range(idx[0].tz_convert("UTC").floor("h"), idx[-1].tz_convert("UTC").floor("h"), freq="h")
         rng = np.random.default_rng(len(hours))
         export = pd.Series(rng.uniform(0.02, 0.12, len(hours)).round(5), index=hours)
         export[(hours.month == 9) & (hours.hour == 1)] = 2.5  # dollars on a few evenings (UTC 1 h = 18-21 h local)
-    return spec, idx, delivered, received, read_dates, step, program, export
+    return spec, idx, delivered, received, read_dates, step, program, export, opening_credit, opening_kwh
 
 
-def compare_nem(spec, idx, delivered, received, read_dates, step, program, export):
+def compare_nem(spec, idx, delivered, received, read_dates, step, program, export, opening_credit=0.0,
+                opening_kwh=0.0):
     tariff = tariff_from_spec(spec, source="<random tariff>")
-    bills = bill_series(tariff, idx, delivered, received, read_dates=read_dates, program=program, export_rates=export)
+    bills = bill_series(tariff, idx, delivered, received, read_dates=read_dates, program=program, export_rates=export,
+                        opening_credit=opening_credit, opening_kwh=opening_kwh)
     utc = [t.to_pydatetime().astimezone(dt.UTC) for t in idx]
     values = None
     if export is not None:
         by_hour = {ts.to_pydatetime(): float(v) for ts, v in export.items()}
         values = [by_hour[t.replace(minute=0)] for t in utc]
     want = reference_nem_bills(tariff.extra["spec"], program, utc, list(delivered), list(received), step,
-                               read_dates=read_dates, export_values=values, true_up_month=program.true_up.month)
+                               read_dates=read_dates, export_values=values, true_up_month=program.true_up.month,
+                               opening_credit=opening_credit, opening_kwh=opening_kwh)
     assert [(b.start, b.end) for b in bills] == [(w["start"], w["end"]) for w in want]
     for bill, ref in zip(bills, want, strict=True):
         context = (f"bill {bill.start}..{bill.end}: engine {[(li.description, li.amount) for li in bill.line_items]}"
@@ -138,6 +151,9 @@ def compare_nem(spec, idx, delivered, received, read_dates, step, program, expor
         assert round(bill.credit_applied * 100) == round(ref["credit_applied"] * 100), context
         assert abs(bill.credit_carried - ref["credit_carried"]) < 1e-4, context
         assert abs(bill.kwh_carried - ref.get("kwh_carried", 0.0)) < 1e-3, context
+        if program.kind != "buy_all_sell_all":  # the bank brought in: the opening bank on the first bill
+            assert abs(bill.credit_brought - ref["credit_brought"]) < 1e-4, context
+        assert abs(bill.kwh_brought - ref.get("kwh_brought", 0.0)) < 1e-3, context
 
 
 @given(nem_cases())

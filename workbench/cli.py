@@ -130,7 +130,7 @@ def _bill_feed(args, tariff):
         tariff, series, read_dates=read_dates, timezone=tz if not tariff.timezone or check.register else None,
         program=args.program, true_up_month=args.true_up_month, export_rates=args.export_rates,
         pto_date=_date(args.pto_date, "--pto-date"), programs_dir=args.programs, notes=notes, nominal_days=nominal,
-    )
+        opening_credit=args.opening_credit, opening_kwh=args.opening_kwh)
     for text in notes:
         _warn(text, said)
     if check.register:

@@ -70,6 +70,10 @@ def build_parser(handlers: Mapping[str, Callable], wings: Sequence[Callable] = (
                       "576-row table month,day_type,hour,export_rate")
     bill.add_argument("--pto-date", help="permission-to-operate date (picks the export-value vintage and the "
                       "anniversary true-up)")
+    bill.add_argument("--opening-credit", metavar="DOLLARS", help="$ credit the customer brings into the first "
+                      "bill (net billing, $-credit net metering; default: 0, an empty bank); docs/net-metering.md")
+    bill.add_argument("--opening-kwh", metavar="KWH", help="banked kWh the customer brings into the first bill "
+                      "(kWh-credit net metering; default: 0, an empty bank)")
     bill.set_defaults(func=handlers["bill"])
 
     sample = sub.add_parser("sample", help="generate the synthetic sample utility (interval cube)", epilog=_SAMPLE_EPILOG,
@@ -105,7 +109,8 @@ def build_parser(handlers: Mapping[str, Callable], wings: Sequence[Callable] = (
     cycle.add_argument("--fresh", action="store_true", help="ignore meter chunks kept by an interrupted earlier run "
                        "of the same inputs (default: resume from them)")
     cycle.add_argument("--enrollments", help="account program histories (CSV account,program,pto_date,start,end,...): "
-                       "program, PTO date and true-up month per account; see docs/net-metering.md")
+                       "program, PTO date, true-up month and opening bank (opening_credit, opening_kwh) per account; "
+                       "see docs/net-metering.md")
     cycle.add_argument("--vee-config", help="site VEE configuration whose bill-ready rule holds bills (default: "
                        "workbench/vee/defaults.yaml: held above 2%% estimated intervals)")
     cycle.add_argument("--system-peaks", metavar="FILE", help="CSV of the system-peak intervals (start[,zone][,label]) "

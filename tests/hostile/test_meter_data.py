@@ -277,3 +277,38 @@ def test_non_utf8_vee_config_is_refused(tmp_path):
     path.write_bytes("# r\xe9glage du site\nvalidation: {spike: {ratio: 6}}\n".encode("cp1252"))
     with pytest.raises(VeeError, match="site.yaml: not UTF-8"):
         load_config(path)
+
+
+@pytest.mark.parametrize("credit, kwh, fragment", [
+    ("-5.00", "", "opening_credit '-5.00' is not an amount >= 0"),
+    ("12.345", "", "opening_credit '12.345' has fractions of a cent"),
+    ("$12.34", "", "opening_credit '\\$12.34' is not an amount in dollars"),
+    ("NaN", "", "opening_credit 'NaN' is not an amount >= 0"),
+    ("1e9", "", "opening_credit '1e9' is 10,000,000 dollars or more"),
+    ("", "-1", "opening_kwh '-1' is not a number of kWh >= 0"),
+    ("", "inf", "opening_kwh 'inf' is not a number of kWh >= 0"),
+    ("", "300 kWh", "opening_kwh '300 kWh' is not a number of kWh"),
+    ("", "300", "opening_kwh 300 given, but program NEM2 banks \\$ credit \\(opening_credit\\)"),
+])
+def test_enrollment_opening_banks_that_are_bad_or_in_the_wrong_unit_are_refused(tmp_path, credit, kwh, fragment):
+    """Opening banks that are negative, in fractions of a cent, with a $ sign, NaN, a billion, or kWh for a
+    program that banks dollars: refused naming the file, row 2, the account and the field."""
+    from workbench.nem import load_programs
+    from workbench.nem.enrollments import EnrollmentError, load_enrollments
+
+    path = tmp_path / "enrollments.csv"
+    path.write_text(f"account,program,pto_date,opening_credit,opening_kwh\nA1,NEM2,2019-05-10,{credit},{kwh}\n")
+    with pytest.raises(EnrollmentError, match=f"enrollments.csv, row 2, account A1: {fragment}"):
+        load_enrollments(path, load_programs(Path("tariffs/programs")))
+
+
+def test_enrollment_opening_credit_for_a_kwh_bank_is_refused(tmp_path):
+    """$ credit brought in for an account on a program that banks kWh: refused naming both."""
+    from workbench.nem import load_programs
+    from workbench.nem.enrollments import EnrollmentError, load_enrollments
+
+    path = tmp_path / "enrollments.csv"
+    path.write_text("account,program,pto_date,opening_credit\nA7,NM-MONTHLY,2019-05-10,12.34\n")
+    with pytest.raises(EnrollmentError, match=r"row 2, account A7: opening_credit 12.34 given, but program "
+                                              r"NM-MONTHLY banks banked kWh \(opening_kwh\)"):
+        load_enrollments(path, load_programs(Path("tariffs/programs")))

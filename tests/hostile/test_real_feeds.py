@@ -340,3 +340,23 @@ def test_daily_reads_refused_under_a_time_of_use_tariff(capsys, tmp_path):
     feed = _feed(tmp_path / "d.xml", days, tz_offset=-18000, step=86400)
     out = run_in_process(["bill", "--tariff", REPO / "tariffs" / "RES-TOU.yaml", "--intervals", feed], capsys)
     assert_refused(out, "d.xml", "daily reads", "time of use")
+
+
+@pytest.mark.parametrize("args, fragments", [
+    (["--program", "NEM2", "--opening-credit", "-5"], ["--opening-credit '-5'", "not an amount >= 0"]),
+    (["--program", "NEM2", "--opening-credit", "1.005"], ["--opening-credit '1.005'", "fractions of a cent"]),
+    (["--program", "NM-MONTHLY", "--opening-kwh", "lots"], ["--opening-kwh 'lots'", "not a number of kwh"]),
+    (["--program", "NEM2", "--opening-kwh", "300"], ["program NEM2", "opening bank in kwh given", "banks $ credit"]),
+])
+def test_bill_opening_banks_that_are_bad_or_in_the_wrong_unit_are_refused(capsys, tmp_path, args, fragments):
+    """`workbench bill` with a negative opening credit, fractions of a cent, kWh that are not a number, or
+    kWh for a program that banks dollars: one line naming the option and what was expected."""
+    import pandas as pd
+
+    idx = pd.date_range("2025-06-01", periods=48, freq="h", tz="UTC")
+    csv = tmp_path / "solar.csv"
+    pd.DataFrame({"timestamp": idx.strftime("%Y-%m-%dT%H:%M:%SZ"), "delivered_kwh": 1.0,
+                  "received_kwh": [2.0 if 15 <= t.hour <= 20 else 0.0 for t in idx]}).to_csv(csv, index=False)
+    out = run_in_process(["bill", "--tariff", REPO / "tariffs/RES-TOU.yaml", "--intervals", csv,
+                          "--programs", REPO / "tariffs/programs", *args], capsys)
+    assert_refused(out, *fragments)

@@ -31,13 +31,14 @@ __all__ = ["Bill", "LineItem", "bill_series", "bill_interval_series", "check_bil
 def bill_interval_series(
     tariff, series: IntervalSeries, *, read_dates=None, timezone: str | None = None, program=None,
     true_up_month: int | None = None, export_rates=None, pto_date=None, programs_dir=None, notes: list | None = None,
-    nominal_days=None,
+    nominal_days=None, opening_credit: float = 0.0, opening_kwh: float = 0.0,
 ) -> list[Bill]:
     """Bills of one meter's checked interval series under a compiled tariff (and a net-metering program).
 
     ``notes``: a list that receives warnings a user must see (data outside ``read_dates`` left unbilled, a
     period the data cover only in part, prorated by hours). ``nominal_days``: the full length of each period
     between ``read_dates`` when it is not the period itself (a monthly reading that is a fragment of a month).
+    ``opening_credit`` [$] / ``opening_kwh``: the program's bank brought into the first bill (docs/net-metering.md).
     """
     notes = [] if notes is None else notes
     tz = timezone or tariff.timezone
@@ -58,7 +59,8 @@ def bill_interval_series(
     periods = periods_from_rows(rows, day)
     periods.covered_share = hour_shares(periods, series.step_minutes, _full_hours(periods, tz))
     plan = prepare_program(tariff, series, sched, program=program, true_up_month=true_up_month,
-                           export_rates=export_rates, pto_date=pto_date, programs_dir=programs_dir)
+                           export_rates=export_rates, pto_date=pto_date, programs_dir=programs_dir,
+                           opening_credit=opening_credit, opening_kwh=opening_kwh)
     delivered = plan.delivered[None, :]
     received = plan.received[None, :]
     quality = None if series.quality is None else series.quality[None, :]
@@ -121,7 +123,7 @@ def _outside_notes(read_dates, day, series, notes) -> None:
 
 def bill_series(
     tariff, timestamps, delivered_kwh, received_kwh=None, *, read_dates=None, timezone=None, program=None,
-    true_up_month=None, export_rates=None, pto_date=None, reactive_kvarh=None,
+    true_up_month=None, export_rates=None, pto_date=None, reactive_kvarh=None, opening_credit=0.0, opening_kwh=0.0,
 ) -> list[Bill]:
     """Bills of one meter from arrays.
 
@@ -148,6 +150,9 @@ def bill_series(
     reactive_kvarh : array-like, optional
         Lagging reactive energy [kVARh per interval], NaN for no read; needed by kVA demand, $/kVAR and
         power-factor charges (docs/reactive-power.md), which refuse a meter without it.
+    opening_credit, opening_kwh : float, optional
+        The program's bank brought into the first bill: $ credit (net billing, $-credit net metering) or banked
+        kWh (kWh-credit net metering). Default 0 (an empty bank).
     """
     idx = pd.DatetimeIndex(timestamps)
     if idx.tz is None:
@@ -162,4 +167,5 @@ def bill_series(
         series.reactive_kvarh = check_reactive(np.asarray(reactive_kvarh, dtype=float), len(delivered), "<timestamps>")
     tz = timezone or tariff.timezone or (str(idx.tz) if not str(idx.tz).startswith(("UTC+", "UTC-")) else None)
     return bill_interval_series(tariff, series, read_dates=read_dates, timezone=tz, program=program,
-                                true_up_month=true_up_month, export_rates=export_rates, pto_date=pto_date)
+                                true_up_month=true_up_month, export_rates=export_rates, pto_date=pto_date,
+                                opening_credit=opening_credit, opening_kwh=opening_kwh)

@@ -78,6 +78,8 @@ class ChunkTask:
     # from an enrollment file: PTO date ("" = none) and true-up month (0 = the program's) per meter
     pto: np.ndarray | None = None
     true_up: np.ndarray | None = None
+    opening_credit: np.ndarray | None = None  # [$] per meter, the bank brought into the cube's first bill (None: 0)
+    opening_kwh: np.ndarray | None = None  # [kWh] per meter
     #: bool per meter: the cube holds its kVARh reads (``has_reactive``; None: a cube without the channel)
     has_reactive: np.ndarray | None = None
     meters_billable: int = field(init=False)
@@ -113,7 +115,8 @@ def bill_chunk(plan: CyclePlan, task: ChunkTask, data: dict[str, np.ndarray] | N
         everyone = len(idx) == len(task.meter)
         block = {name: (values if everyone else values[idx]) for name, values in data.items()}
         block.update(meter=task.meter[idx], account=task.account[idx], customer_class=task.customer_class[idx],
-                     cycle=task.cycle[idx])
+                     cycle=task.cycle[idx], **{name: np.zeros(len(idx)) if getattr(task, name) is None else
+                                                getattr(task, name)[idx] for name in ("opening_credit", "opening_kwh")})
         has_reactive = task.has_reactive[idx]
         del data
         periods_all = periods_from_rows([plan.cycle_rows[int(c)] for c in task.cycle[idx]], plan.local_day)
@@ -204,7 +207,8 @@ def _bill_group(plan: CyclePlan, sub: dict, block: dict, periods_all: BillPeriod
         det = _scan(scanned, tariff, periods, schedule, export_price=price_array, parallel=plan.parallel_scan,
                     rows=scan_rows)
         det.reactive = rdet
-        enrollment = Enrollment(program, np.datetime64(pto_date, "D") if pto_date else None, true_up_month or None)
+        enrollment = Enrollment(program, np.datetime64(pto_date, "D") if pto_date else None, true_up_month or None,
+                                opening_credit=sub["opening_credit"], opening_kwh=sub["opening_kwh"])
         result = bill_with_program(tariff, det, periods, enrollment, export_valued=price_array is not None)
         items, extras = result.items, result.extras
     else:

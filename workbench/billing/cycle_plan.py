@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,10 +28,14 @@ from workbench.calendar.periods import read_date_periods
 from workbench.engine.determinants import schedule_arrays
 from workbench.errors import BillingError, CubeError
 from workbench.nem import load_programs
-from workbench.nem.enrollments import load_enrollments
+from workbench.nem.enrollments import EnrollmentError, load_enrollments, opening_problem
+from workbench.nem.results import bank_unit
 from workbench.tariffs import load_tariff_book
 from workbench.tariffs.system_peaks import read_system_peaks
 from workbench.vee import load_config as load_vee_config
+
+#: the run's logger (the plan's warnings are the run's)
+log = logging.getLogger("workbench.billing.cycle")
 
 
 @dataclass
@@ -85,8 +90,10 @@ def plan_cycle(cube, tariffs_dir, out, *, cycles=None, period=None, chunk_meters
     programs = load_programs(programs_dir) if programs_dir.exists() else {}
     pto = np.full(n_meters, "", dtype=object)
     true_up = np.zeros(n_meters, dtype=int)
+    opening = {"opening_credit": np.zeros(n_meters), "opening_kwh": np.zeros(n_meters)}
     if enrollments is not None:
-        nem_codes, pto, true_up = _enrolled(enrollments, programs, accounts, nem_codes, period, local_day)
+        nem_codes, pto, true_up, opening = _enrolled(enrollments, programs, accounts, nem_codes, period, local_day,
+                                                     selected)
     exceptions = [
         {"meter": m, "account": a, "rate_code": r, "reason": f"rate code {r!r} is not in the tariff book {tariffs_dir}"}
         for m, a, r, s in zip(meters, accounts, rate_codes, selected, strict=True)
@@ -144,13 +151,20 @@ def plan_cycle(cube, tariffs_dir, out, *, cycles=None, period=None, chunk_meters
         tasks.append(ChunkTask(chunk_no=chunk_no, start=start, stop=stop, meter=meters[start:stop],
                                cycle=cycle_of[start:stop], billable=billable[start:stop], pto=pto[start:stop],
                                true_up=true_up[start:stop], has_reactive=has_reactive[start:stop],
-                               **{name: values[start:stop] for name, values in coords.items()}))
+                               **{name: values[start:stop] for name, values in {**coords, **opening}.items()}))
     return CyclePlanned(plan, tasks, exceptions, int(selected.sum()), int(billable.sum()), key, inputs, cube_state)
 
 
-def _enrolled(path, programs, accounts, nem_codes, period, local_day):
-    """Program, PTO date and true-up month per meter from an enrollment file (accounts not in it: unchanged)."""
+def _enrolled(path, programs, accounts, nem_codes, period, local_day, selected):
+    """Program, PTO date, true-up month and opening bank per meter from an enrollment file (accounts not in it:
+    unchanged; no opening bank).
+
+    The opening bank (``opening_credit`` / ``opening_kwh`` of the row that bills the account) enters at the cube's
+    first bill, where the bank walk starts, for a ``--period`` run too. An account whose program banks, enrolled
+    before the cube's first day, with no opening balance given for it, is counted in one warning: its bank
+    starts at zero."""
     book = load_enrollments(path, programs)
+    first = np.datetime64(int(local_day[0]), "D").astype(dt.date)
     if period is not None:
         last = (np.datetime64(period, "M") + 1).astype("datetime64[D]") - 1
     else:
@@ -159,14 +173,36 @@ def _enrolled(path, programs, accounts, nem_codes, period, local_day):
     codes = nem_codes.astype(object)
     pto = np.full(len(accounts), "", dtype=object)
     true_up = np.zeros(len(accounts), dtype=int)
+    opening = {"opening_credit": np.zeros(len(accounts)), "opening_kwh": np.zeros(len(accounts))}
+    unopened, banked = set(), set()
     for i, account in enumerate(accounts.astype(str)):
         if account not in book:
             continue
         on = book.program_on(account, day)
         codes[i] = on.program if on else ""
-        if on:
-            pto[i], true_up[i] = on.pto_date.isoformat(), on.true_up_month or 0
-    return codes.astype(str), pto, true_up
+        if not on:
+            continue
+        pto[i], true_up[i] = on.pto_date.isoformat(), on.true_up_month or 0
+        program = programs[on.program]
+        problem = opening_problem(program, on.opening_credit, on.opening_kwh)
+        if problem:  # a lock-in ended: the successor banks in another unit
+            raise EnrollmentError(f"{path}: account {account}: {problem} ({on.reason})")
+        unit = bank_unit(program)
+        given = {"dollars": on.opening_credit, "kwh": on.opening_kwh}.get(unit)
+        if given:
+            if account in banked:  # the bank is the account's: given to two meters it would be paid twice
+                raise EnrollmentError(f"{path}: account {account}: an opening bank is given, but the cube has more "
+                                      "than one meter on the account; the bank would be brought in twice")
+            banked.add(account)
+            opening["opening_credit" if unit == "dollars" else "opening_kwh"][i] = given
+        elif unit and given is None and selected[i] and on.start < first:
+            unopened.add(account)
+    if unopened:
+        log.warning(f"warning: {path}: {len(unopened):,} account(s) on a program that banks credit were enrolled "
+                    f"before the cube's first day {first} but the file gives no opening balance for them "
+                    f"(opening_credit / opening_kwh; e.g. {sorted(unopened)[0]}): their bank starts at zero. "
+                    "Give the balance, or 0 to say it is empty")
+    return codes.astype(str), pto, true_up, opening
 
 
 def _disk_meter_chunk(ds) -> int:

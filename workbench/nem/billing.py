@@ -16,7 +16,7 @@ from workbench.engine.pricing import Determinants, price
 from workbench.kernels.money import round_cents
 from workbench.nem.programs import Program, ProgramError
 from workbench.nem.pysam_options import bill_pysam_option
-from workbench.nem.results import Enrollment, ProgramResult, with_bank_flows
+from workbench.nem.results import Enrollment, ProgramResult, bank_unit, with_bank_flows
 
 
 def retail_energy_rates(tariff, version_index: int = 0) -> np.ndarray:
@@ -47,8 +47,10 @@ def _true_up_month(enrollment: Enrollment) -> int:
     return 12 if pto_month == 1 else pto_month - 1  # 12 months after enrollment, ending the month before
 
 
-def bank_kwh(det: Determinants, periods: BillPeriods, true_up: np.ndarray):
+def bank_kwh(det: Determinants, periods: BillPeriods, true_up: np.ndarray, opening: float | np.ndarray = 0.0):
     """Net metering with kWh credits: net each bucket, carry surplus kWh to later bills, cash out at true-up.
+
+    ``opening``: the banked kWh (scalar or (M,)) brought into the first bill.
 
     Returns (billed energy (M,B,E), banked kWh after each bill (M,B), kWh cashed out (M,B), surplus kWh put in
     the bank by each bill (M,B), banked kWh used by each bill (M,B)).
@@ -56,7 +58,7 @@ def bank_kwh(det: Determinants, periods: BillPeriods, true_up: np.ndarray):
     net = det.energy_kwh - det.received_kwh  # (M, B, E)
     billed = np.maximum(net, 0.0)
     surplus = np.maximum(-net, 0.0).sum(axis=-1)
-    bank = np.zeros(net.shape[0])
+    bank = np.zeros(net.shape[0]) + opening
     carried = np.zeros(net.shape[:2])
     cashed = np.zeros(net.shape[:2])
     used_kwh = np.zeros(net.shape[:2])
@@ -86,7 +88,11 @@ def bill_with_program(tariff, det: Determinants, periods: BillPeriods, enrollmen
     program = enrollment.program
     month = _true_up_month(enrollment)
     true_up = true_up_mask(periods, month)
+    opening_credit, opening_kwh = _opening(enrollment, det.energy_kwh.shape[0])
     if program.pysam_option is not None:
+        if opening_credit.any() or opening_kwh.any():
+            raise ProgramError(f"program {program.code}: an opening credit bank is not supported with PySAM's "
+                               "metering options; use a program of the book")
         result = bill_pysam_option(tariff, det, periods, enrollment, true_up, export_valued, sell_rates)
         return _true_up_fee(result, program, true_up)
     valid = periods.valid
@@ -97,7 +103,7 @@ def bill_with_program(tariff, det: Determinants, periods: BillPeriods, enrollmen
     cashed_kwh = None
     if program.kind == "net_metering":
         if program.credits == "kwh":
-            billed, carried_kwh, cashed_kwh, banked_kwh, used_kwh = bank_kwh(det, periods, true_up)
+            billed, carried_kwh, cashed_kwh, banked_kwh, used_kwh = bank_kwh(det, periods, true_up, opening_kwh)
             extras.update(kwh_carried=carried_kwh, kwh_banked=banked_kwh, kwh_used=used_kwh, kwh_settled=cashed_kwh)
         else:
             billed = np.maximum(det.energy_kwh - det.received_kwh, 0.0)
@@ -157,7 +163,7 @@ def bill_with_program(tariff, det: Determinants, periods: BillPeriods, enrollmen
     paid = np.zeros(shape)
     forfeited = np.zeros(shape)
     settled = np.zeros(shape)  # the credit balance taken out of the bank at the true-up (paid or forfeited) [$]
-    balance = np.zeros(shape[0])
+    balance = opening_credit.copy()  # the bank brought into the first bill (0 when none was given)
     for b in range(shape[1]):
         if program.apply_current_month:
             available = balance + earned[:, b]
@@ -198,7 +204,7 @@ def bill_with_program(tariff, det: Determinants, periods: BillPeriods, enrollmen
         cash = round_cents(cashed_kwh * rate)
         items.add("Banked kWh cashed out at true-up", "credit", "kWh", cashed_kwh, -rate, -cash)
     extras["true_up"] = true_up
-    return _true_up_fee(ProgramResult(items, extras), program, true_up)
+    return _true_up_fee(ProgramResult(items, extras), program, true_up, opening_credit, opening_kwh)
 
 
 def received_b(det: Determinants) -> np.ndarray:
@@ -216,8 +222,25 @@ def _rate(amount, quantity):
     return np.divide(amount, quantity, out=np.zeros_like(amount), where=quantity != 0)
 
 
-def _true_up_fee(result: ProgramResult, program: Program, true_up: np.ndarray) -> ProgramResult:
-    with_bank_flows(result.extras)  # every settlement's bills show the balance they bring in
+def _opening(enrollment: Enrollment, n_meters: int) -> tuple[np.ndarray, np.ndarray]:
+    """(M,) the opening $ credit and banked kWh of each meter, refused where the program cannot hold them."""
+    credit = np.broadcast_to(np.asarray(enrollment.opening_credit, dtype=float), (n_meters,)).copy()
+    kwh = np.broadcast_to(np.asarray(enrollment.opening_kwh, dtype=float), (n_meters,)).copy()
+    program = enrollment.program
+    if not (np.isfinite(credit).all() and np.isfinite(kwh).all() and (credit >= 0).all() and (kwh >= 0).all()):
+        raise ProgramError(f"program {program.code}: an opening bank must be a finite amount >= 0")
+    unit = bank_unit(program)
+    if (kwh.any() and unit != "kwh") or (credit.any() and unit != "dollars"):
+        held = "kWh" if kwh.any() else "$ credit"
+        raise ProgramError(f"program {program.code}: an opening bank in {held} given, but the program banks "
+                           f"{'nothing' if unit is None else 'banked kWh' if unit == 'kwh' else '$ credit'}")
+    return credit, kwh
+
+
+def _true_up_fee(result: ProgramResult, program: Program, true_up: np.ndarray, opening_credit=0.0,
+                 opening_kwh=0.0) -> ProgramResult:
+    # every settlement's bills show the balance they bring in (the first bill: the opening bank)
+    with_bank_flows(result.extras, opening_credit, opening_kwh)
     if program.true_up.fee:
         result.items.add("True-up fee", "fixed", "bill", true_up.astype(float), program.true_up.fee,
                          true_up * program.true_up.fee)

@@ -1,6 +1,7 @@
 """The rows of a net-metering enrollment file: their pydantic definition, the :class:`Enrolled` record, the reader.
 
-:class:`EnrollmentRow` defines a row (``account,program,pto_date,start,end,true_up_month,policy_version``) and
+:class:`EnrollmentRow` defines a row (``account,program,pto_date,start,end,true_up_month,policy_version``, and the
+optional opening bank ``opening_credit`` [$] / ``opening_kwh`` brought into the first bill computed) and
 validates one with ``EnrollmentRow.model_validate``. :func:`read_enrollments` does not validate a file row by
 row: it checks each column's *distinct* values with that column's definition in the model (an enrollment
 file of 500,000 accounts holds a few thousand distinct dates), then the rules between columns (start not
@@ -12,7 +13,9 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import math
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated
 
@@ -28,8 +31,11 @@ from pydantic import (
 from workbench.ami.registry_rows import BAD, paused_gc, validate_values
 from workbench.errors import WorkbenchError
 
-COLUMNS = ("account", "program", "pto_date", "start", "end", "true_up_month", "policy_version")
+COLUMNS = ("account", "program", "pto_date", "start", "end", "true_up_month", "policy_version", "opening_credit",
+           "opening_kwh")
 REQUIRED = ("account", "program", "pto_date")
+#: no customer-generator banks this much (a typo, or a value in the wrong unit)
+_MOST_DOLLARS, _MOST_KWH = 10_000_000, 100_000_000
 #: no net-metering enrollment is dated outside these years (the first programs are from the 1980s)
 _EARLIEST, _LATEST = dt.date(1970, 1, 1), dt.date(2100, 12, 31)
 
@@ -50,6 +56,9 @@ class Enrolled:
     true_up_month: int | None = None
     policy_version: str = ""
     row: int = 0  # line in the source file
+    # the bank brought into the first bill the workbench computes (None: the column blank or absent)
+    opening_credit: float | None = None  # [$]
+    opening_kwh: float | None = None  # [kWh]
 
     def covers(self, day: dt.date) -> bool:
         return self.start <= day and (self.end is None or day < self.end)
@@ -75,6 +84,36 @@ def _month_digits(value):
     return value
 
 
+def money_value(value):
+    """An opening $ credit from text: >= 0, whole cents, finite (ValueError saying what was expected)."""
+    text = str(value).strip()
+    try:
+        amount = Decimal(text)
+    except InvalidOperation:
+        raise ValueError("is not an amount in dollars like 12.34") from None
+    if not amount.is_finite() or amount < 0:
+        raise ValueError("is not an amount >= 0 in dollars like 12.34 (a credit balance is never negative)")
+    if amount != amount.quantize(Decimal("0.01")):
+        raise ValueError("has fractions of a cent; expected dollars with cents like 12.34")
+    if amount >= _MOST_DOLLARS:
+        raise ValueError(f"is {_MOST_DOLLARS:,} dollars or more (a typo?)")
+    return float(amount)
+
+
+def kwh_value(value):
+    """An opening kWh bank from text: >= 0, finite (ValueError saying what was expected)."""
+    text = str(value).strip()
+    try:
+        kwh = float(text)
+    except ValueError:
+        raise ValueError("is not a number of kWh like 300 or 12.5") from None
+    if not math.isfinite(kwh) or kwh < 0:
+        raise ValueError("is not a number of kWh >= 0 (a bank is never negative)")
+    if kwh >= _MOST_KWH:
+        raise ValueError(f"is {_MOST_KWH:,} kWh or more (a typo?)")
+    return kwh
+
+
 Day = Annotated[dt.date, BeforeValidator(_day)]
 
 
@@ -90,6 +129,10 @@ class EnrollmentRow(BaseModel):
     end: Day | None = Field(None, description="exclusive; blank = open")
     true_up_month: Annotated[int, BeforeValidator(_month_digits), Field(ge=1, le=12)] | None = None
     policy_version: str = ""
+    opening_credit: Annotated[float, BeforeValidator(money_value)] | None = Field(
+        None, description="$ credit brought into the first bill computed; blank = none given")
+    opening_kwh: Annotated[float, BeforeValidator(kwh_value)] | None = Field(
+        None, description="banked kWh brought into the first bill computed; blank = none given")
 
     @model_validator(mode="before")
     @classmethod
@@ -107,7 +150,7 @@ class EnrollmentRow(BaseModel):
 
     def to_enrolled(self, row: int = 0) -> Enrolled:
         return Enrolled(self.account, self.program, self.pto_date, self.start or self.pto_date, self.end,
-                        self.true_up_month, self.policy_version, row)
+                        self.true_up_month, self.policy_version, row, self.opening_credit, self.opening_kwh)
 
 
 def _optional(info):
@@ -215,5 +258,7 @@ def _parse(path: Path, header: list[str], rows: list[list[str]]) -> list[Enrolle
         raise EnrollmentError(f"{where}: {text}")
     months = checked.get("true_up_month") or [None] * n
     policy = raw.get("policy_version") or [""] * n
+    credit = checked.get("opening_credit") or [None] * n
+    kwh = checked.get("opening_kwh") or [None] * n
     return [Enrolled(*values) for values in zip(raw["account"], raw["program"], pto, start, end, months, policy,
-                                                 lines, strict=True)]
+                                                 lines, credit, kwh, strict=True)]

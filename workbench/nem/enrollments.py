@@ -11,6 +11,8 @@ An enrollment file (CSV) holds one row per (account, program, effective period):
   export-value vintage, the anniversary true-up month and the start of lock-in periods.
 - ``start`` (default: ``pto_date``), ``end`` (exclusive; empty = open): when the row governs bills.
 - ``true_up_month`` (optional, 1-12) overrides the program's.
+- ``opening_credit`` [$] / ``opening_kwh`` (optional, >= 0): the bank the account brings into the first bill the
+  workbench computes (the cube's first bill); only in the unit the program banks.
 
 One customer base holds several program generations at once. The rules enforced here (each row's fields by
 :mod:`workbench.nem.enrollment_rows`, with a pydantic model), each with an error that names the file, the row
@@ -34,9 +36,10 @@ from pathlib import Path
 
 from workbench.ami.registry_rows import paused_gc
 from workbench.nem.enrollment_rows import COLUMNS, REQUIRED, Enrolled, EnrollmentError, read_enrollments
+from workbench.nem.results import bank_unit
 
 __all__ = ["COLUMNS", "REQUIRED", "Enrolled", "EnrollmentBook", "EnrollmentError", "ProgramOn", "export_vintage_year",
-           "load_enrollments", "lock_in_end"]
+           "load_enrollments", "lock_in_end", "opening_problem"]
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,9 @@ class ProgramOn:
     pto_date: dt.date
     true_up_month: int | None
     reason: str
+    opening_credit: float | None = None  # [$] the row's opening bank (None: not given)
+    opening_kwh: float | None = None  # [kWh]
+    start: dt.date | None = None  # the row's start
 
 
 def _add_years(day: dt.date, years: float) -> dt.date:
@@ -110,6 +116,9 @@ class EnrollmentBook:
                     raise EnrollmentError(
                         f"{self._where(row)}: program {row.program!r} is not in the program book "
                         f"(programs: {', '.join(sorted(self.programs))})")
+                problem = opening_problem(program, row.opening_credit, row.opening_kwh)
+                if problem:
+                    raise EnrollmentError(f"{self._where(row)}: {problem}")
                 closed = getattr(program, "closed_after", None)
                 if closed is not None and row.pto_date > closed:
                     raise EnrollmentError(
@@ -134,10 +143,22 @@ class EnrollmentBook:
             if ends is not None and day >= ends and successor:
                 return ProgramOn(account, successor, row.pto_date, row.true_up_month,
                                  f"{row.program} lock-in of {program.lock_in_years:g} years ended {ends}; "
-                                 f"on the successor {successor}")
+                                 f"on the successor {successor}", row.opening_credit, row.opening_kwh, row.start)
             return ProgramOn(account, row.program, row.pto_date, row.true_up_month,
-                             f"enrolled in {row.program} from {row.start} (row {row.row})")
+                             f"enrolled in {row.program} from {row.start} (row {row.row})", row.opening_credit,
+                             row.opening_kwh, row.start)
         return None
+
+
+def opening_problem(program, credit: float | None, kwh: float | None) -> str:
+    """Why ``program`` cannot hold an opening bank of ``credit`` [$] / ``kwh`` ("" when it can; 0 fits any)."""
+    unit = bank_unit(program)
+    holds = {"kwh": "banked kWh (opening_kwh)", "dollars": "$ credit (opening_credit)", None: "nothing"}[unit]
+    if kwh and unit != "kwh":
+        return f"opening_kwh {kwh:g} given, but program {program.code} banks {holds}"
+    if credit and unit != "dollars":
+        return f"opening_credit {credit:.2f} given, but program {program.code} banks {holds}"
+    return ""
 
 
 def load_enrollments(path, programs: dict) -> EnrollmentBook:

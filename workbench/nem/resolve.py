@@ -11,6 +11,7 @@ import pandas as pd
 from workbench.errors import WorkbenchError
 from workbench.nem import DGRULES, PYSAM_OPTIONS, ProgramError, load_program, pysam_program
 from workbench.nem.billing import Enrollment
+from workbench.nem.enrollment_rows import kwh_value, money_value
 from workbench.nem.exports import export_prices, read_export_values
 from workbench.nem.pysam_options import PysamInputs, sell_tiers_for
 
@@ -78,9 +79,21 @@ def vintage_prices(program, utc, local, step_minutes, pto=None) -> np.ndarray:
     return price
 
 
+def _opening(value, option: str, parse) -> float:
+    """An opening bank (None: 0), text or number, refused in one line naming ``option`` when it is not one."""
+    if value is None:
+        return 0.0
+    try:
+        return parse(value)
+    except ValueError as e:
+        raise WorkbenchError(f"{option} {value!r} {e}") from None
+
+
 def prepare_program(tariff, series, schedule, *, program=None, true_up_month=None, export_rates=None,
-                    pto_date=None, programs_dir=None) -> ProgramPlan:
+                    pto_date=None, programs_dir=None, opening_credit=0.0, opening_kwh=0.0) -> ProgramPlan:
     delivered, received = series.delivered_kwh, series.received_kwh
+    opening_credit = _opening(opening_credit, "--opening-credit", money_value)
+    opening_kwh = _opening(opening_kwh, "--opening-kwh", kwh_value)
     urdb = tariff.extra.get("urdb")
     if program is None and urdb and urdb.get("dgrules") and np.nansum(received) > 0:
         program = DGRULES.get(str(urdb["dgrules"]).strip().lower())
@@ -91,8 +104,8 @@ def prepare_program(tariff, series, schedule, *, program=None, true_up_month=Non
                 "net-metering program was given; pass --program (a program in tariffs/programs/ or one of "
                 f"{', '.join(PYSAM_OPTIONS)})"
             )
-        if export_rates is not None or true_up_month is not None:
-            raise WorkbenchError("--export-rates and --true-up-month need a --program")
+        if export_rates is not None or true_up_month is not None or opening_credit or opening_kwh:
+            raise WorkbenchError("--export-rates, --true-up-month and an opening credit bank need a --program")
         return ProgramPlan(delivered, received)
     if true_up_month is not None and not 1 <= int(true_up_month) <= 12:
         raise WorkbenchError(f"--true-up-month {true_up_month}: expected a month 1-12")
@@ -100,7 +113,7 @@ def prepare_program(tariff, series, schedule, *, program=None, true_up_month=Non
     if program.netting_interval == "hourly":
         delivered, received = _hourly_net(delivered, received, series.utc, series.step_minutes)
     pto = np.datetime64(pto_date, "D") if pto_date is not None else None
-    enrollment = Enrollment(program, pto, true_up_month)
+    enrollment = Enrollment(program, pto, true_up_month, opening_credit=opening_credit, opening_kwh=opening_kwh)
     if program.pysam_option is not None:
         if export_rates is not None and program.pysam_option in (0, 1):
             raise WorkbenchError(

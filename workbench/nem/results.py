@@ -33,6 +33,17 @@ class Enrollment:
     true_up_month: int | None = None  # overrides the program's (1-12)
     # interval channels and tiered sell rates, for the PySAM metering options (workbench.nem.pysam_options)
     pysam_inputs: PysamInputs | None = None
+    # the bank brought into the first bill computed (an enrollment file's opening_credit / opening_kwh): a scalar
+    # or (M,) per meter; it enters the bank walk at bill 0 and is settled as the program says at a true-up
+    opening_credit: float | np.ndarray = 0.0  # [$] dollar credit (net billing, net metering with $ credits)
+    opening_kwh: float | np.ndarray = 0.0  # [kWh] banked kWh (net metering with kWh credits)
+
+
+def bank_unit(program: Program) -> str | None:
+    """What a program banks from bill to bill: ``"kwh"``, ``"dollars"``, or None (buy-all/sell-all banks nothing)."""
+    if program.kind == "buy_all_sell_all":
+        return None
+    return "kwh" if program.kind == "net_metering" and program.credits == "kwh" else "dollars"
 
 
 @dataclass
@@ -41,22 +52,26 @@ class ProgramResult:
     extras: dict = field(default_factory=dict)  # (M, B) arrays shown on bills: credit_earned, credit_applied, ...
 
 
-def brought_forward(carried: np.ndarray) -> np.ndarray:
-    """(M, B) the balance each bill brings in: the previous bill's carried balance (none before the first).
+def brought_forward(carried: np.ndarray, opening: float | np.ndarray = 0.0) -> np.ndarray:
+    """(M, B) the balance each bill brings in: the previous bill's carried balance, ``opening`` (scalar or (M,))
+    for the first bill.
 
-    Every settlement starts with an empty bank, so the first bill of a settlement brings in 0; a bill then
-    shows brought forward + earned - applied - settled at the true-up = carried forward.
+    A settlement's bank starts at the opening balance (0 when none was given), so its first bill brings that in;
+    a bill then shows brought forward + earned - applied - settled at the true-up = carried forward.
     """
     carried = np.asarray(carried, dtype=float)
     out = np.zeros_like(carried)
+    if out.shape[1]:
+        out[:, 0] = opening
     out[:, 1:] = carried[:, :-1]
     return out
 
 
-def with_bank_flows(extras: dict) -> dict:
+def with_bank_flows(extras: dict, opening_credit: float | np.ndarray = 0.0,
+                    opening_kwh: float | np.ndarray = 0.0) -> dict:
     """``extras`` with the balances brought in (``credit_brought``, ``kwh_brought``) beside those carried out."""
     if "credit_carried" in extras:
-        extras["credit_brought"] = brought_forward(extras["credit_carried"])
+        extras["credit_brought"] = brought_forward(extras["credit_carried"], opening_credit)
     if "kwh_carried" in extras:
-        extras["kwh_brought"] = brought_forward(extras["kwh_carried"])
+        extras["kwh_brought"] = brought_forward(extras["kwh_carried"], opening_kwh)
     return extras
