@@ -1,9 +1,11 @@
-"""``workbench payments resolve-return``: take a returned item out of the unapplied-cash queue. See docs/ledger.md.
+"""``workbench payments resolve-return`` / ``payments resolve``: take a returned item, or an unidentified payment,
+out of the unapplied-cash queue. See docs/ledger.md.
 
 Thin: parse, call :func:`workbench.ledger.returns.resolve_return`, print one line. The command joins the
 ``payments`` group that :mod:`workbench.cli_ledger` makes (this wing is registered after it in ``cli.wings()``).
 A returned item is applied to the account it came from (reversing that account's payment of the amount and
-charging the returned-payment fee), written off, or returned to the bank; who and why are recorded each time.
+charging the returned-payment fee), written off, or returned to the bank; a queued payment is refunded to the
+payer or moved to unclaimed property (:mod:`workbench.ledger.refunds`); who and why are recorded each time.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from workbench.cli_parser import DB_HELP, iso_date
 from workbench.errors import WorkbenchError
 from workbench.ledger.db import new_session, open_ledger, require_current
 from workbench.ledger.payments import NSF_FEE_CENTS
+from workbench.ledger.refunds import LABELS, resolve_unapplied
 from workbench.ledger.returns import resolve_return
 
 
@@ -70,6 +73,45 @@ def _resolve(args) -> int:
     return 0
 
 
+def _resolve_payment(args) -> int:
+    on = args.on or dt.date.today()
+    if on > dt.date.today():
+        raise WorkbenchError(f"--on {on}: after today; a payment is resolved on the day it is, today or earlier")
+    action = "refunded" if args.refund else "unclaimed"
+    engine = open_ledger(args.db)
+    try:
+        require_current(engine)
+        with new_session(engine) as session:
+            done = resolve_unapplied(session, args.payment_id, action, args.who, args.why, on)
+    finally:
+        engine.dispose()
+    print(f"payment {done.payment_id} (item {done.item_id}, {_money(done.amount_cents)}, payer reference "
+          f"{done.payer_reference!r}): {LABELS[action]} on {done.on} by {args.who.strip()} (no account credited); "
+          "out of the unapplied-cash queue")
+    return 0
+
+
+def _add_resolve(psub) -> None:
+    p = psub.add_parser(
+        "resolve", help="take an unidentified payment out of the unapplied-cash queue without an account: refunded "
+        "to the payer or moved to unclaimed property (who and why recorded)",
+        epilog="examples: workbench payments resolve 4711 --refund --who jdoe --why 'check 1042 returned to payer'\n"
+        "          workbench payments resolve 4711 --unclaimed --who jdoe --why 'escheat after 3 years'",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("payment_id", type=_payment_id, help="the payment's id (first column of `workbench payments "
+                   "unapplied`, kind payment)")
+    how = p.add_mutually_exclusive_group(required=True)
+    how.add_argument("--refund", action="store_true", help="the cash was paid back to the payer")
+    how.add_argument("--unclaimed", action="store_true", help="the cash goes to unclaimed property (escheat) or "
+                     "miscellaneous income, after the escheat period")
+    p.add_argument("--who", required=True, help="who resolves it (recorded)")
+    p.add_argument("--why", required=True, help="why (recorded)")
+    p.add_argument("--on", type=iso_date, help="the day it is resolved, YYYY-MM-DD, not before the payment was "
+                   "received (default: today)")
+    p.add_argument("--db", help=DB_HELP)
+    p.set_defaults(func=_resolve_payment)
+
+
 def add_commands(sub) -> None:
     """Add ``payments resolve-return`` to the ``payments`` group of the ``workbench`` parser."""
     parser = sub.choices.get("payments")
@@ -100,3 +142,4 @@ def add_commands(sub) -> None:
                    f"in cents, as `payments post` charges it (default: {NSF_FEE_CENTS})")
     p.add_argument("--db", help=DB_HELP)
     p.set_defaults(func=_resolve)
+    _add_resolve(psub)

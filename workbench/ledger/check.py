@@ -5,7 +5,8 @@
 - a bill's total differs from the sum of its line items, or from its journal entries (posted: the total;
   held: none; cancelled: net zero);
 - a payment of a known account has no journal credit of its amount, or an unknown account's payment is not in
-  the unapplied-cash queue;
+  the unapplied-cash queue; a payment that left the queue has a journal credit (applied) or a record of its
+  refund / move to unclaimed property, never both nor neither;
 - a returned item has no journal reversal of its amount though it reversed a payment (when posted, or applied
   from the queue), or has one though it did not (still queued, written off, returned to the bank), or left
   the queue with no record of who resolved it;
@@ -16,7 +17,8 @@
 
 :func:`reconcile_day` ties one day out: billed revenue by class and rate, cash received, applied, unapplied,
 returns, fees, adjustments, and opening + billed - paid ± adjustments = closing; the unapplied-cash queue
-rolls forward (opening + received into it - applied from it by hand = closing), and so do the returned items
+rolls forward (opening + received into it - applied from it by hand - refunded - moved to unclaimed property
+= closing), and so do the returned items
 in it (opening + returned into it - applied to accounts - written off - returned to the bank = closing).
 """
 
@@ -73,13 +75,18 @@ def check_ledger(session: Session) -> list[str]:
                           f"expected {_money(want)}")
     paid = dict(session.execute(select(JournalEntry.payment_id, func.sum(JournalEntry.amount_cents))
                                 .where(JournalEntry.kind == "payment").group_by(JournalEntry.payment_id)).all())
-    queued = set(session.scalars(select(UnappliedCash.payment_id)))
+    queued = dict(session.execute(select(UnappliedCash.payment_id, UnappliedCash.resolved_on)).all())
+    resolved = dict(session.execute(select(UnappliedResolution.payment_id, UnappliedResolution.action)).all())
     for pid, kind, account, amount, item in session.execute(select(
             Payment.id, Payment.kind, Payment.account_id, Payment.amount_cents, Payment.item_id)):
         if kind == "payment" and account is not None and paid.get(pid) != -amount:
             breaks.append(f"payment {item}: {_money(amount)} but journal credit {_money(-(paid.get(pid) or 0))}")
         if kind == "payment" and account is None and pid not in queued:
             breaks.append(f"payment {item}: account unknown and not in the unapplied-cash queue")
+        if kind == "payment" and queued.get(pid) is not None and (pid in paid) == (pid in resolved):
+            breaks.append(f"payment {item}: left the unapplied-cash queue " + (
+                f"{resolved[pid]} but also credited to an account" if pid in paid else "with no journal credit and "
+                "no record of a refund or of unclaimed property"))
     breaks += _return_breaks(session)
     for side in (PaymentApplication.charge_entry_id, PaymentApplication.credit_entry_id):
         over = session.execute(
@@ -189,10 +196,16 @@ def reconcile_day(session: Session, day: dt.date) -> tuple[pd.DataFrame, list[st
     add("unapplied cash", "opening", queue_open[0], queue_open[1])
     add("unapplied cash", "received into the queue", *unapplied)
     add("unapplied cash", "applied to accounts", int(n_late), int(late))
+    gone = _left_queue(session, day)
+    for action, label in PAYMENT_RESOLUTIONS.items():
+        add("unapplied cash", label, *gone[action])
     add("unapplied cash", "closing", queue_close[0], queue_close[1])
-    if queue_open[1] + unapplied[1] + int(late) != queue_close[1]:
+    out = sum(c for _, c in gone.values())
+    if queue_open[1] + unapplied[1] + int(late) + out != queue_close[1] or queue_open[0] + unapplied[0] - int(n_late) \
+            - sum(n for n, _ in gone.values()) != queue_close[0]:
         breaks.append(f"{day}: unapplied cash opening {_money(queue_open[1])} + received {_money(unapplied[1])} - "
-                      f"applied {_money(-int(late))} is not the closing {_money(queue_close[1])}")
+                      f"applied {_money(-int(late))} - refunded or unclaimed {_money(-out)} is not the closing "
+                      f"{_money(queue_close[1])}")
     breaks += _returns_queue(session, day, add)
     opening = total(None, before=True)[1]
     closing = opening + total(None)[1]
@@ -225,6 +238,21 @@ def _queue(session: Session, day: dt.date, *, before: bool = False, kind: str = 
                (UnappliedCash.resolved_on.is_(None)) | (UnappliedCash.resolved_on > end))).one())
 
 
+PAYMENT_RESOLUTIONS = {"refunded": "refunded to the payer", "unclaimed": "to unclaimed property"}
+
+
+def _left_queue(session: Session, day: dt.date, kind: str = "payment") -> dict[str, tuple[int, int]]:
+    """The queued items of ``kind`` resolved on ``day`` by a recorded resolution: action -> (count, -cents)."""
+    left = dict.fromkeys(RESOLUTIONS if kind == "return" else PAYMENT_RESOLUTIONS, (0, 0))
+    for action, n, cents in session.execute(
+            select(UnappliedResolution.action, func.count(), func.coalesce(func.sum(Payment.amount_cents), 0))
+            .join(Payment, Payment.id == UnappliedResolution.payment_id)
+            .where(UnappliedResolution.resolved_on == day, Payment.kind == kind)
+            .group_by(UnappliedResolution.action)):
+        left[action] = (int(n), -int(cents))
+    return left
+
+
 RESOLUTIONS = {"applied": "applied to accounts", "written_off": "written off", "returned_to_bank": "returned to the bank"}
 
 
@@ -235,13 +263,7 @@ def _returns_queue(session: Session, day: dt.date, add) -> list[str]:
         select(func.count(), func.coalesce(func.sum(Payment.amount_cents), 0))
         .join(UnappliedCash, UnappliedCash.payment_id == Payment.id)
         .where(Payment.kind == "return", Payment.paid_on == day)).one()]
-    left = dict.fromkeys(RESOLUTIONS, (0, 0))
-    for action, n, cents in session.execute(
-            select(UnappliedResolution.action, func.count(), func.coalesce(func.sum(Payment.amount_cents), 0))
-            .join(Payment, Payment.id == UnappliedResolution.payment_id)
-            .where(UnappliedResolution.resolved_on == day, Payment.kind == "return")
-            .group_by(UnappliedResolution.action)):
-        left[action] = (int(n), -int(cents))
+    left = _left_queue(session, day, "return")
     add("returned items (queue)", "opening", *opening)
     add("returned items (queue)", "returned into the queue", *came)
     for action, label in RESOLUTIONS.items():

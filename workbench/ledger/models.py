@@ -259,14 +259,15 @@ class UnappliedCash(Base):
 
 
 class UnappliedResolution(Base):
-    """How a returned item of the unapplied-cash queue left it: ``applied`` (it reversed a payment of
+    """How an item left the unapplied-cash queue: a returned item ``applied`` (it reversed a payment of
     ``account_id``, ``reversed_payment_id``, charging ``fee_cents``), ``written_off`` or ``returned_to_bank``;
+    a payment ``refunded`` or ``unclaimed`` (a payment applied to an account has its adjustment instead);
     who and why. One per queued item; never updated."""
 
     __tablename__ = "unapplied_resolutions"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"), unique=True)
-    action: Mapped[str] = mapped_column(String(32))  # applied | written_off | returned_to_bank
+    action: Mapped[str] = mapped_column(String(32))  # applied | written_off | returned_to_bank | refunded | unclaimed
     account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
     reversed_payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"), unique=True)
     fee_cents: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -23,7 +23,14 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from workbench.ledger.db import LedgerError
-from workbench.ledger.models import Account, Adjustment, JournalEntry, Payment, UnappliedCash
+from workbench.ledger.models import (
+    Account,
+    Adjustment,
+    JournalEntry,
+    Payment,
+    UnappliedCash,
+    UnappliedResolution,
+)
 from workbench.ledger.receivables import account_id
 from workbench.ledger.settle import settle_accounts
 
@@ -72,9 +79,12 @@ def apply_unapplied(session: Session, payment_id: int, account_number: str, who:
         raise LedgerError(f"payment {payment_id} (item {payment.item_id}): not in the unapplied-cash queue; it was "
                           f"applied to account {payment.account_number} when posted")
     if queued.resolved_on is not None:
-        applied_to = session.scalar(select(Account.account_number).where(Account.id == payment.account_id))
-        raise LedgerError(f"payment {payment_id} (item {payment.item_id}): already applied from the queue to "
-                          f"account {applied_to} on {queued.resolved_on}; nothing changed")
+        done = session.scalars(select(UnappliedResolution).where(UnappliedResolution.payment_id == payment_id)).first()
+        how = (f"{done.action.replace('_', ' ')} by {done.made_by} on {done.resolved_on}" if done else
+               f"applied from the queue to account "
+               f"{session.scalar(select(Account.account_number).where(Account.id == payment.account_id))} "
+               f"on {queued.resolved_on}")
+        raise LedgerError(f"payment {payment_id} (item {payment.item_id}): already {how}; nothing changed")
     if payment.kind != "payment":
         raise LedgerError(f"payment {payment_id} (item {payment.item_id}): is a returned item ({queued.reason}), "
                           "not a payment; resolve it with `workbench payments resolve-return`")
