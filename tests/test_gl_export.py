@@ -4,14 +4,17 @@ the chart does not map refused with its count and cents, and an existing file ne
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 
 import pandas as pd
+import pytest
 
 from tests._postgres import fresh_pg_url, pg_server  # noqa: F401  (fixtures)
 from tests.hostile._cli import assert_ok, run_in_process
 from tests.test_ledger import bills_of
 from tests.test_receivables_cli import _ledger
+from workbench.cli import build_parser
 from workbench.ledger.db import new_session
 from workbench.ledger.posting import post_bills
 
@@ -169,3 +172,41 @@ def _runner(url, tmp_path, capsys):
 
     run.engine = engine
     return run
+
+
+@pytest.mark.parametrize("path", [("ledger", "gl-export"), ("payments", "resolve")])
+def test_new_commands_have_help_and_an_example(path):
+    """Every option of ``ledger gl-export`` and ``payments resolve`` has help text; the epilog has an example."""
+    parser = build_parser()
+    for name in path:
+        parser = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[name]
+    for action in parser._actions:
+        assert action.help, f"workbench {' '.join(path)} {action.option_strings or action.dest}: no help text"
+    text = parser.format_help()
+    assert "example" in text and f"workbench {' '.join(path)} " in text.split("example")[1]
+
+
+def test_returned_item_applied_from_the_queue(tmp_path, capsys):
+    """A 30.00 return of "OLD" (02-12) queued, then applied to B2 (02-14), reversing B2's 30.00 payment and
+    charging the 25.00 fee. By hand: 02-10 CASH 30.00 / AR 30.00 (P2); 02-12 RETSUSP 30.00 / CASH 30.00 (into
+    the queue); 02-14 AR 30.00 + 25.00 debit, RETSUSP 30.00 credit (its reversal clears the suspense, not
+    cash), NSF 25.00 credit."""
+    wb = _runner(f"sqlite:///{tmp_path / 'ledger.sqlite'}", tmp_path, capsys)
+    try:
+        (tmp_path / "pay.csv").write_text("item_id,account,amount,paid_on,kind\nP2,B2,30.00,2025-02-10,payment\n"
+                                          "R9,OLD,30.00,2025-02-12,return\n")
+        wb("payments", "post", tmp_path / "pay.csv")
+        wb("payments", "unapplied", "--out", tmp_path / "u.csv")
+        rid = pd.read_csv(tmp_path / "u.csv", dtype=str)["payment_id"].iloc[0]
+        wb("payments", "resolve-return", rid, "--account", "B2", "--who", "j", "--why", "w", "--on", "2025-02-14")
+        (tmp_path / "chart.yaml").write_text(CHART + "  return_applied: {debit: AR, credit: RETSUSP}\n"
+                                             "  nsf_fee: {debit: AR, credit: NSF}\n")
+        wb("ledger", "gl-export", "--from", "2025-02-01", "--to", "2025-02-28", "--chart", tmp_path / "chart.yaml",
+           "--out", tmp_path / "gl.csv")
+        lines = {k: v for k, v in _read(tmp_path / "gl.csv").items() if k[0] < "2025-02-28"}
+        assert lines == {("2025-02-10", "AR"): (0, 3000), ("2025-02-10", "CASH"): (3000, 0),
+                         ("2025-02-12", "CASH"): (0, 3000), ("2025-02-12", "RETSUSP"): (3000, 0),
+                         ("2025-02-14", "AR"): (5500, 0), ("2025-02-14", "NSF"): (0, 2500),
+                         ("2025-02-14", "RETSUSP"): (0, 3000)}
+    finally:
+        wb.engine.dispose()

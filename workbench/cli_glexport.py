@@ -79,10 +79,10 @@ def add_commands(sub) -> None:
         "= credits checked before writing)", formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="example: workbench ledger gl-export --from 2025-02-01 --to 2025-02-28 --chart "
         "docs/examples/gl-chart.yaml --out gl-2025-02.csv")
-    p.add_argument("--from", dest="date_from", type=iso_date, required=True, help="first day, YYYY-MM-DD")
-    p.add_argument("--to", dest="date_to", type=iso_date, required=True, help="last day (included), YYYY-MM-DD")
-    p.add_argument("--chart", required=True, help="chart-of-accounts mapping, YAML (docs/ledger.md; sample: "
-                   "docs/examples/gl-chart.yaml)")
+    p.add_argument("--from", dest="date_from", type=iso_date, required=True, metavar="DATE", help="first day, YYYY-MM-DD")
+    p.add_argument("--to", dest="date_to", type=iso_date, required=True, metavar="DATE", help="last day (included), YYYY-MM-DD")
+    p.add_argument("--chart", required=True, help="chart-of-accounts mapping, YAML (docs/ledger.md, "
+                   "General-ledger export, has a complete one)")
     p.add_argument("--out", required=True, help="CSV to write; must not exist (never replaced)")
     p.add_argument("--per", choices=("day", "month"), default="day", help="one journal entry per day or per month "
                    "(default: %(default)s)")
