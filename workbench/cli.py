@@ -311,12 +311,11 @@ def _ingest(args) -> int:
 
 
 def wings() -> list:
-    """Each wing's ``add_commands(sub)`` (``workbench/cli_<wing>.py``), which adds its parsers and handlers."""
-    # imported here (downward: cli_<wing> ranks below cli): the wings load pandas, SQLAlchemy, WeasyPrint, ... (~2 s)
-    from workbench import cli_cos, cli_design, cli_filing, cli_glexport, cli_ledger, cli_payments, cli_receivables, cli_runs  # noqa: I001
+    """Each wing's ``add_commands(sub)`` (:mod:`workbench.cli_wings`, which lists them)."""
+    # imported here (downward: cli_wings ranks below cli): the wings load pandas, SQLAlchemy, WeasyPrint, ... (~2 s)
+    from workbench.cli_wings import WINGS
 
-    return [cli_ledger.add_commands, cli_runs.add_commands, cli_design.add_commands, cli_cos.add_commands,
-            cli_filing.add_commands, cli_receivables.add_commands, cli_payments.add_commands, cli_glexport.add_commands]
+    return WINGS
 
 
 HANDLERS = {"bill": _bill, "sample": _sample, "cycle": _cycle, "serve": _serve, "vee": _vee, "ingest": _ingest}

@@ -3,8 +3,8 @@
 Thin: parse, read the chart (:mod:`workbench.ledger.gl_chart`), gather and post the activity
 (:mod:`workbench.ledger.gl`), check it balances, write the CSV without replacing any file that is there (a new
 file is written beside it and linked into place only if the name is still free), print one summary line.
-The command joins the ``ledger`` group that :mod:`workbench.cli_ledger` makes (registered after it in
-``cli.wings()``).
+The command joins the ``ledger`` group that :mod:`workbench.cli_ledger` makes (listed after it in
+``cli_wings.WINGS``).
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def add_commands(sub) -> None:
     """Add ``ledger gl-export`` to the ``ledger`` group of the ``workbench`` parser."""
     parser = sub.choices.get("ledger")
     if parser is None:
-        raise RuntimeError("cli_glexport: register it after cli_ledger in cli.wings() (no `ledger` group)")
+        raise RuntimeError("cli_glexport: register it after cli_ledger in cli_wings.WINGS (no `ledger` group)")
     lsub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     p = lsub.add_parser(
         "gl-export", help="the subledger's activity as general-ledger journal entries by GL account (CSV; debits "

@@ -2,7 +2,7 @@
 out of the unapplied-cash queue. See docs/ledger.md.
 
 Thin: parse, call :func:`workbench.ledger.returns.resolve_return`, print one line. The command joins the
-``payments`` group that :mod:`workbench.cli_ledger` makes (this wing is registered after it in ``cli.wings()``).
+``payments`` group that :mod:`workbench.cli_ledger` makes (this wing is registered after it in ``cli_wings.WINGS``).
 A returned item is applied to the account it came from (reversing that account's payment of the amount and
 charging the returned-payment fee), written off, or returned to the bank; a queued payment is refunded to the
 payer or moved to unclaimed property (:mod:`workbench.ledger.refunds`); who and why are recorded each time.
@@ -116,7 +116,7 @@ def add_commands(sub) -> None:
     """Add ``payments resolve-return`` to the ``payments`` group of the ``workbench`` parser."""
     parser = sub.choices.get("payments")
     if parser is None:
-        raise RuntimeError("cli_payments: register it after cli_ledger in cli.wings() (no `payments` group)")
+        raise RuntimeError("cli_payments: register it after cli_ledger in cli_wings.WINGS (no `payments` group)")
     psub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     p = psub.add_parser(
         "resolve-return", help="take a returned item (NSF) out of the unapplied-cash queue: apply it to an account, "

@@ -3,7 +3,7 @@
 
 Thin: parse, call :mod:`workbench.ledger.receivables` / :mod:`workbench.ledger.unapplied`, print. The commands
 join the ``ledger`` and ``payments`` groups that :mod:`workbench.cli_ledger` makes (this wing is registered
-after it in ``cli.wings()``). Every command takes ``--db URL`` (default ``$WORKBENCH_DB_URL``, else
+after it in ``cli_wings.WINGS``). Every command takes ``--db URL`` (default ``$WORKBENCH_DB_URL``, else
 ``sqlite:///data/ledger.sqlite``). A rate that costs or pays customers money is never defaulted, and is written
 with a percent sign (``1.5%``) so 1.5 and 0.015 cannot be confused. A ``--dry-run`` runs the ledger's own
 code in a transaction that is rolled back: what it lists is exactly what the real run would write.
@@ -277,10 +277,10 @@ def _apply(args) -> int:
 
 
 def _group(sub, name: str):
-    """The subcommands of ``workbench NAME`` (made by :mod:`workbench.cli_ledger`, earlier in ``cli.wings()``)."""
+    """The subcommands of ``workbench NAME`` (made by :mod:`workbench.cli_ledger`, earlier in ``cli_wings.WINGS``)."""
     parser = sub.choices.get(name)
     if parser is None:
-        raise RuntimeError(f"cli_receivables: register it after cli_ledger in cli.wings() (no `{name}` group)")
+        raise RuntimeError(f"cli_receivables: register it after cli_ledger in cli_wings.WINGS (no `{name}` group)")
     return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
 
 

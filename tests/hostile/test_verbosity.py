@@ -35,7 +35,7 @@ def _ingest_args(tmp_path, data, *extra):
 
 
 def test_every_subcommand_takes_q_and_v_including_wings():
-    """Every subcommand the parser knows (the wings' registered in cli.wings() too) accepts -q, -qq, -v, -vv."""
+    """Every subcommand the parser knows (the wings' listed in cli_wings.WINGS too) accepts -q, -qq, -v, -vv."""
     parser = build_parser()
     sub = next(a for a in parser._actions if a.dest == "command")
     assert {"bill", "sample", "cycle", "serve", "vee", "ingest"} <= set(sub.choices)
