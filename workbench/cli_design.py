@@ -14,6 +14,7 @@ from pathlib import Path
 
 from workbench.cli_logging import progress_wanted
 from workbench.design.proposal import Proposal
+from workbench.design.rescan import check_comparable
 from workbench.design.revreq import PRICE_DECIMALS, round_solution, solve
 from workbench.design.scenarios import Study, compare
 from workbench.design.testyear import build_test_year
@@ -65,10 +66,19 @@ def add_commands(sub) -> None:
 
     pr = group.add_parser("price", help="revenue by class, rate and component; each customer's annual bill; the change",
                           formatter_class=_formatter, epilog="example: workbench design price --determinants "
-                          "reports/testyear-2025 --proposed proposed-tariffs --class RES --out reports/scenario")
+                          "reports/testyear-2025 --proposed proposed-tariffs --class RES --out reports/scenario\n"
+                          "moved ToU hours: workbench design determinants --cube CUBE --tariffs proposed-tariffs "
+                          "--test-year 2025 --out reports/testyear-2025-proposed; workbench design price "
+                          "--determinants reports/testyear-2025 --proposed-determinants reports/testyear-2025-proposed "
+                          "--proposed proposed-tariffs --out reports/scenario")
     pr.add_argument("--determinants", required=True, help="folder written by `workbench design determinants`")
     pr.add_argument("--tariffs", help="present tariff book (default: the one the determinants were scanned with)")
-    pr.add_argument("--proposed", help="proposed tariff book folder (its rate codes' edited YAML)")
+    pr.add_argument("--proposed", help="proposed tariff book folder (its rate codes' edited YAML; default with "
+                    "--proposed-determinants: the book those were scanned with)")
+    pr.add_argument("--proposed-determinants", metavar="FOLDER",
+                    help="determinants scanned with the proposed book (a proposal that moves ToU hours, seasons, "
+                    "holidays or demand measurement): the proposed book is priced on these, the present on "
+                    "--determinants; both must be the same cube, test year, basis and customers")
     pr.add_argument("--class", dest="classes", action="append", help="only this customer class (repeatable)")
     pr.add_argument("--basis", choices=["billed", "calendarized"], help="default: the determinants' basis")
     pr.add_argument("--out", required=True, help="new folder for revenue.csv, components.csv, customers.csv")
@@ -127,6 +137,15 @@ def _study(args) -> Study:
 
 def _price(args) -> int:
     study = _study(args)
+    rescanned = None
+    if args.proposed_determinants:
+        note = excluded_note(args.proposed_determinants)
+        if note:
+            log.warning(f"warning: {note}")
+        rescanned = Study(args.proposed_determinants, classes=args.classes, basis=args.basis,
+                          tariffs_dir=args.proposed)
+        check_comparable(study, rescanned)  # before anything is priced
+        args.proposed = args.proposed or str(rescanned.tariffs_dir)
     proposed_book = load_tariff_book(args.proposed) if args.proposed else None
     missing = [code for code in study.rate_codes if proposed_book is not None and code not in proposed_book]
     if missing:  # before anything is priced
@@ -134,8 +153,8 @@ def _price(args) -> int:
                              "of the determinants (every one needs its proposed tariff, even unchanged)")
     present = study.price(study.present_book(), "present")
     with staged_output(args.out, PRICE_KIND, _checker(PRICE_KIND)) as tmp:
-        if proposed_book is not None:
-            proposed = study.price(proposed_book, "proposed")
+        if proposed_book is not None:  # on its own determinants when the proposal was scanned anew
+            proposed = (rescanned or study).price(proposed_book, "proposed")
             tables = compare(present, proposed)
         else:
             tables = {"revenue": present.revenue(), "components": present.components(),

@@ -18,7 +18,8 @@ its billed amount (basis ``billed``) or its amount × test-year days / days roun
 
 :func:`compare` sets two priced scenarios side by side (revenue by class, rate and component; each
 customer's annual bill under each and the change). A proposed tariff whose ToU hours, seasons, holidays or
-demand measurement differ from those the determinants were scanned with is refused: it needs a re-scan.
+demand measurement differ from those the determinants were scanned with is refused: it needs a re-scan, and
+:mod:`workbench.design.rescan` prices it on the determinants scanned with it.
 """
 
 from __future__ import annotations
@@ -48,7 +49,9 @@ def check_schedule(identity: dict, tariff) -> None:
     if changed:
         what = ", ".join("ToU hours or seasons (the schedule grids)" if k == "grids_sha256" else k for k in changed)
         raise NeedsRescan(f"{tariff.source_path or tariff.code}: the tariff changes {what} from the kept "
-                          f"determinants; that needs a re-scan (workbench design determinants), not a re-price")
+                          f"determinants; that needs a re-scan (workbench design determinants), not a re-price: scan the "
+                          f"proposed book into another folder and give it to `workbench design price` as "
+                          f"--proposed-determinants")
 
 
 @dataclass

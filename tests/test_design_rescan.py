@@ -1,0 +1,230 @@
+"""Moving the peak: the proposed book scanned into its own determinants and priced against the present one.
+
+The cube (America/New_York, all of 2025, hourly, monthly reads on the 1st, rate code HAND-TOU, class RES):
+
+- M1: 1 kWh every local hour, 3 kWh at 14:00 and 15:00 (28 kWh a day; 8,760 + 2 x 2 x 365 = 10,220 kWh);
+- M2: 1 kWh every local hour, 4 kWh at 19:00 and 20:00 (30 kWh a day; 8,760 + 2 x 3 x 365 = 10,950 kWh).
+
+(The spring-forward day has 23 hours, the fall-back day 25; both missing and repeated hours are off-peak at
+02:00 and 01:00, and the year has 8,760 hours either way.)
+
+Present book: on-peak 14:00-19:00 every day, $0.30/kWh; off-peak $0.10/kWh; $10.00 a month.
+Proposed book: the same prices, on-peak 16:00-21:00.
+
+- M1 present: on-peak (14-18 h) 5 + 2 + 2 = 9 kWh a day, 3,285 kWh; off-peak 10,220 - 3,285 = 6,935.
+  $120.00 + 3,285 x 0.30 (985.50) + 6,935 x 0.10 (693.50) = $1,799.00.
+  M1 proposed: on-peak (16-20 h) 5 kWh a day, 1,825; off-peak 8,395. 120 + 547.50 + 839.50 = $1,507.00.
+- M2 present: on-peak 5 kWh a day, 1,825; off-peak 9,125. 120 + 547.50 + 912.50 = $1,580.00.
+  M2 proposed: on-peak 5 + 3 + 3 = 11 kWh a day, 4,015; off-peak 6,935. 120 + 1,204.50 + 693.50 = $2,018.00.
+
+Every month's kWh are whole numbers, so each bill's lines are whole cents and the months add up to the year.
+Class RES: present $3,379.00, proposed $3,525.00, change +$146.00.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+
+from tests.hostile._cli import assert_ok, assert_refused, run_in_process
+from tests.test_vee_support import make_cube
+from workbench.ami.cube import write_cube
+from workbench.cli import main
+from workbench.design.rescan import NotComparable, check_comparable, price_rescanned
+from workbench.design.scenarios import NeedsRescan, Study
+from workbench.design.testyear import build_test_year
+from workbench.tariffs import load_tariff_book
+
+TZ = "America/New_York"
+HOURS = 8760
+
+TOU = """\
+code: HAND-TOU
+name: Hand-checked time of use
+timezone: America/New_York
+holidays: none
+time_of_use:
+  periods:
+    on_peak:
+      - {{seasons: [all], days: [all], hours: "{on}"}}
+    off_peak:
+      - {{seasons: [all], days: [all], hours: {off}}}
+versions:
+  - effective: 2020-01-01
+    charges:
+      - {{type: customer, description: Customer charge, amount: 10.00, per: month}}
+      - {{type: energy, description: Energy, rates: {{on_peak: {on_rate}, off_peak: 0.10}}}}
+"""
+
+
+def book(folder, on, off, on_rate=0.30):
+    folder.mkdir(parents=True)
+    (folder / "HAND-TOU.yaml").write_text(TOU.format(on=on, off=off, on_rate=on_rate))
+    return folder
+
+
+def local_hours() -> np.ndarray:
+    """The local clock hour of each interval (zoneinfo, independent of the code under test)."""
+    first = dt.datetime(2025, 1, 1, tzinfo=ZoneInfo(TZ)).astimezone(dt.UTC)
+    return np.array([(first + dt.timedelta(hours=i)).astimezone(ZoneInfo(TZ)).hour for i in range(HOURS)])
+
+
+def hand_cube(path, extra_m2=4.0):
+    hour = local_hours()
+    delivered = np.ones((2, HOURS), np.float32)
+    delivered[0, (hour == 14) | (hour == 15)] = 3.0
+    delivered[1, (hour == 19) | (hour == 20)] = extra_m2
+    ds = make_cube(delivered, start="2025-01-01T00:00", tz=TZ, step=60, meters=["M1", "M2"])
+    reads = [f"2025-{m:02d}-01" for m in range(1, 13)] + ["2026-01-01"]
+    ds = ds.assign(read_date=(("cycle_id", "read"), np.array([reads], "datetime64[ns]")))
+    ds = ds.assign_coords(rate_code=("meter", np.array(["HAND-TOU"] * 2)))
+    return write_cube(ds, path, meter_chunk=2)
+
+
+@pytest.fixture(scope="module")
+def hand(tmp_path_factory):
+    root = tmp_path_factory.mktemp("rescan")
+    cube = hand_cube(root / "cube.zarr")
+    present = book(root / "present", "14:00-19:00", '["00:00-14:00", "19:00-24:00"]')
+    proposed = book(root / "proposed", "16:00-21:00", '["00:00-16:00", "21:00-24:00"]')
+    return root, cube, present, proposed
+
+
+@pytest.fixture(scope="module")
+def scanned(hand):
+    root, cube, present, proposed = hand
+    for tariffs, out in ((present, root / "ty"), (proposed, root / "ty-proposed")):
+        assert main(["design", "determinants", "--cube", str(cube), "--tariffs", str(tariffs), "--test-year", "2025",
+                     "--out", str(out), "--quiet"]) == 0
+    return root / "ty", root / "ty-proposed"
+
+
+def kwh_by_period(folder) -> dict:
+    """Annual kWh per meter and energy bucket label, from the kept Parquet file."""
+    identity = json.loads((folder / "identity.json").read_text())
+    labels = identity["rate_codes"]["HAND-TOU"]["energy_buckets"]
+    table = pd.read_parquet(folder / "HAND-TOU.parquet")
+    table = table[table["billed"]]
+    return {(m, label): float(g[f"energy_kwh_{e}"].sum()) for m, g in table.groupby("meter")
+            for e, label in enumerate(labels)}
+
+
+def test_each_scan_splits_the_kwh_by_its_own_peak(scanned):
+    present, proposed = scanned
+    on, off = "on-peak", "off-peak"
+    got = kwh_by_period(present)
+    assert {k: got[k] for k in sorted(got)} == pytest.approx(
+        {("M1", off): 6935.0, ("M1", on): 3285.0, ("M2", off): 9125.0, ("M2", on): 1825.0}, abs=1e-6)
+    got = kwh_by_period(proposed)
+    assert {k: got[k] for k in sorted(got)} == pytest.approx(
+        {("M1", off): 8395.0, ("M1", on): 1825.0, ("M2", off): 6935.0, ("M2", on): 4015.0}, abs=1e-6)
+
+
+def test_price_with_proposed_determinants_by_hand(hand, scanned, tmp_path, capsys):
+    root, _, _, proposed_book = hand
+    present, proposed = scanned
+    out = tmp_path / "scenario"
+    run = run_in_process(["design", "price", "--determinants", present, "--proposed-determinants", proposed,
+                          "--proposed", proposed_book, "--out", out], capsys)
+    assert_ok(run)
+    rev = pd.read_csv(out / "revenue.csv").iloc[0]
+    assert (rev["revenue_present"], rev["revenue_proposed"], rev["change"]) == (3379.00, 3525.00, 146.00)
+    cust = pd.read_csv(out / "customers.csv").set_index("meter")
+    assert cust["annual_bill_present"].to_dict() == {"M1": 1799.00, "M2": 1580.00}
+    assert cust["annual_bill_proposed"].to_dict() == {"M1": 1507.00, "M2": 2018.00}
+    assert cust["change"].to_dict() == {"M1": -292.00, "M2": 438.00}
+    comp = pd.read_csv(out / "components.csv").set_index("line")
+    # on-peak energy: present (3,285 + 1,825) x 0.30 = 1,533.00; proposed (1,825 + 4,015) x 0.30 = 1,752.00
+    on_line = next(name for name in comp.index if "on_peak" in name or "on-peak" in name)
+    assert (comp.loc[on_line, "revenue_present"], comp.loc[on_line, "revenue_proposed"]) == (1533.00, 1752.00)
+    # the proposed book defaults to the one the proposed determinants were scanned with: the same tables
+    again = tmp_path / "again"
+    assert_ok(run_in_process(["design", "price", "--determinants", present, "--proposed-determinants", proposed,
+                              "--out", again], capsys))
+    assert (again / "customers.csv").read_text() == (out / "customers.csv").read_text()
+
+
+def test_present_revenue_unchanged_by_the_new_path(hand, scanned):
+    """The present side of the new path is today's present pricing, to the cent, customer by customer."""
+    _, _, present_book, proposed_book = hand
+    present, proposed = scanned
+    today = Study(present)
+    alone = today.price(today.present_book(), "present")
+    ours, theirs, tables = price_rescanned(Study(present), load_tariff_book(present_book), Study(proposed),
+                                           load_tariff_book(proposed_book))
+    assert ours.total_cents() == alone.total_cents() == 337900
+    assert theirs.total_cents() == 352500
+    assert (tables["customers"]["annual_bill_present"].tolist()
+            == alone.customers()["annual_bill"].tolist())
+
+
+def test_moved_peak_on_the_present_determinants_still_refused_naming_the_option(hand, scanned, tmp_path, capsys):
+    _, _, _, proposed_book = hand
+    present, _ = scanned
+    with pytest.raises(NeedsRescan, match="--proposed-determinants"):
+        Study(present).price(load_tariff_book(proposed_book), "proposed")
+    run = run_in_process(["design", "price", "--determinants", present, "--proposed", proposed_book,
+                          "--out", tmp_path / "x"], capsys)
+    assert_refused(run, "needs a re-scan", "--proposed-determinants")
+    assert not (tmp_path / "x").exists()
+
+
+def test_price_change_on_the_proposed_determinants_is_checked_against_them(hand, scanned, tmp_path):
+    """The schedule check is against the PROPOSED determinants: the proposed hours with another on-peak price
+    pass (M1 1,825 + M2 4,015 on-peak kWh x 0.35 = 2,044.00 + off-peak 1,533.00 + 240.00 = 3,817.00); the
+    present hours on the proposed determinants are refused."""
+    root, _, present_book, _ = hand
+    present, proposed = scanned
+    priced = book(tmp_path / "dearer", "16:00-21:00", '["00:00-16:00", "21:00-24:00"]', on_rate=0.35)
+    _, theirs, _ = price_rescanned(Study(present), load_tariff_book(present_book), Study(proposed),
+                                   load_tariff_book(priced))
+    assert theirs.total_cents() == 381700
+    with pytest.raises(NeedsRescan):
+        price_rescanned(Study(present), load_tariff_book(present_book), Study(proposed),
+                        load_tariff_book(present_book))
+
+
+def test_different_cube_refused(hand, scanned, tmp_path):
+    """The proposed book scanned from another cube (M2 peaks at 5 kWh, not 4): refused, naming both cubes."""
+    _, _, _, proposed_book = hand
+    present, _ = scanned
+    other = hand_cube(tmp_path / "other.zarr", extra_m2=5.0)
+    build_test_year(other, proposed_book, 2025, tmp_path / "ty-other", progress=False)
+    with pytest.raises(NotComparable, match="different cubes") as info:
+        check_comparable(Study(present), Study(tmp_path / "ty-other"))
+    assert "other.zarr" in str(info.value) and "cube.zarr" in str(info.value)
+
+
+def test_different_test_year_or_basis_refused(scanned, tmp_path):
+    """A set whose identity says another test year (or basis): refused, naming both."""
+    present, proposed = scanned
+    for field, value, said in (("test_year", 2024, "test years: 2025 against 2024"),
+                               ("basis", "calendarized", "bases: billed against calendarized")):
+        copy = tmp_path / f"ty-{field}"
+        shutil.copytree(proposed, copy)
+        identity = json.loads((copy / "identity.json").read_text())
+        identity[field] = value
+        (copy / "identity.json").write_text(json.dumps(identity))
+        with pytest.raises(NotComparable, match=said):
+            check_comparable(Study(present), Study(copy))
+    # both bases are kept in every set: pricing both on one basis is allowed
+    check_comparable(Study(present, basis="calendarized"), Study(tmp_path / "ty-basis", basis="calendarized"))
+
+
+def test_different_customers_refused(scanned, tmp_path):
+    """A set missing a customer (M2's rows taken out): refused, naming the meter."""
+    present, proposed = scanned
+    copy = tmp_path / "ty-fewer"
+    shutil.copytree(proposed, copy)
+    table = pq.read_table(copy / "HAND-TOU.parquet")
+    pq.write_table(table.filter(pc.equal(table["meter"], "M1")), copy / "HAND-TOU.parquet")
+    with pytest.raises(NotComparable, match="different customers on HAND-TOU.*M2"):
+        check_comparable(Study(present), Study(copy))
