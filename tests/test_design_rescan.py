@@ -228,3 +228,20 @@ def test_different_customers_refused(scanned, tmp_path):
     pq.write_table(table.filter(pc.equal(table["meter"], "M1")), copy / "HAND-TOU.parquet")
     with pytest.raises(NotComparable, match="different customers on HAND-TOU.*M2"):
         check_comparable(Study(present), Study(copy))
+
+
+def test_solve_on_the_proposed_determinants(scanned, tmp_path, capsys):
+    """`design solve --determinants PROPOSED` solves the moved-peak book on its own determinants. Requirement
+    $4,182.00 = 240.00 + 1.2 x 3,285.00 (the proposed energy revenue): x 1.2, prices 0.36 and 0.12, every bill
+    whole cents (whole kWh), so the rounded book bills the requirement exactly."""
+    _, proposed = scanned
+    out = tmp_path / "solved"
+    run = run_in_process(["design", "solve", "--determinants", proposed, "--class", "RES", "--requirement", "4182",
+                          "--charge", "HAND-TOU:Energy", "--out", out], capsys)
+    assert_ok(run)
+    solution = json.loads((out / "solution.json").read_text())
+    assert (solution["revenue"], solution["difference"]) == (4182.00, 0.0)
+    rates = load_tariff_book(out)["HAND-TOU"].versions[-1].charges[1].rates
+    assert sorted(set(np.asarray(rates, float).ravel().round(10).tolist())) == [0.12, 0.36]
+    # the written book, priced again on the proposed determinants, bills what solution.json says
+    assert Study(proposed).price(load_tariff_book(out), "solved").total_cents() == 418200

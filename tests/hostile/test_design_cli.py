@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+
 import pytest
 
 from tests.hostile._cli import REPO, assert_refused, run_in_process
+from tests.test_design_rescan import book, hand_cube
+from workbench.design.testyear import build_test_year
 from workbench.sample import generate_sample_utility
 
 TARIFFS = REPO / "tariffs"
@@ -75,3 +80,67 @@ def test_solve_price_decimals_not_unit_equals_n(tmp_path, capsys, value):
                           "--charge", "RES-TOU:Energy", "--price-decimals", value, "--out", tmp_path / "x"], capsys)
     assert_refused(out, "--price-decimals", "UNIT=N", "kWh")
     assert not (tmp_path / "x").exists()
+
+
+# -- --proposed-determinants: a proposal that moves the ToU hours, priced on its own scan -------------------------
+
+@pytest.fixture(scope="module")
+def two_scans(tmp_path_factory):
+    """A two-meter hourly 2025 cube scanned with the present book (peak 14-19) and a proposed one (peak 16-21)."""
+    root = tmp_path_factory.mktemp("rescan")
+    cube = hand_cube(root / "cube.zarr")
+    present = book(root / "present", "14:00-19:00", '["00:00-14:00", "19:00-24:00"]')
+    proposed = book(root / "proposed", "16:00-21:00", '["00:00-16:00", "21:00-24:00"]')
+    build_test_year(cube, present, 2025, root / "ty", progress=False)
+    build_test_year(cube, proposed, 2025, root / "ty-proposed", progress=False)
+    return root
+
+
+def _price_rescanned(root, capsys, out, *extra):
+    return run_in_process(["design", "price", "--determinants", root / "ty", "--out", out, *extra], capsys)
+
+
+def test_proposed_determinants_not_a_determinants_folder(two_scans, tmp_path, capsys):
+    """--proposed-determinants a folder that is not one: refused, saying how to make one, nothing written."""
+    run = _price_rescanned(two_scans, capsys, tmp_path / "x", "--proposed-determinants", tmp_path)
+    assert_refused(run, "identity.json", "workbench design determinants")
+    assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize(("field", "value", "said"), [
+    ("test_year", 2024, "different test years: 2025 against 2024"),
+    ("cube_version", {"version": 7, "run": "other", "inode": 1}, "different cubes"),
+])
+def test_proposed_determinants_of_another_test_year_or_cube(two_scans, tmp_path, capsys, field, value, said):
+    """The proposed set scanned for another test year or from another cube: refused naming both, nothing written
+    (a comparison of two different years' or cubes' bills would look like a rate impact)."""
+    copy = tmp_path / "ty-other"
+    shutil.copytree(two_scans / "ty-proposed", copy)
+    identity = json.loads((copy / "identity.json").read_text())
+    identity[field] = value
+    (copy / "identity.json").write_text(json.dumps(identity))
+    run = _price_rescanned(two_scans, capsys, tmp_path / "x", "--proposed-determinants", copy)
+    assert_refused(run, "--proposed-determinants", said)
+    assert not (tmp_path / "x").exists()
+
+
+def test_proposed_book_not_the_proposed_scan(two_scans, tmp_path, capsys):
+    """--proposed the present book (peak 14-19) on determinants scanned for 16-21: needs a re-scan, refused."""
+    run = _price_rescanned(two_scans, capsys, tmp_path / "x", "--proposed-determinants", two_scans / "ty-proposed",
+                           "--proposed", two_scans / "present")
+    assert_refused(run, "HAND-TOU.yaml", "ToU hours", "needs a re-scan")
+    assert not (tmp_path / "x").exists()
+
+
+def test_moved_peak_without_proposed_determinants(two_scans, tmp_path, capsys):
+    """The moved peak priced on the present determinants: refused as before, naming the new option."""
+    run = _price_rescanned(two_scans, capsys, tmp_path / "x", "--proposed", two_scans / "proposed")
+    assert_refused(run, "needs a re-scan", "--proposed-determinants")
+    assert not (tmp_path / "x").exists()
+
+
+def test_proposed_determinants_class_not_there(two_scans, tmp_path, capsys):
+    """--class a class neither set holds: refused naming the class."""
+    run = _price_rescanned(two_scans, capsys, tmp_path / "x", "--proposed-determinants", two_scans / "ty-proposed",
+                           "--class", "LGS")
+    assert_refused(run, "no customers of classes", "LGS")

@@ -40,8 +40,10 @@ def check_comparable(present: Study, proposed: Study) -> None:
     a, b = present.identity, proposed.identity
     where = f"--determinants {present.folder} and --proposed-determinants {proposed.folder}"
     if a.get("cube_version") != b.get("cube_version") or not a.get("cube_version"):
-        raise NotComparable(f"{where} were scanned from different cubes or versions of a cube: {_cube_text(a)} "
-                            f"against {_cube_text(b)}; scan both books from the same cube")
+        said = (f"the cube {a.get('cube')} was written again (an ingest or VEE) between the two scans"
+                if a.get("cube") == b.get("cube") else f"{_cube_text(a)} against {_cube_text(b)}")
+        raise NotComparable(f"{where} were scanned from different cubes or versions of a cube: {said}; scan both "
+                            "books from the same cube version")
     if a.get("test_year") != b.get("test_year"):
         raise NotComparable(f"{where} are of different test years: {a.get('test_year')} against "
                             f"{b.get('test_year')}; scan both books for the same test year")
