@@ -54,7 +54,9 @@ def add_commands(sub) -> None:
                            formatter_class=_formatter, epilog="example: workbench design determinants --cube "
                            "data/sample/cube.zarr --tariffs tariffs --test-year 2025 --out reports/testyear-2025")
     det.add_argument("--cube", required=True, help="interval cube (Zarr)")
-    det.add_argument("--tariffs", default="tariffs", help="tariff book folder (the present rates)")
+    det.add_argument("--tariffs", default="tariffs", help="tariff book folder: the present rates, or a proposed "
+                     "book that moves ToU hours or seasons (scan it into another --out; then design price "
+                     "--proposed-determinants)")
     det.add_argument("--test-year", type=int, required=True, help="the 12 calendar months of this year")
     det.add_argument("--basis", choices=["billed", "calendarized"], default="billed",
                      help="billed: the bills ending in the year; calendarized: bills straddling its ends prorated by days")
