@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
@@ -245,3 +246,22 @@ def test_solve_on_the_proposed_determinants(scanned, tmp_path, capsys):
     assert sorted(set(np.asarray(rates, float).ravel().round(10).tolist())) == [0.12, 0.36]
     # the written book, priced again on the proposed determinants, bills what solution.json says
     assert Study(proposed).price(load_tariff_book(out), "solved").total_cents() == 418200
+
+
+def test_different_bill_periods_refused(scanned, tmp_path):
+    """The same customers billed over other periods (M2's first bill ending 31 January instead of 1 February):
+    refused, naming the meter and both periods."""
+    present, proposed = scanned
+    copy = tmp_path / "ty-periods"
+    shutil.copytree(proposed, copy)
+    table = pq.read_table(copy / "HAND-TOU.parquet")
+    ends = table["period_end"].to_pylist()
+    first = next(i for i, (m, p) in enumerate(zip(table["meter"].to_pylist(), table["period_no"].to_pylist(),
+                                                  strict=True)) if m == "M2" and p == 0)
+    ends[first] = dt.date(2025, 1, 31)
+    table = table.set_column(table.schema.get_field_index("period_end"), "period_end",
+                             pa.array(ends, table.schema.field("period_end").type))
+    pq.write_table(table, copy / "HAND-TOU.parquet")
+    with pytest.raises(NotComparable, match="meter M2 over different periods.*2025-02-01 against 2025-01-01 to "
+                                            "2025-01-31"):
+        check_comparable(Study(present), Study(copy))
