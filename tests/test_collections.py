@@ -124,7 +124,8 @@ def test_moratorium_withholds_the_final_notice(wb):
     for months, dates, reason in (("[4]", "[]", "falls in a moratorium month (April)"),
                                   ("[]", "[2025-04-17]", "is a moratorium date")):
         out = wb.tmp / f"m{months}{len(dates)}"
-        wb("ledger", "notices", "--as-of", AS_OF, "--rules", wb.rules(months, dates), "--out", out, "--dry-run")
+        said = wb("ledger", "notices", "--as-of", AS_OF, "--rules", wb.rules(months, dates), "--out", out, "--dry-run")
+        assert f"disconnection date 2025-04-17 {reason}" in said.stdout
     # a real run with the April moratorium: C1 gets a reminder, its final is withheld with the reason
     wb("ledger", "notices", "--as-of", AS_OF, "--rules", wb.rules("[4]"), "--out", wb.tmp / "m")
     table = _listing(wb.tmp / "m")
