@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 
 import pandas as pd
 from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from workbench.ledger.arrangements import standings
@@ -149,10 +150,15 @@ def record_notices(session: Session, rows: list[NoticeRow], as_of: dt.date, rule
     for row in rows:
         if not row.notice:
             continue
-        row.notice_id = session.scalar(insert(CollectionNotice).returning(CollectionNotice.id), [{
-            "account_id": row.account_id, "kind": row.notice, "charge_entry_id": row.charge_entry_id,
-            "notice_date": as_of, "days_past_due": row.days_past_due, "past_due_cents": row.past_due_cents,
-            "disconnect_on": row.disconnect_on, "rules": rules_name[:400]}])
+        try:
+            with session.begin_nested():
+                row.notice_id = session.scalar(insert(CollectionNotice).returning(CollectionNotice.id), [{
+                    "account_id": row.account_id, "kind": row.notice, "charge_entry_id": row.charge_entry_id,
+                    "notice_date": as_of, "days_past_due": row.days_past_due, "past_due_cents": row.past_due_cents,
+                    "disconnect_on": row.disconnect_on, "rules": rules_name[:400]}])
+        except IntegrityError:  # another run issued it between our reading and our writing
+            raise LedgerError(f"account {row.account}: a {row.notice} notice for this past-due charge was issued by "
+                              "another run at the same time; nothing from this run was recorded: run it again") from None
         count += 1
     return count
 
