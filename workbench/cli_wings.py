@@ -7,6 +7,7 @@ first: the payments, receivables and GL-export wings add to the ``ledger`` and `
 """
 
 from workbench import (
+    cli_collections,
     cli_cos,
     cli_design,
     cli_filing,
@@ -19,6 +20,7 @@ from workbench import (
 
 WINGS = [
     cli_ledger.add_commands,
+    cli_collections.add_commands,
     cli_runs.add_commands,
     cli_design.add_commands,
     cli_cos.add_commands,

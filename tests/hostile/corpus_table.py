@@ -25,6 +25,7 @@ AREAS = {
     "test_receivables_cli.py": "Receivables (`ledger late-fees`, `ledger deposits`, `ledger budget`, `payments apply`)",
     "test_returns_cli.py": "Returned items of the unapplied-cash queue (`payments resolve-return`)",
     "test_refunds_cli.py": "Unidentified payments refunded or unclaimed (`payments resolve`)",
+    "test_collections_cli.py": "Collections (`ledger notices`, `ledger arrange`)",
     "test_gl_export_cli.py": "General-ledger export (`ledger gl-export`)",
     "test_cycle_runs.py": "Cycle runs (`run-cycle`, `bills`, `compare-bills`, `ledger assure`)",
     "test_verbosity.py": "-q/-v, `ingest --delimiter` and missing extras",

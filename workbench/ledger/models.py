@@ -307,3 +307,48 @@ class LateFee(Base):
     overdue_cents: Mapped[int] = mapped_column(BigInteger)
     rate: Mapped[float] = mapped_column(Float)
     assessed_on: Mapped[dt.date] = mapped_column(Date)
+
+
+# ------------------------------------------------------------------------------------------ collections
+
+
+class CollectionNotice(Base):
+    """A past-due notice issued (``reminder`` or ``final``, the disconnect notice) for one past-due charge: the
+    account's oldest open one on the notice date. Never the same kind twice for the same charge."""
+
+    __tablename__ = "collection_notices"
+    __table_args__ = (UniqueConstraint("kind", "charge_entry_id", name="uq_notice_charge"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # reminder | final
+    charge_entry_id: Mapped[int] = mapped_column(ForeignKey("journal.id"))
+    notice_date: Mapped[dt.date] = mapped_column(Date)
+    days_past_due: Mapped[int] = mapped_column(Integer)
+    past_due_cents: Mapped[int] = mapped_column(BigInteger)
+    disconnect_on: Mapped[dt.date | None] = mapped_column(Date)  # final notices only
+    rules: Mapped[str] = mapped_column(String(400), default="")  # the rules file it was issued under
+    issued_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
+
+
+class PaymentArrangement(Base):
+    """A past-due balance split into monthly installments, agreed with the customer (who and why recorded)."""
+
+    __tablename__ = "payment_arrangements"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    total_cents: Mapped[int] = mapped_column(BigInteger)  # the past-due balance arranged
+    starts_on: Mapped[dt.date] = mapped_column(Date)  # the first installment's due date
+    installments: Mapped[int] = mapped_column(Integer)
+    made_by: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    made_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
+
+
+class ArrangementInstallment(Base):
+    __tablename__ = "arrangement_installments"
+    __table_args__ = (UniqueConstraint("arrangement_id", "number"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    arrangement_id: Mapped[int] = mapped_column(ForeignKey("payment_arrangements.id"))
+    number: Mapped[int] = mapped_column(Integer)  # 1..installments
+    due_on: Mapped[dt.date] = mapped_column(Date)
+    amount_cents: Mapped[int] = mapped_column(BigInteger)

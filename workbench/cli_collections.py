@@ -1,0 +1,264 @@
+"""Collections from the command line: ``workbench ledger notices`` (past-due reminders and final/disconnect
+notices) and ``workbench ledger arrange`` / ``ledger arrange list`` (payment arrangements). See
+docs/collections.md.
+
+Thin: parse, call :mod:`workbench.ledger.collections` / :mod:`workbench.ledger.arrangements`, write, print.
+The commands join the ``ledger`` group that :mod:`workbench.cli_ledger` makes (registered after it in
+``cli_wings.WINGS``). ``--dry-run`` runs the same code in a transaction that is rolled back and writes no
+folder: what it lists is what the real run would issue.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+from contextlib import contextmanager
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from workbench.cli_parser import DB_HELP, iso_date
+from workbench.documents.notice import NoticeDocument, NoticeLine, render_notice_html, render_notice_pdf
+from workbench.errors import WorkbenchError
+from workbench.ledger.arrangements import make_arrangement, standings
+from workbench.ledger.collections import as_frame, bill_numbers, check_plan, plan_notices, record_notices
+from workbench.ledger.db import new_session, open_ledger, require_current
+from workbench.ledger.models import Account, ArrangementInstallment, PaymentArrangement
+from workbench.ledger.notice_rules import load_rules
+from workbench.outputs import atomic_write_text, check_output_dir, write_report_csv
+from workbench.outputs.guard import refuse_working_dir, staged_output
+
+KIND = "collection notices"
+LIST_NAME = "notices.csv"
+
+
+# ------------------------------------------------------------------------------------------ shared with the
+# receivables wing (same rank: a wing may not import another, so these few lines are repeated)
+
+
+def _money(cents) -> str:
+    return f"{int(cents) / 100:,.2f}"
+
+
+def _int_in(low: int, high: int, what: str):
+    def parse(text: str) -> int:
+        try:
+            value = int(str(text).strip())
+        except ValueError:
+            value = None
+        if value is None or not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}; expected a whole number from {low} to {high}")
+        return value
+    return parse
+
+
+def _as_dollars(frame: pd.DataFrame) -> pd.DataFrame:
+    """``*_cents`` columns as dollars (two decimals) for a CSV for people."""
+    out = frame.copy()
+    for column in [c for c in out.columns if c.endswith("_cents")]:
+        out[column.removesuffix("_cents")] = [f"{int(v) / 100:.2f}" for v in out.pop(column)]
+    return out
+
+
+@contextmanager
+def _session(args, dry_run: bool = False):
+    """A session on the ledger; ``dry_run``: the work is done in an outer transaction that is rolled back."""
+    engine = open_ledger(args.db)
+    try:
+        require_current(engine)
+        if not dry_run:
+            with new_session(engine) as session:
+                yield session
+            return
+        with engine.connect() as connection:
+            outer = connection.begin()
+            try:
+                with Session(connection, join_transaction_mode="create_savepoint", expire_on_commit=False) as session:
+                    yield session
+            finally:
+                outer.rollback()
+    finally:
+        engine.dispose()
+
+
+def _group(sub, name: str):
+    """The subcommands of ``workbench NAME`` (made by :mod:`workbench.cli_ledger`, earlier in ``cli_wings.WINGS``)."""
+    parser = sub.choices.get(name)
+    if parser is None:
+        raise RuntimeError(f"cli_collections: register it after cli_ledger in cli_wings.WINGS (no `{name}` group)")
+    return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+
+
+def _documents(session, rows, as_of) -> list[NoticeDocument]:
+    periods = bill_numbers(session, rows)
+    docs = []
+    for row in rows:
+        if not row.notice:
+            continue
+        lines = []
+        for c in row.charges:
+            if c.bill_id in periods:
+                start, end = periods[c.bill_id]
+                what = f"Bill {c.bill_id}, service {start:%b %d} to {end:%b %d, %Y}"
+            else:
+                what = c.kind.replace("_", " ").capitalize()
+            lines.append(NoticeLine(what, c.due_on, c.open_cents))
+        credit = row.past_due_cents - sum(line.open_cents for line in lines)
+        if credit:  # an open credit on the account lowers what is past due: shown, so the lines add up
+            lines.append(NoticeLine("Credit on your account", as_of, credit))
+        docs.append(NoticeDocument(row.notice, row.notice_id, row.account, row.customer, row.mailing_address,
+                                   row.service_address, as_of, row.past_due_cents, row.days_past_due,
+                                   row.disconnect_on, lines))
+    return docs
+
+
+def _file_stem(doc: NoticeDocument) -> str:
+    safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in doc.account_number)[:64]
+    return f"{doc.kind}-{safe}-{doc.notice_id or 'draft'}"
+
+
+def _new_folder(out: Path) -> bool:
+    """Refuse any folder that holds something, even an earlier run's notices: a re-run issues only new notices,
+    so replacing the folder would lose the documents of the ones issued before."""
+    check_output_dir(out, KIND)
+    if out.exists() and any(out.iterdir()):
+        raise WorkbenchError(f"--out {out}: already holds files (an earlier run's notices are kept); name a new "
+                             "folder for each run, e.g. reports/notices-<date>")
+    return False
+
+
+def _write(out: Path, docs: list[NoticeDocument], listing: pd.DataFrame, pdfs: int) -> int:
+    """The notices (HTML each, PDF for the first ``pdfs``; -1 every one) and the list, in ``out`` as a whole."""
+    written = 0
+    with staged_output(out, KIND, _new_folder) as tmp:
+        for n, doc in enumerate(docs):
+            stem = _file_stem(doc)
+            atomic_write_text(tmp / f"{stem}.html", render_notice_html(doc))
+            if pdfs < 0 or n < pdfs:
+                (tmp / f"{stem}.pdf").write_bytes(render_notice_pdf(doc))
+                written += 1
+        write_report_csv(tmp / LIST_NAME, listing)
+    return written
+
+
+def _notices(args) -> int:
+    rules = load_rules(args.rules)
+    if not args.dry_run:
+        refuse_working_dir(args.out, KIND)
+        _new_folder(Path(args.out))
+    with _session(args, dry_run=args.dry_run) as session:
+        rows = plan_notices(session, rules, args.as_of)
+        check_plan(session, rows, args.as_of)
+        record_notices(session, rows, args.as_of, str(args.rules))
+        docs = _documents(session, rows, args.as_of)
+        listing = _as_dollars(as_frame(rows))
+        if not args.dry_run:
+            pdfs = _write(Path(args.out), docs, listing, args.pdfs)
+            session.commit()  # the notices are recorded once their documents are in place
+    finals = sum(r.notice == "final" for r in rows)
+    reminders = sum(r.notice == "reminder" for r in rows)
+    withheld = sum(bool(r.withheld) for r in rows)
+    quiet = sum(not r.notice for r in rows)
+    verb = "would issue" if args.dry_run else "issued"
+    print(f"notices on {args.as_of}: {len(rows)} past-due account(s): {verb} {finals} final (disconnect) and "
+          f"{reminders} reminder notice(s); {withheld} final notice(s) withheld by a protection; {quiet} account(s) "
+          "with no notice (reason listed)" + (" (dry run: nothing recorded or written)" if args.dry_run else ""))
+    if len(listing):
+        print(listing.drop(columns=["customer"]).to_string(index=False))
+    if not args.dry_run:
+        print(f"written: {args.out} ({len(docs)} HTML, {pdfs} PDF, {LIST_NAME})")
+    return 0
+
+
+def _arrange(args) -> int:
+    if args.account is None:
+        raise WorkbenchError("workbench ledger arrange: --account is required (or `ledger arrange list`)")
+    missing = [o for o, v in (("--installments", args.installments), ("--start", args.start), ("--who", args.who),
+                              ("--why", args.why)) if v is None]
+    if missing:
+        raise WorkbenchError(f"workbench ledger arrange: {', '.join(missing)} required (who and why are recorded)")
+    on = args.on or dt.date.today()
+    with _session(args) as session:
+        arr_id, schedule = make_arrangement(session, args.account, args.installments, args.start, args.who,
+                                            args.why, on)
+        session.commit()
+    total = sum(c for _, c in schedule)
+    print(f"account {args.account}: arrangement {arr_id}: past-due balance {_money(total)} on {on} in "
+          f"{len(schedule)} monthly installment(s)")
+    for n, (due, cents) in enumerate(schedule, start=1):
+        print(f"  {n:>2}  due {due}  {_money(cents)}")
+    return 0
+
+
+def _arrange_list(args) -> int:
+    as_of = args.as_of or dt.date.today()
+    with _session(args) as session:
+        rows = session.execute(select(PaymentArrangement, Account.account_number)
+                               .join(Account, Account.id == PaymentArrangement.account_id)
+                               .order_by(Account.account_number, PaymentArrangement.id)).all()
+        state = standings(session, as_of)
+        paid_to = {}
+        for arr, _ in rows:
+            paid_to[arr.id] = session.scalar(select(ArrangementInstallment.due_on).where(
+                ArrangementInstallment.arrangement_id == arr.id).order_by(ArrangementInstallment.number.desc()).limit(1))
+    out = []
+    for arr, number in rows:
+        now = state.get(arr.account_id)
+        if now is None or now.arrangement_id != arr.id:
+            standing = "replaced"
+        else:
+            standing = "complete" if now.complete else ("good standing" if now.good else
+                                                        f"broken (behind {_money(now.missed_cents)})")
+        out.append({"arrangement": arr.id, "account": number, "total_cents": arr.total_cents,
+                    "installments": arr.installments, "first_due": arr.starts_on, "last_due": paid_to[arr.id],
+                    "standing": standing, "made_by": arr.made_by, "reason": arr.reason})
+    table = _as_dollars(pd.DataFrame(out, columns=["arrangement", "account", "total_cents", "installments",
+                                                   "first_due", "last_due", "standing", "made_by", "reason"]))
+    print(f"payment arrangements on {as_of}: {len(table)}")
+    if len(table):
+        print(table.to_string(index=False))
+    if args.out:
+        write_report_csv(args.out, table)
+        print(f"written: {args.out}")
+    return 0
+
+
+def add_commands(sub) -> None:
+    """Add ``notices`` and ``arrange`` to the ``ledger`` group of the ``workbench`` parser."""
+    lsub = _group(sub, "ledger")
+    fmt = argparse.RawDescriptionHelpFormatter
+    p = lsub.add_parser("notices", help="past-due reminders and final (disconnect) notices from the aging, by the "
+                        "rules file; protected accounts listed with the reason", formatter_class=fmt,
+                        epilog="example: workbench ledger notices --as-of 2025-04-15 --rules notices.yaml "
+                        "--out reports/notices-2025-04-15 --dry-run")
+    p.add_argument("--as-of", type=iso_date, required=True, help="the notice date, YYYY-MM-DD (the aging on it)")
+    p.add_argument("--rules", required=True, help="the rules YAML (docs/examples/notices.yaml); every day count, "
+                   "amount and protection is required there: no defaults")
+    p.add_argument("--out", required=True, help="output folder: one HTML per notice, PDFs, and notices.csv (a new "
+                   "folder, or one this command wrote)")
+    p.add_argument("--pdfs", type=_int_in(-1, 10**7, "a number of PDFs"), default=-1,
+                   help="notice PDFs to render: -1 every notice, 0 none, N the first N")
+    p.add_argument("--dry-run", action="store_true", help="list who would get which notice; record and write nothing")
+    p.add_argument("--db", help=DB_HELP)
+    p.set_defaults(func=_notices)
+
+    p = lsub.add_parser("arrange", help="payment arrangements: split an account's past-due balance into monthly "
+                        "installments (who and why recorded); `arrange list` shows them", formatter_class=fmt,
+                        epilog="examples: workbench ledger arrange --account 100234 --installments 3 --start "
+                        "2025-05-01 --who jdoe --why 'job loss; agreed by phone'\n"
+                        "          workbench ledger arrange list --as-of 2025-06-15")
+    p.add_argument("action", nargs="?", choices=["list"], help="`list`: the arrangements and their standing")
+    p.add_argument("--account", help="account number")
+    p.add_argument("--installments", type=_int_in(1, 60, "a number of installments"),
+                   help="monthly installments, 1-60")
+    p.add_argument("--start", type=iso_date, help="the first installment's due date, YYYY-MM-DD")
+    p.add_argument("--who", help="who agreed the arrangement (recorded)")
+    p.add_argument("--why", help="why (recorded)")
+    p.add_argument("--on", type=iso_date, help="the day it is made: the past-due balance on that day is arranged "
+                   "(default: today)")
+    p.add_argument("--as-of", type=iso_date, help="list: standing on this day (default: today)")
+    p.add_argument("--out", help="list: also write the list as CSV (default: none)")
+    p.add_argument("--db", help=DB_HELP)
+    p.set_defaults(func=lambda args: _arrange_list(args) if args.action == "list" else _arrange(args))
