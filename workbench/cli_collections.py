@@ -12,19 +12,17 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from workbench.cli_parser import DB_HELP, iso_date
+from workbench.cli_parser import DB_HELP, iso_date, wing_group
 from workbench.documents.notice import NoticeDocument, NoticeLine, render_notice_html, render_notice_pdf
 from workbench.errors import WorkbenchError
 from workbench.ledger.arrangements import make_arrangement, standings
 from workbench.ledger.collections import as_frame, bill_numbers, check_plan, plan_notices, record_notices
-from workbench.ledger.db import new_session, open_ledger, require_current
+from workbench.ledger.db import session_on
 from workbench.ledger.models import Account, ArrangementInstallment, PaymentArrangement
 from workbench.ledger.notice_rules import load_rules
 from workbench.outputs import atomic_write_text, check_output_dir, write_report_csv
@@ -62,33 +60,10 @@ def _as_dollars(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-@contextmanager
 def _session(args, dry_run: bool = False):
-    """A session on the ledger; ``dry_run``: the work is done in an outer transaction that is rolled back."""
-    engine = open_ledger(args.db)
-    try:
-        require_current(engine)
-        if not dry_run:
-            with new_session(engine) as session:
-                yield session
-            return
-        with engine.connect() as connection:
-            outer = connection.begin()
-            try:
-                with Session(connection, join_transaction_mode="create_savepoint", expire_on_commit=False) as session:
-                    yield session
-            finally:
-                outer.rollback()
-    finally:
-        engine.dispose()
+    """A session on ``--db`` (see :func:`workbench.ledger.db.session_on`)."""
+    return session_on(args.db, dry_run)
 
-
-def _group(sub, name: str):
-    """The subcommands of ``workbench NAME`` (made by :mod:`workbench.cli_ledger`, earlier in ``cli_wings.WINGS``)."""
-    parser = sub.choices.get(name)
-    if parser is None:
-        raise RuntimeError(f"cli_collections: register it after cli_ledger in cli_wings.WINGS (no `{name}` group)")
-    return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
 
 
 def _documents(session, rows, as_of) -> list[NoticeDocument]:
@@ -227,7 +202,7 @@ def _arrange_list(args) -> int:
 
 def add_commands(sub) -> None:
     """Add ``notices`` and ``arrange`` to the ``ledger`` group of the ``workbench`` parser."""
-    lsub = _group(sub, "ledger")
+    lsub = wing_group(sub, "ledger", "cli_collections")
     fmt = argparse.RawDescriptionHelpFormatter
     p = lsub.add_parser("notices", help="past-due reminders and final (disconnect) notices from the aging, by the "
                         "rules file; protected accounts listed with the reason", formatter_class=fmt,

@@ -14,7 +14,7 @@ import os
 import uuid
 from pathlib import Path
 
-from workbench.cli_parser import DB_HELP, iso_date
+from workbench.cli_parser import DB_HELP, iso_date, wing_group
 from workbench.errors import WorkbenchError
 from workbench.ledger.db import new_session, open_ledger, require_current
 from workbench.ledger.gl import activity, as_csv_frame, check_balanced, gl_lines
@@ -70,10 +70,7 @@ def _gl_export(args) -> int:
 
 def add_commands(sub) -> None:
     """Add ``ledger gl-export`` to the ``ledger`` group of the ``workbench`` parser."""
-    parser = sub.choices.get("ledger")
-    if parser is None:
-        raise RuntimeError("cli_glexport: register it after cli_ledger in cli_wings.WINGS (no `ledger` group)")
-    lsub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    lsub = wing_group(sub, "ledger", "cli_glexport")
     p = lsub.add_parser(
         "gl-export", help="the subledger's activity as general-ledger journal entries by GL account (CSV; debits "
         "= credits checked before writing)", formatter_class=argparse.RawDescriptionHelpFormatter,

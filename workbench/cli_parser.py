@@ -262,3 +262,12 @@ def iso_date(text: str) -> dt.date:
         return dt.date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD") from None
+
+
+def wing_group(sub, name: str, wing: str):
+    """The subcommands of ``workbench NAME`` (a group :mod:`workbench.cli_ledger` makes), for a wing that adds to it;
+    the wing must come after cli_ledger in ``cli_wings.WINGS``."""
+    parser = sub.choices.get(name)
+    if parser is None:
+        raise RuntimeError(f"{wing}: register it after cli_ledger in cli_wings.WINGS (no `{name}` group)")
+    return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 
-from workbench.cli_parser import DB_HELP, iso_date
+from workbench.cli_parser import DB_HELP, iso_date, wing_group
 from workbench.errors import WorkbenchError
 from workbench.ledger.db import new_session, open_ledger, require_current
 from workbench.ledger.payments import NSF_FEE_CENTS
@@ -114,10 +114,7 @@ def _add_resolve(psub) -> None:
 
 def add_commands(sub) -> None:
     """Add ``payments resolve-return`` to the ``payments`` group of the ``workbench`` parser."""
-    parser = sub.choices.get("payments")
-    if parser is None:
-        raise RuntimeError("cli_payments: register it after cli_ledger in cli_wings.WINGS (no `payments` group)")
-    psub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    psub = wing_group(sub, "payments", "cli_payments")
     p = psub.add_parser(
         "resolve-return", help="take a returned item (NSF) out of the unapplied-cash queue: apply it to an account, "
         "write it off or return it to the bank (who and why recorded)",

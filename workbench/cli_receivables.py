@@ -14,16 +14,15 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import re
-from contextlib import contextmanager
 from decimal import Decimal
 
 import pandas as pd
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import aliased
 
-from workbench.cli_parser import DB_HELP, iso_date
+from workbench.cli_parser import DB_HELP, iso_date, wing_group
 from workbench.errors import WorkbenchError
-from workbench.ledger.db import new_session, open_ledger, require_current
+from workbench.ledger.db import session_on
 from workbench.ledger.models import Account, Bill, BudgetPlan, Deposit, JournalEntry, LateFee
 from workbench.ledger.receivables import (
     accrue_deposit_interest,
@@ -82,26 +81,9 @@ def _money(cents) -> str:
     return f"{int(cents) / 100:,.2f}"
 
 
-@contextmanager
 def _session(args, dry_run: bool = False):
-    """A session on the ledger; ``dry_run``: every commit the ledger makes is a savepoint of an outer
-    transaction that is rolled back at the end, so nothing is written."""
-    engine = open_ledger(args.db)
-    try:
-        require_current(engine)
-        if not dry_run:
-            with new_session(engine) as session:
-                yield session
-            return
-        with engine.connect() as connection:
-            outer = connection.begin()
-            try:
-                with Session(connection, join_transaction_mode="create_savepoint", expire_on_commit=False) as session:
-                    yield session
-            finally:
-                outer.rollback()
-    finally:
-        engine.dispose()
+    """A session on ``--db`` (see :func:`workbench.ledger.db.session_on`)."""
+    return session_on(args.db, dry_run)
 
 
 
@@ -276,17 +258,10 @@ def _apply(args) -> int:
 # ------------------------------------------------------------------------------------------ the parsers
 
 
-def _group(sub, name: str):
-    """The subcommands of ``workbench NAME`` (made by :mod:`workbench.cli_ledger`, earlier in ``cli_wings.WINGS``)."""
-    parser = sub.choices.get(name)
-    if parser is None:
-        raise RuntimeError(f"cli_receivables: register it after cli_ledger in cli_wings.WINGS (no `{name}` group)")
-    return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-
 
 def add_commands(sub) -> None:
     """Add the receivables commands to the ``ledger`` and ``payments`` groups of the ``workbench`` parser."""
-    lsub, psub = _group(sub, "ledger"), _group(sub, "payments")
+    lsub, psub = wing_group(sub, "ledger", "cli_receivables"), wing_group(sub, "payments", "cli_receivables")
     p = lsub.add_parser("late-fees", help="charge late fees on bills past due by more than the grace days (once "
                         "per bill)", epilog="example: workbench ledger late-fees --as-of 2025-03-01 --rate 1.5% "
                         "--grace-days 5 --dry-run")

@@ -146,3 +146,25 @@ def ledger_session(engine: Engine):
 def new_session(engine: Engine) -> Session:
     """A plain session (the caller commits)."""
     return Session(engine, expire_on_commit=False)
+
+
+@contextmanager
+def session_on(url: str | None, dry_run: bool = False):
+    """A session on the ledger at ``url`` (checked current, the engine disposed at the end). ``dry_run``: every
+    commit the ledger makes is a savepoint of an outer transaction that is rolled back, so nothing is written."""
+    engine = open_ledger(url)
+    try:
+        require_current(engine)
+        if not dry_run:
+            with new_session(engine) as session:
+                yield session
+            return
+        with engine.connect() as connection:
+            outer = connection.begin()
+            try:
+                with Session(connection, join_transaction_mode="create_savepoint", expire_on_commit=False) as session:
+                    yield session
+            finally:
+                outer.rollback()
+    finally:
+        engine.dispose()
