@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy import select
 
-from workbench.cli_parser import DB_HELP, iso_date, wing_group
+from workbench.cli_parser import DB_HELP, iso_date, whole_number, wing_group
 from workbench.documents.notice import NoticeDocument, NoticeLine, render_notice_html, render_notice_pdf
 from workbench.errors import WorkbenchError
 from workbench.ledger.arrangements import make_arrangement, standings
@@ -39,17 +39,6 @@ LIST_NAME = "notices.csv"
 def _money(cents) -> str:
     return f"{int(cents) / 100:,.2f}"
 
-
-def _int_in(low: int, high: int, what: str):
-    def parse(text: str) -> int:
-        try:
-            value = int(str(text).strip())
-        except ValueError:
-            value = None
-        if value is None or not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"{text!r} is not {what}; expected a whole number from {low} to {high}")
-        return value
-    return parse
 
 
 def _as_dollars(frame: pd.DataFrame) -> pd.DataFrame:
@@ -213,7 +202,7 @@ def add_commands(sub) -> None:
                    "amount and protection is required there: no defaults")
     p.add_argument("--out", required=True, help="output folder: one HTML per notice, PDFs, and notices.csv (a new "
                    "folder, or one this command wrote)")
-    p.add_argument("--pdfs", type=_int_in(-1, 10**7, "a number of PDFs"), default=-1,
+    p.add_argument("--pdfs", type=whole_number(-1, 10**7, "a number of PDFs"), default=-1,
                    help="notice PDFs to render: -1 every notice, 0 none, N the first N")
     p.add_argument("--dry-run", action="store_true", help="list who would get which notice; record and write nothing")
     p.add_argument("--db", help=DB_HELP)
@@ -226,7 +215,7 @@ def add_commands(sub) -> None:
                         "          workbench ledger arrange list --as-of 2025-06-15")
     p.add_argument("action", nargs="?", choices=["list"], help="`list`: the arrangements and their standing")
     p.add_argument("--account", help="account number")
-    p.add_argument("--installments", type=_int_in(1, 60, "a number of installments"),
+    p.add_argument("--installments", type=whole_number(1, 60, "a number of installments"),
                    help="monthly installments, 1-60")
     p.add_argument("--start", type=iso_date, help="the first installment's due date, YYYY-MM-DD")
     p.add_argument("--who", help="who agreed the arrangement (recorded)")

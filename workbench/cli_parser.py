@@ -271,3 +271,16 @@ def wing_group(sub, name: str, wing: str):
     if parser is None:
         raise RuntimeError(f"{wing}: register it after cli_ledger in cli_wings.WINGS (no `{name}` group)")
     return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+
+
+def whole_number(low: int, high: int, what: str):
+    """An argparse ``type`` for a whole number from ``low`` to ``high``; anything else is refused naming ``what``."""
+    def parse(text: str) -> int:
+        try:
+            value = int(str(text).strip())
+        except ValueError:
+            value = None
+        if value is None or not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}; expected a whole number from {low} to {high}")
+        return value
+    return parse

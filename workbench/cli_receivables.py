@@ -20,7 +20,7 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
-from workbench.cli_parser import DB_HELP, iso_date, wing_group
+from workbench.cli_parser import DB_HELP, iso_date, whole_number, wing_group
 from workbench.errors import WorkbenchError
 from workbench.ledger.db import session_on
 from workbench.ledger.models import Account, Bill, BudgetPlan, Deposit, JournalEntry, LateFee
@@ -61,17 +61,6 @@ def dollars(text: str) -> int:
                                          "at most two decimals, e.g. 200 or 200.50")
     return int(Decimal(body) * 100)
 
-
-def _int_in(low: int, high: int, what: str):
-    def parse(text: str) -> int:
-        try:
-            value = int(str(text).strip())
-        except ValueError:
-            value = None
-        if value is None or not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"{text!r} is not {what}; expected a whole number from {low} to {high}")
-        return value
-    return parse
 
 
 # ------------------------------------------------------------------------------------------ sessions, output
@@ -268,7 +257,7 @@ def add_commands(sub) -> None:
     p.add_argument("--as-of", type=iso_date, required=True, help="the day the fees are assessed and posted, YYYY-MM-DD")
     p.add_argument("--rate", type=percent, required=True, help="fee as a percentage of the overdue part of a bill, "
                    "with its %% sign (e.g. 1.5%%); required: no default")
-    p.add_argument("--grace-days", type=_int_in(0, 365, "a number of days"), required=True,
+    p.add_argument("--grace-days", type=whole_number(0, 365, "a number of days"), required=True,
                    help="days after the due date before a bill is charged a fee; required: no default")
     p.add_argument("--dry-run", action="store_true", help="list the fees that would be charged; write nothing")
     p.add_argument("--out", help="also write the fees, one row per bill, as CSV (default: none)")
@@ -315,11 +304,11 @@ def add_commands(sub) -> None:
                         "--on 2025-10-01\n          workbench ledger budget start 100234 --settle-month 9 "
                         "--installment 85.00 --on 2025-10-01")
     p.add_argument("account", help="account number")
-    p.add_argument("--settle-month", type=_int_in(1, 12, "a month"), required=True,
+    p.add_argument("--settle-month", type=whole_number(1, 12, "a month"), required=True,
                    help="month 1-12 whose bill settles up the deferred difference")
     how = p.add_mutually_exclusive_group(required=True)
     how.add_argument("--installment", type=dollars, help="the monthly installment in dollars (e.g. 85.00)")
-    how.add_argument("--levelize", type=_int_in(1, 36, "a number of months"), metavar="MONTHS",
+    how.add_argument("--levelize", type=whole_number(1, 36, "a number of months"), metavar="MONTHS",
                      help="installment = the average of the account's last MONTHS posted bills (printed)")
     p.add_argument("--on", type=iso_date, required=True, help="the day the plan starts, YYYY-MM-DD")
     p.add_argument("--db", help=DB_HELP)
@@ -339,7 +328,7 @@ def add_commands(sub) -> None:
     p = psub.add_parser("apply", help="apply a payment of the unapplied-cash queue to an account (who and why "
                         "recorded)", epilog="example: workbench payments apply 4711 --account 100234 --who jdoe "
                         "--why 'customer called; check stub shows old account number'")
-    p.add_argument("payment_id", type=_int_in(1, 2**63 - 1, "a payment id"),
+    p.add_argument("payment_id", type=whole_number(1, 2**63 - 1, "a payment id"),
                    help="the payment's id (first column of `workbench payments unapplied`)")
     p.add_argument("--account", required=True, help="the account number to apply it to")
     p.add_argument("--who", required=True, help="who applies it (recorded)")
