@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.hostile._cli import REPO, assert_ok, assert_refused, run_in_process, run_subprocess
+from workbench import cli
 
 TARIFF = REPO / "tariffs" / "RES-TOU.yaml"
 
@@ -66,7 +67,7 @@ def test_a_broken_pipe_that_is_not_stdout_is_an_error_line():
     """A BrokenPipeError from another pipe (a scheduler's socket) while stdout is fine: one `error:` line, exit 2."""
     script = ("import sys, workbench.cli as cli\n"
               "def bill(args):\n    raise BrokenPipeError(32, 'Broken pipe')\n"
-              "cli._bill = bill\n"
+              "cli.HANDLERS['bill'] = bill\n"
               "sys.exit(cli.main(['bill', '--tariff', 't.yaml', '--intervals', 'i.csv']))\n")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=_env(), timeout=120)
     assert done.returncode == 2, done.stderr
@@ -217,7 +218,7 @@ def test_os_errors_reaching_main_are_one_line(monkeypatch, capsys, error, expect
     def failing(args):
         raise error
 
-    monkeypatch.setattr("workbench.cli._bill", failing)
+    monkeypatch.setitem(cli.HANDLERS, "bill", failing)
     line = assert_refused(run_in_process(["bill", "--tariff", "t.yaml", "--intervals", "i.csv"], capsys))
     assert line.startswith(f"error: {expected}"), line
 
@@ -228,7 +229,7 @@ def test_a_bug_is_one_line_with_exit_70_and_debug_shows_the_traceback(monkeypatc
     def buggy(args):
         raise KeyError("rate_code")
 
-    monkeypatch.setattr("workbench.cli._bill", buggy)
+    monkeypatch.setitem(cli.HANDLERS, "bill", buggy)
     monkeypatch.delenv("WORKBENCH_DEBUG", raising=False)
     outcome = run_in_process(["bill", "--tariff", "t.yaml", "--intervals", "i.csv"], capsys)
     assert outcome.status == 70
