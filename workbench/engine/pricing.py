@@ -90,11 +90,12 @@ class Determinants:
         return _sum_last(self.energy_kwh)
 
 
-def round_cents(amount):
+def round_cents(amount, out=None):
     """:func:`workbench.kernels.money.round_cents` without numpy's warning on amounts beyond int64 cents:
-    :func:`check_line_items` refuses such amounts with a message that names the meter and the period."""
+    :func:`check_line_items` refuses such amounts with a message that names the meter and the period.
+    ``out``: round into this array (``amount`` itself, when the caller made it and keeps no other use of it)."""
     with np.errstate(invalid="ignore", over="ignore"):
-        return _round_cents(amount)
+        return _round_cents(amount) if out is None else _round_cents(amount, out=out)
 
 
 def billing_demand(tariff: CompiledTariff, det: Determinants, periods: BillPeriods) -> np.ndarray:
@@ -236,11 +237,15 @@ def _adder(items: LineItems, shape, weight, tag, memo=None):
         if weight is not None:
             quantity = quantity * weight
         rate = np.broadcast_to(np.asarray(rate, float), shape)
+        # an amount made here is rounded in place: one fresh (M, B) array per line, not two
         if amount is None:
             amount = quantity * rate
+            round_cents(amount, out=amount)
         elif weight is not None:
             amount = np.asarray(amount, float) * weight
-        amount = round_cents(amount)
+            round_cents(amount, out=amount)
+        else:
+            amount = round_cents(amount)
         items.add(description, category, unit, quantity, rate, amount, tag)
         if key is not None:  # the quantity array is kept with the line, so its id stays unique
             memo[0].put(key, (source, items.quantity[-1], items.rate[-1], items.amount[-1]))

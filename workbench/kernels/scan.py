@@ -18,7 +18,8 @@ interval (NaN) counts as 0 kWh in a demand window and is counted as missing.
 import numpy as np
 from numba import njit, prange
 
-from workbench.kernels.run_sums import _no_reads, _priced_sum, _run_sum, _run_sum_max
+from workbench.kernels.run_sums import _run_sum_max
+from workbench.kernels.scan_block import _block_runs, _first_run, _same_bounds, _segments_rest
 
 N_COUNTS = 3  # present, missing, estimated
 
@@ -108,48 +109,24 @@ def _scan_meter(
 
 
 @njit(cache=True, nogil=True)
-def _scan_meter_segments(
-    delivered, delivered_bits, received, received_bits, quality, bounds, seg_start, seg_energy, seg_demand, kw_factor, rtp_price, export_price, cp_index,
-    energy_kwh, received_kwh, peak_kw, tou_peak_kw, cp_kw, rtp_cost, export_credit, counts,
-):
-    """The scan for single-interval demand (window 1), over runs of intervals that share both buckets.
-
-    Each run is one vector pass (``run_sums._run_sum_max``). ``delivered_bits`` is no longer read (the runs
-    need no bit-pattern max); it stays in the signature so that the callers are unchanged."""
-    n_periods = bounds.shape[0] - 1
-    has_rtp = rtp_price.shape[0] > 0
-    has_export = export_price.shape[0] > 0
-    has_quality = quality.shape[0] > 0
+def _meter_runs(x, bounds, seg_start, seg_energy, seg_demand, kw_factor, energy_kwh, peak_kw, tou_peak_kw, counts):
+    """One meter's delivered kWh per bucket, peaks and missing counts (counts[:, 0:2]) over the runs of
+    intervals that share both buckets, each run one vector pass (``run_sums._run_sum_max``)."""
     n_seg = seg_start.shape[0] - 1
-    # most meters never export: a received row of zeros (one vectorized pass) needs no sums per run
-    has_received = not _no_reads(received_bits)
-    for b in range(n_periods):
+    for b in range(bounds.shape[0] - 1):
         start = bounds[b]
         stop = bounds[b + 1]
         if stop <= start:
             continue
-        # first run that reaches past `start`
-        lo = 0
-        hi = n_seg
-        while hi - lo > 1:
-            mid = (lo + hi) // 2
-            if seg_start[mid] <= start:
-                lo = mid
-            else:
-                hi = mid
         peak = 0.0
         missing = 0
-        k = lo
+        k = _first_run(seg_start, start)
         while k < n_seg and seg_start[k] < stop:
             a = max(seg_start[k], start)
             z = min(seg_start[k + 1], stop)
-            e = seg_energy[k]
-            total, top, n_nan = _run_sum_max(delivered, a, z)
-            energy_kwh[b, e] += total
+            total, top, n_nan = _run_sum_max(x, a, z)
+            energy_kwh[b, seg_energy[k]] += total
             missing += n_nan
-            if has_received:
-                r_total, _ = _run_sum(received, a, z)
-                received_kwh[b, e] += r_total
             kw = top * kw_factor
             if kw > peak:
                 peak = kw
@@ -157,55 +134,56 @@ def _scan_meter_segments(
             if db >= 0 and kw > tou_peak_kw[b, db]:
                 tou_peak_kw[b, db] = kw
             k += 1
-        if has_rtp:
-            rtp_cost[b] = _priced_sum(delivered, rtp_price, start, stop)
-        if has_export:
-            export_credit[b] = _priced_sum(received, export_price, start, stop)
-        cp_sum = 0.0
-        cp_n = 0
-        for i in range(cp_index.shape[0]):
-            t = cp_index[i]
-            if start <= t < stop:
-                v = delivered[t]
-                cp_sum += (v if v == v else 0.0) * kw_factor
-                cp_n += 1
-        cp_kw[b] = cp_sum / cp_n if cp_n > 0 else 0.0
-        estimated = 0
-        if has_quality:
-            for t in range(start, stop):
-                if quality[t] == 1:
-                    estimated += 1
         peak_kw[b] = peak
         counts[b, 0] = (stop - start) - missing
         counts[b, 1] = missing
-        counts[b, 2] = estimated
+
+
+@njit(cache=True, nogil=True)
+def _scan_block_segments(
+    delivered, received, received_bits, quality, rows, blk, block, bounds, seg_start, seg_energy, seg_demand, kw_factor,
+    rtp_price, export_price, cp_index, energy_kwh, received_kwh, peak_kw, tou_peak_kw, cp_kw, rtp_cost, export_credit, counts,
+):
+    """The scan for single-interval demand of meters ``blk * 4 ..`` (up to four): in lockstep when ``block``
+    and they share their bounds (``scan_block``), else one by one."""
+    m0 = blk * 4
+    together = block and _same_bounds(bounds, m0)
+    if together:
+        _block_runs(delivered, rows, m0, bounds[m0], seg_start, seg_energy, seg_demand, kw_factor, energy_kwh,
+                    peak_kw, tou_peak_kw, counts)
+    for m in range(m0, min(m0 + 4, rows.shape[0])):
+        r = rows[m]  # the meter's row of the input arrays; its outputs are row m
+        if not together:
+            _meter_runs(delivered[r], bounds[m], seg_start, seg_energy, seg_demand, kw_factor, energy_kwh[m],
+                        peak_kw[m], tou_peak_kw[m], counts[m])
+        _segments_rest(delivered[r], received[r], received_bits[r], quality[r], bounds[m], seg_start, seg_energy,
+                       kw_factor, rtp_price, export_price, cp_index, received_kwh[m], cp_kw[m], rtp_cost[m],
+                       export_credit[m], counts[m])
 
 
 @njit(parallel=True, cache=True, nogil=True)
 def _scan_segments_parallel(
-    delivered, delivered_bits, received, received_bits, quality, rows, bounds, seg_start, seg_energy, seg_demand, kw_factor, rtp_price, export_price,
-    cp_index, energy_kwh, received_kwh, peak_kw, tou_peak_kw, cp_kw, rtp_cost, export_credit, counts,
+    delivered, received, received_bits, quality, rows, block, bounds, seg_start, seg_energy, seg_demand, kw_factor,
+    rtp_price, export_price, cp_index, energy_kwh, received_kwh, peak_kw, tou_peak_kw, cp_kw, rtp_cost, export_credit, counts,
 ):
-    for m in prange(rows.shape[0]):
-        r = rows[m]  # the meter's row of the input arrays; its outputs are row m
-        _scan_meter_segments(
-            delivered[r], delivered_bits[r], received[r], received_bits[r], quality[r], bounds[m], seg_start, seg_energy, seg_demand, kw_factor,
-            rtp_price, export_price, cp_index, energy_kwh[m], received_kwh[m], peak_kw[m], tou_peak_kw[m], cp_kw[m],
-            rtp_cost[m], export_credit[m], counts[m],
+    for blk in prange((rows.shape[0] + 3) // 4):
+        _scan_block_segments(
+            delivered, received, received_bits, quality, rows, blk, block, bounds, seg_start, seg_energy, seg_demand,
+            kw_factor, rtp_price, export_price, cp_index, energy_kwh, received_kwh, peak_kw, tou_peak_kw, cp_kw,
+            rtp_cost, export_credit, counts,
         )
 
 
 @njit(cache=True)
 def _scan_segments_serial(
-    delivered, delivered_bits, received, received_bits, quality, rows, bounds, seg_start, seg_energy, seg_demand, kw_factor, rtp_price, export_price,
-    cp_index, energy_kwh, received_kwh, peak_kw, tou_peak_kw, cp_kw, rtp_cost, export_credit, counts,
+    delivered, received, received_bits, quality, rows, block, bounds, seg_start, seg_energy, seg_demand, kw_factor,
+    rtp_price, export_price, cp_index, energy_kwh, received_kwh, peak_kw, tou_peak_kw, cp_kw, rtp_cost, export_credit, counts,
 ):
-    for m in range(rows.shape[0]):
-        r = rows[m]  # the meter's row of the input arrays; its outputs are row m
-        _scan_meter_segments(
-            delivered[r], delivered_bits[r], received[r], received_bits[r], quality[r], bounds[m], seg_start, seg_energy, seg_demand, kw_factor,
-            rtp_price, export_price, cp_index, energy_kwh[m], received_kwh[m], peak_kw[m], tou_peak_kw[m], cp_kw[m],
-            rtp_cost[m], export_credit[m], counts[m],
+    for blk in range((rows.shape[0] + 3) // 4):
+        _scan_block_segments(
+            delivered, received, received_bits, quality, rows, blk, block, bounds, seg_start, seg_energy, seg_demand,
+            kw_factor, rtp_price, export_price, cp_index, energy_kwh, received_kwh, peak_kw, tou_peak_kw, cp_kw,
+            rtp_cost, export_credit, counts,
         )
 
 
@@ -240,7 +218,7 @@ def _scan_serial(
 def scan_determinants(
     delivered, received, bounds, energy_bucket, demand_bucket, n_energy, n_demand, *, quality=None,
     block_pos=None, window=1, rolling=False, kw_factor=4.0, rtp_price=None, cp_flag=None, parallel=True,
-    runs=None, export_price=None, rows=None,
+    runs=None, export_price=None, rows=None, block=True,
 ):
     """Scan ``(meter, time)`` arrays into determinants (see the module docstring).
 
@@ -264,6 +242,10 @@ def scan_determinants(
         The rows of ``delivered``, ``received`` and ``quality`` to scan: meter ``m`` of ``bounds`` and of the
         outputs is input row ``rows[m]`` (default: every row, in order). Lets a caller scan one group of a
         chunk's meters without copying its rows out of the chunk.
+    block : bool
+        On the runs path, scan four meters at a time in lockstep where they share their bounds
+        (``scan_block``; the same determinants to the bit). ``False`` scans one meter at a time; the tests
+        compare both.
 
     Returns
     -------
@@ -305,9 +287,8 @@ def scan_determinants(
         seg_start = np.concatenate([[0], change + 1, [n_times]]).astype(np.int64)
         fn = _scan_segments_parallel if parallel else _scan_segments_serial
         # the same bytes as integers, for a vectorized check that a meter never exported (see _no_reads)
-        delivered_bits = delivered.view(np.int64 if delivered.dtype.itemsize == 8 else np.int32)
         received_bits = received.view(np.int64 if received.dtype.itemsize == 8 else np.int32)
-        fn(delivered, delivered_bits, received, received_bits, quality, rows, bounds, seg_start, energy_bucket[seg_start[:-1]],
+        fn(delivered, received, received_bits, quality, rows, bool(block), bounds, seg_start, energy_bucket[seg_start[:-1]],
            demand_bucket[seg_start[:-1]], float(kw_factor), rtp_price, export_price,
            np.flatnonzero(cp_flag).astype(np.int64), *outputs)
         return out
