@@ -54,18 +54,18 @@ class Interrupt(Exception):
 
 
 def _failing_at(chunk_no, calls):
-    def fake(plan, task, data=None):
+    def fake(plan, task, data=None, **kw):
         calls.append(task.chunk_no)
         if task.chunk_no == chunk_no:
             raise Interrupt(f"power cut while billing chunk {chunk_no}")
-        return bill_chunk(plan, task, data)
+        return bill_chunk(plan, task, data, **kw)
     return fake
 
 
 def _counting(calls):
-    def fake(plan, task, data=None):
+    def fake(plan, task, data=None, **kw):
         calls.append(task.chunk_no)
-        return bill_chunk(plan, task, data)
+        return bill_chunk(plan, task, data, **kw)
     return fake
 
 
