@@ -48,3 +48,15 @@ def test_same_verdicts_as_nansum_random(monkeypatch):
         got = exported_in_run(received, periods, None)
         assert (got == _reference_in_run(received, periods, mask)).all(), trial
 
+
+
+def test_float32_bit_patterns_and_float64_agree_with_nansum():
+    """The float32 path reads bit patterns: every special value (±0, ±inf, NaNs of both signs, denormals)."""
+    specials = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1e-45, -1e-45, 3.4e38, -3.4e38, 1.0, -1.0], np.float32)
+    neg_nan = np.frombuffer(np.array([0xFFC00000, 0xFF800001], np.uint32).tobytes(), np.float32)
+    values = np.concatenate([specials, neg_nan])
+    pairs = np.array([[a, b] for a in values for b in values], np.float32)
+    want = _reference_exported(pairs)
+    assert (exported(pairs) == want).all()
+    assert (exported(pairs.astype(np.float64)) == _reference_exported(pairs.astype(np.float64))).all()
+    assert (exported(np.asfortranarray(pairs)) == want).all()  # not C-contiguous: the float path
