@@ -74,3 +74,46 @@ def test_exported_is_a_positive_nan_skipping_sum():
     assert list(_exported(rows)) == want
     many = np.repeat(rows, 29, axis=0)  # 145 rows
     assert list(_exported(many)) == list(np.repeat(want, 29))
+
+
+def test_in_process_run_never_reads_its_parts_back_and_a_resume_mixes_both(cube, tmp_path, monkeypatch):
+    """In this process each chunk's tables go straight to the output writers; a resumed run reads only the chunks
+    an earlier run kept, in chunk order among the ones it bills. Bug it catches: the streamed tables written out
+    of chunk order, or a kept chunk skipped (the bills of the resumed run would differ from the clean run's)."""
+    import pandas as pd
+
+    from workbench.billing.run_store import RunStore
+
+    clean = run_cycle(cube, "tariffs", tmp_path / "clean", period="2025-11", progress=False).out
+
+    def never(self, chunk_no, **kw):
+        raise AssertionError(f"chunk {chunk_no} read back from its parts")
+
+    with monkeypatch.context() as m:
+        m.setattr(RunStore, "read_chunk", never)
+        streamed = run_cycle(cube, "tariffs", tmp_path / "streamed", period="2025-11", progress=False).out
+
+    real, read = RunStore.read_chunk, []
+
+    def counting(self, chunk_no, **kw):
+        if not kw.get("check_only"):
+            read.append(chunk_no)
+        return real(self, chunk_no, **kw)
+
+    def failing(plan, task, data=None, **kw):
+        if task.chunk_no == 1:
+            raise KeyboardInterrupt
+        return bill_chunk(plan, task, data, **kw)
+
+    from workbench.billing.cycle_chunk import bill_chunk
+    with monkeypatch.context() as m:
+        m.setattr(cycle_module, "bill_chunk", failing)
+        with pytest.raises(KeyboardInterrupt):
+            run_cycle(cube, "tariffs", tmp_path / "resumed", period="2025-11", progress=False)
+    monkeypatch.setattr(RunStore, "read_chunk", counting)
+    resumed = run_cycle(cube, "tariffs", tmp_path / "resumed", period="2025-11", progress=False)
+    assert read == [0] and resumed.chunks_resumed == 1
+    for out in (streamed, resumed.out):
+        for name in ("bills", "line_items"):
+            pd.testing.assert_frame_equal(pd.read_parquet(clean / f"{name}.parquet"),
+                                          pd.read_parquet(out / f"{name}.parquet"))
