@@ -54,18 +54,18 @@ class Interrupt(Exception):
 
 
 def _failing_at(chunk_no, calls):
-    def fake(plan, task, data=None):
+    def fake(plan, task, data=None, **kw):
         calls.append(task.chunk_no)
         if task.chunk_no == chunk_no:
             raise Interrupt(f"power cut while billing chunk {chunk_no}")
-        return bill_chunk(plan, task, data)
+        return bill_chunk(plan, task, data, **kw)
     return fake
 
 
 def _counting(calls):
-    def fake(plan, task, data=None):
+    def fake(plan, task, data=None, **kw):
         calls.append(task.chunk_no)
-        return bill_chunk(plan, task, data)
+        return bill_chunk(plan, task, data, **kw)
     return fake
 
 
@@ -109,7 +109,7 @@ def test_a_chunk_without_its_done_marker_is_billed_again(cube, clean, tmp_path, 
         run_cycle(cube, "tariffs", out, period="2025-11", progress=False)
     parts = next(tmp_path.glob(".out.partial-*")) / "parts"
     (parts / "000001.json").unlink()  # as if killed between writing the tables and the marker
-    (parts / "000002.bills.parquet").write_bytes(b"garbage")  # a table is only trusted with its marker...
+    (parts / "000002.bills.arrow").write_bytes(b"garbage")  # a table is only trusted with its marker...
     (parts / "000002.json").unlink()
     calls = []
     monkeypatch.setattr(cycle_module, "bill_chunk", _counting(calls))

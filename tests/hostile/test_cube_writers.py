@@ -330,11 +330,12 @@ def test_cycle_whose_cube_changes_mid_run_fails_and_writes_nothing(cube, tmp_pat
 
     real, calls = cycle.bill_chunk, []
 
-    def chunk_then_ingest(plan, task, data=None):
-        real(plan, task, data)
+    def chunk_then_ingest(plan, task, data=None, **kw):
+        billed = real(plan, task, data, **kw)
         calls.append(task.chunk_no)
         if len(calls) == 1:
             ingest([_corrected(tmp_path)], cube)
+        return billed
 
     monkeypatch.setattr(cycle, "bill_chunk", chunk_then_ingest)
     out = run_in_process(["cycle", "--cube", cube, "--tariffs", REPO / "tariffs", "--out", tmp_path / "out",

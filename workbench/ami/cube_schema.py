@@ -75,6 +75,9 @@ def _as_unicode(values) -> np.ndarray:
     arr = np.asarray(values)
     if arr.dtype.kind == "U":
         return arr
+    if arr.dtype.kind == "T":  # StringDType (how zarr 3 reads strings): numpy converts it itself, no str() per value
+        width = int(np.strings.str_len(arr).max()) if arr.size else 1
+        return arr.astype(f"<U{max(width, 1)}")
     as_obj = arr.astype(object)
     width = max((len(str(v)) for v in as_obj.ravel()), default=1)
     return np.array([str(v) for v in as_obj.ravel()], dtype=f"<U{max(width, 1)}").reshape(arr.shape)

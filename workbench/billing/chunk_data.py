@@ -11,6 +11,7 @@ import numpy as np
 from workbench.ami.cube_chunks import check_chunks_present, open_zarr_group
 from workbench.ami.cube_schema import QUALITY_MISSING, REACTIVE_VAR
 from workbench.calendar.periods import BillPeriods
+from workbench.kernels.signs import NEGATIVE, POSITIVE, sign_flags
 from workbench.vee.billready import withheld
 
 
@@ -26,10 +27,20 @@ def exported_in_run(received: np.ndarray, periods: BillPeriods, period: str | No
     """Per meter: any received energy in a bill period of the run (an export months before is not this bill's)."""
     out = exported(received)
     mask = period_mask(periods, period)
-    for i in np.flatnonzero(out):
-        out[i] = any(np.nansum(received[i, periods.bounds[i, b]:periods.bounds[i, b + 1]]) > 0
-                     for b in np.flatnonzero(mask[i]))
+    meters = np.flatnonzero(out)
+    m, b = np.nonzero(mask[meters])
+    m = meters[m]
+    hit = _positive_sums(received, m, periods.bounds[m, b], periods.bounds[m, b + 1])
+    out[:] = False
+    out[m[hit]] = True
     return out
+
+
+def needs_reactive(book: dict, codes: np.ndarray) -> np.ndarray:
+    """Per meter, whether the tariff of its rate code ``codes`` needs kVARh (a code not in ``book``: False);
+    asked once per distinct code, not once per meter."""
+    needing = [c for c in np.unique(codes).tolist() if getattr(book.get(c), "needs_reactive", False)]
+    return np.isin(codes, needing) if needing else np.zeros(len(codes), bool)
 
 
 def read_chunk(cube: str, start: int, stop: int, meters=None, reactive: bool = False) -> dict[str, np.ndarray]:
@@ -55,14 +66,23 @@ def read_task(plan, task) -> dict[str, np.ndarray] | None:
     if not len(idx):
         return None
     # kVARh are read only for a chunk where a meter with them is on a tariff that needs them
-    needs = np.array([getattr(plan.book.get(c), "needs_reactive", False) for c in task.rate_code[idx]], bool)
+    needs = needs_reactive(plan.book, task.rate_code[idx])
     return read_chunk(plan.cube, task.start, task.stop, task.meter, reactive=bool((needs & task.has_reactive[idx]).any()))
 
 
-def exported(received: np.ndarray, rows: int = 64) -> np.ndarray:
-    """Per meter, whether its received kWh add up to more than 0 (NaN: no read), a few rows at a time: a NaN-free
-    copy of the whole chunk (what ``np.nansum`` makes) would cost a fresh 140 MB allocation per chunk."""
-    out = np.zeros(received.shape[0], bool)
-    for i in range(0, received.shape[0], rows):
-        out[i:i + rows] = np.nansum(received[i:i + rows], axis=1) > 0
+def exported(received: np.ndarray) -> np.ndarray:
+    """Per meter, whether its received kWh add up to more than 0 (NaN: no read): one read of the values, no
+    NaN-free copy of the chunk (what ``np.nansum`` makes); only a meter with a negative read is summed."""
+    n = received.shape[0]
+    return _positive_sums(received, np.arange(n), np.zeros(n, np.int64), np.full(n, received.shape[1], np.int64))
+
+
+def _positive_sums(values: np.ndarray, rows, lo, hi) -> np.ndarray:
+    """Per entry k, whether ``np.nansum(values[rows[k], lo[k]:hi[k]]) > 0`` (the same verdict, NaN rows included):
+    decided from the signs (:func:`workbench.kernels.signs.sign_flags`), summed only where a value is negative."""
+    rows, lo, hi = (np.ascontiguousarray(a, dtype=np.int64) for a in (rows, lo, hi))
+    flags = sign_flags(values, rows, lo, hi)
+    out = flags == POSITIVE
+    for k in np.flatnonzero(flags == NEGATIVE):
+        out[k] = np.nansum(values[rows[k], lo[k]:hi[k]]) > 0
     return out

@@ -151,11 +151,16 @@ def _run_locked(planned: CyclePlanned, out: Path, identity: dict, *, cube, tarif
         if done:
             log.info(f"resuming: {len(done):,} of {len(wanted):,} meter chunks already billed (kept in {store.root})")
         label = "in-process"
+        assemble = dict(cube=cube, tariffs_dir=tariffs_dir, cycles=cycles, period=period, chunks_resumed=len(done),
+                        timings=timings)
         try:
             if scheduler is None:
                 bar = tqdm(total=len(wanted), initial=len(done), desc="Billing meter chunks", unit="chunk",
                            disable=not progress)
-                _bill_in_process(planned, todo, bar)
+                # billed and written to the outputs in one pass: each chunk's tables go to the output writers as
+                # they are billed (its parts are still written, for resuming), never read back
+                chunks = _bill_in_process(planned, store, todo, bar, timings, started)
+                result = _assemble(planned, store, out, identity, chunks, scheduler=label, **assemble)
             else:
                 label = bill_chunks_on_cluster(planned.plan, todo, scheduler=scheduler, workers=workers,
                                                progress=progress, run_key=planned.key)
@@ -170,39 +175,58 @@ def _run_locked(planned: CyclePlanned, out: Path, identity: dict, *, cube, tarif
                 log.warning(f"interrupted: {note}")
                 raise
             raise type(exc)(f"{exc}; {note}") from None
-        timings["billing"] = time.perf_counter() - started - timings["plan"]
-        missing = wanted - store.done_chunks()
-        if missing:
-            raise BillingError(f"meter chunks {sorted(missing)[:10]} report done but their files are not in "
-                               f"{store.parts}: the workers must write to storage this machine can read (see docs/scale.md)")
-        if cube_changed(cube, planned.cube_state):  # chunks of two versions: no outputs, nothing kept to resume
-            store.remove()
-            raise CubeError(f"{cube}: {CHANGED_MESSAGE}")
-        result = _assemble(planned, store, out, identity, cube=cube, tariffs_dir=tariffs_dir, cycles=cycles,
-                           period=period, chunks_resumed=len(done), scheduler=label, timings=timings)
+        if scheduler is not None:
+            _billed(planned, store, timings, started)
+            chunks = (_read_or_rebill(planned, store, task) for task in planned.tasks)
+            result = _assemble(planned, store, out, identity, chunks, scheduler=label, **assemble)
     finally:
         store.release()
     return result
 
 
-def _bill_in_process(planned: CyclePlanned, todo: list[ChunkTask], bar) -> None:
-    """Bill the chunks in order, reading chunk i + 1 (Zarr decoding, which releases the GIL) on a reader thread
-    while chunk i is scanned and priced (numba, also without the GIL): the two overlap on two cores. At most one
-    chunk is read ahead, so memory stays bounded by two chunks."""
+def _billed(planned: CyclePlanned, store: RunStore, timings: dict, started: float) -> None:
+    """Once every chunk is billed: check that all are done and that the cube did not change meanwhile."""
+    timings["billing"] = time.perf_counter() - started - timings["plan"]
+    missing = {t.chunk_no for t in planned.tasks} - store.done_chunks()
+    if missing:
+        raise BillingError(f"meter chunks {sorted(missing)[:10]} report done but their files are not in "
+                           f"{store.parts}: the workers must write to storage this machine can read (see docs/scale.md)")
+    if cube_changed(planned.plan.cube, planned.cube_state):  # chunks of two versions: no outputs, nothing kept
+        store.remove()
+        raise CubeError(f"{planned.plan.cube}: {CHANGED_MESSAGE}")
+
+
+def _bill_in_process(planned: CyclePlanned, store: RunStore, todo: list[ChunkTask], bar, timings: dict,
+                     started: float):
+    """Every chunk's (marker, tables) in chunk order: the chunks kept by an earlier run read from their parts, the
+    others billed here (their parts written too), then the checks of :func:`_billed`.
+
+    While chunk i is scanned and priced (numba, without the GIL), chunk i + 1 is read (Zarr decoding, which also
+    releases the GIL) on a reader thread: the two overlap on two cores. At most one chunk is read ahead, so memory
+    stays bounded by two chunks."""
+    billing = {t.chunk_no for t in todo}
+    queue = iter(todo)
     with ThreadPoolExecutor(1, thread_name_prefix="chunk-reader") as reader:
-        ahead = reader.submit(read_task, planned.plan, todo[0]) if todo else None
-        for i, task in enumerate(todo):
+        following = next(queue, None)
+        ahead = reader.submit(read_task, planned.plan, following) if following is not None else None
+        for task in planned.tasks:
+            if task.chunk_no not in billing:
+                yield _read_or_rebill(planned, store, task)
+                continue
             data = ahead.result()  # a read error surfaces here, for this chunk, as it would without the thread
-            ahead = reader.submit(read_task, planned.plan, todo[i + 1]) if i + 1 < len(todo) else None
+            following = next(queue, None)
+            ahead = reader.submit(read_task, planned.plan, following) if following is not None else None
             try:
-                bill_chunk(planned.plan, task, data)
+                billed = bill_chunk(planned.plan, task, data, with_tables=True)
             except BaseException:
                 if ahead is not None:
                     ahead.cancel()
                 raise
             del data
             bar.update(1)
+            yield billed
     bar.close()
+    _billed(planned, store, timings, started)
 
 
 def _readable(store: RunStore, done: set[int]) -> set[int]:
@@ -233,14 +257,15 @@ def _read_or_rebill(planned: CyclePlanned, store: RunStore, task: ChunkTask):
         raise BillingError(f"{bad}, even after billing it again: check the disk holding {store.parts}") from None
 
 
-def _assemble(planned: CyclePlanned, store: RunStore, out: Path, identity: dict, *, cube, tariffs_dir, cycles,
-              period, chunks_resumed, scheduler, timings) -> CycleResult:
-    """Concatenate the chunks in chunk order into a staging folder; move it to ``out``; drop the partial folder."""
+def _assemble(planned: CyclePlanned, store: RunStore, out: Path, identity: dict, chunks, *, cube, tariffs_dir,
+              cycles, period, chunks_resumed, scheduler, timings) -> CycleResult:
+    """Write the chunks ``chunks`` ((marker, tables) in chunk order) into a staging folder; move it to ``out``;
+    drop the partial folder."""
     started = time.perf_counter()
     tmp = staging_dir(out)
     try:
         try:
-            result = _write_outputs(planned, store, tmp, identity, cube=cube, tariffs_dir=tariffs_dir,
+            result = _write_outputs(planned, chunks, tmp, identity, cube=cube, tariffs_dir=tariffs_dir,
                                     cycles=cycles, period=period, chunks_resumed=chunks_resumed,
                                     scheduler=scheduler, timings=timings, started=started)
             result.out = out
@@ -254,7 +279,7 @@ def _assemble(planned: CyclePlanned, store: RunStore, out: Path, identity: dict,
     return result
 
 
-def _write_outputs(planned: CyclePlanned, store: RunStore, tmp: Path, identity: dict, *, cube, tariffs_dir, cycles,
+def _write_outputs(planned: CyclePlanned, chunks, tmp: Path, identity: dict, *, cube, tariffs_dir, cycles,
                    period, chunks_resumed, scheduler, timings, started) -> CycleResult:
     exceptions = list(planned.exceptions)
     counts = {"bills": 0, "line_items": 0, "revenue": 0.0, "held_in_chunks": 0, "bills_held": 0}
@@ -262,8 +287,7 @@ def _write_outputs(planned: CyclePlanned, store: RunStore, tmp: Path, identity: 
     writers = {name: pq.ParquetWriter(tmp / f"{name}.parquet", SCHEMAS[name], compression="zstd")
                for name in ("bills", "line_items")}
     try:
-        for task in planned.tasks:
-            marker, tables = _read_or_rebill(planned, store, task)
+        for marker, tables in chunks:
             exceptions += marker["held"]
             counts["held_in_chunks"] += len(marker["held"])
             for name, writer in writers.items():
@@ -285,6 +309,8 @@ def _write_outputs(planned: CyclePlanned, store: RunStore, tmp: Path, identity: 
     finally:
         for writer in writers.values():
             writer.close()
+    if scheduler == "in-process":  # the tables were written while billing (counted there): the rest is assembly
+        started = time.perf_counter()
     summary = pd.DataFrame(list(by_code.values()), columns=["rate_code", "meters", "bills", "kwh", "revenue"])
     summary["revenue"] = summary["revenue"].round(2)
     summary["average_bill"] = (summary["revenue"] / summary["bills"].where(summary["bills"] > 0)).round(2)

@@ -23,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 
 from workbench.ami.cube_schema import REACTIVE_VAR
-from workbench.billing.chunk_data import exported_in_run, period_mask, read_task
+from workbench.billing.chunk_data import exported_in_run, needs_reactive, period_mask, read_task
 from workbench.billing.run_store import write_chunk
 from workbench.calendar.periods import BillPeriods, periods_from_rows
 from workbench.engine.bills import check_bill_tables
@@ -97,10 +97,13 @@ def _one_period():
     return SimpleNamespace(valid=np.ones((1, 1), bool))
 
 
-def bill_chunk(plan: CyclePlan, task: ChunkTask, data: dict[str, np.ndarray] | None = None) -> dict:
+def bill_chunk(plan: CyclePlan, task: ChunkTask, data: dict[str, np.ndarray] | None = None, *,
+               with_tables: bool = False):
     """Bill the meters of one chunk, write ``parts/<chunk>.*`` and return the done-marker (counts).
 
-    ``data``: the chunk's interval data already read with :func:`read_task` (None: read it here)."""
+    ``data``: the chunk's interval data already read with :func:`read_task` (None: read it here).
+    ``with_tables``: return ``(marker, tables)``, the tables as written, so that a run in this process hands them
+    to its output writers without reading the parts back."""
     started = time.perf_counter()
     _test_kill_hook(plan, task.chunk_no)
     marker = {"chunk": task.chunk_no, "start": task.start, "stop": task.stop, "meters_billable": task.meters_billable,
@@ -133,13 +136,11 @@ def bill_chunk(plan: CyclePlan, task: ChunkTask, data: dict[str, np.ndarray] | N
         keep = ~unassigned
         # a tariff with kVA demand, $/kVAR or power-factor charges needs kVARh: a meter whose kVARh the cube does
         # not hold is held with the reason, never billed as if its power factor were 1
-        for i in np.flatnonzero(keep):
-            tariff = plan.book.get(codes[i])
-            if tariff is not None and tariff.needs_reactive and not has_reactive[i]:
-                keep[i] = False
-                marker["held"].append({"meter": str(block["meter"][i]), "account": str(block["account"][i]),
-                                       "rate_code": str(codes[i]), "reason": reactive_refusals(
-                                           tariff, None, _one_period(), [f"meter {block['meter'][i]}"])[0]})
+        for i in np.flatnonzero(keep & ~has_reactive & needs_reactive(plan.book, codes)):
+            keep[i] = False
+            marker["held"].append({"meter": str(block["meter"][i]), "account": str(block["account"][i]),
+                                   "rate_code": str(codes[i]), "reason": reactive_refusals(
+                                       plan.book[codes[i]], None, _one_period(), [f"meter {block['meter'][i]}"])[0]})
         # meters bill together when they share tariff, program, PTO date and true-up month (an enrollment file
         # gives each account its own; without one every meter of a program shares the program's defaults)
         for code, program_code, pto_date, month in sorted(set(zip(codes[keep], nem[keep], pto[keep], true_up[keep],
@@ -169,7 +170,7 @@ def bill_chunk(plan: CyclePlan, task: ChunkTask, data: dict[str, np.ndarray] | N
     marker["seconds"] = round(time.perf_counter() - started, 4)
     check_bill_tables(tables["bills"], tables["line_items"], f"chunk {task.chunk_no}")  # money adds up, in cents
     write_chunk(Path(plan.parts), task.chunk_no, tables, marker)
-    return marker
+    return (marker, tables) if with_tables else marker
 
 
 #: the interval arrays the scan reads in place from the whole chunk, by row (see :func:`_bill_group`)
@@ -322,16 +323,18 @@ def _tables(ds, tariff, periods, det, items, mask, program_code="", extras=None,
         implausible = cum[m_idx, hi] - cum[m_idx, lo]
     ready, reason = ready_verdict(counts[:, 0] + counts[:, 1], counts[:, 2], counts[:, 1], vee_config,
                                   implausible=implausible)
-    meters = ds["meter"].astype(str)
+    # string columns: each distinct string converted to Arrow once, then gathered by index (``take``), not one
+    # Python or numpy string per row
+    meters = pa.array(ds["meter"].astype(str))
     amounts = np.stack(items.amount) if items.amount else np.zeros((0,) + mask.shape)
     totals = np.round(amounts.sum(axis=0), 2)
     bd = billing_demand(tariff, det, periods)
     bills = pa.table({
-        "meter": meters[m_idx],
-        "account": ds["account"].astype(str)[m_idx],
-        "customer_class": ds["customer_class"].astype(str)[m_idx],
+        "meter": meters.take(m_idx),
+        "account": pa.array(ds["account"].astype(str)).take(m_idx),
+        "customer_class": pa.array(ds["customer_class"].astype(str)).take(m_idx),
         "cycle": ds["cycle"].astype(np.int16)[m_idx],
-        "rate_code": np.full(len(m_idx), tariff.code),
+        "rate_code": pa.repeat(pa.scalar(tariff.code, pa.string()), len(m_idx)),
         "period_start": periods.start[m_idx, b_idx],
         "period_end": periods.end[m_idx, b_idx],
         "days": periods.days[m_idx, b_idx].astype(np.int16),
@@ -343,7 +346,7 @@ def _tables(ds, tariff, periods, det, items, mask, program_code="", extras=None,
         "intervals": det.counts[m_idx, b_idx, 0].astype(np.int32),
         "missing_intervals": det.counts[m_idx, b_idx, 1].astype(np.int32),
         "estimated_intervals": det.counts[m_idx, b_idx, 2].astype(np.int32),
-        "nem_program": np.full(len(m_idx), program_code),
+        "nem_program": pa.repeat(pa.scalar(str(program_code), pa.string()), len(m_idx)),
         **{name: (extras[name][m_idx, b_idx] if extras and name in extras else np.zeros(len(m_idx)))
            for name in ("credit_earned", "credit_applied", "credit_carried", "kwh_carried")},
         "true_up": (extras["true_up"][m_idx, b_idx] if extras and "true_up" in extras
@@ -367,15 +370,20 @@ def _tables(ds, tariff, periods, det, items, mask, program_code="", extras=None,
         group_start = np.maximum.accumulate(np.where(new_bill, np.arange(len(j)), 0))
         line_no = (np.arange(len(j)) - group_start + 1).astype(np.int16)
     lines = pa.table({
-        "meter": meters[m],
+        "meter": meters.take(m),
         "period_start": periods.start[m, b],
         "line": line_no,
-        "description": np.asarray(items.description, dtype=object)[j] if len(j) else np.array([], dtype=object),
-        "category": np.asarray(items.category, dtype=object)[j] if len(j) else np.array([], dtype=object),
+        "description": _strings(items.description).take(j),
+        "category": _strings(items.category).take(j),
         "quantity": np.round(qty[j, m, b], 6),
-        "unit": np.asarray(items.unit, dtype=object)[j] if len(j) else np.array([], dtype=object),
+        "unit": _strings(items.unit).take(j),
         "rate": np.round(rate[j, m, b], 6),
         "amount": amounts[j, m, b],
-        "tariff_version": np.asarray(items.version, dtype=object)[j] if len(j) else np.array([], dtype=object),
+        "tariff_version": _strings(items.version).take(j),
     }, schema=SCHEMAS["line_items"])
     return bills, lines
+
+
+def _strings(values) -> pa.Array:
+    """One Arrow string per line item (``take`` then gathers them per row)."""
+    return pa.array(list(values), pa.string())

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 
 from workbench.billing.cycle_chunk import bill_chunk
 from workbench.billing.cycle_plan import plan_cycle
@@ -42,11 +41,10 @@ def present_revenue(cube, tariffs_dir, year: int) -> pd.DataFrame:
         held = list(planned.exceptions)
         tables = []
         for task in planned.tasks:
-            marker = bill_chunk(plan, task)
+            marker, billed = bill_chunk(plan, task, with_tables=True)
             held += marker["held"]
-            tables.append(pq.read_table(Path(plan.parts) / f"{task.chunk_no:06d}.bills.parquet",
-                                        columns=["meter", "customer_class", "period_start", "period_end", "total",
-                                                 "bill_ready"]).to_pandas())
+            tables.append(billed["bills"].select(["meter", "customer_class", "period_start", "period_end", "total",
+                                                  "bill_ready"]).to_pandas())
     if held:
         first_held = held[0]
         raise PresentRevenueError(
