@@ -22,15 +22,15 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from workbench.ledger.db import LedgerError
 from workbench.ledger.models import Account, Payment, UnappliedCash, UnappliedResolution
+from workbench.ledger.queue_claims import claim_queued, who_and_why
 
 ACTIONS = ("refunded", "unclaimed")
 LABELS = {"refunded": "refunded to the payer", "unclaimed": "moved to unclaimed property"}
-WHO_MAX = 64  #: ``made_by`` holds this many characters
 
 
 @dataclass
@@ -60,13 +60,9 @@ def resolve_unapplied(session: Session, payment_id: int, action: str, who: str, 
     on ``on``; one transaction, commits. Refuses an unknown item, a returned item (see ``resolve-return``), a
     payment not queued or already resolved (naming how, by whom and when), a date before the payment and a
     missing who/why, each in one line, changing nothing."""
-    who, why = (who or "").strip(), (why or "").strip()
     if action not in ACTIONS:
         raise LedgerError(f"action {action!r}: expected one of {', '.join(ACTIONS)}")
-    if not who or not why:
-        raise LedgerError(f"payment {payment_id}: resolving unapplied cash needs --who (who resolves it) and --why")
-    if len(who) > WHO_MAX:
-        raise LedgerError(f"--who: {len(who)} characters; expected a name of at most {WHO_MAX}")
+    who, why = who_and_why(payment_id, who, why, "unapplied cash")
     payment = session.get(Payment, payment_id)
     if payment is None:
         raise LedgerError(f"payment {payment_id}: no such item in the ledger (see `workbench payments unapplied`)")
@@ -82,13 +78,7 @@ def resolve_unapplied(session: Session, payment_id: int, action: str, who: str, 
                           "nothing changed")
     if on < payment.paid_on:
         raise LedgerError(f"--on {on}: before the payment was received ({payment.paid_on}); expected that day or later")
-    claimed = session.execute(update(UnappliedCash).where(UnappliedCash.payment_id == payment_id,
-                                                          UnappliedCash.resolved_on.is_(None))
-                              .values(resolved_on=on))
-    if claimed.rowcount != 1:
-        session.rollback()
-        raise LedgerError(f"payment {payment_id} (item {payment.item_id}): resolved by someone else meanwhile; "
-                          "nothing changed")
+    claim_queued(session, payment, on)
     session.execute(insert(UnappliedResolution), [{"payment_id": payment.id, "action": action, "made_by": who,
                                                    "reason": why, "resolved_on": on, "fee_cents": 0}])
     session.commit()

@@ -37,11 +37,11 @@ from workbench.ledger.models import (
     UnappliedResolution,
 )
 from workbench.ledger.payments import NSF_FEE_CENTS
+from workbench.ledger.queue_claims import claim_queued, who_and_why
 from workbench.ledger.receivables import account_id
 from workbench.ledger.settle import settle_accounts
 
 ACTIONS = ("applied", "written_off", "returned_to_bank")
-WHO_MAX = 64  #: ``made_by`` holds this many characters
 
 
 @dataclass
@@ -81,16 +81,6 @@ def _queued_return(session: Session, payment_id: int) -> tuple[Payment, Unapplie
     return payment, queued
 
 
-def _claim(session: Session, payment: Payment, on: dt.date) -> None:
-    """Take the queue row (of two people resolving the same item at once, the second finds it taken)."""
-    claimed = session.execute(update(UnappliedCash).where(UnappliedCash.payment_id == payment.id,
-                                                          UnappliedCash.resolved_on.is_(None))
-                              .values(resolved_on=on))
-    if claimed.rowcount != 1:
-        session.rollback()
-        raise LedgerError(f"payment {payment.id} (item {payment.item_id}): resolved by someone else meanwhile; "
-                          "nothing changed")
-
 
 def resolve_return(session: Session, payment_id: int, action: str, who: str, why: str, on: dt.date, *,
                    account_number: str | None = None, payment_item: str | None = None,
@@ -102,13 +92,9 @@ def resolve_return(session: Session, payment_id: int, action: str, who: str, why
     unknown item, a payment, an item not queued or already resolved, a date before the return, a missing
     who/why, an unknown account or one with no payment to reverse, each in one line, changing nothing.
     """
-    who, why = (who or "").strip(), (why or "").strip()
     if action not in ACTIONS:
         raise LedgerError(f"action {action!r}: expected one of {', '.join(ACTIONS)}")
-    if not who or not why:
-        raise LedgerError(f"payment {payment_id}: resolving a returned item needs --who (who resolves it) and --why")
-    if len(who) > WHO_MAX:
-        raise LedgerError(f"--who: {len(who)} characters; expected a name of at most {WHO_MAX}")
+    who, why = who_and_why(payment_id, who, why, "a returned item")
     if nsf_fee_cents < 0:
         raise LedgerError(f"--nsf-fee {nsf_fee_cents}: expected cents of 0 or more")
     payment, _queued = _queued_return(session, payment_id)
@@ -119,7 +105,7 @@ def resolve_return(session: Session, payment_id: int, action: str, who: str, why
     if action != "applied":
         if account_number is not None or payment_item is not None:
             raise LedgerError(f"payment {payment_id}: --account/--payment-item only go with applying it to an account")
-        _claim(session, payment, on)
+        claim_queued(session, payment, on)
         session.execute(insert(UnappliedResolution), [record])
         session.commit()
         return Resolved(payment.id, payment.item_id, int(payment.amount_cents), action, on)
@@ -127,7 +113,7 @@ def resolve_return(session: Session, payment_id: int, action: str, who: str, why
         raise LedgerError(f"payment {payment_id}: applying a returned item needs --account (the account it came from)")
     acct = account_id(session, account_number)
     original = _payment_to_reverse(session, payment, acct, account_number, payment_item)
-    _claim(session, payment, on)
+    claim_queued(session, payment, on)
     taken = session.execute(update(Payment).where(Payment.id == original.id, Payment.returned_by_id.is_(None))
                             .values(returned_by_id=payment.id))
     if taken.rowcount != 1:

@@ -31,11 +31,11 @@ from workbench.ledger.models import (
     UnappliedCash,
     UnappliedResolution,
 )
+from workbench.ledger.queue_claims import claim_queued, who_and_why
 from workbench.ledger.receivables import account_id
 from workbench.ledger.settle import settle_accounts
 
 COLUMNS = ["payment_id", "bank", "item_id", "paid_on", "kind", "amount_cents", "payer_reference", "reason"]
-WHO_MAX = 64  #: ``adjustments.made_by`` holds this many characters
 
 
 def unapplied_cash(session: Session) -> pd.DataFrame:
@@ -66,11 +66,7 @@ def apply_unapplied(session: Session, payment_id: int, account_number: str, who:
     """Apply the queued payment ``payment_id`` to ``account_number`` on ``on`` (see the module docstring);
     one transaction, commits. Refuses an unknown payment, one not queued or already applied, a queued return,
     an unknown account, a date before the payment or a missing who/why, each in one line, changing nothing."""
-    who, why = (who or "").strip(), (why or "").strip()
-    if not who or not why:
-        raise LedgerError(f"payment {payment_id}: applying unapplied cash needs --who (who applies it) and --why")
-    if len(who) > WHO_MAX:
-        raise LedgerError(f"--who: {len(who)} characters; expected a name of at most {WHO_MAX}")
+    who, why = who_and_why(payment_id, who, why, "unapplied cash")
     payment = session.get(Payment, payment_id)
     if payment is None:
         raise LedgerError(f"payment {payment_id}: no such payment in the ledger (see `workbench payments unapplied`)")
@@ -91,14 +87,7 @@ def apply_unapplied(session: Session, payment_id: int, account_number: str, who:
     if on < payment.paid_on:
         raise LedgerError(f"--on {on}: before the payment was received ({payment.paid_on}); expected that day or later")
     acct = account_id(session, account_number)
-    # claim the queue row first: of two people applying the same payment at once, the second finds it taken
-    claimed = session.execute(update(UnappliedCash).where(UnappliedCash.payment_id == payment_id,
-                                                          UnappliedCash.resolved_on.is_(None))
-                              .values(resolved_on=on))
-    if claimed.rowcount != 1:
-        session.rollback()
-        raise LedgerError(f"payment {payment_id} (item {payment.item_id}): applied by someone else meanwhile; "
-                          "nothing changed")
+    claim_queued(session, payment, on)  # first: of two people applying it at once, the second finds it taken
     adjustment = session.scalar(insert(Adjustment).returning(Adjustment.id), [{
         "account_id": acct, "kind": "unapplied_cash", "amount_cents": -payment.amount_cents, "made_by": who,
         "reason": f"payment {payment.item_id} from the unapplied-cash queue: {why}", "made_on": on}])
