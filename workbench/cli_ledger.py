@@ -80,8 +80,9 @@ def _reconcile(args) -> int:
     with session:
         report, breaks = reconcile_day(session, args.date)
     print(f"Reconciliation of {args.date}")
+    w1, w2 = max([14, *report["section"].str.len()]), max([26, *report["item"].str.len()])
     for row in report.itertuples():
-        print(f"  {row.section:<14} {row.item:<26} {row.count:>7} {_money(row.cents):>16}")
+        print(f"  {row.section:<{w1}} {row.item:<{w2}} {row.count:>7} {_money(row.cents):>16}")
     out = Path(args.out or f"reports/ledger/reconcile-{args.date}.csv")
     frame = report.assign(amount=report["cents"] / 100)
     write_report_csv(out, frame)
