@@ -11,15 +11,12 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from workbench.ledger.accounts import load_accounts, read_accounts_csv
-from workbench.ledger.db import init_ledger, new_session
+from workbench.ledger.db import new_session
 from workbench.ledger.payments import apply_payments
-from workbench.ledger.posting import post_bills
 
 from ._cli import assert_ok, assert_refused, run_in_process
+from ._ledger import ledger_with_a_bill
 
-ACCOUNTS = ("account_number,customer_name,service_address,meter_id,rate_code,customer_class,opening_date\n"
-            "A1,Ann Able,1 Elm St,M1,RES,RES,2025-01-01\n")
 CHART = """control: {receivable: AR}
 kinds:
   bill: {debit: AR, credit: {by_rate: {RES: REV}}}
@@ -30,16 +27,8 @@ kinds:
 
 @pytest.fixture
 def wb(tmp_path, capsys):
-    url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
-    (tmp_path / "accounts.csv").write_text(ACCOUNTS)
-    engine, _, _ = init_ledger(url)
+    url, engine = ledger_with_a_bill(tmp_path)
     with new_session(engine) as session:
-        load_accounts(session, read_accounts_csv(tmp_path / "accounts.csv"))
-        start, end = dt.date(2025, 1, 1), dt.date(2025, 1, 31)
-        post_bills(session, None, pd.DataFrame([dict(
-            meter="M1", account="A1", customer_class="RES", rate_code="RES", period_start=start, period_end=end,
-            days=31, delivered_kwh=500.0, total=100.0)]), pd.DataFrame([dict(
-                meter="M1", period_start=start, line=1, description="Energy", amount=100.0)]))
         apply_payments(session, pd.DataFrame([
             dict(item_id=i, account=a, amount_cents=c, paid_on=dt.date(2025, 2, 10), kind="payment",
                  original_item_id="") for i, a, c in (("P1", "A1", 4000), ("U1", "Z9", 1234))]), checksum="p")

@@ -14,16 +14,13 @@ import pandas as pd
 import pytest
 from sqlalchemy import func, select
 
-from workbench.ledger.accounts import load_accounts, read_accounts_csv
-from workbench.ledger.db import init_ledger, new_session
+from workbench.ledger.db import new_session
 from workbench.ledger.models import JournalEntry, UnappliedCash
 from workbench.ledger.payments import apply_payments
-from workbench.ledger.posting import post_bills
 
 from ._cli import assert_ok, assert_refused, run_in_process
+from ._ledger import ledger_with_a_bill
 
-ACCOUNTS = ("account_number,customer_name,service_address,meter_id,rate_code,customer_class,opening_date\n"
-            "A1,Ann Able,1 Elm St,M1,RES,RES,2025-01-01\n")
 WHO = ["--who", "jdoe", "--why", "stub"]
 
 
@@ -34,16 +31,8 @@ def _item(item_id, account, cents, day, kind="payment", original=""):
 
 @pytest.fixture
 def wb(tmp_path, capsys):
-    url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
-    (tmp_path / "accounts.csv").write_text(ACCOUNTS)
-    engine, _, _ = init_ledger(url)
+    url, engine = ledger_with_a_bill(tmp_path)
     with new_session(engine) as session:
-        load_accounts(session, read_accounts_csv(tmp_path / "accounts.csv"))
-        start, end = dt.date(2025, 1, 1), dt.date(2025, 1, 31)
-        post_bills(session, None, pd.DataFrame([dict(
-            meter="M1", account="A1", customer_class="RES", rate_code="RES", period_start=start, period_end=end,
-            days=31, delivered_kwh=500.0, total=100.0)]), pd.DataFrame([dict(
-                meter="M1", period_start=start, line=1, description="Energy", amount=100.0)]))
         # ids: U1 1, P1 2, P9 3; R0 4, R1 5, R2 6 (reverses P9 when posted: not queued), R3 7
         apply_payments(session, pd.DataFrame([_item("U1", "Z9", 4000, 10), _item("P1", "A1", 4000, 10),
                                               _item("P9", "A1", 1500, 10)]), checksum="p")
