@@ -39,8 +39,10 @@ LEDGER_DB ?= sqlite:///$(SAMPLE)/ledger.sqlite
 DEMO_CYCLES ?= 7 12
 DEMO_MONTH ?= 2025-11
 PAY_DATE ?= 2025-12-15
+NSF_FEE ?= 2500# the sample utility's returned-payment fee [cents]: a utility sets its own (docs/ledger.md)
 demo-ledger: | $(VENV)/.installed
 	$(BIN)/workbench ledger init --db $(LEDGER_DB)
+	$(BIN)/workbench ledger settings --nsf-fee $(NSF_FEE) --who demo --db $(LEDGER_DB)
 	$(BIN)/workbench ledger load-accounts $(SAMPLE)/ami/accounts.csv --db $(LEDGER_DB)
 	for c in $(DEMO_CYCLES); do $(BIN)/workbench run-cycle --cycle $$c --period $(DEMO_MONTH) --cube $(SAMPLE)/billing.zarr \
 		--tariffs tariffs --db $(LEDGER_DB) --rules docs/examples/demo-rules.yaml --reports reports/demo/runs --pdfs 3 --quiet || exit $$?; done

@@ -21,6 +21,7 @@ from workbench.ledger.db import init_ledger, new_session
 from workbench.ledger.models import JournalEntry, LateFee
 from workbench.ledger.posting import post_bills
 from workbench.ledger.receivables import balances
+from workbench.ledger.settings import set_nsf_fee
 
 ACCOUNTS = """account_number,customer_name,service_address,mailing_address,meter_id,rate_code,customer_class,cycle,opening_balance,opening_date,deposit
 B1,Ann Able,1 Elm St,,M1,RES,RES,1,,2025-01-01,
@@ -30,12 +31,14 @@ B3,Cat Corp,3 Oak Ave,,M3,SGS,SGS,1,,2025-01-01,
 JAN_END = dt.date(2025, 1, 31)  # the bill date; due 21 days later: 2025-02-21
 
 
-def _ledger(url, tmp_path):
+def _ledger(url, tmp_path, nsf_fee_cents: int | None = 2500):
     path = tmp_path / "accounts.csv"
     path.write_text(ACCOUNTS)
     engine, _, _ = init_ledger(url)
     with new_session(engine) as session:
         load_accounts(session, read_accounts_csv(path))
+        if nsf_fee_cents is not None:  # the test utility's returned-payment fee (None: a ledger with none set)
+            set_nsf_fee(session, nsf_fee_cents, "test setup")
         # B1 100.00 and B2 80.00 in January; B2 also 60.00 in February (due 2025-03-21)
         post_bills(session, None, *bills_of(dt.date(2025, 1, 1), JAN_END, [
             ("B1", "M1", "RES", "RES", [("Customer charge", 10.00), ("Energy", 90.00)]),

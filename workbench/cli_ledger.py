@@ -1,4 +1,4 @@
-"""The ledger's commands: ``workbench ledger init|load-accounts|check|reconcile|aging`` and
+"""The ledger's commands: ``workbench ledger init|settings|load-accounts|check|reconcile|aging`` and
 ``workbench payments post FILE``. Thin: parse, call :mod:`workbench.ledger`, print. See docs/ledger.md.
 
 Every command takes ``--db URL`` (default ``$WORKBENCH_DB_URL``, else ``sqlite:///data/ledger.sqlite``).
@@ -12,7 +12,7 @@ import datetime as dt
 import sys
 from pathlib import Path
 
-from workbench.cli_parser import DB_HELP, iso_date
+from workbench.cli_parser import DB_HELP, iso_date, whole_number
 from workbench.ledger.accounts import load_accounts, read_accounts_csv, rows_from_registry
 from workbench.ledger.check import check_ledger, reconcile_day
 from workbench.ledger.db import (
@@ -24,8 +24,9 @@ from workbench.ledger.db import (
     require_current,
 )
 from workbench.ledger.payment_files import read_payment_file
-from workbench.ledger.payments import NSF_FEE_CENTS, apply_payments
+from workbench.ledger.payments import apply_payments
 from workbench.ledger.receivables import BUCKETS, aging
+from workbench.ledger.settings import MAX_FEE_CENTS, nsf_fee_setting, set_nsf_fee
 from workbench.outputs import write_report_csv
 from workbench.runs.assure import assure_command
 
@@ -49,6 +50,24 @@ def _init(args) -> int:
         print(f"ledger {where}: schema {after}, already current (nothing changed)")
     else:
         print(f"ledger {where}: schema {before or 'none'} -> {after}")
+    return 0
+
+
+def _settings(args) -> int:
+    if (args.nsf_fee is None) != (args.who is None):
+        raise LedgerError("workbench ledger settings: --nsf-fee and --who go together (the fee and who sets it)")
+    _, session = _session(args)
+    with session:
+        changed = set_nsf_fee(session, args.nsf_fee, args.who) if args.nsf_fee is not None else False
+        current = nsf_fee_setting(session)
+        if current is None:
+            print("returned-payment (NSF) fee: NOT SET: `payments post` refuses a file with returned items and "
+                  "`payments resolve-return --account` refuses, until it is set with --nsf-fee CENTS --who NAME "
+                  "(or given on each)")
+        else:
+            print(f"returned-payment (NSF) fee: {_money(current.value_cents)} ({current.value_cents} cents), set by "
+                  f"{current.set_by} at {current.set_at:%Y-%m-%d %H:%M} UTC"
+                  + ("" if args.nsf_fee is None else " (changed)" if changed else " (already so; nothing changed)"))
     return 0
 
 
@@ -148,6 +167,16 @@ def add_commands(sub) -> None:
     p.add_argument("--db", help=DB_HELP)
     p.set_defaults(func=_init)
 
+    p = lsub.add_parser("settings", help="the utility's own ledger settings: show them, or set the returned-payment "
+                        "(NSF) fee", formatter_class=fmt, epilog="example: workbench ledger settings --nsf-fee 2500 "
+                        "--who jdoe --db sqlite:///data/ledger.sqlite")
+    p.add_argument("--nsf-fee", type=whole_number(0, MAX_FEE_CENTS, "a fee in cents (2500 is 25.00)"),
+                   help="the fee charged for a returned payment, in cents (0: none); every change is kept "
+                   "(default: show the one in force, change nothing)")
+    p.add_argument("--who", help="who sets it (recorded; required with --nsf-fee)")
+    p.add_argument("--db", help=DB_HELP)
+    p.set_defaults(func=_settings)
+
     p = lsub.add_parser("load-accounts", help="load accounts from an accounts CSV (opening balances) or a meter registry",
                         formatter_class=fmt, epilog="example: workbench ledger load-accounts data/sample/accounts.csv\n"
                         "         workbench ledger load-accounts --registry data/sample/ami/meters.csv")
@@ -194,6 +223,8 @@ def add_commands(sub) -> None:
     p = psub.add_parser("post", help="post a BAI2 or payment CSV file (the same file twice posts once)",
                         formatter_class=fmt, epilog="example: workbench payments post lockbox-2025-02-03.bai")
     p.add_argument("file", help="BAI2 lockbox/bank file or payment CSV (docs/payment-files.md)")
-    p.add_argument("--nsf-fee", type=int, default=NSF_FEE_CENTS, help="returned-payment fee in cents (default: %(default)s)")
+    p.add_argument("--nsf-fee", type=whole_number(0, MAX_FEE_CENTS, "a fee in cents (2500 is 25.00)"),
+                   help="returned-payment fee in cents for this file's returned items (default: the utility's fee "
+                   "set with `workbench ledger settings --nsf-fee`; neither, with a returned item: refused)")
     p.add_argument("--db", help=DB_HELP)
     p.set_defaults(func=_payments_post)

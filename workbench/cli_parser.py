@@ -93,7 +93,8 @@ def build_parser(handlers: Mapping[str, Callable], wings: Sequence[Callable] = (
 
     cycle = sub.add_parser("cycle", help="bill a bill cycle (or all) of the utility from the cube", epilog=_CYCLE_EPILOG,
                            description="Bill a bill cycle (or all) of the utility from the interval cube: bills "
-                           "and line items as Parquet, summary.csv and exceptions.csv for people, run.json.")
+                           "and line items as Parquet, summary.csv and exceptions.csv (meters held, and billed meters to "
+                           "review: held yes/no) for people, run.json.")
     cycle.add_argument("--cube", default="data/sample/cube.zarr", help="the interval cube (Zarr folder, or an "
                        "s3:// URL with the s3 extra)")
     cycle.add_argument("--tariffs", default="tariffs", help="tariff book folder")

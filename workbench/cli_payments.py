@@ -16,7 +16,6 @@ import datetime as dt
 from workbench.cli_parser import DB_HELP, iso_date, wing_group
 from workbench.errors import WorkbenchError
 from workbench.ledger.db import new_session, open_ledger, require_current
-from workbench.ledger.payments import NSF_FEE_CENTS
 from workbench.ledger.refunds import LABELS, resolve_unapplied
 from workbench.ledger.returns import resolve_return
 
@@ -135,8 +134,8 @@ def add_commands(sub) -> None:
     p.add_argument("--why", required=True, help="why (recorded)")
     p.add_argument("--on", type=iso_date, help="the day it is resolved, YYYY-MM-DD, not before it was returned "
                    "(default: today)")
-    p.add_argument("--nsf-fee", type=_cents, default=NSF_FEE_CENTS, help="with --account: the returned-payment fee "
-                   f"in cents, as `payments post` charges it (default: {NSF_FEE_CENTS})")
+    p.add_argument("--nsf-fee", type=_cents, help="with --account: the returned-payment fee in cents for this item "
+                   "(default: the utility's fee set with `workbench ledger settings --nsf-fee`; neither: refused)")
     p.add_argument("--db", help=DB_HELP)
     p.set_defaults(func=_resolve)
     _add_resolve(psub)

@@ -24,6 +24,7 @@ AREAS = {
     "test_payment_files.py": "Payment files (`payments post`)",
     "test_receivables_cli.py": "Receivables (`ledger late-fees`, `ledger deposits`, `ledger budget`, `payments apply`)",
     "test_returns_cli.py": "Returned items of the unapplied-cash queue (`payments resolve-return`)",
+    "test_nsf_fee_cli.py": "The returned-payment fee (`ledger settings`, `payments post`, `payments resolve-return`)",
     "test_refunds_cli.py": "Unidentified payments refunded or unclaimed (`payments resolve`)",
     "test_collections_cli.py": "Collections (`ledger notices`, `ledger arrange`)",
     "test_gl_export_cli.py": "General-ledger export (`ledger gl-export`)",

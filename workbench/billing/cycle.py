@@ -19,7 +19,8 @@ for the run, and another run's bills are replaced only with ``replace=True``: do
 
 - ``bills.parquet``: one row per meter and bill period (dates, days, kWh, kW, total, estimated flags)
 - ``line_items.parquet``: one row per line item (description, category, quantity, unit, rate, amount)
-- ``exceptions.csv``: meters held, with the reason (e.g. a rate code not in the tariff book)
+- ``exceptions.csv``: meters held (``held`` yes), with the reason (e.g. a rate code not in the tariff book), and
+  meters billed but to review (``held`` no): an enrollment with no opening bank (its bank starts at zero)
 - ``summary.csv``: bills, kWh and revenue by rate code
 - ``run.json``: the run's parameters and its accounting (meters in = billed + held)
 
@@ -79,11 +80,19 @@ class CycleResult:
     chunks_resumed: int = 0
     scheduler: str = "in-process"
     bills_held: int = 0  # bills computed but not bill-ready (VEE verdict), held for review
+    review: list[dict] = field(default_factory=list)  # billed meters to review (exceptions.csv, held no)
 
     def summary_text(self) -> str:
         lines = [f"Billed {self.meters_billed:,} of {self.meters_in:,} meters "
                  f"({self.meters_held:,} held as exceptions) in {self.seconds:.1f} s",
                  f"{self.bills:,} bills, {self.line_items:,} line items, revenue ${self.revenue:,.2f}"]
+        if self.review:
+            accounts = sorted({str(r["account"]) for r in self.review})
+            lines.append(f"WARNING: {len(self.review):,} meter(s) of {len(accounts):,} account(s) on a net-metering "
+                         "program that banks were billed with a bank starting at zero: enrolled before the cube's "
+                         "first day, and the enrollment file gives no opening balance (e.g. account "
+                         f"{accounts[0]}); listed in exceptions.csv (held: no). Give the balance, or 0 to say it "
+                         "is empty, and bill again")
         if self.bills_held:
             lines.append(f"{self.bills_held:,} bills held for review: not bill-ready (too many estimated or missing "
                          "intervals; bills.parquet bill_ready / hold_reason)")
@@ -315,19 +324,24 @@ def _write_outputs(planned: CyclePlanned, chunks, tmp: Path, identity: dict, *, 
     summary["revenue"] = summary["revenue"].round(2)
     summary["average_bill"] = (summary["revenue"] / summary["bills"].where(summary["bills"] > 0)).round(2)
     write_csv_for_people(summary, tmp / "summary.csv")  # kWh to 3 decimals, $ to cents
-    write_csv_for_people(pd.DataFrame(exceptions, columns=["meter", "account", "rate_code", "reason"]),
+    listing = [{**row, "held": "yes"} for row in exceptions] + [{**row, "held": "no"} for row in planned.review]
+    write_csv_for_people(pd.DataFrame(listing, columns=["meter", "account", "rate_code", "reason", "held"]),
                          tmp / "exceptions.csv")
     meters_in = planned.meters_in
     result = CycleResult(tmp, meters_in, planned.meters_billable - counts["held_in_chunks"], len(exceptions),
                          counts["bills"], counts["line_items"], round(counts["revenue"], 2), 0.0, summary,
                          chunks=len(planned.tasks), chunks_resumed=chunks_resumed, scheduler=scheduler,
-                         bills_held=counts["bills_held"])
+                         bills_held=counts["bills_held"], review=list(planned.review))
     run = {"cube": str(cube), "tariffs": str(tariffs_dir), "cycles": cycles or "all", "period": period,
            "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "meters_in": meters_in,
            "meters_billed": result.meters_billed, "meters_held": result.meters_held, "bills": result.bills,
            "line_items": result.line_items, "revenue": result.revenue,
            "accounting": f"{meters_in} meters in = {result.meters_billed} billed + {result.meters_held} held",
            "bills_held_not_bill_ready": result.bills_held,
+           "review": {"no_opening_bank": {
+               "meters": len(planned.review), "accounts": len({str(r["account"]) for r in planned.review}),
+               "note": "billed with a net-metering bank starting at zero (enrolled before the cube, no opening "
+                       "balance given); listed in exceptions.csv with held = no"}},
            "chunks": result.chunks, "chunks_resumed": chunks_resumed, "scheduler": scheduler,
            "run_key": planned.key, "inputs": identity,
            "seconds": {**{k: round(v, 2) for k, v in timings.items()},

@@ -29,6 +29,14 @@ KIND = "bill cycle output"
 OUTPUT_FILES = frozenset({"bills.parquet", "line_items.parquet", "exceptions.csv", "summary.csv", "run.json"})
 
 
+def held_exceptions(frame):
+    """The rows of a cycle's ``exceptions.csv`` (read as text) that are meters held without a bill: its ``held``
+    yes rows (every row of one written before the ``held`` column; ``held`` no rows were billed, to review)."""
+    if "held" not in frame:
+        return frame
+    return frame[frame["held"].fillna("yes").str.strip().str.lower() != "no"].reset_index(drop=True)
+
+
 def _where(path) -> str | None:
     if path is None:
         return None

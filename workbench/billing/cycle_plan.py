@@ -14,7 +14,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +50,9 @@ class CyclePlanned:
     key: str
     inputs: dict
     cube_state: dict | None = None  # the cube's version when planned (begin_cube_read)
+    # billed, not held, but for the billing manager to review (meter, account, rate_code, reason): banking
+    # accounts enrolled before the cube with no opening balance given (their bank starts at zero)
+    review: list[dict] = field(default_factory=list)
 
 
 def plan_cycle(cube, tariffs_dir, out, *, cycles=None, period=None, chunk_meters=None, enrollments=None,
@@ -91,9 +94,10 @@ def plan_cycle(cube, tariffs_dir, out, *, cycles=None, period=None, chunk_meters
     pto = np.full(n_meters, "", dtype=object)
     true_up = np.zeros(n_meters, dtype=int)
     opening = {"opening_credit": np.zeros(n_meters), "opening_kwh": np.zeros(n_meters)}
+    unopened = {}
     if enrollments is not None:
-        nem_codes, pto, true_up, opening = _enrolled(enrollments, programs, accounts, nem_codes, period, local_day,
-                                                     selected)
+        nem_codes, pto, true_up, opening, unopened = _enrolled(enrollments, programs, accounts, nem_codes, period,
+                                                               local_day, selected)
     exceptions = [
         {"meter": m, "account": a, "rate_code": r, "reason": f"rate code {r!r} is not in the tariff book {tariffs_dir}"}
         for m, a, r, s in zip(meters, accounts, rate_codes, selected, strict=True)
@@ -106,6 +110,8 @@ def plan_cycle(cube, tariffs_dir, out, *, cycles=None, period=None, chunk_meters
         if s and r in book and p and p not in programs
     ]
     billable = selected & np.isin(rate_codes, list(book)) & ((nem_codes == "") | np.isin(nem_codes, list(programs)))
+    review = [{"meter": meters[i], "account": accounts[i], "rate_code": rate_codes[i], "reason": why}
+              for i, why in sorted(unopened.items()) if billable[i]]
 
     codes_used = sorted(set(rate_codes[billable].tolist()))
     schedules = {code: schedule_arrays(book[code], utc, step, timezone=book[code].timezone or ds.attrs["timezone"])
@@ -152,7 +158,8 @@ def plan_cycle(cube, tariffs_dir, out, *, cycles=None, period=None, chunk_meters
                                cycle=cycle_of[start:stop], billable=billable[start:stop], pto=pto[start:stop],
                                true_up=true_up[start:stop], has_reactive=has_reactive[start:stop],
                                **{name: values[start:stop] for name, values in {**coords, **opening}.items()}))
-    return CyclePlanned(plan, tasks, exceptions, int(selected.sum()), int(billable.sum()), key, inputs, cube_state)
+    return CyclePlanned(plan, tasks, exceptions, int(selected.sum()), int(billable.sum()), key, inputs, cube_state,
+                        review)
 
 
 def _enrolled(path, programs, accounts, nem_codes, period, local_day, selected):
@@ -162,7 +169,8 @@ def _enrolled(path, programs, accounts, nem_codes, period, local_day, selected):
     The opening bank (``opening_credit`` / ``opening_kwh`` of the row that bills the account) enters at the cube's
     first bill, where the bank walk starts, for a ``--period`` run too. An account whose program banks, enrolled
     before the cube's first day, with no opening balance given for it, is counted in one warning: its bank
-    starts at zero."""
+    starts at zero. Returned too, as ``{meter index: reason}``, for the run's outputs (``exceptions.csv``, held
+    ``no``; the run summary)."""
     book = load_enrollments(path, programs)
     first = np.datetime64(int(local_day[0]), "D").astype(dt.date)
     if period is not None:
@@ -174,7 +182,7 @@ def _enrolled(path, programs, accounts, nem_codes, period, local_day, selected):
     pto = np.full(len(accounts), "", dtype=object)
     true_up = np.zeros(len(accounts), dtype=int)
     opening = {"opening_credit": np.zeros(len(accounts)), "opening_kwh": np.zeros(len(accounts))}
-    unopened, banked = set(), set()
+    unopened, banked, reasons = set(), set(), {}
     for i, account in enumerate(accounts.astype(str)):
         if account not in book:
             continue
@@ -197,12 +205,16 @@ def _enrolled(path, programs, accounts, nem_codes, period, local_day, selected):
             opening["opening_credit" if unit == "dollars" else "opening_kwh"][i] = given
         elif unit and given is None and selected[i] and on.start < first:
             unopened.add(account)
+            reasons[i] = (f"billed with a net-metering bank starting at zero: on {on.program} (banks "
+                          f"{'$ credit' if unit == 'dollars' else 'kWh'}) since {on.start}, before the cube's first "
+                          f"day {first}, and {Path(path).name} gives no opening balance (opening_credit / "
+                          "opening_kwh); give the balance, or 0 to say it is empty, and bill again")
     if unopened:
         log.warning(f"warning: {path}: {len(unopened):,} account(s) on a program that banks credit were enrolled "
                     f"before the cube's first day {first} but the file gives no opening balance for them "
                     f"(opening_credit / opening_kwh; e.g. {sorted(unopened)[0]}): their bank starts at zero. "
                     "Give the balance, or 0 to say it is empty")
-    return codes.astype(str), pto, true_up, opening
+    return codes.astype(str), pto, true_up, opening, reasons
 
 
 def _disk_meter_chunk(ds) -> int:

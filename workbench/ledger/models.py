@@ -352,3 +352,19 @@ class ArrangementInstallment(Base):
     number: Mapped[int] = mapped_column(Integer)  # 1..installments
     due_on: Mapped[dt.date] = mapped_column(Date)
     amount_cents: Mapped[int] = mapped_column(BigInteger)
+
+
+# ------------------------------------------------------------------------------------------ the utility's settings
+
+
+class LedgerSetting(Base):
+    """One value of one of the utility's own settings (``workbench ledger settings``), e.g. the returned-payment
+    (NSF) fee. Append-only: a change is a new row; the latest row of a name is in force, the earlier ones say
+    what was in force before, who set it and when."""
+
+    __tablename__ = "ledger_settings"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), index=True)
+    value_cents: Mapped[int] = mapped_column(BigInteger)
+    set_by: Mapped[str] = mapped_column(String(200))
+    set_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)

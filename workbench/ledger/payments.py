@@ -9,7 +9,9 @@ them in one transaction:
   is left over is a credit balance, applied to the next bill when it posts;
 - a payment whose account the ledger does not know goes to the unapplied-cash queue with the reason;
 - a return reverses the payment it returns (its applications are marked reversed, so the debts it paid are
-  open again, with their original age) and charges the returned-payment (NSF) fee;
+  open again, with their original age) and charges the returned-payment (NSF) fee: ``nsf_fee_cents`` when
+  given, else the utility's own setting in the ledger (:mod:`workbench.ledger.settings`); a file with a returned
+  item and neither is refused before anything is posted;
 - an item already posted (same bank and item id), a repeated item, a zero or negative amount or a payment
   dated after today is rejected with the reason; the same file (same checksum) twice posts nothing.
 
@@ -37,9 +39,8 @@ from workbench.ledger.models import (
     PaymentFile,
     UnappliedCash,
 )
+from workbench.ledger.settings import nsf_fee_for
 from workbench.ledger.settle import chunks, settle_accounts
-
-NSF_FEE_CENTS = 2500  #: fee charged for a returned payment [cents]; ``--nsf-fee`` changes it
 
 
 @dataclass
@@ -99,7 +100,7 @@ def _known_items(session: Session, keys) -> set[tuple[str, str]]:
 
 
 def apply_payments(session: Session, payments: pd.DataFrame, *, checksum: str | None = None, file_name: str = "",
-                   nsf_fee_cents: int = NSF_FEE_CENTS, today: dt.date | None = None) -> PaymentPost:
+                   nsf_fee_cents: int | None = None, today: dt.date | None = None) -> PaymentPost:
     """Post one file's payments (see the module docstring); one transaction, commits. Returns the accounting."""
     today = today or dt.date.today()
     post = PaymentPost()
@@ -115,6 +116,10 @@ def apply_payments(session: Session, payments: pd.DataFrame, *, checksum: str | 
         post.already_posted_file = True
         post.items_in = post.cents_in = 0
         return post
+    n_returns = int((frame["kind"] == "return").sum()) if "kind" in frame else 0
+    if n_returns:  # before anything is written: a fee nobody set is refused, not guessed
+        nsf_fee_cents = nsf_fee_for(session, nsf_fee_cents, f"{file_name or 'the payment file'}: {n_returns} "
+                                    "returned item(s)")
     file_id = None
     if checksum:
         file_id = session.scalar(insert(PaymentFile).returning(PaymentFile.id), [{

@@ -8,8 +8,9 @@ takes it out of the queue, in one transaction, in one of three ways, each record
 - ``applied`` to a named account: the account's latest payment of the same amount, received on or before the
   return and not already returned (or the one named by its item id), is reversed as the posting path does it:
   its applications are marked reversed (the debts it paid reopen with their age), a ``payment_return`` entry
-  of the amount and an ``nsf_fee`` entry are appended to the account's journal on the day of resolving
-  (never back-dated into a day already reconciled), and an adjustment (kind ``unapplied_return``) records who
+  of the amount and an ``nsf_fee`` entry (the fee given, else the utility's setting; neither: refused) are
+  appended to the account's journal on the day of resolving (never back-dated into a day already reconciled),
+  and an adjustment (kind ``unapplied_return``) records who
   and why. No such payment: refused, naming what was looked for, nothing changed;
 - ``written_off``: the utility bears the debit (no customer found); no journal entry;
 - ``returned_to_bank``: the item is disputed with the bank (not ours); no journal entry.
@@ -36,9 +37,9 @@ from workbench.ledger.models import (
     UnappliedCash,
     UnappliedResolution,
 )
-from workbench.ledger.payments import NSF_FEE_CENTS
 from workbench.ledger.queue_claims import claim_queued, who_and_why
 from workbench.ledger.receivables import account_id
+from workbench.ledger.settings import nsf_fee_for
 from workbench.ledger.settle import settle_accounts
 
 ACTIONS = ("applied", "written_off", "returned_to_bank")
@@ -84,7 +85,7 @@ def _queued_return(session: Session, payment_id: int) -> tuple[Payment, Unapplie
 
 def resolve_return(session: Session, payment_id: int, action: str, who: str, why: str, on: dt.date, *,
                    account_number: str | None = None, payment_item: str | None = None,
-                   nsf_fee_cents: int = NSF_FEE_CENTS) -> Resolved:
+                   nsf_fee_cents: int | None = None) -> Resolved:
     """Resolve the queued returned item ``payment_id`` (see the module docstring); one transaction, commits.
 
     ``action``: ``applied`` (needs ``account_number``; ``payment_item`` names the payment it returns, else the
@@ -95,8 +96,6 @@ def resolve_return(session: Session, payment_id: int, action: str, who: str, why
     if action not in ACTIONS:
         raise LedgerError(f"action {action!r}: expected one of {', '.join(ACTIONS)}")
     who, why = who_and_why(payment_id, who, why, "a returned item")
-    if nsf_fee_cents < 0:
-        raise LedgerError(f"--nsf-fee {nsf_fee_cents}: expected cents of 0 or more")
     payment, _queued = _queued_return(session, payment_id)
     if on < payment.paid_on:
         raise LedgerError(f"--on {on}: before the item was returned ({payment.paid_on}); expected that day or later")
@@ -111,6 +110,8 @@ def resolve_return(session: Session, payment_id: int, action: str, who: str, why
         return Resolved(payment.id, payment.item_id, int(payment.amount_cents), action, on)
     if not account_number:
         raise LedgerError(f"payment {payment_id}: applying a returned item needs --account (the account it came from)")
+    nsf_fee_cents = nsf_fee_for(session, nsf_fee_cents, f"returned item {payment_id} (item {payment.item_id}) "
+                                f"applied to account {account_number}")
     acct = account_id(session, account_number)
     original = _payment_to_reverse(session, payment, acct, account_number, payment_item)
     claim_queued(session, payment, on)

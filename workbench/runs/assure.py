@@ -30,6 +30,7 @@ from sqlalchemy import select
 
 from workbench.ami.cube_calendar import cube_periods
 from workbench.billing.cube_source import open_run_cube
+from workbench.billing.cycle_output import held_exceptions
 from workbench.errors import WorkbenchError
 from workbench.ledger.db import new_session, open_ledger, require_current
 from workbench.ledger.models import Account, Bill
@@ -131,7 +132,7 @@ def runs_not_billed(runs_dir, period: str) -> set[str]:
     """The meters the cycle runs of ``period`` under ``runs_dir`` held without a bill (their exceptions.csv)."""
     meters: set[str] = set()
     for path in sorted(Path(runs_dir).glob(f"cycle*-{period}-*/cycle/exceptions.csv")):
-        meters.update(pd.read_csv(path, dtype=str)["meter"].dropna())
+        meters.update(held_exceptions(pd.read_csv(path, dtype=str))["meter"].dropna())
     return meters
 
 

@@ -27,6 +27,7 @@ import pandas as pd
 
 from workbench.billing.cube_source import open_run_cube
 from workbench.billing.cycle import run_cycle
+from workbench.billing.cycle_output import held_exceptions
 from workbench.errors import WorkbenchError
 from workbench.ledger.db import new_session, open_ledger, require_current
 from workbench.ledger.posting import finish_run, post_bills, start_run
@@ -79,7 +80,7 @@ def bill(cube, tariffs, cycle: int, period: str, run_dir, *, progress=False) -> 
         keys = pd.MultiIndex.from_frame(cut)
         items = items[~pd.MultiIndex.from_arrays([items["meter"], pd.to_datetime(items["period_start"])]).isin(keys)]
     return Billed(folder, bills[~unread].reset_index(drop=True), items.reset_index(drop=True),
-                  pd.read_csv(folder / "exceptions.csv", dtype=str), int(run["meters_in"]), int(run["meters_billed"]),
+                  held_exceptions(pd.read_csv(folder / "exceptions.csv", dtype=str)), int(run["meters_in"]), int(run["meters_billed"]),
                   reused, bills[unread].reset_index(drop=True))
 
 
