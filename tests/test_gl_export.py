@@ -133,6 +133,11 @@ def _round_trip(wb, tmp_path):
     assert out.status == 2 and "does not balance: 2025-02-14: debits 62.34 but credits 262.34" in out.stderr
     assert not (tmp_path / "x.csv").exists()
 
+    # a rate the by-rate mapping does not name but its "*" takes: exported, and the rate is named in a warning
+    (tmp_path / "chart.yaml").write_text(CHART.replace("SGS: REV-SGS", "'*': REV-OTHER"))
+    out = _export(wb, tmp_path, "star.csv")
+    assert _read(tmp_path / "star.csv")[("2025-01-31", "REV-OTHER")] == (0, 5000)
+    assert "booked to its '*' account: bill credit 'SGS' (1 entries, 50.00)" in out.stderr
 
 def test_gl_export_on_sqlite(tmp_path, capsys):
     wb = _runner(f"sqlite:///{tmp_path / 'ledger.sqlite'}", tmp_path, capsys)
