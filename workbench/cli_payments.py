@@ -53,13 +53,18 @@ def _resolve(args) -> int:
     if on > dt.date.today():
         raise WorkbenchError(f"--on {on}: after today; a returned item is resolved on the day it is, today or earlier")
     action = "applied" if args.account is not None else "written_off" if args.write_off else "returned_to_bank"
+    if action != "applied" and args.nsf_fee is not None:
+        # a fee nobody is charged: refused rather than ignored, so the user knows no fee was charged
+        raise WorkbenchError(f"--nsf-fee {args.nsf_fee}: only with --account (a returned item "
+                             f"{action.replace('_', ' ')} charges no account, so no fee); nothing changed")
+    fee = NSF_FEE_CENTS if args.nsf_fee is None else args.nsf_fee
     engine = open_ledger(args.db)
     try:
         require_current(engine)
         with new_session(engine) as session:
             done = resolve_return(session, args.payment_id, action, args.who, args.why, on,
                                   account_number=args.account, payment_item=args.payment_item,
-                                  nsf_fee_cents=args.nsf_fee)
+                                  nsf_fee_cents=fee)
     finally:
         engine.dispose()
     head = f"returned item {done.payment_id} (item {done.item_id}, {_money(done.amount_cents)})"
@@ -135,8 +140,8 @@ def add_commands(sub) -> None:
     p.add_argument("--why", required=True, help="why (recorded)")
     p.add_argument("--on", type=iso_date, help="the day it is resolved, YYYY-MM-DD, not before it was returned "
                    "(default: today)")
-    p.add_argument("--nsf-fee", type=_cents, default=NSF_FEE_CENTS, help="with --account: the returned-payment fee "
-                   f"in cents, as `payments post` charges it (default: {NSF_FEE_CENTS})")
+    p.add_argument("--nsf-fee", type=_cents, help="with --account only: the returned-payment fee in cents, as "
+                   f"`payments post` charges it (default: {NSF_FEE_CENTS})")
     p.add_argument("--db", help=DB_HELP)
     p.set_defaults(func=_resolve)
     _add_resolve(psub)
