@@ -80,7 +80,7 @@ def test_resolve_unknown_item_or_not_a_queued_return(wb, args, fragments):
 ])
 def test_resolve_without_one_action(wb, args, fragments):
     """No action, two actions, --payment-item with a write-off, or a fee with a write-off or a return to the bank
-    (it was ignored: no fee charged, nothing said): refused; exactly one action is taken."""
+    (it was silently ignored): refused; exactly one action is taken."""
     assert_refused(wb("payments", "resolve-return", "5", *args, *WHO), *fragments)
 
 
