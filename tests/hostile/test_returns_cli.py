@@ -79,8 +79,9 @@ def test_resolve_unknown_item_or_not_a_queued_return(wb, args, fragments):
     (["--returned-to-bank", "--nsf-fee", "2500"], ("--nsf-fee 2500", "only with --account", "returned to bank")),
 ])
 def test_resolve_without_one_action(wb, args, fragments):
-    """No action, two actions, --payment-item with a write-off, or a fee with a write-off or a return to the bank
-    (it was silently ignored): refused; exactly one action is taken."""
+    """No action, two actions, --payment-item or --nsf-fee without --account: refused; one action is taken.
+
+    A fee with a write-off or a return to the bank used to be silently ignored."""
     assert_refused(wb("payments", "resolve-return", "5", *args, *WHO), *fragments)
 
 
