@@ -102,7 +102,7 @@ def add_commands(sub) -> None:
                     "before the prices are rounded")
     so.add_argument("--price-decimals", action="append", type=_unit_decimals, metavar="UNIT=N", default=[],
                     help="decimals each solved price is rounded to (half up), by its unit (repeatable): "
-                    + ", ".join(f"{u}={n}" for u, n in PRICE_DECIMALS.items()) + " unless given; e.g. kWh=4")
+                    + ", ".join(f"{u}={n}" for u, n in PRICE_DECIMALS.items()) + " unless given; e.g. kWh=4 (default: none given)")
     so.add_argument("--basis", choices=["billed", "calendarized"], help="default: the determinants' basis")
     so.add_argument("--out", required=True, help="new folder for the proposed tariff book and solution.json")
     so.set_defaults(func=_solve)
@@ -186,6 +186,10 @@ def _solve(args) -> int:
         if not sep or not code or not description:
             raise WorkbenchError(f"--charge {text!r}: expected RATE-CODE:charge description, e.g. RES-TOU:Energy")
         targets.append((code, description))
+    units = [unit for unit, _ in args.price_decimals]
+    twice = sorted({unit for unit in units if units.count(unit) > 1})
+    if twice:
+        raise WorkbenchError(f"--price-decimals: {', '.join(twice)} given twice; expected one UNIT=N per unit")
     study = _study(args)
     base = Proposal.from_book(study.tariffs_dir)
     out = Path(args.out)
