@@ -201,7 +201,7 @@ def add_commands(sub) -> None:
     p.add_argument("--rules", required=True, help="the rules YAML (docs/examples/notices.yaml); every day count, "
                    "amount and protection is required there: no defaults")
     p.add_argument("--out", required=True, help="output folder: one HTML per notice, PDFs, and notices.csv (a new "
-                   "folder, or one this command wrote)")
+                   "or empty folder; an earlier run's folder is refused: name one per run)")
     p.add_argument("--pdfs", type=whole_number(-1, 10**7, "a number of PDFs"), default=-1,
                    help="notice PDFs to render: -1 every notice, 0 none, N the first N")
     p.add_argument("--dry-run", action="store_true", help="list who would get which notice; record and write nothing")
