@@ -15,7 +15,7 @@ from pathlib import Path
 from workbench.cli_logging import progress_wanted
 from workbench.design.proposal import Proposal
 from workbench.design.rescan import check_comparable
-from workbench.design.revreq import PRICE_DECIMALS, round_solution, solve
+from workbench.design.revreq import PRICE_DECIMALS, mid_year_versions, round_solution, solve
 from workbench.design.scenarios import Study, compare
 from workbench.design.testyear import build_test_year
 from workbench.design.testyear_store import excluded_note
@@ -209,6 +209,9 @@ def _solve(args) -> int:
         "basis": study.basis, "determinants": str(args.determinants)}, indent=1))
     if solution.implausible():
         log.warning(f"warning: {solution.implausible()}")
+    mid_year = mid_year_versions(study, rounded, [code for code, _ in targets])
+    if mid_year:
+        log.warning(f"warning: {mid_year}")
     print("unrounded: " + solution.summary())
     for code, component, unit, n, source in rounded.decimals:
         print(f"  {code} {component}: prices rounded to {n} decimals ($/{unit}, {source}; --price-decimals {unit}=N)")
