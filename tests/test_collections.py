@@ -129,6 +129,16 @@ def test_notice_ids_in_the_list_are_whole_numbers_when_some_rows_have_none(wb):
     assert ".0 " not in out.stdout and "NaN" not in out.stdout
 
 
+def test_a_medical_certificate_for_no_account_of_the_ledger_is_warned(wb):
+    # "C03" for C3: the certificate protected no one and C3 got a final notice, with nothing said
+    rules = wb.tmp / "typo.yaml"
+    rules.write_text((RULES % ("[]", "[]")).replace("C3: 2025-12-31", "C03: 2025-12-31"))
+    out = wb("ledger", "notices", "--as-of", AS_OF, "--rules", rules, "--out", wb.tmp / "typo", "--dry-run")
+    assert "medical_certificates names 1 account(s) not in the ledger (C03): they protect no one" in out.stderr
+    assert "not in the ledger" not in wb("ledger", "notices", "--as-of", AS_OF, "--rules", wb.rules(), "--out",
+                                         wb.tmp / "fine", "--dry-run").stderr
+
+
 def test_dry_run_records_and_writes_nothing(wb):
     out = wb("ledger", "notices", "--as-of", AS_OF, "--rules", wb.rules(), "--out", wb.tmp / "dry", "--dry-run")
     assert "would issue 1 final (disconnect) and 3 reminder" in out.stdout
