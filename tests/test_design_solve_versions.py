@@ -58,3 +58,23 @@ def test_one_version_in_the_test_year_gives_no_warning(scanned, tmp_path, capsys
                           "--out", tmp_path / "book"], capsys)
     assert_ok(out)
     assert "last version" not in out.stderr
+
+
+def test_a_rate_code_of_the_class_left_out_of_the_solve_is_warned(tmp_path, capsys):
+    # The same two meters, M2 on a second rate code: a RES requirement solved on HAND-TOU's charge alone is
+    # HAND-TOU's revenue (M1's), not the class's; the help said "the classes' revenue requirement" and nothing
+    # said M2's 1,580.00 was not in it. Set: M1's customer charge x with 1,679.00 of energy: 1,799.00 needs x = 10.
+    hand_cube(tmp_path / "two.zarr", rate_codes=["HAND-TOU", "HAND-TOU2"])
+    (tmp_path / "book").mkdir()
+    text = TOU.format(on="14:00-19:00", off='["00:00-14:00", "19:00-24:00"]', on_rate=0.30)
+    (tmp_path / "book" / "HAND-TOU.yaml").write_text(text)
+    (tmp_path / "book" / "HAND-TOU2.yaml").write_text(text.replace("code: HAND-TOU", "code: HAND-TOU2"))
+    assert main(["design", "determinants", "--cube", str(tmp_path / "two.zarr"), "--tariffs", str(tmp_path / "book"),
+                 "--test-year", "2025", "--out", str(tmp_path / "ty"), "--quiet"]) == 0
+    out = run_in_process(["design", "solve", "--determinants", tmp_path / "ty", "--requirement", "1799",
+                          "--class", "RES", "--charge", "HAND-TOU:Customer charge", "--how", "set",
+                          "--out", tmp_path / "solved"], capsys)
+    assert_ok(out)
+    assert round(json.loads((tmp_path / "solved" / "solution.json").read_text())["x"], 6) == 10.0
+    assert ("--requirement $1,799.00 is the revenue of HAND-TOU only: the class's other rate codes (HAND-TOU2) are "
+            "not in it") in out.stderr

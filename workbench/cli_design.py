@@ -93,7 +93,8 @@ def add_commands(sub) -> None:
     so.add_argument("--determinants", required=True, help="folder written by `workbench design determinants`")
     so.add_argument("--tariffs", help="tariff book to start from (default: the one the determinants were scanned with)")
     so.add_argument("--class", dest="classes", action="append", required=True, help="customer class (repeatable)")
-    so.add_argument("--requirement", type=float, required=True, help="the classes' revenue requirement [$]")
+    so.add_argument("--requirement", type=float, required=True, help="the revenue requirement [$] of the classes' "
+                    "customers on the rate codes of --charge (a rate code with no charge moved is not counted)")
     so.add_argument("--charge", action="append", required=True, metavar="RATE:DESCRIPTION",
                     help="a charge to move, e.g. RES-TOU:Energy (repeatable; one x moves them all)")
     so.add_argument("--how", choices=["scale", "set"], default="scale",
@@ -209,7 +210,13 @@ def _solve(args) -> int:
         "basis": study.basis, "determinants": str(args.determinants)}, indent=1))
     if solution.implausible():
         log.warning(f"warning: {solution.implausible()}")
-    mid_year = mid_year_versions(study, rounded, [code for code, _ in targets])
+    moved = sorted({code for code, _ in targets})
+    left = [code for code in study.rate_codes if code not in moved]
+    if left:
+        log.warning(f"warning: --requirement ${args.requirement:,.2f} is the revenue of {', '.join(moved)} only: the "
+                    f"class's other rate codes ({', '.join(left)}) are not in it and keep their prices; give a "
+                    "--charge of each to solve the class as a whole")
+    mid_year = mid_year_versions(study, rounded, moved)
     if mid_year:
         log.warning(f"warning: {mid_year}")
     print("unrounded: " + solution.summary())
