@@ -113,6 +113,32 @@ def test_who_gets_which_notice_and_no_duplicate_on_a_rerun(wb):
     assert again.loc["C2", "note"].startswith("reminder already sent")
 
 
+def test_notice_ids_in_the_list_are_whole_numbers_when_some_rows_have_none(wb):
+    # 2025-03-18: the January bills are 25 days past due: C1, C2, C3 get reminders (C5's bill is not yet due).
+    # On 2025-04-07 C1 gets its final notice and C5 a reminder; C2's and C3's reminders were sent: no notice id.
+    # notices.csv wrote the new ids as 5.0 and 6.0 (a float column once a row had none): not the ledger's ids.
+    wb("ledger", "notices", "--as-of", dt.date(2025, 3, 18), "--rules", wb.rules(), "--out", wb.tmp / "m1")
+    out = wb("ledger", "notices", "--as-of", AS_OF, "--rules", wb.rules(), "--out", wb.tmp / "m2")
+    table = _listing(wb.tmp / "m2")
+    with new_session(wb.engine) as session:
+        ids = dict(session.execute(select(CollectionNotice.kind, CollectionNotice.id)
+                                   .where(CollectionNotice.notice_date == AS_OF)).all())
+    assert table.loc["C1", "notice"] == "final" and table.loc["C1", "notice_id"] == str(ids["final"])
+    assert table.loc["C5", "notice"] == "reminder" and table.loc["C5", "notice_id"] == str(ids["reminder"])
+    assert table.loc["C2", "notice_id"] == "" and table.loc["C3", "notice_id"] == ""
+    assert ".0 " not in out.stdout and "NaN" not in out.stdout
+
+
+def test_a_medical_certificate_for_no_account_of_the_ledger_is_warned(wb):
+    # "C03" for C3: the certificate protected no one and C3 got a final notice, with nothing said
+    rules = wb.tmp / "typo.yaml"
+    rules.write_text((RULES % ("[]", "[]")).replace("C3: 2025-12-31", "C03: 2025-12-31"))
+    out = wb("ledger", "notices", "--as-of", AS_OF, "--rules", rules, "--out", wb.tmp / "typo", "--dry-run")
+    assert "medical_certificates names 1 account(s) not in the ledger (C03): they protect no one" in out.stderr
+    assert "not in the ledger" not in wb("ledger", "notices", "--as-of", AS_OF, "--rules", wb.rules(), "--out",
+                                         wb.tmp / "fine", "--dry-run").stderr
+
+
 def test_dry_run_records_and_writes_nothing(wb):
     out = wb("ledger", "notices", "--as-of", AS_OF, "--rules", wb.rules(), "--out", wb.tmp / "dry", "--dry-run")
     assert "would issue 1 final (disconnect) and 3 reminder" in out.stdout

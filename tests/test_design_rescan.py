@@ -78,7 +78,7 @@ def local_hours() -> np.ndarray:
     return np.array([(first + dt.timedelta(hours=i)).astimezone(ZoneInfo(TZ)).hour for i in range(HOURS)])
 
 
-def hand_cube(path, extra_m2=4.0):
+def hand_cube(path, extra_m2=4.0, rate_codes=("HAND-TOU", "HAND-TOU")):
     hour = local_hours()
     delivered = np.ones((2, HOURS), np.float32)
     delivered[0, (hour == 14) | (hour == 15)] = 3.0
@@ -86,7 +86,7 @@ def hand_cube(path, extra_m2=4.0):
     ds = make_cube(delivered, start="2025-01-01T00:00", tz=TZ, step=60, meters=["M1", "M2"])
     reads = [f"2025-{m:02d}-01" for m in range(1, 13)] + ["2026-01-01"]
     ds = ds.assign(read_date=(("cycle_id", "read"), np.array([reads], "datetime64[ns]")))
-    ds = ds.assign_coords(rate_code=("meter", np.array(["HAND-TOU"] * 2)))
+    ds = ds.assign_coords(rate_code=("meter", np.array(list(rate_codes))))
     return write_cube(ds, path, meter_chunk=2)
 
 

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 from tests._postgres import fresh_pg_url, pg_server  # noqa: F401  (fixtures)
 from tests.hostile._cli import assert_ok, run_in_process
@@ -16,6 +18,7 @@ from tests.test_ledger import bills_of
 from tests.test_receivables_cli import _ledger
 from workbench.cli import build_parser
 from workbench.ledger.db import new_session
+from workbench.ledger.gl_chart import read_chart
 from workbench.ledger.posting import post_bills
 
 CHART = """\
@@ -130,6 +133,11 @@ def _round_trip(wb, tmp_path):
     assert out.status == 2 and "does not balance: 2025-02-14: debits 62.34 but credits 262.34" in out.stderr
     assert not (tmp_path / "x.csv").exists()
 
+    # a rate the by-rate mapping does not name but its "*" takes: exported, and the rate is named in a warning
+    (tmp_path / "chart.yaml").write_text(CHART.replace("SGS: REV-SGS", "'*': REV-OTHER"))
+    out = _export(wb, tmp_path, "star.csv")
+    assert _read(tmp_path / "star.csv")[("2025-01-31", "REV-OTHER")] == (0, 5000)
+    assert "booked to its '*' account: bill credit 'SGS' (1 entries, 50.00)" in out.stderr
 
 def test_gl_export_on_sqlite(tmp_path, capsys):
     wb = _runner(f"sqlite:///{tmp_path / 'ledger.sqlite'}", tmp_path, capsys)
@@ -210,3 +218,19 @@ def test_returned_item_applied_from_the_queue(tmp_path, capsys):
                          ("2025-02-14", "RETSUSP"): (0, 3000)}
     finally:
         wb.engine.dispose()
+
+
+def test_sample_chart_names_a_revenue_account_for_every_rate_of_the_sample_book():
+    # The example chart mapped RES, RES-TOU and GS: on the sample utility's own ledger RES-FLAT and RES-TIER
+    # (residential) and GS-TOU-DEMAND (commercial) bills fell through to "*" and were booked as "449 Other
+    # sales" without a word. Each rate code of tariffs/ must be named for every by-rate revenue kind.
+    chart = read_chart("docs/examples/gl-chart.yaml")
+    sectors = {}
+    for path in Path("tariffs").glob("*.yaml"):
+        tariff = yaml.safe_load(path.read_text())
+        sectors[tariff["code"]] = tariff["sector"]
+    expected = {"residential": "440 Residential sales", "commercial": "442 Commercial and industrial sales",
+                "industrial": "442 Commercial and industrial sales"}
+    for kind in ("bill", "bill_cancel", "budget_deferral"):
+        by_rate = chart.kinds[kind]["credit"]
+        assert {code: by_rate.get(code) for code in sectors} == {c: expected[s] for c, s in sectors.items()}, kind

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import logging
 from pathlib import Path
 
 import pandas as pd
@@ -27,6 +28,8 @@ from workbench.ledger.models import Account, ArrangementInstallment, PaymentArra
 from workbench.ledger.notice_rules import load_rules
 from workbench.outputs import atomic_write_text, check_output_dir, write_report_csv
 from workbench.outputs.guard import refuse_working_dir, staged_output
+
+log = logging.getLogger(__name__)
 
 KIND = "collection notices"
 LIST_NAME = "notices.csv"
@@ -107,12 +110,25 @@ def _write(out: Path, docs: list[NoticeDocument], listing: pd.DataFrame, pdfs: i
     return written
 
 
+def _unknown_certificates(session, rules, path) -> None:
+    """Warn of medical certificates naming no account of the ledger: a mistyped number protects no one, and the
+    customer it was meant for would get a disconnect notice."""
+    certified = list(rules.protections.medical_certificates)
+    known = set(session.scalars(select(Account.account_number).where(Account.account_number.in_(certified))))
+    unknown = [number for number in certified if number not in known]
+    if unknown:
+        log.warning(f"warning: --rules {path}: protections.medical_certificates names {len(unknown)} account(s) not "
+                    f"in the ledger ({', '.join(unknown[:10])}{', ...' if len(unknown) > 10 else ''}): they protect "
+                    "no one; check the account numbers")
+
+
 def _notices(args) -> int:
     rules = load_rules(args.rules)
     if not args.dry_run:
         refuse_working_dir(args.out, KIND)
         _new_folder(Path(args.out))
     with _session(args, dry_run=args.dry_run) as session:
+        _unknown_certificates(session, rules, args.rules)
         rows = plan_notices(session, rules, args.as_of)
         check_plan(session, rows, args.as_of)
         record_notices(session, rows, args.as_of, str(args.rules))
@@ -201,7 +217,7 @@ def add_commands(sub) -> None:
     p.add_argument("--rules", required=True, help="the rules YAML (docs/examples/notices.yaml); every day count, "
                    "amount and protection is required there: no defaults")
     p.add_argument("--out", required=True, help="output folder: one HTML per notice, PDFs, and notices.csv (a new "
-                   "folder, or one this command wrote)")
+                   "or empty folder; an earlier run's folder is refused: name one per run)")
     p.add_argument("--pdfs", type=whole_number(-1, 10**7, "a number of PDFs"), default=-1,
                    help="notice PDFs to render: -1 every notice, 0 none, N the first N")
     p.add_argument("--dry-run", action="store_true", help="list who would get which notice; record and write nothing")

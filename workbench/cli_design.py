@@ -15,7 +15,7 @@ from pathlib import Path
 from workbench.cli_logging import progress_wanted
 from workbench.design.proposal import Proposal
 from workbench.design.rescan import check_comparable
-from workbench.design.revreq import PRICE_DECIMALS, round_solution, solve
+from workbench.design.revreq import PRICE_DECIMALS, mid_year_versions, round_solution, solve
 from workbench.design.scenarios import Study, compare
 from workbench.design.testyear import build_test_year
 from workbench.design.testyear_store import excluded_note
@@ -93,7 +93,8 @@ def add_commands(sub) -> None:
     so.add_argument("--determinants", required=True, help="folder written by `workbench design determinants`")
     so.add_argument("--tariffs", help="tariff book to start from (default: the one the determinants were scanned with)")
     so.add_argument("--class", dest="classes", action="append", required=True, help="customer class (repeatable)")
-    so.add_argument("--requirement", type=float, required=True, help="the classes' revenue requirement [$]")
+    so.add_argument("--requirement", type=float, required=True, help="the revenue requirement [$] of the classes' "
+                    "customers on the rate codes of --charge (a rate code with no charge moved is not counted)")
     so.add_argument("--charge", action="append", required=True, metavar="RATE:DESCRIPTION",
                     help="a charge to move, e.g. RES-TOU:Energy (repeatable; one x moves them all)")
     so.add_argument("--how", choices=["scale", "set"], default="scale",
@@ -102,7 +103,7 @@ def add_commands(sub) -> None:
                     "before the prices are rounded")
     so.add_argument("--price-decimals", action="append", type=_unit_decimals, metavar="UNIT=N", default=[],
                     help="decimals each solved price is rounded to (half up), by its unit (repeatable): "
-                    + ", ".join(f"{u}={n}" for u, n in PRICE_DECIMALS.items()) + " unless given; e.g. kWh=4")
+                    + ", ".join(f"{u}={n}" for u, n in PRICE_DECIMALS.items()) + " unless given; e.g. kWh=4 (default: none given)")
     so.add_argument("--basis", choices=["billed", "calendarized"], help="default: the determinants' basis")
     so.add_argument("--out", required=True, help="new folder for the proposed tariff book and solution.json")
     so.set_defaults(func=_solve)
@@ -186,6 +187,10 @@ def _solve(args) -> int:
         if not sep or not code or not description:
             raise WorkbenchError(f"--charge {text!r}: expected RATE-CODE:charge description, e.g. RES-TOU:Energy")
         targets.append((code, description))
+    units = [unit for unit, _ in args.price_decimals]
+    twice = sorted({unit for unit in units if units.count(unit) > 1})
+    if twice:
+        raise WorkbenchError(f"--price-decimals: {', '.join(twice)} given twice; expected one UNIT=N per unit")
     study = _study(args)
     base = Proposal.from_book(study.tariffs_dir)
     out = Path(args.out)
@@ -205,6 +210,15 @@ def _solve(args) -> int:
         "basis": study.basis, "determinants": str(args.determinants)}, indent=1))
     if solution.implausible():
         log.warning(f"warning: {solution.implausible()}")
+    moved = sorted({code for code, _ in targets})
+    left = [code for code in study.rate_codes if code not in moved]
+    if left:
+        log.warning(f"warning: --requirement ${args.requirement:,.2f} is the revenue of {', '.join(moved)} only: the "
+                    f"class's other rate codes ({', '.join(left)}) are not in it and keep their prices; give a "
+                    "--charge of each to solve the class as a whole")
+    mid_year = mid_year_versions(study, rounded, moved)
+    if mid_year:
+        log.warning(f"warning: {mid_year}")
     print("unrounded: " + solution.summary())
     for code, component, unit, n, source in rounded.decimals:
         print(f"  {code} {component}: prices rounded to {n} decimals ($/{unit}, {source}; --price-decimals {unit}=N)")

@@ -10,6 +10,7 @@ The command joins the ``ledger`` group that :mod:`workbench.cli_ledger` makes (l
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import uuid
 from pathlib import Path
@@ -17,9 +18,11 @@ from pathlib import Path
 from workbench.cli_parser import DB_HELP, iso_date, wing_group
 from workbench.errors import WorkbenchError
 from workbench.ledger.db import new_session, open_ledger, require_current
-from workbench.ledger.gl import activity, as_csv_frame, check_balanced, gl_lines
+from workbench.ledger.gl import activity, as_csv_frame, check_balanced, fell_to_any, gl_lines
 from workbench.ledger.gl_chart import read_chart
 from workbench.outputs.guard import write_error
+
+log = logging.getLogger(__name__)
 
 
 def _money(cents: int) -> str:
@@ -59,6 +62,10 @@ def _gl_export(args) -> int:
     finally:
         engine.dispose()
     lines = gl_lines(chart, acts, args.per)
+    caught = fell_to_any(chart, acts)
+    if caught:
+        log.warning(f"warning: --chart {args.chart}: rate(s) not named under by_rate, booked to its '*' account: "
+                    f"{'; '.join(caught)}; name them in the chart to book them by rate")
     check_balanced(lines)
     _write_new(out, as_csv_frame(lines))
     total = int(lines["debit"].sum())

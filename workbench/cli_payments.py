@@ -52,6 +52,10 @@ def _resolve(args) -> int:
     if on > dt.date.today():
         raise WorkbenchError(f"--on {on}: after today; a returned item is resolved on the day it is, today or earlier")
     action = "applied" if args.account is not None else "written_off" if args.write_off else "returned_to_bank"
+    if action != "applied" and args.nsf_fee is not None:
+        # a fee nobody is charged: refused rather than ignored, so the user knows no fee was charged
+        raise WorkbenchError(f"--nsf-fee {args.nsf_fee}: only with --account (a returned item "
+                             f"{action.replace('_', ' ')} charges no account, so no fee); nothing changed")
     engine = open_ledger(args.db)
     try:
         require_current(engine)
@@ -134,7 +138,7 @@ def add_commands(sub) -> None:
     p.add_argument("--why", required=True, help="why (recorded)")
     p.add_argument("--on", type=iso_date, help="the day it is resolved, YYYY-MM-DD, not before it was returned "
                    "(default: today)")
-    p.add_argument("--nsf-fee", type=_cents, help="with --account: the returned-payment fee in cents for this item "
+    p.add_argument("--nsf-fee", type=_cents, help="with --account only: the returned-payment fee in cents for this item "
                    "(default: the utility's fee set with `workbench ledger settings --nsf-fee`; neither: refused)")
     p.add_argument("--db", help=DB_HELP)
     p.set_defaults(func=_resolve)

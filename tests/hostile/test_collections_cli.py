@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
+from workbench.cli import build_parser
 from workbench.ledger.db import new_session
 from workbench.ledger.models import CollectionNotice, PaymentArrangement
 
@@ -106,6 +107,14 @@ def test_notices_out_folder_holding_files(wb):
     assert_refused(wb("ledger", "notices", "--as-of", "2025-04-08", "--rules", wb.tmp / "rules.yaml",
                       "--out", wb.tmp / "first"), "already holds files")
 
+
+
+def test_notices_help_says_a_run_folder_is_refused(capsys):
+    """The --out help says a new or empty folder (it said "or one this command wrote", which is refused above)."""
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["ledger", "notices", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "a new or empty folder" in text and "one this command wrote" not in text
 
 @pytest.mark.parametrize("args,says", [
     (["--account", "Z9", "--installments", "3", "--start", "2025-05-01"], "account Z9: not in the ledger"),

@@ -82,6 +82,17 @@ def test_solve_price_decimals_not_unit_equals_n(tmp_path, capsys, value):
     assert not (tmp_path / "x").exists()
 
 
+
+@pytest.mark.parametrize("values", [["kWh=4", "kWh=3"], ["kW=2", "kWh=4", "kW=2"]])
+def test_solve_price_decimals_for_a_unit_twice(tmp_path, capsys, values):
+    """--price-decimals naming a unit twice: refused in one line naming the unit, before anything is read or
+    written (the last one was used without a word: kWh=4 then kWh=3 rounded to 3 decimals)."""
+    given = [arg for value in values for arg in ("--price-decimals", value)]
+    out = run_in_process(["design", "solve", "--determinants", tmp_path, "--class", "RES", "--requirement", "1",
+                          "--charge", "RES-TOU:Energy", *given, "--out", tmp_path / "x"], capsys)
+    assert_refused(out, "--price-decimals", "given twice", values[-1].split("=")[0])
+    assert not (tmp_path / "x").exists()
+
 # -- --proposed-determinants: a proposal that moves the ToU hours, priced on its own scan -------------------------
 
 @pytest.fixture(scope="module")

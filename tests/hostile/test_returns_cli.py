@@ -75,9 +75,13 @@ def test_resolve_unknown_item_or_not_a_queued_return(wb, args, fragments):
     (["--write-off", "--returned-to-bank"], ("--returned-to-bank", "not allowed with", "--write-off")),
     (["--account", "A1", "--write-off"], ("--write-off", "not allowed with", "--account")),
     (["--write-off", "--payment-item", "P1"], ("--account/--payment-item", "only go with")),
+    (["--write-off", "--nsf-fee", "100"], ("--nsf-fee 100", "only with --account", "written off", "no fee")),
+    (["--returned-to-bank", "--nsf-fee", "2500"], ("--nsf-fee 2500", "only with --account", "returned to bank")),
 ])
 def test_resolve_without_one_action(wb, args, fragments):
-    """No action, two actions, or --payment-item with a write-off: refused; exactly one action is taken."""
+    """No action, two actions, --payment-item or --nsf-fee without --account: refused; one action is taken.
+
+    A fee with a write-off or a return to the bank used to be silently ignored."""
     assert_refused(wb("payments", "resolve-return", "5", *args, *WHO), *fragments)
 
 

@@ -21,7 +21,7 @@ import param
 import pyarrow.parquet as pq
 
 from workbench.design.proposal import PRICE_FIELDS, Proposal, _description, _get
-from workbench.design.scenarios import Study
+from workbench.design.scenarios import Study, scanned_book
 from workbench.design.testyear_store import read_identity
 from workbench.errors import WorkbenchError
 from workbench.outputs import atomic_write_text
@@ -91,7 +91,7 @@ class RatesStore(param.Parameterized):
         super().__init__()
         self.folder = Path(determinants)
         identity = read_identity(self.folder)
-        self.tariffs_dir = Path(tariffs_dir or identity["tariffs"])
+        self.tariffs_dir = Path(tariffs_dir) if tariffs_dir else scanned_book(self.folder, identity)
         self._studies: dict[str, Study] = {}
         self._present: dict[str, dict] = {}  # class -> {rate code: Priced at present rates}
         self.proposal = Proposal.from_book(self.tariffs_dir, name="dashboard")

@@ -315,3 +315,28 @@ def check_recovers(study: Study, book: dict, requirement: float, codes=None) -> 
     residual = (cents - int(round(requirement * 100))) / 100.0
     return bool(residual >= 0), residual
 
+
+
+def mid_year_versions(study: Study, rounded: Rounded, codes) -> str:
+    """A warning's text when a moved tariff has a version that takes effect inside the test year, else ''.
+
+    The solve edits the last version only, so the test year's bills before that day keep the earlier prices and
+    the requirement is met with them: billed a whole year on the solved prices (as the rate year will be), the
+    book brings in a different revenue, which the text gives (each such tariff priced with its last version
+    from the first day)."""
+    year = int(study.identity["test_year"])
+    inside, whole = {}, rounded.proposal.copy("whole year")
+    for code in sorted(set(codes)):
+        versions = whole.tariffs[code]["versions"]
+        days = [str(v["effective"]) for v in versions[1:] if f"{year}-01-01" < str(v["effective"]) <= f"{year}-12-31"]
+        if days:
+            inside[code] = days[-1]
+            whole.tariffs[code]["versions"] = [{**versions[-1], "effective": versions[0]["effective"]}]
+    if not inside:
+        return ""
+    cents = study.price(whole.compile(), "whole year").total_cents()
+    listed = ", ".join(f"{code} from {day}" for code, day in inside.items())
+    return (f"the solved prices are the last version's ({listed}): the test year's bills before that day keep the "
+            f"earlier prices, and the requirement ${rounded.requirement:,.2f} is met with them; billed the whole "
+            f"test year on the solved prices the book would bring in ${cents / 100:,.2f} "
+            f"({cents / 100 - rounded.requirement:+,.2f})")

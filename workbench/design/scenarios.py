@@ -30,7 +30,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from workbench.design.testyear_store import BASES, load_rate_code, read_identity, schedule_fingerprint
+from workbench.design.testyear_store import (
+    BASES,
+    book_checksum,
+    load_rate_code,
+    read_identity,
+    schedule_fingerprint,
+)
 from workbench.engine.pricing import price, round_cents
 from workbench.engine.pricing_memo import ChargeMemo
 from workbench.errors import WorkbenchError
@@ -213,6 +219,19 @@ class PricedBook:
         return sum(p.total_cents() for p in self.parts)
 
 
+def scanned_book(folder, identity: dict) -> Path:
+    """The tariff book the determinants in ``folder`` were scanned with, checked to be that book still: its path
+    is as the scan recorded it (relative to where it ran, in older sets), so another folder of that name, or the
+    book edited since, would price the present revenue on other tariffs without a word."""
+    path = Path(identity["tariffs"])
+    recorded = identity.get("tariff_book_sha256")
+    if recorded and (not path.is_dir() or book_checksum(path) != recorded):
+        found = "is not there" if not path.is_dir() else "now holds other tariffs (its sha256 differs)"
+        raise WorkbenchError(f"{folder}: the tariff book it was scanned with, {path} (as recorded in identity.json), "
+                             f"{found}; pass --tariffs with the book to price on")
+    return path
+
+
 class Study:
     """The kept determinants of chosen classes (and rate codes), priced under any book of tariffs."""
 
@@ -222,7 +241,7 @@ class Study:
         self.basis = basis or self.identity["basis"]
         if self.basis not in BASES:
             raise WorkbenchError(f"basis {self.basis!r}: expected one of {', '.join(BASES)}")
-        self.tariffs_dir = Path(tariffs_dir or self.identity["tariffs"])
+        self.tariffs_dir = Path(tariffs_dir) if tariffs_dir else scanned_book(folder, self.identity)
         self.classes = None if classes is None else list(classes)
         codes = sorted(self.identity["rate_codes"]) if rate_codes is None else list(rate_codes)
         self.data = {}

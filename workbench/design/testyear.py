@@ -139,7 +139,8 @@ def build_test_year(cube, tariffs_dir, test_year: int, out, *, basis: str = "bil
         pd.DataFrame(excluded, columns=EXCLUDED_COLUMNS).to_csv(tmp / "excluded.csv", index=False)
         identity = {
             "kind": KIND, "test_year": int(test_year), "basis": basis, "cube": str(cube),
-            "cube_version": planned.cube_state, "tariffs": str(tariffs_dir), "tariff_book_sha256": book_checksum(tariffs_dir),
+            "cube_version": planned.cube_state, "tariffs": str(Path(tariffs_dir).resolve()),  # found from anywhere
+            "tariff_book_sha256": book_checksum(tariffs_dir),
             "meters_in": planned.meters_in, "meters_excluded": len(excluded),
             "rate_codes": {code: {"file": f"{code}.parquet", **counts[code],
                                   "energy_buckets": [plan.book[code].energy_bucket_label(e) or "all"

@@ -27,13 +27,25 @@ def bills_as_text(tariff, bills, register: bool = False) -> str:
             lines.append(f"  {li.description[:46]:<46} {li.quantity:>14,.3f} {li.unit:<6} x {li.rate:>10.5f} "
                          f"= {li.amount:>11,.2f}")
         lines.append(f"  {'Total':<46} {'':>14} {'':<6}   {'':>10}   {bill.total:>11,.2f}")
-        if bill.credit_earned or bill.credit_applied or bill.credit_carried or bill.kwh_carried:
-            lines.append(f"  Credits: earned ${bill.credit_earned:,.2f}, applied ${bill.credit_applied:,.2f}, "
-                         f"carried forward ${bill.credit_carried:,.2f}"
-                         + (f"; banked {bill.kwh_carried:,.3f} kWh" if bill.kwh_carried else ""))
+        lines.extend(_bank_lines(bill))
         if bill.true_up:
             lines.append("  This bill carries the annual true-up.")
         grand += bill.total
     lines.append("")
     lines.append(f"{len(bills)} bill{'' if len(bills) == 1 else 's'}, total ${grand:,.2f}")
     return "\n".join(lines)
+
+
+def _bank_lines(bill) -> list[str]:
+    """The net-metering bank as a sum the reader can check: brought forward (an opening balance on the first
+    bill) + earned - applied - settled at true-up = carried forward, in $ and in kWh; nothing when empty."""
+    dollars = (bill.credit_brought, bill.credit_earned, bill.credit_applied, bill.credit_settled, bill.credit_carried)
+    kwh = (bill.kwh_brought, bill.kwh_banked, bill.kwh_used, bill.kwh_settled, bill.kwh_carried)
+    lines = []
+    if any(dollars):
+        lines.append("  Credits: brought forward ${:,.2f} + earned ${:,.2f} - applied ${:,.2f} - settled at true-up "
+                     "${:,.2f} = carried forward ${:,.2f}".format(*dollars))
+    if any(kwh):
+        lines.append("  Banked kWh: brought forward {:,.3f} + banked {:,.3f} - used {:,.3f} - settled at true-up "
+                     "{:,.3f} = carried forward {:,.3f}".format(*kwh))
+    return lines

@@ -176,4 +176,7 @@ def as_frame(rows: list[NoticeRow]) -> pd.DataFrame:
     """The list for people: one row per past-due account (amounts in cents)."""
     columns = ["account", "customer", "notice", "days_past_due", "past_due_cents", "oldest_due_on",
                "disconnect_on", "withheld", "note", "notice_id"]
-    return pd.DataFrame([{k: asdict(r)[k] for k in columns} for r in rows], columns=columns)
+    frame = pd.DataFrame([{k: asdict(r)[k] for k in columns} for r in rows], columns=columns)
+    # a whole number or blank: with a row that has none, a plain column would turn the ledger's ids into 5.0
+    frame["notice_id"] = frame["notice_id"].astype("Int64")
+    return frame

@@ -35,7 +35,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from workbench.ledger.db import LedgerError
-from workbench.ledger.gl_chart import ASSET_BOOKS, Chart
+from workbench.ledger.gl_chart import ANY_RATE, ASSET_BOOKS, Chart
 from workbench.ledger.models import Bill, JournalEntry, Payment, UnappliedCash, UnappliedResolution
 
 FROM_QUEUE = {"payment": "unapplied_applied", "payment_return": "return_applied"}
@@ -113,6 +113,21 @@ def _unmapped(chart: Chart, acts: pd.DataFrame) -> None:
     if problems:
         unique = list(dict.fromkeys(problems))
         raise Unmapped(f"--chart {chart.path}: {'; '.join(unique)}; nothing was written")
+
+
+def fell_to_any(chart: Chart, acts: pd.DataFrame) -> list[str]:
+    """The bills' rate codes a by-rate mapping did not name and that its ``"*"`` took (``kind side 'RATE' (n
+    entries, 12.34)``), for a warning: revenue booked to "every other rate" is a guess the reader should see."""
+    caught: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for r in acts.itertuples():
+        if r.rate is None or pd.isna(r.rate) or r.kind not in chart.kinds:
+            continue
+        for side in ("debit", "credit"):
+            spec = chart.kinds[r.kind][side]
+            if isinstance(spec, dict) and r.rate not in spec and ANY_RATE in spec:
+                caught[(r.kind, side, r.rate)][0] += r.entries
+                caught[(r.kind, side, r.rate)][1] += r.cents
+    return [f"{kind} {side} {rate!r} ({n} entries, {_money(c)})" for (kind, side, rate), (n, c) in sorted(caught.items())]
 
 
 def gl_lines(chart: Chart, acts: pd.DataFrame, per: str = "day") -> pd.DataFrame:
