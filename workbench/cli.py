@@ -37,6 +37,7 @@ import sys
 from workbench import cli_logging, cli_parser
 from workbench.cli_errors import decode_error_line, int_range, one_line, os_error_line, port_free
 from workbench.errors import WorkbenchError, require
+from workbench.heap import keep_freed_memory
 
 log = logging.getLogger("workbench.cli")
 
@@ -202,6 +203,9 @@ def _sample(args) -> int:
 
 
 def _cycle(args) -> int:
+    # first, before pyarrow (imported by the billing package) starts a thread with its own malloc arena: each
+    # decoded chunk then reuses the last one's pages (no page faults; workbench/heap.py)
+    keep_freed_memory()
     from workbench.billing.cycle import run_cycle
 
     if args.workers is not None and args.scheduler != "local":
