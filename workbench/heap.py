@@ -12,10 +12,11 @@ chunk, ~940,000 and 4-9 s of system time for 10,000 meters x a year, about as mu
 - ``M_MMAP_MAX`` 0: no allocation is served by its own ``mmap``, so a freed block stays in the heap;
 - ``M_TRIM_THRESHOLD`` 2 GiB: the heap's free top is not handed back to the system after each chunk.
 
-The next chunk's buffers then reuse the pages of the last one (no faults): ~215,000 faults and 1-2 s of system
-time for that run. The price is memory held until the process ends: its peak RSS rose by about one chunk (0.93
-to 1.23 GB), while 100,000 meters x a month fell (0.65 to 0.56 GB). It is for a process that does one bill run
-(``workbench cycle``), not for a library caller, whose process it would change. Bills are the same to the bit.
+The next chunk's buffers then reuse the pages of the last one (no faults): ~216,000 faults and 1-2 s of system
+time for that run. The price is memory held until the process ends: its peak RSS rose by about one chunk (~900
+to ~1,200 MiB), while 100,000 meters x a month fell (~630 to ~535 MiB). It is for a process that does one bill
+run (``workbench cycle``), not for a library caller, whose process it would change. Bills are the same to the
+bit.
 
 Nothing is done elsewhere than on glibc (musl, macOS, Windows have other allocators), nor when the user set
 any of glibc's malloc variables (``MALLOC_ARENA_MAX``, ``MALLOC_MMAP_MAX_``, ``MALLOC_TRIM_THRESHOLD_``,
