@@ -19,7 +19,7 @@ PACKAGE = Path(workbench.__file__).resolve().parent
 
 RANKS = {
     "": 0, "errors": 0,  # the package itself (its version) and the errors every layer raises
-    "kernels": 1, "outputs": 1,  # numba kernels; safe output folders, atomic writes and locks
+    "kernels": 1, "outputs": 1, "heap": 1,  # numba kernels; safe output folders, atomic writes and locks; malloc tuning
     "calendar": 2,
     "tariffs": 3, "ami": 3,
     "vee": 4,

@@ -12,11 +12,10 @@ field or row and what was expected, and exits with status 2; no Python traceback
 - an ``OSError`` on a path (permission denied, is a directory, not a directory, no such file, no space left,
   read-only file system, ...): ``error: <path>: <what>; <what to do>``, exit 2 (the path from the exception).
 - a ``UnicodeDecodeError`` (a file that is not UTF-8 text): ``error: <file>: not UTF-8 text ...``, exit 2.
-- ``MemoryError``: one line saying so, exit 2.
+- ``MemoryError``: one line saying so, exit 2. Ctrl-C: ``interrupted``, exit 130.
 - the reader of the output went away (``workbench bill ... | head``): no message, exit 141 (128 + SIGPIPE,
   as a command killed by SIGPIPE), stdout pointed at /dev/null so the exit flush does not complain. A broken
   pipe that is not stdout's (a socket to a dask scheduler) is an ``OSError`` line like any other.
-- Ctrl-C: ``interrupted``, exit 130.
 - anything else is a bug of the workbench, not of the input: one line ``error: internal error (<type>:
   <message>); please report it ...``, exit 70 (``EX_SOFTWARE``), so a script can tell a bug from a refusal.
   The traceback is kept out of a user's terminal but not lost: ``WORKBENCH_DEBUG=1 workbench ...`` shows it
@@ -37,6 +36,7 @@ import sys
 from workbench import cli_logging, cli_parser
 from workbench.cli_errors import decode_error_line, int_range, one_line, os_error_line, port_free
 from workbench.errors import WorkbenchError, require
+from workbench.heap import keep_freed_memory
 
 log = logging.getLogger("workbench.cli")
 
@@ -202,6 +202,7 @@ def _sample(args) -> int:
 
 
 def _cycle(args) -> int:
+    keep_freed_memory()  # first: before pyarrow's thread takes a malloc arena of its own (workbench/heap.py)
     from workbench.billing.cycle import run_cycle
 
     if args.workers is not None and args.scheduler != "local":
