@@ -4,7 +4,8 @@ each in one pass over (meter, bill period) written into arrays the caller gives 
 Each kernel repeats, value for value, the numpy expressions it replaces in ``workbench.engine.pricing`` and
 ``pricing_blocks`` (same operations in the same order, no fast-math), so line items are identical to the bit;
 ``tests/test_pricing_kernels.py`` compares them with those expressions. ``_max0`` and ``_min`` are
-``np.maximum`` / ``np.minimum`` of one value: a NaN passes through.
+``np.maximum`` / ``np.minimum`` of one value: a NaN passes through, and of two equal values (0.0 and -0.0) the
+second is kept, as numpy's vector loops do (its scalar loop keeps the first; only the sign of a zero differs).
 """
 
 import math
@@ -21,12 +22,14 @@ def cents_half_up(amount):
 
 @njit(cache=True, inline="always")
 def _max0(x):
-    return x if (x >= 0.0 or x != x) else 0.0
+    return x if (x > 0.0 or x != x) else 0.0  # -0.0 -> 0.0, as numpy's vector loop gives
 
 
 @njit(cache=True, inline="always")
 def _min(x, width):
-    return x if (x <= width or x != x) else width
+    if x != x:
+        return x
+    return x if x < width else width  # a tie gives the second operand, as numpy's vector loop does
 
 
 @njit(cache=True, nogil=True)
