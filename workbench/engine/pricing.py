@@ -18,10 +18,12 @@ import numpy as np
 
 from workbench.calendar.periods import BillPeriods
 from workbench.engine.pricing_blocks import _blocks, _energy_blocks, _join, _sum_last
+from workbench.engine.pricing_buffers import Slots, priced_line
 from workbench.engine.pricing_memo import _annual_shortfall, _in_force, rider_rates  # noqa: F401 (re-exported)
 from workbench.engine.reactive import demand_multiplier, price_reactive, reactive_refusals
 from workbench.errors import BillingError
 from workbench.kernels.money import round_cents as _round_cents
+from workbench.kernels.pricing_lines import seasonal_demand_blocks, tax_amounts
 from workbench.tariffs.compile import CompiledTariff, CompiledVersion
 
 CATEGORIES = ("fixed", "energy", "demand", "minimum", "rider", "tax", "credit")
@@ -56,15 +58,24 @@ class LineItems:
     def total(self) -> np.ndarray:
         return self.subtotal(CATEGORIES)
 
-    def subtotal(self, categories) -> np.ndarray:
+    def subtotal(self, categories, out: np.ndarray | None = None) -> np.ndarray:
+        """The sum of the lines of these categories, in line order; into ``out`` (M, B) as ``subtotal + 0.0``
+        (a -0.0 sum becomes 0.0, as adding a zero array did), else a new array (0.0 without such lines)."""
         total = None  # added in place, in line order (the same sums as 0.0 + a + b + ...)
         for amount, category in zip(self.amount, self.category, strict=True):
             if category in categories:
                 if total is None:
-                    total = np.array(amount, dtype=float)
+                    total = np.array(amount, dtype=float) if out is None else out
+                    if out is not None:
+                        np.copyto(out, amount)
                 else:
                     total += amount
-        return 0.0 if total is None else total
+        if out is None:
+            return 0.0 if total is None else total
+        if total is None:
+            out.fill(0.0)
+        out += 0.0
+        return out
 
 
 @dataclass
@@ -139,6 +150,7 @@ class _Context:
     end_month: np.ndarray
     periods: BillPeriods
     source: str = ""
+    slots: Slots | None = None  # where this run's (M, B) arrays come from (one per pricing run)
 
     @classmethod
     def build(cls, tariff, det, periods):
@@ -147,7 +159,7 @@ class _Context:
         season_frac = np.divide(season_days, days[..., None], out=np.zeros_like(season_days),
                                 where=days[..., None] > 0)
         return cls(days, periods.proration, season_days, season_frac, billing_demand(tariff, det, periods),
-                   det.delivered_kwh, periods.end_month, periods, tariff.source_path)
+                   det.delivered_kwh, periods.end_month, periods, tariff.source_path, Slots(days.shape))
 
     @property
     def valid(self) -> np.ndarray:
@@ -190,7 +202,7 @@ def price_version(
         if part is None:
             part = LineItems()
             charge_memo = None if memo_key is None else (memo, memo_key)
-            _charge_lines(tariff, charge, det, ctx, _adder(part, shape, weight, tag, charge_memo), pf_factor,
+            _charge_lines(tariff, charge, det, ctx, _adder(part, ctx.slots, weight, tag, charge_memo), pf_factor,
                           charge_memo)
             if key is not None:
                 memo.put(key, part)
@@ -212,19 +224,21 @@ def price_version(
     for charge in version.charges:
         spec = charge.spec
         if charge.kind == "tax":
-            base = items.subtotal(tuple(spec.applies_to)) + np.zeros(shape)
-            items.add(spec.description, "tax", "$", base, spec.percent / 100.0,
-                      round_cents(base * spec.percent / 100.0), tag)
+            base = items.subtotal(tuple(spec.applies_to), out=ctx.slots.take())
+            amount = ctx.slots.take()
+            tax_amounts(base, float(spec.percent), amount)  # round_cents(base * percent / 100)
+            items.add(spec.description, "tax", "$", base, spec.percent / 100.0, amount, tag)
     return items
 
 
-def _adder(items: LineItems, shape, weight, tag, memo=None):
-    """``add(description, category, unit, quantity, rate, amount=None)``: a line weighted and rounded to the cent.
+def _adder(items: LineItems, slots: Slots, weight, tag, memo=None):
+    """``add(description, category, unit, quantity, rate, amount=None, owned=False)``: a line weighted and rounded
+    to the cent (:func:`workbench.engine.pricing_buffers.priced_line`; ``owned``: round ``amount`` in place).
 
     ``memo`` (ChargeMemo, version key): a line of a kept quantity array at a scalar price it was priced at before
     is reused (one block price edited: only that block's line is priced again)."""
 
-    def add(description, category, unit, quantity, rate, amount=None):
+    def add(description, category, unit, quantity, rate, amount=None, owned=False):
         key = None
         if memo is not None and amount is None and isinstance(quantity, np.ndarray) and np.ndim(rate) == 0:
             key = (memo[1], b"line", description, category, unit, id(quantity), float(rate))
@@ -233,19 +247,9 @@ def _adder(items: LineItems, shape, weight, tag, memo=None):
                 items.add(description, category, unit, *found[1:], tag)
                 return
         source = quantity
-        quantity = np.broadcast_to(np.asarray(quantity, float), shape)
-        if weight is not None:
-            quantity = quantity * weight
-        rate = np.broadcast_to(np.asarray(rate, float), shape)
-        # an amount made here is rounded in place: one fresh (M, B) array per line, not two
-        if amount is None:
-            amount = quantity * rate
-            round_cents(amount, out=amount)
-        elif weight is not None:
-            amount = np.asarray(amount, float) * weight
-            round_cents(amount, out=amount)
-        else:
-            amount = round_cents(amount)
+        quantity = np.broadcast_to(np.asarray(quantity, float), slots.shape)
+        rate = np.broadcast_to(np.asarray(rate, float), slots.shape)
+        quantity, amount = priced_line(slots, quantity, rate, weight, amount, owned)
         items.add(description, category, unit, quantity, rate, amount, tag)
         if key is not None:  # the quantity array is kept with the line, so its id stays unique
             memo[0].put(key, (source, items.quantity[-1], items.rate[-1], items.amount[-1]))
@@ -305,17 +309,13 @@ def _demand(tariff, charge, det, ctx, add):
             rate = rate + charge.rates[s] * ctx.season_frac[..., s]
         add(spec.description, "demand", unit, kw, rate)
         return
-    per_season = [_blocks(kw, np.broadcast_to(charge.limits[s], kw.shape + charge.limits[s].shape))
-                  for s in range(n_seasons)]
-    for k in range(charge.rates.shape[1]):
-        qty = np.zeros_like(kw)
-        amount = np.zeros_like(kw)
-        for s in range(n_seasons):
-            part = ctx.season_frac[..., s] * per_season[s][k]
-            qty += part
-            amount += part * charge.rates[s, k]
-        rate = np.divide(amount, qty, out=np.zeros_like(qty), where=qty > 0)
-        add(_join(spec.description, f"block {k + 1}"), "demand", unit, qty, rate, amount)
+    n_blocks = charge.rates.shape[1]  # each block's kW, average rate and amount over the seasons, in one pass
+    qty, rate, amount = (ctx.slots.take(n_blocks) for _ in range(3))
+    seasonal_demand_blocks(np.broadcast_to(np.asarray(kw, float), qty.shape[1:]),
+                           np.ascontiguousarray(np.asarray(charge.limits, float)[:n_seasons]),
+                           ctx.season_frac, np.ascontiguousarray(charge.rates, dtype=float), qty, rate, amount)
+    for k in range(n_blocks):
+        add(_join(spec.description, f"block {k + 1}"), "demand", unit, qty[k], rate[k], amount[k], owned=True)
 
 
 def _version_weights(tariff, periods):
@@ -359,7 +359,8 @@ def price(tariff: CompiledTariff, det: Determinants, periods: BillPeriods, memo=
     if memo is None:
         ctx = _Context.build(tariff, det, periods)
     else:  # the context depends on the tariff's structure only (seasons, billing demand rules)
-        ctx = replace(memo.context(tariff, lambda: _Context.build(tariff, det, periods)), source=tariff.source_path)
+        ctx = replace(memo.context(tariff, lambda: _Context.build(tariff, det, periods)), source=tariff.source_path,
+                      slots=Slots(days.shape))
 
     def weight_of(i):
         return weights[i] if len(active) > 1 or not (weights[i][periods.valid] == 1).all() else None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from workbench.engine.block_limits import check_crossing, energy_block_limits
+from workbench.kernels.pricing_lines import block_split
 
 
 def _sum_last(values: np.ndarray) -> np.ndarray:
@@ -58,28 +59,27 @@ def _energy_blocks(tariff, charge, det, ctx, add, memo=None):
 
 
 def _energy_block_split(tariff, charge, det, ctx) -> list:
-    """Each energy bucket's kWh split into the charge's blocks: a list over buckets of K (M, B) arrays."""
+    """Each energy bucket's kWh split into the charge's blocks: a list over buckets of K (M, B) arrays, views of
+    one (E, K, M, B) block of ``ctx.slots`` written in one pass (``workbench.kernels.pricing_lines.block_split``)."""
     spec = charge.spec.blocks
     n_tou = len(tariff.tou_names)
     kwh = det.energy_kwh
+    scope_total = spec.scope == "total"
+    n_blocks = charge.rates.shape[1]
     out = []
     for s in range(len(tariff.season_names)):
         units = charge.limit_units[s]
-        raw = energy_block_limits(units, charge.limits[s], ctx.proration, ctx.season_frac[..., s],
-                                  ctx.season_days[..., s], ctx.bill_kw)  # (M, B, K-1) [kWh]
-
-        def checked(amount, raw=raw, units=units, s=s):
+        limits = energy_block_limits(units, charge.limits[s], ctx.proration, ctx.season_frac[..., s],
+                                     ctx.season_days[..., s], ctx.bill_kw)  # (M, B, K-1) [kWh]
+        first, last = s * n_tou, (s + 1) * n_tou
+        if limits.shape[-1] >= 2:  # limits of different units may cross: refuse such bills, else make them monotone
             # a season without days in the period has no kWh in it: its limits do not matter
             valid = ctx.valid & (ctx.season_days[..., s] > 0)
-            return check_crossing(raw, amount, valid, units, charge.limits[s], ctx.bill_kw, ctx.describe)
-
-        if spec.scope == "total":
-            season_total = _sum_last(kwh[..., s * n_tou : (s + 1) * n_tou])
-            blocks = _blocks(season_total, checked(season_total))
-        for e in range(s * n_tou, (s + 1) * n_tou):
-            if spec.scope == "total":
-                share = np.divide(kwh[..., e], season_total, out=np.zeros_like(season_total), where=season_total > 0)
-                out.append([block * share for block in blocks])
-            else:
-                out.append(_blocks(kwh[..., e], checked(kwh[..., e])))
+            split_kwh = [_sum_last(kwh[..., first:last])] if scope_total else [kwh[..., e] for e in range(first, last)]
+            for amount in split_kwh:
+                checked = check_crossing(limits, amount, valid, units, charge.limits[s], ctx.bill_kw, ctx.describe)
+            limits = checked
+        split = ctx.slots.take((last - first) * n_blocks).reshape((last - first, n_blocks) + kwh.shape[:2])
+        block_split(kwh, first, last, np.ascontiguousarray(limits, dtype=float), scope_total, split)
+        out.extend(list(bucket) for bucket in split)
     return out
