@@ -5,7 +5,8 @@ Prints, in one run and on the same data:
 1. annual bills for N meters × 35,040 intervals (2 channels, float32, in memory) under RES-TOU,
    GS-TOU-DEMAND and LGS-TOU: seconds, bills per second, and the ratio to the fair floor (``benchmarks.floors``):
    a plain ``np.add.reduce`` of the same two arrays, on as many threads as the scan kernel uses (numba's pool),
-   with GB/s; the one-thread floor is printed beside it;
+   with GB/s; the one-thread floor is printed beside it. Each tariff is also set beside a "paired" floor, the
+   same reduction run alternately with that tariff's runs (the floor drifts on a shared machine);
 2. PySAM Utilityrate5 on the same tariffs (exported to URDB with ``to_urdb``) for a sample of the same
    meters, called once per customer-year as its users call it (build the model, set inputs, execute, read
    the monthly bills), against our engine on the same URDB tariffs and all N meters: bills per second and
@@ -27,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from benchmarks.floors import describe, engine_threads, memory_floors
+from benchmarks.floors import describe, engine_threads, median_seconds, memory_floors, reduce_floor
 from workbench.ami.cube import open_cube
 from workbench.calendar.periods import calendar_month_periods, periods_from_rows
 from workbench.engine.determinants import scan, schedule_arrays
@@ -47,6 +48,19 @@ def median_time(fn, repeats):
         result = fn()
         times.append(time.perf_counter() - t0)
     return statistics.median(times), result
+
+
+def paired_time(fn, floor_fn, repeats):
+    """Median seconds of ``fn`` and of ``floor_fn`` run alternately (floor, fn, floor, fn, ...): on a shared
+    machine the floor drifts within a run, so each tariff is set beside a floor measured next to it."""
+    times, floors, result = [], [], None
+    for _ in range(repeats):
+        floors.append(median_seconds(floor_fn, 1))
+        result = None  # the previous run's arrays are freed before the next run, as in one bill run
+        t0 = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), statistics.median(floors), result
 
 
 def load_data(meters: int, folder: Path):
@@ -179,16 +193,20 @@ def main(argv=None):
     results["floor"] = floors
     print(f"floor: {describe(floors)}; ratios below are against the {threads}-thread floor\n")
 
-    print(f"{'tariff':<16}{'seconds':>9}{'bills/s':>13}{'x floor':>9}   (annual bills, 12 per meter)")
+    print(f"{'tariff':<16}{'seconds':>9}{'bills/s':>13}{'x floor':>9}{'paired floor':>14}{'x paired':>10}"
+          "   (annual bills, 12 per meter; paired: the floor run alternately with this tariff's runs)")
+    pair_floor = lambda: reduce_floor([delivered, received], threads)  # noqa: E731
     for code in TARIFFS:
         tariff = load_tariff(f"tariffs/{code}.yaml")
         bill_all(tariff, utc, delivered[:2], received[:2])  # compile (numba cache) outside the timing
-        seconds, (det, periods, items) = median_time(lambda t=tariff: bill_all(t, utc, delivered, received), args.repeats)
+        seconds, paired, (det, periods, items) = paired_time(
+            lambda t=tariff: bill_all(t, utc, delivered, received), pair_floor, args.repeats)
         bills = int(periods.valid.sum())
         results["tariffs"][code] = {"seconds": seconds, "bills": bills, "bills_per_second": bills / seconds,
-                                    "ratio_to_floor": seconds / floor}
-        print(f"{code:<16}{seconds:>9.3f}{bills / seconds:>13,.0f}{seconds / floor:>9.2f}   "
-              f"({gb / seconds:.1f} GB/s)")
+                                    "ratio_to_floor": seconds / floor, "paired_floor_seconds": paired,
+                                    "ratio_to_paired_floor": seconds / paired}
+        print(f"{code:<16}{seconds:>9.3f}{bills / seconds:>13,.0f}{seconds / floor:>9.2f}{paired:>14.3f}"
+              f"{seconds / paired:>10.2f}   ({gb / seconds:.1f} GB/s)")
 
     print(f"\nPySAM Utilityrate5 vs this engine on the same tariffs exported to URDB "
           f"(PySAM: {args.pysam_sample} customer-years, one call each; ours: all {n:,} meters)")
