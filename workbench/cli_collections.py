@@ -211,8 +211,8 @@ def add_commands(sub) -> None:
     fmt = argparse.RawDescriptionHelpFormatter
     p = lsub.add_parser("notices", help="past-due reminders and final (disconnect) notices from the aging, by the "
                         "rules file; protected accounts listed with the reason", formatter_class=fmt,
-                        epilog="example: workbench ledger notices --as-of 2025-04-15 --rules notices.yaml "
-                        "--out reports/notices-2025-04-15 --dry-run")
+                        epilog="example: workbench ledger notices --as-of 2025-04-15 --rules "
+                        "docs/examples/notices.yaml --out reports/notices-2025-04-15 --dry-run")
     p.add_argument("--as-of", type=iso_date, required=True, help="the notice date, YYYY-MM-DD (the aging on it)")
     p.add_argument("--rules", required=True, help="the rules YAML (docs/examples/notices.yaml); every day count, "
                    "amount and protection is required there: no defaults")
