@@ -146,7 +146,9 @@ def _notices(args) -> int:
           f"{reminders} reminder notice(s); {withheld} final notice(s) withheld by a protection; {quiet} account(s) "
           "with no notice (reason listed)" + (" (dry run: nothing recorded or written)" if args.dry_run else ""))
     if len(listing):
-        print(listing.drop(columns=["customer"]).to_string(index=False))
+        # a dry run's ids were taken by a transaction rolled back: no notice has them, so none is shown
+        shown = listing.drop(columns=["customer", *(["notice_id"] if args.dry_run else [])]).astype(object)
+        print(shown.where(shown.notna(), "").to_string(index=False))  # an empty date blank, not None
     if not args.dry_run:
         print(f"written: {args.out} ({len(docs)} HTML, {pdfs} PDF, {LIST_NAME})")
     return 0
