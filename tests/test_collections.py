@@ -143,6 +143,10 @@ def test_dry_run_records_and_writes_nothing(wb):
     out = wb("ledger", "notices", "--as-of", AS_OF, "--rules", wb.rules(), "--out", wb.tmp / "dry", "--dry-run")
     assert "would issue 1 final (disconnect) and 3 reminder" in out.stdout
     assert _notices(wb.engine) == [] and not (wb.tmp / "dry").exists()
+    # the ids the rolled-back run took are no notices' ids: none printed; an empty date is blank, not "None"
+    header = out.stdout.splitlines()[1]
+    assert "disconnect_on" in header and "notice_id" not in header
+    assert "None" not in out.stdout and "<NA>" not in out.stdout and "NaN" not in out.stdout
 
 
 def test_moratorium_withholds_the_final_notice(wb):

@@ -64,7 +64,8 @@ def _round_trip(wb, tmp_path):
     wb("payments", "resolve-return", ids["R2"], "--write-off", "--who", "kim", "--why", "no customer Z9", *ON)
     out = wb("payments", "resolve-return", ids["R3"], "--returned-to-bank", "--who", "kim", "--why", "bank error", *ON)
     assert "returned to bank on 2025-02-14 by kim (no account charged)" in out.stdout
-    assert "unapplied cash: 0 item(s), 0.00" in wb("payments", "unapplied").stdout
+    out = wb("payments", "unapplied").stdout
+    assert "unapplied cash: 0 item(s), 0.00" in out and "matching no payment: 0 item(s), 0.00" in out
 
     after = _journal(wb.engine)
     assert after[:len(before)] == before  # append-only: every earlier row as it was
@@ -162,3 +163,20 @@ def wb_sqlite(tmp_path, capsys):
     run.engine, run.url = engine, url
     yield run
     engine.dispose()
+
+
+def test_queue_reason_reads_and_cash_in_and_returns_are_not_added(wb_sqlite, tmp_path):
+    # U1 40.00 from unknown Z9 and U2 2.00 from unknown Y8 (cash received: 42.00, 2 items); R3 7.77 of B1 and
+    # R5 99.99 of B2 (neither account paid that: taken back by the bank, 107.76, 2 items). Opposite in sign for the
+    # utility: no total 149.76 may be printed.
+    (tmp_path / "pay.csv").write_text("item_id,account,amount,paid_on,kind\n"
+                                      "U1,Z9,40.00,2025-02-10,payment\nU2,Y8,2.00,2025-02-10,payment\n"
+                                      "R3,B1,7.77,2025-02-12,return\nR5,B2,99.99,2025-02-12,return\n")
+    wb_sqlite("payments", "post", tmp_path / "pay.csv")
+    out = wb_sqlite("payments", "unapplied", "--out", tmp_path / "u.csv").stdout
+    assert "unapplied cash: 2 item(s), 42.00" in out
+    assert "returned items matching no payment: 2 item(s), 107.76" in out
+    assert "149.76" not in out and "4 item(s)" not in out
+    reasons = pd.read_csv(tmp_path / "u.csv", dtype=str).set_index("item_id")["reason"]
+    assert reasons["R5"] == "return matches no payment of 99.99 not already returned on account B2"
+    assert "unreturned a payment" not in " ".join(reasons)

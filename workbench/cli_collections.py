@@ -21,7 +21,7 @@ from sqlalchemy import select
 from workbench.cli_parser import DB_HELP, iso_date, whole_number, wing_group
 from workbench.documents.notice import NoticeDocument, NoticeLine, render_notice_html, render_notice_pdf
 from workbench.errors import WorkbenchError
-from workbench.ledger.arrangements import make_arrangement, standings
+from workbench.ledger.arrangements import MAX_START_DAYS, make_arrangement, standings
 from workbench.ledger.collections import as_frame, bill_numbers, check_plan, plan_notices, record_notices
 from workbench.ledger.db import session_on
 from workbench.ledger.models import Account, ArrangementInstallment, PaymentArrangement
@@ -146,7 +146,9 @@ def _notices(args) -> int:
           f"{reminders} reminder notice(s); {withheld} final notice(s) withheld by a protection; {quiet} account(s) "
           "with no notice (reason listed)" + (" (dry run: nothing recorded or written)" if args.dry_run else ""))
     if len(listing):
-        print(listing.drop(columns=["customer"]).to_string(index=False))
+        # a dry run's ids were taken by a transaction rolled back: no notice has them, so none is shown
+        shown = listing.drop(columns=["customer", *(["notice_id"] if args.dry_run else [])]).astype(object)
+        print(shown.where(shown.notna(), "").to_string(index=False))  # an empty date blank, not None
     if not args.dry_run:
         print(f"written: {args.out} ({len(docs)} HTML, {pdfs} PDF, {LIST_NAME})")
     return 0
@@ -162,7 +164,7 @@ def _arrange(args) -> int:
     on = args.on or dt.date.today()
     with _session(args) as session:
         arr_id, schedule = make_arrangement(session, args.account, args.installments, args.start, args.who,
-                                            args.why, on)
+                                            args.why, on, args.max_start_days)
         session.commit()
     total = sum(c for _, c in schedule)
     print(f"account {args.account}: arrangement {arr_id}: past-due balance {_money(total)} on {on} in "
@@ -211,8 +213,8 @@ def add_commands(sub) -> None:
     fmt = argparse.RawDescriptionHelpFormatter
     p = lsub.add_parser("notices", help="past-due reminders and final (disconnect) notices from the aging, by the "
                         "rules file; protected accounts listed with the reason", formatter_class=fmt,
-                        epilog="example: workbench ledger notices --as-of 2025-04-15 --rules notices.yaml "
-                        "--out reports/notices-2025-04-15 --dry-run")
+                        epilog="example: workbench ledger notices --as-of 2025-04-15 --rules "
+                        "docs/examples/notices.yaml --out reports/notices-2025-04-15 --dry-run")
     p.add_argument("--as-of", type=iso_date, required=True, help="the notice date, YYYY-MM-DD (the aging on it)")
     p.add_argument("--rules", required=True, help="the rules YAML (docs/examples/notices.yaml); every day count, "
                    "amount and protection is required there: no defaults")
@@ -233,7 +235,11 @@ def add_commands(sub) -> None:
     p.add_argument("--account", help="account number")
     p.add_argument("--installments", type=whole_number(1, 60, "a number of installments"),
                    help="monthly installments, 1-60")
-    p.add_argument("--start", type=iso_date, help="the first installment's due date, YYYY-MM-DD")
+    p.add_argument("--start", type=iso_date, help="the first installment's due date, YYYY-MM-DD, from --on to "
+                   "--max-start-days after it")
+    p.add_argument("--max-start-days", type=whole_number(0, 3660, "a number of days"), default=MAX_START_DAYS,
+                   help="the latest first installment, in days after --on (an arrangement in good standing protects "
+                   "the account from disconnection, so a far start is refused unless stated) (default: %(default)s)")
     p.add_argument("--who", help="who agreed the arrangement (recorded)")
     p.add_argument("--why", help="why (recorded)")
     p.add_argument("--on", type=iso_date, help="the day it is made: the past-due balance on that day is arranged "

@@ -23,6 +23,7 @@ from workbench.ledger.db import (
     open_ledger,
     require_current,
 )
+from workbench.ledger.payment_dates import early_items
 from workbench.ledger.payment_files import read_payment_file
 from workbench.ledger.payments import apply_payments
 from workbench.ledger.receivables import BUCKETS, aging
@@ -133,6 +134,7 @@ def _payments_post(args) -> int:
     read = read_payment_file(args.file)
     _, session = _session(args)
     with session:
+        early = early_items(session, read.payments)  # before posting: the file's own entries would move the start
         post = apply_payments(session, read.payments, checksum=read.checksum, file_name=str(args.file),
                               nsf_fee_cents=args.nsf_fee)
     if post.already_posted_file:
@@ -149,6 +151,14 @@ def _payments_post(args) -> int:
     print(f"  rejected             {len(post.rejected) + n_file:>7} {_money(post.rejected_cents + c_file):>16}")
     print(f"  ignored              {n_skip:>7} {_money(c_skip):>16}"
           + ("  (not customer payments: bank transactions, deposit totals)" if n_skip else ""))
+    if early is not None:
+        # posted, not refused (an old lockbox file posted late is real), but said loudly: it is more often the
+        # wrong file or the wrong ledger
+        said = (f"WARNING: {early.count} item(s), {_money(early.cents)}, dated before their account opened or "
+                f"before the ledger's first activity ({early.ledger_start}); earliest {early.earliest}: posted; "
+                "check this is the right file for this ledger")
+        print(f"  {said}")
+        print(f"{args.file}: {said}", file=sys.stderr)
     for r in post.rejected:
         print(f"  rejected {r['source']}: {r['reason']}", file=sys.stderr)
     for r in read.rejected.itertuples():

@@ -214,9 +214,9 @@ a first session:
 
 _BILL_EPILOG = """\
 examples:
-  workbench bill --tariff tariffs/res-tou.yaml --intervals meter.csv
+  workbench bill --tariff tariffs/RES-TOU.yaml --intervals meter.csv
   workbench bill --tariff urdb.json --intervals greenbutton.xml --format csv > bills.csv
-  workbench bill --tariff tariffs/res.yaml --intervals solar.csv --program net-billing --true-up-month 12
+  workbench bill --tariff tariffs/RES-FLAT.yaml --intervals solar.csv --program net-billing --true-up-month 12
 """
 
 _SAMPLE_EPILOG = """\

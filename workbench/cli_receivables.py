@@ -223,11 +223,13 @@ def _budget_list(args) -> int:
 def _unapplied(args) -> int:
     with _session(args) as session:
         frame = unapplied_cash(session)
-    payments = frame[frame["kind"] == "payment"]
-    print(f"unapplied cash: {len(frame)} item(s), {_money(frame['amount_cents'].sum())}"
-          + (f" (of which returns matching no payment: {len(frame) - len(payments)}, "
-             f"{_money(frame['amount_cents'].sum() - payments['amount_cents'].sum())})" if len(payments) < len(frame)
-             else ""))
+    # cash received (the utility holds it) and returned items (the bank took cash back) are opposite in sign for
+    # the utility: two lines, never one total
+    payments, returns = frame[frame["kind"] == "payment"], frame[frame["kind"] != "payment"]
+    print(f"unapplied cash: {len(payments)} item(s), {_money(payments['amount_cents'].sum())} (received, no account "
+          "credited yet)")
+    print(f"returned items matching no payment: {len(returns)} item(s), {_money(returns['amount_cents'].sum())} "
+          "(taken back by the bank, no account charged yet)")
     _show(args, frame, always=True)
     return 0
 

@@ -29,6 +29,7 @@ AREAS = {
     "test_collections_cli.py": "Collections (`ledger notices`, `ledger arrange`)",
     "test_gl_export_cli.py": "General-ledger export (`ledger gl-export`)",
     "test_cycle_runs.py": "Cycle runs (`run-cycle`, `bills`, `compare-bills`, `ledger assure`)",
+    "test_missing_ledger.py": "A `--db` SQLite ledger that does not exist (every command but `ledger init`)",
     "test_verbosity.py": "-q/-v, `ingest --delimiter` and missing extras",
     "test_filing_cli.py": "PUC filing (`workbench filing`)",
     "test_rates_serve.py": "The rate-design dashboard (`workbench serve rates`)",

@@ -136,3 +136,22 @@ def test_arrange_without_who_or_why(wb, who, why):
     out = wb("ledger", "arrange", "--account", "A1", "--installments", "3", "--start", "2025-05-01", "--who", who,
              "--why", why, "--on", "2025-04-07")
     assert_refused(out, "--who and --why")
+
+
+def test_arrange_first_installment_years_ahead(wb):
+    """`ledger arrange --start` more than 90 days after `--on` (2029-02-01 for 2025-04-07): refused naming the limit and `--max-start-days` (a start years ahead would protect the account from disconnection for years); allowed when the limit is raised explicitly"""
+    args = ["ledger", "arrange", "--account", "A1", "--installments", "3", "--who", "jdoe", "--why", "hardship",
+            "--on", "2025-04-07"]
+    assert_refused(wb(*args, "--start", "2029-02-01"), "--start 2029-02-01", "1396 days after", "90 days",
+                   "--max-start-days")
+    # 2025-04-07 + 90 days = 2025-07-06: the last day allowed; 07-07 is one too many
+    assert_refused(wb(*args, "--start", "2025-07-07"), "91 days after")
+    assert_ok(wb(*args, "--start", "2025-09-01", "--max-start-days", "147"))  # 147 days: allowed when stated
+
+
+def test_arrange_first_installment_on_the_last_day_allowed(wb):
+    """`ledger arrange --start` exactly 90 days after `--on`: accepted (the limit is inclusive)"""
+    out = wb("ledger", "arrange", "--account", "A1", "--installments", "3", "--who", "jdoe", "--why", "hardship",
+             "--on", "2025-04-07", "--start", "2025-07-06")
+    assert_ok(out)
+    assert "due 2025-07-06" in out.stdout

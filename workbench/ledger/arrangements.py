@@ -27,6 +27,9 @@ from workbench.ledger.receivables import account_id
 from workbench.ledger.settle import open_items
 
 MAX_INSTALLMENTS = 60
+# the first installment at most this many days after the arrangement is made: an arrangement in good standing
+# protects the account from disconnection, so one starting years ahead would protect it for years
+MAX_START_DAYS = 90
 
 
 def split_cents(total_cents: int, installments: int) -> list[int]:
@@ -98,12 +101,14 @@ def standings(session: Session, as_of: dt.date, account_ids=None) -> dict[int, S
 
 
 def make_arrangement(session: Session, account_number: str, installments: int, starts_on: dt.date, who: str,
-                     why: str, as_of: dt.date) -> tuple[int, list[tuple[dt.date, int]]]:
+                     why: str, as_of: dt.date, max_start_days: int = MAX_START_DAYS
+                     ) -> tuple[int, list[tuple[dt.date, int]]]:
     """Arrange the account's past-due balance on ``as_of`` in ``installments`` monthly installments from
     ``starts_on``; returns (arrangement id, [(due date, cents)]). The caller commits.
 
     Refused: no past-due balance; an earlier arrangement still in good standing and not complete (one plan
-    at a time; a broken one may be replaced); an empty who or why.
+    at a time; a broken one may be replaced); an empty who or why; a first installment before ``as_of`` or more
+    than ``max_start_days`` after it.
     """
     if not who.strip() or not why.strip():
         raise LedgerError(f"account {account_number}: an arrangement needs --who and --why (recorded)")
@@ -112,6 +117,11 @@ def make_arrangement(session: Session, account_number: str, installments: int, s
     if starts_on < as_of:
         raise LedgerError(f"account {account_number}: --start {starts_on} is before the arrangement is made "
                           f"({as_of}); the first installment cannot be due in the past")
+    if (starts_on - as_of).days > max_start_days:
+        raise LedgerError(f"account {account_number}: --start {starts_on} is {(starts_on - as_of).days} days after "
+                          f"the arrangement is made ({as_of}); the first installment is due within {max_start_days} "
+                          "days (an arrangement protects the account from disconnection until it is broken); give "
+                          "--max-start-days N to allow a later start")
     acct = account_id(session, account_number)
     earlier = standings(session, as_of, [acct]).get(acct)
     if earlier is not None and earlier.good and not earlier.complete:

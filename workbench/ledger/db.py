@@ -1,7 +1,7 @@
 """Opening the ledger database and bringing its schema to the current version (Alembic, programmatically).
 
 The URL comes from ``--db URL``, else ``WORKBENCH_DB_URL``, else the SQLite file ``data/ledger.sqlite``
-(its folder created). SQLite runs in WAL mode with a busy timeout, so a second writer waits for the first
+(file and folder created by ``workbench ledger init`` only; every other command refuses a missing file). SQLite runs in WAL mode with a busy timeout, so a second writer waits for the first
 instead of failing; PostgreSQL goes through psycopg 3 (``postgresql+psycopg://...``; a plain
 ``postgresql://`` URL is read the same way). Every statement is built by SQLAlchemy with bound parameters.
 """
@@ -51,8 +51,12 @@ def absolute_url(url: str) -> str:
     return parsed.set(database=str(Path(database).resolve())).render_as_string(hide_password=False)
 
 
-def open_ledger(url: str | None = None) -> Engine:
-    """An engine on the ledger at ``url`` (see :func:`ledger_url`); a SQLite file's folder is created."""
+def open_ledger(url: str | None = None, create: bool = False) -> Engine:
+    """An engine on the ledger at ``url`` (see :func:`ledger_url`).
+
+    A SQLite file that does not exist is refused in one line, creating nothing (a mistyped ``--db`` of a read-only
+    command left an empty file and folders behind); only ``create`` (``workbench ledger init``) makes the file and
+    its folder."""
     url = ledger_url(url)
     try:
         parsed = make_url(url)
@@ -60,8 +64,13 @@ def open_ledger(url: str | None = None) -> Engine:
         raise LedgerError(f"--db {url}: not a database URL (expected sqlite:///path or "
                           "postgresql://user@host/dbname)") from None
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        if parsed.database and parsed.database != ":memory:" and not parsed.query.get("uri"):
+            path = Path(parsed.database)
+            if create:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            elif not path.is_file():
+                raise LedgerError(f"no ledger at {path}; create it with `workbench ledger init --db {url}` "
+                                  "(or check --db / $WORKBENCH_DB_URL)")
         engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
@@ -119,7 +128,7 @@ def init_ledger(url: str | None = None) -> tuple[Engine, str | None, str]:
 
     Returns (engine, revision before, revision after).
     """
-    engine = open_ledger(url)
+    engine = open_ledger(url, create=True)
     before = current_revision(engine)
     with engine.begin() as connection:
         command.upgrade(_alembic_config(connection), "head")

@@ -223,8 +223,9 @@ def _reverse(session: Session, row: dict, payment_id: int, original_item: str, f
         query = query.where(Payment.amount_cents == row["amount_cents"])
     original = session.scalars(query.order_by(Payment.paid_on.desc(), Payment.id.desc())).first()
     if original is None or original.amount_cents != row["amount_cents"]:
-        what = f"item {original_item}" if original_item else f"a payment of {row['amount_cents'] / 100:.2f}"
-        return f"return matches no unreturned {what} on account {row['account_number']}"
+        what = (f"payment item {original_item} of {row['amount_cents'] / 100:.2f}" if original_item
+                else f"payment of {row['amount_cents'] / 100:.2f}")
+        return f"return matches no {what} not already returned on account {row['account_number']}"
     original.returned_by_id = payment_id
     credit_entry = session.scalar(select(JournalEntry.id).where(JournalEntry.payment_id == original.id))
     session.execute(update(PaymentApplication).where(PaymentApplication.credit_entry_id == credit_entry)
