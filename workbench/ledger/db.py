@@ -2,8 +2,9 @@
 
 The URL comes from ``--db URL``, else ``WORKBENCH_DB_URL``, else the SQLite file ``data/ledger.sqlite``
 (file and folder created by ``workbench ledger init`` only; every other command refuses a missing file).
-SQLite runs in WAL mode with a busy timeout, so a second writer waits for the first instead of failing; PostgreSQL goes through psycopg 3 (``postgresql+psycopg://...``; a plain
-``postgresql://`` URL is read the same way). Every statement is built by SQLAlchemy with bound parameters.
+SQLite runs in WAL mode with a busy timeout, so a second writer waits for the first instead of failing;
+PostgreSQL goes through psycopg 3 (``postgresql+psycopg://...``; a plain ``postgresql://`` URL is read the same
+way). Every statement is built by SQLAlchemy with bound parameters.
 """
 
 from __future__ import annotations
