@@ -13,9 +13,8 @@ import pytest
 import yaml
 
 from tests._postgres import fresh_pg_url, pg_server  # noqa: F401  (fixtures)
-from tests.hostile._cli import assert_ok, run_in_process
 from tests.test_ledger import bills_of
-from tests.test_receivables_cli import _ledger
+from tests.test_receivables_cli import ledger_runner
 from workbench.cli import build_parser
 from workbench.ledger.db import new_session
 from workbench.ledger.gl_chart import read_chart
@@ -140,7 +139,7 @@ def _round_trip(wb, tmp_path):
     assert "booked to its '*' account: bill credit 'SGS' (1 entries, 50.00)" in out.stderr
 
 def test_gl_export_on_sqlite(tmp_path, capsys):
-    wb = _runner(f"sqlite:///{tmp_path / 'ledger.sqlite'}", tmp_path, capsys)
+    wb = ledger_runner(f"sqlite:///{tmp_path / 'ledger.sqlite'}", tmp_path, capsys)
     try:
         _round_trip(wb, tmp_path)
     finally:
@@ -148,7 +147,7 @@ def test_gl_export_on_sqlite(tmp_path, capsys):
 
 
 def test_gl_export_on_postgresql(fresh_pg_url, tmp_path, capsys):  # noqa: F811
-    wb = _runner(fresh_pg_url, tmp_path, capsys)
+    wb = ledger_runner(fresh_pg_url, tmp_path, capsys)
     try:
         _round_trip(wb, tmp_path)
     finally:
@@ -158,7 +157,7 @@ def test_gl_export_on_postgresql(fresh_pg_url, tmp_path, capsys):  # noqa: F811
 def test_sample_chart_maps_every_kind_of_the_scenario(tmp_path, capsys):
     """docs/examples/gl-chart.yaml reads, maps all the scenario's activity, and balances."""
     url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
-    wb = _runner(url, tmp_path, capsys)
+    wb = ledger_runner(url, tmp_path, capsys)
     try:
         _build(wb, tmp_path)
         wb("ledger", "gl-export", "--from", "2025-01-01", "--to", "2025-02-28", "--chart",
@@ -169,17 +168,6 @@ def test_sample_chart_maps_every_kind_of_the_scenario(tmp_path, capsys):
     assert sum(map(_cents, lines["debit"])) == sum(map(_cents, lines["credit"])) == 94468
 
 
-def _runner(url, tmp_path, capsys):
-    engine = _ledger(url, tmp_path)
-
-    def run(*args, ok=True):
-        out = run_in_process([*map(str, args), "--db", url], capsys)
-        if ok:
-            assert_ok(out)
-        return out
-
-    run.engine = engine
-    return run
 
 
 @pytest.mark.parametrize("path", [("ledger", "gl-export"), ("payments", "resolve")])
@@ -199,7 +187,7 @@ def test_returned_item_applied_from_the_queue(tmp_path, capsys):
     charging the 25.00 fee. By hand: 02-10 CASH 30.00 / AR 30.00 (P2); 02-12 RETSUSP 30.00 / CASH 30.00 (into
     the queue); 02-14 AR 30.00 + 25.00 debit, RETSUSP 30.00 credit (its reversal clears the suspense, not
     cash), NSF 25.00 credit."""
-    wb = _runner(f"sqlite:///{tmp_path / 'ledger.sqlite'}", tmp_path, capsys)
+    wb = ledger_runner(f"sqlite:///{tmp_path / 'ledger.sqlite'}", tmp_path, capsys)
     try:
         (tmp_path / "pay.csv").write_text("item_id,account,amount,paid_on,kind\nP2,B2,30.00,2025-02-10,payment\n"
                                           "R9,OLD,30.00,2025-02-12,return\n")

@@ -10,9 +10,8 @@ import pandas as pd
 from sqlalchemy import insert, select
 
 from tests._postgres import fresh_pg_url, pg_server  # noqa: F401  (fixtures)
-from tests.hostile._cli import assert_ok, run_in_process
 from tests.test_ledger_returns import _journal, _rows
-from tests.test_receivables_cli import _ledger, wb  # noqa: F401  (fixture)
+from tests.test_receivables_cli import ledger_runner, wb  # noqa: F401  (fixture)
 from workbench.ledger.check import check_ledger, reconcile_day
 from workbench.ledger.db import new_session
 from workbench.ledger.models import Account, JournalEntry, Payment, UnappliedResolution
@@ -93,16 +92,8 @@ def test_unapplied_payments_refunded_or_unclaimed_on_sqlite(wb, tmp_path):  # no
 
 
 def test_unapplied_payments_refunded_or_unclaimed_on_postgresql(fresh_pg_url, tmp_path, capsys):  # noqa: F811
-    engine = _ledger(fresh_pg_url, tmp_path)
-
-    def run(*args, ok=True):
-        out = run_in_process([*args, "--db", fresh_pg_url], capsys)
-        if ok:
-            assert_ok(out)
-        return out
-
-    run.engine = engine
+    run = ledger_runner(fresh_pg_url, tmp_path, capsys)
     try:
         _round_trip(run, tmp_path)
     finally:
-        engine.dispose()
+        run.engine.dispose()

@@ -11,8 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from tests._postgres import fresh_pg_url, pg_server  # noqa: F401  (fixtures)
-from tests.hostile._cli import assert_ok, run_in_process
-from tests.test_receivables_cli import _ledger
+from tests.test_receivables_cli import ledger_runner
 from workbench.ledger.check import check_ledger, reconcile_day
 from workbench.ledger.db import new_session
 from workbench.ledger.models import Adjustment, JournalEntry, UnappliedResolution
@@ -112,19 +111,11 @@ def test_returned_items_resolved_on_sqlite(wb_sqlite, tmp_path):
 
 
 def test_returned_items_resolved_on_postgresql(fresh_pg_url, tmp_path, capsys):  # noqa: F811
-    engine = _ledger(fresh_pg_url, tmp_path)
-
-    def run(*args, ok=True):
-        out = run_in_process([*args, "--db", fresh_pg_url], capsys)
-        if ok:
-            assert_ok(out)
-        return out
-
-    run.engine = engine
+    run = ledger_runner(fresh_pg_url, tmp_path, capsys)
     try:
         _round_trip(run, tmp_path)
     finally:
-        engine.dispose()
+        run.engine.dispose()
 
 
 def test_check_finds_a_return_reversed_twice_or_resolved_without_a_record(wb_sqlite, tmp_path):
@@ -151,18 +142,9 @@ def test_check_finds_a_return_reversed_twice_or_resolved_without_a_record(wb_sql
 
 @pytest.fixture
 def wb_sqlite(tmp_path, capsys):
-    url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
-    engine = _ledger(url, tmp_path)
-
-    def run(*args, ok=True):
-        out = run_in_process([*args, "--db", url], capsys)
-        if ok:
-            assert_ok(out)
-        return out
-
-    run.engine, run.url = engine, url
+    run = ledger_runner(f"sqlite:///{tmp_path / 'ledger.sqlite'}", tmp_path, capsys)
     yield run
-    engine.dispose()
+    run.engine.dispose()
 
 
 def test_queue_reason_reads_and_cash_in_and_returns_are_not_added(wb_sqlite, tmp_path):

@@ -48,21 +48,27 @@ def _ledger(url, tmp_path, nsf_fee_cents: int | None = 2500):
     return engine
 
 
-@pytest.fixture
-def wb(tmp_path, capsys):
-    """``wb(*args)``: run ``workbench ARGS --db <a fresh SQLite ledger with three accounts and bills>``."""
-    url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+def ledger_runner(url, tmp_path, capsys):
+    """``run(*args)``: ``workbench ARGS --db URL`` in process on the ledger :func:`_ledger` builds at ``url``
+    (SQLite or the tests' PostgreSQL); ``run.engine`` (dispose it at the end) and ``run.url``."""
     engine = _ledger(url, tmp_path)
 
     def run(*args, ok=True):
-        out = run_in_process([*args, "--db", url], capsys)
+        out = run_in_process([*map(str, args), "--db", url], capsys)
         if ok:
             assert_ok(out)
         return out
 
     run.engine, run.url = engine, url
+    return run
+
+
+@pytest.fixture
+def wb(tmp_path, capsys):
+    """``wb(*args)``: run ``workbench ARGS --db <a fresh SQLite ledger with three accounts and bills>``."""
+    run = ledger_runner(f"sqlite:///{tmp_path / 'ledger.sqlite'}", tmp_path, capsys)
     yield run
-    engine.dispose()
+    run.engine.dispose()
 
 
 def _count(engine, model) -> int:
@@ -192,19 +198,11 @@ def test_unapplied_cash_listed_applied_and_reconciled(wb, tmp_path):
 
 
 def test_unapplied_cash_on_postgresql(fresh_pg_url, tmp_path, capsys):  # noqa: F811
-    engine = _ledger(fresh_pg_url, tmp_path)
-
-    def run(*args, ok=True):
-        out = run_in_process([*args, "--db", fresh_pg_url], capsys)
-        if ok:
-            assert_ok(out)
-        return out
-
-    run.engine = engine
+    run = ledger_runner(fresh_pg_url, tmp_path, capsys)
     try:
         _unapplied_round_trip(run, tmp_path)
     finally:
-        engine.dispose()
+        run.engine.dispose()
 
 
 @pytest.mark.parametrize("path", [("ledger", "late-fees"), ("ledger", "deposits", "take"),
