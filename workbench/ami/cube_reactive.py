@@ -21,7 +21,6 @@ import shutil
 import uuid
 from pathlib import Path
 
-import dask.array as da
 import numpy as np
 import xarray as xr
 
@@ -42,6 +41,8 @@ def reactive_codec():
 
 def reactive_variables(n_rows: int, n_time: int, rows_per_chunk: int, has=None) -> tuple[dict, dict, dict]:
     """(data variables, coordinates, encoding) of an empty reactive channel, to merge into a cube template."""
+    import dask.array as da  # only cube writers need it; a bill run reads the cube and skips its 0.4 s import
+
     values = da.full((n_rows, n_time), np.nan, dtype=np.float32, chunks=(rows_per_chunk, n_time))
     flags = np.zeros(n_rows, bool) if has is None else np.asarray(has, bool)
     encoding = {REACTIVE_VAR: {"chunks": (rows_per_chunk, n_time), "compressors": (reactive_codec(),)},
