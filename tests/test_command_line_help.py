@@ -18,13 +18,28 @@ def _subcommands():
     return sub.choices
 
 
-@pytest.mark.parametrize("name", ["bill", "sample", "cycle", "serve", "vee", "ingest"])
-def test_every_option_has_help_and_the_help_has_an_example(name):
-    command = _subcommands()[name]
+def _commands(parser=None, path=()):
+    """Every command a user can run, with its words (``("ledger", "deposits", "take")``) and its parser."""
+    parser = parser or build_parser()
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not subs:
+        yield path, parser
+        return
+    for name, child in subs[0].choices.items():
+        yield from _commands(child, (*path, name))
+
+
+COMMANDS = dict(_commands())
+
+
+@pytest.mark.parametrize("path", sorted(COMMANDS), ids=" ".join)
+def test_every_option_has_help_and_the_help_has_an_example(path):
+    """Every command of every wing, walked from the parser (a new command cannot be left off a list)."""
+    command, name = COMMANDS[path], " ".join(path)
     for action in command._actions:
         assert action.help, f"workbench {name} {action.option_strings or action.dest}: no help text"
     text = command.format_help()
-    assert "example" in text and f"workbench {name} " in text.split("example")[1]
+    assert "\nexample" in text and f"workbench {name} " in text[text.index("\nexample"):]
     assert "-q, --quiet" in text and "-v, --verbose" in text
 
 

@@ -4,18 +4,15 @@ the chart does not map refused with its count and cents, and an existing file ne
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 from pathlib import Path
 
 import pandas as pd
-import pytest
 import yaml
 
 from tests._postgres import fresh_pg_url, pg_server  # noqa: F401  (fixtures)
 from tests.test_ledger import bills_of
 from tests.test_receivables_cli import ledger_runner
-from workbench.cli import build_parser
 from workbench.ledger.db import new_session
 from workbench.ledger.gl_chart import read_chart
 from workbench.ledger.posting import post_bills
@@ -166,20 +163,6 @@ def test_sample_chart_maps_every_kind_of_the_scenario(tmp_path, capsys):
         wb.engine.dispose()
     lines = pd.read_csv(tmp_path / "s.csv", dtype=str)
     assert sum(map(_cents, lines["debit"])) == sum(map(_cents, lines["credit"])) == 94468
-
-
-
-
-@pytest.mark.parametrize("path", [("ledger", "gl-export"), ("payments", "resolve")])
-def test_new_commands_have_help_and_an_example(path):
-    """Every option of ``ledger gl-export`` and ``payments resolve`` has help text; the epilog has an example."""
-    parser = build_parser()
-    for name in path:
-        parser = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[name]
-    for action in parser._actions:
-        assert action.help, f"workbench {' '.join(path)} {action.option_strings or action.dest}: no help text"
-    text = parser.format_help()
-    assert "example" in text and f"workbench {' '.join(path)} " in text.split("example")[1]
 
 
 def test_returned_item_applied_from_the_queue(tmp_path, capsys):

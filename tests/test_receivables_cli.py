@@ -4,7 +4,6 @@ trip on a real PostgreSQL server). Expected amounts are worked by hand in the co
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 
 import pandas as pd
@@ -14,7 +13,6 @@ from sqlalchemy import func, select
 from tests._postgres import fresh_pg_url, pg_server  # noqa: F401  (fixtures)
 from tests.hostile._cli import assert_ok, run_in_process
 from tests.test_ledger import bills_of
-from workbench.cli import build_parser
 from workbench.ledger.accounts import load_accounts, read_accounts_csv
 from workbench.ledger.check import check_ledger, reconcile_day
 from workbench.ledger.db import init_ledger, new_session
@@ -203,22 +201,6 @@ def test_unapplied_cash_on_postgresql(fresh_pg_url, tmp_path, capsys):  # noqa: 
         _unapplied_round_trip(run, tmp_path)
     finally:
         run.engine.dispose()
-
-
-@pytest.mark.parametrize("path", [("ledger", "late-fees"), ("ledger", "deposits", "take"),
-                                  ("ledger", "deposits", "refund"), ("ledger", "deposits", "interest"),
-                                  ("ledger", "deposits", "list"), ("ledger", "budget", "start"),
-                                  ("ledger", "budget", "list"), ("payments", "unapplied"), ("payments", "apply"),
-                                  ("payments", "resolve-return")])
-def test_every_option_has_help_and_an_example(path):
-    parser = build_parser()
-    for name in path:
-        parser = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[name]
-    for action in parser._actions:
-        assert action.help, f"workbench {' '.join(path)} {action.option_strings or action.dest}: no help text"
-    text = parser.format_help()
-    assert "example" in text and f"workbench {' '.join(path)} " in text.split("example")[1]
-    assert "-q, --quiet" in text and "-v, --verbose" in text
 
 
 def test_payments_post_summary_counts_a_return_on_its_own_line(wb, tmp_path):
