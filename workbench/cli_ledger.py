@@ -31,6 +31,8 @@ from workbench.ledger.settings import MAX_FEE_CENTS, nsf_fee_setting, set_nsf_fe
 from workbench.outputs import write_report_csv
 from workbench.runs.assure import assure_command
 
+FEE_CENTS = whole_number(0, MAX_FEE_CENTS, "a fee in cents (2500 is 25.00)")  # --nsf-fee
+
 
 def _money(cents: int) -> str:
     return f"{cents / 100:,.2f}"
@@ -180,7 +182,7 @@ def add_commands(sub) -> None:
     p = lsub.add_parser("settings", help="the utility's own ledger settings: show them, or set the returned-payment "
                         "(NSF) fee", formatter_class=fmt, epilog="example: workbench ledger settings --nsf-fee 2500 "
                         "--who jdoe --db sqlite:///data/ledger.sqlite")
-    p.add_argument("--nsf-fee", type=whole_number(0, MAX_FEE_CENTS, "a fee in cents (2500 is 25.00)"),
+    p.add_argument("--nsf-fee", type=FEE_CENTS,
                    help="the fee charged for a returned payment, in cents (0: none); every change is kept "
                    "(default: show the one in force, change nothing)")
     p.add_argument("--who", help="who sets it (recorded; required with --nsf-fee)")
@@ -233,7 +235,7 @@ def add_commands(sub) -> None:
     p = psub.add_parser("post", help="post a BAI2 or payment CSV file (the same file twice posts once)",
                         formatter_class=fmt, epilog="example: workbench payments post lockbox-2025-02-03.bai")
     p.add_argument("file", help="BAI2 lockbox/bank file or payment CSV (docs/payment-files.md)")
-    p.add_argument("--nsf-fee", type=whole_number(0, MAX_FEE_CENTS, "a fee in cents (2500 is 25.00)"),
+    p.add_argument("--nsf-fee", type=FEE_CENTS,
                    help="returned-payment fee in cents for this file's returned items (default: the utility's fee "
                    "set with `workbench ledger settings --nsf-fee`; neither, with a returned item: refused)")
     p.add_argument("--db", help=DB_HELP)

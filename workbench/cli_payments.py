@@ -13,38 +13,20 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 
-from workbench.cli_parser import DB_HELP, iso_date, wing_group
+from workbench.cli_parser import DB_HELP, iso_date, whole_number, wing_group
 from workbench.errors import WorkbenchError
 from workbench.ledger.db import new_session, open_ledger, require_current
 from workbench.ledger.refunds import LABELS, resolve_unapplied
 from workbench.ledger.returns import resolve_return
+from workbench.ledger.settings import MAX_FEE_CENTS
 
 
 def _money(cents) -> str:
     return f"{int(cents) / 100:,.2f}"
 
 
-def _cents(text: str) -> int:
-    """A fee in whole cents from 0 to 100000 (1,000.00)."""
-    try:
-        value = int(str(text).strip())
-    except ValueError:
-        value = None
-    if value is None or not 0 <= value <= 100_000:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a fee in cents; expected a whole number from 0 to 100000 "
-                                         "(2500 is 25.00)")
-    return value
-
-
-def _payment_id(text: str) -> int:
-    try:
-        value = int(str(text).strip())
-    except ValueError:
-        value = 0
-    if not 1 <= value < 2**63:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a payment id; expected a whole number from 1 "
-                                         "(first column of `workbench payments unapplied`)")
-    return value
+FEE_CENTS = whole_number(0, MAX_FEE_CENTS, "a fee in cents (2500 is 25.00)")  # as `ledger settings --nsf-fee`
+PAYMENT_ID = whole_number(1, 2**63 - 1, "a payment id")  # as `payments apply`
 
 
 def _resolve(args) -> int:
@@ -101,7 +83,7 @@ def _add_resolve(psub) -> None:
         epilog="examples: workbench payments resolve 4711 --refund --who jdoe --why 'check 1042 returned to payer'\n"
         "          workbench payments resolve 4711 --unclaimed --who jdoe --why 'escheat after 3 years'",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("payment_id", type=_payment_id, help="the payment's id (first column of `workbench payments "
+    p.add_argument("payment_id", type=PAYMENT_ID, help="the payment's id (first column of `workbench payments "
                    "unapplied`, kind payment)")
     how = p.add_mutually_exclusive_group(required=True)
     how.add_argument("--refund", action="store_true", help="the cash was paid back to the payer")
@@ -124,7 +106,7 @@ def add_commands(sub) -> None:
         epilog="examples: workbench payments resolve-return 4712 --account 100234 --who jdoe --why 'bank says "
         "check 1042 was theirs'\n          workbench payments resolve-return 4712 --write-off --who jdoe --why "
         "'no customer found after 60 days'", formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("payment_id", type=_payment_id, help="the returned item's id (first column of `workbench payments "
+    p.add_argument("payment_id", type=PAYMENT_ID, help="the returned item's id (first column of `workbench payments "
                    "unapplied`, kind return)")
     how = p.add_mutually_exclusive_group(required=True)
     how.add_argument("--account", help="apply it to this account: reverses the account's latest payment of the same "
@@ -138,7 +120,7 @@ def add_commands(sub) -> None:
     p.add_argument("--why", required=True, help="why (recorded)")
     p.add_argument("--on", type=iso_date, help="the day it is resolved, YYYY-MM-DD, not before it was returned "
                    "(default: today)")
-    p.add_argument("--nsf-fee", type=_cents, help="with --account only: the returned-payment fee in cents for this item "
+    p.add_argument("--nsf-fee", type=FEE_CENTS, help="with --account only: the returned-payment fee in cents for this item "
                    "(default: the utility's fee set with `workbench ledger settings --nsf-fee`; neither: refused)")
     p.add_argument("--db", help=DB_HELP)
     p.set_defaults(func=_resolve)
