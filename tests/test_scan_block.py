@@ -14,12 +14,9 @@ import numpy as np
 import pytest
 from numba import njit
 
+from tests.test_scan_runs import DAY, OUTPUTS, hourly_schedule, scan
 from workbench.kernels.run_sums import quad_sum_max
-from workbench.kernels.scan import scan_determinants
 from workbench.kernels.scan_block import _same_bounds, quad4_sum_max
-
-DAY = 96
-OUTPUTS = ("energy_kwh", "received_kwh", "peak_kw", "tou_peak_kw", "cp_kw", "rtp_cost", "export_credit", "counts")
 
 
 @njit
@@ -30,16 +27,6 @@ def _four(x, a, n):
 @njit
 def _one(x, a, n):
     return quad_sum_max(x, a, n)
-
-
-def hourly_schedule(days):
-    hour = np.tile(np.repeat(np.arange(24), 4), days)
-    peak = (hour >= 16) & (hour < 21)
-    return peak.astype(np.int16), peak.astype(np.int16)
-
-
-def scan(delivered, received, bounds, energy, demand, **kwargs):
-    return scan_determinants(delivered, received, bounds, energy, demand, 2, 2, kw_factor=4.0, **kwargs)
 
 
 def assert_same_bits(delivered, received, bounds, energy, demand, **kwargs):
