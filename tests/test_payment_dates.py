@@ -27,3 +27,26 @@ def test_items_dated_before_the_ledger_are_posted_with_a_warning(wb, tmp_path): 
 def test_no_warning_when_every_item_is_dated_in_the_ledger(wb, tmp_path):  # noqa: F811
     out = _post_payments(wb, tmp_path, "P1,B1,10.00,2025-01-01,payment\nU1,Z9,4.00,2025-01-01,payment\n")
     assert "WARNING" not in out.stdout + out.stderr
+
+
+def test_items_rejected_as_duplicates_are_not_counted_as_early(wb, tmp_path):  # noqa: F811
+    # the first file: U1 (unknown Z9, 2022-02-01) 40.00 is early -> warned once
+    first = _post_payments(wb, tmp_path, "U1,Z9,40.00,2022-02-01,payment\n", name="first.csv")
+    assert "WARNING: 1 item(s), 40.00" in first.stdout
+    # the second file repeats U1 (rejected: already posted), repeats P1 inside the file (the second P1 rejected) and
+    # adds P1 (B1, 2024-12-31) 10.00, early. Posted early items: only the first P1 -> 1 item, 10.00, earliest
+    # 2024-12-31 (counting the rejected ones too would say 3 items, 60.00, earliest 2022-02-01)
+    second = _post_payments(wb, tmp_path, "U1,Z9,40.00,2022-02-01,payment\nP1,B1,10.00,2024-12-31,payment\n"
+                                          "P1,B1,10.00,2024-12-31,payment\n", name="second.csv")
+    assert "rejected                   2" in second.stdout
+    said = ("WARNING: 1 item(s), 10.00, dated before their account opened or before the ledger's first activity "
+            "(2025-01-01); earliest 2024-12-31: posted")
+    assert said in second.stdout and said in second.stderr
+
+
+def test_no_warning_when_every_early_item_is_a_duplicate(wb, tmp_path):  # noqa: F811
+    _post_payments(wb, tmp_path, "U1,Z9,40.00,2022-02-01,payment\n", name="first.csv")
+    again = _post_payments(wb, tmp_path, "U1,Z9,40.00,2022-02-01,payment\nP2,B1,5.00,2025-01-01,payment\n",
+                           name="again.csv")
+    assert "rejected                   1" in again.stdout
+    assert "WARNING" not in again.stdout + again.stderr

@@ -153,6 +153,7 @@ def _payments_post(args) -> int:
     print(f"  rejected             {len(post.rejected) + n_file:>7} {_money(post.rejected_cents + c_file):>16}")
     print(f"  ignored              {n_skip:>7} {_money(c_skip):>16}"
           + ("  (not customer payments: bank transactions, deposit totals)" if n_skip else ""))
+    early = early and early.posted(post.rejected)  # a duplicate or a refused item was not posted
     if early is not None:
         # posted, not refused (an old lockbox file posted late is real), but said loudly: it is more often the
         # wrong file or the wrong ledger

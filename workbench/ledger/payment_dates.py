@@ -9,6 +9,7 @@ the wrong ledger, so ``workbench payments post`` says so loudly: how many, how m
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from dataclasses import dataclass
 
 import pandas as pd
@@ -26,6 +27,23 @@ class EarlyItems:
     cents: int
     earliest: dt.date
     ledger_start: dt.date
+    items: tuple = ()  # (source, item id, cents, date) of each early item, to leave out the ones then rejected
+
+    def posted(self, rejected: list[dict]) -> EarlyItems | None:
+        """These items less the ones the posting rejected (a duplicate of an item already posted, a repeat in the
+        file, ...: ``PaymentPost.rejected``), one for one; None if none is left."""
+        gone = Counter((str(r.get("source", "")), str(r["item_id"]), int(r["amount_cents"]), r.get("paid_on"))
+                       for r in rejected)
+        kept = []
+        for item in self.items:
+            if gone[item] > 0:
+                gone[item] -= 1
+            else:
+                kept.append(item)
+        if not kept:
+            return None
+        return EarlyItems(len(kept), sum(c for _, _, c, _ in kept), min(d for *_, d in kept), self.ledger_start,
+                          tuple(kept))
 
 
 def ledger_start(session: Session) -> dt.date | None:
@@ -38,7 +56,8 @@ def ledger_start(session: Session) -> dt.date | None:
 def early_items(session: Session, payments: pd.DataFrame) -> EarlyItems | None:
     """The items of ``payments`` (columns account, amount_cents, paid_on) dated before their account's opening
     date, or before the ledger's first activity when the account is unknown or has no opening date; None if none.
-    Run it before the file is posted (its own entries would move the ledger's first activity)."""
+    Run it before the file is posted (its own entries would move the ledger's first activity), then leave out
+    the items the posting rejected with ``EarlyItems.posted``."""
     start = ledger_start(session)
     if start is None or not len(payments):
         return None
@@ -57,4 +76,7 @@ def early_items(session: Session, payments: pd.DataFrame) -> EarlyItems | None:
     if not any(early):
         return None
     hit = maybe[early]
-    return EarlyItems(len(hit), int(hit["amount_cents"].sum()), min(pd.to_datetime(hit["paid_on"]).dt.date), start)
+    source = hit["source"].fillna("").astype(str) if "source" in hit else [""] * len(hit)
+    items = tuple(zip(source, hit["item_id"].astype(str), hit["amount_cents"].astype("int64").tolist(),
+                      pd.to_datetime(hit["paid_on"]).dt.date, strict=True))
+    return EarlyItems(len(hit), int(hit["amount_cents"].sum()), min(d for *_, d in items), start, items)

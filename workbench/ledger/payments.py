@@ -57,7 +57,7 @@ class PaymentPost:
     returns: int = 0  # returned payments (NSF) that reversed a payment; not counted in ``applied``
     returns_cents: int = 0
     fees_cents: int = 0  # the returned-payment fees charged for them (charges, not items of the file)
-    rejected: list[dict] = field(default_factory=list)  # source, item_id, account, amount_cents, reason
+    rejected: list[dict] = field(default_factory=list)  # source, item_id, account, amount_cents, paid_on, reason
 
     @property
     def rejected_cents(self) -> int:
@@ -79,7 +79,7 @@ _Row = namedtuple("_Row", "bank item_id account amount_cents paid_on kind source
 
 def _reject(post: PaymentPost, row, reason: str) -> None:
     post.rejected.append({"source": str(row.source), "item_id": str(row.item_id), "account": str(row.account),
-                          "amount_cents": int(row.amount_cents), "reason": reason})
+                          "amount_cents": int(row.amount_cents), "paid_on": row.paid_on, "reason": reason})
 
 
 def _items_by_bank(keys) -> dict[str, list[str]]:
