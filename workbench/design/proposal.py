@@ -12,8 +12,9 @@ proposal and never touch the files. The edits name a charge by its ``description
 
 :meth:`Proposal.round_prices` rounds a charge's prices to a number of decimals (half up), as a tariff is filed.
 :meth:`Proposal.write` writes the whole book (programs and price files copied from the present book) so that
-``workbench cycle --tariffs DIR`` bills it; a tariff the edits left as it was is copied byte for byte (its
-comments and layout kept), only an edited one is written anew. :meth:`Proposal.compile` validates and compiles
+``workbench cycle --tariffs DIR`` bills it; a tariff the edits left as it was is copied byte for byte, and an
+edited one is its file with only the changed values rewritten (``ruamel.yaml`` round trip: its comments, order
+and flow style kept; see ``proposal_yaml``). :meth:`Proposal.compile` validates and compiles
 it in memory.
 """
 
@@ -25,8 +26,7 @@ import shutil
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
-import yaml
-
+from workbench.design.proposal_yaml import edited_text
 from workbench.errors import TariffError, WorkbenchError
 from workbench.tariffs import read_yaml, tariff_from_spec
 from workbench.tariffs.checks import read_tariff_text
@@ -169,7 +169,10 @@ class Proposal:
                 for code, data in self.tariffs.items() if codes is None or code in codes}
 
     def to_yaml(self, rate_code: str) -> str:
-        return yaml.safe_dump(_plain(self.tariffs[rate_code]), sort_keys=False, allow_unicode=True, width=110)
+        """The tariff's YAML: its file's text with the edited values changed (comments kept), or, for a tariff
+        with no file, the data written plainly."""
+        path = self.paths.get(rate_code)
+        return edited_text(read_tariff_text(path) if path is not None else None, _plain(self.tariffs[rate_code]))
 
     def write(self, folder) -> Path:
         """Write the book: a copy of the present book's folder (programs, price files) with these tariffs."""
@@ -185,8 +188,8 @@ class Proposal:
             if code in self.paths and self.unedited(code):
                 shutil.copy2(self.paths[code], folder / self.paths[code].name)
                 continue
-            (folder / f"{code}.yaml").write_text(f"# {self.name}: written by workbench.design\n" + self.to_yaml(code),
-                                                 encoding="utf-8")
+            (folder / f"{code}.yaml").write_text(f"# {self.name}: prices edited by workbench.design\n"
+                                                 + self.to_yaml(code), encoding="utf-8")
         return folder
 
     def unedited(self, rate_code: str) -> bool:
