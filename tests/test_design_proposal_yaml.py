@@ -6,6 +6,7 @@ from __future__ import annotations
 import difflib
 from pathlib import Path
 
+from tests._fixtures import GOOD_TARIFF
 from workbench.design.proposal import Proposal
 from workbench.tariffs import read_yaml
 
@@ -49,3 +50,23 @@ def test_a_new_block_keeps_the_lists_flow_style_and_their_comments(tmp_path):
 def test_an_unedited_tariff_is_copied_byte_for_byte(tmp_path):
     Proposal.from_book(BOOK).scale("RES-TOU", "Energy", 1.1).write(tmp_path / "book")
     assert (tmp_path / "book" / "LGS-TOU.yaml").read_bytes() == (BOOK / "LGS-TOU.yaml").read_bytes()
+
+
+
+def test_an_edit_under_a_yaml_alias_changes_only_the_last_version(tmp_path):
+    # both versions' charges are one YAML node (an anchor and its alias); the edit is of the last version only:
+    # the file is then written plainly (the alias cannot hold two values), the first version still at 10.00
+    book = tmp_path / "present"
+    book.mkdir()
+    (book / "TEST.yaml").write_text(GOOD_TARIFF.split("versions:")[0] + (
+        "versions:\n"
+        "  - effective: 2024-01-01\n"
+        "    charges: &same\n"
+        "      - {type: customer, amount: 10.0, per: month}\n"
+        "      - {type: energy, rates: 0.1}\n"
+        "  - effective: 2025-01-01\n"
+        "    charges: *same\n"))
+    prop = Proposal.from_book(book).set_customer_charge("TEST", 12.0)
+    prop.write(tmp_path / "out")
+    written = read_yaml((tmp_path / "out" / "TEST.yaml").read_text())
+    assert [v["charges"][0]["amount"] for v in written["versions"]] == [10.0, 12.0]

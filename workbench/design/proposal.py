@@ -82,6 +82,8 @@ class Proposal:
             data = read_yaml(read_tariff_text(path))
             if not isinstance(data, dict) or "code" not in data:
                 raise TariffError(f"{path}: not a tariff (a mapping with a code)")
+            if isinstance(data.get("versions"), list):  # a YAML alias shared by two versions is unshared here:
+                data["versions"] = [copy.deepcopy(v) for v in data["versions"]]  # editing one never edits another
             tariffs[str(data["code"])] = data
             paths[str(data["code"])] = path
         if not tariffs:
@@ -172,7 +174,11 @@ class Proposal:
         """The tariff's YAML: its file's text with the edited values changed (comments kept), or, for a tariff
         with no file, the data written plainly."""
         path = self.paths.get(rate_code)
-        return edited_text(read_tariff_text(path) if path is not None else None, _plain(self.tariffs[rate_code]))
+        data = _plain(self.tariffs[rate_code])
+        text = edited_text(read_tariff_text(path) if path is not None else None, data)
+        if path is not None and read_yaml(text) != self.tariffs[rate_code]:  # e.g. an edited value under a YAML
+            text = edited_text(None, data)  # anchor that another place aliases: written plainly, never wrong
+        return text
 
     def write(self, folder) -> Path:
         """Write the book: a copy of the present book's folder (programs, price files) with these tariffs."""
