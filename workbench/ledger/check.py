@@ -46,7 +46,7 @@ from workbench.ledger.receivables import aging, balances
 BILL_KINDS = ("bill", "budget_deferral")
 PAID_KINDS = ("payment",)
 RETURN_KINDS = ("payment_return",)
-FEE_KINDS = ("nsf_fee", "late_fee")
+FEE_KINDS = ("nsf_fee", "late_fee", "reconnect_fee")
 
 
 def _money(cents: int) -> str:
