@@ -8,7 +8,7 @@ import datetime as dt
 
 import pandas as pd
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
 
 from tests._postgres import fresh_pg_url, pg_server  # noqa: F401  (fixtures)
 from tests.hostile._cli import assert_ok, run_in_process
@@ -186,6 +186,11 @@ def test_disconnect_reconnect_and_the_fee(wb):
        "--out", wb.tmp / "gl.csv")
     gl = pd.read_csv(wb.tmp / "gl.csv", dtype=str)
     assert "451 Miscellaneous service revenues" in set(gl["gl_account"])
+    # the record of work done cannot be edited or removed, in the database itself
+    for change in (update(ServiceOrder).values(made_by="someone else"), delete(ServiceOrder)):
+        with new_session(wb.engine) as session, pytest.raises(Exception, match="append-only"):
+            session.execute(change)
+    assert len(_orders(wb.engine)) == 4
 
 
 def test_the_recorded_rules_file_gone_is_refused_naming_it(wb):

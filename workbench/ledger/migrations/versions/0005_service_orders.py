@@ -1,4 +1,5 @@
-"""Service orders after the final notice: disconnections and reconnections (``service_orders``), append-only.
+"""Service orders after the final notice: disconnections and reconnections (``service_orders``), made
+append-only by triggers as the journal is (a service order is a record of work done in the field).
 
 Revision ID: 0005
 Revises: 0004
@@ -36,6 +37,24 @@ def upgrade() -> None:
     sa.UniqueConstraint('account_id', 'seq', name='uq_service_order_seq'),
     sa.UniqueConstraint('notice_id', 'kind', name='uq_service_order_notice')
     )
+    name = op.get_bind().dialect.name
+    for statement in {"sqlite": _SQLITE_TRIGGERS, "postgresql": _POSTGRES_TRIGGERS}.get(name, ()):
+        op.execute(statement)
+
+
+_SAYS = "service orders are append-only: record a new order (a reconnection) instead"
+_SQLITE_TRIGGERS = (
+    "CREATE TRIGGER service_orders_no_update BEFORE UPDATE ON service_orders "
+    f"BEGIN SELECT RAISE(ABORT, '{_SAYS}'); END",
+    "CREATE TRIGGER service_orders_no_delete BEFORE DELETE ON service_orders "
+    f"BEGIN SELECT RAISE(ABORT, '{_SAYS}'); END",
+)
+_POSTGRES_TRIGGERS = (
+    "CREATE FUNCTION service_orders_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+    f"RAISE EXCEPTION '{_SAYS}'; END $$",
+    "CREATE TRIGGER service_orders_no_change BEFORE UPDATE OR DELETE ON service_orders "
+    "FOR EACH ROW EXECUTE FUNCTION service_orders_append_only()",
+)
 
 
 def downgrade() -> None:
