@@ -8,6 +8,7 @@ import datetime as dt
 
 import pandas as pd
 import pytest
+from alembic import command
 from sqlalchemy import delete, func, select, update
 
 from tests._postgres import fresh_pg_url, pg_server  # noqa: F401  (fixtures)
@@ -15,8 +16,8 @@ from tests.hostile._cli import assert_ok, run_in_process
 from tests.test_ledger import bills_of, pays
 from workbench.ledger.accounts import load_accounts, read_accounts_csv
 from workbench.ledger.check import check_ledger, reconcile_day
-from workbench.ledger.db import init_ledger, new_session
-from workbench.ledger.models import Adjustment, CollectionNotice, JournalEntry, ServiceOrder
+from workbench.ledger.db import _alembic_config, current_revision, init_ledger, new_session, open_ledger
+from workbench.ledger.models import Account, Adjustment, CollectionNotice, JournalEntry, ServiceOrder
 from workbench.ledger.payments import apply_payments
 from workbench.ledger.posting import post_bills
 from workbench.ledger.receivables import balances
@@ -107,6 +108,10 @@ def test_the_list_rechecks_each_final_notice_on_the_day(wb):
     wb("ledger", "arrange", "--account", "D3", "--installments", "3", "--start", "2025-05-01", "--who", "jdoe",
        "--why", "agreed by phone", "--on", "2025-04-10")
     before = _state(wb.engine)
+    shown = wb("ledger", "disconnects", "--as-of", FIELD_DAY)
+    assert f"rules: {wb.tmp / 'notices.yaml'} (recorded with the notices)" in shown.stdout
+    assert "5 final notice(s) past their disconnection date: 2 to disconnect" in shown.stdout
+    assert "not in the ledger" not in shown.stderr
     table = _list(wb, FIELD_DAY)  # the rules the notices were issued under (recorded), read again
     assert _state(wb.engine) == before  # nothing written
     assert list(table.index) == ["D1", "D4", "D2", "D3", "D5"]  # the listed first, then the others; all five
@@ -122,6 +127,10 @@ def test_the_list_rechecks_each_final_notice_on_the_day(wb):
     later = _list(wb, FIELD_DAY, "--rules", wb.rules(certificates="{D4: 2025-06-30}"))
     assert later.loc["D4", "disconnect"] == "no" and later.loc["D4", "reason"] == \
         "medical certificate valid through 2025-06-30"
+    # "D04" for D4: the certificate protects no one and D4 stays on the list: said, on stderr
+    typo = wb("ledger", "disconnects", "--as-of", FIELD_DAY, "--rules", wb.rules(certificates="{D04: 2025-06-30}"))
+    assert "medical_certificates names 1 account(s) not in the ledger (D04): they protect no one" in typo.stderr
+    assert "2 to disconnect" in typo.stdout
     # ... and a moratorium date: nobody is disconnected that day
     none = _list(wb, FIELD_DAY, "--rules", wb.rules(dates="[2025-04-21]"))
     assert (none["disconnect"] == "no").all()
@@ -191,6 +200,15 @@ def test_disconnect_reconnect_and_the_fee(wb):
         with new_session(wb.engine) as session, pytest.raises(Exception, match="append-only"):
             session.execute(change)
     assert len(_orders(wb.engine)) == 4
+    # `ledger check` finds a reconnection fee in the journal that no reconnection charged
+    with new_session(wb.engine) as session:
+        session.add(JournalEntry(account_id=session.scalar(select(Account.id).where(Account.account_number == "D2")),
+                                 book="receivable", posted_on=dt.date(2025, 4, 22), kind="reconnect_fee",
+                                 amount_cents=3500))
+        session.commit()
+        assert [b for b in check_ledger(session) if "reconnection" in b] == [
+            f"journal entry {session.scalar(select(func.max(JournalEntry.id)))}: a reconnection fee of 35.00 that "
+            "no reconnection charged"]
 
 
 def test_the_recorded_rules_file_gone_is_refused_naming_it(wb):
@@ -199,3 +217,21 @@ def test_the_recorded_rules_file_gone_is_refused_naming_it(wb):
     assert out.status == 2 and "notices.yaml" in out.stderr and "give --rules FILE" in out.stderr
     with new_session(wb.engine) as session:
         assert session.scalar(select(func.count()).select_from(CollectionNotice)) == 5
+
+
+def test_a_ledger_at_0004_upgrades_keeping_its_data(tmp_path):
+    # a ledger made before the service orders (schema 0004) with its accounts: `ledger init` adds the table
+    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    engine = open_ledger(url, create=True)
+    with engine.begin() as connection:
+        command.upgrade(_alembic_config(connection), "0004")
+    (tmp_path / "accounts.csv").write_text(ACCOUNTS)
+    with new_session(engine) as session:
+        load_accounts(session, read_accounts_csv(tmp_path / "accounts.csv"))
+    engine.dispose()
+    engine, before, after = init_ledger(url)
+    assert (before, after) == ("0004", "0005") and current_revision(engine) == "0005"
+    with new_session(engine) as session:
+        assert session.scalar(select(func.count()).select_from(ServiceOrder)) == 0
+        assert session.scalar(select(func.count()).select_from(Account)) == 5
+    engine.dispose()

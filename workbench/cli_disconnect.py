@@ -11,18 +11,27 @@ ledger) is read again, now: its medical certificates and moratorium are the ones
 from __future__ import annotations
 
 import argparse
+import logging
 
 import pandas as pd
 
 from workbench.cli_parser import DB_HELP, iso_date, whole_number, wing_group
 from workbench.errors import WorkbenchError
 from workbench.ledger.db import session_on
-from workbench.ledger.disconnects import as_frame, check_disconnects, plan_disconnects, recorded_rules
+from workbench.ledger.disconnects import (
+    as_frame,
+    check_disconnects,
+    plan_disconnects,
+    recorded_rules,
+    unknown_certificates,
+)
 from workbench.ledger.notice_rules import RulesError, load_rules
 from workbench.ledger.receivables import account_id
 from workbench.ledger.service_orders import disconnect, reconnect
 from workbench.ledger.settings import MAX_FEE_CENTS
 from workbench.outputs import write_report_csv
+
+log = logging.getLogger(__name__)
 
 FEE_CENTS = whole_number(0, MAX_FEE_CENTS, "a fee in cents (2500 is 25.00)")  # as `ledger settings --reconnect-fee`
 RULES_HELP = ("the collections rules YAML (docs/examples/notices.yaml) whose minimum amount, medical certificates "
@@ -39,32 +48,43 @@ def _as_dollars(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _rules(session, given, as_of, account_ids=None):
-    """``--rules`` read, else the one file the final notices past their date were issued under (None: no such
-    notice, nothing to check); notices issued under more than one file: refused, --rules is needed."""
+    """(rules, the file read): ``--rules``, else the one file the final notices past their date were issued
+    under ((None, "") when there is no such notice: nothing to check); notices issued under more than one file:
+    refused, --rules is needed. A medical certificate naming no account of the ledger is warned of."""
     if given:
-        return load_rules(given)
-    names = recorded_rules(session, as_of, account_ids)
-    if not names:
-        return None
-    if len(names) > 1:
-        raise WorkbenchError(f"--rules: not given, and the final notices past their date were issued under "
-                             f"{len(names)} rules files ({', '.join(names[:3])}); give --rules FILE (the one in force)")
-    try:
-        return load_rules(names[0])
-    except RulesError as exc:
-        raise RulesError(f"{exc} (the rules file the final notices were issued under, as recorded; give --rules "
-                         "FILE)") from None
+        name, rules = str(given), load_rules(given)
+    else:
+        names = recorded_rules(session, as_of, account_ids)
+        if not names:
+            return None, ""
+        if len(names) > 1:
+            raise WorkbenchError(f"--rules: not given, and the final notices past their date were issued under "
+                                 f"{len(names)} rules files ({', '.join(names[:3])}); give --rules FILE (the one in "
+                                 "force)")
+        name = names[0]
+        try:
+            rules = load_rules(name)
+        except RulesError as exc:
+            raise RulesError(f"{exc} (the rules file the final notices were issued under, as recorded; give "
+                             "--rules FILE)") from None
+    unknown = unknown_certificates(session, rules)
+    if unknown:
+        log.warning(f"warning: --rules {name}: protections.medical_certificates names {len(unknown)} account(s) not "
+                    f"in the ledger ({', '.join(unknown[:10])}{', ...' if len(unknown) > 10 else ''}): they protect "
+                    "no one; check the account numbers")
+    return rules, name + ("" if given else " (recorded with the notices)")
 
 
 def _disconnects(args) -> int:
     with session_on(args.db) as session:
-        rules = _rules(session, args.rules, args.as_of)
+        rules, rules_name = _rules(session, args.rules, args.as_of)
         rows = plan_disconnects(session, rules, args.as_of) if rules is not None else []
         check_disconnects(session, rows, args.as_of)
     table = _as_dollars(as_frame(rows))
     listed = sum(r.listed for r in rows)
     print(f"disconnects on {args.as_of}: {len(rows)} final notice(s) past their disconnection date: {listed} to "
-          f"disconnect (account(s) on the list), {len(rows) - listed} not (reason listed); nothing recorded")
+          f"disconnect (account(s) on the list), {len(rows) - listed} not (reason listed); nothing recorded"
+          + (f"; rules: {rules_name}" if rules_name else ""))
     if len(table):
         print(table.drop(columns=["customer", "service_address"]).to_string(index=False))
     if args.out:
@@ -75,10 +95,10 @@ def _disconnects(args) -> int:
 
 def _disconnect(args) -> int:
     with session_on(args.db) as session:
-        rules = _rules(session, args.rules, args.on, [account_id(session, args.account)])
+        rules, rules_name = _rules(session, args.rules, args.on, [account_id(session, args.account)])
         done = disconnect(session, rules, args.account, args.on, args.who)
     print(f"account {done.account}: disconnected on {done.on} by {args.who.strip()} (service order {done.order_id}, "
-          f"final notice {done.notice_id}; {done.past_due_cents / 100:,.2f} of it unpaid)")
+          f"final notice {done.notice_id}; {done.past_due_cents / 100:,.2f} of it unpaid; rules: {rules_name})")
     return 0
 
 

@@ -158,6 +158,14 @@ def as_frame(rows: list[DisconnectRow]) -> pd.DataFrame:
     return pd.DataFrame(records, columns=columns)
 
 
+def unknown_certificates(session: Session, rules: NoticeRules) -> list[str]:
+    """The account numbers of the rules' medical certificates that are not in the ledger: a mistyped number
+    protects no one, and the customer it was meant for would be on the list."""
+    certified = list(rules.protections.medical_certificates)
+    known = set(session.scalars(select(Account.account_number).where(Account.account_number.in_(certified))))
+    return [number for number in certified if number not in known]
+
+
 def recorded_rules(session: Session, as_of: dt.date, account_ids=None) -> list[str]:
     """The rules files the final notices past their date on ``as_of`` were issued under (as recorded), sorted."""
     return sorted({n.rules for n, *_ in final_notices(session, as_of, account_ids)})
