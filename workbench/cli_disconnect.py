@@ -98,7 +98,7 @@ def _disconnect(args) -> int:
         rules, rules_name = _rules(session, args.rules, args.on, [account_id(session, args.account)])
         done = disconnect(session, rules, args.account, args.on, args.who)
     print(f"account {done.account}: disconnected on {done.on} by {args.who.strip()} (service order {done.order_id}, "
-          f"final notice {done.notice_id}; {done.past_due_cents / 100:,.2f} of it unpaid; rules: {rules_name})")
+          f"final notice {done.notice_id}; {done.past_due_cents / 100:,.2f} of it unpaid); rules: {rules_name}")
     return 0
 
 
