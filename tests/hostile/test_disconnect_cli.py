@@ -20,6 +20,7 @@ import workbench.ledger.service_orders as service_orders
 from workbench.ledger.db import new_session
 from workbench.ledger.models import JournalEntry, LedgerSetting, ServiceOrder
 from workbench.ledger.payments import apply_payments
+from workbench.ledger.posting import post_bills
 
 from ._cli import assert_ok, assert_refused, run_in_process
 from ._ledger import ledger_with_a_bill
@@ -55,7 +56,14 @@ def wb(tmp_path, capsys):
             apply_payments(session, pd.DataFrame([dict(item_id=f"P{cents}", account="A1", amount_cents=cents,
                                                        kind="payment", paid_on=day)]), checksum=f"p{cents}")
 
-    run.tmp, run.pay = tmp_path, pay
+    def bill(start, end, dollars):
+        with new_session(engine) as session:
+            post_bills(session, None, pd.DataFrame([dict(
+                meter="M1", account="A1", customer_class="RES", rate_code="RES", period_start=start, period_end=end,
+                days=(end - start).days + 1, delivered_kwh=400.0, total=dollars)]), pd.DataFrame([dict(
+                    meter="M1", period_start=start, line=1, description="Energy", amount=dollars)]))
+
+    run.tmp, run.pay, run.bill = tmp_path, pay, bill
     yield run
     engine.dispose()
 
@@ -113,6 +121,16 @@ def test_disconnect_an_account_that_paid(wb):
     """`ledger disconnect` of an account that paid its past-due amount after the notice: refused with the reason"""
     wb.pay(10000, dt.date(2025, 4, 18))
     assert_refused(_cut(wb), "not on the disconnect list on 2025-04-21", "paid since: 0.00 of the 100.00 noticed")
+
+
+def test_disconnect_before_a_newer_notices_date(wb):
+    """`ledger disconnect` of an account whose first final notice was paid and whose second one's date has not come: refused naming the second notice's date, not the paid one"""
+    wb.pay(10000, dt.date(2025, 4, 18))
+    wb.bill(dt.date(2025, 2, 1), dt.date(2025, 2, 28), 80.0)  # due 2025-03-21; 45 days past due on 05-05
+    assert_ok(wb("ledger", "notices", "--as-of", "2025-05-05", "--rules", wb.tmp / "rules.yaml", "--out",
+                 wb.tmp / "n2", "--pdfs", "0"))
+    assert_refused(_cut(wb, on="2025-05-10"), "--on 2025-05-10 is before the disconnection date 2025-05-15 of "
+                   "final notice 2")
 
 
 def test_disconnect_twice(wb):

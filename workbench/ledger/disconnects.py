@@ -8,8 +8,9 @@ checked in this order on ``as_of``:
 
 1. *already disconnected*: the account's latest service order by then is a disconnection (this notice's or
    another's); or this notice was acted on already (disconnected and reconnected since);
-2. *paid since*: the amount the notice was for (the account's charges past due on the notice date, less its
-   open credits), what of it is still unpaid on ``as_of``, is under the rules' ``final.min_past_due``;
+2. *paid since*: the amount the notice was for (the account's charges past due on the notice date and in the
+   ledger when it was issued, less its open credits), what of it is still unpaid on ``as_of``, is under the
+   rules' ``final.min_past_due``;
 3. *arrangement*: a payment arrangement in good standing (:mod:`workbench.ledger.arrangements`);
 4. *medical*: a medical certificate in the rules valid on ``as_of``;
 5. *moratorium*: ``as_of`` is a moratorium date or in a moratorium month;
@@ -29,9 +30,9 @@ from sqlalchemy.orm import Session
 
 from workbench.ledger.arrangements import standings
 from workbench.ledger.db import LedgerError
-from workbench.ledger.models import Account, CollectionNotice, Customer, Premise, ServiceOrder
+from workbench.ledger.models import Account, CollectionNotice, Customer, JournalEntry, Premise, ServiceOrder
 from workbench.ledger.notice_rules import NoticeRules
-from workbench.ledger.settle import open_items
+from workbench.ledger.settle import chunks, open_items
 
 
 @dataclass
@@ -55,11 +56,22 @@ def _money(cents: int) -> str:
     return f"{cents / 100:,.2f}"
 
 
-def noticed_unpaid(charges, credits, notice_date: dt.date) -> int:
-    """Of an account's open items on a day (:func:`open_items`), what is still unpaid of the charges that were
-    past due on ``notice_date`` (posted by then and due before it), less the open credits; at least 0."""
-    cents = sum(c.open_cents for c in charges if c.posted_on <= notice_date and c.due_on < notice_date)
+def noticed_unpaid(charges, credits, notice: CollectionNotice, created: dict[int, dt.datetime]) -> int:
+    """Of an account's open items on a day (:func:`open_items`), what is still unpaid of the charges the notice
+    was for: past due on its notice date (posted by then, due before it) and in the ledger when it was issued
+    (``created``: entry id -> when it was written; a bill posted later, even back-dated, was not on the
+    notice); less the open credits; at least 0."""
+    cents = sum(c.open_cents for c in charges if c.posted_on <= notice.notice_date and c.due_on < notice.notice_date
+                and created.get(c.entry_id, dt.datetime.max) <= notice.issued_at)
     return max(0, cents - sum(c.open_cents for c in credits))
+
+
+def _created(session: Session, items) -> dict[int, dt.datetime]:
+    ids = [c.entry_id for charges, _ in items.values() for c in charges]
+    out = {}
+    for part in chunks(ids):
+        out.update(session.execute(select(JournalEntry.id, JournalEntry.created_at).where(JournalEntry.id.in_(part))).all())
+    return out
 
 
 def account_orders(session: Session, account_ids, through: dt.date | None = None) -> dict[int, list[ServiceOrder]]:
@@ -119,12 +131,13 @@ def plan_disconnects(session: Session, rules: NoticeRules | None, as_of: dt.date
     if rules is None:
         raise LedgerError("the disconnect list needs the collections rules (--rules)")
     items = open_items(session, accounts, as_of=as_of)
+    created = _created(session, items)
     plans = standings(session, as_of, accounts)
     orders = account_orders(session, accounts, through=as_of)
     rows, listed = [], {}
     for notice, number, name, address in found:
         charges, credits = items.get(notice.account_id, ([], []))
-        unpaid = noticed_unpaid(charges, credits, notice.notice_date)
+        unpaid = noticed_unpaid(charges, credits, notice, created)
         row = DisconnectRow(notice.id, number, name or "", address or "", notice.notice_date, notice.disconnect_on,
                             int(notice.past_due_cents), unpaid, account_id=notice.account_id)
         row.reason = _why_not(notice, orders.get(notice.account_id, []), unpaid, plans.get(notice.account_id),

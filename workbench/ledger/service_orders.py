@@ -91,18 +91,20 @@ def disconnect(session: Session, rules: NoticeRules | None, number: str, on: dt.
     _not_future(on, today)
     acct = account_id(session, number)
     rows = plan_disconnects(session, rules, on, [acct])
-    if not rows:
-        later = session.execute(select(CollectionNotice.id, CollectionNotice.notice_date, CollectionNotice.disconnect_on)
-                                .where(CollectionNotice.account_id == acct, CollectionNotice.kind == "final")
-                                .order_by(CollectionNotice.id)).first()
-        if later is None:
-            raise LedgerError(f"account {number}: no final notice was issued to it; a disconnection acts on a final "
-                              "notice (`workbench ledger notices`); nothing recorded")
-        raise LedgerError(f"account {number}: --on {on} is before the disconnection date {later[2]} of final notice "
-                          f"{later[0]} (issued {later[1]}); nothing recorded")
     listed = [r for r in rows if r.listed]
     if not listed:
-        raise LedgerError(f"account {number}: not on the disconnect list on {on}: {rows[-1].reason}; nothing recorded")
+        newest = session.execute(select(CollectionNotice.id, CollectionNotice.notice_date, CollectionNotice.disconnect_on)
+                                 .where(CollectionNotice.account_id == acct, CollectionNotice.kind == "final")
+                                 .order_by(CollectionNotice.id.desc())).first()
+        if newest is None:
+            raise LedgerError(f"account {number}: no final notice was issued to it; a disconnection acts on a final "
+                              "notice (`workbench ledger notices`); nothing recorded")
+        cut = [r.reason for r in rows if r.reason.startswith("already disconnected")]
+        if newest[2] > on and not cut:
+            raise LedgerError(f"account {number}: --on {on} is before the disconnection date {newest[2]} of final "
+                              f"notice {newest[0]} (issued {newest[1]}); nothing recorded")
+        raise LedgerError(f"account {number}: not on the disconnect list on {on}: {(cut or [rows[-1].reason])[0]}; "
+                          "nothing recorded")
     row = listed[0]
     orders = account_orders(session, [acct]).get(acct, [])
     _after_last(number, orders, on)
