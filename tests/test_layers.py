@@ -34,7 +34,7 @@ RANKS = {
     "cli_errors": 11, "cli_logging": 11, "cli_parser": 11.5,
     # each wing's subcommands: workbench/cli_<wing>.py, listed in cli_wings.WINGS
     "cli_ledger": 11.7, "cli_runs": 11.7, "cli_design": 11.6, "cli_cos": 11.7, "cli_filing": 11.7, "cli_payments": 11.7,
-    "cli_receivables": 11.7, "cli_glexport": 11.7, "cli_collections": 11.7,
+    "cli_receivables": 11.7, "cli_glexport": 11.7, "cli_collections": 11.7, "cli_disconnect": 11.7,
     "cli_wings": 11.9,  # lists the wings; cli.wings() imports it
     "cli": 12, "__main__": 13,
 }

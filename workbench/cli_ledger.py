@@ -27,11 +27,14 @@ from workbench.ledger.payment_dates import early_items
 from workbench.ledger.payment_files import read_payment_file
 from workbench.ledger.payments import apply_payments
 from workbench.ledger.receivables import BUCKETS, aging
-from workbench.ledger.settings import MAX_FEE_CENTS, nsf_fee_setting, set_nsf_fee
+from workbench.ledger.settings import FEES, MAX_FEE_CENTS, NSF_FEE, RECONNECT_FEE, fee_setting, set_fee
 from workbench.outputs import write_report_csv
 from workbench.runs.assure import assure_command
 
-FEE_CENTS = whole_number(0, MAX_FEE_CENTS, "a fee in cents (2500 is 25.00)")  # --nsf-fee
+FEE_CENTS = whole_number(0, MAX_FEE_CENTS, "a fee in cents (2500 is 25.00)")  # --nsf-fee, --reconnect-fee
+NOT_SET = {NSF_FEE: "`payments post` refuses a file with returned items and `payments resolve-return --account` "
+                    "refuses",
+           RECONNECT_FEE: "`ledger reconnect` refuses"}
 
 
 def _money(cents: int) -> str:
@@ -57,20 +60,27 @@ def _init(args) -> int:
 
 
 def _settings(args) -> int:
-    if (args.nsf_fee is None) != (args.who is None):
-        raise LedgerError("workbench ledger settings: --nsf-fee and --who go together (the fee and who sets it)")
+    given = [(name, value) for name, value in ((NSF_FEE, args.nsf_fee), (RECONNECT_FEE, args.reconnect_fee))
+             if value is not None]
+    if given and args.who is None:
+        raise LedgerError(f"workbench ledger settings: {FEES[given[0][0]][0]} and --who go together (the fee and "
+                          "who sets it)")
+    if args.who is not None and not given:
+        raise LedgerError("workbench ledger settings: --nsf-fee and --who go together (or --reconnect-fee and "
+                          "--who): the fee and who sets it")
     _, session = _session(args)
     with session:
-        changed = set_nsf_fee(session, args.nsf_fee, args.who) if args.nsf_fee is not None else False
-        current = nsf_fee_setting(session)
-        if current is None:
-            print("returned-payment (NSF) fee: NOT SET: `payments post` refuses a file with returned items and "
-                  "`payments resolve-return --account` refuses, until it is set with --nsf-fee CENTS --who NAME "
-                  "(or given on each)")
-        else:
-            print(f"returned-payment (NSF) fee: {_money(current.value_cents)} ({current.value_cents} cents), set by "
-                  f"{current.set_by} at {current.set_at:%Y-%m-%d %H:%M} UTC"
-                  + ("" if args.nsf_fee is None else " (changed)" if changed else " (already so; nothing changed)"))
+        changed = {name: set_fee(session, name, value, args.who) for name, value in given}
+        for name, (option, what, run_option) in FEES.items():
+            current = fee_setting(session, name)
+            if current is None:
+                print(f"{what}: NOT SET: {NOT_SET[name]}, until it is set with {option} CENTS --who NAME (or "
+                      f"given on each with {run_option})")
+            else:
+                print(f"{what}: {_money(current.value_cents)} ({current.value_cents} cents), set by "
+                      f"{current.set_by} at {current.set_at:%Y-%m-%d %H:%M} UTC"
+                      + ("" if name not in changed else " (changed)" if changed[name] else
+                         " (already so; nothing changed)"))
     return 0
 
 
@@ -181,12 +191,15 @@ def add_commands(sub) -> None:
     p.set_defaults(func=_init)
 
     p = lsub.add_parser("settings", help="the utility's own ledger settings: show them, or set the returned-payment "
-                        "(NSF) fee", formatter_class=fmt, epilog="example: workbench ledger settings --nsf-fee 2500 "
+                        "(NSF) fee or the reconnection fee", formatter_class=fmt, epilog="example: workbench ledger settings --nsf-fee 2500 "
                         "--who jdoe --db sqlite:///data/ledger.sqlite")
     p.add_argument("--nsf-fee", type=FEE_CENTS,
                    help="the fee charged for a returned payment, in cents (0: none); every change is kept "
                    "(default: show the one in force, change nothing)")
-    p.add_argument("--who", help="who sets it (recorded; required with --nsf-fee)")
+    p.add_argument("--reconnect-fee", type=FEE_CENTS,
+                   help="the fee charged when service is reconnected after a disconnection for non-payment, in "
+                   "cents (0: none); every change is kept (default: show the one in force, change nothing)")
+    p.add_argument("--who", help="who sets it (recorded; required with --nsf-fee or --reconnect-fee)")
     p.add_argument("--db", help=DB_HELP)
     p.set_defaults(func=_settings)
 

@@ -10,6 +10,7 @@ from workbench import (
     cli_collections,
     cli_cos,
     cli_design,
+    cli_disconnect,
     cli_filing,
     cli_glexport,
     cli_ledger,
@@ -21,6 +22,7 @@ from workbench import (
 WINGS = [
     cli_ledger.add_commands,
     cli_collections.add_commands,
+    cli_disconnect.add_commands,
     cli_runs.add_commands,
     cli_design.add_commands,
     cli_cos.add_commands,

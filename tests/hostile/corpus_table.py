@@ -27,6 +27,7 @@ AREAS = {
     "test_nsf_fee_cli.py": "The returned-payment fee (`ledger settings`, `payments post`, `payments resolve-return`)",
     "test_refunds_cli.py": "Unidentified payments refunded or unclaimed (`payments resolve`)",
     "test_collections_cli.py": "Collections (`ledger notices`, `ledger arrange`)",
+    "test_disconnect_cli.py": "Disconnection and reconnection (`ledger disconnects`, `disconnect`, `reconnect`)",
     "test_gl_export_cli.py": "General-ledger export (`ledger gl-export`)",
     "test_cycle_runs.py": "Cycle runs (`run-cycle`, `bills`, `compare-bills`, `ledger assure`)",
     "test_missing_ledger.py": "A `--db` SQLite ledger that does not exist (every command but `ledger init`)",

@@ -19,6 +19,8 @@ COMMANDS = [
     ["payments", "unapplied"],
     ["payments", "post", "{tmp}/pay.csv"],
     ["bills", "list"],
+    ["ledger", "disconnects", "--as-of", "2025-04-21"],
+    ["ledger", "reconnect", "--account", "A1", "--on", "2025-04-22", "--who", "crew7"],
     ["ledger", "late-fees", "--as-of", "2025-03-01", "--rate", "1.5%", "--grace-days", "5", "--dry-run"],
 ]
 

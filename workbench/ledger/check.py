@@ -38,6 +38,7 @@ from workbench.ledger.models import (
     JournalEntry,
     Payment,
     PaymentApplication,
+    ServiceOrder,
     UnappliedCash,
     UnappliedResolution,
 )
@@ -46,7 +47,7 @@ from workbench.ledger.receivables import aging, balances
 BILL_KINDS = ("bill", "budget_deferral")
 PAID_KINDS = ("payment",)
 RETURN_KINDS = ("payment_return",)
-FEE_KINDS = ("nsf_fee", "late_fee")
+FEE_KINDS = ("nsf_fee", "late_fee", "reconnect_fee")
 
 
 def _money(cents: int) -> str:
@@ -88,6 +89,7 @@ def check_ledger(session: Session) -> list[str]:
                 f"{resolved[pid]} but also credited to an account" if pid in paid else "with no journal credit and "
                 "no record of a refund or of unclaimed property"))
     breaks += _return_breaks(session)
+    breaks += _service_order_breaks(session)
     for side in (PaymentApplication.charge_entry_id, PaymentApplication.credit_entry_id):
         over = session.execute(
             select(JournalEntry.id, JournalEntry.amount_cents, func.sum(PaymentApplication.amount_cents))
@@ -122,6 +124,26 @@ def _return_breaks(session: Session) -> list[str]:
         if int(reversed_.get(pid) or 0) != want:
             breaks.append(f"returned item {item}: journal reversal {_money(int(reversed_.get(pid) or 0))}, expected "
                           f"{_money(want)} ({'it reversed a payment' if reversed_a_payment else 'it reversed none'})")
+    return breaks
+
+
+def _service_order_breaks(session: Session) -> list[str]:
+    """Each reconnection fee in the journal is the fee of one reconnection order, of its amount; each account's
+    orders go disconnect, reconnect, disconnect, ..."""
+    fees = dict(session.execute(select(JournalEntry.id, JournalEntry.amount_cents)
+                                .where(JournalEntry.kind == "reconnect_fee")).all())
+    charged = dict(session.execute(select(ServiceOrder.fee_entry_id, ServiceOrder.fee_cents)
+                                   .where(ServiceOrder.fee_entry_id.is_not(None))).all())
+    breaks = [f"journal entry {e}: a reconnection fee of {_money(int(c))} that no reconnection charged"
+              for e, c in fees.items() if e not in charged]
+    breaks += [f"journal entry {e}: reconnection fee {_money(int(fees.get(e) or 0))}, the service order says "
+               f"{_money(int(c))}" for e, c in charged.items() if e in fees and fees[e] != c]
+    last: dict[int, str] = {}
+    for acct, kind, order_id in session.execute(select(ServiceOrder.account_id, ServiceOrder.kind, ServiceOrder.id)
+                                                .order_by(ServiceOrder.account_id, ServiceOrder.seq)):
+        if kind == last.get(acct, "reconnect"):
+            breaks.append(f"service order {order_id}: a {kind} after a {kind} of the same account")
+        last[acct] = kind
     return breaks
 
 

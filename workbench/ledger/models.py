@@ -354,6 +354,27 @@ class ArrangementInstallment(Base):
     amount_cents: Mapped[int] = mapped_column(BigInteger)
 
 
+class ServiceOrder(Base):
+    """A disconnection or reconnection done in the field, acting on a final notice; append-only. ``seq`` numbers
+    the account's orders 1, 2, ... (disconnect, reconnect, ...): two clerks recording at once cannot both."""
+
+    __tablename__ = "service_orders"
+    __table_args__ = (UniqueConstraint("account_id", "seq", name="uq_service_order_seq"),
+                      UniqueConstraint("notice_id", "kind", name="uq_service_order_notice"))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))  # disconnect | reconnect
+    order_date: Mapped[dt.date] = mapped_column(Date)
+    made_by: Mapped[str] = mapped_column(String(200))
+    notice_id: Mapped[int] = mapped_column(ForeignKey("collection_notices.id"))  # the final notice acted on
+    past_due_cents: Mapped[int] = mapped_column(BigInteger)  # the noticed amount still unpaid that day
+    fee_cents: Mapped[int] = mapped_column(BigInteger, default=0)  # reconnection fee charged
+    fee_entry_id: Mapped[int | None] = mapped_column(ForeignKey("journal.id"))
+    without_payment: Mapped[bool] = mapped_column(Boolean, default=False)  # reconnected with the debt unpaid
+    reason: Mapped[str] = mapped_column(Text, default="")
+    recorded_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
+
 # ------------------------------------------------------------------------------------------ the utility's settings
 
 
