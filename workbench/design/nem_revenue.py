@@ -216,4 +216,5 @@ def compare_settled(present: SettledBook, proposed: SettledBook) -> dict[str, pd
     cust = present.customers().merge(proposed.customers()[["meter", "annual_bill"]], on="meter",
                                      suffixes=("_present", "_proposed"))
     cust["change"] = ((cust["annual_bill_proposed"] - cust["annual_bill_present"]) * 100).round() / 100
+    cust["change_pct"] = 100.0 * cust["change"] / cust["annual_bill_present"].where(cust["annual_bill_present"] != 0)
     return {"revenue": rev, "customers": cust}
