@@ -136,7 +136,7 @@ class NetMeteringStudy:
 
     def price(self, book: dict, programs_dir, name: str = "scenario") -> SettledBook:
         """Every kept net-metering customer settled under ``book`` (rate code -> compiled tariff) and the
-        programs of ``programs_dir`` (a tariff book folder with ``programs/``, or the programs folder itself)."""
+        programs of ``programs_dir`` (a tariff book folder: its ``programs/``)."""
         programs = _programs(programs_dir) if self.parts else {}
         parts = []
         for code, part in sorted(self.parts.items()):
@@ -149,8 +149,7 @@ class NetMeteringStudy:
 
 
 def _programs(folder) -> dict:
-    folder = Path(folder)
-    where = folder / "programs" if (folder / "programs").is_dir() else folder
+    where = Path(folder) / "programs"
     if not where.is_dir():
         raise WorkbenchError(f"{folder}: no programs/ folder; the net-metering customers' programs are settled with "
                              "the book's own program files")
