@@ -146,7 +146,8 @@ def build_test_year(cube, tariffs_dir, test_year: int, out, *, basis: str = "bil
                     tariff = plan.book[code]
                     if code not in writers:
                         writers[code] = pq.ParquetWriter(tmp / f"{code}.parquet",
-                                                         schema(tariff.n_energy_buckets, tariff.n_demand_buckets),
+                                                         schema(tariff.n_energy_buckets, tariff.n_demand_buckets,
+                                                                net_metering=True),
                                                          compression="zstd")
                     writers[code].write_table(table)
                     agg = counts.setdefault(code, {"rows": 0, "billed_bills": 0, "net_metering_meters": {}})

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from workbench.calendar.periods import BillPeriods
@@ -50,14 +51,16 @@ _SCALARS = ("peak_kw", "cp_kw", "rtp_cost")
 _COUNTS = ("intervals", "missing_intervals", "estimated_intervals")
 
 
-def schema(n_energy: int, n_demand: int) -> pa.Schema:
-    """The Parquet schema of a rate code with ``n_energy`` energy and ``n_demand`` demand buckets."""
+def schema(n_energy: int, n_demand: int, net_metering: bool = False) -> pa.Schema:
+    """The Parquet schema of a rate code with ``n_energy`` energy and ``n_demand`` demand buckets; ``net_metering``:
+    with the net-metering customers' settlement columns (as the scan writes them; a file without them is read as
+    customers on no program)."""
     fields = list(_META)
     fields += [(f"energy_kwh_{e}", pa.float64()) for e in range(n_energy)]
     fields += [(f"received_kwh_{e}", pa.float64()) for e in range(n_energy)]
     fields += [(f"tou_peak_kw_{d}", pa.float64()) for d in range(n_demand)]
     fields += [(name, pa.float64()) for name in _SCALARS] + [(name, pa.int32()) for name in _COUNTS]
-    return pa.schema(fields + _NEM)
+    return pa.schema(fields + (_NEM if net_metering else []))
 
 
 def schedule_fingerprint(tariff) -> dict:
@@ -120,7 +123,7 @@ def chunk_table(meta: dict, periods: BillPeriods, det: Determinants, test_year: 
     credit = det.export_credit
     cols["export_valued"] = np.full(n, credit is not None)
     cols["export_credit"] = np.zeros(n) if credit is None else np.asarray(credit, float)[m, b]
-    return pa.table(cols, schema=schema(det.energy_kwh.shape[-1], n_demand))
+    return pa.table(cols, schema=schema(det.energy_kwh.shape[-1], n_demand, net_metering=True))
 
 
 @dataclass
@@ -188,11 +191,13 @@ def read_rate_code_table(folder, rate_code: str, classes=None, *, net_metering: 
         raise WorkbenchError(f"{folder}: rate code {rate_code!r} has no determinants here; rate codes: "
                              f"{sorted(identity['rate_codes'])}")
     path = Path(folder) / info["file"]
-    filters = [("customer_class", "in", list(classes))] if classes is not None else []
+    where = pc.field("customer_class").isin(list(classes)) if classes is not None else None
     kept = "nem_program" in pq.read_schema(path).names  # sets scanned before net metering was kept have none
-    if kept:
-        filters.append(("nem_program", "!=" if net_metering else "==", ""))
-    table = pq.read_table(path, filters=filters or None)
+    if kept:  # no program: "" (or null, in a file written without the column's values)
+        none = (pc.field("nem_program") == "") | pc.field("nem_program").is_null()
+        on_program = ~none if net_metering else none
+        where = on_program if where is None else where & on_program
+    table = pq.read_table(path, filters=where)
     return (table.slice(0, 0) if net_metering and not kept else table), info
 
 
