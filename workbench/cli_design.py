@@ -128,7 +128,10 @@ def _determinants(args) -> int:
     print(f"Test year {identity['test_year']} ({identity['basis']}): determinants of {identity['meters_in']:,} meters "
           f"({identity['meters_excluded']:,} excluded, see excluded.csv) in {identity['seconds']:.1f} s")
     for code, info in codes.items():
-        print(f"  {code}: {info['billed_bills']:,} bills in the test year, {info['rows']:,} bill periods kept")
+        nem = info.get("net_metering_meters") or {}
+        print(f"  {code}: {info['billed_bills']:,} bills in the test year, {info['rows']:,} bill periods kept"
+              + ("; net-metering customers (settled under their programs when priced): "
+                 + ", ".join(f"{program} {n:,}" for program, n in sorted(nem.items())) if nem else ""))
     print(f"Kept in {args.out}/ (identity.json, <RATE-CODE>.parquet, excluded.csv)")
     return 0
 
