@@ -139,6 +139,9 @@ def test_settled_by_hand_and_as_the_cycle_bills(hand):
         assert {m: got[m] for m in ("M1", "M2")} == {m: round(by_hand[m] * 100) for m in ("M1", "M2")}
         assert got == {m: cycles[name][m] for m in ("M1", "M2", "M4")}
         assert cycles[name]["M3"] == round(by_hand["M3"] * 100)
+    # calendar-month bills inside the year: the calendarized basis weighs every line by 1, the same cents
+    calendarized = NetMeteringStudy(root / "ty", basis="calendarized").price(load_tariff_book(present), present)
+    assert _cents(calendarized.customers()) == _cents(settled["present"].customers())
     # the lines: M1's cash-out and M2's credits, each a line of its program
     comp = settled["present"].components().set_index(["nem_program", "line"])["revenue"]
     assert comp[("NM-MONTHLY", "Banked kWh cashed out at true-up")] == pytest.approx(-16.94, abs=1e-9)
