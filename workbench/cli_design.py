@@ -13,6 +13,7 @@ import math
 from pathlib import Path
 
 from workbench.cli_logging import progress_wanted
+from workbench.design.nem_revenue import NetMeteringStudy, compare_settled
 from workbench.design.proposal import Proposal
 from workbench.design.rescan import check_comparable
 from workbench.design.revreq import PRICE_DECIMALS, mid_year_versions, round_solution, solve
@@ -83,7 +84,8 @@ def add_commands(sub) -> None:
                     "--determinants; both must be the same cube, test year, basis and customers")
     pr.add_argument("--class", dest="classes", action="append", help="only this customer class (repeatable)")
     pr.add_argument("--basis", choices=["billed", "calendarized"], help="default: the determinants' basis")
-    pr.add_argument("--out", required=True, help="new folder for revenue.csv, components.csv, customers.csv")
+    pr.add_argument("--out", required=True, help="new folder for revenue.csv, components.csv, customers.csv and, "
+                    "when the test year has net-metering customers, net_metering.csv and net_metering_customers.csv")
     pr.set_defaults(func=_price)
 
     so = group.add_parser("solve", help="solve a price that recovers a class's revenue requirement; write the book",
@@ -126,7 +128,10 @@ def _determinants(args) -> int:
     print(f"Test year {identity['test_year']} ({identity['basis']}): determinants of {identity['meters_in']:,} meters "
           f"({identity['meters_excluded']:,} excluded, see excluded.csv) in {identity['seconds']:.1f} s")
     for code, info in codes.items():
-        print(f"  {code}: {info['billed_bills']:,} bills in the test year, {info['rows']:,} bill periods kept")
+        nem = info.get("net_metering_meters") or {}
+        print(f"  {code}: {info['billed_bills']:,} bills in the test year, {info['rows']:,} bill periods kept"
+              + ("; net-metering customers (settled under their programs when priced): "
+                 + ", ".join(f"{program} {n:,}" for program, n in sorted(nem.items())) if nem else ""))
     print(f"Kept in {args.out}/ (identity.json, <RATE-CODE>.parquet, excluded.csv)")
     return 0
 
@@ -155,6 +160,9 @@ def _price(args) -> int:
         raise WorkbenchError(f"--proposed {args.proposed}: the proposed book has no tariff for rate codes {missing} "
                              "of the determinants (every one needs its proposed tariff, even unchanged)")
     present = study.price(study.present_book(), "present")
+    # net-metering customers: their bills settled under their programs with each book's own programs/ folder
+    nem = NetMeteringStudy(args.determinants, classes=args.classes, basis=study.basis)
+    nem_present = nem.price(study.present_book(), study.tariffs_dir, "present") if len(nem) else None
     with staged_output(args.out, PRICE_KIND, _checker(PRICE_KIND)) as tmp:
         if proposed_book is not None:  # on its own determinants when the proposal was scanned anew
             proposed = (rescanned or study).price(proposed_book, "proposed")
@@ -162,12 +170,62 @@ def _price(args) -> int:
         else:
             tables = {"revenue": present.revenue(), "components": present.components(),
                       "customers": present.customers()}
+        nem_tables = {}
+        if nem_present is not None:
+            if proposed_book is not None:
+                nem_proposed_study = (NetMeteringStudy(args.proposed_determinants, classes=args.classes,
+                                                       basis=study.basis) if rescanned else nem)
+                nem_tables = compare_settled(nem_present, nem_proposed_study.price(proposed_book, args.proposed,
+                                                                                   "proposed"))
+            else:
+                nem_tables = {"revenue": nem_present.revenue(), "customers": nem_present.customers()}
+            tables["net_metering"] = nem_tables["revenue"]
+            tables["net_metering_customers"] = nem_tables["customers"]
         for name, table in tables.items():
             table.to_csv(tmp / f"{name}.csv", index=False)
-    revenue = tables["revenue"]
-    print(revenue.to_string(index=False))
-    print(f"Outputs in {args.out}/: revenue.csv, components.csv, customers.csv")
+    print(tables["revenue"].to_string(index=False))
+    if nem_tables:
+        print("Net-metering customers (bills settled under their programs):")
+        print(nem_tables["revenue"].to_string(index=False))
+        print(_all_revenue(tables["revenue"], nem_tables["revenue"]))
+    print(f"Outputs in {args.out}/: revenue.csv, components.csv, customers.csv"
+          + (", net_metering.csv, net_metering_customers.csv" if nem_tables else ""))
     return 0
+
+
+def _nem_in_solve(args, study, moved, out) -> str:
+    """The net-metering customers of the solved rate codes are not in the requirement (their credits and
+    true-ups settle across bills, so their revenue is not linear in a price): say how many, and what they bring
+    in at present prices and under the solved book (settled again), so that the total is never read as the
+    whole class's. Recorded in ``solution.json`` under ``net_metering``."""
+    nem = NetMeteringStudy(args.determinants, classes=args.classes, rate_codes=[c for c in moved if c in
+                           study.identity["rate_codes"]], basis=study.basis)
+    if not len(nem):
+        return ""
+    present = nem.price(study.present_book(), study.tariffs_dir, "present").total_cents()
+    solved = nem.price(load_tariff_book(out), out, "solved").total_cents()
+    record = json.loads((out / "solution.json").read_text(encoding="utf-8"))
+    record["net_metering"] = {"customers": len(nem), "rate_codes": nem.rate_codes, "in_requirement": False,
+                              "present_revenue": present / 100, "solved_revenue": solved / 100}
+    atomic_write_text(out / "solution.json", json.dumps(record, indent=1))
+    return (f"{len(nem):,} net-metering customer(s) on {', '.join(nem.rate_codes)} are NOT in --requirement "
+            f"(their bills settle credits under their programs): they bring in ${present / 100:,.2f} at present "
+            f"prices and ${solved / 100:,.2f} under the solved book (settled again under their programs), on top "
+            f"of the solved revenue (recorded in solution.json under net_metering)")
+
+
+def _all_revenue(revenue, nem_revenue) -> str:
+    """One line: the revenue of every customer, net-metering customers included, present (and proposed)."""
+    said = []
+    for side in ("present", "proposed"):
+        col = "revenue" if "revenue" in revenue.columns else f"revenue_{side}"
+        nem_col = "revenue" if "revenue" in nem_revenue.columns else f"revenue_{side}"
+        if col not in revenue.columns or (col == "revenue" and side == "proposed"):
+            continue
+        cents = int(round(revenue[col].sum() * 100)) + int(round(nem_revenue[nem_col].sum() * 100))
+        said.append(f"{side} ${cents / 100:,.2f}")
+    n = int(nem_revenue["customers"].sum())
+    return f"All customers, the {n:,} net-metering customers included: " + ", ".join(said)
 
 
 def _checker(kind):
@@ -216,6 +274,9 @@ def _solve(args) -> int:
         log.warning(f"warning: --requirement ${args.requirement:,.2f} is the revenue of {', '.join(moved)} only: the "
                     f"class's other rate codes ({', '.join(left)}) are not in it and keep their prices; give a "
                     "--charge of each to solve the class as a whole")
+    nem_note = _nem_in_solve(args, study, moved, out)
+    if nem_note:
+        log.warning(f"warning: {nem_note}")
     mid_year = mid_year_versions(study, rounded, moved)
     if mid_year:
         log.warning(f"warning: {mid_year}")

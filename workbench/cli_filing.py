@@ -75,7 +75,8 @@ def _reusable(kept: Path, cube, test_year: int, book: dict) -> bool:
             json.dumps(cube_state(cube), default=str)):
         return False
     codes = identity.get("rate_codes", {})
-    return all(code in book and codes[code]["schedule"] == json.loads(json.dumps(schedule_fingerprint(book[code])))
+    # a set scanned before net-metering customers were kept lists them as excluded: scan again to settle them
+    return all(code in book and "net_metering_meters" in codes[code] and codes[code]["schedule"] == json.loads(json.dumps(schedule_fingerprint(book[code])))
                for code in codes)
 
 

@@ -15,9 +15,10 @@ Two bases, both kept (the identity records which one the study asked for; either
   the period's days inside the year (``test_year_days / days``) and rounded to the cent; a read-cycle bill
   straddling 1 January thus counts its January days in this year and its December days in the last.
 
-Net-metering customers (a ``nem_program`` on the meter) settle credits across bills under their program and
-are not in this version of the study: they are listed in ``excluded.csv`` with the reason, as are the meters
-the cycle would hold (a rate code not in the book; energy received but no program).
+Net-metering customers (a ``nem_program`` on the meter) are kept in their rate code's file with their
+program and settlement inputs; their bills settle credits across bills under the program, so the study prices
+them apart (:mod:`workbench.design.nem_revenue`). ``excluded.csv`` lists the meters the cycle would hold (a
+rate code or program not in the book; energy received but no program), each with the reason.
 """
 
 from __future__ import annotations
@@ -28,12 +29,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
 from workbench.billing.chunk_data import read_chunk
 from workbench.billing.cube_source import cube_changed
-from workbench.billing.cycle_chunk import ChunkTask, CyclePlan, _scan
+from workbench.billing.cycle_chunk import ChunkTask, CyclePlan, _hourly_netted, _scan
 from workbench.billing.cycle_plan import plan_cycle
 from workbench.billing.distributed import cluster_client
 from workbench.calendar.periods import BillPeriods, periods_from_rows
@@ -54,39 +56,58 @@ EXCLUDED_COLUMNS = ["meter", "account", "rate_code", "reason"]
 
 
 def scan_chunk(plan: CyclePlan, task: ChunkTask, test_year: int) -> dict:
-    """Determinants of one meter chunk: ``{"tables": {rate code: pa.Table}, "excluded": [rows]}``."""
+    """Determinants of one meter chunk: ``{"tables": {rate code: pa.Table}, "excluded": [rows]}``.
+
+    A net-metering customer is scanned as the cycle scans it for its program (hourly netting first where the
+    program nets hourly; each exported kWh valued at the program's export values of its vintage) and its rows
+    carry the program, PTO date, true-up month and opening bank, so that its bills can be settled again under
+    any book (:mod:`workbench.design.nem_revenue`)."""
     excluded = []
-    tables = {}
+    parts: dict[str, list] = {}
     idx = np.flatnonzero(task.billable)
-    nem = task.nem_program[idx].astype(str)
-    for i in idx[nem != ""]:
-        excluded.append({"meter": str(task.meter[i]), "account": str(task.account[i]), "rate_code": str(task.rate_code[i]),
-                         "reason": f"net-metering customer (program {task.nem_program[i]}): not in this version of "
-                                   "the rate-design study"})
-    idx = idx[nem == ""]
     if not len(idx):
-        return {"tables": tables, "excluded": excluded}
+        return {"tables": {}, "excluded": excluded}
     data = read_chunk(plan.cube, task.start, task.stop, task.meter)
     block = {name: values[idx] for name, values in data.items() if name != "implausible"}
     del data
-    exported = np.nansum(block["received_kwh"], axis=1) > 0
+    nem = task.nem_program[idx].astype(str)
+    exported = (np.nansum(block["received_kwh"], axis=1) > 0) & (nem == "")
     for i in np.flatnonzero(exported):
         excluded.append({"meter": str(task.meter[idx[i]]), "account": str(task.account[idx[i]]),
                          "rate_code": str(task.rate_code[idx[i]]), "reason": "received energy from the customer but "
                          "the account is on no net-metering program (the cycle holds it)"})
     periods_all = periods_from_rows([plan.cycle_rows[int(c)] for c in task.cycle[idx]], plan.local_day)
     codes = task.rate_code[idx].astype(str)
-    for code in sorted(set(codes[~exported].tolist())):
-        rows = np.flatnonzero((codes == code) & ~exported)
+    pto, true_up = task.pto[idx].astype(str), task.true_up[idx].astype(int)
+    opening = {name: (np.zeros(len(idx)) if getattr(task, name) is None else getattr(task, name)[idx].astype(float))
+               for name in ("opening_credit", "opening_kwh")}
+    # the cycle's groups: a rate code, a program (or none), a PTO date and a true-up month
+    groups = sorted(set(zip(codes[~exported], nem[~exported], pto[~exported], true_up[~exported], strict=True)))
+    for code, program_code, pto_date, month in groups:
+        rows = np.flatnonzero((codes == code) & (nem == program_code) & (pto == pto_date) & (true_up == month)
+                              & ~exported)
         tariff = plan.book[code]
         periods = BillPeriods(periods_all.start[rows], periods_all.end[rows], periods_all.nominal_days[rows],
                               periods_all.bounds[rows])
         sub = {name: values[rows] for name, values in block.items()}
-        det = _scan(sub, tariff, periods, plan.schedules[code], parallel=plan.parallel_scan)
         meta = {"meter": task.meter[idx][rows], "account": task.account[idx][rows],
                 "customer_class": task.customer_class[idx][rows], "cycle": task.cycle[idx][rows]}
-        tables[code] = chunk_table(meta, periods, det, test_year, tariff.n_demand_buckets)
-    return {"tables": tables, "excluded": excluded}
+        if program_code:
+            program = plan.programs[program_code]
+            price_array = plan.export_prices[(code, program_code, pto_date)]
+            if program.netting_interval == "hourly":
+                sub = _hourly_netted(sub, plan.utc, plan.step)
+            det = _scan(sub, tariff, periods, plan.schedules[code], export_price=price_array,
+                        parallel=plan.parallel_scan)
+            if price_array is None:
+                det.export_credit = None
+            meta.update(nem_program=nem[rows], pto_date=pto[rows], true_up_month=true_up[rows],
+                        opening_credit=opening["opening_credit"][rows], opening_kwh=opening["opening_kwh"][rows])
+        else:
+            det = _scan(sub, tariff, periods, plan.schedules[code], parallel=plan.parallel_scan)
+            det.export_credit = None
+        parts.setdefault(code, []).append(chunk_table(meta, periods, det, test_year, tariff.n_demand_buckets))
+    return {"tables": {code: pa.concat_tables(tables) for code, tables in parts.items()}, "excluded": excluded}
 
 
 def build_test_year(cube, tariffs_dir, test_year: int, out, *, basis: str = "billed", chunk_meters=None,
@@ -125,12 +146,16 @@ def build_test_year(cube, tariffs_dir, test_year: int, out, *, basis: str = "bil
                     tariff = plan.book[code]
                     if code not in writers:
                         writers[code] = pq.ParquetWriter(tmp / f"{code}.parquet",
-                                                         schema(tariff.n_energy_buckets, tariff.n_demand_buckets),
+                                                         schema(tariff.n_energy_buckets, tariff.n_demand_buckets,
+                                                                net_metering=True),
                                                          compression="zstd")
                     writers[code].write_table(table)
-                    agg = counts.setdefault(code, {"rows": 0, "billed_bills": 0})
+                    agg = counts.setdefault(code, {"rows": 0, "billed_bills": 0, "net_metering_meters": {}})
                     agg["rows"] += table.num_rows
                     agg["billed_bills"] += int(table.column("billed").to_numpy(zero_copy_only=False).sum())
+                    nem = table.select(["meter", "nem_program"]).to_pandas().drop_duplicates("meter")
+                    for program, n in nem.loc[nem["nem_program"] != "", "nem_program"].value_counts().items():
+                        agg["net_metering_meters"][program] = agg["net_metering_meters"].get(program, 0) + int(n)
         finally:
             for writer in writers.values():
                 writer.close()

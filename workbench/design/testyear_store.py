@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from workbench.calendar.periods import BillPeriods
@@ -42,18 +43,24 @@ BASES = ("billed", "calendarized")
 _META = [("meter", pa.string()), ("account", pa.string()), ("customer_class", pa.string()), ("cycle", pa.int16()),
          ("period_no", pa.int16()), ("period_start", pa.date32()), ("period_end", pa.date32()),
          ("nominal_days", pa.int16()), ("days", pa.int16()), ("test_year_days", pa.int16()), ("billed", pa.bool_())]
+#: a net-metering customer's program and settlement inputs, on every row ("" / 0 for the other customers)
+_NEM = [("nem_program", pa.string()), ("pto_date", pa.string()), ("true_up_month", pa.int16()),
+        ("opening_credit", pa.float64()), ("opening_kwh", pa.float64()), ("export_valued", pa.bool_()),
+        ("export_credit", pa.float64())]
 _SCALARS = ("peak_kw", "cp_kw", "rtp_cost")
 _COUNTS = ("intervals", "missing_intervals", "estimated_intervals")
 
 
-def schema(n_energy: int, n_demand: int) -> pa.Schema:
-    """The Parquet schema of a rate code with ``n_energy`` energy and ``n_demand`` demand buckets."""
+def schema(n_energy: int, n_demand: int, net_metering: bool = False) -> pa.Schema:
+    """The Parquet schema of a rate code with ``n_energy`` energy and ``n_demand`` demand buckets; ``net_metering``:
+    with the net-metering customers' settlement columns (as the scan writes them; a file without them is read as
+    customers on no program)."""
     fields = list(_META)
     fields += [(f"energy_kwh_{e}", pa.float64()) for e in range(n_energy)]
     fields += [(f"received_kwh_{e}", pa.float64()) for e in range(n_energy)]
     fields += [(f"tou_peak_kw_{d}", pa.float64()) for d in range(n_demand)]
     fields += [(name, pa.float64()) for name in _SCALARS] + [(name, pa.int32()) for name in _COUNTS]
-    return pa.schema(fields)
+    return pa.schema(fields + (_NEM if net_metering else []))
 
 
 def schedule_fingerprint(tariff) -> dict:
@@ -80,7 +87,10 @@ def book_checksum(tariffs_dir) -> str:
 
 
 def chunk_table(meta: dict, periods: BillPeriods, det: Determinants, test_year: int, n_demand: int) -> pa.Table:
-    """Rows (meter, valid period) of one rate code's meters in one chunk."""
+    """Rows (meter, valid period) of one rate code's meters in one chunk.
+
+    ``meta``: per meter ``meter, account, customer_class, cycle`` and, for net-metering customers, the
+    settlement's inputs (``nem_program, pto_date, true_up_month, opening_credit, opening_kwh``; absent: none)."""
     m, b = np.nonzero(periods.valid)
     first = np.datetime64(f"{test_year}-01-01", "D")
     end = np.datetime64(f"{test_year + 1}-01-01", "D")
@@ -104,7 +114,16 @@ def chunk_table(meta: dict, periods: BillPeriods, det: Determinants, test_year: 
     cols["account"] = cols["account"].astype(str)
     cols["customer_class"] = cols["customer_class"].astype(str)
     cols["cycle"] = cols["cycle"].astype(np.int16)
-    return pa.table(cols, schema=schema(det.energy_kwh.shape[-1], n_demand))
+    n = len(m)
+    nem = meta.get("nem_program")
+    cols["nem_program"] = np.full(n, "", object) if nem is None else np.asarray(nem).astype(str)[m]
+    cols["pto_date"] = np.full(n, "", object) if nem is None else np.asarray(meta["pto_date"]).astype(str)[m]
+    for name, dtype in (("true_up_month", np.int16), ("opening_credit", float), ("opening_kwh", float)):
+        cols[name] = np.zeros(n, dtype) if nem is None else np.asarray(meta[name]).astype(dtype)[m]
+    credit = det.export_credit
+    cols["export_valued"] = np.full(n, credit is not None)
+    cols["export_credit"] = np.zeros(n) if credit is None else np.asarray(credit, float)[m, b]
+    return pa.table(cols, schema=schema(det.energy_kwh.shape[-1], n_demand, net_metering=True))
 
 
 @dataclass
@@ -155,16 +174,31 @@ def read_identity(folder) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def load_rate_code(folder, rate_code: str, classes=None) -> RateCodeDeterminants:
-    """The kept determinants of ``rate_code`` (only the meters of ``classes`` if given) as (meter, period) arrays."""
+def load_rate_code(folder, rate_code: str, classes=None, *, net_metering: bool = False) -> RateCodeDeterminants:
+    """The kept determinants of ``rate_code`` (only the meters of ``classes`` if given) as (meter, period) arrays.
+
+    ``net_metering``: False, the customers on no net-metering program (the rate-design study's); True, only the
+    net-metering customers (settled under their program by :mod:`workbench.design.nem_revenue`)."""
+    table, info = read_rate_code_table(folder, rate_code, classes, net_metering=net_metering)
+    return from_table(rate_code, table, len(info["energy_buckets"]), len(info["demand_buckets"]))
+
+
+def read_rate_code_table(folder, rate_code: str, classes=None, *, net_metering: bool = False):
+    """The rows of ``rate_code``'s file (as :func:`load_rate_code` selects them) and its identity entry."""
     identity = read_identity(folder)
     info = identity["rate_codes"].get(rate_code)
     if info is None:
         raise WorkbenchError(f"{folder}: rate code {rate_code!r} has no determinants here; rate codes: "
                              f"{sorted(identity['rate_codes'])}")
-    filters = [("customer_class", "in", list(classes))] if classes is not None else None
-    table = pq.read_table(Path(folder) / info["file"], filters=filters)
-    return from_table(rate_code, table, len(info["energy_buckets"]), len(info["demand_buckets"]))
+    path = Path(folder) / info["file"]
+    where = pc.field("customer_class").isin(list(classes)) if classes is not None else None
+    kept = "nem_program" in pq.read_schema(path).names  # sets scanned before net metering was kept have none
+    if kept:  # no program: "" (or null, in a file written without the column's values)
+        none = (pc.field("nem_program") == "") | pc.field("nem_program").is_null()
+        on_program = ~none if net_metering else none
+        where = on_program if where is None else where & on_program
+    table = pq.read_table(path, filters=where)
+    return (table.slice(0, 0) if net_metering and not kept else table), info
 
 
 def from_table(rate_code: str, table: pa.Table, n_energy: int, n_demand: int) -> RateCodeDeterminants:

@@ -20,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 import workbench
+from workbench.design.nem_revenue import NetMeteringStudy, SettledBook, compare_settled
 from workbench.design.scenarios import PricedBook, Study, compare
 from workbench.design.testyear_store import IDENTITY, book_checksum
 from workbench.errors import WorkbenchError
@@ -40,28 +41,49 @@ class FilingData:
     test_year: int
     basis: str
     tables: dict = field(default_factory=dict)  # compare(): revenue, components, customers
+    #: the net-metering customers, settled under their programs with each book (workbench.design.nem_revenue)
+    net_metering: NetMeteringStudy | None = None
+    nem_present: SettledBook | None = None
+    nem_proposed: SettledBook | None = None
+    nem_tables: dict = field(default_factory=dict)  # compare_settled(): revenue, customers
 
     @property
     def customers(self) -> pd.DataFrame:
-        """Each customer: meter, account, customer_class, rate_code, bills, kwh, annual bills and the change."""
+        """Each customer: meter, account, customer_class, rate_code, bills, kwh, annual bills and the change
+        (the customers on no net-metering program: their determinants are the rates' billing units)."""
         return self.tables["customers"]
+
+    @property
+    def all_customers(self) -> pd.DataFrame:
+        """:attr:`customers` and the net-metering customers (bills settled under their programs), with
+        ``nem_program`` ('' for the others)."""
+        cust = self.customers.assign(nem_program="")
+        nem = self.nem_tables.get("customers")
+        if nem is None or nem.empty:
+            return cust
+        return pd.concat([cust, nem[[c for c in cust.columns if c in nem.columns]]], ignore_index=True)
 
 
 def open_filing(determinants, present, proposed, *, basis: str | None = None, utility: str | None = None,
                 classes=None) -> FilingData:
     """Price the kept determinants in ``determinants`` under the books ``present`` and ``proposed`` (folders)."""
     study = Study(determinants, classes=classes, basis=basis, tariffs_dir=present)
+    nem = NetMeteringStudy(determinants, classes=classes, basis=study.basis)
     present_book = load_tariff_book(present)
     proposed_book = load_tariff_book(proposed)
-    missing = [code for code in study.rate_codes if code not in proposed_book]
+    missing = [code for code in sorted(set(study.rate_codes) | set(nem.rate_codes)) if code not in proposed_book]
     if missing:
         raise WorkbenchError(f"--proposed {proposed}: the proposed book has no tariff for rate codes {missing} "
                              "(every present rate code of the test year needs its proposed tariff, even unchanged)")
     priced_present = study.price(present_book, "present")
     priced_proposed = study.price(proposed_book, "proposed")
+    # net-metering customers: settled under their programs, each book with its own programs/ folder
+    nem_present = nem.price(present_book, present, "present")
+    nem_proposed = nem.price(proposed_book, proposed, "proposed")
     name = utility or _utility_name(present_book, study.rate_codes)
     return FilingData(study, present_book, proposed_book, priced_present, priced_proposed, name,
-                      int(study.identity["test_year"]), study.basis, compare(priced_present, priced_proposed))
+                      int(study.identity["test_year"]), study.basis, compare(priced_present, priced_proposed),
+                      nem, nem_present, nem_proposed, compare_settled(nem_present, nem_proposed) if len(nem) else {})
 
 
 def _utility_name(book: dict, codes) -> str:

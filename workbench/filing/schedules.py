@@ -60,13 +60,15 @@ def class_summary(data: FilingData) -> pd.DataFrame:
     """Customers, bills, kWh, billing kW and present/proposed revenue by class and rate.
 
     ``billing_kw`` is the sum over the test year's bills of each bill's maximum demand [kW] (before minimums
-    and ratchets), for rates with a demand charge; 0 for the others.
+    and ratchets), for rates with a demand charge; 0 for the others. Net-metering customers are counted in
+    their class and rate with their bills settled under their programs (kWh: delivered from the grid).
     """
-    cust = data.customers
+    cust = data.all_customers
     keys = ["customer_class", "rate_code"]
     demand_codes = _has_demand(data.present)
     kw_rows = []
-    for code, rcd in data.study.data.items():
+    nem_parts = {} if data.net_metering is None else {code: p.rcd for code, p in data.net_metering.parts.items()}
+    for code, rcd in [*data.study.data.items(), *nem_parts.items()]:
         weight = rcd.weight(data.basis) * rcd.periods.valid
         kw = (rcd.det.peak_kw * weight).sum(axis=1) if code in demand_codes else np.zeros(len(rcd))
         kw_rows.append(pd.DataFrame({"meter": rcd.meters["meter"].to_numpy(), "billing_kw": kw}))
@@ -111,7 +113,9 @@ def proof_of_revenue(data: FilingData) -> pd.DataFrame:
     price and shows its billed revenue. The bills round each line of each bill to the cent, so units x price
     differs from what was billed by those roundings (and, on the calendarized basis, by the proration): that
     difference is the line :data:`ROUNDING_LINE` of each class and rate, so every rate's lines add up to its
-    billed revenue to the cent.
+    billed revenue to the cent. The net-metering customers of each class, rate and program follow as one row of
+    category :data:`NET_METERING` (their bills settled under the program), so a rate's rows add up to all of
+    its bills, as ``workbench cycle`` bills them.
     """
     keys = ["rate_code", "customer_class", "component", "line", "category", "unit"]
     pres = _proof_side(data.present.components())
@@ -134,6 +138,7 @@ def proof_of_revenue(data: FilingData) -> pd.DataFrame:
         rows.append({"class": cls, "rate_code": code, "component": ROUNDING_LINE, "category": "reconciliation",
                      "billing_units": np.nan, "unit": "", "present_price": np.nan, "present_cents": diff_present,
                      "proposed_billing_units": np.nan, "proposed_price": np.nan, "proposed_cents": diff_proposed})
+    rows += _net_metering_rows(data)
     out = pd.DataFrame(rows)
     out["present_revenue"] = out["present_cents"] / 100.0
     out["proposed_revenue"] = out["proposed_cents"] / 100.0
@@ -144,6 +149,29 @@ def proof_of_revenue(data: FilingData) -> pd.DataFrame:
     return out[["class", "rate_code", "component", "category", "billing_units", "unit", "present_price",
                 "present_revenue", "proposed_billing_units", "proposed_price", "proposed_revenue", "change",
                 "change_pct"]]
+
+
+NET_METERING = "net metering"
+
+
+def _net_metering_rows(data: FilingData) -> list[dict]:
+    """One row per class, rate and program: its net-metering customers' bills settled under the program, with
+    the present and the proposed book (billing units: customers; no price: credits and true-ups settle across
+    bills, so their revenue is not units x a price)."""
+    table = data.nem_tables.get("revenue")
+    if table is None or table.empty:
+        return []
+    rows = []
+    for rec in table.itertuples(index=False):
+        n = int(rec.customers)
+        rows.append({"class": rec.customer_class, "rate_code": rec.rate_code,
+                     "component": f"Net-metering customers, program {rec.nem_program}: {n:,} customer"
+                                  f"{'s' if n != 1 else ''}, bills settled under the program",
+                     "category": NET_METERING, "billing_units": float(n), "unit": "customers",
+                     "present_price": np.nan, "present_cents": int(_cents(rec.revenue_present)),
+                     "proposed_billing_units": float(n), "proposed_price": np.nan,
+                     "proposed_cents": int(_cents(rec.revenue_proposed))})
+    return rows
 
 
 def _season(month: np.ndarray) -> np.ndarray:
@@ -211,8 +239,8 @@ def _band_labels(edges, unit):
 
 def bill_impacts(data: FilingData, percent_bands=None, dollar_bands=None) -> pd.DataFrame:
     """Customers by class in bands of their annual bill change, in % and in $ (a band holds low <= change < high;
-    an unchanged bill, to the cent, is its own band ``no change``)."""
-    cust = data.customers.copy()
+    an unchanged bill, to the cent, is its own band ``no change``); net-metering customers included."""
+    cust = data.all_customers.copy()
     cust["change_cents"] = _cents(cust["annual_bill_proposed"]) - _cents(cust["annual_bill_present"])
     cust["pct"] = _pct(cust["change_cents"], _cents(cust["annual_bill_present"]))
     rows = []
@@ -238,8 +266,9 @@ def bill_impacts(data: FilingData, percent_bands=None, dollar_bands=None) -> pd.
 
 
 def largest_increases(data: FilingData, n: int = 10) -> pd.DataFrame:
-    """The ``n`` customers of each class with the largest annual bill increase in dollars."""
-    cust = data.customers.copy()
+    """The ``n`` customers of each class with the largest annual bill increase in dollars (net-metering
+    customers included)."""
+    cust = data.all_customers.copy()
     cust["change"] = (_cents(cust["annual_bill_proposed"]) - _cents(cust["annual_bill_present"])) / 100.0
     cust = cust[cust["change"] > 0].sort_values(["customer_class", "change", "meter"], ascending=[True, False, True])
     top = cust.groupby("customer_class", sort=True).head(n)

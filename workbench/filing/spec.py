@@ -65,7 +65,8 @@ SCHEDULES = {
         Column("change", "Change [$]", "money", "sum", 14),
         Column("change_pct", "Change [%]", "pct", _ratio("change", "present_revenue", 100.0), 10)),
         "Revenue = units x price rounded to the cent; a price left blank varies between bills (the billed revenue "
-        "is shown). The rounding line of each rate makes its lines add up to the billed revenue to the cent."),
+        "is shown). The rounding line of each rate makes its lines add up to the billed revenue to the cent; "
+        "net-metering customers follow as one row per program, their bills settled under the program."),
     "bill_frequency": Schedule("bill_frequency", "Bill frequency", "Bill frequency by usage block", (
         Column("class", "Class", width=8), Column("season", "Season", width=9),
         Column("block_low_kwh", "Block from [kWh]", "kwh", None, 12),
