@@ -67,33 +67,39 @@ def same_outputs(a, b):
 
 
 def recording(monkeypatch):
-    """Record, per chunk read, (start, stop, whether the early arrays were used)."""
-    used = []
-    real = chunk_data._early_energy
+    """Record, per chunk read with an early read handed to it, (start, stop, whether its arrays were used)."""
+    used, where = [], []
+    real_read, real_early = chunk_data.read_chunk, chunk_data._early_energy
 
-    def early_energy(early, start, stop):
-        got = real(early, start, stop)
-        used.append((start, stop, got is not None))
+    def read_chunk(cube, start, stop, *args, **kw):
+        where.append((start, stop))
+        return real_read(cube, start, stop, *args, **kw)
+
+    def early_energy(early):
+        got = real_early(early)
+        if early is not None:
+            used.append((*where[-1], got is not None))
         return got
 
+    monkeypatch.setattr(chunk_data, "read_chunk", read_chunk)
     monkeypatch.setattr(chunk_data, "_early_energy", early_energy)
     return used
 
 
 def test_the_first_chunk_is_read_early_and_bills_the_same(cube, plain, tmp_path, monkeypatch):
+    plain_read = chunk_data.read_chunk
     used = recording(monkeypatch)
     real_bill = cycle_module.bill_chunk
 
     def checking(plan, task, data=None, **kw):
-        again = chunk_data.read_chunk(plan.cube, task.start, task.stop, task.meter)  # read now, without it
+        again = plain_read(plan.cube, task.start, task.stop, task.meter)  # read now, without them
         for name in ENERGY:
             np.testing.assert_array_equal(data[name], again[name])
         return real_bill(plan, task, data, **kw)
 
     monkeypatch.setattr(cycle_module, "bill_chunk", checking)
     result = run_cycle(cube, "tariffs", tmp_path / "out", period="2025-11", progress=False)
-    assert (0, 12, True) in used  # chunk 0's read used them
-    assert not any(flag for start, _, flag in used if start)  # and no other chunk's
+    assert used == [(0, 12, True), (12, 24, True)]  # the first two chunks' reads used them, and only those
     same_outputs(plain, result.out)
 
 
@@ -103,7 +109,7 @@ def test_a_chunk_size_other_than_the_disk_s_is_read_for_its_meters(cube, tmp_pat
         plain7 = run_cycle(cube, "tariffs", tmp_path / "plain", period="2025-11", progress=False, chunk_meters=7)
     used = recording(monkeypatch)
     result = run_cycle(cube, "tariffs", tmp_path / "out", period="2025-11", progress=False, chunk_meters=7)
-    assert (0, 7, True) in used and not any(flag for start, _, flag in used if start)
+    assert used == [(0, 7, True), (7, 14, True)]
     same_outputs(plain7.out, result.out)
 
 
@@ -122,36 +128,48 @@ def test_a_resumed_run_whose_first_chunk_is_not_the_first_reads_it(cube, plain, 
     used = recording(monkeypatch)
     result = run_cycle(cube, "tariffs", tmp_path / "out", period="2025-11", progress=False)
     assert result.chunks_resumed == 1
-    assert not any(flag for *_, flag in used)  # chunk 1 first: the early chunk 0 is dropped, chunk 1 read
+    assert used == [(12, 24, True)]  # chunk 1 first: its early read used, chunk 0's dropped
     same_outputs(plain, result.out)
 
 
 def test_a_failed_early_read_is_read_again(cube, plain, tmp_path, monkeypatch):
-    def broken(cube, chunk_meters):
-        raise CubeError("delivered_kwh: chunk 0 could not be read")
+    real = chunk_data._read_energy
 
-    monkeypatch.setattr(chunk_data, "_read_first", broken)
+    def broken(cube, start, stop):
+        if start == 0:
+            raise CubeError("delivered_kwh: chunk 0 could not be read")
+        return real(cube, start, stop)
+
+    monkeypatch.setattr(chunk_data, "_read_energy", broken)
     used = recording(monkeypatch)
     result = run_cycle(cube, "tariffs", tmp_path / "out", period="2025-11", progress=False)
-    assert (0, 12, False) in used
+    assert used == [(0, 12, False), (12, 24, True)]
     same_outputs(plain, result.out)
 
 
+def task(start, stop):
+    return SimpleNamespace(start=start, stop=stop)
+
+
 def test_early_arrays_are_only_for_the_planned_cube_version(cube):
-    first = SimpleNamespace(start=0, stop=12)
     early = EarlyChunk(cube)
-    start, stop, arrays = early._future.result()
-    assert (start, stop) == (0, 12) and set(arrays) == set(ENERGY)
-    # another version (an ingest committed between the early read and the plan): not used
-    assert early.take(first, {**early.state, "version": early.state["version"] + 1}) is None
-    assert early.take(first, early.state) is None  # and given once only: dropped after the first chunk
+    assert set(early._futures) == {(0, 12), (12, 24)}
+    arrays = early._futures[(0, 12)].result()
+    assert set(arrays) == set(ENERGY) and arrays["delivered_kwh"].shape[0] == 12
+    # another version (an ingest committed between the early reads and the plan): none is used
+    assert early.take(task(0, 12), {**early.state, "version": early.state["version"] + 1}) is None
+    assert early.take(task(12, 24), early.state) is None and not early._futures
     again = EarlyChunk(cube)
-    assert again.take(first, again.state) is not None
-    assert EarlyChunk(cube).take(SimpleNamespace(start=12, stop=24), again.state) is None
+    assert again.take(task(0, 12), again.state) is not None
+    assert again.take(task(0, 12), again.state) is None  # each given once
+    assert again.take(task(12, 24), again.state) is not None
+    other = EarlyChunk(cube, chunk_meters=7)
+    assert other.take(task(0, 12), other.state) is None  # not its meters: 0..6 and 7..13 were read
+    assert other.take(task(14, 21), other.state) is None and not other._futures  # the ones before it dropped
 
 
 def test_no_early_read_while_a_writer_holds_the_cube_nor_for_a_url(cube, monkeypatch):
-    assert EarlyChunk("memory://cube.zarr")._future is None
+    assert not EarlyChunk("memory://cube.zarr")._futures
     monkeypatch.setattr(chunk_data, "writer_active", lambda cube: True)
     held = EarlyChunk(cube)
-    assert held._future is None and held.take(SimpleNamespace(start=0, stop=12), held.state) is None
+    assert not held._futures and held.take(task(0, 12), held.state) is None

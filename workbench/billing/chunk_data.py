@@ -56,10 +56,10 @@ def read_chunk(cube: str, start: int, stop: int, meters=None, reactive: bool = F
                early: Future | None = None) -> dict[str, np.ndarray]:
     """The interval variables of meters ``start:stop`` from the Zarr store (chunks checked present);
     ``reactive``: also ``reactive_kvarh`` (kVARh, NaN = no read), for a chunk with a meter whose tariff needs it.
-    ``early``: :data:`ENERGY` of some meters read ahead (:class:`EarlyChunk`), used when they are ``start:stop``."""
+    ``early``: :data:`ENERGY` of these meters read ahead (:class:`EarlyChunk`), a future."""
     group = open_zarr_group(cube)
     check_chunks_present(group, start, stop, cube, meters)
-    data = _early_energy(early, start, stop)
+    data = _early_energy(early)
     if data is None:
         data = {name: group[name][start:stop, :] for name in ENERGY}
     if reactive and REACTIVE_VAR in group:
@@ -85,53 +85,60 @@ def read_task(plan, task, early: Future | None = None) -> dict[str, np.ndarray] 
 
 
 class EarlyChunk:
-    """The first meter chunk's :data:`ENERGY`, decoded on a thread of its own while the run is planned (the plan
-    keeps one core busy for about a second; the decoding of a chunk takes about a third of that on the other).
+    """The first ``chunks`` meter chunks' :data:`ENERGY`, decoded on a thread of its own while the run is planned
+    (the plan keeps one core busy for about a second; decoding a chunk takes about a third of that on the other).
+    Two by default: the most a run holds at once anyway (one billed, the next read ahead), and with both decoded
+    the run's reader starts on chunk 2 as soon as billing starts.
 
     Only for a local cube that no writer holds; used only by a run whose cube version (``cube_state``, taken at
-    planning) is the one taken before this read began, so an ingest or VEE committing in between leaves it unused
-    (the chunk is read again). A failed early read is never an error: the chunk is read again, and its error, if
-    it has one, is raised then, for its chunk."""
+    planning) is the one taken before these reads began, so an ingest or VEE committing in between leaves them
+    unused (the chunks are read again). A failed early read is never an error: the chunk is read again, and its
+    error, if it has one, is raised then, for its chunk."""
 
-    def __init__(self, cube, chunk_meters: int | None = None):
-        self.state, self._future, self._pool = None, None, None
+    def __init__(self, cube, chunk_meters: int | None = None, chunks: int = 2):
+        self.state, self._futures, self._pool = None, {}, None
         if is_url(cube) or writer_active(cube):
             return
-        self.state = cube_state(cube)
+        try:
+            self.state = cube_state(cube)
+            delivered = open_zarr_group(cube)["delivered_kwh"]
+            n_meters, size = delivered.shape[0], int(chunk_meters or delivered.chunks[0])
+        except Exception:  # noqa: BLE001 (no cube, a damaged one...: planning says what is wrong, for the run)
+            return
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="early-chunk")
-        self._future = self._pool.submit(_read_first, str(cube), chunk_meters)
+        for start in range(0, min(n_meters, chunks * size), size):
+            stop = min(start + size, n_meters)
+            self._futures[(start, stop)] = self._pool.submit(_read_energy, str(cube), start, stop)
 
     def take(self, task, state: dict | None) -> Future | None:
-        """For the first chunk the run reads (once; later calls: None): the early read, if it is of this cube
-        version (``state``) and may be ``task``'s (:func:`read_chunk` checks its meters); None otherwise (the
-        arrays are dropped). A run that never calls this (it fails while planning) drops them with this object;
-        its thread ends when its one read does."""
-        future, self._future = self._future, None
-        if self._pool is not None:
+        """The early read of ``task``'s meters (called for each chunk the run reads, in order), if it is of this
+        cube version (``state``); None otherwise. The reads of chunks before it are dropped (cancelled if not
+        begun): tasks come in meter order. A run that never calls this (it fails while planning) drops them with
+        this object; its thread ends when its read in progress does."""
+        future = self._futures.pop((task.start, task.stop), None)
+        unusable = state is None or state != self.state
+        for key in [key for key in self._futures if unusable or key[0] < task.start]:
+            self._futures.pop(key).cancel()
+        if not self._futures and self._pool is not None:
             self._pool.shutdown(wait=False)
-        if future is None or task.start != 0 or state is None or state != self.state:
-            return None
-        return future
+        if future is not None and unusable:
+            future.cancel()
+        return None if unusable else future
 
 
-def _read_first(cube: str, chunk_meters: int | None):
-    """``(start, stop, arrays)``: :data:`ENERGY` of the cube's first ``chunk_meters`` meters (default: its first
-    Zarr chunk along meters, the plan's default chunk)."""
+def _read_energy(cube: str, start: int, stop: int) -> dict[str, np.ndarray]:
     group = open_zarr_group(cube)
-    delivered = group["delivered_kwh"]
-    stop = min(int(chunk_meters or delivered.chunks[0]), delivered.shape[0])
-    return 0, stop, {name: group[name][0:stop, :] for name in ENERGY}
+    return {name: group[name][start:stop, :] for name in ENERGY}
 
 
-def _early_energy(early: Future | None, start: int, stop: int) -> dict[str, np.ndarray] | None:
-    """The early read's arrays when they are meters ``start:stop``; None when not, or when it failed."""
+def _early_energy(early: Future | None) -> dict[str, np.ndarray] | None:
+    """The early read's arrays; None when there is none, or when it failed."""
     if early is None:
         return None
     try:
-        first, last, arrays = early.result()
+        return dict(early.result())
     except Exception:  # noqa: BLE001 (any failure of the early read: the chunk is read again, raising it there)
         return None
-    return dict(arrays) if (first, last) == (start, stop) else None
 
 
 def exported(received: np.ndarray) -> np.ndarray:

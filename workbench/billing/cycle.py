@@ -134,7 +134,7 @@ def run_cycle(cube, tariffs_dir, out, *, cycles=None, period=None, progress=True
                             vee_config=vee_config, system_peaks=system_peaks, peak_zone=peak_zone)
     refuse_unsafe_out(out, cube, tariffs_dir)
     check_cycle_out(out, identity, replace=replace)  # a refused folder gets not even a lock file beside it
-    # the first chunk is decoded on the other core while the run is planned (in this process; see EarlyChunk)
+    # the first chunks are decoded on the other core while the run is planned (in this process; see EarlyChunk)
     early = EarlyChunk(cube, chunk_meters) if scheduler is None else None
     # planning writes nothing: a bad cube or tariff book is refused before anything appears beside out
     planned = plan_cycle(cube, tariffs_dir, out, cycles=cycles, period=period, chunk_meters=chunk_meters,
@@ -214,22 +214,23 @@ def _bill_in_process(planned: CyclePlanned, store: RunStore, todo: list[ChunkTas
 
     While chunk i is scanned and priced (numba, without the GIL), chunk i + 1 is read (Zarr decoding, which also
     releases the GIL) on a reader thread: the two overlap on two cores. At most one chunk is read ahead, so memory
-    stays bounded by two chunks. ``early``: the first chunk, decoded while the run was planned (used if it is the
-    first one billed here and of the planned cube version)."""
+    stays bounded by two chunks. ``early``: the first chunks, decoded while the run was planned (each used for its
+    own chunk if it is of the planned cube version)."""
     billing = {t.chunk_no for t in todo}
     queue = iter(todo)
     with ThreadPoolExecutor(1, thread_name_prefix="chunk-reader") as reader:
-        following = next(queue, None)
-        # the early arrays go to the reader alone (no name here keeps them): freed once their chunk is billed
-        ahead = None if following is None else reader.submit(
-            read_task, planned.plan, following, None if early is None else early.take(following, planned.cube_state))
+
+        def read(task):  # the early arrays go to the reader alone (no name here keeps them): freed once billed
+            return None if task is None else reader.submit(
+                read_task, planned.plan, task, None if early is None else early.take(task, planned.cube_state))
+
+        ahead = read(next(queue, None))
         for task in planned.tasks:
             if task.chunk_no not in billing:
                 yield _read_or_rebill(planned, store, task)
                 continue
             data = ahead.result()  # a read error surfaces here, for this chunk, as it would without the thread
-            following = next(queue, None)
-            ahead = reader.submit(read_task, planned.plan, following) if following is not None else None
+            ahead = read(next(queue, None))
             try:
                 billed = bill_chunk(planned.plan, task, data, with_tables=True)
             except BaseException:
