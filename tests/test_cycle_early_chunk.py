@@ -168,8 +168,9 @@ def test_early_arrays_are_only_for_the_planned_cube_version(cube):
     assert other.take(task(14, 21), other.state) is None and not other._futures  # the ones before it dropped
 
 
-def test_no_early_read_while_a_writer_holds_the_cube_nor_for_a_url(cube, monkeypatch):
+def test_no_early_read_while_a_writer_holds_the_cube_nor_for_a_url(cube, tmp_path, monkeypatch):
     assert not EarlyChunk("memory://cube.zarr")._futures
+    assert not EarlyChunk(tmp_path / "no-such.zarr")._futures  # nothing there: the plan says so
     monkeypatch.setattr(chunk_data, "writer_active", lambda cube: True)
     held = EarlyChunk(cube)
     assert not held._futures and held.take(task(0, 12), held.state) is None

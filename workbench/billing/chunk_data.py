@@ -8,6 +8,7 @@ run is still being planned.
 from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 
@@ -97,8 +98,8 @@ class EarlyChunk:
 
     def __init__(self, cube, chunk_meters: int | None = None, chunks: int = 2):
         self.state, self._futures, self._pool = None, {}, None
-        if is_url(cube) or writer_active(cube):
-            return
+        if is_url(cube) or not Path(cube).is_dir() or writer_active(cube):
+            return  # (no cube there: planning says so, for the run, before any thread starts)
         try:
             self.state = cube_state(cube)
             delivered = open_zarr_group(cube)["delivered_kwh"]
