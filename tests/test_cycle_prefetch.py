@@ -55,10 +55,10 @@ def test_a_read_error_is_the_error_of_its_chunk(cube, tmp_path, monkeypatch):
         billed.append(task.chunk_no)
         return real_bill(plan, task, data, **kw)
 
-    def read(plan, task):
+    def read(plan, task, early=None):
         if task.chunk_no == 2:
             raise CubeError("delivered_kwh: chunk 2 is missing on disk")
-        return real_read(plan, task)
+        return real_read(plan, task, early)
 
     monkeypatch.setattr(cycle_module, "bill_chunk", bill)
     monkeypatch.setattr(cycle_module, "read_task", read)

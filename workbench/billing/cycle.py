@@ -45,7 +45,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
-from workbench.billing.chunk_data import read_task
+from workbench.billing.chunk_data import EarlyChunk, read_task
 from workbench.billing.cube_source import CHANGED_MESSAGE, cube_changed
 from workbench.billing.cycle_chunk import SCHEMAS, ChunkTask, bill_chunk
 from workbench.billing.cycle_output import (
@@ -134,6 +134,8 @@ def run_cycle(cube, tariffs_dir, out, *, cycles=None, period=None, progress=True
                             vee_config=vee_config, system_peaks=system_peaks, peak_zone=peak_zone)
     refuse_unsafe_out(out, cube, tariffs_dir)
     check_cycle_out(out, identity, replace=replace)  # a refused folder gets not even a lock file beside it
+    # the first chunks are decoded on the other core while the run is planned (in this process; see EarlyChunk)
+    early = EarlyChunk(cube, chunk_meters) if scheduler is None else None
     # planning writes nothing: a bad cube or tariff book is refused before anything appears beside out
     planned = plan_cycle(cube, tariffs_dir, out, cycles=cycles, period=period, chunk_meters=chunk_meters,
                          enrollments=enrollments, vee_config=vee_config, system_peaks=system_peaks,
@@ -144,13 +146,13 @@ def run_cycle(cube, tariffs_dir, out, *, cycles=None, period=None, progress=True
         clean_stale_staging(out, KIND)
         result = _run_locked(planned, out, identity, cube=cube, tariffs_dir=tariffs_dir, cycles=cycles,
                              period=period, progress=progress, scheduler=scheduler, workers=workers, fresh=fresh,
-                             timings=timings, started=started)
+                             timings=timings, started=started, early=early)
     result.seconds = time.perf_counter() - started
     return result
 
 
 def _run_locked(planned: CyclePlanned, out: Path, identity: dict, *, cube, tariffs_dir, cycles, period, progress,
-                scheduler, workers, fresh, timings, started) -> CycleResult:
+                scheduler, workers, fresh, timings, started, early=None) -> CycleResult:
     store = RunStore(out, planned.key)
     store.create(planned.inputs, fresh=fresh)
     try:
@@ -168,7 +170,7 @@ def _run_locked(planned: CyclePlanned, out: Path, identity: dict, *, cube, tarif
                            disable=not progress)
                 # billed and written to the outputs in one pass: each chunk's tables go to the output writers as
                 # they are billed (its parts are still written, for resuming), never read back
-                chunks = _bill_in_process(planned, store, todo, bar, timings, started)
+                chunks = _bill_in_process(planned, store, todo, bar, timings, started, early)
                 result = _assemble(planned, store, out, identity, chunks, scheduler=label, **assemble)
             else:
                 label = bill_chunks_on_cluster(planned.plan, todo, scheduler=scheduler, workers=workers,
@@ -206,25 +208,29 @@ def _billed(planned: CyclePlanned, store: RunStore, timings: dict, started: floa
 
 
 def _bill_in_process(planned: CyclePlanned, store: RunStore, todo: list[ChunkTask], bar, timings: dict,
-                     started: float):
+                     started: float, early: EarlyChunk | None = None):
     """Every chunk's (marker, tables) in chunk order: the chunks kept by an earlier run read from their parts, the
     others billed here (their parts written too), then the checks of :func:`_billed`.
 
     While chunk i is scanned and priced (numba, without the GIL), chunk i + 1 is read (Zarr decoding, which also
     releases the GIL) on a reader thread: the two overlap on two cores. At most one chunk is read ahead, so memory
-    stays bounded by two chunks."""
+    stays bounded by two chunks. ``early``: the first chunks, decoded while the run was planned (each used for its
+    own chunk if it is of the planned cube version)."""
     billing = {t.chunk_no for t in todo}
     queue = iter(todo)
     with ThreadPoolExecutor(1, thread_name_prefix="chunk-reader") as reader:
-        following = next(queue, None)
-        ahead = reader.submit(read_task, planned.plan, following) if following is not None else None
+
+        def read(task):  # the early arrays go to the reader alone (no name here keeps them): freed once billed
+            return None if task is None else reader.submit(
+                read_task, planned.plan, task, None if early is None else early.take(task, planned.cube_state))
+
+        ahead = read(next(queue, None))
         for task in planned.tasks:
             if task.chunk_no not in billing:
                 yield _read_or_rebill(planned, store, task)
                 continue
             data = ahead.result()  # a read error surfaces here, for this chunk, as it would without the thread
-            following = next(queue, None)
-            ahead = reader.submit(read_task, planned.plan, following) if following is not None else None
+            ahead = read(next(queue, None))
             try:
                 billed = bill_chunk(planned.plan, task, data, with_tables=True)
             except BaseException:
