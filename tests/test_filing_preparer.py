@@ -92,8 +92,9 @@ def test_workbook_totals_carry_their_values(taxed, tmp_path):
 
 
 def test_package_says_which_customers_it_leaves_out(taxed, tmp_path):
-    """Net-metering customers are not in this version: the package itself (PDF cover, Run sheet, run.json) says
-    how many and where they are listed, not only a warning on the terminal that staff never see."""
+    """Meters the study leaves out (excluded.csv, any reason; the rows here are hand-written in the form
+    determinants kept before net-metering customers were settled): the package itself (PDF cover, Run sheet,
+    run.json) says how many and where they are listed, not only a warning on the terminal that staff never see."""
     data, root = taxed
     (root / "ty" / "excluded.csv").write_text(
         "meter,account,rate_code,reason\n"
