@@ -114,24 +114,27 @@ def write_cube(
     return Path(path)
 
 
-def _strings_to_unicode(ds: xr.Dataset) -> xr.Dataset:
-    """Load the small variables (per-meter coordinates, read dates) into memory; strings as numpy unicode."""
+def _strings_to_unicode(ds: xr.Dataset, lazy: bool = False) -> xr.Dataset:
+    """Load the small variables (per-meter coordinates, read dates) into memory; strings as numpy unicode.
+    ``lazy``: ``ds`` was opened without dask (its variables are read from Zarr when indexed)."""
     updates = {}
     for name, var in ds.coords.items():
         if var.ndim == 1 and _is_str_dtype(var.dtype):
             updates[name] = (var.dims, _as_unicode(var.values), var.attrs)
-        elif var.ndim == 1 and var.dims == ("meter",) and var.chunks is not None:
+        elif var.ndim == 1 and var.dims == ("meter",) and (lazy or var.chunks is not None):
             updates[name] = var.load()
     ds = ds.assign_coords(updates) if updates else ds
-    if "read_date" in ds.data_vars and ds["read_date"].chunks is not None:
+    if "read_date" in ds.data_vars and (lazy or ds["read_date"].chunks is not None):
         ds["read_date"] = ds["read_date"].load()
     return ds
 
 
-def open_cube(path: str | os.PathLike, chunks: bool = True, *, validate: bool = True) -> xr.Dataset:
+def open_cube(path: str | os.PathLike, chunks: bool | None = True, *, validate: bool = True) -> xr.Dataset:
     """Open the interval cube at ``path``.
 
     ``chunks=True`` (default): lazily, dask-backed, one dask chunk per Zarr chunk (meter chunks, time whole).
+    ``chunks=None``: lazily without dask, each variable read from Zarr when indexed; for a caller that reads the
+    interval data with zarr itself (a billing run): importing dask.array, and distributed with it, costs 0.5 s.
     ``chunks=False``: loaded into memory (numpy). The per-meter coordinates are always in memory, strings as
     numpy unicode. The cube is validated (cheap checks) unless ``validate=False``.
     """
@@ -145,9 +148,9 @@ def open_cube(path: str | os.PathLike, chunks: bool = True, *, validate: bool = 
             ds = xr.open_zarr(p, chunks={} if chunks else None, consolidated=None)
         except Exception as exc:  # zarr raises many kinds of errors on damaged stores
             raise CubeError(f"{p}: cannot open the interval cube: {exc}") from exc
-        if not chunks:
+        if chunks is False:
             ds = ds.load()
-    ds = _strings_to_unicode(ds)
+    ds = _strings_to_unicode(ds, lazy=chunks is None)
     if validate:
         try:
             validate_cube(ds)

@@ -73,7 +73,7 @@ def plan_cycle(cube, tariffs_dir, out, *, cycles=None, period=None, chunk_meters
         except ValueError:
             raise BillingError(f"--period {period!r}: expected a month like 2025-11") from None
     cube_state = begin_cube_read(cube)  # refuses while an ingest or VEE writes the cube
-    ds = open_run_cube(cube)
+    ds = open_run_cube(cube, dask=False)  # the chunks are read with zarr (chunk_data): no dask needed
     peaks = read_system_peaks(system_peaks, zone=peak_zone) if system_peaks is not None else None
     book = load_tariff_book(tariffs_dir, system_peaks=peaks)
     utc, step = cube_time(ds)
