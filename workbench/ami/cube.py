@@ -114,18 +114,29 @@ def write_cube(
     return Path(path)
 
 
-def _strings_to_unicode(ds: xr.Dataset, lazy: bool = False) -> xr.Dataset:
-    """Load the small variables (per-meter coordinates, read dates) into memory; strings as numpy unicode.
-    ``lazy``: ``ds`` was opened without dask (its variables are read from Zarr when indexed)."""
+def _strings_to_unicode(ds: xr.Dataset) -> xr.Dataset:
+    """Load the small variables (per-meter coordinates, read dates) into memory; strings as numpy unicode."""
     updates = {}
     for name, var in ds.coords.items():
         if var.ndim == 1 and _is_str_dtype(var.dtype):
             updates[name] = (var.dims, _as_unicode(var.values), var.attrs)
-        elif var.ndim == 1 and var.dims == ("meter",) and (lazy or var.chunks is not None):
+        elif var.ndim == 1 and var.dims == ("meter",) and var.chunks is not None:
             updates[name] = var.load()
     ds = ds.assign_coords(updates) if updates else ds
-    if "read_date" in ds.data_vars and (lazy or ds["read_date"].chunks is not None):
+    if "read_date" in ds.data_vars and ds["read_date"].chunks is not None:
         ds["read_date"] = ds["read_date"].load()
+    return ds
+
+
+def _load_as_stored(ds: xr.Dataset) -> xr.Dataset:
+    """Load the small variables of a cube opened without dask into memory, in place and as stored (strings as
+    Zarr gives them): a new variable made from a numpy array makes xarray import dask.array (0.4 s, scipy.fft
+    with it) to ask whether the array is a dask one."""
+    for var in ds.coords.values():
+        if var.ndim == 1 and (var.dims == ("meter",) or _is_str_dtype(var.dtype)):
+            var.variable.load()
+    if "read_date" in ds.data_vars:
+        ds["read_date"].variable.load()
     return ds
 
 
@@ -133,10 +144,12 @@ def open_cube(path: str | os.PathLike, chunks: bool | None = True, *, validate: 
     """Open the interval cube at ``path``.
 
     ``chunks=True`` (default): lazily, dask-backed, one dask chunk per Zarr chunk (meter chunks, time whole).
-    ``chunks=None``: lazily without dask, each variable read from Zarr when indexed; for a caller that reads the
-    interval data with zarr itself (a billing run): importing dask.array, and distributed with it, costs 0.5 s.
     ``chunks=False``: loaded into memory (numpy). The per-meter coordinates are always in memory, strings as
     numpy unicode. The cube is validated (cheap checks) unless ``validate=False``.
+    ``chunks=None``: lazily without dask, each interval variable read from Zarr when indexed, the per-meter
+    coordinates in memory with their strings as stored (numpy ``StringDType`` from Zarr 3: take them through
+    :func:`workbench.ami.cube_schema._as_unicode`); for a caller that reads the interval data with zarr itself
+    (a billing run), which then never imports dask.array nor distributed (0.7 s of a run).
     """
     p = Path(path)
     if not p.exists():
@@ -150,7 +163,7 @@ def open_cube(path: str | os.PathLike, chunks: bool | None = True, *, validate: 
             raise CubeError(f"{p}: cannot open the interval cube: {exc}") from exc
         if chunks is False:
             ds = ds.load()
-    ds = _strings_to_unicode(ds, lazy=chunks is None)
+    ds = _load_as_stored(ds) if chunks is None else _strings_to_unicode(ds)
     if validate:
         try:
             validate_cube(ds)
