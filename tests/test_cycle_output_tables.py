@@ -126,6 +126,7 @@ def test_a_cube_opened_without_dask_has_the_same_coordinates_in_memory(small_cub
     np.testing.assert_array_equal(without["delivered_kwh"].values, with_dask["delivered_kwh"].values)
 
 
+@pytest.mark.slow  # a whole run in a fresh interpreter: ~7 s
 def test_a_run_imports_neither_dask_array_nor_distributed(small_cube, tmp_path):
     # dask looks for a distributed client at every compute (0.35 s to import distributed), and xarray imports
     # dask.array (0.4 s) at the first variable made from a numpy array: a run in this process needs neither
