@@ -128,12 +128,28 @@ def _strings_to_unicode(ds: xr.Dataset) -> xr.Dataset:
     return ds
 
 
-def open_cube(path: str | os.PathLike, chunks: bool = True, *, validate: bool = True) -> xr.Dataset:
+def _load_as_stored(ds: xr.Dataset) -> xr.Dataset:
+    """Load the small variables of a cube opened without dask into memory, in place and as stored (strings as
+    Zarr gives them): a new variable made from a numpy array makes xarray import dask.array (0.4 s, scipy.fft
+    with it) to ask whether the array is a dask one."""
+    for var in ds.coords.values():
+        if var.ndim == 1 and (var.dims == ("meter",) or _is_str_dtype(var.dtype)):
+            var.variable.load()
+    if "read_date" in ds.data_vars:
+        ds["read_date"].variable.load()
+    return ds
+
+
+def open_cube(path: str | os.PathLike, chunks: bool | None = True, *, validate: bool = True) -> xr.Dataset:
     """Open the interval cube at ``path``.
 
     ``chunks=True`` (default): lazily, dask-backed, one dask chunk per Zarr chunk (meter chunks, time whole).
     ``chunks=False``: loaded into memory (numpy). The per-meter coordinates are always in memory, strings as
     numpy unicode. The cube is validated (cheap checks) unless ``validate=False``.
+    ``chunks=None``: lazily without dask, each interval variable read from Zarr when indexed, the per-meter
+    coordinates in memory with their strings as stored (numpy ``StringDType`` from Zarr 3: take them through
+    :func:`workbench.ami.cube_schema._as_unicode`); for a caller that reads the interval data with zarr itself
+    (a billing run), which then never imports dask.array nor distributed (0.7 s of a run).
     """
     p = Path(path)
     if not p.exists():
@@ -145,9 +161,9 @@ def open_cube(path: str | os.PathLike, chunks: bool = True, *, validate: bool = 
             ds = xr.open_zarr(p, chunks={} if chunks else None, consolidated=None)
         except Exception as exc:  # zarr raises many kinds of errors on damaged stores
             raise CubeError(f"{p}: cannot open the interval cube: {exc}") from exc
-        if not chunks:
+        if chunks is False:
             ds = ds.load()
-    ds = _strings_to_unicode(ds)
+    ds = _load_as_stored(ds) if chunks is None else _strings_to_unicode(ds)
     if validate:
         try:
             validate_cube(ds)

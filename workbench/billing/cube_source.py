@@ -27,10 +27,11 @@ def is_url(cube) -> bool:
     return "://" in str(cube)
 
 
-def open_run_cube(cube) -> xr.Dataset:
-    """The cube at ``cube`` (a path or an fsspec URL), lazily, with its per-meter coordinates in memory."""
+def open_run_cube(cube, *, dask: bool = True) -> xr.Dataset:
+    """The cube at ``cube`` (a path or an fsspec URL), lazily, with its per-meter coordinates in memory.
+    ``dask=False``: a local cube's variables are not dask arrays (see :func:`workbench.ami.cube.open_cube`)."""
     if not is_url(cube):
-        return open_cube(cube)
+        return open_cube(cube, chunks=True if dask else None)
     require_for_url(cube, "the interval cube")
     try:
         with quiet_zarr():

@@ -42,7 +42,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
 from workbench.billing.chunk_data import EarlyChunk, read_task
@@ -50,6 +49,7 @@ from workbench.billing.cube_source import CHANGED_MESSAGE, cube_changed
 from workbench.billing.cycle_chunk import SCHEMAS, ChunkTask, bill_chunk
 from workbench.billing.cycle_output import (
     KIND,
+    OutputTables,
     check_cycle_out,
     put_in_place,
     refuse_unsafe_out,
@@ -299,16 +299,12 @@ def _write_outputs(planned: CyclePlanned, chunks, tmp: Path, identity: dict, *, 
     exceptions = list(planned.exceptions)
     counts = {"bills": 0, "line_items": 0, "revenue": 0.0, "held_in_chunks": 0, "bills_held": 0}
     by_code = {}
-    writers = {name: pq.ParquetWriter(tmp / f"{name}.parquet", SCHEMAS[name], compression="zstd")
-               for name in ("bills", "line_items")}
+    writers = OutputTables(tmp, SCHEMAS)
     try:
         for marker, tables in chunks:
             exceptions += marker["held"]
             counts["held_in_chunks"] += len(marker["held"])
-            for name, writer in writers.items():
-                table = tables[name]
-                if table.num_rows:
-                    writer.write_table(table.cast(SCHEMAS[name]))
+            writers.write(tables)
             # the same additions in the same order as billing chunk by chunk in one process
             for group in marker["groups"]:
                 counts["bills"] += group["bills"]
@@ -321,9 +317,9 @@ def _write_outputs(planned: CyclePlanned, chunks, tmp: Path, identity: dict, *, 
                 agg["bills"] += group["bills"]
                 agg["kwh"] += group["kwh"]
                 agg["revenue"] += group["revenue"]
+        writers.finish()
     finally:
-        for writer in writers.values():
-            writer.close()
+        writers.close()
     if scheduler == "in-process":  # the tables were written while billing (counted there): the rest is assembly
         started = time.perf_counter()
     summary = pd.DataFrame(list(by_code.values()), columns=["rate_code", "meters", "bills", "kwh", "revenue"])

@@ -21,6 +21,7 @@ import numpy as np
 
 from workbench.ami.cube_calendar import cube_local_days, cube_time
 from workbench.ami.cube_reactive import has_reactive_flags
+from workbench.ami.cube_schema import _as_unicode
 from workbench.billing.cube_source import begin_cube_read, open_run_cube
 from workbench.billing.cycle_chunk import ChunkTask, CyclePlan, program_export_price
 from workbench.billing.run_store import RunStore, run_key
@@ -73,7 +74,7 @@ def plan_cycle(cube, tariffs_dir, out, *, cycles=None, period=None, chunk_meters
         except ValueError:
             raise BillingError(f"--period {period!r}: expected a month like 2025-11") from None
     cube_state = begin_cube_read(cube)  # refuses while an ingest or VEE writes the cube
-    ds = open_run_cube(cube)
+    ds = open_run_cube(cube, dask=False)  # the chunks are read with zarr (chunk_data): no dask needed
     peaks = read_system_peaks(system_peaks, zone=peak_zone) if system_peaks is not None else None
     book = load_tariff_book(tariffs_dir, system_peaks=peaks)
     utc, step = cube_time(ds)
@@ -85,10 +86,10 @@ def plan_cycle(cube, tariffs_dir, out, *, cycles=None, period=None, chunk_meters
         unknown = sorted(set(cycles) - set(cycle_of.tolist()))
         if unknown:
             raise BillingError(f"cycle(s) {unknown} have no meters in {cube}; cycles present: {sorted(set(cycle_of.tolist()))}")
-    meters = ds["meter"].values
-    accounts = ds["account"].values
-    rate_codes = ds["rate_code"].values.astype(str)
-    nem_codes = ds["nem_program"].values.astype(str)
+    meters = _as_unicode(ds["meter"].values)  # the cube's strings as stored: numpy unicode from here
+    accounts = _as_unicode(ds["account"].values)
+    rate_codes = _as_unicode(ds["rate_code"].values)
+    nem_codes = _as_unicode(ds["nem_program"].values)
     programs_dir = Path(tariffs_dir) / "programs"
     programs = load_programs(programs_dir) if programs_dir.exists() else {}
     pto = np.full(n_meters, "", dtype=object)
@@ -146,7 +147,7 @@ def plan_cycle(cube, tariffs_dir, out, *, cycles=None, period=None, chunk_meters
     plan = CyclePlan(cube=str(cube), parts=str(store.parts), tariffs_dir=str(tariffs_dir), book=book,
                      programs=programs, schedules=schedules, export_prices=export_prices, utc=utc, step=step,
                      local_day=local_day, cycle_rows=cycle_rows, period=period, vee_config=vee_config)
-    coords = {name: ds[name].values for name in ("account", "customer_class", "rate_code")}
+    coords = {"account": accounts, "customer_class": _as_unicode(ds["customer_class"].values), "rate_code": rate_codes}
     coords["nem_program"] = nem_codes  # the cube's, or the enrollment file's
     has_reactive = has_reactive_flags(ds)  # which meters' kVARh the cube holds (docs/reactive-power.md)
     tasks = []
