@@ -18,7 +18,7 @@ interval (NaN) counts as 0 kWh in a demand window and is counted as missing.
 import numpy as np
 from numba import njit, prange
 
-from workbench.kernels.run_sums import _run_sum_max
+from workbench.kernels.run_sums import _no_reads, _run_sum_max
 from workbench.kernels.scan_block import _block_runs, _first_run, _same_bounds, _segments_rest
 
 N_COUNTS = 3  # present, missing, estimated
@@ -148,15 +148,19 @@ def _scan_block_segments(
     and they share their bounds (``scan_block``), else one by one."""
     m0 = blk * 4
     together = block and _same_bounds(bounds, m0)
-    if together:
-        _block_runs(delivered, rows, m0, bounds[m0], seg_start, seg_energy, seg_demand, kw_factor, energy_kwh,
-                    peak_kw, tou_peak_kw, counts)
+    if together:  # the received bits are ORed in the same walk (one pass over both rows of a meter)
+        bits = _block_runs(delivered, received_bits, rows, m0, bounds[m0], seg_start, seg_energy, seg_demand,
+                           kw_factor, energy_kwh, peak_kw, tou_peak_kw, counts)
     for m in range(m0, min(m0 + 4, rows.shape[0])):
         r = rows[m]  # the meter's row of the input arrays; its outputs are row m
-        if not together:
+        if together:
+            # most meters never export: received reads that are all signed zeros need no sums per run
+            has_received = not _no_reads(bits[m - m0])
+        else:
             _meter_runs(delivered[r], bounds[m], seg_start, seg_energy, seg_demand, kw_factor, energy_kwh[m],
                         peak_kw[m], tou_peak_kw[m], counts[m])
-        _segments_rest(delivered[r], received[r], received_bits[r], quality[r], bounds[m], seg_start, seg_energy,
+            has_received = not _no_reads(received_bits[r])
+        _segments_rest(delivered[r], received[r], has_received, quality[r], bounds[m], seg_start, seg_energy,
                        kw_factor, rtp_price, export_price, cp_index, received_kwh[m], cp_kw[m], rtp_cost[m],
                        export_credit[m], counts[m])
 
