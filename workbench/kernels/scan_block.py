@@ -2,7 +2,7 @@
 
 Most meters of a read cycle share their bill-period bounds, and every meter shares the runs of intervals that
 keep their ToU buckets. ``_block_runs`` walks the runs once for four such meters in lockstep: each run is one
-vector loop (``quad4_sum_max``) that loads four intervals from each of the four rows, so the per-run costs
+vector loop (``quad4_runs``) that loads four intervals from each of the four rows, so the per-run costs
 (the loop exit the branch predictor misses, the lane reductions, the loop set-up) are paid once per four
 meters, and the four meters' add chains overlap. The lane reductions of the four meters are done together by
 a transpose (two rounds of shuffles), in the same order as ``run_sums.quad_sum_max``: per meter the two
@@ -14,7 +14,8 @@ lanes) block per demand bucket of the period, and are reduced once per period. A
 order and ``x -> x * kw_factor`` keeps the order, so the peaks are those of the one-meter path. The same walk
 ORs the bits of the four meters' received rows (one pass over both channels of a meter, instead of a second
 pass for ``run_sums._no_reads``): a meter whose received reads in its periods are all signed zeros takes no
-received sums.
+received sums. ``quad4_sum_max`` is the same loop returning each run's sums and maxima (the tests set it
+beside the one-row ``run_sums.quad_sum_max``).
 
 A run that is not finite for a meter (a NaN: a missing read; or an inf) is redone for that meter by the exact
 loop (``run_sums._sum_max``), as in the one-meter path. Meters whose bounds differ from their block's take the
