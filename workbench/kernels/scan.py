@@ -18,7 +18,7 @@ interval (NaN) counts as 0 kWh in a demand window and is counted as missing.
 import numpy as np
 from numba import njit, prange
 
-from workbench.kernels.run_sums import _run_sum_max
+from workbench.kernels.run_sums import _no_reads, _run_sum_max
 from workbench.kernels.scan_block import _block_runs, _first_run, _same_bounds, _segments_rest
 
 N_COUNTS = 3  # present, missing, estimated
@@ -148,15 +148,19 @@ def _scan_block_segments(
     and they share their bounds (``scan_block``), else one by one."""
     m0 = blk * 4
     together = block and _same_bounds(bounds, m0)
-    if together:
-        _block_runs(delivered, rows, m0, bounds[m0], seg_start, seg_energy, seg_demand, kw_factor, energy_kwh,
-                    peak_kw, tou_peak_kw, counts)
+    if together:  # the received bits are ORed in the same walk (one pass over both rows of a meter)
+        bits = _block_runs(delivered, received_bits, rows, m0, bounds[m0], seg_start, seg_energy, seg_demand,
+                           kw_factor, energy_kwh, peak_kw, tou_peak_kw, counts)
     for m in range(m0, min(m0 + 4, rows.shape[0])):
         r = rows[m]  # the meter's row of the input arrays; its outputs are row m
-        if not together:
+        if together:
+            # most meters never export: received reads that are all signed zeros need no sums per run
+            has_received = not _no_reads(bits[m - m0])
+        else:
             _meter_runs(delivered[r], bounds[m], seg_start, seg_energy, seg_demand, kw_factor, energy_kwh[m],
                         peak_kw[m], tou_peak_kw[m], counts[m])
-        _segments_rest(delivered[r], received[r], received_bits[r], quality[r], bounds[m], seg_start, seg_energy,
+            has_received = not _no_reads(received_bits[r])
+        _segments_rest(delivered[r], received[r], has_received, quality[r], bounds[m], seg_start, seg_energy,
                        kw_factor, rtp_price, export_price, cp_index, received_kwh[m], cp_kw[m], rtp_cost[m],
                        export_credit[m], counts[m])
 
@@ -215,6 +219,21 @@ def _scan_serial(
         )
 
 
+def _zeroed_outputs(shapes):
+    """Zeroed float64 arrays of these shapes (``counts``: int64), cut from one block: one allocation of a few MB
+    for 10,000 meters x 12 bills takes a few hundred page faults where eight arrays of ~1 MB each took ~4,000
+    (fresh pages each time: the allocator hands freed blocks of this size back to the system), 7-10 ms on the
+    benchmark VM. Each array is a C-contiguous view of the block, which lives as long as any of them."""
+    sizes = {name: int(np.prod(shape)) for name, shape in shapes.items()}
+    block = np.zeros(sum(sizes.values()))
+    out, at = {}, 0
+    for name, shape in shapes.items():
+        part = block[at:at + sizes[name]]
+        out[name] = (part.view(np.int64) if name == "counts" else part).reshape(shape)
+        at += sizes[name]
+    return out
+
+
 def scan_determinants(
     delivered, received, bounds, energy_bucket, demand_bucket, n_energy, n_demand, *, quality=None,
     block_pos=None, window=1, rolling=False, kw_factor=4.0, rtp_price=None, cp_flag=None, parallel=True,
@@ -258,16 +277,16 @@ def scan_determinants(
     if n_meters and (rows.min() < 0 or rows.max() >= delivered.shape[0]):  # numba does not check bounds
         raise IndexError(f"rows: {rows.min()}..{rows.max()} outside the {delivered.shape[0]} rows of delivered")
     n_periods = bounds.shape[1] - 1
-    out = {
-        "energy_kwh": np.zeros((n_meters, n_periods, n_energy)),
-        "received_kwh": np.zeros((n_meters, n_periods, n_energy)),
-        "peak_kw": np.zeros((n_meters, n_periods)),
-        "tou_peak_kw": np.zeros((n_meters, n_periods, max(n_demand, 1))),
-        "cp_kw": np.zeros((n_meters, n_periods)),
-        "rtp_cost": np.zeros((n_meters, n_periods)),
-        "export_credit": np.zeros((n_meters, n_periods)),
-        "counts": np.zeros((n_meters, n_periods, N_COUNTS), dtype=np.int64),
-    }
+    out = _zeroed_outputs({
+        "energy_kwh": (n_meters, n_periods, n_energy),
+        "received_kwh": (n_meters, n_periods, n_energy),
+        "peak_kw": (n_meters, n_periods),
+        "tou_peak_kw": (n_meters, n_periods, max(n_demand, 1)),
+        "cp_kw": (n_meters, n_periods),
+        "rtp_cost": (n_meters, n_periods),
+        "export_credit": (n_meters, n_periods),
+        "counts": (n_meters, n_periods, N_COUNTS),
+    })
     # no quality flags: a (M, 0) array, so each meter's row is empty and nothing counts as estimated
     quality = np.zeros((delivered.shape[0], 0), np.uint8) if quality is None else np.ascontiguousarray(quality, dtype=np.uint8)
     block_pos = np.zeros(n_times, np.int16) if block_pos is None else np.asarray(block_pos, np.int16)

@@ -2,12 +2,20 @@
 
 Most meters of a read cycle share their bill-period bounds, and every meter shares the runs of intervals that
 keep their ToU buckets. ``_block_runs`` walks the runs once for four such meters in lockstep: each run is one
-vector loop (``quad4_sum_max``) that loads four intervals from each of the four rows, so the per-run costs
+vector loop (``quad4_runs``) that loads four intervals from each of the four rows, so the per-run costs
 (the loop exit the branch predictor misses, the lane reductions, the loop set-up) are paid once per four
 meters, and the four meters' add chains overlap. The lane reductions of the four meters are done together by
 a transpose (two rounds of shuffles), in the same order as ``run_sums.quad_sum_max``: per meter the two
 accumulators are added, then ``(l0 + l1) + (l2 + l3)``. So each meter's sums are identical to the bit to its
 one-meter scan, whichever path it takes; maxima are exact either way.
+
+Per run only the sums are reduced across lanes (``quad4_runs``); the maxima stay in lanes, one (4 meters, 4
+lanes) block per demand bucket of the period, and are reduced once per period. A maximum is exact in any
+order and ``x -> x * kw_factor`` keeps the order, so the peaks are those of the one-meter path. The same walk
+ORs the bits of the four meters' received rows (one pass over both channels of a meter, instead of a second
+pass for ``run_sums._no_reads``): a meter whose received reads in its periods are all signed zeros takes no
+received sums. ``quad4_sum_max`` is the same loop returning each run's sums and maxima (the tests set it
+beside the one-row ``run_sums.quad_sum_max``).
 
 A run that is not finite for a meter (a NaN: a missing read; or an inf) is redone for that meter by the exact
 loop (``run_sums._sum_max``), as in the one-meter path. Meters whose bounds differ from their block's take the
@@ -22,7 +30,7 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from workbench.kernels.run_sums import _max, _no_reads, _priced_sum, _run_sum, _sum_max, _vector_load
+from workbench.kernels.run_sums import _max, _priced_sum, _run_sum, _sum_max
 
 _LANES = 4
 _ROWS = 4
@@ -42,62 +50,130 @@ def _transpose_reduce(builder, vecs, op):
     return op(shuffle(t01, t23, [0, 1, 4, 5]), shuffle(t01, t23, [2, 3, 6, 7]))
 
 
-@intrinsic
-def quad4_sum_max(typingctx, x0, x1, x2, x3, a, n):
-    """``run_sums.quad_sum_max`` of ``x0..x3[a : a + 4 * n]`` at once: (sum0..sum3, max0..max3)."""
-    if not (isinstance(x0, types.Array) and x0.ndim == 1 and x0.layout == "C"
-            and x0.dtype in (types.float32, types.float64) and x1 == x0 and x2 == x0 and x3 == x0):
-        return None
-    sig = types.UniTuple(types.float64, 2 * _ROWS)(x0, x1, x2, x3, types.int64, types.int64)
+def _pointer(builder, data, offset, elt):
+    """A pointer to four adjacent elements from ``data[offset]`` (typed or opaque pointers)."""
+    vec = ir.VectorType(elt, _LANES)
+    if getattr(data.type, "is_opaque", False):
+        return builder.gep(data, [offset], inbounds=True, source_etype=elt)
+    return builder.bitcast(builder.gep(data, [offset], inbounds=True), vec.as_pointer())
+
+
+def _lanes(builder, data, offset, elt):
+    """Four adjacent elements from ``data[offset]``, aligned only as one element is."""
+    align = 8 if isinstance(elt, ir.DoubleType) or getattr(elt, "width", 32) == 64 else 4
+    return builder.load(_pointer(builder, data, offset, elt), typ=ir.VectorType(elt, _LANES), align=align)
+
+
+def _quad4_codegen(fold):
+    """The vector loop over four rows (see ``quad4_sum_max``); with ``fold``, ``quad4_runs``: the maxima start
+    from and go back to ``tops[slot]`` and the received rows' bits are ORed into ``bits``."""
 
     def codegen(context, builder, signature, args):
-        elt = context.get_value_type(signature.args[0].dtype)
-        data = [context.make_array(signature.args[j])(context, builder, args[j]).data for j in range(_ROWS)]
         f64 = ir.DoubleType()
+        i64 = ir.IntType(64)
         vd = ir.VectorType(f64, _LANES)
         zero = ir.Constant(vd, [0.0] * _LANES)
-        i64 = ir.IntType(64)
-        # per row, as quad_sum_max: sum A, max A, sum B, max B
+        elt = context.get_value_type(signature.args[0].dtype)
+        data = [context.make_array(signature.args[j])(context, builder, args[j]).data for j in range(_ROWS)]
+        a, n = args[2 * _ROWS if fold else _ROWS], args[2 * _ROWS + 1 if fold else _ROWS + 1]
+        # per row, as quad_sum_max: sum A, max A, sum B, max B (two accumulators: consecutive steps overlap)
         acc = [[cgutils.alloca_once_value(builder, zero) for _ in range(4)] for _ in range(_ROWS)]
+        if fold:
+            gelt = context.get_value_type(signature.args[_ROWS].dtype)
+            gdata = [context.make_array(signature.args[_ROWS + j])(context, builder, args[_ROWS + j]).data
+                     for j in range(_ROWS)]
+            tops = context.make_array(signature.args[-3])(context, builder, args[-3]).data
+            bits = context.make_array(signature.args[-1])(context, builder, args[-1]).data
+            base = builder.mul(args[-2], ir.Constant(i64, _ROWS * _LANES))
+            top_at = [builder.add(base, ir.Constant(i64, _LANES * j)) for j in range(_ROWS)]
+            ors = []
+            for j in range(_ROWS):
+                builder.store(_lanes(builder, tops, top_at[j], f64), acc[j][1])
+                ors.append(cgutils.alloca_once_value(builder, _lanes(builder, bits, ir.Constant(i64, _LANES * j), gelt)))
 
         def step(offset, half):
             for j in range(_ROWS):
-                v = _vector_load(builder, data[j], offset, elt)
+                v = _lanes(builder, data[j], offset, elt)
                 if elt != f64:
                     v = builder.fpext(v, vd)
                 s, m = acc[j][2 * half], acc[j][2 * half + 1]
                 builder.store(builder.fadd(builder.load(s), v), s)
                 builder.store(_max(builder, v, builder.load(m)), m)
+                if fold:
+                    builder.store(builder.or_(builder.load(ors[j]), _lanes(builder, gdata[j], offset, gelt)), ors[j])
 
-        pairs = builder.lshr(args[5], ir.Constant(i64, 1))
+        pairs = builder.lshr(n, ir.Constant(i64, 1))
         with cgutils.for_range(builder, pairs) as loop:
-            offset = builder.add(args[4], builder.shl(loop.index, ir.Constant(i64, 3)))
+            offset = builder.add(a, builder.shl(loop.index, ir.Constant(i64, 3)))
             step(offset, 0)
             step(builder.add(offset, ir.Constant(i64, 4)), 1)
-        with cgutils.if_unlikely(builder, builder.trunc(args[5], ir.IntType(1))):  # an odd step of four
-            step(builder.add(args[4], builder.shl(pairs, ir.Constant(i64, 3))), 0)
+        with cgutils.if_unlikely(builder, builder.trunc(n, ir.IntType(1))):  # an odd step of four
+            step(builder.add(a, builder.shl(pairs, ir.Constant(i64, 3))), 0)
         sums = [builder.fadd(builder.load(acc[j][0]), builder.load(acc[j][2])) for j in range(_ROWS)]
         maxes = [_max(builder, builder.load(acc[j][1]), builder.load(acc[j][3])) for j in range(_ROWS)]
         total = _transpose_reduce(builder, sums, builder.fadd)
-        top = _transpose_reduce(builder, maxes, lambda p, q: _max(builder, p, q))
         lane = [ir.Constant(ir.IntType(32), i) for i in range(_LANES)]
-        values = [builder.extract_element(total, k) for k in lane] + [builder.extract_element(top, k) for k in lane]
+        values = [builder.extract_element(total, k) for k in lane]
+        if fold:
+            for j in range(_ROWS):
+                builder.store(maxes[j], _pointer(builder, tops, top_at[j], f64))
+                builder.store(builder.load(ors[j]), _pointer(builder, bits, ir.Constant(i64, _LANES * j), gelt))
+        else:
+            top = _transpose_reduce(builder, maxes, lambda p, q: _max(builder, p, q))
+            values += [builder.extract_element(top, k) for k in lane]
         return context.make_tuple(builder, signature.return_type, values)
 
-    return sig, codegen
+    return codegen
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _finish(x, a, z, q, total, top):
-    """A run's sum and max after its whole steps of four: the last ``len % 4`` reads, then the exact loop if
-    the run is not finite (the same order as ``run_sums._run_sum_max``)."""
-    for t in range(a + 4 * q, z):
+def _rows_of(x0, x1, x2, x3, dtypes):
+    return (isinstance(x0, types.Array) and x0.ndim == 1 and x0.layout == "C" and x0.dtype in dtypes
+            and x1 == x0 and x2 == x0 and x3 == x0)
+
+
+@intrinsic
+def quad4_sum_max(typingctx, x0, x1, x2, x3, a, n):
+    """``run_sums.quad_sum_max`` of ``x0..x3[a : a + 4 * n]`` at once: (sum0..sum3, max0..max3)."""
+    if not _rows_of(x0, x1, x2, x3, (types.float32, types.float64)):
+        return None
+    return types.UniTuple(types.float64, 2 * _ROWS)(x0, x1, x2, x3, types.int64, types.int64), _quad4_codegen(False)
+
+
+@intrinsic
+def quad4_runs(typingctx, x0, x1, x2, x3, g0, g1, g2, g3, a, n, tops, slot, bits):
+    """``quad4_sum_max`` of ``x0..x3[a : a + 4 * n]`` that returns the four sums only and folds the maxima
+    into ``tops[slot]`` (lane-wise, a (4 rows, 4 lanes) float64 block of a C array) and the bits of
+    ``g0..g3[a : a + 4 * n]`` (the received rows as integers) into ``bits`` (4 rows x 4 lanes, OR)."""
+    if not (_rows_of(x0, x1, x2, x3, (types.float32, types.float64)) and _rows_of(g0, g1, g2, g3, (types.int32, types.int64))
+            and g0.dtype.bitwidth == x0.dtype.bitwidth and isinstance(tops, types.Array) and tops.layout == "C"
+            and tops.dtype == types.float64 and isinstance(bits, types.Array) and bits.layout == "C"
+            and bits.dtype == g0.dtype):
+        return None
+    sig = types.UniTuple(types.float64, _ROWS)(x0, x1, x2, x3, g0, g1, g2, g3, types.int64, types.int64, tops,
+                                                types.int64, bits)
+    return sig, _quad4_codegen(True)
+
+
+@njit(cache=True, nogil=True)
+def _tail(x, g, a, z, total, tops, slot, j, bits):
+    """A run's sum after its whole steps of four: its last ``z - a`` (1-3) reads added in order (as
+    ``run_sums._run_sum_max``), their maxima and bits folded into lane 0 of ``tops[slot, j]`` and ``bits[j]``."""
+    for t in range(a, z):
         v = np.float64(x[t])
         total += v
-        top = v if v > top else top
+        top = tops[slot, j, 0]
+        tops[slot, j, 0] = v if v > top else top
+        bits[j, 0] |= g[t]
+    return total
+
+
+@njit(cache=True, nogil=True)
+def _exact(x, a, z, total, missing, j):
+    """The run's sum if finite, else the exact loop's (the NaNs, missing reads, counted into ``missing[j]``)."""
     if total - total != 0.0:
-        return _sum_max(x, a, z)
-    return total, top, 0
+        total, _, n_nan = _sum_max(x, a, z)
+        missing[j] += n_nan
+    return total
 
 
 @njit(cache=True, nogil=True)
@@ -115,66 +191,80 @@ def _first_run(seg_start, start):
 
 
 @njit(cache=True, nogil=True)
-def _block_runs(delivered, rows, m0, bounds, seg_start, seg_energy, seg_demand, kw_factor, energy_kwh, peak_kw,
-                tou_peak_kw, counts):
+def _block_runs(delivered, received_bits, rows, m0, bounds, seg_start, seg_energy, seg_demand, kw_factor, energy_kwh,
+                peak_kw, tou_peak_kw, counts):
     """Delivered kWh per bucket, peaks and missing counts of meters ``m0 .. m0 + 3`` (outputs ``m0 + j``,
-    input rows ``rows[m0 + j]``), which share ``bounds``; counts[:, :, 0:2] are written here."""
-    x0 = delivered[rows[m0]]
-    x1 = delivered[rows[m0 + 1]]
-    x2 = delivered[rows[m0 + 2]]
-    x3 = delivered[rows[m0 + 3]]
+    input rows ``rows[m0 + j]``), which share ``bounds``; counts[:, :, 0:2] are written here. Returns the OR
+    of each meter's received bits over its bill periods, (4 meters, 4 lanes): see ``run_sums._no_reads``."""
+    x0, x1, x2, x3 = delivered[rows[m0]], delivered[rows[m0 + 1]], delivered[rows[m0 + 2]], delivered[rows[m0 + 3]]
+    g0, g1, g2 = received_bits[rows[m0]], received_bits[rows[m0 + 1]], received_bits[rows[m0 + 2]]
+    g3 = received_bits[rows[m0 + 3]]
     n_seg = seg_start.shape[0] - 1
+    n_demand = tou_peak_kw.shape[2]
+    # per demand bucket (the last: runs in none), meter and lane: the highest read so far in the period
+    tops = np.zeros((n_demand + 1, _ROWS, _LANES))
+    bits = np.zeros((_ROWS, _LANES), received_bits.dtype)
+    missing = np.zeros(_ROWS, np.int64)
     for b in range(bounds.shape[0] - 1):
         start = bounds[b]
         stop = bounds[b + 1]
         if stop <= start:
             continue
-        peaks = np.zeros(_ROWS)
-        missing = np.zeros(_ROWS, np.int64)
+        tops[:] = 0.0
+        missing[:] = 0
         k = _first_run(seg_start, start)
         while k < n_seg and seg_start[k] < stop:
             a = max(seg_start[k], start)
             z = min(seg_start[k + 1], stop)
             e = seg_energy[k]
-            db = seg_demand[k]
+            slot = seg_demand[k] if seg_demand[k] >= 0 else n_demand
             q = max((z - a) // 4, 0)
-            s0, s1, s2, s3, t0, t1, t2, t3 = quad4_sum_max(x0, x1, x2, x3, a, q)
-            for j in range(_ROWS):
-                if j == 0:
-                    total, top, n_nan = _finish(x0, a, z, q, s0, t0)
-                elif j == 1:
-                    total, top, n_nan = _finish(x1, a, z, q, s1, t1)
-                elif j == 2:
-                    total, top, n_nan = _finish(x2, a, z, q, s2, t2)
-                else:
-                    total, top, n_nan = _finish(x3, a, z, q, s3, t3)
-                m = m0 + j
-                energy_kwh[m, b, e] += total
-                missing[j] += n_nan
-                kw = top * kw_factor
-                if kw > peaks[j]:
-                    peaks[j] = kw
-                if db >= 0 and kw > tou_peak_kw[m, b, db]:
-                    tou_peak_kw[m, b, db] = kw
+            s0, s1, s2, s3 = quad4_runs(x0, x1, x2, x3, g0, g1, g2, g3, a, q, tops, slot, bits)
+            if a + 4 * q < z:  # a run that is not a whole number of steps of four (never with hourly ToU)
+                s0 = _tail(x0, g0, a + 4 * q, z, s0, tops, slot, 0, bits)
+                s1 = _tail(x1, g1, a + 4 * q, z, s1, tops, slot, 1, bits)
+                s2 = _tail(x2, g2, a + 4 * q, z, s2, tops, slot, 2, bits)
+                s3 = _tail(x3, g3, a + 4 * q, z, s3, tops, slot, 3, bits)
+            every = s0 + s1 + s2 + s3
+            if every - every != 0.0:  # a meter's run is not finite (a NaN or an inf): redo that one exactly
+                s0 = _exact(x0, a, z, s0, missing, 0)
+                s1 = _exact(x1, a, z, s1, missing, 1)
+                s2 = _exact(x2, a, z, s2, missing, 2)
+                s3 = _exact(x3, a, z, s3, missing, 3)
+            energy_kwh[m0, b, e] += s0
+            energy_kwh[m0 + 1, b, e] += s1
+            energy_kwh[m0 + 2, b, e] += s2
+            energy_kwh[m0 + 3, b, e] += s3
             k += 1
+        # a maximum is exact in any order, and x -> x * kw_factor keeps the order: the same peaks as taking
+        # each run's maximum (the one-meter path)
         for j in range(_ROWS):
-            peak_kw[m0 + j, b] = peaks[j]
+            peak = 0.0
+            for d in range(n_demand + 1):
+                top = 0.0
+                for i in range(_LANES):
+                    v = tops[d, j, i]
+                    top = v if v > top else top
+                if d < n_demand:
+                    tou_peak_kw[m0 + j, b, d] = top * kw_factor
+                peak = top if top > peak else peak
+            peak_kw[m0 + j, b] = peak * kw_factor
             counts[m0 + j, b, 0] = (stop - start) - missing[j]
             counts[m0 + j, b, 1] = missing[j]
+    return bits
 
 
 @njit(cache=True, nogil=True)
 def _segments_rest(
-    delivered, received, received_bits, quality, bounds, seg_start, seg_energy, kw_factor, rtp_price, export_price,
+    delivered, received, has_received, quality, bounds, seg_start, seg_energy, kw_factor, rtp_price, export_price,
     cp_index, received_kwh, cp_kw, rtp_cost, export_credit, counts,
 ):
-    """One meter's period outputs other than the delivered runs (counts[:, 2] only: the estimated reads)."""
+    """One meter's period outputs other than the delivered runs (counts[:, 2] only: the estimated reads);
+    ``has_received``: False for a meter whose received reads in its periods are all signed zeros (no sums)."""
     has_rtp = rtp_price.shape[0] > 0
     has_export = export_price.shape[0] > 0
     has_quality = quality.shape[0] > 0
     n_seg = seg_start.shape[0] - 1
-    # most meters never export: a received row of zeros (one vectorized pass) needs no sums per run
-    has_received = not _no_reads(received_bits)
     for b in range(bounds.shape[0] - 1):
         start = bounds[b]
         stop = bounds[b + 1]
