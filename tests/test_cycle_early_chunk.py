@@ -10,15 +10,14 @@ early read raised as the run's error (`test_a_failed_early_read_is_read_again`).
 
 from __future__ import annotations
 
-import json
 from types import SimpleNamespace
 
 import numpy as np
-import pandas as pd
 import pytest
 
 import workbench.billing.chunk_data as chunk_data
 import workbench.billing.cycle as cycle_module
+from tests.test_cycle_resume import assert_same_outputs
 from workbench.billing.chunk_data import ENERGY, EarlyChunk
 from workbench.billing.cycle import run_cycle
 from workbench.errors import CubeError
@@ -55,16 +54,6 @@ def plain(cube, tmp_path_factory):
     return out
 
 
-def same_outputs(a, b):
-    for name in ("bills", "line_items"):
-        pd.testing.assert_frame_equal(pd.read_parquet(a / f"{name}.parquet"), pd.read_parquet(b / f"{name}.parquet"),
-                                      check_exact=True)
-    for name in ("summary.csv", "exceptions.csv"):
-        assert (a / name).read_text() == (b / name).read_text(), name
-    run_a, run_b = (json.loads((p / "run.json").read_text()) for p in (a, b))
-    for key in ("meters_in", "meters_billed", "meters_held", "bills", "line_items", "revenue"):
-        assert run_a[key] == run_b[key], key
-
 
 def recording(monkeypatch):
     """Record, per chunk read with an early read handed to it, (start, stop, whether its arrays were used)."""
@@ -100,7 +89,7 @@ def test_the_first_chunk_is_read_early_and_bills_the_same(cube, plain, tmp_path,
     monkeypatch.setattr(cycle_module, "bill_chunk", checking)
     result = run_cycle(cube, "tariffs", tmp_path / "out", period="2025-11", progress=False)
     assert used == [(0, 12, True), (12, 24, True)]  # the first two chunks' reads used them, and only those
-    same_outputs(plain, result.out)
+    assert_same_outputs(plain, result.out)
 
 
 def test_a_chunk_size_other_than_the_disk_s_is_read_for_its_meters(cube, tmp_path, monkeypatch):
@@ -110,7 +99,7 @@ def test_a_chunk_size_other_than_the_disk_s_is_read_for_its_meters(cube, tmp_pat
     used = recording(monkeypatch)
     result = run_cycle(cube, "tariffs", tmp_path / "out", period="2025-11", progress=False, chunk_meters=7)
     assert used == [(0, 7, True), (7, 14, True)]
-    same_outputs(plain7.out, result.out)
+    assert_same_outputs(plain7.out, result.out)
 
 
 def test_a_resumed_run_whose_first_chunk_is_not_the_first_reads_it(cube, plain, tmp_path, monkeypatch):
@@ -129,7 +118,7 @@ def test_a_resumed_run_whose_first_chunk_is_not_the_first_reads_it(cube, plain, 
     result = run_cycle(cube, "tariffs", tmp_path / "out", period="2025-11", progress=False)
     assert result.chunks_resumed == 1
     assert used == [(12, 24, True)]  # chunk 1 first: its early read used, chunk 0's dropped
-    same_outputs(plain, result.out)
+    assert_same_outputs(plain, result.out)
 
 
 def test_a_failed_early_read_is_read_again(cube, plain, tmp_path, monkeypatch):
@@ -144,7 +133,7 @@ def test_a_failed_early_read_is_read_again(cube, plain, tmp_path, monkeypatch):
     used = recording(monkeypatch)
     result = run_cycle(cube, "tariffs", tmp_path / "out", period="2025-11", progress=False)
     assert used == [(0, 12, False), (12, 24, True)]
-    same_outputs(plain, result.out)
+    assert_same_outputs(plain, result.out)
 
 
 def task(start, stop):
