@@ -14,6 +14,7 @@ from workbench.calendar.periods import calendar_month_periods, periods_from_rows
 from workbench.engine.bills import bills_for_meter
 from workbench.engine.determinants import scan, schedule_arrays
 from workbench.engine.pricing import Determinants, price
+from workbench.engine.pricing_blocks import _blocks as _old_blocks  # the numpy split the kernels replaced
 from workbench.engine.pricing_buffers import Slots, priced_line
 from workbench.errors import BillingError
 from workbench.kernels.money import round_cents
@@ -32,19 +33,6 @@ def _same(a, b):
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     return a.shape == b.shape and bool((a.view(np.uint64) == b.view(np.uint64)).all())
 
-
-def _old_blocks(amount, limits):
-    """workbench.engine.pricing_blocks._blocks before the kernel."""
-    out, lower = [], None
-    for k in range(limits.shape[-1] + 1):
-        part = amount - lower if lower is not None else amount.copy()
-        np.maximum(part, 0.0, out=part)
-        if k < limits.shape[-1]:
-            width = limits[..., k] - lower if lower is not None else limits[..., k]
-            np.minimum(part, width, out=part)
-            lower = limits[..., k]
-        out.append(part)
-    return out
 
 
 def _hostile(rng, shape, scale=100.0):
