@@ -21,6 +21,7 @@ from sqlalchemy import select
 from workbench.cli_parser import DB_HELP, iso_date, whole_number, wing_group
 from workbench.documents.notice import NoticeDocument, NoticeLine, render_notice_html, render_notice_pdf
 from workbench.errors import WorkbenchError
+from workbench.ledger.amounts import money_text
 from workbench.ledger.arrangements import MAX_START_DAYS, make_arrangement, standings
 from workbench.ledger.collections import as_frame, bill_numbers, check_plan, plan_notices, record_notices
 from workbench.ledger.db import session_on
@@ -38,9 +39,6 @@ LIST_NAME = "notices.csv"
 # ------------------------------------------------------------------------------------------ shared with the
 # receivables wing (same rank: a wing may not import another, so these few lines are repeated)
 
-
-def _money(cents) -> str:
-    return f"{int(cents) / 100:,.2f}"
 
 
 
@@ -167,10 +165,10 @@ def _arrange(args) -> int:
                                             args.why, on, args.max_start_days)
         session.commit()
     total = sum(c for _, c in schedule)
-    print(f"account {args.account}: arrangement {arr_id}: past-due balance {_money(total)} on {on} in "
+    print(f"account {args.account}: arrangement {arr_id}: past-due balance {money_text(total)} on {on} in "
           f"{len(schedule)} monthly installment(s)")
     for n, (due, cents) in enumerate(schedule, start=1):
-        print(f"  {n:>2}  due {due}  {_money(cents)}")
+        print(f"  {n:>2}  due {due}  {money_text(cents)}")
     return 0
 
 
@@ -192,7 +190,7 @@ def _arrange_list(args) -> int:
             standing = "replaced"
         else:
             standing = "complete" if now.complete else ("good standing" if now.good else
-                                                        f"broken (behind {_money(now.missed_cents)})")
+                                                        f"broken (behind {money_text(now.missed_cents)})")
         out.append({"arrangement": arr.id, "account": number, "total_cents": arr.total_cents,
                     "installments": arr.installments, "first_due": arr.starts_on, "last_due": paid_to[arr.id],
                     "standing": standing, "made_by": arr.made_by, "reason": arr.reason})

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from workbench.cli_parser import DB_HELP, iso_date, wing_group
 from workbench.errors import WorkbenchError
+from workbench.ledger.amounts import money_text
 from workbench.ledger.db import new_session, open_ledger, require_current
 from workbench.ledger.gl import activity, as_csv_frame, check_balanced, fell_to_any, gl_lines
 from workbench.ledger.gl_chart import read_chart
@@ -24,9 +25,6 @@ from workbench.outputs.guard import write_error
 
 log = logging.getLogger(__name__)
 
-
-def _money(cents: int) -> str:
-    return f"{cents / 100:,.2f}"
 
 
 def _write_new(path: Path, frame) -> None:
@@ -70,8 +68,8 @@ def _gl_export(args) -> int:
     _write_new(out, as_csv_frame(lines))
     total = int(lines["debit"].sum())
     print(f"GL export {args.date_from} to {args.date_to}: {lines['period'].nunique()} {args.per}(s), {len(lines)} "
-          f"line(s), {int(acts['entries'].sum()) if len(acts) else 0} subledger entries; debits {_money(total)} = "
-          f"credits {_money(int(lines['credit'].sum()))}; wrote {out}")
+          f"line(s), {int(acts['entries'].sum()) if len(acts) else 0} subledger entries; debits {money_text(total)} = "
+          f"credits {money_text(int(lines['credit'].sum()))}; wrote {out}")
     return 0
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from workbench.cli_parser import DB_HELP, iso_date, whole_number
 from workbench.ledger.accounts import load_accounts, read_accounts_csv, rows_from_registry
+from workbench.ledger.amounts import money_text
 from workbench.ledger.check import check_ledger, reconcile_day
 from workbench.ledger.db import (
     LedgerError,
@@ -36,9 +37,6 @@ NOT_SET = {NSF_FEE: "`payments post` refuses a file with returned items and `pay
                     "refuses",
            RECONNECT_FEE: "`ledger reconnect` refuses"}
 
-
-def _money(cents: int) -> str:
-    return f"{cents / 100:,.2f}"
 
 
 def _session(args):
@@ -77,7 +75,7 @@ def _settings(args) -> int:
                 print(f"{what}: NOT SET: {NOT_SET[name]}, until it is set with {option} CENTS --who NAME (or "
                       f"given on each with {run_option})")
             else:
-                print(f"{what}: {_money(current.value_cents)} ({current.value_cents} cents), set by "
+                print(f"{what}: {money_text(current.value_cents)} ({current.value_cents} cents), set by "
                       f"{current.set_by} at {current.set_at:%Y-%m-%d %H:%M} UTC"
                       + ("" if name not in changed else " (changed)" if changed[name] else
                          " (already so; nothing changed)"))
@@ -90,7 +88,7 @@ def _load_accounts(args) -> int:
     with session:
         counts = load_accounts(session, rows)
     print(f"{args.file}: {counts.rows} rows; {counts.accounts} new accounts, {counts.meters} new meters, "
-          f"{counts.kept} already in the ledger (kept as they are); opening balances {_money(counts.opening_cents)}")
+          f"{counts.kept} already in the ledger (kept as they are); opening balances {money_text(counts.opening_cents)}")
     return 0
 
 
@@ -114,7 +112,7 @@ def _reconcile(args) -> int:
     print(f"Reconciliation of {args.date}")
     w1, w2 = max([14, *report["section"].str.len()]), max([26, *report["item"].str.len()])
     for row in report.itertuples():
-        print(f"  {row.section:<{w1}} {row.item:<{w2}} {row.count:>7} {_money(row.cents):>16}")
+        print(f"  {row.section:<{w1}} {row.item:<{w2}} {row.count:>7} {money_text(row.cents):>16}")
     out = Path(args.out or f"reports/ledger/reconcile-{args.date}.csv")
     frame = report.assign(amount=report["cents"] / 100)
     write_report_csv(out, frame)
@@ -135,7 +133,7 @@ def _aging(args) -> int:
     totals = {b: int(table[b].sum()) for b in (*BUCKETS, "credit", "total")}
     print(f"Aging of receivables on {as_of} ({len(table)} accounts with open items)")
     for name, cents in totals.items():
-        print(f"  {name:<8} {_money(cents):>16}")
+        print(f"  {name:<8} {money_text(cents):>16}")
     if args.out:
         write_report_csv(args.out, table)
         print(f"written: {args.out}")
@@ -155,19 +153,19 @@ def _payments_post(args) -> int:
     n_file, c_file = len(read.rejected), int(read.rejected["amount_cents"].fillna(0).sum()) if len(read.rejected) else 0
     n_skip = len(read.ignored)
     c_skip = int(read.ignored["amount_cents"].fillna(0).sum()) if n_skip else 0
-    print(f"{args.file}: {post.items_in + n_file + n_skip} items, {_money(post.cents_in + c_file + c_skip)}")
-    print(f"  applied to accounts  {post.applied:>7} {_money(post.applied_cents):>16}")
-    print(f"  unapplied (queue)    {post.unapplied:>7} {_money(post.unapplied_cents):>16}")
-    print(f"  returns (reversed)   {post.returns:>7} {_money(post.returns_cents):>16}  (returned-payment fees "
-          f"charged: {_money(post.fees_cents)})")
-    print(f"  rejected             {len(post.rejected) + n_file:>7} {_money(post.rejected_cents + c_file):>16}")
-    print(f"  ignored              {n_skip:>7} {_money(c_skip):>16}"
+    print(f"{args.file}: {post.items_in + n_file + n_skip} items, {money_text(post.cents_in + c_file + c_skip)}")
+    print(f"  applied to accounts  {post.applied:>7} {money_text(post.applied_cents):>16}")
+    print(f"  unapplied (queue)    {post.unapplied:>7} {money_text(post.unapplied_cents):>16}")
+    print(f"  returns (reversed)   {post.returns:>7} {money_text(post.returns_cents):>16}  (returned-payment fees "
+          f"charged: {money_text(post.fees_cents)})")
+    print(f"  rejected             {len(post.rejected) + n_file:>7} {money_text(post.rejected_cents + c_file):>16}")
+    print(f"  ignored              {n_skip:>7} {money_text(c_skip):>16}"
           + ("  (not customer payments: bank transactions, deposit totals)" if n_skip else ""))
     early = early and early.posted(post.rejected)  # a duplicate or a refused item was not posted
     if early is not None:
         # posted, not refused (an old lockbox file posted late is real), but said loudly: it is more often the
         # wrong file or the wrong ledger
-        said = (f"WARNING: {early.count} item(s), {_money(early.cents)}, dated before their account opened or "
+        said = (f"WARNING: {early.count} item(s), {money_text(early.cents)}, dated before their account opened or "
                 f"before the ledger's first activity ({early.ledger_start}); earliest {early.earliest}: posted; "
                 "check this is the right file for this ledger")
         print(f"  {said}")

@@ -15,15 +15,11 @@ import datetime as dt
 
 from workbench.cli_parser import DB_HELP, iso_date, whole_number, wing_group
 from workbench.errors import WorkbenchError
+from workbench.ledger.amounts import money_text
 from workbench.ledger.db import new_session, open_ledger, require_current
 from workbench.ledger.refunds import LABELS, resolve_unapplied
 from workbench.ledger.returns import resolve_return
 from workbench.ledger.settings import MAX_FEE_CENTS
-
-
-def _money(cents) -> str:
-    return f"{int(cents) / 100:,.2f}"
-
 
 FEE_CENTS = whole_number(0, MAX_FEE_CENTS, "a fee in cents (2500 is 25.00)")  # as `ledger settings --nsf-fee`
 PAYMENT_ID = whole_number(1, 2**63 - 1, "a payment id")  # as `payments apply`
@@ -47,10 +43,10 @@ def _resolve(args) -> int:
                                   nsf_fee_cents=args.nsf_fee)
     finally:
         engine.dispose()
-    head = f"returned item {done.payment_id} (item {done.item_id}, {_money(done.amount_cents)})"
+    head = f"returned item {done.payment_id} (item {done.item_id}, {money_text(done.amount_cents)})"
     if action == "applied":
         print(f"{head}: applied to account {done.account} on {done.on} by {args.who.strip()}; reversed its payment "
-              f"{done.reversed_item} and charged the returned-payment fee {_money(done.fee_cents)}; out of the "
+              f"{done.reversed_item} and charged the returned-payment fee {money_text(done.fee_cents)}; out of the "
               "unapplied-cash queue")
     else:
         print(f"{head}: {action.replace('_', ' ')} on {done.on} by {args.who.strip()} (no account charged); out of "
@@ -70,7 +66,7 @@ def _resolve_payment(args) -> int:
             done = resolve_unapplied(session, args.payment_id, action, args.who, args.why, on)
     finally:
         engine.dispose()
-    print(f"payment {done.payment_id} (item {done.item_id}, {_money(done.amount_cents)}, payer reference "
+    print(f"payment {done.payment_id} (item {done.item_id}, {money_text(done.amount_cents)}, payer reference "
           f"{done.payer_reference!r}): {LABELS[action]} on {done.on} by {args.who.strip()} (no account credited); "
           "out of the unapplied-cash queue")
     return 0

@@ -22,6 +22,7 @@ from sqlalchemy.orm import aliased
 
 from workbench.cli_parser import DB_HELP, iso_date, whole_number, wing_group
 from workbench.errors import WorkbenchError
+from workbench.ledger.amounts import money_text
 from workbench.ledger.db import session_on
 from workbench.ledger.models import Account, Bill, BudgetPlan, Deposit, JournalEntry, LateFee
 from workbench.ledger.receivables import (
@@ -65,9 +66,6 @@ def dollars(text: str) -> int:
 
 # ------------------------------------------------------------------------------------------ sessions, output
 
-
-def _money(cents) -> str:
-    return f"{int(cents) / 100:,.2f}"
 
 
 def _session(args, dry_run: bool = False):
@@ -115,7 +113,7 @@ def _late_fees(args) -> int:
     frame = pd.DataFrame(rows, columns=["account", "bill_id", "due_date", "overdue_cents", "fee_cents"])
     verb = "would charge" if args.dry_run else "charged"
     print(f"late fees on {args.as_of} at {args.rate:.2%} after {args.grace_days} grace days: {verb} {len(frame)} "
-          f"fee(s), {_money(total)} on {frame['account'].nunique()} account(s)"
+          f"fee(s), {money_text(total)} on {frame['account'].nunique()} account(s)"
           + (" (dry run: nothing written)" if args.dry_run else ""))
     if not len(frame):
         print("  no bill is past its grace days without a fee already (a bill is charged once)")
@@ -132,10 +130,10 @@ def _deposits_take(args) -> int:
                               .where(Account.account_number == args.account, Deposit.amount_cents == args.amount,
                                      Deposit.received_on == args.on))
         if same and not args.another:
-            raise WorkbenchError(f"account {args.account}: a deposit of {_money(args.amount)} received on {args.on} is "
+            raise WorkbenchError(f"account {args.account}: a deposit of {money_text(args.amount)} received on {args.on} is "
                                  "already recorded; pass --another if this is a second deposit (nothing changed)")
         take_deposit(session, args.account, args.amount, args.on)
-    print(f"account {args.account}: deposit of {_money(args.amount)} received on {args.on} (held in the deposit "
+    print(f"account {args.account}: deposit of {money_text(args.amount)} received on {args.on} (held in the deposit "
           "book; interest from that day)")
     return 0
 
@@ -144,7 +142,7 @@ def _deposits_refund(args) -> int:
     with _session(args) as session:
         cents = refund_deposits(session, args.account, args.on)
     if cents:
-        print(f"account {args.account}: deposits of {_money(cents)} refunded on {args.on}, credited to the bill "
+        print(f"account {args.account}: deposits of {money_text(cents)} refunded on {args.on}, credited to the bill "
               "(applied to its oldest open charges)")
     else:
         print(f"account {args.account}: no deposit held; nothing refunded")
@@ -161,7 +159,7 @@ def _deposits_interest(args) -> int:
                                .order_by(Account.account_number, JournalEntry.id)).all()
     frame = pd.DataFrame(rows, columns=["account", "interest_cents", "reference"])
     verb = "would credit" if args.dry_run else "credited"
-    print(f"deposit interest to {args.as_of} at {args.rate:.2%} a year: {verb} {_money(total)} to "
+    print(f"deposit interest to {args.as_of} at {args.rate:.2%} a year: {verb} {money_text(total)} to "
           f"{frame['account'].nunique()} account(s)" + (" (dry run: nothing written)" if args.dry_run else ""))
     _show(args, frame)
     return 0
@@ -183,8 +181,8 @@ def _deposits_list(args) -> int:
                         received_on=Deposit.received_on, interest_paid_to=Deposit.interest_paid_to,
                         refunded_on=Deposit.refunded_on)
     held = frame[frame["refunded_on"].isna()]
-    print(f"deposits held: {len(held)}, {_money(held['amount_cents'].sum())} on {held['account'].nunique()} account(s)"
-          + (f"; refunded: {len(frame) - len(held)}, {_money(frame['amount_cents'].sum() - held['amount_cents'].sum())}"
+    print(f"deposits held: {len(held)}, {money_text(held['amount_cents'].sum())} on {held['account'].nunique()} account(s)"
+          + (f"; refunded: {len(frame) - len(held)}, {money_text(frame['amount_cents'].sum() - held['amount_cents'].sum())}"
              if args.all else ""))
     _show(args, frame, always=True)
     return 0
@@ -201,7 +199,7 @@ def _budget_start(args) -> int:
         else:
             cents, how = args.installment, "as given"
         start_budget_plan(session, args.account, cents, args.settle_month, args.on)
-    print(f"account {args.account}: budget billing from {args.on}, installment {_money(cents)} ({how}), settle-up "
+    print(f"account {args.account}: budget billing from {args.on}, installment {money_text(cents)} ({how}), settle-up "
           f"on the bill of month {args.settle_month}")
     return 0
 
@@ -211,7 +209,7 @@ def _budget_list(args) -> int:
                         installment_cents=BudgetPlan.installment_cents, starts_on=BudgetPlan.starts_on,
                         settle_month=BudgetPlan.settle_month, ended_on=BudgetPlan.ended_on)
     active = frame[frame["ended_on"].isna()]
-    print(f"budget plans in force: {len(active)}, installments {_money(active['installment_cents'].sum())} a month"
+    print(f"budget plans in force: {len(active)}, installments {money_text(active['installment_cents'].sum())} a month"
           + (f"; ended: {len(frame) - len(active)}" if args.all else ""))
     _show(args, frame, always=True)
     return 0
@@ -226,9 +224,9 @@ def _unapplied(args) -> int:
     # cash received (the utility holds it) and returned items (the bank took cash back) are opposite in sign for
     # the utility: two lines, never one total
     payments, returns = frame[frame["kind"] == "payment"], frame[frame["kind"] != "payment"]
-    print(f"unapplied cash: {len(payments)} item(s), {_money(payments['amount_cents'].sum())} (received, no account "
+    print(f"unapplied cash: {len(payments)} item(s), {money_text(payments['amount_cents'].sum())} (received, no account "
           "credited yet)")
-    print(f"returned items matching no payment: {len(returns)} item(s), {_money(returns['amount_cents'].sum())} "
+    print(f"returned items matching no payment: {len(returns)} item(s), {money_text(returns['amount_cents'].sum())} "
           "(taken back by the bank, no account charged yet)")
     _show(args, frame, always=True)
     return 0
@@ -240,7 +238,7 @@ def _apply(args) -> int:
         raise WorkbenchError(f"--on {on}: after today; cash is applied on the day it is applied, today or earlier")
     with _session(args) as session:
         done = apply_unapplied(session, args.payment_id, args.account, args.who, args.why, on)
-    print(f"payment {done.payment_id} (item {done.item_id}, {_money(done.amount_cents)}): applied to account "
+    print(f"payment {done.payment_id} (item {done.item_id}, {money_text(done.amount_cents)}): applied to account "
           f"{done.account} on {done.on} by {args.who.strip()}; out of the unapplied-cash queue "
           f"({done.pairings} charge(s) paid, oldest first)")
     return 0

@@ -31,6 +31,7 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from workbench.ledger.amounts import money_text
 from workbench.ledger.models import (
     Account,
     Bill,
@@ -50,9 +51,6 @@ RETURN_KINDS = ("payment_return",)
 FEE_KINDS = ("nsf_fee", "late_fee", "reconnect_fee")
 
 
-def _money(cents: int) -> str:
-    return f"{cents / 100:,.2f}"
-
 
 def check_ledger(session: Session) -> list[str]:
     """Every break found (empty: the ledger holds together)."""
@@ -65,15 +63,15 @@ def check_ledger(session: Session) -> list[str]:
                                    .group_by(JournalEntry.bill_id)).all())
     for bill_id, status, total in session.execute(select(Bill.id, Bill.status, Bill.total_cents)):
         if lines.get(bill_id, 0) != total:
-            breaks.append(f"bill {bill_id}: total {_money(total)} but line items sum to {_money(lines.get(bill_id, 0))}")
+            breaks.append(f"bill {bill_id}: total {money_text(total)} but line items sum to {money_text(lines.get(bill_id, 0))}")
         want = {"posted": total, "held": 0, "cancelled": 0}.get(status)
         if want is None:
             breaks.append(f"bill {bill_id}: unknown status {status!r}")
         elif status != "held" and bill_id not in entries and status == "posted":
             breaks.append(f"bill {bill_id}: posted but not in the journal")
         elif entries.get(bill_id, 0) != want:
-            breaks.append(f"bill {bill_id}: {status}, journal holds {_money(entries.get(bill_id, 0))}, "
-                          f"expected {_money(want)}")
+            breaks.append(f"bill {bill_id}: {status}, journal holds {money_text(entries.get(bill_id, 0))}, "
+                          f"expected {money_text(want)}")
     paid = dict(session.execute(select(JournalEntry.payment_id, func.sum(JournalEntry.amount_cents))
                                 .where(JournalEntry.kind == "payment").group_by(JournalEntry.payment_id)).all())
     queued = dict(session.execute(select(UnappliedCash.payment_id, UnappliedCash.resolved_on)).all())
@@ -81,7 +79,7 @@ def check_ledger(session: Session) -> list[str]:
     for pid, kind, account, amount, item in session.execute(select(
             Payment.id, Payment.kind, Payment.account_id, Payment.amount_cents, Payment.item_id)):
         if kind == "payment" and account is not None and paid.get(pid) != -amount:
-            breaks.append(f"payment {item}: {_money(amount)} but journal credit {_money(-(paid.get(pid) or 0))}")
+            breaks.append(f"payment {item}: {money_text(amount)} but journal credit {money_text(-(paid.get(pid) or 0))}")
         if kind == "payment" and account is None and pid not in queued:
             breaks.append(f"payment {item}: account unknown and not in the unapplied-cash queue")
         if kind == "payment" and queued.get(pid) is not None and (pid in paid) == (pid in resolved):
@@ -96,14 +94,14 @@ def check_ledger(session: Session) -> list[str]:
             .join(PaymentApplication, side == JournalEntry.id).where(PaymentApplication.reversed.is_(False))
             .group_by(JournalEntry.id, JournalEntry.amount_cents)
             .having(func.sum(PaymentApplication.amount_cents) > func.abs(JournalEntry.amount_cents))).all()
-        breaks += [f"journal entry {eid}: {_money(abs(a))} paired for {_money(s)}" for eid, a, s in over]
+        breaks += [f"journal entry {eid}: {money_text(abs(a))} paired for {money_text(s)}" for eid, a, s in over]
     today = dt.date.today()
     bal = balances(session).set_index("account")["receivable"]
     aged = aging(session, max(today, _last_day(session))).set_index("account")["total"]
     for account in sorted(set(bal.index) | set(aged.index)):
         if int(bal.get(account, 0)) != int(aged.get(account, 0)):
-            breaks.append(f"account {account}: balance {_money(int(bal.get(account, 0)))} but its open items "
-                          f"sum to {_money(int(aged.get(account, 0)))}")
+            breaks.append(f"account {account}: balance {money_text(int(bal.get(account, 0)))} but its open items "
+                          f"sum to {money_text(int(aged.get(account, 0)))}")
     breaks += _roll_forward_breaks(session)
     return breaks
 
@@ -122,8 +120,8 @@ def _return_breaks(session: Session) -> list[str]:
         reversed_a_payment = pid not in queued or resolved.get(pid) == "applied"
         want = amount if reversed_a_payment else 0
         if int(reversed_.get(pid) or 0) != want:
-            breaks.append(f"returned item {item}: journal reversal {_money(int(reversed_.get(pid) or 0))}, expected "
-                          f"{_money(want)} ({'it reversed a payment' if reversed_a_payment else 'it reversed none'})")
+            breaks.append(f"returned item {item}: journal reversal {money_text(int(reversed_.get(pid) or 0))}, expected "
+                          f"{money_text(want)} ({'it reversed a payment' if reversed_a_payment else 'it reversed none'})")
     return breaks
 
 
@@ -134,10 +132,10 @@ def _service_order_breaks(session: Session) -> list[str]:
                                 .where(JournalEntry.kind == "reconnect_fee")).all())
     charged = dict(session.execute(select(ServiceOrder.fee_entry_id, ServiceOrder.fee_cents)
                                    .where(ServiceOrder.fee_entry_id.is_not(None))).all())
-    breaks = [f"journal entry {e}: a reconnection fee of {_money(int(c))} that no reconnection charged"
+    breaks = [f"journal entry {e}: a reconnection fee of {money_text(int(c))} that no reconnection charged"
               for e, c in fees.items() if e not in charged]
-    breaks += [f"journal entry {e}: reconnection fee {_money(int(fees.get(e) or 0))}, the service order says "
-               f"{_money(int(c))}" for e, c in charged.items() if e in fees and fees[e] != c]
+    breaks += [f"journal entry {e}: reconnection fee {money_text(int(fees.get(e) or 0))}, the service order says "
+               f"{money_text(int(c))}" for e, c in charged.items() if e in fees and fees[e] != c]
     last: dict[int, str] = {}
     for acct, kind, order_id in session.execute(select(ServiceOrder.account_id, ServiceOrder.kind, ServiceOrder.id)
                                                 .order_by(ServiceOrder.account_id, ServiceOrder.seq)):
@@ -162,7 +160,7 @@ def _roll_forward_breaks(session: Session) -> list[str]:
         closing = int(session.scalar(select(func.coalesce(func.sum(JournalEntry.amount_cents), 0)).where(
             JournalEntry.book == "receivable", JournalEntry.posted_on <= day)))
         if closing != running:
-            breaks.append(f"receivables on {day}: closing {_money(closing)} is not the roll-forward {_money(running)}")
+            breaks.append(f"receivables on {day}: closing {money_text(closing)} is not the roll-forward {money_text(running)}")
     return breaks
 
 
@@ -195,8 +193,8 @@ def reconcile_day(session: Session, day: dt.date) -> tuple[pd.DataFrame, list[st
         select(func.coalesce(func.sum(BillLineItem.amount_cents), 0)).where(BillLineItem.bill_id.in_(
             select(JournalEntry.bill_id).where(JournalEntry.posted_on == day, JournalEntry.kind == "bill")))))
     if items_cents != billed_cents:
-        breaks.append(f"{day}: billed {_money(billed_cents)} but the line items of those bills sum to "
-                      f"{_money(items_cents)}")
+        breaks.append(f"{day}: billed {money_text(billed_cents)} but the line items of those bills sum to "
+                      f"{money_text(items_cents)}")
     received = session.execute(select(func.count(), func.coalesce(func.sum(Payment.amount_cents), 0)).where(
         Payment.paid_on == day, Payment.kind == "payment")).one()
     unapplied = session.execute(select(func.count(), func.coalesce(func.sum(Payment.amount_cents), 0))
@@ -212,8 +210,8 @@ def reconcile_day(session: Session, day: dt.date) -> tuple[pd.DataFrame, list[st
     add("cash", "applied to accounts", direct[0], -direct[1])
     add("cash", "unapplied (queue)", *unapplied)
     if received[1] != -direct[1] + unapplied[1] or received[0] != direct[0] + unapplied[0]:
-        breaks.append(f"{day}: cash received {_money(received[1])} ({received[0]}) is not applied "
-                      f"{_money(-direct[1])} ({direct[0]}) + unapplied {_money(unapplied[1])} ({unapplied[0]})")
+        breaks.append(f"{day}: cash received {money_text(received[1])} ({received[0]}) is not applied "
+                      f"{money_text(-direct[1])} ({direct[0]}) + unapplied {money_text(unapplied[1])} ({unapplied[0]})")
     queue_open, queue_close = _queue(session, day, before=True), _queue(session, day)
     add("unapplied cash", "opening", queue_open[0], queue_open[1])
     add("unapplied cash", "received into the queue", *unapplied)
@@ -225,9 +223,9 @@ def reconcile_day(session: Session, day: dt.date) -> tuple[pd.DataFrame, list[st
     out = sum(c for _, c in gone.values())
     if queue_open[1] + unapplied[1] + int(late) + out != queue_close[1] or queue_open[0] + unapplied[0] - int(n_late) \
             - sum(n for n, _ in gone.values()) != queue_close[0]:
-        breaks.append(f"{day}: unapplied cash opening {_money(queue_open[1])} + received {_money(unapplied[1])} - "
-                      f"applied {_money(-int(late))} - refunded or unclaimed {_money(-out)} is not the closing "
-                      f"{_money(queue_close[1])}")
+        breaks.append(f"{day}: unapplied cash opening {money_text(queue_open[1])} + received {money_text(unapplied[1])} - "
+                      f"applied {money_text(-int(late))} - refunded or unclaimed {money_text(-out)} is not the closing "
+                      f"{money_text(queue_close[1])}")
     breaks += _returns_queue(session, day, add)
     opening = total(None, before=True)[1]
     closing = opening + total(None)[1]
@@ -242,8 +240,8 @@ def reconcile_day(session: Session, day: dt.date) -> tuple[pd.DataFrame, list[st
     add("receivables", "closing", 0, closing)
     by_account = int(balances(session, as_of=day)["receivable"].sum()) if closing or opening else 0
     if by_account != closing:
-        breaks.append(f"{day}: closing receivables {_money(closing)} but the accounts' balances sum to "
-                      f"{_money(by_account)}")
+        breaks.append(f"{day}: closing receivables {money_text(closing)} but the accounts' balances sum to "
+                      f"{money_text(by_account)}")
     if opening + billed_cents + applied[1] + returns[1] + fees[1] + others != closing:
         breaks.append(f"{day}: opening + billed - paid +/- adjustments is not closing")
     return pd.DataFrame(rows, columns=["section", "item", "count", "cents"]), breaks
@@ -293,8 +291,8 @@ def _returns_queue(session: Session, day: dt.date, add) -> list[str]:
     add("returned items (queue)", "closing", *closing)
     moved = opening[1] + came[1] + sum(c for _, c in left.values())
     if moved != closing[1] or opening[0] + came[0] - sum(n for n, _ in left.values()) != closing[0]:
-        return [f"{day}: returned items in the queue: opening {_money(opening[1])} + returned {_money(came[1])} - "
-                f"resolved {_money(-sum(c for _, c in left.values()))} is not the closing {_money(closing[1])}"]
+        return [f"{day}: returned items in the queue: opening {money_text(opening[1])} + returned {money_text(came[1])} - "
+                f"resolved {money_text(-sum(c for _, c in left.values()))} is not the closing {money_text(closing[1])}"]
     return []
 
 

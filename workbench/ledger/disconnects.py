@@ -28,6 +28,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from workbench.ledger.amounts import money_text
 from workbench.ledger.arrangements import standings
 from workbench.ledger.db import LedgerError
 from workbench.ledger.models import Account, CollectionNotice, Customer, JournalEntry, Premise, ServiceOrder
@@ -51,9 +52,6 @@ class DisconnectRow:
     reason: str = ""  # why it is not listed
     account_id: int = 0
 
-
-def _money(cents: int) -> str:
-    return f"{cents / 100:,.2f}"
 
 
 def noticed_unpaid(charges, credits, notice: CollectionNotice, created: dict[int, dt.datetime]) -> int:
@@ -108,8 +106,8 @@ def _why_not(notice: CollectionNotice, orders: list[ServiceOrder], unpaid: int, 
     if done:
         return "acted on: " + ", ".join(f"{o.kind}ed on {o.order_date} (service order {o.id})" for o in done)
     if unpaid < rules.min_past_due_cents:
-        return (f"paid since: {_money(unpaid)} of the {_money(notice.past_due_cents)} noticed still unpaid, under "
-                f"the minimum {_money(rules.min_past_due_cents)}")
+        return (f"paid since: {money_text(unpaid)} of the {money_text(notice.past_due_cents)} noticed still unpaid, under "
+                f"the minimum {money_text(rules.min_past_due_cents)}")
     if plan is not None and plan.good and not plan.complete:
         return f"payment arrangement {plan.arrangement_id} in good standing"
     until = rules.protections.medical_certificates.get(number)

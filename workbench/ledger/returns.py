@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
+from workbench.ledger.amounts import money_text
 from workbench.ledger.db import LedgerError
 from workbench.ledger.models import (
     Adjustment,
@@ -58,9 +59,6 @@ class Resolved:
     reversed_item: str | None = None
     fee_cents: int = 0
 
-
-def _money(cents: int) -> str:
-    return f"{cents / 100:,.2f}"
 
 
 def _queued_return(session: Session, payment_id: int) -> tuple[Payment, UnappliedCash]:
@@ -162,7 +160,7 @@ def _payment_to_reverse(session: Session, item: Payment, acct: int, account_numb
     if found is None:
         named = f"payment item {payment_item} of " if payment_item else "payment of "
         raise LedgerError(
-            f"account {account_number}: has no {named}{_money(int(item.amount_cents))} received on or before "
+            f"account {account_number}: has no {named}{money_text(int(item.amount_cents))} received on or before "
             f"{item.paid_on} that is not already returned, so returned item {item.item_id} cannot reverse one; "
             "nothing changed (check the account, or write the item off / return it to the bank)")
     return found

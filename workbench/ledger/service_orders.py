@@ -23,6 +23,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from workbench.ledger.amounts import money_text
 from workbench.ledger.arrangements import past_due_cents, standings
 from workbench.ledger.db import LedgerError
 from workbench.ledger.disconnects import account_orders, plan_disconnects
@@ -47,9 +48,6 @@ class Recorded:
     without_payment: bool = False
     reason: str = ""
 
-
-def _money(cents: int) -> str:
-    return f"{cents / 100:,.2f}"
 
 
 def _who(who: str | None, what: str) -> str:
@@ -143,9 +141,9 @@ def reconnect(session: Session, number: str, on: dt.date, who: str, *, fee_cents
     elif plan is not None and plan.good and not plan.complete:
         reason, overridden = f"payment arrangement {plan.arrangement_id} in good standing", False
     elif without_payment:
-        reason, overridden = f"without payment ({_money(owed)} past due): {why.strip()}", True
+        reason, overridden = f"without payment ({money_text(owed)} past due): {why.strip()}", True
     else:
-        raise LedgerError(f"account {number}: {_money(owed)} still past due on {on} and no payment arrangement in "
+        raise LedgerError(f"account {number}: {money_text(owed)} still past due on {on} and no payment arrangement in "
                           "good standing; reconnection needs it paid or arranged (`workbench ledger arrange`), or "
                           "--without-payment --why TEXT (recorded); nothing recorded")
     fee_entry = None
