@@ -62,7 +62,7 @@ def read_chunk(cube: str, start: int, stop: int, meters=None, reactive: bool = F
     check_chunks_present(group, start, stop, cube, meters)
     data = _early_energy(early)
     if data is None:
-        data = {name: group[name][start:stop, :] for name in ENERGY}
+        data = _energy(group, start, stop)
     if reactive and REACTIVE_VAR in group:
         data[REACTIVE_VAR] = group[REACTIVE_VAR][start:stop, :]
     # VEE withholds an implausible read as missing (quality 2) and says so in vee_method: read it only when
@@ -127,9 +127,12 @@ class EarlyChunk:
         return None if unusable else future
 
 
-def _read_energy(cube: str, start: int, stop: int) -> dict[str, np.ndarray]:
-    group = open_zarr_group(cube)
+def _energy(group, start: int, stop: int) -> dict[str, np.ndarray]:
     return {name: group[name][start:stop, :] for name in ENERGY}
+
+
+def _read_energy(cube: str, start: int, stop: int) -> dict[str, np.ndarray]:
+    return _energy(open_zarr_group(cube), start, stop)
 
 
 def _early_energy(early: Future | None) -> dict[str, np.ndarray] | None:
