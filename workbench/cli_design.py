@@ -17,7 +17,7 @@ from workbench.design.nem_revenue import NetMeteringStudy, compare_settled
 from workbench.design.proposal import Proposal
 from workbench.design.rescan import check_comparable
 from workbench.design.revreq import PRICE_DECIMALS, mid_year_versions, round_solution, solve
-from workbench.design.scenarios import Study, compare
+from workbench.design.scenarios import Study, compare, no_customers_of
 from workbench.design.testyear import build_test_year
 from workbench.design.testyear_store import excluded_note
 from workbench.errors import WorkbenchError
@@ -136,11 +136,25 @@ def _determinants(args) -> int:
     return 0
 
 
-def _study(args) -> Study:
+def _study(args, *, solve: bool = False) -> Study:
+    """The customers on no net-metering program of ``--class`` (none is fine for ``design price`` when the class
+    has net-metering customers: they are priced beside; the solve needs some, so it says why it has none)."""
     note = excluded_note(args.determinants)
     if note:
         log.warning(f"warning: {note}")
-    return Study(args.determinants, classes=args.classes, basis=args.basis, tariffs_dir=args.tariffs)
+    study = Study(args.determinants, classes=args.classes, basis=args.basis, tariffs_dir=args.tariffs, empty_ok=True)
+    if not len(study):
+        codes = sorted(study.identity["rate_codes"])
+        nem = NetMeteringStudy(args.determinants, classes=args.classes, basis=study.basis)
+        if not len(nem):
+            raise WorkbenchError(f"{args.determinants}: no customers {no_customers_of(args.classes, codes)}")
+        if solve:
+            raise WorkbenchError(f"{args.determinants}: every customer {no_customers_of(args.classes, codes)} is "
+                                 f"net-metered ({len(nem):,} on {', '.join(nem.rate_codes)}), and the solve keeps "
+                                 "net-metering customers out of --requirement (their bills settle credits under "
+                                 "their programs): no customer to solve on; price a proposal for them with "
+                                 "`workbench design price --proposed BOOK`")
+    return study
 
 
 def _price(args) -> int:
@@ -151,7 +165,7 @@ def _price(args) -> int:
         if note:
             log.warning(f"warning: {note}")
         rescanned = Study(args.proposed_determinants, classes=args.classes, basis=args.basis,
-                          tariffs_dir=args.proposed)
+                          tariffs_dir=args.proposed, empty_ok=True)
         check_comparable(study, rescanned)  # before anything is priced
         args.proposed = args.proposed or str(rescanned.tariffs_dir)
     proposed_book = load_tariff_book(args.proposed) if args.proposed else None
@@ -183,7 +197,8 @@ def _price(args) -> int:
             tables["net_metering_customers"] = nem_tables["customers"]
         for name, table in tables.items():
             table.to_csv(tmp / f"{name}.csv", index=False)
-    print(tables["revenue"].to_string(index=False))
+    print(tables["revenue"].to_string(index=False) if len(tables["revenue"])
+          else "No customers on no net-metering program (every customer priced is net-metered).")
     if nem_tables:
         print("Net-metering customers (bills settled under their programs):")
         print(nem_tables["revenue"].to_string(index=False))
@@ -249,7 +264,7 @@ def _solve(args) -> int:
     twice = sorted({unit for unit in units if units.count(unit) > 1})
     if twice:
         raise WorkbenchError(f"--price-decimals: {', '.join(twice)} given twice; expected one UNIT=N per unit")
-    study = _study(args)
+    study = _study(args, solve=True)
     base = Proposal.from_book(study.tariffs_dir)
     out = Path(args.out)
     if out.exists() and any(out.iterdir()):

@@ -98,7 +98,8 @@ class RatesStore(param.Parameterized):
         self._present_book = self.proposal.compile()
         classes = sorted(self._classes(), key=lambda c: (c != "RES", c))
         if not classes:
-            raise WorkbenchError(f"{self.folder}: no customers in the kept determinants")
+            raise WorkbenchError(f"{self.folder}: no customers on no net-metering program in the kept determinants "
+                                 "(the dashboard re-prices those; net-metering customers: workbench design price)")
         self.param.customer_class.objects = classes
         self.customer_class = params.pop("customer_class", classes[0])
         self._set_class()
@@ -114,9 +115,13 @@ class RatesStore(param.Parameterized):
     def _classes(self) -> set:
         identity = read_identity(self.folder)
         found = set()
-        for info in identity["rate_codes"].values():
-            column = pq.read_table(self.folder / info["file"], columns=["customer_class"]).column(0)
-            found.update(column.unique().to_pylist())
+        for info in identity["rate_codes"].values():  # of the customers on no net-metering program: a class of
+            path = self.folder / info["file"]  # only net-metering customers has nothing to re-price here
+            columns = ["customer_class"] + (["nem_program"] if "nem_program" in pq.read_schema(path).names else [])
+            table = pq.read_table(path, columns=columns).to_pandas()
+            if "nem_program" in table:
+                table = table[table["nem_program"].fillna("") == ""]
+            found.update(table["customer_class"].unique().tolist())
         return found
 
     def study(self, customer_class: str | None = None) -> Study:

@@ -194,6 +194,21 @@ def price_rate_code(tariff, rcd, basis: str, name: str = "", cache: PricingCache
     return out
 
 
+_METERS = ["meter", "account", "customer_class", "rate_code", "bills", "kwh"]
+_COMPONENTS = ["rate_code", "customer_class", "component", "line", "category", "unit", "billing_units", "price",
+               "revenue", "bills"]
+_REVENUE = ["customer_class", "rate_code", "customers", "bills", "kwh", "revenue"]
+
+
+def _concat(frames: list, columns: list) -> pd.DataFrame:
+    """The frames one after the other; no frames (a book of no customers on no program): an empty table."""
+    if not frames:
+        return pd.DataFrame({c: pd.Series(dtype=object if c in ("meter", "account", "customer_class", "rate_code",
+                                                                 "component", "line", "category", "unit") else float)
+                             for c in columns})
+    return pd.concat(frames, ignore_index=True)
+
+
 @dataclass
 class PricedBook:
     """Several rate codes priced under one book: the same tables as :class:`Priced`, over all its parts."""
@@ -203,16 +218,16 @@ class PricedBook:
 
     @property
     def meters(self) -> pd.DataFrame:
-        return pd.concat([p.meters for p in self.parts], ignore_index=True)
+        return _concat([p.meters for p in self.parts], _METERS)
 
     def customers(self) -> pd.DataFrame:
-        return pd.concat([p.customers() for p in self.parts], ignore_index=True)
+        return _concat([p.customers() for p in self.parts], [*_METERS, "annual_bill"])
 
     def components(self) -> pd.DataFrame:
-        return pd.concat([p.components() for p in self.parts], ignore_index=True)
+        return _concat([p.components() for p in self.parts], _COMPONENTS)
 
     def revenue(self) -> pd.DataFrame:
-        return pd.concat([p.revenue() for p in self.parts], ignore_index=True).sort_values(
+        return _concat([p.revenue() for p in self.parts], _REVENUE).sort_values(
             ["customer_class", "rate_code"], ignore_index=True)
 
     def total_cents(self) -> int:
@@ -235,7 +250,10 @@ def scanned_book(folder, identity: dict) -> Path:
 class Study:
     """The kept determinants of chosen classes (and rate codes), priced under any book of tariffs."""
 
-    def __init__(self, folder, *, classes=None, rate_codes=None, basis: str | None = None, tariffs_dir=None):
+    def __init__(self, folder, *, classes=None, rate_codes=None, basis: str | None = None, tariffs_dir=None,
+                 empty_ok: bool = False):
+        """``empty_ok``: no customer of ``classes`` on no net-metering program is not an error (a class of only
+        net-metering customers, priced beside it by :class:`~workbench.design.nem_revenue.NetMeteringStudy`)."""
         self.folder = Path(folder)
         self.identity = read_identity(folder)
         self.basis = basis or self.identity["basis"]
@@ -250,8 +268,11 @@ class Study:
             rcd = load_rate_code(self.folder, code, self.classes)
             if len(rcd):
                 self.data[code] = rcd
-        if not self.data:
-            raise WorkbenchError(f"{folder}: no customers of classes {self.classes} on rate codes {codes}")
+        if not self.data and not empty_ok:
+            raise WorkbenchError(f"{folder}: no customers {no_customers_of(self.classes, codes)}")
+
+    def __len__(self) -> int:
+        return sum(len(rcd) for rcd in self.data.values())
 
     @property
     def rate_codes(self) -> list[str]:
@@ -276,6 +297,11 @@ class Study:
             check_schedule(self.identity, book[code])
             parts.append(price_rate_code(book[code], self.data[code], self.basis, name, self.cache(code)))
         return PricedBook(name, parts)
+
+
+def no_customers_of(classes, codes) -> str:
+    """``of class(es) X on rate codes [...]``, for a message that says no customer was found."""
+    return f"{'of any class' if classes is None else f'of classes {list(classes)}'} on rate codes {list(codes)}"
 
 
 def compare(present: Priced, proposed: Priced) -> dict[str, pd.DataFrame]:

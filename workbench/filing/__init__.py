@@ -17,6 +17,7 @@ from pathlib import Path
 
 from workbench.design.testyear_store import excluded_note
 from workbench.filing.data import FilingData, open_filing, run_identity
+from workbench.filing.nem_schedules import coverage, nem_bill_frequency, nem_bill_impacts, nem_typical_bills
 from workbench.filing.report import render_html, render_pdf
 from workbench.filing.schedules import (
     bill_frequency,
@@ -38,12 +39,24 @@ __all__ = ["FilingData", "build_schedules", "open_filing", "run_identity", "writ
 
 def build_schedules(data: FilingData, cost_study=None, *, blocks=None, levels=None, load_factors=None) -> dict:
     """Every schedule (name -> DataFrame, in filing order); ``cost_of_service`` only with a ``cost_study``."""
+    nem = len(data.net_metering or ()) > 0  # the net-metering schedules when the test year has such customers
     out = {"class_summary": class_summary(data), "proof_of_revenue": proof_of_revenue(data),
-           "bill_frequency": bill_frequency(data, blocks), "typical_bills": typical_bills(data, levels, load_factors),
-           "bill_impacts": bill_impacts(data), "largest_increases": largest_increases(data),
-           "rate_mapping": rate_mapping(data)}
+           "bill_frequency": bill_frequency(data, blocks)}
+    if nem:
+        out["nem_bill_frequency"] = nem_bill_frequency(data, blocks)
+    out["typical_bills"] = typical_bills(data, levels, load_factors)
+    if nem:
+        out["nem_typical_bills"] = nem_typical_bills(data)
+    out["bill_impacts"] = bill_impacts(data)
+    if nem:
+        out["nem_bill_impacts"] = nem_bill_impacts(data)
+    out["largest_increases"] = largest_increases(data)
+    out["rate_mapping"] = rate_mapping(data)
     if cost_study is not None:
         out["cost_of_service"] = cost_of_service(data, cost_study)
+    covers = coverage(data)
+    for name, frame in out.items():  # which customers each schedule counts: under its title in the workbook and PDF
+        frame.attrs["covers"] = covers[name]
     return out
 
 

@@ -21,7 +21,7 @@ import pandas as pd
 
 import workbench
 from workbench.design.nem_revenue import NetMeteringStudy, SettledBook, compare_settled
-from workbench.design.scenarios import PricedBook, Study, compare
+from workbench.design.scenarios import PricedBook, Study, compare, no_customers_of
 from workbench.design.testyear_store import IDENTITY, book_checksum
 from workbench.errors import WorkbenchError
 from workbench.outputs.checksums import file_sha256
@@ -61,14 +61,20 @@ class FilingData:
         nem = self.nem_tables.get("customers")
         if nem is None or nem.empty:
             return cust
-        return pd.concat([cust, nem[[c for c in cust.columns if c in nem.columns]]], ignore_index=True)
+        nem = nem[[c for c in cust.columns if c in nem.columns]]
+        if cust.empty:  # a test year of only net-metering customers (an empty frame would make the counts floats)
+            return nem.reset_index(drop=True)
+        return pd.concat([cust, nem], ignore_index=True)
 
 
 def open_filing(determinants, present, proposed, *, basis: str | None = None, utility: str | None = None,
                 classes=None) -> FilingData:
     """Price the kept determinants in ``determinants`` under the books ``present`` and ``proposed`` (folders)."""
-    study = Study(determinants, classes=classes, basis=basis, tariffs_dir=present)
+    study = Study(determinants, classes=classes, basis=basis, tariffs_dir=present, empty_ok=True)
     nem = NetMeteringStudy(determinants, classes=classes, basis=study.basis)
+    if not len(study) and not len(nem):
+        raise WorkbenchError(f"{determinants}: no customers {no_customers_of(classes, study.identity['rate_codes'])}")
+    # a class (or the whole test year) of only net-metering customers files too: its schedules are theirs
     present_book = load_tariff_book(present)
     proposed_book = load_tariff_book(proposed)
     missing = [code for code in sorted(set(study.rate_codes) | set(nem.rate_codes)) if code not in proposed_book]
@@ -80,7 +86,7 @@ def open_filing(determinants, present, proposed, *, basis: str | None = None, ut
     # net-metering customers: settled under their programs, each book with its own programs/ folder
     nem_present = nem.price(present_book, present, "present")
     nem_proposed = nem.price(proposed_book, proposed, "proposed")
-    name = utility or _utility_name(present_book, study.rate_codes)
+    name = utility or _utility_name(present_book, sorted(set(study.rate_codes) | set(nem.rate_codes)))
     return FilingData(study, present_book, proposed_book, priced_present, priced_proposed, name,
                       int(study.identity["test_year"]), study.basis, compare(priced_present, priced_proposed),
                       nem, nem_present, nem_proposed, compare_settled(nem_present, nem_proposed) if len(nem) else {})

@@ -98,10 +98,11 @@ def render_html(schedules: dict, *, utility: str, test_year: int, basis: str, id
         total_row = [fmt(totals.get(c.name), c.kind) for c in columns] if totals else None
         if total_row:
             total_row[0] = "Total"
-        tables.append({"name": name, "title": spec.title, "note": spec.note, "rows": rows, "total": total_row,
+        note = f"{spec.note} {frame.attrs.get('covers', '')}".strip()
+        tables.append({"name": name, "title": spec.title, "note": note, "rows": rows, "total": total_row,
                        "columns": [{"header": c.header, "numeric": c.kind != "text"} for c in columns]})
     charts = {}
-    if "bill_frequency" in schedules:
+    if "bill_frequency" in schedules and len(schedules["bill_frequency"]):
         charts["bill_frequency"] = frequency_chart(schedules["bill_frequency"])
     if "bill_impacts" in schedules:
         charts["bill_impacts"] = impact_chart(schedules["bill_impacts"])

@@ -51,9 +51,11 @@ def _pct(change_cents, base_cents):
         return np.where(base != 0, 100.0 * np.asarray(change_cents, dtype=float) / base, np.nan)
 
 
-def _has_demand(priced) -> set[str]:
-    lines = pd.concat([p.lines for p in priced.parts], ignore_index=True)
-    return set(lines.loc[lines["category"] == "demand", "rate_code"])
+def _has_demand(data: FilingData) -> set[str]:
+    """The rate codes billed a demand line, to the customers on no program or to the net-metering customers."""
+    settled = [] if data.nem_present is None else data.nem_present.parts
+    return {code for part in [*data.present.parts, *settled]
+            for code, cat in zip(part.lines["rate_code"], part.lines["category"], strict=True) if cat == "demand"}
 
 
 def class_summary(data: FilingData) -> pd.DataFrame:
@@ -65,7 +67,7 @@ def class_summary(data: FilingData) -> pd.DataFrame:
     """
     cust = data.all_customers
     keys = ["customer_class", "rate_code"]
-    demand_codes = _has_demand(data.present)
+    demand_codes = _has_demand(data)
     kw_rows = []
     nem_parts = {} if data.net_metering is None else {code: p.rcd for code, p in data.net_metering.parts.items()}
     for code, rcd in [*data.study.data.items(), *nem_parts.items()]:
@@ -178,22 +180,31 @@ def _season(month: np.ndarray) -> np.ndarray:
     return np.where(np.isin(month, SUMMER_MONTHS), "summer", "winter")
 
 
+BILL_COLUMNS = ["class", "rate_code", "meter", "month", "season", "kwh", "received_kwh"]
+
+
 def year_bills(data: FilingData) -> pd.DataFrame:
-    """One row per bill of the test year (the bills whose period ends in it: the cycle's bills of its months):
-    class, rate_code, meter, billing month (of the period's last day), season, kWh."""
-    frames = []
-    for code, rcd in data.study.data.items():
-        m, b = np.nonzero(rcd.billed & rcd.periods.valid)
-        last = rcd.periods.end[m, b] - np.timedelta64(1, "D")
-        month = last.astype("datetime64[M]").astype(np.int64) % 12 + 1
-        frames.append(pd.DataFrame({"class": rcd.meters["customer_class"].to_numpy()[m], "rate_code": code,
-                                    "meter": rcd.meters["meter"].to_numpy()[m], "month": month,
-                                    "season": _season(month), "kwh": rcd.det.delivered_kwh[m, b]}))
-    return pd.concat(frames, ignore_index=True)
+    """One row per bill of the test year (the bills whose period ends in it: the cycle's bills of its months) of
+    the customers on no net-metering program: class, rate_code, meter, billing month (of the period's last
+    day), season, kWh."""
+    frames = [rate_code_bills(code, rcd) for code, rcd in data.study.data.items()]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=BILL_COLUMNS)
+
+
+def rate_code_bills(code: str, rcd) -> pd.DataFrame:
+    """The test year's bills of one rate code's kept determinants (:func:`year_bills`), with ``received_kwh``."""
+    m, b = np.nonzero(rcd.billed & rcd.periods.valid)
+    last = rcd.periods.end[m, b] - np.timedelta64(1, "D")
+    month = last.astype("datetime64[M]").astype(np.int64) % 12 + 1
+    return pd.DataFrame({"class": rcd.meters["customer_class"].to_numpy()[m], "rate_code": code,
+                         "meter": rcd.meters["meter"].to_numpy()[m], "month": month, "season": _season(month),
+                         "kwh": rcd.det.delivered_kwh[m, b], "received_kwh": rcd.det.received_kwh[m, b].sum(axis=-1)})
 
 
 def bill_frequency(data: FilingData, blocks: dict | None = None) -> pd.DataFrame:
-    """Bills and kWh by usage block [kWh per bill], class and season (summer: June to September billing months).
+    """Bills and kWh by usage block [kWh per bill], class and season (summer: June to September billing months),
+    of the customers on no net-metering program (:func:`workbench.filing.nem_schedules.nem_bill_frequency`
+    has theirs).
 
     ``blocks``: class -> block edges (the first is the lowest usage, the last block is open-ended); defaults
     :data:`DEFAULT_BLOCKS`, else :data:`GENERIC_BLOCKS`. ``kwh``: the kWh of the bills in the block;
@@ -201,10 +212,20 @@ def bill_frequency(data: FilingData, blocks: dict | None = None) -> pd.DataFrame
     block rate prices); both add up to the class's billed kWh. Always the bills of the test year (the billed
     basis), whole bills.
     """
+    return frequency_table(year_bills(data), ["class", "season"], blocks)
+
+
+FREQUENCY_COLUMNS = ["block_low_kwh", "block_high_kwh", "bills", "kwh", "kwh_in_block", "bills_pct", "kwh_pct",
+                     "cumulative_bills_pct", "cumulative_kwh_pct"]
+
+
+def frequency_table(bills: pd.DataFrame, keys: list, blocks: dict | None = None, sums=()) -> pd.DataFrame:
+    """Bills by block of ``kwh`` per bill within each group of ``keys`` (the first is the class, whose blocks
+    apply); ``sums``: other columns of the bills summed per block (e.g. ``received_kwh``)."""
     blocks = {**DEFAULT_BLOCKS, **(blocks or {})}
-    bills = year_bills(data)
     rows = []
-    for (cls, season), group in bills.groupby(["class", "season"], sort=True):
+    for group_key, group in bills.groupby(keys, sort=True):
+        cls = group_key[0]
         edges = [float(e) for e in blocks.get(cls, GENERIC_BLOCKS)]
         if any(b <= a for a, b in zip(edges, edges[1:], strict=False)):
             raise WorkbenchError(f"bill-frequency blocks of class {cls}: {edges}: the edges must increase")
@@ -215,12 +236,15 @@ def bill_frequency(data: FilingData, blocks: dict | None = None) -> pd.DataFrame
         for i, low in enumerate(edges):
             high = edges[i + 1] if i + 1 < len(edges) else math.inf
             sel = which == i
-            rows.append({"class": cls, "season": season, "block_low_kwh": low,
+            rows.append({**dict(zip(keys, group_key, strict=True)), "block_low_kwh": low,
                          "block_high_kwh": np.nan if math.isinf(high) else high, "bills": int(sel.sum()),
                          "kwh": float(kwh[sel].sum()),
-                         "kwh_in_block": float(np.clip(kwh - low, 0.0, high - low).sum())})
-    out = pd.DataFrame(rows)
-    grp = out.groupby(["class", "season"], sort=False)
+                         "kwh_in_block": float(np.clip(kwh - low, 0.0, high - low).sum()),
+                         **{c: float(group[c].to_numpy()[sel].sum()) for c in sums}})
+    out = pd.DataFrame(rows, columns=[*keys, *FREQUENCY_COLUMNS[:5], *sums])
+    if out.empty:  # no bills: a test year of only net-metering customers
+        return pd.DataFrame(columns=[*keys, *FREQUENCY_COLUMNS, *sums])
+    grp = out.groupby(keys, sort=False)
     out["bills_pct"] = 100.0 * out["bills"] / grp["bills"].transform("sum")
     out["kwh_pct"] = 100.0 * out["kwh"] / grp["kwh"].transform("sum").where(lambda s: s != 0)
     out["cumulative_bills_pct"] = 100.0 * grp["bills"].cumsum() / grp["bills"].transform("sum")
@@ -240,28 +264,37 @@ def _band_labels(edges, unit):
 def bill_impacts(data: FilingData, percent_bands=None, dollar_bands=None) -> pd.DataFrame:
     """Customers by class in bands of their annual bill change, in % and in $ (a band holds low <= change < high;
     an unchanged bill, to the cent, is its own band ``no change``); net-metering customers included."""
-    cust = data.all_customers.copy()
+    return impact_bands(data.all_customers, ["customer_class"], percent_bands, dollar_bands)
+
+
+def impact_bands(cust: pd.DataFrame, keys: list, percent_bands=None, dollar_bands=None) -> pd.DataFrame:
+    """Customers (``annual_bill_present``, ``annual_bill_proposed``) in bands of the change within each group of
+    ``keys`` (the first is the class): ``class, [other keys], measure, band, low, high, customers, share_pct``."""
+    cust = cust.copy()
     cust["change_cents"] = _cents(cust["annual_bill_proposed"]) - _cents(cust["annual_bill_present"])
     cust["pct"] = _pct(cust["change_cents"], _cents(cust["annual_bill_present"]))
+    names = ["class", *keys[1:]]
     rows = []
     for measure, col, edges, unit in (("percent", "pct", percent_bands or PERCENT_BANDS, "%"),
                                       ("dollars", "change_cents", dollar_bands or DOLLAR_BANDS, "$")):
         scale = 1.0 if unit == "%" else 100.0
-        for cls, group in cust.groupby("customer_class", sort=True):
+        for group_key, group in cust.groupby(keys, sort=True):
+            where = dict(zip(names, group_key, strict=True))
             values = group[col].to_numpy(dtype=float)
             unchanged = group["change_cents"].to_numpy() == 0
             n = len(group)
             for order, (low, high, label) in enumerate(_band_labels(list(edges), unit)):
                 sel = ~unchanged & (values >= low * scale) & (values < high * scale)
                 if low <= 0 < high:  # the band starting at or holding zero: its unchanged customers are counted apart
-                    rows.append({"class": cls, "measure": measure, "band": "no change", "order": order - 0.5,
+                    rows.append({**where, "measure": measure, "band": "no change", "order": order - 0.5,
                                  "low": 0.0, "high": 0.0, "customers": int(unchanged.sum()),
                                  "share_pct": 100.0 * unchanged.sum() / n})
-                rows.append({"class": cls, "measure": measure, "band": label, "order": order,
+                rows.append({**where, "measure": measure, "band": label, "order": order,
                              "low": None if math.isinf(low) else low, "high": None if math.isinf(high) else high,
                              "customers": int(sel.sum()), "share_pct": 100.0 * sel.sum() / n})
-    out = pd.DataFrame(rows).sort_values(["measure", "class", "order"], ascending=[False, True, True],
-                                         ignore_index=True)
+    out = pd.DataFrame(rows, columns=[*names, "measure", "band", "order", "low", "high", "customers", "share_pct"])
+    out = out.sort_values(["measure", *names, "order"], ascending=[False, *[True] * len(names), True],
+                          ignore_index=True)
     return out.drop(columns="order")
 
 

@@ -92,6 +92,44 @@ SCHEDULES = {
         Column("class", "Class", width=8), Column("measure", "Measure", width=9), Column("band", "Band", width=20),
         Column("customers", "Customers", "int"), Column("share_pct", "Share of class [%]", "pct", None, 12)),
         "A band holds low <= change < high; a bill unchanged to the cent is 'no change'."),
+    "nem_bill_frequency": Schedule(
+        "nem_bill_frequency", "NEM bill frequency", "Net-metering customers: bill frequency by delivered kWh", (
+            Column("class", "Class", width=8), Column("program", "Program", width=14),
+            Column("season", "Season", width=9),
+            Column("block_low_kwh", "Block from [kWh delivered]", "kwh", None, 12),
+            Column("block_high_kwh", "Block to [kWh delivered]", "kwh", None, 12),
+            Column("bills", "Bills", "int", "sum"),
+            Column("kwh", "Delivered energy of the bills [kWh]", "kwh", "sum", 16),
+            Column("kwh_in_block", "Delivered energy in the block [kWh]", "kwh", "sum", 16),
+            Column("received_kwh", "Received energy of the bills [kWh]", "kwh", "sum", 16),
+            Column("bills_pct", "Bills [%]", "pct"), Column("kwh_pct", "Energy [%]", "pct"),
+            Column("cumulative_bills_pct", "Cumulative bills [%]", "pct", None, 13),
+            Column("cumulative_kwh_pct", "Cumulative energy [%]", "pct", None, 13)),
+        "The net-metering customers' bills of the test year by kWh delivered from the grid per bill (a block holds "
+        "from <= kWh < to; the last is open), with the kWh they sent to the grid on those bills; shares within "
+        "class, program and season."),
+    "nem_typical_bills": Schedule(
+        "nem_typical_bills", "NEM typical bills", "Net-metering customers: bills present and proposed, by program", (
+            Column("class", "Class", width=8), Column("rate_code", "Rate", width=16),
+            Column("program", "Program", width=14), Column("level", "Bill of", width=30),
+            Column("customers", "Customers", "int", None, 9), Column("bills", "Bills", "int", None, 7),
+            Column("kwh", "Delivered [kWh/month]", "kwh", None, 12),
+            Column("received_kwh", "Received [kWh/month]", "kwh", None, 12),
+            Column("present_bill", "Present bill [$/month]", "money", None, 14),
+            Column("proposed_bill", "Proposed bill [$/month]", "money", None, 14),
+            Column("change", "Change [$/month]", "money", None, 13), Column("change_pct", "Change [%]", "pct", None, 10),
+            Column("present_annual", "Present [$/yr]", "money", None, 13),
+            Column("proposed_annual", "Proposed [$/yr]", "money", None, 13),
+            Column("usage", "What", width=44)),
+        "Bills settled under the program (netting, export credits, credits carried, true-up), present and proposed "
+        "book each with its own programs; a month's bill = the annual bills / the bills. Percentile customers: real "
+        "customers by annual net kWh (delivered - received)."),
+    "nem_bill_impacts": Schedule(
+        "nem_bill_impacts", "NEM bill impacts", "Net-metering customers: customers by annual bill change", (
+            Column("class", "Class", width=8), Column("program", "Program", width=14),
+            Column("measure", "Measure", width=9), Column("band", "Band", width=20),
+            Column("customers", "Customers", "int"), Column("share_pct", "Share of program [%]", "pct", None, 12)),
+        "Settled annual bills; a band holds low <= change < high; a bill unchanged to the cent is 'no change'."),
     "largest_increases": Schedule("largest_increases", "Largest increases", "Largest annual bill increases", (
         Column("class", "Class", width=8), Column("rate_code", "Rate", width=16), Column("account", "Account"),
         Column("meter", "Meter"), Column("bills", "Bills", "int", None, 7), Column("kwh", "Energy [kWh/yr]", "kwh"),

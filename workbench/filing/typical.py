@@ -133,7 +133,7 @@ def typical_bills(data: FilingData, levels: dict | None = None, load_factors: di
                                  level, kw[i] if has_demand else np.nan, lf if has_demand else np.nan,
                                  int(present[i]), int(proposed[i]), 12, SHAPE_NOTE))
             rows += _percentile_rows(cust, rcd, cls, code, has_demand, percentiles)
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=TYPICAL_COLUMNS)  # none: a test year of only net-metering customers
 
 
 def _percentile_rows(cust, rcd, cls, code, has_demand, percentiles) -> list[dict]:
@@ -153,6 +153,10 @@ def _percentile_rows(cust, rcd, cls, code, has_demand, percentiles) -> list[dict
                          int(round(c["annual_bill_present"] * 100)), int(round(c["annual_bill_proposed"] * 100)),
                          bills, f"actual customer at the {pct}th percentile of annual kWh"))
     return rows
+
+
+TYPICAL_COLUMNS = ["class", "rate_code", "level", "kwh", "kw", "load_factor", "present_bill", "proposed_bill",
+                   "change", "change_pct", "present_annual", "proposed_annual", "bills", "usage_shape"]
 
 
 def _row(cls, code, level, kwh, kw, load_factor, present_cents, proposed_cents, bills, shape) -> dict:

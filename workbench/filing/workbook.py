@@ -39,7 +39,7 @@ def write_workbook(schedules: dict, *, utility: str, test_year: int, basis: str,
         spec = SCHEDULES[name]
         sheet = book.add_worksheet(spec.sheet)
         sheet.write(0, 0, f"{utility}: {spec.title}, test year {test_year}", title_fmt)
-        sheet.write(1, 0, f"Basis: {basis}. {spec.note}".strip(), note_fmt)
+        sheet.write(1, 0, f"Basis: {basis}. {spec.note} {frame.attrs.get('covers', '')}".strip(), note_fmt)
         columns = [c for c in spec.columns if c.name in frame.columns]
         for j, col in enumerate(columns):
             sheet.write(HEADER_ROW, j, col.header, head_fmt)
