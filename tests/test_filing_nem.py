@@ -30,7 +30,9 @@ from tests.hostile._cli import assert_refused, run_in_process
 from tests.test_design_nem import HOURS, TZ, book, local_clock
 from tests.test_vee_support import make_cube
 from workbench.ami.cube import write_cube
+from workbench.app.rates_store import RatesStore
 from workbench.cli import main
+from workbench.errors import WorkbenchError
 from workbench.filing import write_filing
 from workbench.filing.workbook import FIRST_DATA_ROW
 
@@ -259,3 +261,13 @@ def test_a_class_with_no_customers_at_all_is_still_refused(only_nem, tmp_path, c
     result = run_in_process(["design", "price", "--determinants", str(ty), "--proposed", str(proposed), "--class",
                              "LGS", "--out", str(tmp_path / "p")], capsys)
     assert_refused(result, "no customers of classes ['LGS']")
+
+
+def test_the_rates_dashboard_offers_the_classes_it_can_reprice(filed, only_nem):
+    """The dashboard re-prices customers on no program: SGS (every customer net-metered) is not offered, and a
+    test year of only net-metering customers is refused in one line saying so."""
+    out, _ = filed
+    store = RatesStore(out.parent / "ty", tariffs_dir=out.parent / "present")
+    assert store.param.customer_class.objects == ["RES"]
+    with pytest.raises(WorkbenchError, match="no customers on no net-metering program"):
+        RatesStore(only_nem[0], tariffs_dir=only_nem[1])
