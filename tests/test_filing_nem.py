@@ -41,7 +41,9 @@ METERS = {"M1": ("RES", "NM-MONTHLY"), "M2": ("RES", "INFLOW-OUTFLOW"), "M3": ("
 # (M7 before M6: ranked by delivered kWh, equal, M7 would come first; by net kWh M6 does)
 
 
-def _scan(root, meters):
+def _scan(root, meters, *extra, out="ty"):
+    """The cube of ``meters`` (of :data:`METERS`), both books, and its determinants in ``root/out`` (``extra``:
+    more options of `workbench design determinants`)."""
     month, hour = local_clock()
     delivered = np.zeros((len(meters), HOURS), np.float32)
     delivered[:, hour == 12] = 10.0
@@ -58,12 +60,14 @@ def _scan(root, meters):
     ds = ds.assign(read_date=(("cycle_id", "read"), np.array([reads], "datetime64[ns]")))
     ds = ds.assign_coords(rate_code=("meter", np.array(["HAND-FLAT"] * len(meters))),
                           customer_class=("meter", np.array([METERS[m][0] for m in meters])))
-    cube = write_cube(ds, root / "cube.zarr", meter_chunk=8)
-    present = book(root / "present", "10.00", "0.10")
-    proposed = book(root / "proposed", "12.00", "0.12")
+    cube, present, proposed = root / "cube.zarr", root / "present", root / "proposed"
+    if not cube.exists():  # a second scan of the same cube (other options) keeps it and the books
+        write_cube(ds, cube, meter_chunk=8)
+        book(present, "10.00", "0.10")
+        book(proposed, "12.00", "0.12")
     assert main(["design", "determinants", "--cube", str(cube), "--tariffs", str(present), "--test-year", "2025",
-                 "--out", str(root / "ty"), "--quiet"]) == 0
-    return root / "ty", present, proposed
+                 "--out", str(root / out), "--quiet", *map(str, extra)]) == 0
+    return root / out, present, proposed
 
 
 @pytest.fixture(scope="module")

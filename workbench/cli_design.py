@@ -65,6 +65,10 @@ def add_commands(sub) -> None:
     det.add_argument("--chunk", type=int, help="meters per chunk (default: the cube's Zarr meter chunk)")
     det.add_argument("--scheduler", help="run the meter chunks on dask: 'local' or a scheduler address")
     det.add_argument("--workers", type=int, help="worker processes of --scheduler local (default 2)")
+    det.add_argument("--enrollments", help="account program histories (CSV account,program,pto_date,start,end,...), "
+                     "as `workbench cycle --enrollments` takes them: each listed account's program, PTO date, "
+                     "true-up month and opening bank on the cube's last day (default: the cube's nem_program); "
+                     "see docs/net-metering.md")
     det.set_defaults(func=_determinants)
 
     pr = group.add_parser("price", help="revenue by class, rate and component; each customer's annual bill; the change",
@@ -123,7 +127,7 @@ def _unit_decimals(text: str) -> tuple[str, int]:
 def _determinants(args) -> int:
     identity = build_test_year(args.cube, args.tariffs, args.test_year, args.out, basis=args.basis,
                                chunk_meters=args.chunk, scheduler=args.scheduler, workers=args.workers,
-                               progress=progress_wanted(args))
+                               progress=progress_wanted(args), enrollments=args.enrollments)
     codes = identity["rate_codes"]
     print(f"Test year {identity['test_year']} ({identity['basis']}): determinants of {identity['meters_in']:,} meters "
           f"({identity['meters_excluded']:,} excluded, see excluded.csv) in {identity['seconds']:.1f} s")
@@ -132,6 +136,13 @@ def _determinants(args) -> int:
         print(f"  {code}: {info['billed_bills']:,} bills in the test year, {info['rows']:,} bill periods kept"
               + ("; net-metering customers (settled under their programs when priced): "
                  + ", ".join(f"{program} {n:,}" for program, n in sorted(nem.items())) if nem else ""))
+    if args.enrollments:
+        print(f"Net-metering programs, PTO dates, true-up months and opening banks: {args.enrollments} (accounts "
+              "not in it: the cube's nem_program)")
+    if identity.get("no_opening_bank_meters"):
+        print(f"WARNING: {identity['no_opening_bank_meters']:,} meter(s) on a net-metering program that banks, "
+              f"enrolled before the cube's first day, are settled with a bank starting at zero: {args.enrollments} "
+              "gives no opening balance for them (opening_credit / opening_kwh; 0 says the bank is empty)")
     print(f"Kept in {args.out}/ (identity.json, <RATE-CODE>.parquet, excluded.csv)")
     return 0
 

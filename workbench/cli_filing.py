@@ -27,6 +27,7 @@ from workbench.design.testyear_store import excluded_note, read_identity, schedu
 from workbench.errors import WorkbenchError, require
 from workbench.filing.schedules import read_cost_of_service
 from workbench.outputs import check_output_dir
+from workbench.outputs.checksums import file_sha256
 from workbench.outputs.guard import refuse_nested, refuse_working_dir, remove_private_lock, staged_output
 from workbench.outputs.kernel import KERNEL_ARGUMENTS
 from workbench.tariffs import load_tariff_book
@@ -55,6 +56,8 @@ def add_commands(sub) -> None:
                    "OUT/determinants, built once and reused by later filings into OUT")
     p.add_argument("--basis", choices=["billed", "calendarized"], default="billed",
                    help="billed: the bills ending in the test year; calendarized: straddling bills prorated by days")
+    p.add_argument("--enrollments", help="account program histories (CSV) the net-metering customers are scanned "
+                   "with, as `workbench design determinants --enrollments` (default: the cube's nem_program)")
     p.add_argument("--utility", help="the utility's name in titles (default: the present tariffs' `utility`)")
     p.add_argument("--out", required=True, help="new folder for the filing (or an earlier filing to replace)")
     p.set_defaults(func=_filing)
@@ -65,8 +68,9 @@ def _checker(path: Path) -> bool:
     return False
 
 
-def _reusable(kept: Path, cube, test_year: int, book: dict) -> bool:
-    """Whether determinants kept by an earlier filing fit: same cube version, test year and ToU schedules."""
+def _reusable(kept: Path, cube, test_year: int, book: dict, enrollments=None) -> bool:
+    """Whether determinants kept by an earlier filing fit: same cube version, test year, enrollment file (its
+    sha256) and ToU schedules."""
     try:
         identity = read_identity(kept)
     except WorkbenchError:
@@ -74,14 +78,20 @@ def _reusable(kept: Path, cube, test_year: int, book: dict) -> bool:
     if identity.get("test_year") != test_year or identity.get("cube_version") != json.loads(
             json.dumps(cube_state(cube), default=str)):
         return False
+    if identity.get("enrollments_sha256") != (file_sha256(enrollments) if enrollments else None):
+        return False
     codes = identity.get("rate_codes", {})
     # a set scanned before net-metering customers were kept lists them as excluded: scan again to settle them
     return all(code in book and "net_metering_meters" in codes[code] and codes[code]["schedule"] == json.loads(json.dumps(schedule_fingerprint(book[code])))
                for code in codes)
 
 
-def _given_determinants(folder, cube, test_year: int) -> Path:
+def _given_determinants(folder, cube, test_year: int, enrollments=None) -> Path:
     identity = read_identity(folder)
+    if enrollments and identity.get("enrollments_sha256") != file_sha256(enrollments):
+        raise WorkbenchError(f"--determinants {folder}: scanned with "
+                             f"{identity.get('enrollments') or 'no enrollment file'}, not --enrollments {enrollments} "
+                             "(or the file changed since); scan it again with --enrollments, or drop one of them")
     if identity.get("test_year") != test_year:
         raise WorkbenchError(f"--determinants {folder}: holds test year {identity.get('test_year')}, not "
                              f"--test-year {test_year}")
@@ -127,17 +137,20 @@ def _filing(args) -> int:
         read_cost_of_service(args.cost_of_service)
     if not NOTEBOOK.is_file():
         raise WorkbenchError(f"{NOTEBOOK}: the filing notebook is missing from this installation")
-    given = _given_determinants(args.determinants, args.cube, args.test_year) if args.determinants else None
+    if args.enrollments and not Path(args.enrollments).is_file():
+        raise WorkbenchError(f"--enrollments {args.enrollments}: no such file (account program histories, CSV)")
+    given = (_given_determinants(args.determinants, args.cube, args.test_year, args.enrollments)
+             if args.determinants else None)
     _refuse_missing_codes(_test_year_codes(given, args.cube, present_book), proposed_book, args.proposed)
     with staged_output(out, KIND, _checker) as tmp:
         scanned = False
         if given is None:
             staged = tmp / "determinants"
-            if _reusable(out / "determinants", args.cube, args.test_year, present_book):
+            if _reusable(out / "determinants", args.cube, args.test_year, present_book, args.enrollments):
                 shutil.copytree(out / "determinants", staged, copy_function=os.link)  # hard links: no copy
             else:
                 build_test_year(args.cube, args.present, args.test_year, staged, basis=args.basis,
-                                progress=progress_wanted(args))
+                                progress=progress_wanted(args), enrollments=args.enrollments)
                 remove_private_lock(staged)  # its lock was made inside our own staging folder
                 scanned = True
         source = given or tmp / "determinants"

@@ -50,6 +50,10 @@ def check_comparable(present: Study, proposed: Study) -> None:
     if present.basis != proposed.basis:
         raise NotComparable(f"{where} were scanned on different bases: {present.basis} against {proposed.basis}; "
                             "give --basis to price both on one basis (both bases are kept in each set)")
+    if a.get("enrollments_sha256") != b.get("enrollments_sha256"):
+        said = {k: (x.get("enrollments") or "no enrollment file") for k, x in (("present", a), ("proposed", b))}
+        raise NotComparable(f"{where} were scanned with different net-metering enrollments: {said['present']} "
+                            f"against {said['proposed']}; scan both with the same --enrollments")
     codes_a, codes_b = set(present.rate_codes), set(proposed.rate_codes)
     if codes_a != codes_b:
         raise NotComparable(f"{where} hold different rate codes: only in the present set: "

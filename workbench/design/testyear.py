@@ -50,6 +50,7 @@ from workbench.design.testyear_store import (
 )
 from workbench.errors import CubeError, WorkbenchError
 from workbench.outputs import atomic_write_text, check_output_dir
+from workbench.outputs.checksums import file_sha256
 from workbench.outputs.guard import staged_output
 
 EXCLUDED_COLUMNS = ["meter", "account", "rate_code", "reason"]
@@ -111,10 +112,13 @@ def scan_chunk(plan: CyclePlan, task: ChunkTask, test_year: int) -> dict:
 
 
 def build_test_year(cube, tariffs_dir, test_year: int, out, *, basis: str = "billed", chunk_meters=None,
-                    scheduler=None, workers=None, progress: bool = True) -> dict:
+                    scheduler=None, workers=None, progress: bool = True, enrollments=None) -> dict:
     """Scan the cube once for the test year ``test_year`` and keep the determinants in ``out``; returns the identity.
 
     ``scheduler``: None (this process), ``"local"`` or a dask scheduler address, as for the cycle.
+    ``enrollments``: an enrollment file (docs/net-metering.md), read as ``workbench cycle --enrollments`` reads it
+    without ``--period``: each listed account's program, PTO date, true-up month and opening bank on the cube's
+    last day (recorded in the identity with its sha256).
     ``out`` must be new, empty or an earlier determinants folder (it is replaced as a whole, atomically).
     """
     started = time.perf_counter()
@@ -122,7 +126,7 @@ def build_test_year(cube, tariffs_dir, test_year: int, out, *, basis: str = "bil
         raise WorkbenchError(f"--basis {basis!r}: expected one of {', '.join(BASES)}")
     out = Path(out)
     check_output_dir(out, KIND)  # refused before anything is read
-    planned = plan_cycle(cube, tariffs_dir, out)
+    planned = plan_cycle(cube, tariffs_dir, out, enrollments=enrollments)
     plan, tasks = planned.plan, planned.tasks
     local_day = plan.local_day
     first, last = np.datetime64(int(local_day[0]), "D"), np.datetime64(int(local_day[-1]), "D")
@@ -167,6 +171,10 @@ def build_test_year(cube, tariffs_dir, test_year: int, out, *, basis: str = "bil
             "cube_version": planned.cube_state, "tariffs": str(Path(tariffs_dir).resolve()),  # found from anywhere
             "tariff_book_sha256": book_checksum(tariffs_dir),
             "meters_in": planned.meters_in, "meters_excluded": len(excluded),
+            # the enrollment file the net-metering customers were scanned with (None: the cube's nem_program)
+            "enrollments": None if enrollments is None else str(Path(enrollments).resolve()),
+            "enrollments_sha256": None if enrollments is None else file_sha256(enrollments),
+            "no_opening_bank_meters": len(planned.review),  # enrolled before the cube, no opening bank given: 0
             "rate_codes": {code: {"file": f"{code}.parquet", **counts[code],
                                   "energy_buckets": [plan.book[code].energy_bucket_label(e) or "all"
                                                      for e in range(plan.book[code].n_energy_buckets)],

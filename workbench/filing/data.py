@@ -124,6 +124,8 @@ def run_identity(determinants, present, proposed, cost_of_service=None) -> dict:
         "determinants_identity_sha256": file_sha256(Path(determinants) / IDENTITY),
         "cube": det.get("cube"), "cube_version": det.get("cube_version"),
         "test_year": det.get("test_year"),
+        # the net-metering enrollment file the determinants were scanned with (none: the cube's nem_program)
+        "enrollments": det.get("enrollments"), "enrollments_sha256": det.get("enrollments_sha256"),
         "present_book": str(present), "present_book_sha256": book_checksum(present),
         "proposed_book": str(proposed), "proposed_book_sha256": book_checksum(proposed),
         "cost_of_service": None if cost_of_service is None else str(cost_of_service),
