@@ -283,6 +283,16 @@ def test_filing_ties_to_the_cycle(utility):
     assert freq["kwh"].sum() == pytest.approx(bills["delivered_kwh"].sum(), abs=0.0005 * len(freq) + 1e-6)
     for cls, group in bills.groupby("customer_class"):
         assert freq.loc[freq["class"] == cls, "bills"].sum() == len(group)
+    # the net-metering customers' bills: in their own bill frequency, by class and program, as the cycle billed them
+    every = _cycle_bills(root, net_metering=True)
+    nem = every[every["nem_program"] != ""]
+    assert len(nem) and len(nem) + len(bills) == len(every)
+    nem_freq = pd.read_csv(out / "nem_bill_frequency.csv")
+    assert nem_freq.groupby(["class", "program"])["bills"].sum().to_dict() == {
+        k: len(g) for k, g in nem.groupby(["customer_class", "nem_program"])}
+    assert nem_freq["kwh"].sum() == pytest.approx(nem["delivered_kwh"].sum(), abs=0.0005 * len(nem_freq) + 1e-6)
+    assert nem_freq["received_kwh"].sum() == pytest.approx(nem["received_kwh"].sum(),
+                                                           abs=0.0005 * len(nem_freq) + 1e-6)
     run = json.loads((out / "run.json").read_text())
     assert len(run["present_book_sha256"]) == 64 and run["code_version"].startswith("workbench ")
 
