@@ -158,7 +158,8 @@ def test_reconnect_refused_after_a_disconnection(wb):
     """`ledger reconnect` before the disconnection, with no fee set, with a fee in dollars, --without-payment without --why, --why alone, the debt unpaid: each refused"""
     assert_ok(_cut(wb))
     assert_refused(_back(wb, "--fee-cents", "3500", on="2025-04-20"), "before its disconnection on 2025-04-21")
-    assert_refused(_back(wb), "reconnection fee, but this ledger has none set", "--reconnect-fee CENTS --who NAME",
+    assert_refused(_back(wb, "--without-payment", "--why", "heat advisory"),
+                   "reconnection fee, but this ledger has none set", "--reconnect-fee CENTS --who NAME",
                    "--fee-cents CENTS")
     assert_refused(_back(wb, "--fee-cents", "35.00"), "--fee-cents", "a fee in cents")
     assert_refused(_back(wb, "--fee-cents", "3500", "--without-payment"), "--without-payment needs --why")
@@ -167,6 +168,14 @@ def test_reconnect_refused_after_a_disconnection(wb):
     assert_ok(_back(wb, "--fee-cents", "3500", "--without-payment", "--why", "supervisor: heat advisory"))
     assert_refused(_back(wb, "--fee-cents", "3500", on="2025-04-23"), "not disconnected",
                    "reconnection on 2025-04-22")
+
+
+def test_reconnect_unpaid_with_no_fee_set_names_the_debt(wb):
+    """`ledger reconnect` of an account whose debt is unpaid, on a ledger with no reconnection fee set: refused naming the 100.00 past due (what stops it), not the missing fee (setting one would not let it through)"""
+    assert_ok(_cut(wb))
+    out = _back(wb)
+    assert_refused(out, "100.00 still past due on 2025-04-22", "--without-payment")
+    assert "reconnection fee" not in out.stderr
 
 
 @pytest.mark.parametrize("args,says", [

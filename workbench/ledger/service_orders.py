@@ -133,7 +133,6 @@ def reconnect(session: Session, number: str, on: dt.date, who: str, *, fee_cents
     if without_payment and not (why or "").strip():
         raise LedgerError(f"account {number}: --without-payment needs --why (recorded: who let the account be "
                           "reconnected with its debt unpaid, and why)")
-    fee = fee_for(session, RECONNECT_FEE, fee_cents, f"the reconnection of account {number}")
     owed = past_due_cents(session, [acct], on).get(acct, 0)
     plan = standings(session, on, [acct]).get(acct)
     if owed == 0:
@@ -146,6 +145,8 @@ def reconnect(session: Session, number: str, on: dt.date, who: str, *, fee_cents
         raise LedgerError(f"account {number}: {money_text(owed)} still past due on {on} and no payment arrangement in "
                           "good standing; reconnection needs it paid or arranged (`workbench ledger arrange`), or "
                           "--without-payment --why TEXT (recorded); nothing recorded")
+    # the fee after the payment check: with the debt unpaid, setting a fee would not let the reconnection through
+    fee = fee_for(session, RECONNECT_FEE, fee_cents, f"the reconnection of account {number}")
     fee_entry = None
     if fee:
         adjustment = session.scalar(insert(Adjustment).returning(Adjustment.id), [{
