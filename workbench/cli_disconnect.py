@@ -82,13 +82,14 @@ def _disconnects(args) -> int:
         check_disconnects(session, rows, args.as_of)
     table = _as_dollars(as_frame(rows))
     listed = sum(r.listed for r in rows)
+    if args.out:  # before anything is printed: an --out that is refused leaves one line, not a list then an error
+        write_report_csv(args.out, table)
     print(f"disconnects on {args.as_of}: {len(rows)} final notice(s) past their disconnection date: {listed} to "
           f"disconnect (account(s) on the list), {len(rows) - listed} not (reason listed); nothing recorded"
           + (f"; rules: {rules_name}" if rules_name else ""))
     if len(table):
         print(table.drop(columns=["customer", "service_address"]).to_string(index=False))
     if args.out:
-        write_report_csv(args.out, table)
         print(f"written: {args.out}")
     return 0
 
