@@ -113,6 +113,8 @@ def _reconnect(args) -> int:
     fee = f"reconnection fee {done.fee_cents / 100:,.2f} charged" if done.fee_cents else "no reconnection fee (0)"
     print(f"account {done.account}: reconnected on {done.on} by {args.who.strip()} (service order {done.order_id}, "
           f"final notice {done.notice_id}); {done.reason}; {fee}")
+    if done.warning:
+        log.warning(done.warning)
     if args.without_payment and not done.without_payment:
         print("note: --without-payment was not needed (recorded as paid or arranged)")
     return 0
