@@ -171,3 +171,15 @@ def test_cycle_tariff_book_missing(november_cube, tmp_path, capsys):
     out = run_in_process(["cycle", "--cube", november_cube, "--tariffs", tmp_path / "nosuch", "--out", tmp_path / "c"],
                          capsys)
     assert_refused(out, "nosuch: no such folder", "expected the tariff book folder")
+
+
+@pytest.mark.parametrize("command", [
+    ["design", "determinants", "--tariffs", TARIFFS],
+    ["filing", "--present", TARIFFS, "--proposed", TARIFFS],
+])
+@pytest.mark.parametrize("year", ["25", "20255", "2025.0"])
+def test_test_year_not_four_digits(november_cube, tmp_path, capsys, command, year):
+    """--test-year 25: refused as not a calendar year (it was read as the year 25 and reported as a cube that does not cover 0025-01-01 to 0025-12-31)"""
+    out = run_in_process([*command, "--cube", november_cube, "--test-year", year, "--out", tmp_path / "x"], capsys)
+    assert_refused(out, "--test-year", f"'{year}': expected a calendar year like 2025")
+    assert not (tmp_path / "x").exists()
