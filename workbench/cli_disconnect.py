@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from pathlib import Path
 
 import pandas as pd
 
@@ -65,7 +66,8 @@ def _rules(session, given, as_of, account_ids=None):
         try:
             rules = load_rules(name)
         except RulesError as exc:
-            raise RulesError(f"{exc} (the rules file the final notices were issued under, as recorded; give "
+            where = "" if Path(name).is_absolute() else f", a relative path read from this folder ({Path.cwd()})"
+            raise RulesError(f"{exc} (the rules file the final notices were issued under, as recorded{where}; give "
                              "--rules FILE)") from None
     unknown = unknown_certificates(session, rules)
     if unknown:

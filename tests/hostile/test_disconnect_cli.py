@@ -92,6 +92,20 @@ def test_disconnects_recorded_rules_file_gone(wb):
     assert_refused(wb("ledger", "disconnects", "--as-of", "2025-04-21"), "rules.yaml", "give --rules FILE")
 
 
+def test_disconnects_recorded_relative_rules_from_another_folder(tmp_path, capsys):
+    """`ledger disconnects` run from another folder than the `ledger notices` that recorded a relative rules path: refused naming the folder it was read from (a bare 'cannot be read' left the clerk looking at a file that is there)"""
+    url, engine = ledger_with_a_bill(tmp_path, ACCOUNTS)
+    (tmp_path / "rules.yaml").write_text(RULES)
+    (tmp_path / "elsewhere").mkdir()
+    assert_ok(run_in_process(["ledger", "notices", "--as-of", "2025-04-07", "--rules", "rules.yaml", "--out", "n",
+                              "--pdfs", "0", "--db", url], capsys, cwd=tmp_path))
+    out = run_in_process(["ledger", "disconnects", "--as-of", "2025-04-21", "--db", url], capsys,
+                         cwd=tmp_path / "elsewhere")
+    assert_refused(out, "rules.yaml", f"a relative path read from this folder ({tmp_path / 'elsewhere'})",
+                   "give --rules FILE")
+    engine.dispose()
+
+
 def test_disconnects_out_not_its_report(wb):
     """`ledger disconnects --out` a file that is not this command's report: refused in one line before the list is printed (not the list, then the error), the file kept"""
     (wb.tmp / "mine.csv").write_text("a,b\n1,2\n")
