@@ -364,10 +364,7 @@ def test_bill_opening_banks_that_are_bad_or_in_the_wrong_unit_are_refused(capsys
 
 @pytest.mark.parametrize("pto, warned", [("2025-05-10", True), ("2023-04-14", False)])
 def test_bill_under_a_program_closed_to_that_pto_is_warned_of(capsys, tmp_path, pto, warned):
-    """`workbench bill --program NEM2 --pto-date 2025-05-10`: NEM2 closed to PTOs after 2023-04-14 (its successor
-    is NBT), so a real customer with that PTO is not on it; billed as asked (a what-if), with a warning naming
-    the closing date and NBT (it was billed silently; `cycle --enrollments` refuses such a row). 2023-04-14 is
-    the last day open: no warning."""
+    """`workbench bill --program NEM2 --pto-date 2025-05-10`: billed as asked (a what-if) with a warning that NEM2 closed to PTOs after 2023-04-14 and such a customer is on NBT (it was billed silently; `cycle --enrollments` refuses the row); a PTO of 2023-04-14, the last day open: no warning"""
     import pandas as pd
 
     idx = pd.date_range("2025-06-01", periods=48, freq="h", tz="UTC")
