@@ -156,8 +156,12 @@ def test_disconnect_reconnect_and_the_fee(wb):
     assert twice.status == 2 and "already disconnected on 2025-04-21" in twice.stderr
     assert _list(wb, dt.date(2025, 4, 22)).loc["D1", "reason"].startswith("already disconnected on 2025-04-21")
 
-    # reconnection: no fee set and none given: refused; D1 still owes 100.00: refused
+    # reconnection: D1 still owes 100.00: refused naming that, first (no fee is set, but setting one would not help);
+    # paid or not, with no fee set and none given: refused
     no_fee = wb("ledger", "reconnect", "--account", "D1", "--on", "2025-04-22", "--who", "crew7", ok=False)
+    assert no_fee.status == 2 and "100.00 still past due on 2025-04-22" in no_fee.stderr
+    no_fee = wb("ledger", "reconnect", "--account", "D1", "--on", "2025-04-22", "--who", "crew7", "--without-payment",
+                "--why", "x", ok=False)
     assert no_fee.status == 2 and "reconnection fee, but this ledger has none set" in no_fee.stderr
     wb("ledger", "settings", "--reconnect-fee", "3500", "--who", "ana")
     owes = wb("ledger", "reconnect", "--account", "D1", "--on", "2025-04-22", "--who", "crew7", ok=False)
@@ -235,3 +239,31 @@ def test_a_ledger_at_0004_upgrades_keeping_its_data(tmp_path):
         assert session.scalar(select(func.count()).select_from(ServiceOrder)) == 0
         assert session.scalar(select(func.count()).select_from(Account)) == 5
     engine.dispose()
+
+
+def test_reconnected_on_an_arrangement_the_fee_is_warned_of(wb):
+    # D1 (100.00 unpaid) is disconnected on 04-21; on 04-22 it agrees 2 installments of 50.00 from 05-01 and is
+    # reconnected on that arrangement. The 35.00 fee is charged on 04-22, due that day, and is not in the
+    # arrangement: on 04-23 the account is 35.00 past due while no installment is due yet, so the arrangement is
+    # broken (behind 35.00). The clerk is told so at the reconnection, not by the next disconnect list.
+    wb("ledger", "disconnect", "--account", "D1", "--on", FIELD_DAY, "--who", "crew7")
+    wb("ledger", "arrange", "--account", "D1", "--installments", "2", "--start", "2025-05-01", "--on", "2025-04-22",
+       "--who", "ana", "--why", "hardship")
+    done = wb("ledger", "reconnect", "--account", "D1", "--on", "2025-04-22", "--who", "crew7", "--fee-cents", "3500")
+    assert "payment arrangement 1 in good standing; reconnection fee 35.00 charged" in done.stdout
+    assert ("warning: account D1: the reconnection fee 35.00 is due on 2025-04-22 and is not part of payment "
+            "arrangement 1: unless it is paid that day, the arrangement is broken from 2025-04-23") in done.stderr
+    standing = wb("ledger", "arrange", "list", "--as-of", "2025-04-23")
+    assert "broken (behind 35.00)" in standing.stdout
+    # the fee paid the same day: the arrangement stands, and the same reconnection would have said nothing
+    wb.pay(("p1", "D1", 3500, dt.date(2025, 4, 22)))
+    assert "good standing" in wb("ledger", "arrange", "list", "--as-of", "2025-04-23").stdout
+
+
+def test_reconnected_on_an_arrangement_with_no_fee_no_warning(wb):
+    wb("ledger", "disconnect", "--account", "D1", "--on", FIELD_DAY, "--who", "crew7")
+    wb("ledger", "arrange", "--account", "D1", "--installments", "2", "--start", "2025-05-01", "--on", "2025-04-22",
+       "--who", "ana", "--why", "hardship")
+    done = wb("ledger", "reconnect", "--account", "D1", "--on", "2025-04-22", "--who", "crew7", "--fee-cents", "0")
+    assert "payment arrangement 1 in good standing; no reconnection fee (0)" in done.stdout
+    assert "warning" not in done.stderr

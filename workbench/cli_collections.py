@@ -196,11 +196,12 @@ def _arrange_list(args) -> int:
                     "standing": standing, "made_by": arr.made_by, "reason": arr.reason})
     table = _as_dollars(pd.DataFrame(out, columns=["arrangement", "account", "total_cents", "installments",
                                                    "first_due", "last_due", "standing", "made_by", "reason"]))
+    if args.out:  # before anything is printed: a refused --out is one line
+        write_report_csv(args.out, table)
     print(f"payment arrangements on {as_of}: {len(table)}")
     if len(table):
         print(table.to_string(index=False))
     if args.out:
-        write_report_csv(args.out, table)
         print(f"written: {args.out}")
     return 0
 

@@ -10,6 +10,7 @@ import argparse
 import pandas as pd
 
 from workbench.cli_design import design_subparsers
+from workbench.cli_parser import calendar_year
 from workbench.design.allocators import allocator_table, class_loads, read_system_load
 from workbench.design.cos_study import load_study
 from workbench.design.cost_of_service import allocate, class_table, read_revenue_table
@@ -64,15 +65,9 @@ def _weights(text: str) -> dict[str, float]:
     return out
 
 
-def _year(text: str) -> int:
-    if not text.isdigit() or len(text) != 4:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected a calendar year like 2025")
-    return int(text)
-
-
 def _common(parser) -> None:
     parser.add_argument("--cube", required=True, help="the interval cube (Zarr directory or fsspec URL)")
-    parser.add_argument("--test-year", required=True, type=_year,
+    parser.add_argument("--test-year", required=True, type=calendar_year,
                         help="the test year: its 12 calendar months in the cube's local time (all must be there)")
     parser.add_argument("--out", required=True, help="output folder (new, empty, or an earlier output of this command)")
     parser.add_argument("--system-load", help="CSV time,kw: the system load whose maxima set the coincident peaks "

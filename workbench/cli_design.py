@@ -13,6 +13,7 @@ import math
 from pathlib import Path
 
 from workbench.cli_logging import progress_wanted
+from workbench.cli_parser import calendar_year
 from workbench.design.nem_revenue import NetMeteringStudy, compare_settled
 from workbench.design.proposal import Proposal
 from workbench.design.rescan import check_comparable
@@ -58,7 +59,7 @@ def add_commands(sub) -> None:
     det.add_argument("--tariffs", default="tariffs", help="tariff book folder: the present rates, or a proposed "
                      "book that moves ToU hours or seasons (scan it into another --out; then design price "
                      "--proposed-determinants)")
-    det.add_argument("--test-year", type=int, required=True, help="the 12 calendar months of this year")
+    det.add_argument("--test-year", type=calendar_year, required=True, help="the 12 calendar months of this year")
     det.add_argument("--basis", choices=["billed", "calendarized"], default="billed",
                      help="billed: the bills ending in the year; calendarized: bills straddling its ends prorated by days")
     det.add_argument("--out", required=True, help="new folder for the determinants (or an earlier one to replace)")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from pathlib import Path
 
 import pandas as pd
 
@@ -65,7 +66,8 @@ def _rules(session, given, as_of, account_ids=None):
         try:
             rules = load_rules(name)
         except RulesError as exc:
-            raise RulesError(f"{exc} (the rules file the final notices were issued under, as recorded; give "
+            where = "" if Path(name).is_absolute() else f", a relative path read from this folder ({Path.cwd()})"
+            raise RulesError(f"{exc} (the rules file the final notices were issued under, as recorded{where}; give "
                              "--rules FILE)") from None
     unknown = unknown_certificates(session, rules)
     if unknown:
@@ -82,13 +84,14 @@ def _disconnects(args) -> int:
         check_disconnects(session, rows, args.as_of)
     table = _as_dollars(as_frame(rows))
     listed = sum(r.listed for r in rows)
+    if args.out:  # before anything is printed: an --out that is refused leaves one line, not a list then an error
+        write_report_csv(args.out, table)
     print(f"disconnects on {args.as_of}: {len(rows)} final notice(s) past their disconnection date: {listed} to "
           f"disconnect (account(s) on the list), {len(rows) - listed} not (reason listed); nothing recorded"
           + (f"; rules: {rules_name}" if rules_name else ""))
     if len(table):
         print(table.drop(columns=["customer", "service_address"]).to_string(index=False))
     if args.out:
-        write_report_csv(args.out, table)
         print(f"written: {args.out}")
     return 0
 
@@ -112,6 +115,8 @@ def _reconnect(args) -> int:
     fee = f"reconnection fee {done.fee_cents / 100:,.2f} charged" if done.fee_cents else "no reconnection fee (0)"
     print(f"account {done.account}: reconnected on {done.on} by {args.who.strip()} (service order {done.order_id}, "
           f"final notice {done.notice_id}); {done.reason}; {fee}")
+    if done.warning:
+        log.warning(done.warning)
     if args.without_payment and not done.without_payment:
         print("note: --without-payment was not needed (recorded as paid or arranged)")
     return 0

@@ -22,6 +22,7 @@ import workbench
 from workbench.ami.cube_writer import cube_state
 from workbench.billing.cube_source import open_run_cube
 from workbench.cli_logging import progress_wanted
+from workbench.cli_parser import calendar_year
 from workbench.design.testyear import build_test_year
 from workbench.design.testyear_store import excluded_note, read_identity, schedule_fingerprint
 from workbench.errors import WorkbenchError, require
@@ -48,7 +49,7 @@ def add_commands(sub) -> None:
                        epilog="example: workbench filing --cube data/sample/cube.zarr --test-year 2025 --present "
                        "tariffs --proposed proposed-tariffs --out reports/filing-2025")
     p.add_argument("--cube", required=True, help="interval cube (Zarr) the test year is scanned from")
-    p.add_argument("--test-year", type=int, required=True, help="the 12 calendar months of this year")
+    p.add_argument("--test-year", type=calendar_year, required=True, help="the 12 calendar months of this year")
     p.add_argument("--present", required=True, help="present tariff book folder")
     p.add_argument("--proposed", required=True, help="proposed tariff book folder (every present rate code)")
     p.add_argument("--cost-of-service", help="cost-of-service result CSV: class, allocated_cost [$] per class")

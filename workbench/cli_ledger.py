@@ -131,11 +131,12 @@ def _aging(args) -> int:
     with session:
         table = aging(session, as_of)
     totals = {b: int(table[b].sum()) for b in (*BUCKETS, "credit", "total")}
+    if args.out:  # before anything is printed: a refused --out is one line
+        write_report_csv(args.out, table)
     print(f"Aging of receivables on {as_of} ({len(table)} accounts with open items)")
     for name, cents in totals.items():
         print(f"  {name:<8} {money_text(cents):>16}")
     if args.out:
-        write_report_csv(args.out, table)
         print(f"written: {args.out}")
     return 0
 

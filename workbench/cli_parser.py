@@ -285,3 +285,10 @@ def whole_number(low: int, high: int, what: str):
             raise argparse.ArgumentTypeError(f"{text!r} is not {what}; expected a whole number from {low} to {high}")
         return value
     return parse
+
+
+def calendar_year(text: str) -> int:
+    """An argparse ``type`` for a test year: four digits (``25`` is refused, not read as the year 25)."""
+    if not str(text).strip().isdigit() or len(str(text).strip()) != 4:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a calendar year like 2025")
+    return int(text)

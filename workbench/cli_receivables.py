@@ -34,7 +34,7 @@ from workbench.ledger.receivables import (
     take_deposit,
 )
 from workbench.ledger.unapplied import apply_unapplied, unapplied_cash
-from workbench.outputs import write_report_csv
+from workbench.outputs import check_report_csv, write_report_csv
 
 _DOLLARS = re.compile(r"\d{1,10}(\.\d{1,2})?")
 _PERCENT = re.compile(r"\d{1,3}(\.\d{1,6})?%")
@@ -87,20 +87,32 @@ def _show(args, frame: pd.DataFrame, always: bool = False, most: int = 50) -> No
     """Print the rows (a listing: all; fees and interest: up to ``most``, stdout never depends on -v) and write
     ``--out``."""
     table = _as_dollars(frame)
+    if getattr(args, "out", None):  # before anything is printed: a refused --out is one line
+        write_report_csv(args.out, table)
     if len(table) and (always or len(table) <= most):
         print(table.to_string(index=False))
     elif len(table):
         print(table.head(most).to_string(index=False))
         print(f"... and {len(table) - most:,} more (every row: --out FILE.csv)")
     if getattr(args, "out", None):
-        write_report_csv(args.out, table)
         print(f"written: {args.out}")
 
 
 # ------------------------------------------------------------------------------------------ late fees
 
 
+def _check_out(args, columns) -> None:
+    """Refuse a bad ``--out`` before the ledger is written (after, the fees would be charged and the command fail)."""
+    if getattr(args, "out", None):
+        check_report_csv(args.out, _as_dollars(pd.DataFrame(columns=columns)).columns)
+
+
+LATE_FEE_COLUMNS = ["account", "bill_id", "due_date", "overdue_cents", "fee_cents"]
+INTEREST_COLUMNS = ["account", "interest_cents", "reference"]
+
+
 def _late_fees(args) -> int:
+    _check_out(args, LATE_FEE_COLUMNS)
     with _session(args, dry_run=args.dry_run) as session:
         before = session.scalar(select(func.coalesce(func.max(LateFee.id), 0)))
         total = assess_late_fees(session, args.as_of, rate=args.rate, grace_days=args.grace_days)
@@ -110,7 +122,7 @@ def _late_fees(args) -> int:
             .join(fee, fee.id == LateFee.fee_entry_id).join(Account, Account.id == fee.account_id)
             .join(charge, charge.id == LateFee.charge_entry_id).outerjoin(Bill, Bill.id == charge.bill_id)
             .where(LateFee.id > before).order_by(Account.account_number, charge.bill_id)).all()
-    frame = pd.DataFrame(rows, columns=["account", "bill_id", "due_date", "overdue_cents", "fee_cents"])
+    frame = pd.DataFrame(rows, columns=LATE_FEE_COLUMNS)
     verb = "would charge" if args.dry_run else "charged"
     print(f"late fees on {args.as_of} at {args.rate:.2%} after {args.grace_days} grace days: {verb} {len(frame)} "
           f"fee(s), {money_text(total)} on {frame['account'].nunique()} account(s)"
@@ -150,6 +162,7 @@ def _deposits_refund(args) -> int:
 
 
 def _deposits_interest(args) -> int:
+    _check_out(args, INTEREST_COLUMNS)
     with _session(args, dry_run=args.dry_run) as session:
         before = session.scalar(select(func.coalesce(func.max(JournalEntry.id), 0)))
         total = accrue_deposit_interest(session, args.as_of, annual_rate=args.rate)
@@ -157,7 +170,7 @@ def _deposits_interest(args) -> int:
                                .join(Account, Account.id == JournalEntry.account_id)
                                .where(JournalEntry.id > before, JournalEntry.kind == "deposit_interest")
                                .order_by(Account.account_number, JournalEntry.id)).all()
-    frame = pd.DataFrame(rows, columns=["account", "interest_cents", "reference"])
+    frame = pd.DataFrame(rows, columns=INTEREST_COLUMNS)
     verb = "would credit" if args.dry_run else "credited"
     print(f"deposit interest to {args.as_of} at {args.rate:.2%} a year: {verb} {money_text(total)} to "
           f"{frame['account'].nunique()} account(s)" + (" (dry run: nothing written)" if args.dry_run else ""))

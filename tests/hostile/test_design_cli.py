@@ -155,3 +155,31 @@ def test_proposed_determinants_class_not_there(two_scans, tmp_path, capsys):
     run = _price_rescanned(two_scans, capsys, tmp_path / "x", "--proposed-determinants", two_scans / "ty-proposed",
                            "--class", "LGS")
     assert_refused(run, "no customers of classes", "LGS")
+
+
+@pytest.mark.parametrize("what,said", [("nosuch", "no such folder"), ("afile.yaml", "not a folder")])
+def test_proposed_book_not_a_folder(two_scans, tmp_path, capsys, what, said):
+    """--proposed a folder that does not exist, or a tariff file instead of the book: refused saying so (it said "no *.yaml tariffs in the tariff book folder", as if the folder were there and empty)"""
+    (tmp_path / "afile.yaml").write_text("code: X\n")
+    run = _price_rescanned(two_scans, capsys, tmp_path / "x", "--proposed", tmp_path / what)
+    assert_refused(run, f"{what}: {said}", "expected the tariff book folder")
+    assert not (tmp_path / "x").exists()
+
+
+def test_cycle_tariff_book_missing(november_cube, tmp_path, capsys):
+    """`cycle --tariffs` a folder that does not exist: refused saying so"""
+    out = run_in_process(["cycle", "--cube", november_cube, "--tariffs", tmp_path / "nosuch", "--out", tmp_path / "c"],
+                         capsys)
+    assert_refused(out, "nosuch: no such folder", "expected the tariff book folder")
+
+
+@pytest.mark.parametrize("command", [
+    ["design", "determinants", "--tariffs", TARIFFS],
+    ["filing", "--present", TARIFFS, "--proposed", TARIFFS],
+])
+@pytest.mark.parametrize("year", ["25", "20255", "2025.0"])
+def test_test_year_not_four_digits(november_cube, tmp_path, capsys, command, year):
+    """--test-year 25: refused as not a calendar year (it was read as the year 25 and reported as a cube that does not cover 0025-01-01 to 0025-12-31)"""
+    out = run_in_process([*command, "--cube", november_cube, "--test-year", year, "--out", tmp_path / "x"], capsys)
+    assert_refused(out, "--test-year", f"'{year}': expected a calendar year like 2025")
+    assert not (tmp_path / "x").exists()

@@ -92,11 +92,26 @@ def test_disconnects_recorded_rules_file_gone(wb):
     assert_refused(wb("ledger", "disconnects", "--as-of", "2025-04-21"), "rules.yaml", "give --rules FILE")
 
 
+def test_disconnects_recorded_relative_rules_from_another_folder(tmp_path, capsys):
+    """`ledger disconnects` run from another folder than the `ledger notices` that recorded a relative rules path: refused naming the folder it was read from (a bare 'cannot be read' left the clerk looking at a file that is there)"""
+    url, engine = ledger_with_a_bill(tmp_path, ACCOUNTS)
+    (tmp_path / "rules.yaml").write_text(RULES)
+    (tmp_path / "elsewhere").mkdir()
+    assert_ok(run_in_process(["ledger", "notices", "--as-of", "2025-04-07", "--rules", "rules.yaml", "--out", "n",
+                              "--pdfs", "0", "--db", url], capsys, cwd=tmp_path))
+    out = run_in_process(["ledger", "disconnects", "--as-of", "2025-04-21", "--db", url], capsys,
+                         cwd=tmp_path / "elsewhere")
+    assert_refused(out, "rules.yaml", f"a relative path read from this folder ({tmp_path / 'elsewhere'})",
+                   "give --rules FILE")
+    engine.dispose()
+
+
 def test_disconnects_out_not_its_report(wb):
-    """`ledger disconnects --out` a file that is not this command's report: refused, the file kept"""
+    """`ledger disconnects --out` a file that is not this command's report: refused in one line before the list is printed (not the list, then the error), the file kept"""
     (wb.tmp / "mine.csv").write_text("a,b\n1,2\n")
-    assert_refused(wb("ledger", "disconnects", "--as-of", "2025-04-21", "--out", wb.tmp / "mine.csv"),
-                   "mine.csv", "not a report")
+    out = wb("ledger", "disconnects", "--as-of", "2025-04-21", "--out", wb.tmp / "mine.csv")
+    assert_refused(out, "mine.csv", "not a report")
+    assert out.stdout == ""
     assert (wb.tmp / "mine.csv").read_text() == "a,b\n1,2\n"
 
 
@@ -158,7 +173,8 @@ def test_reconnect_refused_after_a_disconnection(wb):
     """`ledger reconnect` before the disconnection, with no fee set, with a fee in dollars, --without-payment without --why, --why alone, the debt unpaid: each refused"""
     assert_ok(_cut(wb))
     assert_refused(_back(wb, "--fee-cents", "3500", on="2025-04-20"), "before its disconnection on 2025-04-21")
-    assert_refused(_back(wb), "reconnection fee, but this ledger has none set", "--reconnect-fee CENTS --who NAME",
+    assert_refused(_back(wb, "--without-payment", "--why", "heat advisory"),
+                   "reconnection fee, but this ledger has none set", "--reconnect-fee CENTS --who NAME",
                    "--fee-cents CENTS")
     assert_refused(_back(wb, "--fee-cents", "35.00"), "--fee-cents", "a fee in cents")
     assert_refused(_back(wb, "--fee-cents", "3500", "--without-payment"), "--without-payment needs --why")
@@ -167,6 +183,14 @@ def test_reconnect_refused_after_a_disconnection(wb):
     assert_ok(_back(wb, "--fee-cents", "3500", "--without-payment", "--why", "supervisor: heat advisory"))
     assert_refused(_back(wb, "--fee-cents", "3500", on="2025-04-23"), "not disconnected",
                    "reconnection on 2025-04-22")
+
+
+def test_reconnect_unpaid_with_no_fee_set_names_the_debt(wb):
+    """`ledger reconnect` of an account whose debt is unpaid, on a ledger with no reconnection fee set: refused naming the 100.00 past due (what stops it), not the missing fee (setting one would not let it through)"""
+    assert_ok(_cut(wb))
+    out = _back(wb)
+    assert_refused(out, "100.00 still past due on 2025-04-22", "--without-payment")
+    assert "reconnection fee" not in out.stderr
 
 
 @pytest.mark.parametrize("args,says", [

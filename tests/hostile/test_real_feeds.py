@@ -360,3 +360,21 @@ def test_bill_opening_banks_that_are_bad_or_in_the_wrong_unit_are_refused(capsys
     out = run_in_process(["bill", "--tariff", REPO / "tariffs/RES-TOU.yaml", "--intervals", csv,
                           "--programs", REPO / "tariffs/programs", *args], capsys)
     assert_refused(out, *fragments)
+
+
+@pytest.mark.parametrize("pto, warned", [("2025-05-10", True), ("2023-04-14", False)])
+def test_bill_under_a_program_closed_to_that_pto_is_warned_of(capsys, tmp_path, pto, warned):
+    """`workbench bill --program NEM2 --pto-date 2025-05-10`: billed as asked (a what-if) with a warning that NEM2 closed to PTOs after 2023-04-14 and such a customer is on NBT (it was billed silently; `cycle --enrollments` refuses the row); a PTO of 2023-04-14, the last day open: no warning"""
+    import pandas as pd
+
+    idx = pd.date_range("2025-06-01", periods=48, freq="h", tz="UTC")
+    csv = tmp_path / "solar.csv"
+    pd.DataFrame({"timestamp": idx.strftime("%Y-%m-%dT%H:%M:%SZ"), "delivered_kwh": 1.0,
+                  "received_kwh": [2.0 if 15 <= t.hour <= 20 else 0.0 for t in idx]}).to_csv(csv, index=False)
+    out = run_in_process(["bill", "--tariff", REPO / "tariffs/RES-TOU.yaml", "--intervals", csv,
+                          "--program", "NEM2", "--pto-date", pto], capsys)
+    assert_ok(out)
+    said = [x for x in out.stderr.splitlines() if x.startswith("warning: --pto-date")]
+    assert said == ([f"warning: --pto-date {pto}: NEM2 closed to new customers after 2023-04-14; a customer with "
+                     "this PTO is on NBT, not NEM2 (`workbench cycle --enrollments` refuses it): billed under NEM2 "
+                     "as asked, as a what-if"] if warned else [])

@@ -141,3 +141,33 @@ def test_report_over_a_file_it_did_not_write(wb, tmp_path):
     precious.write_text("my,own\nnotes,here\n")
     assert_refused(wb("payments", "unapplied", "--out", precious), "--out", "not a report this command wrote")
     assert precious.read_text() == "my,own\nnotes,here\n"
+
+
+@pytest.mark.parametrize("command", [
+    [*LATE, "--rate", "1.5%", "--grace-days", "5"],
+    ["ledger", "deposits", "interest", "--as-of", "2025-12-31", "--rate", "2%"],
+])
+def test_charge_with_an_out_it_may_not_write(wb, tmp_path, command):
+    """`ledger late-fees` / `deposits interest` with --out naming a file of other content: refused before anything is charged or credited (it used to charge the fees, then refuse the file saying "nothing was changed"); the file is kept."""
+    assert_ok(wb("ledger", "deposits", "take", "A1", "200", "--on", "2025-01-02"))
+    precious = tmp_path / "notes.csv"
+    precious.write_text("my,own\nnotes,here\n")
+    assert_refused(wb(*command, "--out", precious), "--out", "not a report this command wrote", "nothing was changed")
+    assert precious.read_text() == "my,own\nnotes,here\n"
+    assert_ok(wb(*command, "--out", tmp_path / "report.csv"))  # the same charge, to a new file: something to charge
+    assert_ok(wb(*command, "--out", tmp_path / "report.csv"))  # and its own report is replaced
+
+
+@pytest.mark.parametrize("command", [
+    ["ledger", "aging", "--as-of", "2025-03-23"],
+    ["ledger", "arrange", "list", "--as-of", "2025-03-23"],
+    ["ledger", "late-fees", "--as-of", "2025-03-23", "--rate", "1.5%", "--grace-days", "5", "--dry-run"],
+])
+def test_listing_with_an_out_it_may_not_write_prints_one_line(wb, tmp_path, command):
+    """`ledger aging` / `arrange list` / `late-fees --dry-run` with --out naming a file of other content: one line on stderr and nothing on stdout (not the table, then the error)"""
+    precious = tmp_path / "notes.csv"
+    precious.write_text("my,own\nnotes,here\n")
+    out = wb(*command, "--out", precious)
+    assert_refused(out, "--out", "not a report this command wrote")
+    assert out.stdout == ""
+    assert precious.read_text() == "my,own\nnotes,here\n"

@@ -78,6 +78,9 @@ class Proposal:
     def from_book(cls, tariffs_dir, name: str = "proposed") -> Proposal:
         """Every ``*.yaml`` of the tariff book folder, as data (the present rates, ready to edit)."""
         tariffs, paths = {}, {}
+        if not Path(tariffs_dir).is_dir():
+            raise TariffError(f"{tariffs_dir}: {'not a folder' if Path(tariffs_dir).exists() else 'no such folder'}; "
+                              "expected the tariff book folder (one *.yaml tariff per rate code)")
         for path in sorted(Path(tariffs_dir).glob("*.yaml")):
             data = read_yaml(read_tariff_text(path))
             if not isinstance(data, dict) or "code" not in data:

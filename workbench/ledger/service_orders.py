@@ -47,6 +47,7 @@ class Recorded:
     fee_cents: int = 0
     without_payment: bool = False
     reason: str = ""
+    warning: str = ""  # for the clerk, now: what the order recorded will do next
 
 
 
@@ -133,7 +134,6 @@ def reconnect(session: Session, number: str, on: dt.date, who: str, *, fee_cents
     if without_payment and not (why or "").strip():
         raise LedgerError(f"account {number}: --without-payment needs --why (recorded: who let the account be "
                           "reconnected with its debt unpaid, and why)")
-    fee = fee_for(session, RECONNECT_FEE, fee_cents, f"the reconnection of account {number}")
     owed = past_due_cents(session, [acct], on).get(acct, 0)
     plan = standings(session, on, [acct]).get(acct)
     if owed == 0:
@@ -146,6 +146,8 @@ def reconnect(session: Session, number: str, on: dt.date, who: str, *, fee_cents
         raise LedgerError(f"account {number}: {money_text(owed)} still past due on {on} and no payment arrangement in "
                           "good standing; reconnection needs it paid or arranged (`workbench ledger arrange`), or "
                           "--without-payment --why TEXT (recorded); nothing recorded")
+    # the fee after the payment check: with the debt unpaid, setting a fee would not let the reconnection through
+    fee = fee_for(session, RECONNECT_FEE, fee_cents, f"the reconnection of account {number}")
     fee_entry = None
     if fee:
         adjustment = session.scalar(insert(Adjustment).returning(Adjustment.id), [{
@@ -161,4 +163,19 @@ def reconnect(session: Session, number: str, on: dt.date, who: str, *, fee_cents
     session.flush()
     settle_accounts(session, [acct], on)  # an open credit on the account pays the fee
     session.commit()
-    return Recorded(order_id, "reconnect", number, on, cut.notice_id, owed, fee, overridden, reason)
+    return Recorded(order_id, "reconnect", number, on, cut.notice_id, owed, fee, overridden, reason,
+                    _fee_breaks_arrangement(session, number, acct, on, fee, plan if reason.startswith("payment") else None))
+
+
+def _fee_breaks_arrangement(session: Session, number: str, acct: int, on: dt.date, fee: int, plan) -> str:
+    """The warning when the reconnection fee, due the day it is charged and not part of the arrangement the
+    account was reconnected on, will break that arrangement the next day unless it is paid ("" otherwise)."""
+    if plan is None or not fee:
+        return ""
+    after = standings(session, on + dt.timedelta(days=1), [acct]).get(acct)
+    if after is None or after.good:
+        return ""
+    return (f"warning: account {number}: the reconnection fee {money_text(fee)} is due on {on} and is not part of "
+            f"payment arrangement {plan.arrangement_id}: unless it is paid that day, the arrangement is broken from "
+            f"{on + dt.timedelta(days=1)} and no longer protects the account from disconnection (`workbench ledger "
+            "arrange list`); collect the fee with the reconnection")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +15,8 @@ from workbench.nem.billing import Enrollment
 from workbench.nem.enrollment_rows import kwh_value, money_value
 from workbench.nem.exports import export_prices, read_export_values
 from workbench.nem.pysam_options import PysamInputs, sell_tiers_for
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -112,6 +115,7 @@ def prepare_program(tariff, series, schedule, *, program=None, true_up_month=Non
     program = resolve_program(program, tariff, programs_dir, true_up_month)
     if program.netting_interval == "hourly":
         delivered, received = _hourly_net(delivered, received, series.utc, series.step_minutes)
+    _warn_closed(program, pto_date)
     pto = np.datetime64(pto_date, "D") if pto_date is not None else None
     enrollment = Enrollment(program, pto, true_up_month, opening_credit=opening_credit, opening_kwh=opening_kwh)
     if program.pysam_option is not None:
@@ -140,3 +144,15 @@ def prepare_program(tariff, series, schedule, *, program=None, true_up_month=Non
         price = vintage_prices(program, series.utc, schedule.local, series.step_minutes, pto)
     sell = tariff.extra.get("sell_rates")
     return ProgramPlan(delivered, received, enrollment, price, sell)
+
+
+def _warn_closed(program, pto_date) -> None:
+    """A PTO after the program closed to new customers: billed as asked (a what-if is legitimate: the NEM study
+    prices a new system under NEM 2.0), but said loudly, since `workbench cycle --enrollments` refuses it."""
+    closed = getattr(program, "closed_after", None)
+    if pto_date is None or closed is None or np.datetime64(pto_date, "D") <= np.datetime64(closed, "D"):
+        return
+    successor = getattr(program, "successor", None)
+    log.warning(f"warning: --pto-date {pto_date}: {program.code} closed to new customers after {closed}; a customer "
+                f"with this PTO is on {successor or 'another program'}, not {program.code} (`workbench cycle "
+                f"--enrollments` refuses it): billed under {program.code} as asked, as a what-if")

@@ -256,19 +256,25 @@ def write_csv_for_people(frame, path) -> None:
         rounded.to_csv(tmp, index=False)
 
 
-def write_report_csv(path, frame) -> None:
-    """Write a command's report CSV (``--out FILE``) atomically. An existing file is replaced only when it is a
-    report with the same header (the same command's earlier output); anything else is refused, unchanged."""
+def check_report_csv(path, columns) -> None:
+    """Refuse ``--out FILE`` that :func:`write_report_csv` would refuse for a report of ``columns``: a command that
+    changes the ledger calls it first, so a refused ``--out`` means nothing was changed."""
     path = Path(path)
-    header = ",".join(map(str, frame.columns))
     if path.exists():
         try:
             first = path.read_text(encoding="utf-8").split("\n", 1)[0]
         except (OSError, UnicodeDecodeError):
             first = ""
-        if first != header:
+        if first != ",".join(map(str, columns)):
             raise WorkbenchError(f"--out {path}: exists and is not a report this command wrote; name a new file "
                                  "(nothing was changed)")
+
+
+def write_report_csv(path, frame) -> None:
+    """Write a command's report CSV (``--out FILE``) atomically. An existing file is replaced only when it is a
+    report with the same header (the same command's earlier output); anything else is refused, unchanged."""
+    path = Path(path)
+    check_report_csv(path, frame.columns)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_file(path) as tmp:
         frame.to_csv(tmp, index=False)
