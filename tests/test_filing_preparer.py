@@ -126,3 +126,21 @@ def test_csvs_are_rounded_for_people(taxed, tmp_path):
     assert proof.loc["Energy", "billing_units"] == "17599.996" and proof.loc["Energy", "present_price"] == "0.1"
     typical = pd.read_csv(out / "typical_bills.csv", dtype=str).set_index("level")
     assert typical.loc["P90 customer", "kwh"] == "1133.333"  # (11 x 1,000 + 2,600) / 12 = 1,133.3333
+
+
+def test_run_identity_reads_as_text(taxed, tmp_path):
+    """The Run sheet and the PDF cover show the cube's version as words (``version 3, run ingest-7, inode 42``),
+    not a Python dict's repr with braces and quotes (a new user's report)."""
+    data, root = taxed
+    identity_file = root / "ty" / "identity.json"
+    identity = json.loads(identity_file.read_text())
+    identity["cube_version"] = {"version": 3, "run": "ingest-7", "inode": 42}
+    identity_file.write_text(json.dumps(identity))
+    out = tmp_path / "out"
+    out.mkdir()
+    write_filing(root / "ty", root / "present", root / "proposed", out, levels={"RES": [500]})
+    sheet = openpyxl.load_workbook(out / "filing.xlsx")["Run"]
+    rows = {r[0].value: r[1].value for r in sheet.iter_rows(min_row=3) if r[0].value}
+    assert rows["cube_version"] == "version 3, run ingest-7, inode 42"
+    text = " ".join(" ".join(p.extract_text().split()) for p in PdfReader(out / "filing.pdf").pages[:2])
+    assert "version 3, run ingest-7, inode 42" in text and "{'version'" not in text

@@ -21,7 +21,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from workbench.errors import WorkbenchError
-from workbench.filing.spec import SCHEDULES, schedule_totals  # noqa: E402,F401 (schedule_totals: API)
+from workbench.filing.spec import SCHEDULES, identity_text, schedule_totals  # noqa: E402,F401 (schedule_totals: API)
 from workbench.outputs.pdf import FetchRefused, offline_html  # noqa: E402
 from workbench.outputs.templates import template_environment  # noqa: E402
 
@@ -109,6 +109,7 @@ def render_html(schedules: dict, *, utility: str, test_year: int, basis: str, id
     env = template_environment("workbench.filing")
     return env.get_template("filing.html.j2").render(
         css=_css(), utility=utility, test_year=test_year, basis=basis, identity=identity, tables=tables,
+        identity_rows=[(key, identity_text(value)) for key, value in identity.items()],
         charts=charts)
 
 

@@ -183,3 +183,15 @@ def csv_for_people(name: str, frame):
         if decimals is not None and col.name in rounded and rounded[col.name].dtype.kind == "f":
             rounded[col.name] = rounded[col.name].round(decimals)
     return rounded
+
+
+def identity_text(value) -> str:
+    """A run-identity value as a person reads it: ``version 3, run ingest-1, inode 42`` for a mapping (not a
+    Python dict's repr), items joined by ``; `` for a list, '' for none."""
+    if value is None:
+        return ""
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {identity_text(v) or '(none)'}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return "; ".join(identity_text(v) for v in value)
+    return str(value)

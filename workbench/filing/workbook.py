@@ -16,7 +16,7 @@ import pandas as pd
 import xlsxwriter
 from xlsxwriter.utility import xl_rowcol_to_cell
 
-from workbench.filing.spec import FORMATS, SCHEDULES, schedule_totals
+from workbench.filing.spec import FORMATS, SCHEDULES, identity_text, schedule_totals
 
 HEADER_ROW = 3  # 0-based: title, note, blank, header
 FIRST_DATA_ROW = HEADER_ROW + 1
@@ -106,4 +106,4 @@ def _identity_sheet(book, identity: dict, title_fmt) -> None:
     sheet.set_column(1, 1, 90)
     for i, (key, value) in enumerate(identity.items()):
         sheet.write_string(2 + i, 0, str(key))
-        sheet.write_string(2 + i, 1, "" if value is None else str(value))
+        sheet.write_string(2 + i, 1, identity_text(value))
