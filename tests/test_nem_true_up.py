@@ -120,7 +120,7 @@ def test_cycle_without_pto_dates_lists_the_meters_and_warns(cube, tmp_path, capl
     assert "bank starting at zero" not in text  # not the other review's warning
     run = json.loads((tmp_path / "guess" / "run.json").read_text())
     assumed = run["review"]["true_up_month_assumed"]
-    assert assumed["meters"] == 2 and assumed["month"] == 12 and assumed["meter_ids"] == meters[3:5]
+    assert assumed["meters"] == 2 and assumed["month"] == 12 and assumed["examples"] == meters[3:5]
     assert run["review"]["no_opening_bank"]["meters"] == 0
     listed = pd.read_csv(tmp_path / "guess" / "exceptions.csv", dtype=str)
     review = listed[listed["held"] == "no"]

@@ -350,7 +350,7 @@ def _write_outputs(planned: CyclePlanned, chunks, tmp: Path, identity: dict, *, 
                "meters": len(unopened), "accounts": len({str(r["account"]) for r in unopened}),
                "note": "billed with a net-metering bank starting at zero (enrolled before the cube, no opening "
                        "balance given); listed in exceptions.csv with held = no"},
-               ASSUMED_CHECK: {"meters": len(assumed), "month": ASSUMED_MONTH, "meter_ids": [r["meter"] for r in assumed],
+               ASSUMED_CHECK: {"meters": len(assumed), "month": ASSUMED_MONTH, "examples": [r["meter"] for r in assumed[:10]],
                                "note": "true-up on the PTO anniversary but no PTO date: settled in this month; "
                                        "listed in exceptions.csv with held = no"}},
            "chunks": result.chunks, "chunks_resumed": chunks_resumed, "scheduler": scheduler,
