@@ -65,7 +65,12 @@ def reference_nem_bills(spec, program, timestamps_utc, delivered, received, step
 
     def net(periods, dets):
         """Net metering: net kWh per (season, ToU period) over each bill period; kWh credits bank surplus."""
-        true_up = [(p_end - dt.timedelta(days=1)).month == true_up_month for _, p_end, _ in periods]
+        # the bill that closes the relevant period: the last bill whose last day is in the true-up month
+        last_days = [p_end - dt.timedelta(days=1) for _, p_end, _ in periods]
+        true_up = [day.month == true_up_month and not (b + 1 < len(last_days) and
+                                                       (last_days[b + 1].year, last_days[b + 1].month)
+                                                       == (day.year, day.month))
+                   for b, day in enumerate(last_days)]
         state["true_up"] = true_up
         bank = opening_kwh
         for b, det in enumerate(dets):

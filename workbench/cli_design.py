@@ -144,6 +144,10 @@ def _determinants(args) -> int:
         print(f"WARNING: {identity['no_opening_bank_meters']:,} meter(s) on a net-metering program that banks, "
               f"enrolled before the cube's first day, are settled with a bank starting at zero: {args.enrollments} "
               "gives no opening balance for them (opening_credit / opening_kwh; 0 says the bank is empty)")
+    if identity.get("true_up_assumed_meters"):
+        print(f"WARNING: {identity['true_up_assumed_meters']:,} meter(s) on a program that trues up on the PTO "
+              f"anniversary have no PTO date: settled with the true-up in month {identity['true_up_assumed_month']} "
+              "(December); give their accounts' pto_date in --enrollments")
     print(f"Kept in {args.out}/ (identity.json, <RATE-CODE>.parquet, excluded.csv)")
     return 0
 

@@ -59,6 +59,7 @@ from workbench.billing.cycle_plan import CyclePlanned, plan_cycle
 from workbench.billing.distributed import bill_chunks_on_cluster
 from workbench.billing.run_store import RunStore, UnreadableChunk
 from workbench.errors import BillingError, CubeError, WorkbenchError
+from workbench.nem.true_up import ASSUMED_CHECK, ASSUMED_MONTH, split_review, warning_line
 from workbench.outputs import atomic_write_text, remove_staging, staging_dir, write_csv_for_people
 from workbench.outputs.guard import clean_stale_staging, output_lock, write_error
 
@@ -86,9 +87,13 @@ class CycleResult:
         lines = [f"Billed {self.meters_billed:,} of {self.meters_in:,} meters "
                  f"({self.meters_held:,} held as exceptions) in {self.seconds:.1f} s",
                  f"{self.bills:,} bills, {self.line_items:,} line items, revenue ${self.revenue:,.2f}"]
-        if self.review:
-            accounts = sorted({str(r["account"]) for r in self.review})
-            lines.append(f"WARNING: {len(self.review):,} meter(s) of {len(accounts):,} account(s) on a net-metering "
+        unopened, assumed = split_review(self.review)
+        if assumed:
+            lines.append(warning_line(len(assumed), sorted({r["program"] for r in assumed}),
+                                      assumed[0]["meter"]) + "; listed in exceptions.csv (held: no)")
+        if unopened:
+            accounts = sorted({str(r["account"]) for r in unopened})
+            lines.append(f"WARNING: {len(unopened):,} meter(s) of {len(accounts):,} account(s) on a net-metering "
                          "program that banks were billed with a bank starting at zero: enrolled before the cube's "
                          "first day, and the enrollment file gives no opening balance (e.g. account "
                          f"{accounts[0]}); listed in exceptions.csv (held: no). Give the balance, or 0 to say it "
@@ -326,6 +331,7 @@ def _write_outputs(planned: CyclePlanned, chunks, tmp: Path, identity: dict, *, 
     summary["revenue"] = summary["revenue"].round(2)
     summary["average_bill"] = (summary["revenue"] / summary["bills"].where(summary["bills"] > 0)).round(2)
     write_csv_for_people(summary, tmp / "summary.csv")  # kWh to 3 decimals, $ to cents
+    unopened, assumed = split_review(planned.review)
     listing = [{**row, "held": "yes"} for row in exceptions] + [{**row, "held": "no"} for row in planned.review]
     write_csv_for_people(pd.DataFrame(listing, columns=["meter", "account", "rate_code", "reason", "held"]),
                          tmp / "exceptions.csv")
@@ -341,9 +347,12 @@ def _write_outputs(planned: CyclePlanned, chunks, tmp: Path, identity: dict, *, 
            "accounting": f"{meters_in} meters in = {result.meters_billed} billed + {result.meters_held} held",
            "bills_held_not_bill_ready": result.bills_held,
            "review": {"no_opening_bank": {
-               "meters": len(planned.review), "accounts": len({str(r["account"]) for r in planned.review}),
+               "meters": len(unopened), "accounts": len({str(r["account"]) for r in unopened}),
                "note": "billed with a net-metering bank starting at zero (enrolled before the cube, no opening "
-                       "balance given); listed in exceptions.csv with held = no"}},
+                       "balance given); listed in exceptions.csv with held = no"},
+               ASSUMED_CHECK: {"meters": len(assumed), "month": ASSUMED_MONTH, "examples": [r["meter"] for r in assumed[:10]],
+                               "note": "true-up on the PTO anniversary but no PTO date: settled in this month; "
+                                       "listed in exceptions.csv with held = no"}},
            "chunks": result.chunks, "chunks_resumed": chunks_resumed, "scheduler": scheduler,
            "run_key": planned.key, "inputs": identity,
            "seconds": {**{k: round(v, 2) for k, v in timings.items()},

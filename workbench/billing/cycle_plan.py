@@ -31,6 +31,7 @@ from workbench.errors import BillingError, CubeError
 from workbench.nem import load_programs
 from workbench.nem.enrollments import EnrollmentError, load_enrollments, opening_problem
 from workbench.nem.results import bank_unit
+from workbench.nem.true_up import assumed_review
 from workbench.tariffs import load_tariff_book
 from workbench.tariffs.system_peaks import read_system_peaks
 from workbench.vee import load_config as load_vee_config
@@ -52,7 +53,8 @@ class CyclePlanned:
     inputs: dict
     cube_state: dict | None = None  # the cube's version when planned (begin_cube_read)
     # billed, not held, but for the billing manager to review (meter, account, rate_code, reason): banking
-    # accounts enrolled before the cube with no opening balance given (their bank starts at zero)
+    # accounts enrolled before the cube with no opening balance given (their bank starts at zero); meters whose
+    # anniversary true-up month is assumed (no PTO date; ``check`` = workbench.nem.true_up.ASSUMED_CHECK)
     review: list[dict] = field(default_factory=list)
 
 
@@ -113,6 +115,8 @@ def plan_cycle(cube, tariffs_dir, out, *, cycles=None, period=None, chunk_meters
     billable = selected & np.isin(rate_codes, list(book)) & ((nem_codes == "") | np.isin(nem_codes, list(programs)))
     review = [{"meter": meters[i], "account": accounts[i], "rate_code": rate_codes[i], "reason": why}
               for i, why in sorted(unopened.items()) if billable[i]]
+    # an anniversary true-up with no PTO date: billed in the assumed month, listed for review (held: no)
+    review += assumed_review(programs, meters, accounts, rate_codes, nem_codes, pto, true_up, billable)
 
     codes_used = sorted(set(rate_codes[billable].tolist()))
     schedules = {code: schedule_arrays(book[code], utc, step, timezone=book[code].timezone or ds.attrs["timezone"])

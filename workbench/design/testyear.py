@@ -49,6 +49,7 @@ from workbench.design.testyear_store import (
     schema,
 )
 from workbench.errors import CubeError, WorkbenchError
+from workbench.nem.true_up import ASSUMED_MONTH, split_review
 from workbench.outputs import atomic_write_text, check_output_dir
 from workbench.outputs.checksums import file_sha256
 from workbench.outputs.guard import staged_output
@@ -166,6 +167,7 @@ def build_test_year(cube, tariffs_dir, test_year: int, out, *, basis: str = "bil
         if cube_changed(cube, planned.cube_state):
             raise CubeError(f"{cube}: the cube changed during the scan (an ingest or VEE wrote it); run it again")
         pd.DataFrame(excluded, columns=EXCLUDED_COLUMNS).to_csv(tmp / "excluded.csv", index=False)
+        unopened, assumed = split_review(planned.review)
         identity = {
             "kind": KIND, "test_year": int(test_year), "basis": basis, "cube": str(cube),
             "cube_version": planned.cube_state, "tariffs": str(Path(tariffs_dir).resolve()),  # found from anywhere
@@ -174,7 +176,9 @@ def build_test_year(cube, tariffs_dir, test_year: int, out, *, basis: str = "bil
             # the enrollment file the net-metering customers were scanned with (None: the cube's nem_program)
             "enrollments": None if enrollments is None else str(Path(enrollments).resolve()),
             "enrollments_sha256": None if enrollments is None else file_sha256(enrollments),
-            "no_opening_bank_meters": len(planned.review),  # enrolled before the cube, no opening bank given: 0
+            "no_opening_bank_meters": len(unopened),  # enrolled before the cube, no opening bank given: 0
+            # anniversary true-up with no PTO date: settled in the assumed month (workbench.nem.true_up)
+            "true_up_assumed_meters": len(assumed), "true_up_assumed_month": ASSUMED_MONTH,
             "rate_codes": {code: {"file": f"{code}.parquet", **counts[code],
                                   "energy_buckets": [plan.book[code].energy_bucket_label(e) or "all"
                                                      for e in range(plan.book[code].n_energy_buckets)],

@@ -17,6 +17,8 @@ from workbench.kernels.money import round_cents
 from workbench.nem.programs import Program, ProgramError
 from workbench.nem.pysam_options import bill_pysam_option
 from workbench.nem.results import Enrollment, ProgramResult, bank_unit, with_bank_flows
+from workbench.nem.true_up import true_up_mask
+from workbench.nem.true_up import true_up_month as _true_up_month
 
 
 def retail_energy_rates(tariff, version_index: int = 0) -> np.ndarray:
@@ -28,23 +30,6 @@ def retail_energy_rates(tariff, version_index: int = 0) -> np.ndarray:
         elif charge.kind == "energy_blocks":
             rates += charge.rates[:, 0]
     return rates
-
-
-def true_up_mask(periods: BillPeriods, month: int) -> np.ndarray:
-    """(M, B) the bill periods that carry the true-up: those ending in the true-up month."""
-    return periods.valid & (periods.end_month == month)
-
-
-def _true_up_month(enrollment: Enrollment) -> int:
-    if enrollment.true_up_month is not None:
-        return int(enrollment.true_up_month)
-    month = enrollment.program.true_up.month
-    if month != "anniversary":
-        return int(month)
-    if enrollment.pto_date is None:
-        return 12
-    pto_month = int(np.datetime64(enrollment.pto_date, "M").astype(int) % 12) + 1
-    return 12 if pto_month == 1 else pto_month - 1  # 12 months after enrollment, ending the month before
 
 
 def bank_kwh(det: Determinants, periods: BillPeriods, true_up: np.ndarray, opening: float | np.ndarray = 0.0):

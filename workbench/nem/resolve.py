@@ -15,6 +15,7 @@ from workbench.nem.billing import Enrollment
 from workbench.nem.enrollment_rows import kwh_value, money_value
 from workbench.nem.exports import export_prices, read_export_values
 from workbench.nem.pysam_options import PysamInputs, sell_tiers_for
+from workbench.nem.true_up import warn_assumed
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +117,7 @@ def prepare_program(tariff, series, schedule, *, program=None, true_up_month=Non
     if program.netting_interval == "hourly":
         delivered, received = _hourly_net(delivered, received, series.utc, series.step_minutes)
     _warn_closed(program, pto_date)
+    warn_assumed(program, pto_date, true_up_month)
     pto = np.datetime64(pto_date, "D") if pto_date is not None else None
     enrollment = Enrollment(program, pto, true_up_month, opening_credit=opening_credit, opening_kwh=opening_kwh)
     if program.pysam_option is not None:
