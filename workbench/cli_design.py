@@ -20,6 +20,7 @@ from workbench.design.revreq import PRICE_DECIMALS, mid_year_versions, round_sol
 from workbench.design.scenarios import Study, compare, no_customers_of
 from workbench.design.testyear import build_test_year
 from workbench.design.testyear_store import excluded_note
+from workbench.design.versions import proposed_version_notes
 from workbench.errors import WorkbenchError
 from workbench.outputs import atomic_write_text, check_output_dir
 from workbench.outputs.guard import staged_output
@@ -184,10 +185,15 @@ def _price(args) -> int:
     if missing:  # before anything is priced
         raise WorkbenchError(f"--proposed {args.proposed}: the proposed book has no tariff for rate codes {missing} "
                              "of the determinants (every one needs its proposed tariff, even unchanged)")
-    present = study.price(study.present_book(), "present")
+    present_book = study.present_book()
+    present = study.price(present_book, "present")
     # net-metering customers: their bills settled under their programs with each book's own programs/ folder
     nem = NetMeteringStudy(args.determinants, classes=args.classes, basis=study.basis)
-    nem_present = nem.price(study.present_book(), study.tariffs_dir, "present") if len(nem) else None
+    nem_present = nem.price(present_book, study.tariffs_dir, "present") if len(nem) else None
+    if proposed_book is not None:  # a proposal effective after the test year prices none of its bills: say so
+        for note in proposed_version_notes(present_book, proposed_book, study.identity["test_year"],
+                                           [*study.rate_codes, *(nem.rate_codes if len(nem) else [])]):
+            log.warning(f"warning: {note}")
     with staged_output(args.out, PRICE_KIND, _checker(PRICE_KIND)) as tmp:
         if proposed_book is not None:  # on its own determinants when the proposal was scanned anew
             proposed = (rescanned or study).price(proposed_book, "proposed")
