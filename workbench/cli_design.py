@@ -22,7 +22,7 @@ from workbench.design.testyear import build_test_year
 from workbench.design.testyear_store import excluded_note
 from workbench.design.versions import proposed_version_notes
 from workbench.errors import WorkbenchError
-from workbench.outputs import atomic_write_text, check_output_dir
+from workbench.outputs import atomic_write_text, check_output_dir, write_csv_for_people
 from workbench.outputs.guard import staged_output
 from workbench.tariffs import load_tariff_book
 
@@ -212,17 +212,36 @@ def _price(args) -> int:
                 nem_tables = {"revenue": nem_present.revenue(), "customers": nem_present.customers()}
             tables["net_metering"] = nem_tables["revenue"]
             tables["net_metering_customers"] = nem_tables["customers"]
-        for name, table in tables.items():
-            table.to_csv(tmp / f"{name}.csv", index=False)
-    print(tables["revenue"].to_string(index=False) if len(tables["revenue"])
+        for name, table in tables.items():  # kWh to 3 decimals, $ to cents (docs/command-line.md)
+            units = [c for c in table.columns if c.startswith("billing_units")]  # kWh, kW, months...: not $
+            counts = [c for c in table.columns if c.startswith("bills") and table[c].dtype.kind == "f"]
+            write_csv_for_people(table.assign(**{c: table[c].round(3).astype(object) for c in units},
+                                              **{c: table[c].round().astype("Int64") for c in counts}),
+                                 tmp / f"{name}.csv")
+    print(_shown(tables["revenue"]) if len(tables["revenue"])
           else "No customers on no net-metering program (every customer priced is net-metered).")
     if nem_tables:
         print("Net-metering customers (bills settled under their programs):")
-        print(nem_tables["revenue"].to_string(index=False))
+        print(_shown(nem_tables["revenue"]))
         print(_all_revenue(tables["revenue"], nem_tables["revenue"]))
     print(f"Outputs in {args.out}/: revenue.csv, components.csv, customers.csv"
           + (", net_metering.csv, net_metering_customers.csv" if nem_tables else ""))
     return 0
+
+
+def _shown(table) -> str:
+    """A revenue table for the terminal, each number with its unit: kWh whole, $ to the cent, the change in %."""
+    shown = table.copy()
+    for column in shown.columns:
+        if column in ("kwh", "received_kwh"):
+            shown[column] = shown[column].map("{:,.0f} kWh".format)
+        elif column.startswith("revenue"):
+            shown[column] = shown[column].map("${:,.2f}".format)
+        elif column == "change":
+            shown[column] = shown[column].map(lambda v: f"{'-' if v < 0 else '+'}${abs(v):,.2f}")
+        elif column == "change_pct":
+            shown[column] = shown[column].map(lambda v: "" if v != v else f"{v:+.2f}%")
+    return shown.to_string(index=False)
 
 
 def _nem_in_solve(args, study, moved, out) -> str:
