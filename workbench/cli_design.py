@@ -100,7 +100,7 @@ def add_commands(sub) -> None:
     so.add_argument("--determinants", required=True, help="folder written by `workbench design determinants`")
     so.add_argument("--tariffs", help="tariff book to start from (default: the one the determinants were scanned with)")
     so.add_argument("--class", dest="classes", action="append", required=True, help="customer class (repeatable)")
-    so.add_argument("--requirement", type=float, required=True, help="the revenue requirement [$] of the classes' "
+    so.add_argument("--requirement", type=_dollars, required=True, help="the revenue requirement [$] of the classes' "
                     "customers on the rate codes of --charge (a rate code with no charge moved is not counted)")
     so.add_argument("--charge", action="append", required=True, metavar="RATE:DESCRIPTION",
                     help="a charge to move, e.g. RES-TOU:Energy (repeatable; one x moves them all)")
@@ -114,6 +114,22 @@ def add_commands(sub) -> None:
     so.add_argument("--basis", choices=["billed", "calendarized"], help="default: the determinants' basis")
     so.add_argument("--out", required=True, help="new folder for the proposed tariff book and solution.json")
     so.set_defaults(func=_solve)
+
+
+def _dollars(text: str) -> float:
+    """``--requirement``: an amount of dollars written as a plain number. ``5%`` (a change, not a revenue),
+    ``$1,000,000`` or ``1.000.000`` are refused naming what to write: a guessed amount would cost money."""
+    try:
+        value = float(text)
+    except ValueError:
+        said = ("a percent is a change, not a revenue: give the revenue it comes to, e.g. the present revenue "
+                "x 1.05" if "%" in text else "no $ sign, thousands separators or words")
+        raise argparse.ArgumentTypeError(f"{text!r}: expected the revenue requirement in dollars as a plain "
+                                         f"number, e.g. 1692369.35 ({said})") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a finite amount of dollars above 0 (the classes' "
+                                         "revenue of the test year)")
+    return value
 
 
 def _unit_decimals(text: str) -> tuple[str, int]:

@@ -48,6 +48,23 @@ def test_price_without_determinants(tmp_path, capsys):
     assert_refused(out, "identity.json", "workbench design determinants")
 
 
+def test_price_determinants_folder_missing(tmp_path, capsys):
+    """--determinants a folder that does not exist (a typo, another working directory): says so, not 'no
+    identity.json' as if the folder were there."""
+    out = run_in_process(["design", "price", "--determinants", tmp_path / "ty-2052", "--out", tmp_path / "x"], capsys)
+    assert_refused(out, "ty-2052", "no such folder", "workbench design determinants")
+    assert not (tmp_path / "x").exists()
+
+
+def test_determinants_tariff_book_missing(november_cube, tmp_path, capsys):
+    """--tariffs left at its default `tariffs` in a working directory without one: says there is no such folder
+    (it said the folder had no *.yaml tariffs)."""
+    out = run_in_process(["design", "determinants", "--cube", november_cube, "--test-year", "2025", "--out",
+                          tmp_path / "ty"], capsys, cwd=tmp_path)
+    assert_refused(out, "tariffs: no such folder", "tariff book")
+    assert not (tmp_path / "ty").exists()
+
+
 def test_solve_charge_without_rate_code(tmp_path, capsys):
     """--charge without its rate code: refused, showing the RATE-CODE:description form."""
     out = run_in_process(["design", "solve", "--determinants", tmp_path, "--class", "RES", "--requirement", "1",
@@ -70,6 +87,22 @@ def test_solve_requirement_not_a_positive_amount(tmp_path, capsys, requirement):
                           f"--requirement={requirement}", "--charge", "RES-TOU:Energy", "--out", tmp_path / "x"],
                          capsys)
     assert_refused(out, "--requirement", "a finite amount of dollars above 0")
+    assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize(("requirement", "said"), [
+    ("5%", "a percent is a change, not a revenue"),
+    ("$1,000,000", "no $ sign, thousands separators"),
+    ("1,000,000", "no $ sign, thousands separators"),
+    ("1.5 million", "a plain number"),
+])
+def test_solve_requirement_written_as_a_percent_or_with_dollar_signs(tmp_path, capsys, requirement, said):
+    """--requirement 5% (meant as an increase) or $1,000,000 (as written in a memo): refused in one line saying
+    what to write (it said only "invalid float value"); never guessed into an amount, nothing written."""
+    out = run_in_process(["design", "solve", "--determinants", tmp_path, "--class", "RES",
+                          f"--requirement={requirement}", "--charge", "RES-TOU:Energy", "--out", tmp_path / "x"],
+                         capsys)
+    assert_refused(out, "--requirement", repr(requirement), "revenue requirement in dollars", said)
     assert not (tmp_path / "x").exists()
 
 

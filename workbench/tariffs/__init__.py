@@ -259,6 +259,10 @@ def load_tariff_book(directory, *, system_peaks=None) -> dict[str, CompiledTarif
     (``*.json``) or a ``*.yml`` file in the folder is not part of the book: a ``warning:`` says so.
     """
     book = {}
+    if not Path(directory).is_dir():
+        raise TariffError(f"{directory}: " + ("a file, not a folder" if Path(directory).exists() else
+                          "no such folder (relative to the working directory)") + "; expected a tariff book folder "
+                          "of *.yaml tariffs, e.g. the repository's tariffs/")
     _warn_unread(Path(directory))
     for path in sorted(Path(directory).glob("*.yaml")):
         peaks = None if system_peaks and _own_peaks(path) else system_peaks
