@@ -336,7 +336,8 @@ def mid_year_versions(study: Study, rounded: Rounded, codes) -> str:
             whole.tariffs[code]["versions"] = [{**versions[-1], "effective": versions[0]["effective"]}]
     if not inside:
         return ""
-    cents = study.price(whole.compile(), "whole year").total_cents()
+    moved = [code for code in sorted(set(codes)) if code in study.rate_codes]  # the requirement's rate codes only
+    cents = study.price(whole.compile(), "whole year", codes=moved).total_cents()
     listed = ", ".join(f"{code} from {day}" for code, day in inside.items())
     return (f"the solved prices are the last version's ({listed}): the test year's bills before that day keep the "
             f"earlier prices, and the requirement ${rounded.requirement:,.2f} is met with them; billed the whole "
