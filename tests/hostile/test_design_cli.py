@@ -260,3 +260,17 @@ def test_solve_on_a_book_whose_last_version_is_after_the_test_year(two_scans, tm
                           "--requirement", "3500", "--charge", "HAND-TOU:Energy", "--out", tmp_path / "x"], capsys)
     assert_refused(run, "HAND-TOU", "takes effect 2026-01-01", "after the test year 2025")
     assert not (tmp_path / "x").exists()
+
+
+def test_solve_charge_of_a_rate_code_the_class_is_not_on(two_scans, tmp_path, capsys):
+    """A charge of a tariff in the book that none of the class's customers is on (HAND-TOU2, beside HAND-TOU):
+    refused naming the charge and the class's rate codes (it was an internal error, KeyError, exit 70)."""
+    book = tmp_path / "book"
+    book.mkdir()
+    (book / "HAND-TOU.yaml").write_text(_present_book_text())
+    (book / "HAND-TOU2.yaml").write_text(_present_book_text().replace("code: HAND-TOU", "code: HAND-TOU2"))
+    run = run_in_process(["design", "solve", "--determinants", two_scans / "ty", "--tariffs", book, "--class", "RES",
+                          "--requirement", "3500", "--charge", "HAND-TOU:Energy", "--charge", "HAND-TOU2:Energy",
+                          "--out", tmp_path / "x"], capsys)
+    assert_refused(run, "--charge HAND-TOU2:Energy", "no customer of classes ['RES']", "rate code of theirs: HAND-TOU")
+    assert not (tmp_path / "x").exists()
