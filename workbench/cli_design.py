@@ -317,6 +317,11 @@ def _solve(args) -> int:
     if twice:
         raise WorkbenchError(f"--price-decimals: {', '.join(twice)} given twice; expected one UNIT=N per unit")
     study = _study(args, solve=True)
+    for code, charge in targets:
+        if code not in study.rate_codes:  # the requirement is of the classes' customers: none is on this rate code
+            raise WorkbenchError(f"--charge {code}:{charge}: no customer of classes {args.classes} on no "
+                                 f"net-metering program is on {code}; expected a rate code of theirs: "
+                                 f"{', '.join(study.rate_codes)}")
     base = Proposal.from_book(study.tariffs_dir)
     out = Path(args.out)
     if out.exists() and any(out.iterdir()):

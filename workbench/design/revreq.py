@@ -145,11 +145,6 @@ def solve(study: Study, requirement: float, targets, *, how: str = "scale", base
     targets = [tuple(t) for t in targets]
     codes = sorted({code for code, _ in targets})
     base = base or Proposal.from_book(study.tariffs_dir)
-    for code, charge in targets:
-        if code not in study.data:  # the requirement is of the classes' customers: none is on this rate code
-            of = f"of classes {study.classes} " if study.classes else ""
-            raise WorkbenchError(f"--charge {code}:{charge}: no customer {of}on no net-metering program is on "
-                                 f"{code}; expected a rate code of theirs: {', '.join(study.rate_codes)}")
     if not math.isfinite(requirement) or requirement <= 0:
         raise WorkbenchError(f"revenue requirement {requirement!r}: expected a finite amount of dollars above 0")
     target = int(round(requirement * 100))
