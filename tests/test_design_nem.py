@@ -231,3 +231,14 @@ def test_a_proposed_book_without_the_programs_is_refused_in_one_line(hand, tmp_p
                              "--out", str(tmp_path / "out")], capsys)
     assert_refused(result, "no programs/ folder")
     assert not (tmp_path / "out").exists()
+
+
+def test_rates_dashboard_says_the_net_metering_customers_are_not_in_its_figures(hand):
+    """The rates dashboard's class revenue is M3's alone ($485.00, PRESENT): it says the class's 3 net-metering
+    customers (M1, M2, M4) are not in it (it called its figures the class's, every customer)."""
+    from workbench.app.rates_app import create_app
+    root, _, present, _, _ = hand
+    app = create_app(root / "ty", tariffs_dir=present)
+    assert app.store.revenue["present"] == PRESENT["M3"]
+    text = app.views["numbers"].text()
+    assert "Re-priced 1 customers" in text and "the class's 3 net-metering customer(s)" in text, text

@@ -265,3 +265,30 @@ def test_different_bill_periods_refused(scanned, tmp_path):
     with pytest.raises(NotComparable, match="meter M2 over different periods.*2025-02-01 against 2025-01-01 to "
                                             "2025-01-31"):
         check_comparable(Study(present), Study(copy))
+
+
+def test_price_prints_each_number_with_its_unit(hand, scanned, tmp_path, capsys):
+    """The revenue table on the terminal says kWh, $ and %: the class's 10,220 + 10,950 = 21,170 kWh, $3,379.00
+    -> $3,525.00, +$146.00, +146 / 3,379 = +4.32% (it printed 2.117e+04 and bare 4.320805)."""
+    _, _, _, proposed_book = hand
+    present, proposed = scanned
+    run = run_in_process(["design", "price", "--determinants", present, "--proposed-determinants", proposed,
+                          "--out", tmp_path / "x"], capsys)
+    assert_ok(run)
+    row = next(line for line in run.stdout.splitlines() if "HAND-TOU" in line).split()
+    assert row[-6:] == ["21,170", "kWh", "$3,379.00", "$3,525.00", "+$146.00", "+4.32%"], row
+
+
+def test_price_csv_for_people(tmp_path, capsys):
+    """revenue.csv and customers.csv keep kWh to 3 decimals and $ to cents, as every CSV for people does. M2 uses
+    4.1234567 kWh (float32) at 19:00 and 20:00: 8,760 + 2 x 365 x 3.1234567... kWh a year, not a whole number."""
+    cube = hand_cube(tmp_path / "cube.zarr", extra_m2=4.1234567)
+    books = book(tmp_path / "present", "14:00-19:00", '["00:00-14:00", "19:00-24:00"]')
+    build_test_year(cube, books, 2025, tmp_path / "ty", progress=False)
+    assert_ok(run_in_process(["design", "price", "--determinants", tmp_path / "ty", "--out", tmp_path / "x"], capsys))
+    m2 = 8760 + 2 * 365 * (float(np.float32(4.1234567)) - 1)
+    text = (tmp_path / "x" / "customers.csv").read_text().splitlines()
+    kwh = next(line for line in text if line.startswith("M2,")).split(",")[5]
+    assert len(kwh.partition(".")[2]) <= 3 and abs(float(kwh) - m2) <= 0.0005, (kwh, m2)
+    total = pd.read_csv(tmp_path / "x" / "revenue.csv")["kwh"].iloc[0]
+    assert len(repr(float(total)).partition(".")[2]) <= 3 and abs(total - (10220 + m2)) <= 0.0005

@@ -78,3 +78,23 @@ def test_a_rate_code_of_the_class_left_out_of_the_solve_is_warned(tmp_path, caps
     assert round(json.loads((tmp_path / "solved" / "solution.json").read_text())["x"], 6) == 10.0
     assert ("--requirement $1,799.00 is the revenue of HAND-TOU only: the class's other rate codes (HAND-TOU2) are "
             "not in it") in out.stderr
+
+
+def test_the_whole_year_revenue_is_of_the_moved_rate_codes_only(tmp_path, capsys):
+    """M1 on HAND-TOU (the version from 2025-07-01), M2 on HAND-TOU2 (not moved). Solve HAND-TOU's customer charge
+    for 1,859.00 of M1: energy 1,679.00 + 6 x 10.00 (Jan-Jun) + 6 x x = 1,859.00 gives x = 20.00; billed the whole
+    year at 20.00, M1 brings in 1,679.00 + 12 x 20.00 = 1,919.00 (+60.00). The warning counted M2's $1,580.00
+    too, which the requirement does not: $3,499.00 (+1,640.00)."""
+    hand_cube(tmp_path / "two.zarr", rate_codes=["HAND-TOU", "HAND-TOU2"])
+    (tmp_path / "book").mkdir()
+    text = TOU.format(on="14:00-19:00", off='["00:00-14:00", "19:00-24:00"]', on_rate=0.30)
+    (tmp_path / "book" / "HAND-TOU.yaml").write_text(text + SECOND)
+    (tmp_path / "book" / "HAND-TOU2.yaml").write_text(text.replace("code: HAND-TOU", "code: HAND-TOU2"))
+    assert main(["design", "determinants", "--cube", str(tmp_path / "two.zarr"), "--tariffs", str(tmp_path / "book"),
+                 "--test-year", "2025", "--out", str(tmp_path / "ty"), "--quiet"]) == 0
+    out = run_in_process(["design", "solve", "--determinants", tmp_path / "ty", "--requirement", "1859",
+                          "--class", "RES", "--charge", "HAND-TOU:Customer charge", "--how", "set",
+                          "--out", tmp_path / "solved"], capsys)
+    assert_ok(out)
+    assert round(json.loads((tmp_path / "solved" / "solution.json").read_text())["x"], 6) == 20.0
+    assert "billed the whole test year on the solved prices the book would bring in $1,919.00 (+60.00)" in out.stderr

@@ -8,6 +8,8 @@ import nbformat
 import papermill as pm
 import pytest
 
+from workbench.tariffs import load_tariff
+
 NOTEBOOK = Path(__file__).parent.parent / "notebooks" / "rate_design.ipynb"
 
 
@@ -32,6 +34,14 @@ def test_rate_design_runs_on_a_small_sample(tmp_path):
     text = "\n".join(str(out.get("text", "")) + str(out.get("data", {}).get("text/plain", "")) for out in outputs)
     assert "the lines cross-foot" in text
     assert "recovers it to the cent" in text and "residual $+0.00" in text
+    # the net-metering customers are kept in the determinants and priced beside, never in excluded.csv: the
+    # notebook says how many there are and that its tables leave them out (it said they were in excluded.csv)
+    assert "net-metering customers (on RES-TOU) settle credits under their programs and are not in them" in text
+    assert "are listed in" not in text
+    # the solved book is written with the prices rounded as filed, and says what the rounding costs
+    assert "rounded book: revenue $" in text and "the test year's bills before that day keep" in text
+    assert len(str(load_tariff(tmp_path / "rd" / "solved-tariffs" / "RES-TOU.yaml").versions[-1].charges[1]
+                   .rates.flat[0]).partition(".")[2]) <= 5
     # the plots are PNG images in the notebook (offline): load shapes, bill distributions, impacts
     assert sum("image/png" in out.get("data", {}) for out in outputs) >= 3
     assert not any("<script src=\"http" in str(out.get("data", {}).get("text/html", "")) for out in outputs)

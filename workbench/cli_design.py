@@ -21,8 +21,9 @@ from workbench.design.revreq import PRICE_DECIMALS, mid_year_versions, round_sol
 from workbench.design.scenarios import Study, compare, no_customers_of
 from workbench.design.testyear import build_test_year
 from workbench.design.testyear_store import excluded_note
+from workbench.design.versions import proposed_version_notes
 from workbench.errors import WorkbenchError
-from workbench.outputs import atomic_write_text, check_output_dir
+from workbench.outputs import atomic_write_text, check_output_dir, write_csv_for_people
 from workbench.outputs.guard import staged_output
 from workbench.tariffs import load_tariff_book
 
@@ -100,7 +101,7 @@ def add_commands(sub) -> None:
     so.add_argument("--determinants", required=True, help="folder written by `workbench design determinants`")
     so.add_argument("--tariffs", help="tariff book to start from (default: the one the determinants were scanned with)")
     so.add_argument("--class", dest="classes", action="append", required=True, help="customer class (repeatable)")
-    so.add_argument("--requirement", type=float, required=True, help="the revenue requirement [$] of the classes' "
+    so.add_argument("--requirement", type=_dollars, required=True, help="the revenue requirement [$] of the classes' "
                     "customers on the rate codes of --charge (a rate code with no charge moved is not counted)")
     so.add_argument("--charge", action="append", required=True, metavar="RATE:DESCRIPTION",
                     help="a charge to move, e.g. RES-TOU:Energy (repeatable; one x moves them all)")
@@ -114,6 +115,22 @@ def add_commands(sub) -> None:
     so.add_argument("--basis", choices=["billed", "calendarized"], help="default: the determinants' basis")
     so.add_argument("--out", required=True, help="new folder for the proposed tariff book and solution.json")
     so.set_defaults(func=_solve)
+
+
+def _dollars(text: str) -> float:
+    """``--requirement``: an amount of dollars written as a plain number. ``5%`` (a change, not a revenue),
+    ``$1,000,000`` or ``1.000.000`` are refused naming what to write: a guessed amount would cost money."""
+    try:
+        value = float(text)
+    except ValueError:
+        said = ("a percent is a change, not a revenue: give the revenue it comes to, e.g. the present revenue "
+                "x 1.05" if "%" in text else "no $ sign, thousands separators or words")
+        raise argparse.ArgumentTypeError(f"{text!r}: expected the revenue requirement in dollars as a plain "
+                                         f"number, e.g. 1692369.35 ({said})") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a finite amount of dollars above 0 (the classes' "
+                                         "revenue of the test year)")
+    return value
 
 
 def _unit_decimals(text: str) -> tuple[str, int]:
@@ -189,10 +206,15 @@ def _price(args) -> int:
     if missing:  # before anything is priced
         raise WorkbenchError(f"--proposed {args.proposed}: the proposed book has no tariff for rate codes {missing} "
                              "of the determinants (every one needs its proposed tariff, even unchanged)")
-    present = study.price(study.present_book(), "present")
+    present_book = study.present_book()
+    present = study.price(present_book, "present")
     # net-metering customers: their bills settled under their programs with each book's own programs/ folder
     nem = NetMeteringStudy(args.determinants, classes=args.classes, basis=study.basis)
-    nem_present = nem.price(study.present_book(), study.tariffs_dir, "present") if len(nem) else None
+    nem_present = nem.price(present_book, study.tariffs_dir, "present") if len(nem) else None
+    if proposed_book is not None:  # a proposal effective after the test year prices none of its bills: say so
+        for note in proposed_version_notes(present_book, proposed_book, study.identity["test_year"],
+                                           [*study.rate_codes, *(nem.rate_codes if len(nem) else [])]):
+            log.warning(f"warning: {note}")
     with staged_output(args.out, PRICE_KIND, _checker(PRICE_KIND)) as tmp:
         if proposed_book is not None:  # on its own determinants when the proposal was scanned anew
             proposed = (rescanned or study).price(proposed_book, "proposed")
@@ -211,17 +233,36 @@ def _price(args) -> int:
                 nem_tables = {"revenue": nem_present.revenue(), "customers": nem_present.customers()}
             tables["net_metering"] = nem_tables["revenue"]
             tables["net_metering_customers"] = nem_tables["customers"]
-        for name, table in tables.items():
-            table.to_csv(tmp / f"{name}.csv", index=False)
-    print(tables["revenue"].to_string(index=False) if len(tables["revenue"])
+        for name, table in tables.items():  # kWh to 3 decimals, $ to cents (docs/command-line.md)
+            units = [c for c in table.columns if c.startswith("billing_units")]  # kWh, kW, months...: not $
+            counts = [c for c in table.columns if c.startswith("bills") and table[c].dtype.kind == "f"]
+            write_csv_for_people(table.assign(**{c: table[c].round(3).astype(object) for c in units},
+                                              **{c: table[c].round().astype("Int64") for c in counts}),
+                                 tmp / f"{name}.csv")
+    print(_shown(tables["revenue"]) if len(tables["revenue"])
           else "No customers on no net-metering program (every customer priced is net-metered).")
     if nem_tables:
         print("Net-metering customers (bills settled under their programs):")
-        print(nem_tables["revenue"].to_string(index=False))
+        print(_shown(nem_tables["revenue"]))
         print(_all_revenue(tables["revenue"], nem_tables["revenue"]))
     print(f"Outputs in {args.out}/: revenue.csv, components.csv, customers.csv"
           + (", net_metering.csv, net_metering_customers.csv" if nem_tables else ""))
     return 0
+
+
+def _shown(table) -> str:
+    """A revenue table for the terminal, each number with its unit: kWh whole, $ to the cent, the change in %."""
+    shown = table.copy()
+    for column in shown.columns:
+        if column in ("kwh", "received_kwh"):
+            shown[column] = shown[column].map("{:,.0f} kWh".format)
+        elif column.startswith("revenue"):
+            shown[column] = shown[column].map("${:,.2f}".format)
+        elif column == "change":
+            shown[column] = shown[column].map(lambda v: f"{'-' if v < 0 else '+'}${abs(v):,.2f}")
+        elif column == "change_pct":
+            shown[column] = shown[column].map(lambda v: "" if v != v else f"{v:+.2f}%")
+    return shown.to_string(index=False)
 
 
 def _nem_in_solve(args, study, moved, out) -> str:
@@ -281,6 +322,11 @@ def _solve(args) -> int:
     if twice:
         raise WorkbenchError(f"--price-decimals: {', '.join(twice)} given twice; expected one UNIT=N per unit")
     study = _study(args, solve=True)
+    for code, charge in targets:
+        if code not in study.rate_codes:  # the requirement is of the classes' customers: none is on this rate code
+            raise WorkbenchError(f"--charge {code}:{charge}: no customer of classes {args.classes} on no "
+                                 f"net-metering program is on {code}; expected a rate code of theirs: "
+                                 f"{', '.join(study.rate_codes)}")
     base = Proposal.from_book(study.tariffs_dir)
     out = Path(args.out)
     if out.exists() and any(out.iterdir()):

@@ -82,7 +82,10 @@ class RevenueNumbers(pn.viewable.Viewer):
         return (f"| {s.customer_class} revenue | $ |\n|---|---:|\n"
                 f"| present rates | {r['present']:,.2f} |\n| proposed | {r['proposed']:,.2f} |\n"
                 f"| requirement | {r['requirement']:,.2f} |\n| proposed − requirement | {r['residual']:+,.2f} |\n\n"
-                f"Proposed {verdict}. Re-priced {n:,} customers on {s.rate_code} in {s.reprice_ms:,.0f} ms.")
+                f"Proposed {verdict}. Re-priced {n:,} customers on {s.rate_code} in {s.reprice_ms:,.0f} ms."
+                + (f" Not in these figures: the class's {k:,} net-metering customer(s), whose bills settle credits "
+                   "under their programs (`workbench design price` prices them)."
+                   if (k := s.net_metering_customers()) else ""))
 
     def __panel__(self):
         return self.numbers
@@ -171,7 +174,8 @@ def create_app(determinants=None, *, store: RatesStore | None = None, **store_op
              "impacts": ImpactHistogram(store=store), "typical": TypicalBills(store=store),
              "save": SaveTariff(store=store)}
     intro = pn.pane.Markdown(
-        f"## {TITLE}\nEvery customer of the class, priced from the kept test-year determinants with the billing "
+        f"## {TITLE}\nEvery customer of the class on no net-metering program, priced from the kept test-year "
+        "determinants with the billing "
         "engine's own pricing; edit a price and the revenue, the bill impacts and the typical bills follow.",
         sizing_mode="stretch_width")
     layout = pn.Column(

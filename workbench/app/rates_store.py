@@ -20,6 +20,7 @@ import pandas as pd
 import param
 import pyarrow.parquet as pq
 
+from workbench.design.nem_revenue import NetMeteringStudy
 from workbench.design.proposal import PRICE_FIELDS, Proposal, _description, _get
 from workbench.design.scenarios import Study, scanned_book
 from workbench.design.testyear_store import read_identity
@@ -129,6 +130,15 @@ class RatesStore(param.Parameterized):
         if cls not in self._studies:
             self._studies[cls] = Study(self.folder, classes=[cls], tariffs_dir=self.tariffs_dir)
         return self._studies[cls]
+
+    def net_metering_customers(self, customer_class: str | None = None) -> int:
+        """How many net-metering customers the class has: not in the dashboard's figures (their bills settle
+        credits under their programs; `workbench design price` prices them)."""
+        cls = customer_class or self.customer_class
+        counts = self.__dict__.setdefault("_nem_counts", {})
+        if cls not in counts:
+            counts[cls] = len(NetMeteringStudy(self.folder, classes=[cls]))
+        return counts[cls]
 
     def present(self, customer_class: str | None = None) -> dict:
         """{rate code: Priced} of the class at present rates (priced once)."""

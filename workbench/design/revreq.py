@@ -35,6 +35,7 @@ import numpy as np
 
 from workbench.design.proposal import Proposal
 from workbench.design.scenarios import Study
+from workbench.design.versions import solve_version_note
 from workbench.errors import WorkbenchError
 
 
@@ -161,8 +162,9 @@ def solve(study: Study, requirement: float, targets, *, how: str = "scale", base
     x1 = x0 * 1.1 if x0 else 0.01
     seen = [(x0, revenue(x0)), (x1, revenue(x1))]
     if seen[1][1] == seen[0][1]:
-        raise WorkbenchError(f"moving {targets} does not change the revenue of these customers; choose charges "
-                             "they pay")
+        late = solve_version_note(study.identity["test_year"], base, codes)
+        raise WorkbenchError(f"moving {targets} does not change the revenue of these customers; "
+                             + (late or "choose charges they pay"))
     # chords with the slope of the first, wide pair: revenue is a straight line but for cents, and the slope of
     # two close points is mostly rounding noise (it sent the plain secant far off)
     slope = (seen[1][1] - seen[0][1]) / (seen[1][0] - seen[0][0])
@@ -334,7 +336,8 @@ def mid_year_versions(study: Study, rounded: Rounded, codes) -> str:
             whole.tariffs[code]["versions"] = [{**versions[-1], "effective": versions[0]["effective"]}]
     if not inside:
         return ""
-    cents = study.price(whole.compile(), "whole year").total_cents()
+    moved = [code for code in sorted(set(codes)) if code in study.rate_codes]  # the requirement's rate codes only
+    cents = study.price(whole.compile(), "whole year", codes=moved).total_cents()
     listed = ", ".join(f"{code} from {day}" for code, day in inside.items())
     return (f"the solved prices are the last version's ({listed}): the test year's bills before that day keep the "
             f"earlier prices, and the requirement ${rounded.requirement:,.2f} is met with them; billed the whole "

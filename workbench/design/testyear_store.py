@@ -169,7 +169,10 @@ class RateCodeDeterminants:
 def read_identity(folder) -> dict:
     path = Path(folder) / IDENTITY
     if not path.is_file():
-        raise WorkbenchError(f"{folder}: no {IDENTITY}; not a test-year determinants folder (make one with "
+        what = (f"no {IDENTITY}; not" if Path(folder).is_dir() else
+                "no such folder (relative to the working directory); expected" if not Path(folder).exists() else
+                "a file, not a folder; expected")
+        raise WorkbenchError(f"{folder}: {what} a test-year determinants folder (make one with "
                              "`workbench design determinants`)")
     return json.loads(path.read_text(encoding="utf-8"))
 

@@ -280,8 +280,9 @@ def load_tariff_book(directory, *, system_peaks=None) -> dict[str, CompiledTarif
     """
     book = {}
     if not Path(directory).is_dir():
-        raise TariffError(f"{directory}: {'not a folder' if Path(directory).exists() else 'no such folder'}; "
-                          "expected the tariff book folder (one *.yaml tariff per rate code)")
+        raise TariffError(f"{directory}: " + ("not a folder" if Path(directory).exists() else
+                          "no such folder (relative to the working directory)") + "; expected the tariff book "
+                          "folder (one *.yaml tariff per rate code), e.g. the repository's tariffs/")
     _warn_unread(Path(directory))
     for path in sorted(Path(directory).glob("*.yaml")):
         peaks = None if system_peaks and _own_peaks(path) else system_peaks
