@@ -122,6 +122,11 @@ def test_cos_command_writes_cross_footed_tables(cube, book, tmp_path, capsys):
     assert table.loc["TOTAL", "revenue"] == pytest.approx(2887.80 + 2747.70 + 4578.00)
     assert "parity_ratio" in run.stdout and {p.name for p in out.iterdir()} >= {
         "cos.csv", "allocation.csv", "allocators.csv", "peaks.csv", "revenue.csv"}
+    # CSVs for people (a new analyst read kwh 174728903.79805183): kWh and kW to 3 decimals, as every CSV for people
+    for name in ("allocators.csv", "peaks.csv"):
+        frame = pd.read_csv(out / name, dtype=str)
+        for column in [c for c in frame.columns if c == "kwh" or c.endswith("_kw")]:
+            assert frame[column].str.partition(".")[2].str.len().max() <= 3, (name, column, frame[column].tolist())
 
 
 @pytest.mark.parametrize(("row", "fragments"), [

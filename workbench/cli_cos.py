@@ -16,7 +16,7 @@ from workbench.design.cos_study import load_study
 from workbench.design.cost_of_service import allocate, class_table, read_revenue_table
 from workbench.design.present_revenue import present_revenue
 from workbench.errors import WorkbenchError
-from workbench.outputs import atomic_write_text, check_output_dir
+from workbench.outputs import check_output_dir, write_csv_for_people
 from workbench.outputs.guard import staged_output
 from workbench.tariffs import load_tariff
 
@@ -118,7 +118,7 @@ def _tou(args):
 def _write(out, kind: str, frames: dict[str, pd.DataFrame]) -> None:
     with staged_output(out, kind, lambda p: bool(check_output_dir(p, kind)) and False) as tmp:
         for name, frame in frames.items():
-            atomic_write_text(tmp / name, frame.to_csv(index=False))
+            write_csv_for_people(frame, tmp / name)  # kWh and kW to 3 decimals, $ to cents; shares as computed
 
 
 def _allocators(args) -> int:
