@@ -313,3 +313,41 @@ def test_a_fee_due_before_it_is_charged_is_refused(wb):
              "--fee-due-on", "2025-04-21", ok=False)
     assert out.status == 2 and "--fee-due-on 2025-04-21 is before the reconnection on 2025-04-22" in out.stderr
     assert len(_orders(wb.engine)) == 1
+
+
+
+def test_a_ledger_at_0005_upgrades_keeping_every_balance_and_its_aging(tmp_path):
+    # A ledger as the previous version (schema 0005) left it: the January bills (due 2025-02-21), D1's paid 100.00
+    # on 04-22 and a 35.00 late fee charged that day with no due date (due when posted), D2's 120.00 paid
+    # 80.00. It is written with this version and then given 0005's journal (no due_on column, alembic at 0005).
+    # `ledger init` adds the column back; every balance is kept (D1 35.00, D2 40.00, D3 90.00, D4 150.00,
+    # D5 80.00) and the old fee is still due when posted: 1 day past due on 04-23 (1-30).
+    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    engine, _, _ = init_ledger(url)
+    (tmp_path / "accounts.csv").write_text(ACCOUNTS)
+    with new_session(engine) as session:
+        load_accounts(session, read_accounts_csv(tmp_path / "accounts.csv"))
+        post_bills(session, None, *bills_of(dt.date(2025, 1, 1), dt.date(2025, 1, 31), [
+            ("D1", "M1", "RES", "RES", [("Energy", 100.00)]), ("D2", "M2", "RES", "RES", [("Energy", 120.00)]),
+            ("D3", "M3", "RES", "RES", [("Energy", 90.00)]), ("D4", "M4", "RES", "RES", [("Energy", 150.00)]),
+            ("D5", "M5", "RES", "RES", [("Energy", 80.00)])]))
+        apply_payments(session, pays(("p1", "D1", 10000, dt.date(2025, 4, 22)), ("p2", "D2", 8000, dt.date(2025, 4, 15))))
+        session.add(JournalEntry(account_id=session.scalar(select(Account.id).where(Account.account_number == "D1")),
+                                 book="receivable", posted_on=dt.date(2025, 4, 22), kind="late_fee", amount_cents=3500))
+        session.commit()
+    with engine.begin() as connection:
+        connection.exec_driver_sql("ALTER TABLE journal DROP COLUMN due_on")
+        connection.exec_driver_sql("UPDATE alembic_version SET version_num = '0005'")
+    engine.dispose()
+    engine, before, after = init_ledger(url)
+    assert (before, after) == ("0005", "0006")
+    with new_session(engine) as session:
+        bal = balances(session).set_index("account")["receivable"]
+        assert {k: int(v) for k, v in bal.items()} == {"D1": 3500, "D2": 4000, "D3": 9000, "D4": 15000, "D5": 8000}
+        row = aging(session, dt.date(2025, 4, 23)).set_index("account").loc["D1"]
+        assert (row["current"], row["1-30"], row["total"]) == (0, 3500, 3500)
+        assert session.scalar(select(func.count()).select_from(JournalEntry).where(JournalEntry.due_on.is_not(None))) == 0
+    # the journal is still append-only after the column was added
+    with new_session(engine) as session, pytest.raises(Exception, match="append-only"):
+        session.execute(update(JournalEntry).values(due_on=dt.date(2025, 5, 12)))
+    engine.dispose()
