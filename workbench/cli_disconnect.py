@@ -157,8 +157,8 @@ def add_commands(sub) -> None:
     p.add_argument("--who", required=True, help="who reconnected it (recorded)")
     p.add_argument("--fee-cents", type=FEE_CENTS, help="the reconnection fee in cents for this one (default: the "
                    "utility's fee set with `workbench ledger settings --reconnect-fee`; neither: refused)")
-    p.add_argument("--fee-due-on", type=iso_date, help="the fee's due date for this one, YYYY-MM-DD, not before "
-                   "--on (default: --on plus the days set with `workbench ledger settings --fee-due-days`; neither, "
+    p.add_argument("--fee-due-on", type=iso_date, help="the fee's due date for this one, YYYY-MM-DD, from --on "
+                   "to 90 days after it (default: --on plus the days set with `workbench ledger settings --fee-due-days`; neither, "
                    "with a fee: refused)")
     p.add_argument("--without-payment", action="store_true", help="reconnect although the past-due amount is "
                    "neither paid nor arranged (needs --why; recorded) (default: refused)")

@@ -170,7 +170,7 @@ def test_reconnect_not_disconnected(wb):
 
 
 def test_reconnect_refused_after_a_disconnection(wb):
-    """`ledger reconnect` before the disconnection, with no fee set, with a fee in dollars, --without-payment without --why, --why alone, the debt unpaid, no due date for the fee, a due date before the reconnection or not a date: each refused"""
+    """`ledger reconnect` before the disconnection, with no fee set, with a fee in dollars, --without-payment without --why, --why alone, the debt unpaid, no due date for the fee, a due date before the reconnection, more than 90 days after it or not a date: each refused"""
     assert_ok(_cut(wb))
     assert_refused(_back(wb, "--fee-cents", "3500", on="2025-04-20"), "before its disconnection on 2025-04-21")
     assert_refused(_back(wb, "--without-payment", "--why", "heat advisory"),
@@ -186,6 +186,8 @@ def test_reconnect_refused_after_a_disconnection(wb):
                          "2025-04-21"), "--fee-due-on 2025-04-21 is before the reconnection on 2025-04-22")
     assert_refused(_back(wb, "--fee-cents", "3500", "--without-payment", "--why", "heat", "--fee-due-on",
                          "12 May"), "--fee-due-on")
+    assert_refused(_back(wb, "--fee-cents", "3500", "--without-payment", "--why", "heat", "--fee-due-on",
+                         "2026-05-12"), "--fee-due-on 2026-05-12 is 385 days after the reconnection", "at most 90")
     assert_ok(_back(wb, "--fee-cents", "3500", "--without-payment", "--why", "supervisor: heat advisory",
                     "--fee-due-on", "2025-05-12"))
     assert_refused(_back(wb, "--fee-cents", "3500", on="2025-04-23"), "not disconnected",

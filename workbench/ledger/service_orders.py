@@ -33,7 +33,7 @@ from workbench.ledger.disconnects import account_orders, plan_disconnects
 from workbench.ledger.models import Adjustment, CollectionNotice, JournalEntry, ServiceOrder
 from workbench.ledger.notice_rules import NoticeRules
 from workbench.ledger.receivables import account_id
-from workbench.ledger.settings import RECONNECT_FEE, charge_due_on, fee_for
+from workbench.ledger.settings import MAX_DUE_DAYS, RECONNECT_FEE, charge_due_on, fee_for
 from workbench.ledger.settle import settle_accounts
 
 
@@ -184,6 +184,10 @@ def _fee_due(session: Session, number: str, on: dt.date, fee: int, given: dt.dat
         if given < on:
             raise LedgerError(f"account {number}: --fee-due-on {given} is before the reconnection on {on}; a fee "
                               "cannot be due before it is charged; nothing recorded")
+        if (given - on).days > MAX_DUE_DAYS:
+            raise LedgerError(f"account {number}: --fee-due-on {given} is {(given - on).days} days after the "
+                              f"reconnection on {on}; at most {MAX_DUE_DAYS} (as `ledger settings --fee-due-days`); "
+                              "nothing recorded")
         return given
     due = charge_due_on(session, on)
     if due is None:
