@@ -4,6 +4,7 @@ SQLite and on a real PostgreSQL server. Every expected amount and date is worked
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pandas as pd
 import pypdf
@@ -13,6 +14,7 @@ from sqlalchemy import func, select
 from tests._postgres import fresh_pg_url, pg_server  # noqa: F401  (fixtures)
 from tests.hostile._cli import assert_ok, run_in_process
 from tests.test_ledger import bills_of, pays
+from workbench.documents.notice import NoticeDocument, render_notice_html
 from workbench.ledger.accounts import load_accounts, read_accounts_csv
 from workbench.ledger.arrangements import add_months, split_cents
 from workbench.ledger.db import init_ledger, new_session
@@ -205,3 +207,34 @@ def test_rerun_and_arrangement_on_the_ledger_counts(wb):
     assert out.status == 2 and "in good standing" in out.stderr
     with new_session(wb.engine) as session:
         assert session.scalar(select(func.count()).select_from(CollectionNotice)) == 0
+
+
+def _text(html: str) -> str:
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+
+
+def test_the_final_notice_states_the_reconnection_fee(wb):
+    # with the utility's fee (35.00) and when it is due (20 days after reconnection) set, C1's final notice states
+    # both; the reminders (C2, C3, C5) say nothing of reconnection
+    wb("ledger", "settings", "--reconnect-fee", "3500", "--fee-due-days", "20", "--who", "ana")
+    out = wb.tmp / "n1"
+    wb("ledger", "notices", "--as-of", AS_OF, "--rules", wb.rules(), "--out", out, "--pdfs", "0")
+    [final] = out.glob("final-C1-*.html")
+    assert ("If your service is disconnected, a reconnection fee of $35.00 is charged when it is reconnected, due "
+            "20 days after reconnection (with your next bill), in addition to the past-due amount.") in _text(
+                final.read_text())
+    for reminder in out.glob("reminder-*.html"):
+        assert "reconnect" not in reminder.read_text().lower()
+
+
+def test_the_final_notice_fee_due_at_reconnection_or_none_set():
+    doc = NoticeDocument("final", 7, "C1", "Ann Able", "", "1 Elm St", AS_OF, 10000, 45, DISCONNECT,
+                         reconnect_fee_cents=3500, reconnect_fee_due_days=0)
+    assert ("a reconnection fee of $35.00 is charged when it is reconnected, and is due on the day of "
+            "reconnection, in addition") in _text(render_notice_html(doc))
+    doc.reconnect_fee_due_days = None  # the fee set, when it is due not set: the fee alone
+    assert "charged when it is reconnected, in addition to the past-due amount." in _text(render_notice_html(doc))
+    doc.reconnect_fee_cents = 0
+    assert "There is no charge for reconnecting your service." in _text(render_notice_html(doc))
+    doc.reconnect_fee_cents = None  # the ledger has no fee set: nothing is stated (not a made-up amount)
+    assert "reconnect" not in render_notice_html(doc).lower()

@@ -20,7 +20,7 @@ from workbench.ledger.db import _alembic_config, current_revision, init_ledger, 
 from workbench.ledger.models import Account, Adjustment, CollectionNotice, JournalEntry, ServiceOrder
 from workbench.ledger.payments import apply_payments
 from workbench.ledger.posting import post_bills
-from workbench.ledger.receivables import balances
+from workbench.ledger.receivables import aging, balances
 
 ACCOUNTS = """account_number,customer_name,service_address,mailing_address,meter_id,rate_code,customer_class,cycle,opening_balance,opening_date,deposit
 D1,Ann Able,1 Elm St,,M1,RES,RES,1,,2025-01-01,
@@ -164,13 +164,19 @@ def test_disconnect_reconnect_and_the_fee(wb):
                 "--why", "x", ok=False)
     assert no_fee.status == 2 and "reconnection fee, but this ledger has none set" in no_fee.stderr
     wb("ledger", "settings", "--reconnect-fee", "3500", "--who", "ana")
-    owes = wb("ledger", "reconnect", "--account", "D1", "--on", "2025-04-22", "--who", "crew7", ok=False)
-    assert owes.status == 2 and "100.00 still past due on 2025-04-22" in owes.stderr
-    assert _state(wb.engine)[0] == 2
-    # D1 pays its 100.00 on 04-22 and is reconnected the same day: the 35.00 fee is its only balance
+    # the fee set but not when it is due: refused (paid up, so the due date is what stops it), nothing recorded
     wb.pay(("p1", "D1", 10000, dt.date(2025, 4, 22)))
+    undated = wb("ledger", "reconnect", "--account", "D1", "--on", "2025-04-22", "--who", "crew7", ok=False)
+    assert undated.status == 2 and "does not say when service charges are due" in undated.stderr
+    assert len(_orders(wb.engine)) == 2
+    # due 20 days after it is charged (with the next bill): 2025-04-22 + 20 = 2025-05-12
+    wb("ledger", "settings", "--fee-due-days", "20", "--who", "ana")
+    owes = wb("ledger", "reconnect", "--account", "D4", "--on", "2025-04-22", "--who", "crew7", ok=False)
+    assert owes.status == 2 and "150.00 still past due on 2025-04-22" in owes.stderr
+    assert _state(wb.engine)[0] == 2
+    # D1 paid its 100.00 on 04-22 and is reconnected the same day: the 35.00 fee is its only balance, due 05-12
     done = wb("ledger", "reconnect", "--account", "D1", "--on", "2025-04-22", "--who", "crew7")
-    assert "past-due amount paid; reconnection fee 35.00 charged" in done.stdout
+    assert "past-due amount paid; reconnection fee 35.00 charged, due 2025-05-12" in done.stdout
     # D4 is reconnected with its 150.00 unpaid (a heat advisory), no fee for it: recorded as such
     wb("ledger", "reconnect", "--account", "D4", "--on", "2025-04-22", "--who", "sup", "--without-payment",
        "--why", "heat advisory", "--fee-cents", "0")
@@ -178,9 +184,10 @@ def test_disconnect_reconnect_and_the_fee(wb):
                                       (2, "reconnect", dt.date(2025, 4, 22), "sup", 15000, 0, True)]
     with new_session(wb.engine) as session:
         fees = session.execute(select(JournalEntry.kind, JournalEntry.amount_cents, JournalEntry.posted_on,
-                                      Adjustment.made_by).join(Adjustment, Adjustment.id == JournalEntry.adjustment_id)
+                                      JournalEntry.due_on, Adjustment.made_by)
+                               .join(Adjustment, Adjustment.id == JournalEntry.adjustment_id)
                                .where(JournalEntry.kind == "reconnect_fee")).all()
-        assert [tuple(f) for f in fees] == [("reconnect_fee", 3500, dt.date(2025, 4, 22), "crew7")]
+        assert [tuple(f) for f in fees] == [("reconnect_fee", 3500, dt.date(2025, 4, 22), dt.date(2025, 5, 12), "crew7")]
         bal = balances(session).set_index("account")["receivable"]
         assert int(bal["D1"]) == 3500 and int(bal["D4"]) == 15000  # 100.00 - 100.00 + 35.00; 150.00 unpaid
         assert check_ledger(session) == []
@@ -234,7 +241,7 @@ def test_a_ledger_at_0004_upgrades_keeping_its_data(tmp_path):
         load_accounts(session, read_accounts_csv(tmp_path / "accounts.csv"))
     engine.dispose()
     engine, before, after = init_ledger(url)
-    assert (before, after) == ("0004", "0005") and current_revision(engine) == "0005"
+    assert (before, after) == ("0004", "0006") and current_revision(engine) == "0006"
     with new_session(engine) as session:
         assert session.scalar(select(func.count()).select_from(ServiceOrder)) == 0
         assert session.scalar(select(func.count()).select_from(Account)) == 5
@@ -249,8 +256,10 @@ def test_reconnected_on_an_arrangement_the_fee_is_warned_of(wb):
     wb("ledger", "disconnect", "--account", "D1", "--on", FIELD_DAY, "--who", "crew7")
     wb("ledger", "arrange", "--account", "D1", "--installments", "2", "--start", "2025-05-01", "--on", "2025-04-22",
        "--who", "ana", "--why", "hardship")
-    done = wb("ledger", "reconnect", "--account", "D1", "--on", "2025-04-22", "--who", "crew7", "--fee-cents", "3500")
-    assert "payment arrangement 1 in good standing; reconnection fee 35.00 charged" in done.stdout
+    # the utility's rule here: the fee is paid with the reconnection (due the same day)
+    done = wb("ledger", "reconnect", "--account", "D1", "--on", "2025-04-22", "--who", "crew7", "--fee-cents", "3500",
+              "--fee-due-on", "2025-04-22")
+    assert "payment arrangement 1 in good standing; reconnection fee 35.00 charged, due 2025-04-22" in done.stdout
     assert ("warning: account D1: the reconnection fee 35.00 is due on 2025-04-22 and is not part of payment "
             "arrangement 1: unless it is paid that day, the arrangement is broken from 2025-04-23") in done.stderr
     standing = wb("ledger", "arrange", "list", "--as-of", "2025-04-23")
@@ -267,3 +276,78 @@ def test_reconnected_on_an_arrangement_with_no_fee_no_warning(wb):
     done = wb("ledger", "reconnect", "--account", "D1", "--on", "2025-04-22", "--who", "crew7", "--fee-cents", "0")
     assert "payment arrangement 1 in good standing; no reconnection fee (0)" in done.stdout
     assert "warning" not in done.stderr
+
+
+def test_reconnected_on_an_arrangement_the_fee_due_with_the_next_bill(wb):
+    # As above, but the ledger says service charges are due 20 days after they are charged: the 35.00 fee charged
+    # on 04-22 is due 05-12. On 04-23 it is current (aging) and the arrangement (2 x 50.00, 05-01 and 06-01) stands;
+    # no warning. The January bill (due 02-21) is 61 days past due on 04-23: 61-90.
+    # D1 pays the 05-01 installment (50.00) on 05-01; payments go oldest first, so the January bill has 50.00
+    # left. On 05-12 the fee is due that day, not past due: past due 50.00 <= the 50.00 not yet due: good.
+    # On 05-13 the fee is 1 day past due (1-30): past due 50.00 + 35.00 = 85.00 > 50.00: broken, behind 35.00.
+    wb("ledger", "settings", "--fee-due-days", "20", "--who", "ana")
+    wb("ledger", "disconnect", "--account", "D1", "--on", FIELD_DAY, "--who", "crew7")
+    wb("ledger", "arrange", "--account", "D1", "--installments", "2", "--start", "2025-05-01", "--on", "2025-04-22",
+       "--who", "ana", "--why", "hardship")
+    done = wb("ledger", "reconnect", "--account", "D1", "--on", "2025-04-22", "--who", "crew7", "--fee-cents", "3500")
+    assert "reconnection fee 35.00 charged, due 2025-05-12" in done.stdout and "warning" not in done.stderr
+    assert "good standing" in wb("ledger", "arrange", "list", "--as-of", "2025-04-23").stdout
+    with new_session(wb.engine) as session:
+        row = aging(session, dt.date(2025, 4, 23)).set_index("account").loc["D1"]
+        assert (row["current"], row["1-30"], row["61-90"]) == (3500, 0, 10000)
+    wb.pay(("p1", "D1", 5000, dt.date(2025, 5, 1)))
+    assert "good standing" in wb("ledger", "arrange", "list", "--as-of", "2025-05-12").stdout
+    assert "broken (behind 35.00)" in wb("ledger", "arrange", "list", "--as-of", "2025-05-13").stdout
+    with new_session(wb.engine) as session:
+        row = aging(session, dt.date(2025, 5, 12)).set_index("account").loc["D1"]
+        assert (row["current"], row["1-30"]) == (3500, 0)
+        row = aging(session, dt.date(2025, 5, 13)).set_index("account").loc["D1"]
+        assert (row["current"], row["1-30"]) == (0, 3500)
+        assert check_ledger(session) == []
+
+
+def test_a_fee_due_before_it_is_charged_is_refused(wb):
+    wb("ledger", "disconnect", "--account", "D1", "--on", FIELD_DAY, "--who", "crew7")
+    wb.pay(("p1", "D1", 10000, dt.date(2025, 4, 22)))
+    out = wb("ledger", "reconnect", "--account", "D1", "--on", "2025-04-22", "--who", "crew7", "--fee-cents", "3500",
+             "--fee-due-on", "2025-04-21", ok=False)
+    assert out.status == 2 and "--fee-due-on 2025-04-21 is before the reconnection on 2025-04-22" in out.stderr
+    assert len(_orders(wb.engine)) == 1
+
+
+
+def test_a_ledger_at_0005_upgrades_keeping_every_balance_and_its_aging(tmp_path):
+    # A ledger as the previous version (schema 0005) left it: the January bills (due 2025-02-21), D1's paid 100.00
+    # on 04-22 and a 35.00 late fee charged that day with no due date (due when posted), D2's 120.00 paid
+    # 80.00. It is written with this version and then given 0005's journal (no due_on column, alembic at 0005).
+    # `ledger init` adds the column back; every balance is kept (D1 35.00, D2 40.00, D3 90.00, D4 150.00,
+    # D5 80.00) and the old fee is still due when posted: 1 day past due on 04-23 (1-30).
+    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    engine, _, _ = init_ledger(url)
+    (tmp_path / "accounts.csv").write_text(ACCOUNTS)
+    with new_session(engine) as session:
+        load_accounts(session, read_accounts_csv(tmp_path / "accounts.csv"))
+        post_bills(session, None, *bills_of(dt.date(2025, 1, 1), dt.date(2025, 1, 31), [
+            ("D1", "M1", "RES", "RES", [("Energy", 100.00)]), ("D2", "M2", "RES", "RES", [("Energy", 120.00)]),
+            ("D3", "M3", "RES", "RES", [("Energy", 90.00)]), ("D4", "M4", "RES", "RES", [("Energy", 150.00)]),
+            ("D5", "M5", "RES", "RES", [("Energy", 80.00)])]))
+        apply_payments(session, pays(("p1", "D1", 10000, dt.date(2025, 4, 22)), ("p2", "D2", 8000, dt.date(2025, 4, 15))))
+        session.add(JournalEntry(account_id=session.scalar(select(Account.id).where(Account.account_number == "D1")),
+                                 book="receivable", posted_on=dt.date(2025, 4, 22), kind="late_fee", amount_cents=3500))
+        session.commit()
+    with engine.begin() as connection:
+        connection.exec_driver_sql("ALTER TABLE journal DROP COLUMN due_on")
+        connection.exec_driver_sql("UPDATE alembic_version SET version_num = '0005'")
+    engine.dispose()
+    engine, before, after = init_ledger(url)
+    assert (before, after) == ("0005", "0006")
+    with new_session(engine) as session:
+        bal = balances(session).set_index("account")["receivable"]
+        assert {k: int(v) for k, v in bal.items()} == {"D1": 3500, "D2": 4000, "D3": 9000, "D4": 15000, "D5": 8000}
+        row = aging(session, dt.date(2025, 4, 23)).set_index("account").loc["D1"]
+        assert (row["current"], row["1-30"], row["total"]) == (0, 3500, 3500)
+        assert session.scalar(select(func.count()).select_from(JournalEntry).where(JournalEntry.due_on.is_not(None))) == 0
+    # the journal is still append-only after the column was added
+    with new_session(engine) as session, pytest.raises(Exception, match="append-only"):
+        session.execute(update(JournalEntry).values(due_on=dt.date(2025, 5, 12)))
+    engine.dispose()

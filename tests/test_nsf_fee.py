@@ -18,8 +18,8 @@ from workbench.ledger.db import LedgerError, new_session
 from workbench.ledger.models import JournalEntry, LedgerSetting, Payment, PaymentFile
 from workbench.ledger.payments import apply_payments
 from workbench.ledger.posting import post_bills
-from workbench.ledger.receivables import balances
-from workbench.ledger.settings import nsf_fee_setting, set_nsf_fee
+from workbench.ledger.receivables import aging, assess_late_fees, balances
+from workbench.ledger.settings import nsf_fee_setting, set_fee_due_days, set_nsf_fee
 
 TODAY = dt.date(2025, 3, 1)
 
@@ -177,3 +177,25 @@ def test_payments_post_and_settings_from_the_command_line(tmp_path, capsys):
         assert fees == [2750]
     finally:
         engine.dispose()
+
+
+def test_the_fee_is_due_with_the_next_bill_when_the_ledger_says_so(ledger):  # noqa: F811
+    # --fee-due-days 20: the fee charged on 02-14 is due 02-14 + 20 = 03-06; the returned payment itself is
+    # what the bills owed (their own due dates), so it records none. On 03-06 the fee is current; on 03-07 it is
+    # 1 day past due (1-30). A late fee assessed on 03-20 is due 04-09.
+    _, session = ledger
+    set_nsf_fee(session, 3000, "ana")
+    set_fee_due_days(session, 20, "ana")
+    _paid_then_returned(session)
+    due = dict(session.execute(select(JournalEntry.kind, JournalEntry.due_on)
+                               .where(JournalEntry.kind.in_(["payment_return", "nsf_fee"]))).all())
+    assert due == {"payment_return": None, "nsf_fee": dt.date(2025, 3, 6)}
+    # A2's reopened debts keep their age: the opening 25.50 (posted 01-01) is 64/65 days past due (61-90), the
+    # January bill 70.25 (due 02-21) 13/14 days (1-30)
+    row = aging(session, dt.date(2025, 3, 6)).set_index("account").loc["A2"]
+    assert (row["current"], row["1-30"], row["61-90"]) == (3000, 7025, 2550)
+    row = aging(session, dt.date(2025, 3, 7)).set_index("account").loc["A2"]
+    assert (row["current"], row["1-30"], row["61-90"]) == (0, 7025 + 3000, 2550)
+    assess_late_fees(session, dt.date(2025, 3, 20))
+    late = session.scalars(select(JournalEntry.due_on).where(JournalEntry.kind == "late_fee")).all()
+    assert late and set(late) == {dt.date(2025, 4, 9)}

@@ -27,6 +27,7 @@ from workbench.ledger.collections import as_frame, bill_numbers, check_plan, pla
 from workbench.ledger.db import session_on
 from workbench.ledger.models import Account, ArrangementInstallment, PaymentArrangement
 from workbench.ledger.notice_rules import load_rules
+from workbench.ledger.settings import RECONNECT_FEE, fee_due_days, fee_setting
 from workbench.outputs import atomic_write_text, check_output_dir, write_report_csv
 from workbench.outputs.guard import refuse_working_dir, staged_output
 
@@ -58,6 +59,8 @@ def _session(args, dry_run: bool = False):
 
 def _documents(session, rows, as_of) -> list[NoticeDocument]:
     periods = bill_numbers(session, rows)
+    fee = fee_setting(session, RECONNECT_FEE)  # a final notice states the charge for reconnection
+    fee_cents = None if fee is None else int(fee.value_cents)
     docs = []
     for row in rows:
         if not row.notice:
@@ -75,7 +78,9 @@ def _documents(session, rows, as_of) -> list[NoticeDocument]:
             lines.append(NoticeLine("Credit on your account", as_of, credit))
         docs.append(NoticeDocument(row.notice, row.notice_id, row.account, row.customer, row.mailing_address,
                                    row.service_address, as_of, row.past_due_cents, row.days_past_due,
-                                   row.disconnect_on, lines))
+                                   row.disconnect_on, lines,
+                                   reconnect_fee_cents=fee_cents if row.notice == "final" else None,
+                                   reconnect_fee_due_days=fee_due_days(session)))
     return docs
 
 

@@ -111,8 +111,9 @@ def _reconnect(args) -> int:
                              "reconnected with its debt unpaid)")
     with session_on(args.db) as session:
         done = reconnect(session, args.account, args.on, args.who, fee_cents=args.fee_cents,
-                         without_payment=args.without_payment, why=args.why)
-    fee = f"reconnection fee {done.fee_cents / 100:,.2f} charged" if done.fee_cents else "no reconnection fee (0)"
+                         without_payment=args.without_payment, why=args.why, fee_due_on=args.fee_due_on)
+    fee = (f"reconnection fee {done.fee_cents / 100:,.2f} charged, due {done.fee_due_on}" if done.fee_cents
+           else "no reconnection fee (0)")
     print(f"account {done.account}: reconnected on {done.on} by {args.who.strip()} (service order {done.order_id}, "
           f"final notice {done.notice_id}); {done.reason}; {fee}")
     if done.warning:
@@ -156,6 +157,9 @@ def add_commands(sub) -> None:
     p.add_argument("--who", required=True, help="who reconnected it (recorded)")
     p.add_argument("--fee-cents", type=FEE_CENTS, help="the reconnection fee in cents for this one (default: the "
                    "utility's fee set with `workbench ledger settings --reconnect-fee`; neither: refused)")
+    p.add_argument("--fee-due-on", type=iso_date, help="the fee's due date for this one, YYYY-MM-DD, from --on "
+                   "to 90 days after it (default: --on plus the days set with `workbench ledger settings --fee-due-days`; neither, "
+                   "with a fee: refused)")
     p.add_argument("--without-payment", action="store_true", help="reconnect although the past-due amount is "
                    "neither paid nor arranged (needs --why; recorded) (default: refused)")
     p.add_argument("--why", help="with --without-payment: why (recorded)")

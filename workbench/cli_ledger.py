@@ -28,11 +28,22 @@ from workbench.ledger.payment_dates import early_items
 from workbench.ledger.payment_files import read_payment_file
 from workbench.ledger.payments import apply_payments
 from workbench.ledger.receivables import BUCKETS, aging
-from workbench.ledger.settings import FEES, MAX_FEE_CENTS, NSF_FEE, RECONNECT_FEE, fee_setting, set_fee
+from workbench.ledger.settings import (
+    FEE_DUE_DAYS,
+    FEES,
+    MAX_DUE_DAYS,
+    MAX_FEE_CENTS,
+    NSF_FEE,
+    RECONNECT_FEE,
+    fee_setting,
+    set_fee,
+    set_fee_due_days,
+)
 from workbench.outputs import write_report_csv
 from workbench.runs.assure import assure_command
 
 FEE_CENTS = whole_number(0, MAX_FEE_CENTS, "a fee in cents (2500 is 25.00)")  # --nsf-fee, --reconnect-fee
+DUE_DAYS = whole_number(0, MAX_DUE_DAYS, "whole days (0: due the day charged)")  # --fee-due-days
 NOT_SET = {NSF_FEE: "`payments post` refuses a file with returned items and `payments resolve-return --account` "
                     "refuses",
            RECONNECT_FEE: "`ledger reconnect` refuses"}
@@ -60,15 +71,17 @@ def _init(args) -> int:
 def _settings(args) -> int:
     given = [(name, value) for name, value in ((NSF_FEE, args.nsf_fee), (RECONNECT_FEE, args.reconnect_fee))
              if value is not None]
-    if given and args.who is None:
-        raise LedgerError(f"workbench ledger settings: {FEES[given[0][0]][0]} and --who go together (the fee and "
-                          "who sets it)")
-    if args.who is not None and not given:
-        raise LedgerError("workbench ledger settings: --nsf-fee and --who go together (or --reconnect-fee and "
-                          "--who): the fee and who sets it")
+    if (given or args.fee_due_days is not None) and args.who is None:
+        option = FEES[given[0][0]][0] if given else "--fee-due-days"
+        raise LedgerError(f"workbench ledger settings: {option} and --who go together (the setting and who sets it)")
+    if args.who is not None and not given and args.fee_due_days is None:
+        raise LedgerError("workbench ledger settings: --nsf-fee and --who go together (or --reconnect-fee or "
+                          "--fee-due-days and --who): the setting and who sets it")
     _, session = _session(args)
     with session:
         changed = {name: set_fee(session, name, value, args.who) for name, value in given}
+        if args.fee_due_days is not None:
+            changed[FEE_DUE_DAYS] = set_fee_due_days(session, args.fee_due_days, args.who)
         for name, (option, what, run_option) in FEES.items():
             current = fee_setting(session, name)
             if current is None:
@@ -79,7 +92,21 @@ def _settings(args) -> int:
                       f"{current.set_by} at {current.set_at:%Y-%m-%d %H:%M} UTC"
                       + ("" if name not in changed else " (changed)" if changed[name] else
                          " (already so; nothing changed)"))
+        _show_due_days(session, changed)
     return 0
+
+
+def _show_due_days(session, changed: dict) -> None:
+    current = fee_setting(session, FEE_DUE_DAYS)
+    if current is None:
+        print("service charges due: NOT SET: NSF and late fees are due the day they are charged and `ledger "
+              "reconnect` refuses to charge a fee, until it is set with --fee-due-days N --who NAME")
+        return
+    days = int(current.value_cents)
+    print(f"service charges due: {days} days after they are charged" + (" (the same day)" if not days else "")
+          + f", set by {current.set_by} at {current.set_at:%Y-%m-%d %H:%M} UTC"
+          + ("" if FEE_DUE_DAYS not in changed else " (changed)" if changed[FEE_DUE_DAYS] else
+             " (already so; nothing changed)"))
 
 
 def _load_accounts(args) -> int:
@@ -190,7 +217,7 @@ def add_commands(sub) -> None:
     p.set_defaults(func=_init)
 
     p = lsub.add_parser("settings", help="the utility's own ledger settings: show them, or set the returned-payment "
-                        "(NSF) fee or the reconnection fee", formatter_class=fmt, epilog="example: workbench ledger settings --nsf-fee 2500 "
+                        "(NSF) fee, the reconnection fee or when such fees are due", formatter_class=fmt, epilog="example: workbench ledger settings --nsf-fee 2500 "
                         "--who jdoe --db sqlite:///data/ledger.sqlite")
     p.add_argument("--nsf-fee", type=FEE_CENTS,
                    help="the fee charged for a returned payment, in cents (0: none); every change is kept "
@@ -198,7 +225,11 @@ def add_commands(sub) -> None:
     p.add_argument("--reconnect-fee", type=FEE_CENTS,
                    help="the fee charged when service is reconnected after a disconnection for non-payment, in "
                    "cents (0: none); every change is kept (default: show the one in force, change nothing)")
-    p.add_argument("--who", help="who sets it (recorded; required with --nsf-fee or --reconnect-fee)")
+    p.add_argument("--fee-due-days", type=DUE_DAYS,
+                   help="a reconnection, returned-payment or late fee is due this many days after it is charged "
+                   "(with the customer's next bill; 0: the same day, e.g. paid before reconnection); recorded with "
+                   "each charge; every change is kept (default: show the one in force, change nothing)")
+    p.add_argument("--who", help="who sets it (recorded; required with --nsf-fee, --reconnect-fee or --fee-due-days)")
     p.add_argument("--db", help=DB_HELP)
     p.set_defaults(func=_settings)
 

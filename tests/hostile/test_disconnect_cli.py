@@ -170,7 +170,7 @@ def test_reconnect_not_disconnected(wb):
 
 
 def test_reconnect_refused_after_a_disconnection(wb):
-    """`ledger reconnect` before the disconnection, with no fee set, with a fee in dollars, --without-payment without --why, --why alone, the debt unpaid: each refused"""
+    """`ledger reconnect` before the disconnection, with no fee set, with a fee in dollars, --without-payment without --why, --why alone, the debt unpaid, no due date for the fee, a due date before the reconnection, more than 90 days after it or not a date: each refused"""
     assert_ok(_cut(wb))
     assert_refused(_back(wb, "--fee-cents", "3500", on="2025-04-20"), "before its disconnection on 2025-04-21")
     assert_refused(_back(wb, "--without-payment", "--why", "heat advisory"),
@@ -180,7 +180,16 @@ def test_reconnect_refused_after_a_disconnection(wb):
     assert_refused(_back(wb, "--fee-cents", "3500", "--without-payment"), "--without-payment needs --why")
     assert_refused(_back(wb, "--fee-cents", "3500", "--why", "x"), "--why goes with --without-payment")
     assert_refused(_back(wb, "--fee-cents", "3500"), "100.00 still past due on 2025-04-22", "--without-payment")
-    assert_ok(_back(wb, "--fee-cents", "3500", "--without-payment", "--why", "supervisor: heat advisory"))
+    assert_refused(_back(wb, "--fee-cents", "3500", "--without-payment", "--why", "supervisor: heat advisory"),
+                   "does not say when service charges are due", "--fee-due-days N --who NAME", "--fee-due-on")
+    assert_refused(_back(wb, "--fee-cents", "3500", "--without-payment", "--why", "heat", "--fee-due-on",
+                         "2025-04-21"), "--fee-due-on 2025-04-21 is before the reconnection on 2025-04-22")
+    assert_refused(_back(wb, "--fee-cents", "3500", "--without-payment", "--why", "heat", "--fee-due-on",
+                         "12 May"), "--fee-due-on")
+    assert_refused(_back(wb, "--fee-cents", "3500", "--without-payment", "--why", "heat", "--fee-due-on",
+                         "2026-05-12"), "--fee-due-on 2026-05-12 is 385 days after the reconnection", "at most 90")
+    assert_ok(_back(wb, "--fee-cents", "3500", "--without-payment", "--why", "supervisor: heat advisory",
+                    "--fee-due-on", "2025-05-12"))
     assert_refused(_back(wb, "--fee-cents", "3500", on="2025-04-23"), "not disconnected",
                    "reconnection on 2025-04-22")
 
@@ -197,7 +206,11 @@ def test_reconnect_unpaid_with_no_fee_set_names_the_debt(wb):
     (["--reconnect-fee", "3500"], "--reconnect-fee and --who go together"),
     (["--reconnect-fee", "35.00", "--who", "ana"], "--reconnect-fee"),
     (["--reconnect-fee", "3500", "--who", "  "], "--who: empty"),
+    (["--fee-due-days", "20"], "--fee-due-days and --who go together"),
+    (["--fee-due-days", "91", "--who", "ana"], "--fee-due-days"),
+    (["--fee-due-days", "-1", "--who", "ana"], "--fee-due-days"),
+    (["--fee-due-days", "20", "--who", "  "], "--who: empty"),
 ])
 def test_settings_reconnect_fee_refused(wb, args, says):
-    """`ledger settings --reconnect-fee` without who, in dollars, with a blank who: refused"""
+    """`ledger settings --reconnect-fee` / `--fee-due-days` without who, out of range, with a blank who: refused"""
     assert_refused(wb("ledger", "settings", *args), says)

@@ -40,6 +40,9 @@ class NoticeDocument:
     days_past_due: int
     disconnect_on: dt.date | None = None
     lines: list[NoticeLine] = field(default_factory=list)
+    # a final notice states the charge for reconnection (None: the utility has set no fee; not stated)
+    reconnect_fee_cents: int | None = None
+    reconnect_fee_due_days: int | None = None  # the fee is due this many days after reconnection (None: not set)
 
 
 def render_notice_html(doc: NoticeDocument) -> str:

@@ -125,6 +125,8 @@ class JournalEntry(Base):
     payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"), index=True)
     adjustment_id: Mapped[int | None] = mapped_column(ForeignKey("adjustments.id"))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
+    # a charge that is not a bill (a service charge): its due date; None = due when posted (migration 0006)
+    due_on: Mapped[dt.date | None] = mapped_column(Date)
 
 
 # ------------------------------------------------------------------------------------------ bills

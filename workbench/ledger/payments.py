@@ -39,7 +39,7 @@ from workbench.ledger.models import (
     PaymentFile,
     UnappliedCash,
 )
-from workbench.ledger.settings import nsf_fee_for
+from workbench.ledger.settings import charge_due_on, nsf_fee_for
 from workbench.ledger.settle import chunks, settle_accounts
 
 
@@ -232,11 +232,12 @@ def _reverse(session: Session, row: dict, payment_id: int, original_item: str, f
                     .values(reversed=True))
     entries = [{"account_id": row["account_id"], "book": "receivable", "posted_on": row["paid_on"],
                 "kind": "payment_return", "amount_cents": row["amount_cents"], "payment_id": payment_id,
-                "reference": f"return of payment {original.item_id} ({row['source']})"}]
+                "reference": f"return of payment {original.item_id} ({row['source']})", "due_on": None}]
     if fee_cents:
         entries.append({"account_id": row["account_id"], "book": "receivable", "posted_on": row["paid_on"],
                         "kind": "nsf_fee", "amount_cents": fee_cents, "payment_id": payment_id,
-                        "reference": f"returned payment fee, item {original.item_id}"})
+                        "reference": f"returned payment fee, item {original.item_id}",
+                        "due_on": charge_due_on(session, row["paid_on"])})
     session.execute(insert(JournalEntry), entries)
     session.flush()
     return None

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from workbench.ledger.db import LedgerError
 from workbench.ledger.models import Account, Bill, BudgetPlan, Deposit, JournalEntry, LateFee
+from workbench.ledger.settings import charge_due_on
 from workbench.ledger.settle import open_items, settle_accounts
 
 BUCKETS = ("current", "1-30", "31-60", "61-90", "90+")
@@ -88,6 +89,7 @@ def assess_late_fees(session: Session, as_of: dt.date, *, rate: float = LATE_FEE
     if not 0 <= rate < 1 or grace_days < 0:
         raise LedgerError(f"late fee rate {rate} must be in [0, 1) and grace days {grace_days} >= 0")
     charged = set(session.scalars(select(LateFee.charge_entry_id)))
+    due_on = charge_due_on(session, as_of)  # due with the next bill, when the ledger says so
     total, touched = 0, set()
     for acct, (charges, _credits) in open_items(session, [a for (a,) in session.execute(select(Account.id))],
                                                 as_of=as_of).items():
@@ -99,7 +101,8 @@ def assess_late_fees(session: Session, as_of: dt.date, *, rate: float = LATE_FEE
                 continue
             fee_id = session.scalar(insert(JournalEntry).returning(JournalEntry.id), [{
                 "account_id": acct, "book": "receivable", "posted_on": as_of, "kind": "late_fee",
-                "amount_cents": fee, "reference": f"late fee {rate:.2%} on {c.open_cents / 100:.2f} overdue"}])
+                "amount_cents": fee, "reference": f"late fee {rate:.2%} on {c.open_cents / 100:.2f} overdue",
+                "due_on": due_on}])
             session.execute(insert(LateFee), [{"charge_entry_id": c.entry_id, "fee_entry_id": fee_id,
                                                "overdue_cents": c.open_cents, "rate": rate, "assessed_on": as_of}])
             total += fee

@@ -40,7 +40,7 @@ from workbench.ledger.models import (
 )
 from workbench.ledger.queue_claims import claim_queued, who_and_why
 from workbench.ledger.receivables import account_id
-from workbench.ledger.settings import nsf_fee_for
+from workbench.ledger.settings import charge_due_on, nsf_fee_for
 from workbench.ledger.settle import settle_accounts
 
 ACTIONS = ("applied", "written_off", "returned_to_bank")
@@ -131,11 +131,12 @@ def resolve_return(session: Session, payment_id: int, action: str, who: str, why
     entries = [{"account_id": acct, "book": "receivable", "posted_on": on, "kind": "payment_return",
                 "amount_cents": cents, "payment_id": payment.id, "adjustment_id": adjustment,
                 "reference": f"return of payment {original.item_id} (item {payment.item_id} from the "
-                             f"unapplied-cash queue, by {who})"[:200]}]
+                             f"unapplied-cash queue, by {who})"[:200], "due_on": None}]
     if nsf_fee_cents:
         entries.append({"account_id": acct, "book": "receivable", "posted_on": on, "kind": "nsf_fee",
                         "amount_cents": nsf_fee_cents, "payment_id": payment.id, "adjustment_id": adjustment,
-                        "reference": f"returned payment fee, item {original.item_id}"[:200]})
+                        "reference": f"returned payment fee, item {original.item_id}"[:200],
+                        "due_on": charge_due_on(session, on)})
     session.execute(insert(JournalEntry), entries)
     session.execute(update(Payment).where(Payment.id == payment.id).values(account_id=acct))
     session.execute(insert(UnappliedResolution), [{**record, "account_id": acct, "reversed_payment_id": original.id,

@@ -9,7 +9,10 @@ reconnect, disconnect, ...; the unique key refuses a second clerk recording the 
   paid on the day, or a payment arrangement in good standing; otherwise ``without_payment`` with a reason says
   the utility reconnects anyway (recorded). It charges the reconnection fee (the one given, else the utility's
   setting; neither: refused, :func:`workbench.ledger.settings.fee_for`): a ``reconnect_fee`` journal entry on
-  the receivable, with an adjustment saying who and why, as the NSF fee is charged (0 writes no entry).
+  the receivable, with an adjustment saying who and why, as the NSF fee is charged (0 writes no entry). The fee
+  records its due date: ``fee_due_on`` given, else the ledger's ``--fee-due-days`` after the day (due with the
+  next bill); a ledger that says neither is refused (:func:`workbench.ledger.settings.charge_due_on`), since a
+  fee due the day it is charged is past due the next day and breaks the arrangement the account was reconnected on.
 
 Each refusal is one :class:`LedgerError` line; nothing is written then. The caller's session is committed here.
 """
@@ -30,7 +33,7 @@ from workbench.ledger.disconnects import account_orders, plan_disconnects
 from workbench.ledger.models import Adjustment, CollectionNotice, JournalEntry, ServiceOrder
 from workbench.ledger.notice_rules import NoticeRules
 from workbench.ledger.receivables import account_id
-from workbench.ledger.settings import RECONNECT_FEE, fee_for
+from workbench.ledger.settings import MAX_DUE_DAYS, RECONNECT_FEE, charge_due_on, fee_for
 from workbench.ledger.settle import settle_accounts
 
 
@@ -48,6 +51,7 @@ class Recorded:
     without_payment: bool = False
     reason: str = ""
     warning: str = ""  # for the clerk, now: what the order recorded will do next
+    fee_due_on: dt.date | None = None  # the fee's due date
 
 
 
@@ -116,7 +120,8 @@ def disconnect(session: Session, rules: NoticeRules | None, number: str, on: dt.
 
 
 def reconnect(session: Session, number: str, on: dt.date, who: str, *, fee_cents: int | None = None,
-              without_payment: bool = False, why: str | None = None, today: dt.date | None = None) -> Recorded:
+              without_payment: bool = False, why: str | None = None, today: dt.date | None = None,
+              fee_due_on: dt.date | None = None) -> Recorded:
     """Record the reconnection of the disconnected account ``number`` on ``on`` by ``who`` and charge the
     reconnection fee (see the module docstring). Commits."""
     who = _who(who, "reconnected the service")
@@ -149,13 +154,15 @@ def reconnect(session: Session, number: str, on: dt.date, who: str, *, fee_cents
     # the fee after the payment check: with the debt unpaid, setting a fee would not let the reconnection through
     fee = fee_for(session, RECONNECT_FEE, fee_cents, f"the reconnection of account {number}")
     fee_entry = None
+    due = _fee_due(session, number, on, fee, fee_due_on)
     if fee:
         adjustment = session.scalar(insert(Adjustment).returning(Adjustment.id), [{
             "account_id": acct, "kind": "reconnect_fee", "amount_cents": fee, "made_by": who,
             "reason": f"reconnection after disconnection order {cut.id}", "made_on": on}])
         fee_entry = session.scalar(insert(JournalEntry).returning(JournalEntry.id), [{
             "account_id": acct, "book": "receivable", "posted_on": on, "kind": "reconnect_fee", "amount_cents": fee,
-            "adjustment_id": adjustment, "reference": f"reconnection fee (disconnection order {cut.id})"}])
+            "adjustment_id": adjustment, "reference": f"reconnection fee (disconnection order {cut.id})",
+            "due_on": due}])
     order_id = _insert(session, {
         "account_id": acct, "seq": len(orders) + 1, "kind": "reconnect", "order_date": on, "made_by": who,
         "notice_id": cut.notice_id, "past_due_cents": owed, "fee_cents": fee, "fee_entry_id": fee_entry,
@@ -164,13 +171,40 @@ def reconnect(session: Session, number: str, on: dt.date, who: str, *, fee_cents
     settle_accounts(session, [acct], on)  # an open credit on the account pays the fee
     session.commit()
     return Recorded(order_id, "reconnect", number, on, cut.notice_id, owed, fee, overridden, reason,
-                    _fee_breaks_arrangement(session, number, acct, on, fee, plan if reason.startswith("payment") else None))
+                    _fee_breaks_arrangement(session, number, acct, on, fee, due,
+                                            plan if reason.startswith("payment") else None), due if fee else None)
 
 
-def _fee_breaks_arrangement(session: Session, number: str, acct: int, on: dt.date, fee: int, plan) -> str:
-    """The warning when the reconnection fee, due the day it is charged and not part of the arrangement the
-    account was reconnected on, will break that arrangement the next day unless it is paid ("" otherwise)."""
-    if plan is None or not fee:
+def _fee_due(session: Session, number: str, on: dt.date, fee: int, given: dt.date | None) -> dt.date | None:
+    """The reconnection fee's due date: ``given`` (not before ``on``), else the ledger's setting; neither is refused
+    (a fee of 0 needs none)."""
+    if not fee:
+        return None
+    if given is not None:
+        if given < on:
+            raise LedgerError(f"account {number}: --fee-due-on {given} is before the reconnection on {on}; a fee "
+                              "cannot be due before it is charged; nothing recorded")
+        if (given - on).days > MAX_DUE_DAYS:
+            raise LedgerError(f"account {number}: --fee-due-on {given} is {(given - on).days} days after the "
+                              f"reconnection on {on}; at most {MAX_DUE_DAYS} (as `ledger settings --fee-due-days`); "
+                              "nothing recorded")
+        return given
+    due = charge_due_on(session, on)
+    if due is None:
+        raise LedgerError(f"account {number}: the reconnection fee {money_text(fee)} would be charged, but this "
+                          "ledger does not say when service charges are due: set it once with `workbench ledger "
+                          "settings --fee-due-days N --who NAME` (due N days after the charge, with the next bill; 0: "
+                          "due the day it is charged, paid with the reconnection), or give --fee-due-on YYYY-MM-DD; "
+                          "nothing recorded")
+    return due
+
+
+def _fee_breaks_arrangement(session: Session, number: str, acct: int, on: dt.date, fee: int,
+                            due: dt.date | None, plan) -> str:
+    """The warning when the reconnection fee, due the day it is charged (the ledger's ``--fee-due-days 0`` or
+    ``--fee-due-on`` that day) and not part of the arrangement the account was reconnected on, will break that
+    arrangement the next day unless it is paid ("" otherwise; a fee due later is due like a bill)."""
+    if plan is None or not fee or due != on:
         return ""
     after = standings(session, on + dt.timedelta(days=1), [acct]).get(acct)
     if after is None or after.good:

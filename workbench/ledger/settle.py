@@ -66,14 +66,15 @@ def open_items(session: Session, account_ids, *, credits_only: bool = False,
     """``{account_id: (open charges, open credits)}``, each oldest first, for ``account_ids``.
 
     ``as_of``: entries posted by that date, and only pairings made between them (returns are as known now).
-    A charge's ``due_on`` is its bill's due date (other charges are due when posted).
+    A charge's ``due_on`` is its bill's due date; another charge's recorded due date (``journal.due_on``: a
+    service charge due with the next bill); else the day it was posted.
     """
     returned = aliased(Payment)
     out: dict[int, tuple[list, list]] = defaultdict(lambda: ([], []))
     for part in chunks(sorted(set(account_ids))):
         query = (
             select(JournalEntry.id, JournalEntry.account_id, JournalEntry.posted_on, JournalEntry.kind,
-                   JournalEntry.amount_cents, Bill.due_date)
+                   JournalEntry.amount_cents, func.coalesce(Bill.due_date, JournalEntry.due_on))
             .outerjoin(Bill, Bill.id == JournalEntry.bill_id)
             .outerjoin(returned, returned.id == JournalEntry.payment_id)
             .where(JournalEntry.account_id.in_(part), JournalEntry.book == "receivable",
