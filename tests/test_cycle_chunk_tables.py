@@ -10,7 +10,8 @@ sample generator) and from billing each rate code's meters of a chunk alone (one
 - the done-marker's counts taken from another group than its own: ``test_marker_counts_are_the_tables``;
 - a table of one batch per group again (the resume part three times as costly to write):
   ``test_each_table_is_one_batch``;
-- every chunk read at once instead of two ahead (memory no longer bounded): ``test_at_most_two_chunks_read_ahead``.
+- every chunk read at once instead of two ahead (memory no longer bounded), or two ahead of a year's 315 MB
+  chunks (``// per_chunk`` dropped): ``test_at_most_two_chunks_read_ahead``.
 """
 
 from __future__ import annotations
@@ -113,7 +114,12 @@ def test_each_table_is_one_batch(billed):
             assert all(column.num_chunks == 1 for column in table.columns)
 
 
-def test_at_most_two_chunks_read_ahead(cube, tmp_path, monkeypatch):
+@pytest.mark.parametrize("budget, ahead", [(None, 2), (12 * 5860 * 9, 1)])
+def test_at_most_two_chunks_read_ahead(cube, tmp_path, monkeypatch, budget, ahead):
+    """Two chunks ahead; one when two would hold more interval data than READ_AHEAD_BYTES (here one chunk's worth:
+    12 meters x 5,860 intervals x 9 bytes)."""
+    if budget is not None:
+        monkeypatch.setattr(cycle_module, "READ_AHEAD_BYTES", budget)
     real_read, real_bill = cycle_module.read_task, cycle_module.bill_chunk
     lock, state = threading.Lock(), {"read": 0, "billed": 0, "most": 0}
 
@@ -136,5 +142,5 @@ def test_at_most_two_chunks_read_ahead(cube, tmp_path, monkeypatch):
     monkeypatch.setattr(cycle_module, "bill_chunk", bill)
     result = cycle_module.run_cycle(cube, "tariffs", tmp_path / "out", period="2025-11", progress=False)
     assert result.chunks == N_METERS // CHUNK and state["billed"] == 5
-    assert state["most"] <= 1 + cycle_module.READ_AHEAD == 3
+    assert state["most"] == 1 + ahead  # the chunk billed and those read ahead of it
     assert np.isfinite(result.revenue)
