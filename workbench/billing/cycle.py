@@ -37,6 +37,7 @@ import datetime as dt
 import json
 import logging
 import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,6 +65,12 @@ from workbench.outputs import atomic_write_text, remove_staging, staging_dir, wr
 from workbench.outputs.guard import clean_stale_staging, output_lock, write_error
 
 log = logging.getLogger(__name__)
+
+#: chunks read ahead of the one being billed, each on a reader thread of its own (see :func:`_bill_in_process`), as
+#: long as their interval arrays hold no more than READ_AHEAD_BYTES together: two of a month's 1,000-meter chunks
+#: (53 MB each), one of a year's (315 MB), so a year's run holds no more than it did with one reader
+READ_AHEAD = 2
+READ_AHEAD_BYTES = 160_000_000
 
 
 @dataclass
@@ -217,36 +224,49 @@ def _bill_in_process(planned: CyclePlanned, store: RunStore, todo: list[ChunkTas
     """Every chunk's (marker, tables) in chunk order: the chunks kept by an earlier run read from their parts, the
     others billed here (their parts written too), then the checks of :func:`_billed`.
 
-    While chunk i is scanned and priced (numba, without the GIL), chunk i + 1 is read (Zarr decoding, which also
-    releases the GIL) on a reader thread: the two overlap on two cores. At most one chunk is read ahead, so memory
-    stays bounded by two chunks. ``early``: the first chunks, decoded while the run was planned (each used for its
-    own chunk if it is of the planned cube version)."""
+    While chunk i is scanned and priced (numba, without the GIL), chunks i + 1 and i + 2 are read (Zarr decoding,
+    which also releases the GIL) on two reader threads: decoding takes about twice as long as billing a chunk, so
+    with one reader the run waited on it, while the Zarr-read floor decodes on both cores. At most
+    :data:`READ_AHEAD` chunks are read ahead (one when two would hold more than :data:`READ_AHEAD_BYTES`), so
+    memory stays bounded by three chunks (two of a year's). ``early``: the first chunks, decoded while the run was
+    planned (each used for its own chunk if it is of the planned cube version)."""
     billing = {t.chunk_no for t in todo}
     queue = iter(todo)
-    with ThreadPoolExecutor(1, thread_name_prefix="chunk-reader") as reader:
+    n_ahead = _read_ahead(planned, todo)
+    with ThreadPoolExecutor(n_ahead, thread_name_prefix="chunk-reader") as reader:
 
         def read(task):  # the early arrays go to the reader alone (no name here keeps them): freed once billed
             return None if task is None else reader.submit(
                 read_task, planned.plan, task, None if early is None else early.take(task, planned.cube_state))
 
-        ahead = read(next(queue, None))
+        ahead = deque(f for f in (read(next(queue, None)) for _ in range(n_ahead)) if f is not None)
         for task in planned.tasks:
             if task.chunk_no not in billing:
                 yield _read_or_rebill(planned, store, task)
                 continue
-            data = ahead.result()  # a read error surfaces here, for this chunk, as it would without the thread
-            ahead = read(next(queue, None))
+            data = ahead.popleft().result()  # a read error surfaces here, for this chunk, as without the threads
+            following = read(next(queue, None))
+            if following is not None:
+                ahead.append(following)
             try:
                 billed = bill_chunk(planned.plan, task, data, with_tables=True)
             except BaseException:
-                if ahead is not None:
-                    ahead.cancel()
+                for future in ahead:
+                    future.cancel()
                 raise
             del data
             bar.update(1)
             yield billed
     bar.close()
     _billed(planned, store, timings, started)
+
+
+def _read_ahead(planned: CyclePlanned, todo: list[ChunkTask]) -> int:
+    """How many chunks to read ahead: :data:`READ_AHEAD`, fewer if their interval arrays (two float32 and a uint8
+    per meter and interval) would hold more than :data:`READ_AHEAD_BYTES`; at least one."""
+    meters = max((t.stop - t.start for t in todo), default=0)
+    per_chunk = max(meters * len(planned.plan.utc) * 9, 1)
+    return max(1, min(READ_AHEAD, READ_AHEAD_BYTES // per_chunk))
 
 
 def _readable(store: RunStore, done: set[int]) -> set[int]:

@@ -20,20 +20,24 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
-import pyarrow as pa
 
 from workbench.ami.cube_schema import REACTIVE_VAR
 from workbench.billing.chunk_data import exported_in_run, needs_reactive, period_mask, read_task
+from workbench.billing.chunk_tables import (
+    SCHEMAS,  # noqa: F401 (the run's table schemas, imported from here)
+    ChunkTables,
+    GroupColumns,
+    group_columns,
+)
 from workbench.billing.run_store import write_chunk
 from workbench.calendar.periods import BillPeriods, periods_from_rows
 from workbench.engine.bills import check_bill_tables
 from workbench.engine.cube import _OUTPUTS
-from workbench.engine.pricing import Determinants, billing_demand, price
+from workbench.engine.pricing import Determinants, price
 from workbench.engine.reactive import reactive_determinants, reactive_refusals
 from workbench.kernels.scan import scan_determinants
 from workbench.nem.billing import Enrollment, bill_with_program
 from workbench.nem.resolve import _hourly_net, vintage_prices
-from workbench.vee import ready_verdict
 
 #: test hook (documented in docs/scale.md): the chunk number whose first attempt kills its worker process
 KILL_ENV = "WORKBENCH_TEST_KILL_CHUNK"
@@ -108,7 +112,7 @@ def bill_chunk(plan: CyclePlan, task: ChunkTask, data: dict[str, np.ndarray] | N
     _test_kill_hook(plan, task.chunk_no)
     marker = {"chunk": task.chunk_no, "start": task.start, "stop": task.stop, "meters_billable": task.meters_billable,
               "held": [], "groups": [], "pid": os.getpid()}
-    bills_parts, lines_parts = [], []
+    chunk = None
     idx = np.flatnonzero(task.billable)
     if len(idx):
         data = read_task(plan, task) if data is None else data
@@ -122,6 +126,7 @@ def bill_chunk(plan: CyclePlan, task: ChunkTask, data: dict[str, np.ndarray] | N
                                                 getattr(task, name)[idx] for name in ("opening_credit", "opening_kwh")})
         has_reactive = task.has_reactive[idx]
         del data
+        chunk = ChunkTables(block)
         periods_all = periods_from_rows([plan.cycle_rows[int(c)] for c in task.cycle[idx]], plan.local_day)
         codes = task.rate_code[idx]
         nem = task.nem_program[idx]
@@ -149,22 +154,20 @@ def bill_chunk(plan: CyclePlan, task: ChunkTask, data: dict[str, np.ndarray] | N
             # the group's per-meter attributes; its interval data stay in the chunk, scanned by row index (groups
             # are interleaved: copying each group's rows out would copy the whole chunk once more)
             sub = {name: values[rows] for name, values in block.items() if name not in SCANNED}
-            bills, lines, mask, held = _bill_group(plan, sub, block, periods_all, rows, code, program_code, pto_date,
-                                                   int(month))
+            group, rows, mask, held = _bill_group(plan, sub, block, periods_all, rows, code, program_code, pto_date,
+                                                  int(month))
             marker["held"].extend(held)
-            if not bills.num_rows and held:
+            if not group.n_bills and held:
                 continue
-            bills_parts.append(bills)
-            lines_parts.append(lines)
-            totals = bills.column("total").to_numpy()
+            chunk.add(rows, group)
+            counts = group.counts()
             marker["groups"].append({
                 "rate_code": str(code), "nem_program": str(program_code), "meters": int(mask.any(axis=1).sum()),
-                "bills": bills.num_rows, "line_items": lines.num_rows,
-                "kwh": float(bills.column("delivered_kwh").to_numpy().sum()), "revenue": float(totals.sum()),
-                "bills_held": int((~bills.column("bill_ready").to_numpy(zero_copy_only=False)).sum()),
+                "bills": counts["bills"], "line_items": counts["line_items"], "kwh": counts["kwh"],
+                "revenue": counts["revenue"], "bills_held": counts["bills_held"],
             })
-    tables = {"bills": pa.concat_tables([SCHEMAS["bills"].empty_table(), *bills_parts]),
-              "line_items": pa.concat_tables([SCHEMAS["line_items"].empty_table(), *lines_parts])}
+    # one table of each per chunk, strings converted once (chunk_tables)
+    tables = (chunk or ChunkTables({})).tables()
     marker["bills"] = tables["bills"].num_rows
     marker["line_items"] = tables["line_items"].num_rows
     marker["seconds"] = round(time.perf_counter() - started, 4)
@@ -179,7 +182,8 @@ SCANNED = ("delivered_kwh", "received_kwh", "quality")
 
 def _bill_group(plan: CyclePlan, sub: dict, block: dict, periods_all: BillPeriods, rows, code, program_code,
                 pto_date="", true_up_month=0):
-    """Bills and line items of the meters ``rows`` of one chunk on one rate code and program.
+    """Bills and line items of the meters ``rows`` of one chunk on one rate code and program: (their columns, the
+    rows of the meters billed, the bill periods of the run, the meters held).
 
     ``block``: the chunk's arrays by name; ``sub``: the group's rows of those not in :data:`SCANNED`. The scan
     reads ``block``'s interval data at ``rows`` in place; the paths that transform the interval data first
@@ -199,7 +203,7 @@ def _bill_group(plan: CyclePlan, sub: dict, block: dict, periods_all: BillPeriod
         scanned = sub
         if not len(rows):
             empty = np.zeros((0, periods.valid.shape[1]), bool)
-            return SCHEMAS["bills"].empty_table(), SCHEMAS["line_items"].empty_table(), empty, held
+            return GroupColumns.empty(tariff.code, program_code), rows, empty, held
     extras = None
     if program_code:
         price_array = plan.export_prices[(code, program_code, pto_date)]
@@ -217,8 +221,8 @@ def _bill_group(plan: CyclePlan, sub: dict, block: dict, periods_all: BillPeriod
         det.reactive = rdet
         items = price(tariff, det, periods)
     mask = period_mask(periods, plan.period)
-    bills, lines = _tables(sub, tariff, periods, det, items, mask, program_code, extras, plan.vee_config)
-    return bills, lines, mask, held
+    group = group_columns(sub, tariff, periods, det, items, mask, program_code, extras, plan.vee_config)
+    return group, rows, mask, held
 
 
 def _reactive_checked(plan: CyclePlan, sub: dict, periods: BillPeriods, rows, tariff, schedule):
@@ -261,31 +265,6 @@ def _test_kill_hook(plan: CyclePlan, chunk_no: int) -> None:
         os._exit(1)
 
 
-SCHEMAS = {
-    "bills": pa.schema([
-        ("meter", pa.string()), ("account", pa.string()), ("customer_class", pa.string()), ("cycle", pa.int16()),
-        ("rate_code", pa.string()), ("period_start", pa.date32()), ("period_end", pa.date32()), ("days", pa.int16()),
-        ("partial", pa.bool_()), ("delivered_kwh", pa.float64()), ("received_kwh", pa.float64()),
-        ("peak_kw", pa.float64()), ("billing_demand_kw", pa.float64()), ("intervals", pa.int32()),
-        ("missing_intervals", pa.int32()), ("estimated_intervals", pa.int32()), ("nem_program", pa.string()),
-        ("credit_earned", pa.float64()), ("credit_applied", pa.float64()), ("credit_carried", pa.float64()),
-        ("kwh_carried", pa.float64()), ("true_up", pa.bool_()), ("total", pa.float64()),
-        # the NEM bank's other flows (workbench.nem.results.with_bank_flows): brought forward from the previous
-        # bill + earned (banked) - applied (used) - settled at the true-up = carried, in $ and in kWh
-        ("credit_brought", pa.float64()), ("credit_settled", pa.float64()), ("kwh_brought", pa.float64()),
-        ("kwh_banked", pa.float64()), ("kwh_used", pa.float64()), ("kwh_settled", pa.float64()),
-        # the VEE bill-ready verdict on the period's intervals (workbench.vee.ready_verdict): a bill that is not
-        # ready is computed but held for review, with the reason
-        ("bill_ready", pa.bool_()), ("hold_reason", pa.string()),
-    ]),
-    "line_items": pa.schema([
-        ("meter", pa.string()), ("period_start", pa.date32()), ("line", pa.int16()), ("description", pa.string()),
-        ("category", pa.string()), ("quantity", pa.float64()), ("unit", pa.string()), ("rate", pa.float64()),
-        ("amount", pa.float64()), ("tariff_version", pa.string()),
-    ]),
-}
-
-
 def program_export_price(program, schedule, utc, step, pto=None):
     """Per-interval export values of a program: the vintage of the PTO year (default: the data's first year)."""
     if program.kind == "net_metering" or program.export_values is None:
@@ -309,81 +288,3 @@ def _scan(sub: dict, tariff, periods: BillPeriods, schedule, export_price=None, 
 def _hourly_netted(sub, utc, step):
     d, r = _hourly_net(sub["delivered_kwh"], sub["received_kwh"], utc, step)
     return {**sub, "delivered_kwh": d, "received_kwh": r}
-
-
-def _tables(ds, tariff, periods, det, items, mask, program_code="", extras=None, vee_config=None):
-    m_idx, b_idx = np.nonzero(mask)
-    counts = det.counts[m_idx, b_idx]
-    implausible = None
-    if "implausible" in ds:  # withheld reads per (meter, period): cumulative counts at the period bounds
-        hit = ds["implausible"]
-        cum = np.zeros((hit.shape[0], hit.shape[1] + 1), np.int64)
-        np.cumsum(hit, axis=1, out=cum[:, 1:])
-        lo, hi = periods.bounds[m_idx, b_idx], periods.bounds[m_idx, b_idx + 1]
-        implausible = cum[m_idx, hi] - cum[m_idx, lo]
-    ready, reason = ready_verdict(counts[:, 0] + counts[:, 1], counts[:, 2], counts[:, 1], vee_config,
-                                  implausible=implausible)
-    # string columns: each distinct string converted to Arrow once, then gathered by index (``take``), not one
-    # Python or numpy string per row
-    meters = pa.array(ds["meter"].astype(str))
-    amounts = np.stack(items.amount) if items.amount else np.zeros((0,) + mask.shape)
-    totals = np.round(amounts.sum(axis=0), 2)
-    bd = billing_demand(tariff, det, periods)
-    bills = pa.table({
-        "meter": meters.take(m_idx),
-        "account": pa.array(ds["account"].astype(str)).take(m_idx),
-        "customer_class": pa.array(ds["customer_class"].astype(str)).take(m_idx),
-        "cycle": ds["cycle"].astype(np.int16)[m_idx],
-        "rate_code": pa.repeat(pa.scalar(tariff.code, pa.string()), len(m_idx)),
-        "period_start": periods.start[m_idx, b_idx],
-        "period_end": periods.end[m_idx, b_idx],
-        "days": periods.days[m_idx, b_idx].astype(np.int16),
-        "partial": (periods.days < periods.nominal_days)[m_idx, b_idx],
-        "delivered_kwh": det.energy_kwh.sum(axis=-1)[m_idx, b_idx],
-        "received_kwh": det.received_kwh.sum(axis=-1)[m_idx, b_idx],
-        "peak_kw": det.peak_kw[m_idx, b_idx],
-        "billing_demand_kw": bd[m_idx, b_idx],
-        "intervals": det.counts[m_idx, b_idx, 0].astype(np.int32),
-        "missing_intervals": det.counts[m_idx, b_idx, 1].astype(np.int32),
-        "estimated_intervals": det.counts[m_idx, b_idx, 2].astype(np.int32),
-        "nem_program": pa.repeat(pa.scalar(str(program_code), pa.string()), len(m_idx)),
-        **{name: (extras[name][m_idx, b_idx] if extras and name in extras else np.zeros(len(m_idx)))
-           for name in ("credit_earned", "credit_applied", "credit_carried", "kwh_carried")},
-        "true_up": (extras["true_up"][m_idx, b_idx] if extras and "true_up" in extras
-                    else np.zeros(len(m_idx), bool)),
-        "total": totals[m_idx, b_idx],
-        **{name: (extras[name][m_idx, b_idx] if extras and name in extras else np.zeros(len(m_idx)))
-           for name in ("credit_brought", "credit_settled", "kwh_brought", "kwh_banked", "kwh_used", "kwh_settled")},
-        "bill_ready": ready,
-        "hold_reason": reason,
-    }, schema=SCHEMAS["bills"])
-    # line items: every (item, meter, period) with a quantity or an amount
-    qty = np.stack(items.quantity) if items.quantity else amounts
-    rate = np.stack(items.rate) if items.rate else amounts
-    keep = ((qty != 0) | (amounts != 0)) & mask[None]
-    j, m, b = np.nonzero(keep)
-    order = np.lexsort((j, b, m))
-    j, m, b = j[order], m[order], b[order]
-    line_no = np.zeros(len(j), np.int16)
-    if len(j):
-        new_bill = np.r_[True, (m[1:] != m[:-1]) | (b[1:] != b[:-1])]
-        group_start = np.maximum.accumulate(np.where(new_bill, np.arange(len(j)), 0))
-        line_no = (np.arange(len(j)) - group_start + 1).astype(np.int16)
-    lines = pa.table({
-        "meter": meters.take(m),
-        "period_start": periods.start[m, b],
-        "line": line_no,
-        "description": _strings(items.description).take(j),
-        "category": _strings(items.category).take(j),
-        "quantity": np.round(qty[j, m, b], 6),
-        "unit": _strings(items.unit).take(j),
-        "rate": np.round(rate[j, m, b], 6),
-        "amount": amounts[j, m, b],
-        "tariff_version": _strings(items.version).take(j),
-    }, schema=SCHEMAS["line_items"])
-    return bills, lines
-
-
-def _strings(values) -> pa.Array:
-    """One Arrow string per line item (``take`` then gathers them per row)."""
-    return pa.array(list(values), pa.string())

@@ -3,8 +3,8 @@
 :func:`bill_register_reads` reads a register-read CSV (:mod:`workbench.ami.register_reads`), looks each meter
 up in the meter registry (account, class, cycle, rate code, CT x PT), and prices each read period with
 :func:`workbench.engine.pricing.price` on determinants built from the reads, then writes the bills and line
-items with the cycle's own table writer (:func:`workbench.billing.cycle_chunk._tables`, schemas
-:data:`~workbench.billing.cycle_chunk.SCHEMAS`), so register-read and AMI bills stack into one table.
+items with the cycle's own table writer (:func:`workbench.billing.chunk_tables.tables`, schemas
+:data:`~workbench.billing.chunk_tables.SCHEMAS`), so register-read and AMI bills stack into one table.
 
 The determinants: a period's kWh spread evenly over its days, so a period across a season change is priced
 by days in each season (as :mod:`workbench.billing.register` does for Green Button monthly data); its
@@ -28,7 +28,8 @@ import pyarrow as pa
 from workbench.ami.register_reads import RegisterPeriods, read_register_reads
 from workbench.ami.registry import MeterRegistry, load_registry
 from workbench.billing.chunk_data import period_mask
-from workbench.billing.cycle_chunk import SCHEMAS, _tables
+from workbench.billing.chunk_tables import SCHEMAS
+from workbench.billing.chunk_tables import tables as _tables
 from workbench.billing.register import FULL_DAYS, register_refusal
 from workbench.calendar.periods import BillPeriods
 from workbench.engine.bills import check_bill_tables
