@@ -31,17 +31,13 @@ from workbench.ami.cube_schema import _as_unicode
 from workbench.billing.chunk_data import read_task
 from workbench.billing.cycle_chunk import bill_chunk
 from workbench.billing.cycle_plan import plan_cycle
-from workbench.sample import generate_sample_utility
 
-N_METERS, CHUNK = 60, 12  # five chunks
+N_METERS, CHUNK = 60, 12  # the cycle_cube of tests/conftest.py: five chunks
 
 
 @pytest.fixture(scope="module")
-def cube(tmp_path_factory):
-    path = tmp_path_factory.mktemp("cube") / "cube.zarr"
-    generate_sample_utility(path, n_meters=N_METERS, year=2025, seed=5, meter_chunk=CHUNK, progress=False,
-                            months=(10, 11))
-    return path
+def cube(cycle_cube):
+    return cycle_cube  # tests/conftest.py: 60 meters in five chunks, October-November 2025
 
 
 @pytest.fixture(scope="module")

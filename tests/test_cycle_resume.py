@@ -20,15 +20,12 @@ from workbench.cli import main
 from workbench.errors import BillingError, CubeError, WorkbenchError
 from workbench.sample import generate_sample_utility, parse_months
 
-N_METERS, CHUNK = 60, 12  # five chunks
+N_METERS, CHUNK = 60, 12  # the cycle_cube of tests/conftest.py: five chunks
 
 
 @pytest.fixture(scope="module")
-def cube(tmp_path_factory):
-    path = tmp_path_factory.mktemp("cube") / "cube.zarr"
-    generate_sample_utility(path, n_meters=N_METERS, year=2025, seed=5, meter_chunk=CHUNK, progress=False,
-                            months=(10, 11))
-    return path
+def cube(cycle_cube):
+    return cycle_cube  # tests/conftest.py: 60 meters in five chunks, October-November 2025
 
 
 @pytest.fixture(scope="module")

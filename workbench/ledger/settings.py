@@ -53,14 +53,19 @@ def fee_setting(session: Session, name: str) -> LedgerSetting | None:
 def set_fee(session: Session, name: str, cents: int, who: str) -> bool:
     """Make ``cents`` the utility's fee ``name``, set by ``who``; commits. False (nothing written) when it already is."""
     option, what, _ = FEES[name]
-    _check_fee(cents, option)
+    return _set_value(session, name, _check_fee(cents, option), who, f"the utility's {what}")
+
+
+def _set_value(session: Session, name: str, value: int, who: str, what: str) -> bool:
+    """Record ``value`` as the setting ``name`` (a new row: every change is kept), set by ``who``; commits.
+    False (nothing written) when it already is. ``what`` names the setting in the refusal of an empty ``who``."""
     who = (who or "").strip()
     if not who:
-        raise LedgerError(f"--who: empty; say who sets the utility's {what} (recorded)")
+        raise LedgerError(f"--who: empty; say who sets {what} (recorded)")
     current = fee_setting(session, name)
-    if current is not None and current.value_cents == cents:
+    if current is not None and current.value_cents == value:
         return False
-    session.execute(insert(LedgerSetting), [{"name": name, "value_cents": cents, "set_by": who[:200]}])
+    session.execute(insert(LedgerSetting), [{"name": name, "value_cents": value, "set_by": who[:200]}])
     session.commit()
     return True
 
@@ -99,15 +104,7 @@ def set_fee_due_days(session: Session, days: int, who: str) -> bool:
     written) when it already is."""
     if isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= MAX_DUE_DAYS:
         raise LedgerError(f"--fee-due-days {days!r}: expected whole days from 0 (due the day charged) to {MAX_DUE_DAYS}")
-    who = (who or "").strip()
-    if not who:
-        raise LedgerError("--who: empty; say who sets when the utility's service charges are due (recorded)")
-    current = fee_setting(session, FEE_DUE_DAYS)
-    if current is not None and current.value_cents == days:
-        return False
-    session.execute(insert(LedgerSetting), [{"name": FEE_DUE_DAYS, "value_cents": days, "set_by": who[:200]}])
-    session.commit()
-    return True
+    return _set_value(session, FEE_DUE_DAYS, days, who, "when the utility's service charges are due")
 
 
 def fee_due_days(session: Session) -> int | None:
