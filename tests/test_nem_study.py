@@ -208,3 +208,19 @@ def test_repricing_time_for_2000_customers(capsys):
         print(f"\nNEM study, {n} customers: scan once {built:.1f} s ({len(study.sizes)} sizes x {len(study.vintages)} "
               f"vintages); re-pricing per change: " + ", ".join(f"{t * 1000:.0f} ms" for t in times))
     assert len(case) == n
+
+
+def test_summary_money_is_in_cents_and_paybacks_in_tenths(tiny):
+    """The headline table shows dollars to the cent (it showed 4 places of a dollar). Bug it catches: the
+    table rounded to 4 places again (``round(4)``), so a mean bill of 1/3 cent shows 0.0033."""
+    case = tiny["study"].price_case("RES", 5.0, 2025)
+    summary = summarize(case)
+    modelled = case[~case["existing_solar"]]
+    for column, source in (("mean_bill_nem2", "bill_nem2"), ("mean_savings_nem3", "savings_nem3"),
+                           ("total_cost_shift_nem2", "cost_shift_nem2")):
+        value = summary.loc["modelled PV", column]
+        assert value * 100 == pytest.approx(round(value * 100), abs=1e-6), column
+        raw = modelled[source].sum() if column.startswith("total") else modelled[source].mean()
+        assert abs(value - raw) <= 0.005 + 1e-9, column
+    payback = summary.loc["modelled PV", "median_payback_nem2"]
+    assert not np.isfinite(payback) or payback * 10 == pytest.approx(round(payback * 10), abs=1e-9)

@@ -18,7 +18,8 @@ def simple_payback(cost, savings) -> np.ndarray:
 def summarize(case: pd.DataFrame) -> pd.DataFrame:
     """Summary of a :meth:`StudyData.price_case` table: one row per group ("modelled PV", "existing solar").
 
-    Means are per customer of the group; ``total_cost_shift_*`` sums the group [$/year].
+    Means are per customer of the group; ``total_cost_shift_*`` sums the group [$/year]. Dollars are rounded to
+    the cent (half to even, after the mean), paybacks to 0.1 year, the export share to 4 places.
     """
     rows = {}
     for label, part in (("modelled PV", case[~case["existing_solar"]]), ("existing solar", case[case["existing_solar"]])):
@@ -35,4 +36,10 @@ def summarize(case: pd.DataFrame) -> pd.DataFrame:
             "total_cost_shift_nem2": part["cost_shift_nem2"].sum(min_count=1),
             "total_cost_shift_nem3": part["cost_shift_nem3"].sum(min_count=1),
         }
-    return pd.DataFrame.from_dict(rows, orient="index").round(4)
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    if table.empty:
+        return table
+    # shown to the unit people read: dollars to the cent, paybacks to a tenth of a year, the export share to 0.01%
+    places = {c: 2 for c in table.columns if c.startswith(("mean_bill", "mean_savings", "mean_cost", "total_cost"))}
+    places.update({c: 1 for c in table.columns if c.startswith("median_payback")}, mean_export_share=4)
+    return table.round(places)
