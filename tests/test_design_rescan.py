@@ -204,6 +204,16 @@ def test_different_cube_refused(hand, scanned, tmp_path):
     assert "other.zarr" in str(info.value) and "cube.zarr" in str(info.value)
 
 
+def test_identity_names_the_cube_from_anywhere(hand, tmp_path, monkeypatch):
+    """A scan given a relative cube path records where the cube is, as it does the tariff book: the identity is
+    read from other folders (filing, rescans). Bug it catches: ``str(cube)`` recorded as given ("cube.zarr")."""
+    root, cube, present, _ = hand
+    monkeypatch.chdir(root)
+    build_test_year("cube.zarr", present, 2025, tmp_path / "ty-relative", progress=False)
+    identity = json.loads((tmp_path / "ty-relative" / "identity.json").read_text())
+    assert identity["cube"] == str(cube.resolve()) and identity["tariffs"] == str(present.resolve())
+
+
 def test_different_test_year_or_basis_refused(scanned, tmp_path):
     """A set whose identity says another test year (or basis): refused, naming both."""
     present, proposed = scanned

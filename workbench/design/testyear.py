@@ -34,7 +34,7 @@ import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
 from workbench.billing.chunk_data import read_chunk
-from workbench.billing.cube_source import cube_changed
+from workbench.billing.cube_source import cube_changed, is_url
 from workbench.billing.cycle_chunk import ChunkTask, CyclePlan, _hourly_netted, _scan
 from workbench.billing.cycle_plan import plan_cycle
 from workbench.billing.distributed import cluster_client
@@ -169,7 +169,8 @@ def build_test_year(cube, tariffs_dir, test_year: int, out, *, basis: str = "bil
         pd.DataFrame(excluded, columns=EXCLUDED_COLUMNS).to_csv(tmp / "excluded.csv", index=False)
         unopened, assumed = split_review(planned.review)
         identity = {
-            "kind": KIND, "test_year": int(test_year), "basis": basis, "cube": str(cube),
+            "kind": KIND, "test_year": int(test_year), "basis": basis,
+            "cube": str(cube) if is_url(cube) else str(Path(cube).resolve()),  # found from anywhere, like the book
             "cube_version": planned.cube_state, "tariffs": str(Path(tariffs_dir).resolve()),  # found from anywhere
             "tariff_book_sha256": book_checksum(tariffs_dir),
             "meters_in": planned.meters_in, "meters_excluded": len(excluded),
