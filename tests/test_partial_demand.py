@@ -155,3 +155,12 @@ def test_a_bad_partial_periods_value_is_refused_in_one_line(value):
     message = str(err.value)
     assert "\n" not in message
     assert "demand.partial_periods: Input should be 'prorate' or 'full'" in message
+
+
+def test_urdb_export_names_a_demand_charge_that_is_not_prorated():
+    from workbench.tariffs.urdb_export import to_urdb
+
+    _, dropped = to_urdb(tariff(LGS_CHARGES[:3], partial_periods="full"))
+    assert any("partial_periods: full" in d for d in dropped)
+    _, dropped = to_urdb(tariff(LGS_CHARGES[:3]))
+    assert not any("partial" in d for d in dropped)
