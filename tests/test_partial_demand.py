@@ -164,3 +164,45 @@ def test_urdb_export_names_a_demand_charge_that_is_not_prorated():
     assert any("partial_periods: full" in d for d in dropped)
     _, dropped = to_urdb(tariff(LGS_CHARGES[:3]))
     assert not any("partial" in d for d in dropped)
+
+
+@pytest.fixture(scope="module")
+def cycle_tables(tmp_path_factory):
+    """A bill cycle of a small sample utility (read cycles: November's first and last bills are partial)."""
+    from workbench.billing.chunk_data import read_task
+    from workbench.billing.cycle_chunk import bill_chunk
+    from workbench.billing.cycle_plan import plan_cycle
+    from workbench.sample import generate_sample_utility
+
+    folder = tmp_path_factory.mktemp("cycle")
+    generate_sample_utility(folder / "cube.zarr", n_meters=60, year=2025, seed=5, meter_chunk=60, progress=False,
+                            months=(10, 11))
+    planned = plan_cycle(folder / "cube.zarr", "tariffs", folder / "out", period="2025-11")
+    (folder / "parts").mkdir()
+    planned.plan.parts = str(folder / "parts")
+    (task,) = planned.tasks
+    _, tables = bill_chunk(planned.plan, task, read_task(planned.plan, task), with_tables=True)
+    return tables["bills"].to_pandas(), tables["line_items"].to_pandas()
+
+
+def test_a_cycle_marks_each_prorated_demand_line_of_a_partial_bill(cycle_tables):
+    bills, lines = cycle_tables
+    merged = lines.merge(bills[["meter", "period_start", "days", "partial"]], on=["meter", "period_start"])
+    demand = merged[merged.category == "demand"]
+    marked = merged.description.str.contains(" (prorated ", regex=False)
+    # every demand line of a partial bill says so (the sample book prorates), with the bill's own days; no other
+    assert demand.partial.any() and (~demand.partial).any()
+    assert (marked == ((merged.category == "demand") & merged.partial)).all()
+    for row in merged[marked].itertuples():
+        assert f" (prorated {row.days}/" in row.description
+
+
+def test_a_bill_document_shows_the_prorated_demand_line(cycle_tables):
+    from workbench.documents.from_cycle import document_from_cycle
+
+    bills, lines = cycle_tables
+    bill = bills[bills.partial & bills.meter.isin(lines[lines.category == "demand"].meter)].iloc[0]
+    mine = lines[(lines.meter == bill.meter) & (lines.period_start == bill.period_start)]
+    doc = document_from_cycle(bill, mine, {"customer_name": "A. Customer", "service_address": "1 Main St"})
+    prorated = [c for c in doc.charges if " (prorated " in c.description]
+    assert prorated and all(c.unit in ("kW", "kVA", "kVAR") for c in prorated)

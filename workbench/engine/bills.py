@@ -91,7 +91,7 @@ def bills_for_meter(items: LineItems, periods: BillPeriods, det: Determinants, m
         if len(versions) > 1:  # a rate change inside the period: say which rates each line is at
             for j, line in lines:
                 line.description += f" (rates of {items.version[j]})"
-        share = _partial_share(periods, m, b)
+        share = partial_share_text(periods, m, b)
         if share:  # a partial period's demand lines pay its share of a month, as its customer charge does
             for j, line in lines:
                 if items.prorated and items.prorated[j]:
@@ -110,7 +110,7 @@ def bills_for_meter(items: LineItems, periods: BillPeriods, det: Determinants, m
     return bills
 
 
-def _partial_share(periods: BillPeriods, m: int, b: int) -> str:
+def partial_share_text(periods: BillPeriods, m: int, b: int) -> str:
     """'7/31 days' (or '75/744 hours' when the data cover part of a day) for a partial period, '' for a full one."""
     nominal = int(periods.nominal_days[m, b])
     if periods.proration[m, b] >= 1.0:
