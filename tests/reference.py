@@ -394,7 +394,13 @@ def _price_version(spec, version, det, p_start, p_end, nominal, weight, tag, ann
     end_month = (p_end - dt.timedelta(days=1)).month
     lines: list[tuple[str, str, float]] = []
 
+    # docs/tariff-format.md "How a bill is computed", 3: a partial period pays this share of a month's demand
+    # charges (1 for a full period, or when the tariff says ``demand: {partial_periods: full}``)
+    demand_share = 1.0 if spec.demand.partial_periods == "full" else share
+
     def add(description, category, amount):
+        if category == "demand":
+            amount = amount * demand_share
         lines.append((description + tag, category, cents(amount * weight)))
 
     for c in version.charges:
@@ -410,7 +416,7 @@ def _price_version(spec, version, det, p_start, p_end, nominal, weight, tag, ann
             blk = c.blocks
             for s in seasons:
                 scale = {
-                    "kWh": share * frac[s], "kWh/day": season_days[s], "kWh/kW": billing_kw * frac[s],
+                    "kWh": share * frac[s], "kWh/day": season_days[s], "kWh/kW": billing_kw * share * frac[s],
                     "kWh/kW/day": billing_kw * season_days[s],
                 }[blk.unit]
                 limits = [x * scale for x in limits_of(blk.limits, s)]

@@ -20,7 +20,8 @@ KWH = [20.0 if h == 5 else 10.0 for h in range(48)]
 TOTAL = 251.97
 TARIFF = """code: PF
 name: PF test
-demand: {interval_minutes: 60}
+# 48 hours billed as a whole month (partial_periods: full): these tests check the reads, not proration
+demand: {interval_minutes: 60, partial_periods: full}
 versions:
   - effective: 2020-01-01
     charges:

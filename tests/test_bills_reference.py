@@ -2,7 +2,8 @@
 
 Hypothesis draws random but valid tariffs (a random split of the year into seasons; ToU windows that cover
 every day exactly, some wrapping past midnight; flat, ToU and block energy in all four units and both
-scopes; max / ToU / coincident demand, tiered or not, with a minimum billing demand and ratchets; RTP,
+scopes; max / ToU / coincident demand, tiered or not, with a minimum billing demand and ratchets, prorated
+on a partial period or not (``demand.partial_periods``); RTP,
 riders, minimum bills, taxes, per bill / day / month customer charges; a second version taking effect in
 the middle of a month) and random 15-minute loads over random date ranges (DST days in
 America/Los_Angeles, leap-year February 2024, year ends; mostly 15-minute reads, some 5-minute and hourly),
@@ -134,6 +135,8 @@ def structures(draw, first_day, last_day, step, ratchet=False):
                     "method": draw(st.sampled_from(["block", "rolling"]))}
     if draw(st.booleans()):
         demand["minimum_kw"] = float(draw(st.integers(0, 30)))
+    if draw(st.integers(0, 3)) == 0:  # a tariff whose demand charges are not prorated on a partial period
+        demand["partial_periods"] = "full"
     if draw(st.booleans()):
         start = draw(st.integers(0, 23))
         end = (start + draw(st.integers(1, 12))) % 24

@@ -66,14 +66,20 @@ def test_cycle_bills_coincident_peaks_as_the_bill_command_does(setup):
         for bill, (_, row) in zip(alone, mine.iterrows(), strict=True):
             assert bill.total == pytest.approx(row.total, abs=1e-9)
             cp = items[(items.meter == meter) & (items.period_start == row.period_start)
-                       & (items.description == "Coincident-peak demand")]
-            # by hand: the 15-minute interval starting at each peak inside the period, kWh × 4 = kW, × $4.00
+                       & items.description.str.startswith("Coincident-peak demand")]
+            # by hand: the 15-minute interval starting at each peak inside the period, kWh × 4 = kW, × $4.00;
+            # a partial period (the cube's first or last, clipped) pays days / the read cycle's days of it
+            start_day = pd.Timestamp(row.period_start).date()
+            nominal = next(((b - a).days for a, b in zip(reads, reads[1:], strict=False) if a <= start_day < b),
+                           int(row.days))
+            share = row.days / nominal if row.days < nominal else 1.0
             expected = 0.0
             for p in PEAKS:
                 start = pd.Timestamp(p, tz="America/New_York")
                 if pd.Timestamp(row.period_start) <= start.tz_localize(None) < pd.Timestamp(row.period_end):
                     i = int(np.flatnonzero(times == start)[0])
-                    expected += round(ds["delivered_kwh"].values[m][i] * 4 * CP_RATE, 2)
+                    kw = ds["delivered_kwh"].values[m][i] * 4
+                    expected += round(kw * CP_RATE * share, 2)
             assert cp.amount.sum() == pytest.approx(expected, abs=0.005)
             checked += 1
     assert checked >= 2

@@ -266,18 +266,18 @@ def test_15_minute_block_demand_from_5_minute_data():
                demand={"interval_minutes": 15, "method": "block"})
     (bill,) = run(t, *_five_minute_day())
     # blocks 10:00-10:15: 0.1 + 2 + 2 = 4.1 kWh; 10:15-10:30: 2 + 0.1 + 0.1 = 2.2 kWh
-    # peak 4.1 × 60 / 15 = 16.4 kW; 16.4 × 10.00 = 164.00
+    # peak 4.1 × 60 / 15 = 16.4 kW; 16.4 × 10.00 = 164.00 a month; one day of April's 30 pays 1/30: 5.4667 -> 5.47
     assert bill.peak_kw == pytest.approx(16.4)
-    assert bill.total == 164.00
+    assert bill.total == 5.47
 
 
 def test_rolling_15_minute_demand_from_5_minute_data():
     t = tariff([{"type": "demand", "measure": "max", "rates": 10.0}],
                demand={"interval_minutes": 15, "method": "rolling"})
     (bill,) = run(t, *_five_minute_day())
-    # the window 10:05-10:20: 2 + 2 + 2 = 6 kWh × 4 = 24 kW; 24 × 10.00 = 240.00
+    # the window 10:05-10:20: 2 + 2 + 2 = 6 kWh × 4 = 24 kW; 24 × 10.00 = 240.00 a month; 1/30 of it: 8.00
     assert bill.peak_kw == pytest.approx(24.0)
-    assert bill.total == 240.00
+    assert bill.total == 8.00
 
 
 def _monthly_peaks(start, end, peaks_kw):
@@ -350,8 +350,9 @@ def test_coincident_peak_with_15_minute_demand_on_5_minute_data():
     for when in ("2025-07-29 17:15", "2025-07-29 17:20", "2025-07-29 17:25"):
         kwh[at(idx, when)] = 1.0
     (bill,) = run(t, idx, kwh)
-    # the demand interval 17:15-17:30: 1 + 1 + 1 = 3 kWh × 60 / 15 = 12 kW; 12 × 4.00 = 48.00
-    assert bill.total == 48.00
+    # the demand interval 17:15-17:30: 1 + 1 + 1 = 3 kWh × 60 / 15 = 12 kW; 12 × 4.00 = 48.00 a month; one day
+    # of July's 31 pays 1/31 of it: 1.548 -> 1.55
+    assert bill.total == 1.55
 
 
 def test_rtp_from_an_hourly_price_file_with_adder(tmp_path):

@@ -22,10 +22,12 @@ KVARH = np.full(48, 10.0)
 KVARH[30] = 30.0
 
 
-def _tariff(*charges, unit="kW"):
+def _tariff(*charges, unit="kW", partial="full"):
     return tariff_from_spec({
         "code": "PF", "name": "reactive test", "timezone": "UTC",
-        "demand": {"interval_minutes": 60, "unit": unit},
+        # two days billed as a whole month (partial_periods: full), so the amounts below are the measurement's;
+        # test_reactive_charges_of_a_partial_period_are_prorated bills them prorated
+        "demand": {"interval_minutes": 60, "unit": unit, "partial_periods": partial},
         "versions": [{"effective": "2020-01-01", "charges": list(charges)}],
     }, "pf.yaml")
 
@@ -81,6 +83,22 @@ def test_reactive_demand_charge_max_and_at_peak():
     assert (lines["Reactive demand"].quantity, lines["Reactive demand"].amount) == (30.0, 15.00)
     lines, _ = _lines(_tariff({"type": "reactive_demand", "rate": 0.5, "measure": "at_peak"}))
     assert (lines["Reactive demand"].quantity, lines["Reactive demand"].amount) == (10.0, 5.00)
+
+
+def test_reactive_charges_of_a_partial_period_are_prorated():
+    # 10-11 January: 2 of January's 31 days pay 2/31 of a month's demand charges (docs/tariff-format.md)
+    # reactive demand: max 30 kVAR × $0.50 = $15.00 a month; × 2/31 = 0.9677 -> $0.97 (quantity 30 × 2/31)
+    lines, _ = _lines(_tariff({"type": "reactive_demand", "rate": 0.5}, partial="prorate"))
+    (line,) = lines.values()
+    assert line.description == "Reactive demand (prorated 2/31 days)"
+    assert line.quantity == pytest.approx(30 * 2 / 31, abs=1e-6) and line.amount == 0.97
+    # excess kVAR, period basis: 10.72172 kVAR × $1 × 2/31 = 0.6917 -> $0.69
+    lines, _ = _lines(_tariff({"type": "power_factor", "method": "excess_kvar", "rate": 1.0}, partial="prorate"))
+    (line,) = lines.values()
+    assert line.amount == 0.69
+    # kVA demand: 31.6228 kVA × $10 × 2/31 = 20.4018 -> $20.40
+    lines, _ = _lines(_tariff(DEMAND, unit="kVA", partial="prorate"))
+    assert lines["Demand (prorated 2/31 days)"].amount == 20.40
 
 
 def test_excess_kvar_charge():

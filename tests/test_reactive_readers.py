@@ -20,7 +20,8 @@ TOTAL = 251.97
 TARIFF = """code: PF
 name: PF test
 timezone: UTC
-demand: {interval_minutes: 60}
+# 48 hours billed as a whole month (partial_periods: full): these tests check the reads, not proration
+demand: {interval_minutes: 60, partial_periods: full}
 versions:
   - effective: 2020-01-01
     charges:

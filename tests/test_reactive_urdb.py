@@ -17,13 +17,16 @@ URDB = {
 
 
 def test_urdb_kva_demand_and_reactive_charge():
-    # energy 490 kWh × $0.10 = $49.00; demand max kVA sqrt(10² + 30²) = 31.6228 × $5 = $158.11;
-    # reactive demand max 30 kVAR × $0.50 = $15.00; total $222.11 (hand-worked)
+    # energy 490 kWh × $0.10 = $49.00; demand max kVA sqrt(10² + 30²) = 31.6228 × $5 = $158.11 a month;
+    # reactive demand max 30 kVAR × $0.50 = $15.00 a month. The data are 2 days of January's 31: a URDB tariff
+    # prorates demand on a partial period (URDB has no field to say otherwise): 158.114 × 2/31 = 10.2009 ->
+    # $10.20; 15.00 × 2/31 = 0.9677 -> $0.97; total $60.17 (hand-worked)
     (bill,) = bill_series(load_tariff(URDB), TIMES, KWH, reactive_kvarh=KVARH)
     lines = {li.description: li for li in bill.line_items}
-    assert lines["Demand"].unit == "kVA" and lines["Demand"].amount == 158.11
-    assert lines["Reactive demand"].amount == 15.00
-    assert bill.total == 222.11
+    demand = lines["Demand (prorated 2/31 days)"]
+    assert demand.unit == "kVA" and demand.amount == 10.20
+    assert lines["Reactive demand (prorated 2/31 days)"].amount == 0.97
+    assert bill.total == 60.17
 
 
 def test_urdb_reactive_tariff_refuses_a_meter_without_kvarh():

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
+from workbench.engine.bills import partial_share_text
 from workbench.engine.pricing import billing_demand
 from workbench.vee import ready_verdict
 
@@ -143,8 +145,24 @@ def group_columns(ds, tariff, periods, det, items, mask, program_code="", extras
         "quantity": np.round(qty[j, m, b], 6),
         "rate": np.round(rate[j, m, b], 6),
         "amount": amounts[j, m, b],
+        "note": _prorated_notes(items, periods, j, m, b),
     }
     return GroupColumns(bills, lines, items, tariff.code, program_code)
+
+
+def _prorated_notes(items, periods, j, m, b):
+    """What each line's description says after it: ' (prorated 7/31 days)' on a partial period's demand line
+    that pays its share (as ``workbench bill`` shows it), '' elsewhere; None when no line is so prorated."""
+    prorated = np.asarray(items.prorated, bool)
+    if not prorated.any() or not len(j):
+        return None
+    rows = np.flatnonzero(prorated[j] & (periods.proration[m, b] < 1.0))
+    if not len(rows):
+        return None
+    notes = np.full(len(j), "", dtype=object)
+    for r in rows:
+        notes[r] = f" (prorated {partial_share_text(periods, m[r], b[r])})"
+    return notes
 
 
 class ChunkTables:
@@ -208,6 +226,11 @@ class ChunkTables:
             elif name in ITEM_STRINGS:
                 values = [v for _, group in self.groups for v in getattr(group.items, ITEM_STRINGS[name])]
                 columns[name] = pa.array(values, pa.string()).take(item)
+                notes = [group.lines.get("note") for _, group in self.groups]
+                if name == "description" and any(n is not None for n in notes):  # a partial period's demand line
+                    notes = np.concatenate([n if n is not None else np.full(group.n_lines, "", dtype=object)
+                                            for n, (_, group) in zip(notes, self.groups, strict=True)])
+                    columns[name] = pc.binary_join_element_wise(columns[name], pa.array(notes, pa.string()), "")
             else:
                 columns[name] = self._joined("lines", name)
         return pa.table(columns, schema=SCHEMAS["line_items"])

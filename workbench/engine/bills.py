@@ -91,6 +91,11 @@ def bills_for_meter(items: LineItems, periods: BillPeriods, det: Determinants, m
         if len(versions) > 1:  # a rate change inside the period: say which rates each line is at
             for j, line in lines:
                 line.description += f" (rates of {items.version[j]})"
+        share = partial_share_text(periods, m, b)
+        if share:  # a partial period's demand lines pay its share of a month, as its customer charge does
+            for j, line in lines:
+                if items.prorated and items.prorated[j]:
+                    line.description += f" (prorated {share})"
         lines = [line for _, line in lines]
         total = round(sum(li.amount for li in lines), 2)
         counts = det.counts[m, b]
@@ -103,6 +108,17 @@ def bills_for_meter(items: LineItems, periods: BillPeriods, det: Determinants, m
             **{k: (bool(v[m, b]) if k == "true_up" else round(float(v[m, b]), 4)) for k, v in (extras or {}).items()},
         ))
     return bills
+
+
+def partial_share_text(periods: BillPeriods, m: int, b: int) -> str:
+    """'7/31 days' (or '75/744 hours' when the data cover part of a day) for a partial period, '' for a full one."""
+    nominal = int(periods.nominal_days[m, b])
+    if periods.proration[m, b] >= 1.0:
+        return ""
+    hours = periods.covered_share[m, b] if periods.covered_share is not None else np.nan
+    if not np.isnan(hours):
+        return f"{round(hours * nominal * 24, 2):g}/{nominal * 24} hours"
+    return f"{int(periods.days[m, b])}/{nominal} days"
 
 
 def _cents(amounts) -> tuple[np.ndarray, np.ndarray]:

@@ -1,7 +1,8 @@
 """Energy block limits of each bill in kWh, each limit converted by its own unit.
 
 A limit in kWh is prorated by the share of a standard month the period covers; kWh/day × the period's days;
-kWh/kW × billing demand; kWh/kW/day × both. A charge whose limits mix units (350 kWh, then 530 and 685
+kWh/kW × billing demand × that share (a 7-day partial bill of a 31-day month gets 7/31 of a month's hours' use);
+kWh/kW/day × billing demand × the period's days. A charge whose limits mix units (350 kWh, then 530 and 685
 kWh/kW: APS E-36) is converted limit by limit, so at 49.75 kW its blocks end at 350, 26,367.5 and
 34,078.75 kWh. Limits of different units may cross on some bills (50 kWh/kW, then 3,000 kWh, at 100 kW):
 a bill whose kWh reach past a limit that is not above the one before it is refused, naming the period and
@@ -27,7 +28,9 @@ def energy_block_limits(units: np.ndarray, limits: np.ndarray, proration, season
     for k, (unit, limit) in enumerate(zip(units, limits, strict=True)):
         if unit not in scales:
             per_kw = unit in ("kWh/kW", "kWh/kW/day")
-            base = season_days if unit.endswith("/day") else (season_frac if per_kw else proration * season_frac)
+            # a monthly limit (kWh, or kWh per kW: hours' use of a month) scales with the share of a month a
+            # partial period covers, as its customer charge does; a daily one counts the period's days
+            base = season_days if unit.endswith("/day") else proration * season_frac
             scales[unit] = bill_kw * base if per_kw else base
         out[..., k] = scales[unit] * limit
     return out

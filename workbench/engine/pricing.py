@@ -19,7 +19,13 @@ import numpy as np
 from workbench.calendar.periods import BillPeriods
 from workbench.engine.pricing_blocks import _blocks, _energy_blocks, _join, _sum_last
 from workbench.engine.pricing_buffers import Slots, priced_line
-from workbench.engine.pricing_memo import _annual_shortfall, _in_force, rider_rates  # noqa: F401 (re-exported)
+from workbench.engine.pricing_memo import (  # noqa: F401 (re-exported)
+    _annual_shortfall,
+    _in_force,
+    _is_demand,
+    _version_weights,
+    rider_rates,
+)
 from workbench.engine.reactive import demand_multiplier, price_reactive, reactive_refusals
 from workbench.errors import BillingError
 from workbench.kernels.money import round_cents as _round_cents
@@ -40,9 +46,13 @@ class LineItems:
     rate: list[np.ndarray] = field(default_factory=list)
     amount: list[np.ndarray] = field(default_factory=list)
     version: list[str] = field(default_factory=list)  # effective date of the tariff version, "" if only one
+    # the line's quantity and amount carry the share of a partial period (a demand charge prorated like the
+    # customer charge): a bill of such a period says so on the line
+    prorated: list[bool] = field(default_factory=list)
 
-    def add(self, description, category, unit, quantity, rate, amount, version=""):
+    def add(self, description, category, unit, quantity, rate, amount, version="", prorated=False):
         self.version.append(version)
+        self.prorated.append(prorated)
         self.description.append(description)
         self.category.append(category)
         self.unit.append(unit)
@@ -52,7 +62,7 @@ class LineItems:
         self.amount.append(amount)
 
     def extend(self, other: LineItems) -> None:
-        for name in ("description", "category", "unit", "quantity", "rate", "amount", "version"):
+        for name in ("description", "category", "unit", "quantity", "rate", "amount", "version", "prorated"):
             getattr(self, name).extend(getattr(other, name))
 
     def total(self) -> np.ndarray:
@@ -151,6 +161,9 @@ class _Context:
     periods: BillPeriods
     source: str = ""
     slots: Slots | None = None  # where this run's (M, B) arrays come from (one per pricing run)
+    # (M, B) the share of a partial period its demand charges pay (``proration``), None when every period is
+    # full or the tariff's demand is not prorated (``demand.partial_periods: full``)
+    demand_share: np.ndarray | None = None
 
     @classmethod
     def build(cls, tariff, det, periods):
@@ -158,8 +171,11 @@ class _Context:
         season_days = periods.season_days(tariff.month_season, len(tariff.season_names))
         season_frac = np.divide(season_days, days[..., None], out=np.zeros_like(season_days),
                                 where=days[..., None] > 0)
-        return cls(days, periods.proration, season_days, season_frac, billing_demand(tariff, det, periods),
-                   det.delivered_kwh, periods.end_month, periods, tariff.source_path, Slots(days.shape))
+        proration = periods.proration
+        partial = tariff.demand_partial == "prorate" and bool((proration[periods.valid] < 1.0).any())
+        return cls(days, proration, season_days, season_frac, billing_demand(tariff, det, periods),
+                   det.delivered_kwh, periods.end_month, periods, tariff.source_path, Slots(days.shape),
+                   np.where(periods.valid, proration, 0.0) if partial else None)
 
     @property
     def valid(self) -> np.ndarray:
@@ -194,6 +210,11 @@ def price_version(
     days, proration, shape = ctx.days, ctx.proration, ctx.days.shape
 
     memo_key = None if memo is None or pf_charge is not None else memo.version_key(tariff, version, tag, weight)
+    # a partial period's demand charges pay its share, as its customer charge does: their lines are weighted by
+    # the version's share of the period's days × the period's share of a full one (the two compose)
+    demand_weight = None
+    if ctx.demand_share is not None:
+        demand_weight = ctx.demand_share if weight is None else weight * ctx.demand_share
     for charge in version.charges:
         if charge.kind in ("minimum", "tax"):
             continue
@@ -202,8 +223,11 @@ def price_version(
         if part is None:
             part = LineItems()
             charge_memo = None if memo_key is None else (memo, memo_key)
-            _charge_lines(tariff, charge, det, ctx, _adder(part, ctx.slots, weight, tag, charge_memo), pf_factor,
-                          charge_memo)
+            add = _adder(part, ctx.slots, weight, tag, charge_memo)
+            if demand_weight is not None and _is_demand(charge):
+                add = _adder(part, ctx.slots, demand_weight, tag,
+                             None if charge_memo is None else (memo, memo_key + b"partial"), prorated=True)
+            _charge_lines(tariff, charge, det, ctx, add, pf_factor, charge_memo)
             if key is not None:
                 memo.put(key, part)
         items.extend(part)
@@ -231,9 +255,10 @@ def price_version(
     return items
 
 
-def _adder(items: LineItems, slots: Slots, weight, tag, memo=None):
+def _adder(items: LineItems, slots: Slots, weight, tag, memo=None, prorated=False):
     """``add(description, category, unit, quantity, rate, amount=None, owned=False)``: a line weighted and rounded
     to the cent (:func:`workbench.engine.pricing_buffers.priced_line`; ``owned``: round ``amount`` in place).
+    ``prorated``: ``weight`` carries a partial period's share (the lines are marked so).
 
     ``memo`` (ChargeMemo, version key): a line of a kept quantity array at a scalar price it was priced at before
     is reused (one block price edited: only that block's line is priced again)."""
@@ -244,13 +269,13 @@ def _adder(items: LineItems, slots: Slots, weight, tag, memo=None):
             key = (memo[1], b"line", description, category, unit, id(quantity), float(rate))
             found = memo[0].get(key)
             if found is not None and found[0] is quantity:
-                items.add(description, category, unit, *found[1:], tag)
+                items.add(description, category, unit, *found[1:], tag, prorated)
                 return
         source = quantity
         quantity = np.broadcast_to(np.asarray(quantity, float), slots.shape)
         rate = np.broadcast_to(np.asarray(rate, float), slots.shape)
         quantity, amount = priced_line(slots, quantity, rate, weight, amount, owned)
-        items.add(description, category, unit, quantity, rate, amount, tag)
+        items.add(description, category, unit, quantity, rate, amount, tag, prorated)
         if key is not None:  # the quantity array is kept with the line, so its id stays unique
             memo[0].put(key, (source, items.quantity[-1], items.rate[-1], items.amount[-1]))
     return add
@@ -316,15 +341,6 @@ def _demand(tariff, charge, det, ctx, add):
                            ctx.season_frac, np.ascontiguousarray(charge.rates, dtype=float), qty, rate, amount)
     for k in range(n_blocks):
         add(_join(spec.description, f"block {k + 1}"), "demand", unit, qty[k], rate[k], amount[k], owned=True)
-
-
-def _version_weights(tariff, periods):
-    """Each version's share of each period's days (M, B), the versions in force, and the periods none covers."""
-    days = np.maximum(periods.days, 1)
-    weights = [periods.overlap_days(v.effective, v.expires) / days for v in tariff.versions]
-    active = [i for i, w in enumerate(weights) if (w > 0).any()]
-    uncovered = periods.valid & (np.sum(weights, axis=0) < 1 - 1e-9)
-    return weights, active, uncovered
 
 
 def price(tariff: CompiledTariff, det: Determinants, periods: BillPeriods, memo=None) -> LineItems:

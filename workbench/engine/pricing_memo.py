@@ -1,5 +1,6 @@
 """Pricing's helpers that keep no engine state: the charge memo (re-price only what changed), rider rates by
-month, the annual minimum's December period and a tariff's in-force dates.
+month, the charges a partial period prorates like demand, each version's share of a period's days, the annual
+minimum's December period and a tariff's in-force dates.
 
 :class:`ChargeMemo` lets :func:`workbench.engine.pricing.price` reuse the line items of a charge it priced
 before on the same determinants: a charge's lines depend only on the determinants, the tariff's structure
@@ -45,7 +46,7 @@ class ChargeMemo:
         if found is None or found[0] is not tariff:
             key = _digest(tariff.code, tariff.season_names, tariff.month_season.tobytes(), tariff.tou_names,
                           tariff.demand_tou_names, tariff.n_energy_buckets, tariff.n_demand_buckets,
-                          tariff.minimum_kw, tariff.ratchet, tariff.demand_unit)
+                          tariff.minimum_kw, tariff.ratchet, tariff.demand_unit, tariff.demand_partial)
             if len(self._tariff_keys) > 64:
                 self._tariff_keys.clear()
             found = self._tariff_keys[id(tariff)] = (tariff, key)
@@ -115,6 +116,21 @@ def _nbytes(value) -> int:
     if hasattr(value, "__dataclass_fields__"):
         return sum(_nbytes(getattr(value, name)) for name in value.__dataclass_fields__)
     return 0
+
+
+def _is_demand(charge) -> bool:
+    """A charge on a demand per bill period ($/kW, $/kVA, $/kVAR): prorated on a partial period."""
+    return charge.kind in ("demand", "demand_blocks", "reactive_demand") or (
+        charge.kind == "power_factor" and charge.spec.method == "excess_kvar")
+
+
+def _version_weights(tariff, periods):
+    """Each version's share of each period's days (M, B), the versions in force, and the periods none covers."""
+    days = np.maximum(periods.days, 1)
+    weights = [periods.overlap_days(v.effective, v.expires) / days for v in tariff.versions]
+    active = [i for i, w in enumerate(weights) if (w > 0).any()]
+    uncovered = periods.valid & (np.sum(weights, axis=0) < 1 - 1e-9)
+    return weights, active, uncovered
 
 
 def _annual_shortfall(amount, billed, periods):

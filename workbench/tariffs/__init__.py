@@ -129,9 +129,11 @@ _TYPE_WORDS = ("float", "int", "str", "bool", "list", "dict", "union", "literal"
 
 def _clean_loc(loc) -> str:
     parts = []
-    for x in loc:
+    for i, x in enumerate(loc):
         text = str(x)
-        if isinstance(x, str) and (x in _UNION_TAGS or "[" in text or text.split("[")[0].lower() in _TYPE_WORDS):
+        # a charge's type tag (never the first part: the top-level ``demand`` section keeps its name)
+        if isinstance(x, str) and ((x in _UNION_TAGS and i > 0) or "[" in text
+                                   or text.split("[")[0].lower() in _TYPE_WORDS):
             continue
         parts.append(text)
     return ".".join(parts)

@@ -68,6 +68,7 @@ class CompiledTariff:
     source_path: str = ""
     extra: dict = field(default_factory=dict)
     demand_unit: str = "kW"  # kVA: demand charges bill sqrt(kW² + kVAR²) of each demand window
+    demand_partial: str = "prorate"  # full: a partial period's demand charges are not prorated (demand.partial_periods)
 
     @property
     def needs_reactive(self) -> bool:
@@ -340,6 +341,7 @@ def compile_tariff(spec: m.TariffSpec, source: str = "<tariff>", base_dir=None) 
         rtp_prices=rtp,
         source_path=source,
         demand_unit=spec.demand.unit,
+        demand_partial=spec.demand.partial_periods,
     )
 
 

@@ -109,6 +109,10 @@ class Demand(_Strict):
     unit: Literal["kW", "kVA"] = "kW"
     # system-peak intervals (local ISO timestamps of interval starts) for coincident-peak demand
     coincident_peaks: list[dt.datetime] = Field(default_factory=list)
+    # a bill period the data cover only in part (the first or last bill of a read cycle): prorate: its demand
+    # charges are prorated by the share it covers, as its monthly customer charge is (DESIGN.md); full: a
+    # tariff that says demand charges are not prorated pays a whole month's
+    partial_periods: Literal["prorate", "full"] = "prorate"
 
 
 # A charge whose prices may be negative (a credit, a negative adjustment) says so with ``allow_negative: true``;

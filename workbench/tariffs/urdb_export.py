@@ -97,6 +97,8 @@ def to_urdb(tariff, version: int = 0) -> tuple[dict, list[str]]:
             dropped.append(f"{c.kind} '{spec.description}'")
     if tariff.minimum_kw:
         dropped.append(f"minimum billing demand {tariff.minimum_kw} kW")
+    if tariff.demand_partial == "full":
+        dropped.append("demand charges not prorated on a partial period (demand.partial_periods: full)")
     if tariff.ratchet is not None:
         if tariff.ratchet.percent_by_month:
             item["demandratchetpercentage"] = [v / 100.0 for v in tariff.ratchet.percent_by_month]
