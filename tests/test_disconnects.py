@@ -241,7 +241,7 @@ def test_a_ledger_at_0004_upgrades_keeping_its_data(tmp_path):
         load_accounts(session, read_accounts_csv(tmp_path / "accounts.csv"))
     engine.dispose()
     engine, before, after = init_ledger(url)
-    assert (before, after) == ("0004", "0006") and current_revision(engine) == "0006"
+    assert (before, after) == ("0004", "0007") and current_revision(engine) == "0007"
     with new_session(engine) as session:
         assert session.scalar(select(func.count()).select_from(ServiceOrder)) == 0
         assert session.scalar(select(func.count()).select_from(Account)) == 5
@@ -340,7 +340,7 @@ def test_a_ledger_at_0005_upgrades_keeping_every_balance_and_its_aging(tmp_path)
         connection.exec_driver_sql("UPDATE alembic_version SET version_num = '0005'")
     engine.dispose()
     engine, before, after = init_ledger(url)
-    assert (before, after) == ("0005", "0006")
+    assert (before, after) == ("0005", "0007")
     with new_session(engine) as session:
         bal = balances(session).set_index("account")["receivable"]
         assert {k: int(v) for k, v in bal.items()} == {"D1": 3500, "D2": 4000, "D3": 9000, "D4": 15000, "D5": 8000}
