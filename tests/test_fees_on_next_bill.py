@@ -144,3 +144,48 @@ def test_no_fees_no_section(wb):  # noqa: F811
     docs = _post(wb.engine, "2025-05", MAY, [("D2", "M2", "RES", "RES", [("Energy", 20.00)])])
     assert docs["D2"].other_charges == [] and docs["D2"].previous_balance_cents == 12000
     assert "Other charges" not in render_bill_html(docs["D2"])
+
+
+def test_a_ledger_at_0006_upgrades_keeping_every_balance_and_its_aging(tmp_path):
+    # A ledger as the previous version (schema 0006) left it: the January bills, D1's 100.00 paid on 04-22 and a
+    # 35.00 reconnection fee charged that day, due 05-12 (--fee-due-days 20); D2's 120.00 paid 80.00. Written
+    # with this version, then given 0006's schema (no carried_charges, alembic at 0006). `ledger init` adds the
+    # table, empty: every balance is kept (D1 35.00, D2 40.00, D3 90.00, D4 150.00, D5 80.00) and the fee is
+    # still due 05-12 (1 day past due on 05-13). The May bill posted after the upgrade carries it (due 06-21).
+    from tests.test_disconnects import ACCOUNTS
+    from workbench.ledger.accounts import load_accounts, read_accounts_csv
+    from workbench.ledger.db import init_ledger
+    from workbench.ledger.models import Account
+    from workbench.ledger.receivables import balances
+
+    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    engine, _, _ = init_ledger(url)
+    (tmp_path / "accounts.csv").write_text(ACCOUNTS)
+    january = [(a, f"M{a[1]}", "RES", "RES", [("Energy", x)]) for a, x in
+               (("D1", 100.00), ("D2", 120.00), ("D3", 90.00), ("D4", 150.00), ("D5", 80.00))]
+    with new_session(engine) as session:
+        load_accounts(session, read_accounts_csv(tmp_path / "accounts.csv"))
+        post_bills(session, None, *bills_of(dt.date(2025, 1, 1), dt.date(2025, 1, 31), january))
+        apply_payments(session, pays(("p1", "D1", 10000, dt.date(2025, 4, 22)), ("p2", "D2", 8000, dt.date(2025, 4, 15))))
+        session.add(JournalEntry(account_id=session.scalar(select(Account.id).where(Account.account_number == "D1")),
+                                 book="receivable", posted_on=dt.date(2025, 4, 22), kind="reconnect_fee",
+                                 amount_cents=3500, due_on=dt.date(2025, 5, 12)))
+        session.commit()
+    with engine.begin() as connection:
+        connection.exec_driver_sql("DROP TABLE carried_charges")  # its triggers and index go with it
+        connection.exec_driver_sql("UPDATE alembic_version SET version_num = '0006'")
+    engine.dispose()
+    engine, before, after = init_ledger(url)
+    assert (before, after) == ("0006", "0007")
+    with new_session(engine) as session:
+        bal = balances(session).set_index("account")["receivable"]
+        assert {k: int(v) for k, v in bal.items()} == {"D1": 3500, "D2": 4000, "D3": 9000, "D4": 15000, "D5": 8000}
+        assert session.scalar(select(func.count()).select_from(CarriedCharge)) == 0
+    assert _aging(engine, dt.date(2025, 5, 13))["D1"] == {"1-30": 3500}
+    docs = _post(engine, "2025-05", MAY, [("D1", "M1", "RES", "RES", [("Energy", 60.00)])])
+    assert (docs["D1"].previous_balance_cents, docs["D1"].other_charges_cents, docs["D1"].amount_due_cents) == (
+        0, 3500, 9500)
+    assert _aging(engine, dt.date(2025, 6, 1))["D1"] == {"current": 9500}
+    with new_session(engine) as session, pytest.raises(Exception, match="append-only"):
+        session.execute(update(CarriedCharge).values(due_on=dt.date(2025, 7, 1)))
+    engine.dispose()
