@@ -336,6 +336,7 @@ def test_a_ledger_at_0005_upgrades_keeping_every_balance_and_its_aging(tmp_path)
                                  book="receivable", posted_on=dt.date(2025, 4, 22), kind="late_fee", amount_cents=3500))
         session.commit()
     with engine.begin() as connection:
+        connection.exec_driver_sql("DROP TABLE carried_charges")  # 0007's, not in a 0005 ledger
         connection.exec_driver_sql("ALTER TABLE journal DROP COLUMN due_on")
         connection.exec_driver_sql("UPDATE alembic_version SET version_num = '0005'")
     engine.dispose()
