@@ -189,3 +189,27 @@ def test_a_ledger_at_0006_upgrades_keeping_every_balance_and_its_aging(tmp_path)
     with new_session(engine) as session, pytest.raises(Exception, match="append-only"):
         session.execute(update(CarriedCharge).values(due_on=dt.date(2025, 7, 1)))
     engine.dispose()
+
+
+def test_a_fee_dated_before_a_bill_but_recorded_after_it_goes_on_the_next_one(wb):  # noqa: F811
+    # D2's May bill (05-31) is posted; then a 35.00 late fee dated 05-20 (before it), due 06-09, is recorded: the
+    # May bill never showed it, so the June bill (06-30, due 07-21) carries it and its due date becomes 07-21.
+    # A fee dated 05-25 recorded before the May bill was posted went on the May bill (not on June's again).
+    with new_session(wb.engine) as session:
+        from workbench.ledger.models import Account
+        d2 = session.scalar(select(Account.id).where(Account.account_number == "D2"))
+        session.add(JournalEntry(account_id=d2, book="receivable", posted_on=dt.date(2025, 5, 25), kind="late_fee",
+                                 amount_cents=1000, due_on=dt.date(2025, 6, 14)))
+        session.commit()
+    may = _post(wb.engine, "2025-05", MAY, [("D2", "M2", "RES", "RES", [("Energy", 20.00)])])
+    assert [(c.charged_on, c.amount_cents) for c in may["D2"].other_charges] == [(dt.date(2025, 5, 25), 1000)]
+    with new_session(wb.engine) as session:
+        session.add(JournalEntry(account_id=d2, book="receivable", posted_on=dt.date(2025, 5, 20), kind="late_fee",
+                                 amount_cents=3500, due_on=dt.date(2025, 6, 9)))
+        session.commit()
+    june = _post(wb.engine, "2025-06", JUNE, [("D2", "M2", "RES", "RES", [("Energy", 30.00)])])
+    assert [(c.description, c.charged_on, c.amount_cents) for c in june["D2"].other_charges] == [
+        ("Late fee", dt.date(2025, 5, 20), 3500)]
+    # balance 120.00 + 10.00 + 20.00 + 35.00 + 30.00 = 215.00; previous balance 215.00 - 30.00 - 35.00 = 150.00
+    assert (june["D2"].previous_balance_cents, june["D2"].amount_due_cents) == (15000, 21500)
+    assert _carried(wb.engine)[-1][-1] == dt.date(2025, 7, 21)

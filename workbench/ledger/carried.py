@@ -2,16 +2,16 @@
 bills is printed on the customer's next bill and is due with it.
 
 When a bill is posted (:func:`carry_charges`, called by the posting API in the same transaction), every service
-charge of its account charged since the account's previous bill (on or after that bill's date, on or before this
-bill's, and carried by no bill yet) is linked to it in ``carried_charges`` (migration 0007): the bill that prints it,
-the due date the charge had (``journal.due_on``, else the day it was charged) and the one it takes from the bill's
-date on: a charge meant to be due with the next bill (due after the day it was charged, ``ledger settings
---fee-due-days N`` with N > 0 or ``--fee-due-on``) takes **the bill's due date, or its own when that is later**; a
-charge due the day it was charged (``--fee-due-days 0``, or a ledger that never set it) keeps its date and is only
-printed. The charge's journal entry is never
-changed (the journal is append-only): the link records the move, so a billing manager sees one due date on the
-bill and an auditor sees both dates, when and by which bill; a due date never moves earlier than the customer was
-told. An account with several meters has its charges carried by its first bill of the batch (lowest bill id).
+charge of its account charged since the account's previous bill (dated on or before this bill's date, and on or
+after the previous bill's date or recorded after it was posted; carried by no bill yet) is linked to it in
+``carried_charges`` (migration 0007): the bill that prints it, the due date the charge had (``journal.due_on``,
+else the day it was charged) and the one it takes from the bill's date on: a charge meant to be due with the next
+bill (due after the day it was charged, ``ledger settings --fee-due-days N`` with N > 0 or ``--fee-due-on``) takes
+**the bill's due date, or its own when that is later**; a charge due the day it was charged (``--fee-due-days 0``,
+or a ledger that never set it) keeps its date and is only printed. The charge's journal entry is never changed (the
+journal is append-only): the link records the move, so a billing manager sees one due date on the bill and an
+auditor sees both dates, when and by which bill; a due date never moves earlier than the customer was told. An
+account with several meters has its charges carried by its first bill of the batch (lowest bill id).
 
 The aging, past-due notices, arrangements and the disconnect list take a carried charge's due date from its bill's
 date on (:func:`workbench.ledger.settle.open_items`); the bill's document lists the charges it carries
@@ -74,21 +74,23 @@ def carry_charges(session: Session, bill_ids, on: dt.date | None = None) -> int:
                 first[account_id] = (bill_id, bill_date, due_date)
     fees: dict[int, list] = {}
     for part in chunks(sorted(first)):
-        for entry_id, account_id, posted_on, due_on in session.execute(
-                select(JournalEntry.id, JournalEntry.account_id, JournalEntry.posted_on, JournalEntry.due_on)
+        for entry_id, account_id, posted_on, due_on, created in session.execute(
+                select(JournalEntry.id, JournalEntry.account_id, JournalEntry.posted_on, JournalEntry.due_on,
+                       JournalEntry.created_at)
                 .outerjoin(CarriedCharge, CarriedCharge.entry_id == JournalEntry.id)
                 .where(JournalEntry.account_id.in_(part), JournalEntry.book == "receivable",
                        JournalEntry.kind.in_(CARRIED_KINDS), JournalEntry.amount_cents > 0, CarriedCharge.id.is_(None))
                 .order_by(JournalEntry.posted_on, JournalEntry.id)):
-            fees.setdefault(account_id, []).append((entry_id, posted_on, due_on))
+            fees.setdefault(account_id, []).append((entry_id, posted_on, due_on, created))
     rows, now, ours = [], _now(), set(bill_ids)
     for account_id, entries in fees.items():
         bill_id, bill_date, due_date = first[account_id]
-        since = max((d for b, d in session.execute(select(Bill.id, Bill.bill_date).where(
-            Bill.account_id == account_id, Bill.posted_at.is_not(None), Bill.bill_date < bill_date))
-            if b not in ours), default=None)
-        for entry_id, posted_on, due_on in entries:
-            if posted_on <= bill_date and (since is None or posted_on >= since):
+        earlier = [(d, at) for b, d, at in session.execute(select(Bill.id, Bill.bill_date, Bill.posted_at).where(
+            Bill.account_id == account_id, Bill.posted_at.is_not(None), Bill.bill_date < bill_date)) if b not in ours]
+        since, since_at = max((d for d, _ in earlier), default=None), max((at for _, at in earlier), default=None)
+        for entry_id, posted_on, due_on, created in entries:
+            # since the previous bill: dated on or after it, or recorded after it was posted (a back-dated fee)
+            if posted_on <= bill_date and (since is None or posted_on >= since or (created is not None and created > since_at)):
                 was = due_on or posted_on  # due the day charged: meant to be paid then, not with the bill
                 rows.append({"entry_id": entry_id, "bill_id": bill_id, "carried_on": on or bill_date,
                              "due_on_was": was, "due_on": max(was, due_date) if was > posted_on else was,
