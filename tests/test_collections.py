@@ -218,13 +218,29 @@ def test_the_final_notice_states_the_reconnection_fee(wb):
     # both; the reminders (C2, C3, C5) say nothing of reconnection
     wb("ledger", "settings", "--reconnect-fee", "3500", "--fee-due-days", "20", "--who", "ana")
     out = wb.tmp / "n1"
-    wb("ledger", "notices", "--as-of", AS_OF, "--rules", wb.rules(), "--out", out, "--pdfs", "0")
+    said = wb("ledger", "notices", "--as-of", AS_OF, "--rules", wb.rules(), "--out", out, "--pdfs", "0")
+    assert "reconnection fee" not in said.stderr  # set: no warning
     [final] = out.glob("final-C1-*.html")
     assert ("If your service is disconnected, a reconnection fee of $35.00 is charged when it is reconnected, due "
             "20 days after reconnection (with your next bill), in addition to the past-due amount.") in _text(
                 final.read_text())
     for reminder in out.glob("reminder-*.html"):
         assert "reconnect" not in reminder.read_text().lower()
+
+
+def test_final_notices_with_no_reconnection_fee_set_are_warned_of(wb):
+    # no fee set: C1's final notice states none, and the run says so in one line on stderr (dry run and real)
+    dry = wb("ledger", "notices", "--as-of", AS_OF, "--rules", wb.rules(), "--out", wb.tmp / "d", "--dry-run")
+    said = [line for line in dry.stderr.splitlines() if "reconnection fee" in line]
+    assert said == ["warning: 1 final notice(s) would state no reconnection fee: this ledger has none set; set the "
+                    "utility's fee with `workbench ledger settings --reconnect-fee CENTS --who NAME` (0: no charge, "
+                    "and the notice says so) before issuing final notices"]
+    out = wb("ledger", "notices", "--as-of", AS_OF, "--rules", wb.rules(), "--out", wb.tmp / "n", "--pdfs", "0")
+    assert "warning: 1 final notice(s) state no reconnection fee" in out.stderr
+    # a fee of 0 is a setting (the notice says there is no charge): no warning; nor when no final notice is issued
+    wb("ledger", "settings", "--reconnect-fee", "0", "--who", "ana")
+    quiet = wb("ledger", "notices", "--as-of", AS_OF, "--rules", wb.rules(), "--out", wb.tmp / "z", "--dry-run")
+    assert "reconnection fee" not in quiet.stderr
 
 
 def test_the_final_notice_fee_due_at_reconnection_or_none_set():

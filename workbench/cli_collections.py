@@ -125,6 +125,16 @@ def _unknown_certificates(session, rules, path) -> None:
                     "no one; check the account numbers")
 
 
+def _no_reconnect_fee(session, docs, dry_run: bool) -> None:
+    """Warn, in one line, of final notices that state no reconnection fee because the ledger has none set: the
+    customer is told service may be cut but not what reconnecting it costs (many commissions require both)."""
+    finals = sum(doc.kind == "final" for doc in docs)
+    if finals and fee_setting(session, RECONNECT_FEE) is None:
+        log.warning(f"warning: {finals} final notice(s) {'would state' if dry_run else 'state'} no reconnection fee: "
+                    "this ledger has none set; set the utility's fee with `workbench ledger settings --reconnect-fee "
+                    "CENTS --who NAME` (0: no charge, and the notice says so) before issuing final notices")
+
+
 def _notices(args) -> int:
     rules = load_rules(args.rules)
     if not args.dry_run:
@@ -136,6 +146,7 @@ def _notices(args) -> int:
         check_plan(session, rows, args.as_of)
         record_notices(session, rows, args.as_of, str(args.rules))
         docs = _documents(session, rows, args.as_of)
+        _no_reconnect_fee(session, docs, args.dry_run)
         listing = _as_dollars(as_frame(rows))
         if not args.dry_run:
             pdfs = _write(Path(args.out), docs, listing, args.pdfs)

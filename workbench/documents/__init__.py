@@ -19,6 +19,7 @@ from workbench.documents.model import (
     BudgetBilling,
     Charge,
     NemCredits,
+    OtherCharge,
     PeriodUsage,
     UsageMonth,
     Utility,
@@ -34,7 +35,7 @@ from workbench.documents.render import (
 )
 
 __all__ = [
-    "PRINT_FILE", "SAMPLE_UTILITY", "AccountInfo", "BillDocument", "BudgetBilling", "Charge", "NemCredits", "PeriodUsage",
+    "PRINT_FILE", "SAMPLE_UTILITY", "AccountInfo", "BillDocument", "BudgetBilling", "Charge", "NemCredits", "OtherCharge", "PeriodUsage",
     "UsageMonth", "Utility", "bill_file_name", "document_from_cycle", "documents_from_cycle_output", "history_window", "monthly_usage",
     "render_bill_html", "render_bill_pdf", "render_bills_html", "sample_account_info", "usage_by_period",
     "usage_chart", "usage_history", "write_run_documents",

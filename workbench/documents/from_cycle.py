@@ -25,6 +25,7 @@ from workbench.documents.model import (
     BudgetBilling,
     Charge,
     NemCredits,
+    OtherCharge,
     PeriodUsage,
     UsageMonth,
     Utility,
@@ -159,7 +160,8 @@ def document_from_cycle(bill_row, line_items_rows: Iterable, account_info: Accou
                         *, utility: Utility = SAMPLE_UTILITY, bill_id: str | None = None,
                         bill_date: dt.date | None = None, due_date: dt.date | None = None,
                         previous_balance_cents: int = 0, payments_cents: int = 0, adjustments_cents: int = 0,
-                        messages: Sequence[str] = (), budget: BudgetBilling | None = None) -> BillDocument:
+                        messages: Sequence[str] = (), budget: BudgetBilling | None = None,
+                        other_charges: Sequence[OtherCharge] = ()) -> BillDocument:
     """The bill document of one bill of a cycle.
 
     ``bill_row``: a row of ``bills.parquet`` (mapping, Series or named tuple); ``line_items_rows``: that bill's
@@ -169,6 +171,7 @@ def document_from_cycle(bill_row, line_items_rows: Iterable, account_info: Accou
     ``bill_id`` defaults to ``<meter>-<period start YYYYMMDD>``, ``bill_date`` to the read date (the period's
     end), ``due_date`` to :data:`DUE_DAYS` after the bill date. ``budget``: the account is on budget billing
     (the amount due carries the installment, not the actual charges; see :class:`BudgetBilling`).
+    ``other_charges``: fees charged since the last bill (:class:`OtherCharge`), added to the amount due.
     """
     bill = _row(bill_row)
     info = account_info if isinstance(account_info, AccountInfo) else AccountInfo.model_validate(dict(account_info))
@@ -213,6 +216,8 @@ def document_from_cycle(bill_row, line_items_rows: Iterable, account_info: Accou
         usage_by_period=usage_by_period(lines), charges=charges, nem_credits=nem,
         previous_balance_cents=previous_balance_cents, payments_cents=payments_cents,
         adjustments_cents=adjustments_cents, current_charges_cents=current, budget=budget,
+        other_charges=list(other_charges), other_charges_cents=sum(c.amount_cents for c in other_charges),
         amount_due_cents=(previous_balance_cents - payments_cents + adjustments_cents + current
+                          + sum(c.amount_cents for c in other_charges)
                           + (budget.settled_cents - budget.deferred_cents if budget else 0)),
         usage_history=_history(history), messages=list(messages))

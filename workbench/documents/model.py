@@ -5,9 +5,11 @@ templates that print them. Money is integer cents everywhere; the model refuses 
 up on paper:
 
 - ``current_charges_cents`` equals the sum of the itemized charges' ``amount_cents``;
+- ``other_charges_cents`` equals the sum of the ``other_charges`` (the fees charged since the last bill, each
+  dated: a reconnection or returned-payment fee);
 - ``amount_due_cents`` equals ``previous_balance_cents - payments_cents + adjustments_cents +
-  current_charges_cents`` (payments are a positive number of cents received; adjustments are signed: a credit
-  to the customer is negative);
+  other_charges_cents + current_charges_cents`` (payments are a positive number of cents received; adjustments
+  are signed: a credit to the customer is negative);
 - on a net-metering bill, the credit bank adds up in the program's units: ``credit_brought_cents +
   credit_earned_cents - credit_applied_cents - credit_settled_cents = balance_carried_cents`` (dollar
   credits) and ``kwh_brought + kwh_banked - kwh_used - kwh_settled = kwh_carried`` (banked kWh, to
@@ -69,6 +71,15 @@ class Charge(_Frozen):
         if v is not None and not math.isfinite(v):
             raise ValueError(f"must be a finite number, got {v}")
         return v
+
+
+class OtherCharge(_Frozen):
+    """A charge made since the last bill, not for energy (a reconnection, returned-payment or late fee): printed
+    with the day it was charged under "Other charges since your last bill" and due with this bill."""
+
+    description: str = Field(min_length=1)
+    charged_on: dt.date
+    amount_cents: int
 
 
 class NemCredits(_Frozen):
@@ -174,6 +185,8 @@ class BillDocument(_Frozen):
     previous_balance_cents: int = 0
     payments_cents: int = Field(0, description="payments received since the last bill, a positive number")
     adjustments_cents: int = Field(0, description="signed: a credit to the customer is negative")
+    other_charges: list[OtherCharge] = Field(default_factory=list)
+    other_charges_cents: int = Field(0, description="the sum of other_charges")
     current_charges_cents: int
     budget: BudgetBilling | None = None
     amount_due_cents: int
@@ -191,14 +204,20 @@ class BillDocument(_Frozen):
         if items != self.current_charges_cents:
             raise ValueError(f"{where}: the charges add up to {items} cents but current charges are "
                              f"{self.current_charges_cents} cents; a bill must add up to its line items")
-        due = self.previous_balance_cents - self.payments_cents + self.adjustments_cents + self.current_charges_cents
+        other = sum(c.amount_cents for c in self.other_charges)
+        if other != self.other_charges_cents:
+            raise ValueError(f"{where}: the other charges since the last bill add up to {other} cents but "
+                             f"{self.other_charges_cents} cents are stated")
+        due = (self.previous_balance_cents - self.payments_cents + self.adjustments_cents + self.other_charges_cents
+               + self.current_charges_cents)
         budget = ""
         if self.budget is not None:
             due += self.budget.settled_cents - self.budget.deferred_cents
             budget = f" - budget deferral {self.budget.deferred_cents} + budget settle-up {self.budget.settled_cents}"
         if due != self.amount_due_cents:
             raise ValueError(f"{where}: previous balance {self.previous_balance_cents} - payments "
-                             f"{self.payments_cents} + adjustments {self.adjustments_cents} + current charges "
+                             f"{self.payments_cents} + adjustments {self.adjustments_cents} + other charges "
+                             f"{self.other_charges_cents} + current charges "
                              f"{self.current_charges_cents}{budget} = {due} cents, but the amount due is "
                              f"{self.amount_due_cents} cents")
         if self.nem_credits is not None and (why := self.nem_credits.bank_error()):

@@ -24,6 +24,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from workbench.ledger.bulk import insert_rows
+from workbench.ledger.carried import carry_charges
 from workbench.ledger.db import LedgerError, open_ledger
 from workbench.ledger.models import (
     Account,
@@ -37,8 +38,8 @@ from workbench.ledger.models import (
 )
 from workbench.ledger.settle import apply_to, chunks, open_cents_of, settle_accounts
 
-__all__ = ["open_ledger", "start_run", "finish_run", "post_bills", "hold_bill", "release_bill",
-           "cancel_and_rebill", "bill_history", "PostResult", "DUE_DAYS"]
+__all__ = ["open_ledger", "start_run", "finish_run", "post_bills", "hold_bill", "release_bill", "cancel_and_rebill",
+           "bill_history", "PostResult", "DUE_DAYS"]
 
 DUE_DAYS = 21  #: days from the bill date (the period's last day) to the due date
 
@@ -183,9 +184,8 @@ def post_bills(session: Session, run_id: int | None, bills: pd.DataFrame, line_i
     days, delivered_kwh, total [$], optional estimated_intervals, and ``hold_reason``: a non-empty reason
     records the bill as held, out of the journal, until :func:`release_bill`). ``line_items``: meter,
     period_start, line, description, category, quantity, unit, rate, amount [$]. The bill date is the
-    period's last day, due ``due_days`` later. Bills of accounts not in the ledger are not posted; they are
-    listed in the result. Credits the account holds are applied to the new bills. One executemany per table
-    (:func:`~workbench.ledger.bulk.insert_rows`); the new bills' ids are read back by their unique key.
+    period's last day, due ``due_days`` later. Bills of accounts not in the ledger are listed, not posted. Credits
+    are applied; service charges since the last bill are carried by it (:mod:`workbench.ledger.carried`).
     """
     result = PostResult()
     if bills.empty:
@@ -256,6 +256,7 @@ def post_bills(session: Session, run_id: int | None, bills: pd.DataFrame, line_i
         insert_rows(connection, BillLineItem.__table__, items)
         insert_rows(connection, Hold.__table__, holds)
         _journal(session, journal_rows)
+        carry_charges(session, result.posted)  # fees since the last bill: printed on it, due with it
         settle_accounts(session, posted_accounts, max(ends))
     session.commit()
     return result
@@ -301,6 +302,7 @@ def release_bill(session: Session, bill_id: int, who: str, why: str, on: dt.date
     _journal(session, bill_entries(bill.id, bill.account_id, bill.total_cents, on,
                                    f"bill {bill.id} released by {who}", plan))
     session.flush()
+    carry_charges(session, [bill.id], on)
     settle_accounts(session, [bill.account_id], on)
     session.commit()
 

@@ -13,6 +13,8 @@ reconnect, disconnect, ...; the unique key refuses a second clerk recording the 
   records its due date: ``fee_due_on`` given, else the ledger's ``--fee-due-days`` after the day (due with the
   next bill); a ledger that says neither is refused (:func:`workbench.ledger.settings.charge_due_on`), since a
   fee due the day it is charged is past due the next day and breaks the arrangement the account was reconnected on.
+  The next bill posted carries the fee: prints it and, from its date, makes it due with it
+  (:mod:`workbench.ledger.carried`: a linked record, the journal entry's own due date kept for the audit).
 
 Each refusal is one :class:`LedgerError` line; nothing is written then. The caller's session is committed here.
 """

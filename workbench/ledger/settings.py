@@ -11,9 +11,10 @@ no fee. See docs/ledger.md and docs/collections.md.
 ``--fee-due-days N`` says when a service charge (the reconnection, returned-payment and late fees) is due: N days
 after it is charged, as a utility puts it on the customer's next bill (0: due the day it is charged, e.g. a fee
 that must be paid before reconnection). The charge records its due date (``journal.due_on``, migration 0006), so
-changing the setting later does not move charges already made. A ledger that never set it keeps the previous
-behaviour for NSF and late fees (due when charged), and ``ledger reconnect`` refuses to charge a fee until it is
-set or ``--fee-due-on`` is given (:func:`charge_due_on`).
+changing the setting later does not move charges already made; the next bill posted carries the charge, which is
+then due with that bill (:mod:`workbench.ledger.carried`). A ledger that never set it keeps the previous behaviour
+for NSF and late fees (due when charged), and ``ledger reconnect`` refuses to charge a fee until it is set or
+``--fee-due-on`` is given (:func:`charge_due_on`).
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from sqlalchemy import and_, func, insert, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from workbench.ledger.bulk import insert_rows
+from workbench.ledger.carried import CarriedCharge
 from workbench.ledger.models import Bill, JournalEntry, Payment, PaymentApplication
 
 #: journal kinds that never take part in the pairing (the reversal of a returned payment)
@@ -66,16 +67,21 @@ def open_items(session: Session, account_ids, *, credits_only: bool = False,
     """``{account_id: (open charges, open credits)}``, each oldest first, for ``account_ids``.
 
     ``as_of``: entries posted by that date, and only pairings made between them (returns are as known now).
-    A charge's ``due_on`` is its bill's due date; another charge's recorded due date (``journal.due_on``: a
-    service charge due with the next bill); else the day it was posted.
+    A charge's ``due_on`` is its bill's due date; a service charge carried by a bill posted by then (``as_of``)
+    the due date it took from that bill (``carried_charges``, :mod:`workbench.ledger.carried`); another charge's
+    recorded due date (``journal.due_on``); else the day it was posted.
     """
     returned = aliased(Payment)
+    carried = CarriedCharge.entry_id == JournalEntry.id
+    if as_of is not None:
+        carried = and_(carried, CarriedCharge.carried_on <= as_of)
     out: dict[int, tuple[list, list]] = defaultdict(lambda: ([], []))
     for part in chunks(sorted(set(account_ids))):
         query = (
             select(JournalEntry.id, JournalEntry.account_id, JournalEntry.posted_on, JournalEntry.kind,
-                   JournalEntry.amount_cents, func.coalesce(Bill.due_date, JournalEntry.due_on))
+                   JournalEntry.amount_cents, func.coalesce(Bill.due_date, CarriedCharge.due_on, JournalEntry.due_on))
             .outerjoin(Bill, Bill.id == JournalEntry.bill_id)
+            .outerjoin(CarriedCharge, carried)
             .outerjoin(returned, returned.id == JournalEntry.payment_id)
             .where(JournalEntry.account_id.in_(part), JournalEntry.book == "receivable",
                    JournalEntry.kind.not_in(NEUTRAL_KINDS),

@@ -4,7 +4,9 @@ Every bill the ledger holds as posted under the run becomes a :class:`~workbench
 built from the cycle's tables (the numbers the ledger posted, in cents) with the ledger's bill id, bill and
 due dates, the customer's name and addresses, the meter multiplier, the 13-month usage chart from the
 account's posted bills and the balance: the amount due is the account's receivable balance after the bill
-(previous balance = that balance less what this bill put in the receivable book). On budget billing that is
+(previous balance = that balance less what this bill put in the receivable book and less the fees it carries:
+a reconnection, returned-payment or late fee charged since the last bill is printed under "Other charges since
+your last bill" with its date, :mod:`workbench.ledger.carried`). On budget billing that is
 the installment (plus the budget balance in the settle-up month), not the actual charges; the document shows
 both and the difference carried in the budget book. Held bills get no document until released.
 
@@ -22,12 +24,14 @@ import pandas as pd
 from workbench.documents import (
     AccountInfo,
     BudgetBilling,
+    OtherCharge,
     bill_file_name,
     document_from_cycle,
     monthly_usage,
     write_run_documents,
 )
 from workbench.documents.render import render_files
+from workbench.ledger.carried import carried_by_bills
 from workbench.ledger.db import new_session
 from workbench.outputs import remove_staging, replace_dir, staging_dir
 from workbench.runs import ledger_frames as lf
@@ -60,6 +64,7 @@ def run_documents(engine, ledger_run_id: int, billed) -> list:
             entries = journal.setdefault(bill_id, {})
             entries[(book, kind)] = entries.get((book, kind), 0) + int(cents)
         history = lf.history(session)
+        carried = carried_by_bills(session, run["bill_id"].tolist())
     bills = billed.bills.assign(period_start=pd.to_datetime(billed.bills["period_start"]).dt.date)
     rows = {(str(r["account"]), str(r["meter"]), r["period_start"]): r for r in bills.to_dict("records")}
     items = billed.line_items.assign(period_start=pd.to_datetime(billed.line_items["period_start"]).dt.date)
@@ -78,11 +83,14 @@ def run_documents(engine, ledger_run_id: int, billed) -> list:
         chart = sorted((m, round(k, 3)) for m, k in by_meter.get(bill.meter, {}).items() if m <= through)[-13:]
         entries = journal.get(bill.bill_id, {})
         this_bill = sum(c for (book, _), c in entries.items() if book == "receivable")
+        other = [OtherCharge(description=label, charged_on=day, amount_cents=cents)
+                 for label, day, cents, _due in carried.get(int(bill.bill_id), [])]
+        fees = sum(c.amount_cents for c in other)
         docs.append(document_from_cycle(
             {**row, "account": bill.account, "meter": bill.meter, "period_start": start},
             lines.get((bill.meter, start), []), info, chart, bill_id=str(bill.bill_id), bill_date=bill.bill_date,
-            due_date=bill.due_date, previous_balance_cents=int(balances.get(bill.account, 0) - this_bill),
-            budget=_budget(entries, budgets.get(bill.account))))
+            due_date=bill.due_date, previous_balance_cents=int(balances.get(bill.account, 0) - this_bill - fees),
+            budget=_budget(entries, budgets.get(bill.account)), other_charges=other))
     return docs
 
 
