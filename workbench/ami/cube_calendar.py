@@ -6,12 +6,16 @@ period, from the cube's read dates, and neither should have to reach up into the
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import xarray as xr
 
 from workbench.calendar import local_time, local_wall_times
 from workbench.calendar.periods import BillPeriods, periods_from_rows, read_date_periods
 from workbench.errors import CubeError
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 
 def cube_time(ds: xr.Dataset) -> tuple[np.ndarray, int]:

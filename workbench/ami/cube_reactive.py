@@ -20,13 +20,16 @@ import os
 import shutil
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import xarray as xr
 
 from workbench.ami.cube_schema import HAS_REACTIVE, REACTIVE_VAR
 from workbench.ami.cube_store import quiet_zarr
 from workbench.outputs import atomic_write_text
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 REACTIVE_ATTRS = {"units": "kVARh", "long_name": "lagging reactive energy (NaN: no read)"}
 HAS_REACTIVE_ATTRS = {"long_name": "the meter records kVARh (reactive_kvarh holds its reads)"}
@@ -68,6 +71,8 @@ def add_reactive_arrays(staging: Path, n_rows: int, n_time: int, rows_per_chunk:
     staging = Path(staging)
     if (staging / REACTIVE_VAR / "zarr.json").exists():
         return False
+    import xarray as xr  # only cube writers need it (a bill run plans without xarray)
+
     data_vars, coords, encoding = reactive_variables(n_rows, n_time, rows_per_chunk)
     scratch = staging.parent / f".{staging.name}.reactive-{uuid.uuid4().hex[:8]}"
     try:

@@ -9,12 +9,16 @@ writes disk.
 
 from __future__ import annotations
 
+import sys
 import zoneinfo
+from typing import TYPE_CHECKING
 
 import numpy as np
-import xarray as xr
 
 from workbench.errors import CubeError
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 QUALITY_ACTUAL = 0
 QUALITY_ESTIMATED = 1
@@ -105,13 +109,20 @@ def _time_chunks_ok(var: xr.Variable, n_time: int) -> bool:
     return True
 
 
+def _is_dataset(ds) -> bool:
+    """An ``xarray.Dataset`` (xarray not imported: none can exist), or the plan's
+    :class:`~workbench.ami.cube_arrays.CubeArrays` view of a cube, which answers the same questions."""
+    xr = sys.modules.get("xarray")
+    return getattr(ds, "is_cube_arrays", False) is True or (xr is not None and isinstance(ds, xr.Dataset))
+
+
 def validate_cube(ds: xr.Dataset, *, check_chunks: bool = True, deep: bool = False) -> xr.Dataset:
     """Check ``ds`` against ``docs/cube.md``; raise :class:`CubeError` naming what is wrong.
 
     Cheap checks only by default (names, dims, dtypes, the time axis, coordinates, attributes and chunking);
     ``deep=True`` also reads the data to check quality codes and non-negative energy. Returns ``ds``.
     """
-    if not isinstance(ds, xr.Dataset):
+    if not _is_dataset(ds):
         raise CubeError(f"interval cube: expected an xarray.Dataset, got {type(ds).__name__}")
 
     # --- the time axis ---

@@ -1,6 +1,7 @@
 """Where a billing run reads its cube from: a local Zarr directory or a Zarr store behind an fsspec URL.
 
-Local paths go through :func:`workbench.ami.cube.open_cube`. A URL (``s3://bucket/utility/cube.zarr``,
+Local paths go through :func:`workbench.ami.cube.open_cube`; a bill run's plan reads a local cube's small arrays
+with zarr instead (:func:`open_plan_cube`, no xarray). A URL (``s3://bucket/utility/cube.zarr``,
 ``gs://...``, ``memory://...``; any fsspec protocol whose package is installed, e.g. ``s3fs`` for S3 and
 S3-compatible stores such as MinIO or Ceph) is opened with xarray the same way: lazily, per-meter
 coordinates in memory as numpy unicode, validated against docs/cube.md. Credentials and endpoints come from
@@ -12,15 +13,19 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import xarray as xr
 
-from workbench.ami.cube import open_cube
+from workbench.ami.cube_arrays import CubeArrays, read_cube_arrays
+from workbench.ami.cube_chunks import open_zarr_group
 from workbench.ami.cube_schema import validate_cube
 from workbench.ami.cube_store import quiet_zarr
 from workbench.ami.cube_writer import cube_state, lock_path, writer_active
 from workbench.errors import CubeError, require_for_url
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 
 def is_url(cube) -> bool:
@@ -31,8 +36,12 @@ def open_run_cube(cube, *, dask: bool = True) -> xr.Dataset:
     """The cube at ``cube`` (a path or an fsspec URL), lazily, with its per-meter coordinates in memory.
     ``dask=False``: a local cube's variables are not dask arrays (see :func:`workbench.ami.cube.open_cube`)."""
     if not is_url(cube):
+        from workbench.ami.cube import open_cube  # (xarray: not imported by a bill run, see open_plan_cube)
+
         return open_cube(cube, chunks=True if dask else None)
     require_for_url(cube, "the interval cube")
+    import xarray as xr
+
     try:
         with quiet_zarr():
             ds = xr.open_zarr(str(cube), chunks={}, consolidated=None)
@@ -51,6 +60,27 @@ def open_run_cube(cube, *, dask: bool = True) -> xr.Dataset:
     except CubeError as exc:
         raise CubeError(f"{cube}: {exc}") from None
     return ds
+
+
+def open_plan_cube(cube) -> CubeArrays | xr.Dataset:
+    """What a bill run plans from: a local cube's layout and small arrays read with zarr
+    (:func:`workbench.ami.cube_arrays.read_cube_arrays`; no xarray, dask or CF decoding before the first chunk),
+    validated as :func:`open_run_cube` validates it. A URL, a cube of another layout, or one zarr cannot open is
+    opened through :func:`open_run_cube` (``dask=False``), which says what is wrong with it, as before."""
+    path = Path(str(cube))
+    if not is_url(cube) and (path / "zarr.json").is_file():
+        try:
+            with quiet_zarr():
+                arrays = read_cube_arrays(open_zarr_group(path))
+        except Exception:  # noqa: BLE001 (a damaged store: xarray's open says what is wrong, for the run)
+            arrays = None
+        if arrays is not None:
+            try:
+                validate_cube(arrays)
+            except CubeError as exc:
+                raise CubeError(f"{path}: {exc}") from None
+            return arrays
+    return open_run_cube(cube, dask=False)
 
 
 def cube_fingerprint(cube) -> dict:

@@ -22,7 +22,7 @@ import numpy as np
 from workbench.ami.cube_calendar import cube_local_days, cube_time
 from workbench.ami.cube_reactive import has_reactive_flags
 from workbench.ami.cube_schema import _as_unicode
-from workbench.billing.cube_source import begin_cube_read, open_run_cube
+from workbench.billing.cube_source import begin_cube_read, open_plan_cube
 from workbench.billing.cycle_chunk import ChunkTask, CyclePlan, program_export_price
 from workbench.billing.run_store import RunStore, run_key
 from workbench.calendar.periods import read_date_periods
@@ -76,7 +76,7 @@ def plan_cycle(cube, tariffs_dir, out, *, cycles=None, period=None, chunk_meters
         except ValueError:
             raise BillingError(f"--period {period!r}: expected a month like 2025-11") from None
     cube_state = begin_cube_read(cube)  # refuses while an ingest or VEE writes the cube
-    ds = open_run_cube(cube, dask=False)  # the chunks are read with zarr (chunk_data): no dask needed
+    ds = open_plan_cube(cube)  # the cube's small arrays, from zarr: the chunks are read with zarr too (chunk_data)
     peaks = read_system_peaks(system_peaks, zone=peak_zone) if system_peaks is not None else None
     book = load_tariff_book(tariffs_dir, system_peaks=peaks)
     utc, step = cube_time(ds)

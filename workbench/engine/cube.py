@@ -8,14 +8,18 @@ not safe to enter from several threads at once).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import xarray as xr
 
 from workbench.ami.cube_calendar import cube_time
 from workbench.calendar.periods import BillPeriods
 from workbench.engine.determinants import Schedule, schedule_arrays
 from workbench.engine.pricing import Determinants
 from workbench.kernels.scan import scan_determinants
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 _OUTPUTS = ("energy_kwh", "received_kwh", "peak_kw", "tou_peak_kw", "cp_kw", "rtp_cost", "export_credit", "counts")
 
@@ -38,6 +42,8 @@ def cube_determinants(ds: xr.Dataset, tariff, periods: BillPeriods, schedule: Sc
     Variables: energy_kwh, received_kwh (meter, period, energy_bucket), peak_kw, cp_kw, rtp_cost,
     export_credit (meter, period), tou_peak_kw (meter, period, demand_bucket), counts (meter, period, count).
     """
+    import xarray as xr  # here: a bill run imports this module for _OUTPUTS and plans without xarray
+
     if schedule is None:
         utc, step = cube_time(ds)
         schedule = schedule_arrays(tariff, utc, step, timezone=tariff.timezone or ds.attrs.get("timezone"))

@@ -9,15 +9,19 @@ a bill built on estimated intervals says so (the cycle counts ``estimated_interv
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
-import xarray as xr
 
 from workbench.ami.cube_calendar import cube_periods
 from workbench.kernels.vee_codes import METHOD_WITHHELD
 from workbench.kernels.vee_counts import period_counts
 from workbench.vee.config import VeeConfig, load_config
 from workbench.vee.rules import VeeError
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 
 def _bounds(ds: xr.Dataset, periods) -> np.ndarray:
