@@ -54,12 +54,17 @@ demo-ledger: | $(VENV)/.installed
 		--runs reports/demo/runs --out reports/demo/assure --db $(LEDGER_DB)
 	$(BIN)/workbench ledger check --db $(LEDGER_DB)
 
-# The whole suite: unit, property, oracle (PySAM), notebook and CLI tests.
+# The whole suite: unit, property, oracle (PySAM), notebook and CLI tests, on every core (pytest-xdist; `make test
+# JOBS=0` runs it in one process; `logical` counts a VM's vCPUs, where `auto` may count only physical cores).
+# --dist loadfile keeps each test file on one worker, so a file's module fixtures (sample utilities, served
+# dashboards) are built once, heavy files first (tests/conftest.py); each worker starts its own PostgreSQL.
+JOBS ?= logical
+PARALLEL := -n $(JOBS) --dist loadfile --no-loadscope-reorder
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PARALLEL)
 
 test-fast: install
-	$(BIN)/python -m pytest -m "not slow and not oracle and not notebook"
+	$(BIN)/python -m pytest $(PARALLEL) -m "not slow and not oracle and not notebook"
 
 lab: install
 	$(BIN)/jupyter lab notebooks/

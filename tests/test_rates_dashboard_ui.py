@@ -21,8 +21,11 @@ REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
-PLOT_TITLES = ("() => [...Bokeh.documents[0].all_models]"
-               ".filter(m => m.constructor.__name__ == 'Title').map(m => m.text)")
+# the plot titles on the page; none (not an error) until bokeh has loaded and embedded its document, so a
+# wait_for_function on them polls instead of failing at once on a page still starting (seen under load)
+PLOT_TITLES = ("() => (window.Bokeh && Bokeh.documents && Bokeh.documents.length"
+               " ? [...Bokeh.documents[0].all_models]"
+               ".filter(m => m.constructor.__name__ == 'Title').map(m => m.text) : [])")
 
 pytestmark = [pytest.mark.ui, pytest.mark.slow,
               pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium (/usr/bin/chromium)")]
