@@ -50,3 +50,13 @@ def insert_rows(connection: Connection, table: Table, rows: list[dict]) -> None:
             values = [done[v] if v in done else done.setdefault(v, process(v)) for v in values]
         columns.append(values)
     connection.exec_driver_sql(str(compiled), list(zip(*columns, strict=True)))
+
+
+IN_LIST = 900  #: bound parameters per IN list (well under SQLite's limit)
+
+
+def chunks(values, size: int = IN_LIST):
+    """``values`` as lists of at most ``size`` (one bound parameter each in an IN list)."""
+    values = list(values)
+    for i in range(0, len(values), size):
+        yield values[i:i + size]

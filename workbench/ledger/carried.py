@@ -27,7 +27,7 @@ import datetime as dt
 from sqlalchemy import Date, DateTime, ForeignKey, Integer, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from workbench.ledger.bulk import insert_rows
+from workbench.ledger.bulk import chunks, insert_rows
 from workbench.ledger.models import Base, Bill, JournalEntry
 
 #: journal kinds of the service charges a bill carries (the fees ``ledger reconcile`` counts)
@@ -38,12 +38,6 @@ CARRIED_LABELS = {"reconnect_fee": "Reconnection fee", "nsf_fee": "Returned paym
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
-
-
-def chunks(values, size: int = 900):
-    """``values`` as lists of at most ``size`` (one bound parameter each in an IN list)."""
-    values = list(values)
-    return (values[i:i + size] for i in range(0, len(values), size))
 
 
 class CarriedCharge(Base):

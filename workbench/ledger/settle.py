@@ -18,13 +18,12 @@ from dataclasses import dataclass
 from sqlalchemy import and_, func, insert, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from workbench.ledger.bulk import insert_rows
+from workbench.ledger.bulk import chunks, insert_rows
 from workbench.ledger.carried import CarriedCharge
 from workbench.ledger.models import Bill, JournalEntry, Payment, PaymentApplication
 
 #: journal kinds that never take part in the pairing (the reversal of a returned payment)
 NEUTRAL_KINDS = ("payment_return",)
-_CHUNK = 900  # bound parameters per IN list (well under SQLite's limit)
 
 
 @dataclass
@@ -38,13 +37,6 @@ class OpenItem:
     amount_cents: int
     open_cents: int
     due_on: dt.date | None = None
-
-
-def chunks(values, size: int = _CHUNK):
-    """``values`` as lists of at most ``size`` (one bound parameter each in an IN list)."""
-    values = list(values)
-    for i in range(0, len(values), size):
-        yield values[i:i + size]
 
 
 def _applied_sums(session: Session, column, part, as_of: dt.date | None) -> dict[int, int]:
